@@ -1,0 +1,125 @@
+"""One exception tree for everything meshfabric raises on purpose.
+
+Every error carries a message a user can act on. The CLI maps each class to an exit code
+(:attr:`MeshfabricError.exit_code`) and prints ``message`` without a traceback; the REST API
+maps it to an RFC 9457 problem document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class MeshfabricError(Exception):
+    """Base class. ``exit_code`` 2 means bad input; 1 means a check failed."""
+
+    exit_code = 2
+    title = "meshfabric error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One thing wrong in one spec file."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+    hint: str | None = None
+
+    def render(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        what = f" field '{self.field}':" if self.field else ""
+        text = f"{where}:{what} {self.message}"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+
+class SpecError(MeshfabricError):
+    """One or more spec files are invalid. Nothing was written."""
+
+    title = "invalid spec"
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = problems
+        n = len(problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in spec files (nothing was written):"
+        super().__init__(head + "\n" + "\n".join("  " + p.render() for p in problems))
+
+
+class ConfigError(MeshfabricError):
+    """The workspace or its settings are wrong (missing mesh.yaml, unset ${ENV} variable...)."""
+
+    title = "invalid configuration"
+
+
+class SourceError(MeshfabricError):
+    """A source could not be reached or read. Names the source and what to check."""
+
+    title = "source error"
+
+    def __init__(self, source: str, message: str, *, hint: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"source '{source}': {message}", hint=hint)
+
+
+class NotFound(MeshfabricError):
+    title = "not found"
+
+
+class QueryError(MeshfabricError):
+    """User SQL was refused or failed. Says what part of the SQL and why."""
+
+    title = "query error"
+
+
+class AccessDenied(MeshfabricError):
+    title = "access denied"
+
+
+class IncompatibleSchema(MeshfabricError):
+    title = "incompatible schema"
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(message + "\n" + "\n".join("  - " + r for r in reasons))
+
+
+class CheckFailed(MeshfabricError):
+    """A check ran and did not pass (schema drift, a failed quality rule...)."""
+
+    exit_code = 1
+    title = "check failed"
+
+
+@dataclass
+class SchemaDrift:
+    """Declared vs real schema of one product."""
+
+    product: str
+    problems: list[str] = field(default_factory=list)
+
+
+class SchemaDriftError(CheckFailed):
+    title = "schema drift"
+
+    def __init__(self, drifts: list[SchemaDrift]) -> None:
+        self.drifts = drifts
+        lines = []
+        for d in drifts:
+            lines.extend(f"  {d.product}: {p}" for p in d.problems)
+        super().__init__(
+            "declared schema does not match the source (nothing was written):\n" + "\n".join(lines),
+            hint="fix the spec or the source; `apply --allow-drift` turns this into a warning",
+        )

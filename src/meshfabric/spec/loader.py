@@ -1,0 +1,292 @@
+"""Load spec files from a workspace, collecting every problem with file, line and field.
+
+Nothing is written by this module: the catalog applies specs only after :func:`load_workspace`
+returns without problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from meshfabric.errors import ConfigError, SpecError, SpecProblem
+from meshfabric.spec.models import SPEC_KINDS, MeshSpec, ProductSpec, SourceSpec
+
+MESH_FILE = "mesh.yaml"
+SKIP_DIRS = {".meshfabric", ".git", ".venv", "venv", "node_modules", "__pycache__", "data"}
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class LoadedProduct:
+    spec: ProductSpec
+    file: str
+    line: int
+
+
+@dataclass
+class WorkspaceSpecs:
+    root: Path
+    mesh: MeshSpec
+    products: list[LoadedProduct] = field(default_factory=list)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the line of every mapping key and sequence item."""
+
+
+def _compose_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _compose_lines(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _compose_lines(item, (*path, i), out)
+
+
+def _read_documents(path: Path, rel: str) -> list[tuple[Any, dict[tuple[Any, ...], int]]]:
+    """Parse every YAML document of a file with a line map per document."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(rel, None, None, f"cannot read file: {exc}")]) from None
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_LineLoader))
+        docs = list(yaml.load_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(
+            [SpecProblem(rel, line, None, f"not valid YAML: {problem}", "check indentation and quoting")]
+        ) from None
+    result = []
+    for node, doc in zip(nodes, docs, strict=True):
+        lines: dict[tuple[Any, ...], int] = {}
+        if node is not None:
+            _compose_lines(node, (), lines)
+        result.append((doc, lines))
+    return result
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    names = []
+    for name, info in model.model_fields.items():
+        names.append(info.alias or name)
+    return names
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (for 'did you mean' hints)."""
+    import typing
+
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            # dict[str, Model]: the key is a user-chosen name
+            continue
+        info = next(
+            (f for n, f in current.model_fields.items() if part in (n, f.alias)),
+            None,
+        )
+        if info is None:
+            return None
+        ann = info.annotation
+        # unwrap list[X], dict[str, X], X | None
+        while True:
+            args = typing.get_args(ann)
+            if not args:
+                break
+            candidates = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if candidates:
+                ann = candidates[0]
+                break
+            nested = [a for a in args if typing.get_args(a)]
+            if not nested:
+                break
+            ann = nested[0]
+        current = ann
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def validation_problems(
+    model: type[BaseModel], exc: ValidationError, rel: str, lines: dict[tuple[Any, ...], int],
+    prefix: tuple[Any, ...] = (),
+) -> list[SpecProblem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        full = (*prefix, *loc)
+        line = _line_for(lines, full)
+        field_name = ".".join(str(p) for p in full) or None
+        msg = err["msg"].removeprefix("Value error, ")
+        hint = None
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, loc)
+            known = _field_names(owner) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            msg = f"unknown field '{loc[-1]}'"
+            hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(known)}"
+        elif err["type"] == "missing":
+            msg = f"required field '{loc[-1]}' is missing"
+            hint = f"add '{loc[-1]}:'"
+        elif err["type"] == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            close = difflib.get_close_matches(str(err.get("input")), re.findall(r"'([^']+)'", expected), n=1)
+            msg = f"'{err.get('input')}' is not allowed; expected {expected}"
+            hint = f"did you mean '{close[0]}'?" if close else None
+        problems.append(SpecProblem(rel, line, field_name, msg, hint))
+    return problems
+
+
+def load_mesh(root: Path) -> tuple[MeshSpec, dict[tuple[Any, ...], int]]:
+    path = root / MESH_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"no {MESH_FILE} in {root}",
+            hint="run `meshfabric init` to create a workspace, or pass the workspace folder",
+        )
+    docs = _read_documents(path, MESH_FILE)
+    if len(docs) != 1 or not isinstance(docs[0][0], dict):
+        raise SpecError([SpecProblem(MESH_FILE, 1, None, "must hold one YAML mapping", "see `meshfabric init`")])
+    doc, lines = docs[0]
+    try:
+        return MeshSpec.model_validate(doc), lines
+    except ValidationError as exc:
+        raise SpecError(validation_problems(MeshSpec, exc, MESH_FILE, lines)) from None
+
+
+def spec_files(root: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith((".yaml", ".yml")) and not (dirpath == str(root) and name == MESH_FILE):
+                files.append(Path(dirpath) / name)
+    return files
+
+
+def load_workspace(root: Path) -> WorkspaceSpecs:
+    """Load and cross-check mesh.yaml and every spec file; raise SpecError with all problems."""
+    root = root.resolve()
+    mesh, mesh_lines = load_mesh(root)
+    problems: list[SpecProblem] = []
+    products: list[LoadedProduct] = []
+    for path in spec_files(root):
+        rel = str(path.relative_to(root))
+        try:
+            docs = _read_documents(path, rel)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        for doc, lines in docs:
+            if doc is None:
+                continue
+            if not isinstance(doc, dict) or "kind" not in doc:
+                if isinstance(doc, dict) and {"domain", "name"} <= set(doc):
+                    problems.append(SpecProblem(rel, 1, "kind", "missing 'kind'", "add 'kind: DataProduct'"))
+                continue  # not a meshfabric spec (other tools keep YAML in repos too)
+            kind = doc["kind"]
+            model = SPEC_KINDS.get(kind)
+            if model is None:
+                close = difflib.get_close_matches(str(kind), list(SPEC_KINDS), n=1)
+                problems.append(SpecProblem(
+                    rel, lines.get(("kind",)), "kind", f"unknown kind '{kind}'",
+                    f"did you mean '{close[0]}'?" if close else f"known kinds: {', '.join(SPEC_KINDS)}",
+                ))
+                continue
+            try:
+                spec = model.model_validate(doc)
+            except ValidationError as exc:
+                problems.extend(validation_problems(model, exc, rel, lines))
+                continue
+            assert isinstance(spec, ProductSpec)
+            products.append(LoadedProduct(spec, rel, lines.get((), 1)))
+            problems.extend(_cross_check(spec, mesh, rel, lines))
+    seen: dict[str, LoadedProduct] = {}
+    for lp in products:
+        if lp.spec.fqn in seen:
+            first = seen[lp.spec.fqn]
+            problems.append(SpecProblem(
+                lp.file, lp.line, "name", f"product '{lp.spec.fqn}' is also defined in {first.file}:{first.line}",
+                "give one of them another name",
+            ))
+        seen[lp.spec.fqn] = lp
+    del mesh_lines
+    if problems:
+        raise SpecError(problems)
+    return WorkspaceSpecs(root, mesh, products)
+
+
+def _cross_check(spec: ProductSpec, mesh: MeshSpec, rel: str, lines: dict[tuple[Any, ...], int]) -> list[SpecProblem]:
+    problems = []
+    if spec.domain not in mesh.domains:
+        close = difflib.get_close_matches(spec.domain, list(mesh.domains), n=1)
+        problems.append(SpecProblem(
+            rel, lines.get(("domain",)), "domain", f"domain '{spec.domain}' is not declared in {MESH_FILE}",
+            f"did you mean '{close[0]}'?" if close else f"add it under 'domains:' in {MESH_FILE}",
+        ))
+    source = mesh.sources.get(spec.output.source)
+    if source is None:
+        close = difflib.get_close_matches(spec.output.source, list(mesh.sources), n=1)
+        problems.append(SpecProblem(
+            rel, lines.get(("output", "source")), "output.source",
+            f"source '{spec.output.source}' is not declared in {MESH_FILE}",
+            f"did you mean '{close[0]}'?" if close else f"add it under 'sources:' in {MESH_FILE}",
+        ))
+    elif source.kind == "files" and not spec.output.path:
+        problems.append(SpecProblem(
+            rel, lines.get(("output",)), "output", f"source '{spec.output.source}' holds files: use 'path'",
+            "e.g. path: orders/*.parquet",
+        ))
+    elif source.kind != "files" and spec.output.path:
+        problems.append(SpecProblem(
+            rel, lines.get(("output", "path")), "output.path",
+            f"source '{spec.output.source}' is a {source.kind} database: use 'table' or 'sql'",
+        ))
+    return problems
+
+
+def resolve_env(value: str, *, where: str) -> str:
+    """Replace ``${VAR}`` / ``${VAR:-default}``; an unset variable is a ConfigError naming it."""
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where} references ${{{name}}}, which is not set", hint=f"export {name}=…")
+
+    return _ENV_RE.sub(sub, value)
+
+
+def resolved_source(name: str, spec: SourceSpec) -> SourceSpec:
+    """A copy of the source spec with ${ENV} references resolved (for connecting only)."""
+    data = spec.model_dump()
+    for key, value in data.items():
+        if isinstance(value, str):
+            data[key] = resolve_env(value, where=f"source '{name}' field '{key}'")
+    return SourceSpec.model_validate(data)

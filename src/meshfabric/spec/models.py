@@ -1,0 +1,156 @@
+"""Pydantic models of the spec files: ``mesh.yaml`` and data product specs.
+
+These models are the single definition of the spec format: the YAML loader validates with them,
+the REST API returns them and ``meshfabric spec schema`` prints their JSON Schema for editors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from meshfabric.types import TypeParseError, parse_type
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_HINT = "use lower-case letters, digits and '_' and start with a letter (it is used in SQL as domain.product)"
+
+SourceKind = Literal["postgres", "mysql", "sqlite", "duckdb", "files"]
+Status = Literal["draft", "published", "deprecated", "retired"]
+LIFECYCLE: tuple[str, ...] = ("draft", "published", "deprecated", "retired")
+
+
+def check_name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(f"'{value}' is not a valid name: {NAME_HINT}")
+    return value
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SourceSpec(_Spec):
+    """A place where data lives. Strings may reference ``${ENV_VAR}``; they are resolved only
+    when connecting, so secrets never reach the store."""
+
+    kind: SourceKind
+    description: str = ""
+    url: str | None = Field(None, description="postgresql://… or mysql://… (postgres, mysql)")
+    host: str | None = None
+    port: int | str | None = None
+    database: str | None = None
+    user: str | None = None
+    password: str | None = None
+    path: str | None = Field(None, description="database file (sqlite, duckdb) or root folder (files)")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _needs_location(self) -> SourceSpec:
+        if self.kind in ("postgres", "mysql"):
+            if not self.url and not (self.host or self.database):
+                raise ValueError(f"a {self.kind} source needs 'url' or 'host' and 'database'")
+        elif not self.path:
+            raise ValueError(f"a {self.kind} source needs 'path'")
+        return self
+
+
+class DomainSpec(_Spec):
+    description: str = ""
+    owners: list[str] = Field(default_factory=list)
+
+
+class MeshSpec(_Spec):
+    """``mesh.yaml``: the workspace's name, store, sources and domains."""
+
+    name: str
+    description: str = ""
+    store: str | None = Field(None, description="SQLAlchemy URL of the metadata store; default a SQLite file")
+    sources: dict[str, SourceSpec] = Field(default_factory=dict)
+    domains: dict[str, DomainSpec] = Field(default_factory=dict)
+
+    @field_validator("sources", "domains")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            check_name(key)
+        return value
+
+
+class ColumnSpec(_Spec):
+    name: str
+    type: str
+    nullable: bool = True
+    description: str = ""
+    classification: list[str] = Field(default_factory=list, description="e.g. [pii]")
+    primary_key: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        try:
+            return str(parse_type(value))
+        except TypeParseError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("classification", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class OutputPort(_Spec):
+    """Where the product's data is served from: exactly one of table, path or sql."""
+
+    source: str
+    table: str | None = Field(None, description="table name, optionally schema-qualified")
+    path: str | None = Field(None, description="file or glob below the files source's root")
+    sql: str | None = Field(None, description="a SELECT over the source, in its dialect")
+    format: Literal["parquet", "csv", "json"] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OutputPort:
+        given = [k for k in ("table", "path", "sql") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("an output port needs exactly one of 'table', 'path' or 'sql'")
+        return self
+
+
+class ProductSpec(_Spec):
+    """A data product spec file (``kind: DataProduct``)."""
+
+    kind: Literal["DataProduct"] = "DataProduct"
+    domain: str
+    name: str
+    owner: str
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    status: Status = "draft"
+    version: str = "1.0.0"
+    output: OutputPort
+    columns: list[ColumnSpec] = Field(default_factory=list, alias="schema")
+
+    _check_domain = field_validator("domain", "name")(classmethod(lambda cls, v: check_name(v)))
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_columns(cls, value: list[ColumnSpec]) -> list[ColumnSpec]:
+        seen: set[str] = set()
+        for col in value:
+            if col.name.lower() in seen:
+                raise ValueError(f"column '{col.name}' is declared twice")
+            seen.add(col.name.lower())
+        return value
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+    def to_doc(self) -> dict[str, Any]:
+        """The spec as stored: JSON-able, aliases as written in YAML."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+SPEC_KINDS: dict[str, type[_Spec]] = {"DataProduct": ProductSpec}

@@ -1,0 +1,164 @@
+"""The logical type system every schema in meshfabric is written in.
+
+Specs declare columns with these names; connectors map their native types onto them (see the
+mapping tables in ``docs/TYPES.md``). A logical type is a small value object: a base name plus
+optional parameters (``decimal(12,2)``, ``varchar(40)``, ``list<string>``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Base logical types. Aliases on the right are accepted in specs and normalised.
+BASE_TYPES = {
+    "boolean": ("bool",),
+    "tinyint": ("int8",),
+    "smallint": ("int16",),
+    "integer": ("int", "int32"),
+    "bigint": ("long", "int64"),
+    "float": ("real", "float32"),
+    "double": ("float64", "double precision"),
+    "decimal": ("numeric",),
+    "string": ("text", "varchar", "char"),
+    "binary": ("bytes", "blob", "bytea", "varbinary"),
+    "date": (),
+    "time": (),
+    "timestamp": ("datetime",),
+    "timestamptz": ("timestamp with time zone",),
+    "interval": (),
+    "uuid": (),
+    "json": ("jsonb",),
+    "list": ("array",),
+    "struct": (),
+    "map": (),
+}
+_ALIASES = {alias: base for base, aliases in BASE_TYPES.items() for alias in aliases}
+_ALIASES.update({b: b for b in BASE_TYPES})
+
+_TYPE_RE = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9 _]*?)\s*(?:\((.*)\)|<(.*)>)?\s*$")
+
+INTEGER_TYPES = ("tinyint", "smallint", "integer", "bigint")
+NUMERIC_TYPES = (*INTEGER_TYPES, "float", "double", "decimal")
+
+
+@dataclass(frozen=True)
+class LogicalType:
+    name: str
+    precision: int | None = None
+    scale: int | None = None
+    length: int | None = None
+    inner: str | None = None  # element type text for list/map/struct
+
+    def __str__(self) -> str:
+        if self.name == "decimal" and self.precision is not None:
+            return f"decimal({self.precision},{self.scale or 0})"
+        if self.inner:
+            return f"{self.name}<{self.inner}>"
+        return self.name
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.name in NUMERIC_TYPES
+
+    def matches(self, other: LogicalType) -> bool:
+        """Whether a declared type (self) is satisfied by a real type (other).
+
+        Strings ignore length; decimals compare precision and scale only when both declare them.
+        """
+        if self.name != other.name:
+            return False
+        if self.name == "decimal" and None not in (self.precision, other.precision):
+            return (self.precision, self.scale or 0) == (other.precision, other.scale or 0)
+        return True
+
+
+class TypeParseError(ValueError):
+    pass
+
+
+def parse_type(text: str) -> LogicalType:
+    """Parse a logical type name as written in a spec.
+
+    >>> str(parse_type("NUMERIC(12, 2)"))
+    'decimal(12,2)'
+    >>> parse_type("varchar(40)").name
+    'string'
+    """
+    m = _TYPE_RE.match(text or "")
+    if not m:
+        raise TypeParseError(f"'{text}' is not a type")
+    raw, params, inner = m.group(1).strip().lower(), m.group(2), m.group(3)
+    raw = re.sub(r"\s+", " ", raw)
+    base = _ALIASES.get(raw)
+    if base is None:
+        raise TypeParseError(f"unknown type '{text}'")
+    if base == "decimal":
+        if params:
+            parts = [p.strip() for p in params.split(",")]
+            try:
+                precision = int(parts[0])
+                scale = int(parts[1]) if len(parts) > 1 else 0
+            except ValueError:
+                raise TypeParseError(f"decimal parameters must be integers in '{text}'") from None
+            return LogicalType("decimal", precision=precision, scale=scale)
+        return LogicalType("decimal")
+    if base == "string" and params:
+        try:
+            return LogicalType("string", length=int(params))
+        except ValueError:
+            raise TypeParseError(f"string length must be an integer in '{text}'") from None
+    if base in ("list", "map", "struct"):
+        return LogicalType(base, inner=(inner or params or "").strip() or None)
+    return LogicalType(base)
+
+
+def known_type_names() -> list[str]:
+    return sorted(_ALIASES)
+
+
+def from_arrow(arrow_type: object) -> LogicalType:
+    """Map a pyarrow DataType onto a logical type."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    at: pa.DataType = arrow_type  # type: ignore[assignment]
+    if t.is_boolean(at):
+        return LogicalType("boolean")
+    if t.is_int8(at) or t.is_uint8(at):
+        return LogicalType("tinyint") if t.is_int8(at) else LogicalType("smallint")
+    if t.is_int16(at):
+        return LogicalType("smallint")
+    if t.is_uint16(at) or t.is_int32(at):
+        return LogicalType("integer")
+    if t.is_uint32(at) or t.is_int64(at):
+        return LogicalType("bigint")
+    if t.is_uint64(at):
+        return LogicalType("decimal", precision=20, scale=0)
+    if t.is_float16(at) or t.is_float32(at):
+        return LogicalType("float")
+    if t.is_float64(at):
+        return LogicalType("double")
+    if t.is_decimal(at):
+        return LogicalType("decimal", precision=at.precision, scale=at.scale)  # type: ignore[attr-defined]
+    if t.is_string(at) or t.is_large_string(at) or getattr(t, "is_string_view", lambda _: False)(at):
+        return LogicalType("string")
+    if t.is_binary(at) or t.is_large_binary(at) or t.is_fixed_size_binary(at):
+        return LogicalType("binary")
+    if t.is_date(at):
+        return LogicalType("date")
+    if t.is_time(at):
+        return LogicalType("time")
+    if t.is_timestamp(at):
+        return LogicalType("timestamptz" if at.tz else "timestamp")  # type: ignore[attr-defined]
+    if t.is_duration(at) or t.is_interval(at):
+        return LogicalType("interval")
+    if t.is_list(at) or t.is_large_list(at) or t.is_fixed_size_list(at):
+        return LogicalType("list", inner=str(from_arrow(at.value_type)))  # type: ignore[attr-defined]
+    if t.is_struct(at):
+        return LogicalType("struct")
+    if t.is_map(at):
+        return LogicalType("map")
+    if t.is_dictionary(at):
+        return from_arrow(at.value_type)  # type: ignore[attr-defined]
+    raise TypeParseError(f"no logical type for Arrow type {at}")
