@@ -1,0 +1,67 @@
+"""What the query layer needs to know about products: a small read-only view of the catalog.
+
+The query layer never touches the store or spec files; the SDK facade hands it an object
+implementing :class:`ProductCatalog`. This keeps the dependency one-way (query → connectors)
+and gives the access layer one seam: the catalog decides which products a principal can see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from meshfabric.connectors.base import Connector
+    from meshfabric.spec.models import OutputPort
+    from meshfabric.types import LogicalType
+
+
+@dataclass(frozen=True)
+class ProductColumn:
+    name: str
+    type: LogicalType
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class ProductBinding:
+    """A product as the query layer sees it: its address, where it lives and its columns."""
+
+    domain: str
+    name: str
+    source: str
+    port: OutputPort
+    columns: tuple[ProductColumn, ...]
+    status: str = "published"
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+
+class ProductCatalog(Protocol):
+    def lookup(self, domain: str, name: str) -> ProductBinding | None:
+        """The product addressed as ``domain.name`` (case-insensitive), or None."""
+
+    def all_products(self) -> list[ProductBinding]:
+        """Every product the caller may see (for 'did you mean' hints)."""
+
+    def connector(self, source: str) -> Connector:
+        """The connector of a configured source (already ${ENV}-resolved)."""
+
+
+@dataclass
+class StaticCatalog:
+    """A catalog over fixed bindings and connectors (tests, embedding without a store)."""
+
+    bindings: dict[str, ProductBinding]
+    connectors: dict[str, Connector]
+
+    def lookup(self, domain: str, name: str) -> ProductBinding | None:
+        return self.bindings.get(f"{domain}.{name}".lower())
+
+    def all_products(self) -> list[ProductBinding]:
+        return list(self.bindings.values())
+
+    def connector(self, source: str) -> Connector:
+        return self.connectors[source]
