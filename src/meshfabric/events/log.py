@@ -1,0 +1,317 @@
+"""The durable event log: append in the writer's transaction, deliver to subscribers later.
+
+Publishing is a row insert in the same transaction as the state change it describes (an
+outbox), so an event exists exactly when its change does and publishing never waits for a
+subscriber. Delivery reads the log from each subscriber's persisted offset, calls the handler,
+retries failures with backoff and, when a handler keeps failing, records a dead letter and moves
+on: delivery is at-least-once and in log order per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from meshfabric.events.model import DomainEvent, matches
+from meshfabric.store import Store
+from meshfabric.store.models import DeadLetterRow, EventRow, SubscriberOffsetRow
+
+log = logging.getLogger("meshfabric.events")
+
+Handler = Callable[[DomainEvent], Awaitable[None] | None]
+
+
+def append(session: Session, event: DomainEvent) -> DomainEvent:
+    """Add an event to the log inside the caller's (write) transaction."""
+    row = EventRow(
+        id=event.id,
+        event_type=event.event_type,
+        domain=event.domain,
+        data=event.data,
+        timestamp=event.timestamp,
+        correlation_id=event.correlation_id,
+        causation_id=event.causation_id,
+    )
+    session.add(row)
+    session.flush()
+    return _with_seq(event, row.seq)
+
+
+def _with_seq(event: DomainEvent, seq: int) -> DomainEvent:
+    return DomainEvent(
+        event.event_type, event.domain, event.data, event.id, event.timestamp,
+        event.correlation_id, event.causation_id, seq,
+    )
+
+
+def _from_row(row: EventRow) -> DomainEvent:
+    ts = row.timestamp if row.timestamp.tzinfo else row.timestamp.replace(tzinfo=UTC)
+    return DomainEvent(
+        row.event_type, row.domain, row.data, row.id, ts, row.correlation_id, row.causation_id, row.seq
+    )
+
+
+@dataclass
+class Subscription:
+    name: str
+    pattern: str
+    handler: Handler
+    max_attempts: int = 3
+    backoff: float = 0.1
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    per_subscriber: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    subscriber: str
+    event: DomainEvent
+    attempts: int
+    error: str
+    created_at: datetime
+
+
+class EventLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._subs: dict[str, Subscription] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- publishing -------------------------------------------------------------------------
+    def publish(self, event: DomainEvent) -> DomainEvent:
+        with self.store.write() as session:
+            return append(session, event)
+
+    # -- reading and replay -----------------------------------------------------------------
+    def list(
+        self,
+        *,
+        event_type: str | None = None,
+        domain: str | None = None,
+        correlation_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int | None = 100,
+        newest_first: bool = False,
+    ) -> list[DomainEvent]:
+        """Events matching every given filter. ``event_type`` accepts ``family.*`` patterns."""
+        stmt = select(EventRow).where(EventRow.seq > after_seq)
+        if event_type:
+            if event_type.endswith(".*"):
+                stmt = stmt.where(EventRow.event_type.startswith(event_type[:-1]))
+            elif event_type != "*":
+                stmt = stmt.where(EventRow.event_type == event_type)
+        if domain:
+            stmt = stmt.where(EventRow.domain == domain)
+        if correlation_id:
+            stmt = stmt.where(EventRow.correlation_id == correlation_id)
+        if since:
+            stmt = stmt.where(EventRow.timestamp >= since)
+        if until:
+            stmt = stmt.where(EventRow.timestamp < until)
+        stmt = stmt.order_by(EventRow.seq.desc() if newest_first else EventRow.seq)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.store.read() as session:
+            return [_from_row(r) for r in session.scalars(stmt)]
+
+    def replay(self, handler: Callable[[DomainEvent], Any], **filters: Any) -> int:
+        """Feed every matching stored event, oldest first, to ``handler``; returns the count."""
+        count = 0
+        after = filters.pop("after_seq", 0)
+        while True:
+            batch = self.list(after_seq=after, limit=500, **filters)
+            for event in batch:
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    asyncio.run(_await(result))
+                count += 1
+            if len(batch) < 500:
+                return count
+            after = batch[-1].seq or after
+
+    def last_seq(self) -> int:
+        with self.store.read() as session:
+            return session.scalar(select(func.max(EventRow.seq))) or 0
+
+    def iter_new(self, after_seq: int, poll: float = 0.5, stop: threading.Event | None = None) -> Iterator[DomainEvent]:
+        """Follow the log (for ``events tail``): yields events as they are appended."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            batch = self.list(after_seq=after_seq, limit=500)
+            yield from batch
+            if batch:
+                after_seq = batch[-1].seq or after_seq
+            else:
+                stop.wait(poll)
+
+    # -- subscribers ------------------------------------------------------------------------
+    def subscribe(
+        self,
+        event_type: str,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        from_beginning: bool = False,
+        max_attempts: int = 3,
+        backoff: float = 0.1,
+    ) -> Subscription:
+        """Register a handler (sync or async) for ``event_type`` (``*`` and ``family.*`` work).
+
+        The subscriber's offset is stored under ``name`` (default: the handler's qualified name),
+        so a restarted process resumes where it stopped. A new subscriber starts at the end of
+        the log unless ``from_beginning``.
+        """
+        name = name or f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
+        sub = Subscription(name, event_type, handler, max_attempts, backoff)
+        with self.store.write() as session:
+            if session.get(SubscriberOffsetRow, name) is None:
+                start = 0 if from_beginning else (session.scalar(select(func.max(EventRow.seq))) or 0)
+                session.add(SubscriberOffsetRow(subscriber=name, last_seq=start))
+        with self._lock:
+            self._subs[name] = sub
+        return sub
+
+    def unsubscribe(self, name: str) -> None:
+        with self._lock:
+            self._subs.pop(name, None)
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        with self._lock:
+            return list(self._subs.values())
+
+    def deliver(self) -> DeliveryReport:
+        """Deliver every pending event to every registered subscriber (blocking)."""
+        return asyncio.run(self.adeliver())
+
+    async def adeliver(self) -> DeliveryReport:
+        report = DeliveryReport()
+        for sub in self.subscriptions:
+            report.per_subscriber[sub.name] = await self._deliver_one(sub, report)
+        return report
+
+    async def _deliver_one(self, sub: Subscription, report: DeliveryReport) -> int:
+        delivered = 0
+        while True:
+            with self.store.read() as session:
+                offset_row = session.get(SubscriberOffsetRow, sub.name)
+                offset = offset_row.last_seq if offset_row else 0
+            batch = self.list(after_seq=offset, limit=200)
+            if not batch:
+                return delivered
+            for event in batch:
+                if matches(sub.pattern, event.event_type):
+                    ok, attempts, error = await self._call(sub, event)
+                    report.retried += attempts - 1
+                    if ok:
+                        delivered += 1
+                        report.delivered += 1
+                    else:
+                        report.dead_lettered += 1
+                        log.warning("subscriber %s gave up on event %s: %s", sub.name, event.id, error)
+                        with self.store.write() as session:
+                            session.add(DeadLetterRow(
+                                subscriber=sub.name, event_seq=event.seq or 0, event_id=event.id,
+                                attempts=attempts, error=error,
+                            ))
+                self._advance(sub.name, event.seq or 0)
+
+    async def _call(self, sub: Subscription, event: DomainEvent) -> tuple[bool, int, str]:
+        error = ""
+        for attempt in range(1, sub.max_attempts + 1):
+            try:
+                result = sub.handler(event)
+                if inspect.isawaitable(result):
+                    await result
+                return True, attempt, ""
+            except Exception as exc:  # a subscriber's failure must never stop the log
+                error = f"{exc.__class__.__name__}: {exc}"
+                if attempt < sub.max_attempts:
+                    await asyncio.sleep(sub.backoff * 2 ** (attempt - 1))
+        return False, sub.max_attempts, error
+
+    def _advance(self, name: str, seq: int) -> None:
+        with self.store.write() as session:
+            row = session.get(SubscriberOffsetRow, name)
+            if row is None:
+                session.add(SubscriberOffsetRow(subscriber=name, last_seq=seq))
+            elif seq > row.last_seq:
+                row.last_seq = seq
+                row.updated_at = datetime.now(UTC)
+
+    # -- dead letters -----------------------------------------------------------------------
+    def dead_letters(self, subscriber: str | None = None, *, include_replayed: bool = False) -> list[DeadLetter]:
+        stmt = select(DeadLetterRow, EventRow).join(EventRow, EventRow.id == DeadLetterRow.event_id)
+        if subscriber:
+            stmt = stmt.where(DeadLetterRow.subscriber == subscriber)
+        if not include_replayed:
+            stmt = stmt.where(DeadLetterRow.replayed_at.is_(None))
+        with self.store.read() as session:
+            return [
+                DeadLetter(d.subscriber, _from_row(e), d.attempts, d.error, d.created_at)
+                for d, e in session.execute(stmt.order_by(DeadLetterRow.id))
+            ]
+
+    def retry_dead_letters(self, subscriber: str) -> int:
+        """Hand each dead-lettered event to the (fixed) subscriber again; returns successes."""
+        sub = self._subs.get(subscriber)
+        if sub is None:
+            raise KeyError(f"subscriber '{subscriber}' is not registered in this process")
+        ok_count = 0
+        for dl in self.dead_letters(subscriber):
+            ok, _, _ = asyncio.run(self._call(sub, dl.event))
+            if ok:
+                ok_count += 1
+                with self.store.write() as session:
+                    row = session.scalar(select(DeadLetterRow).where(
+                        DeadLetterRow.subscriber == subscriber, DeadLetterRow.event_id == dl.event.id))
+                    if row is not None:
+                        row.replayed_at = datetime.now(UTC)
+        return ok_count
+
+    # -- background dispatch ----------------------------------------------------------------
+    def start(self, poll: float = 0.5) -> None:
+        """Deliver in a background thread until :meth:`stop` (used by ``meshfabric serve``)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.deliver()
+                except Exception:  # keep dispatching; the log is durable and offsets are kept
+                    log.exception("event delivery failed; will retry")
+                self._stop.wait(poll)
+
+        self._thread = threading.Thread(target=run, name="meshfabric-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

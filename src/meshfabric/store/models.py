@@ -1,0 +1,114 @@
+"""SQLAlchemy tables of the metadata store.
+
+Everything that matters is a row here: sources, domains, products, and the append-only event
+log with each subscriber's offset and its dead letters. Alembic migrations in
+``store/migrations`` create and evolve these tables; the models are their single definition.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+class SourceRow(Base):
+    __tablename__ = "sources"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: the spec as written: ${ENV} references unresolved, so no secret is ever stored
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DomainRow(Base):
+    __tablename__ = "domains"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    owners: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("domain", "name", name="uq_products_domain_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    domain: Mapped[str] = mapped_column(String(64), ForeignKey("domains.name"))
+    name: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    #: the product spec document as applied
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    #: the effective schema: declared columns, or the source's when the spec declares none
+    columns: Mapped[list[Any]] = mapped_column(JSON)
+    #: spec file path relative to the workspace root
+    file: Mapped[str] = mapped_column(String(1024), default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_type", "event_type"),
+        Index("ix_events_domain", "domain"),
+        Index("ix_events_correlation", "correlation_id"),
+        Index("ix_events_timestamp", "timestamp"),
+    )
+
+    #: global order of the log; subscribers track their offset in it
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(128))
+    domain: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    timestamp: Mapped[datetime] = mapped_column()
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    causation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SubscriberOffsetRow(Base):
+    __tablename__ = "subscriber_offsets"
+
+    subscriber: Mapped[str] = mapped_column(String(256), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("subscriber", "event_id", name="uq_dead_letters_sub_event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber: Mapped[str] = mapped_column(String(256))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(nullable=True)
