@@ -1,0 +1,301 @@
+"""Make the store match the spec files: plan (create / update / unchanged / delete), then apply.
+
+Everything that can be checked is checked before the write transaction opens: spec validity
+(the loader), the real schema of every product's output port (drift), lifecycle transitions.
+The write itself is one transaction that also appends the events describing it, so the store
+never holds half an apply and an event exists exactly when its change does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshfabric.connectors.base import ColumnInfo, Connector
+from meshfabric.errors import SchemaDrift, SchemaDriftError, SpecError, SpecProblem
+from meshfabric.events import DomainEvent, append
+from meshfabric.spec.loader import LoadedProduct, WorkspaceSpecs
+from meshfabric.spec.models import LIFECYCLE, ProductSpec
+from meshfabric.store import Store
+from meshfabric.store.models import DomainRow, ProductRow, SourceRow
+from meshfabric.types import parse_type
+
+Action = Literal["create", "update", "unchanged", "delete"]
+
+
+@dataclass
+class Change:
+    action: Action
+    kind: Literal["source", "domain", "product"]
+    name: str
+    changed: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "kind": self.kind, "name": self.name, "changed": self.changed, **self.detail}
+
+
+@dataclass
+class ApplyResult:
+    changes: list[Change]
+    warnings: list[str]
+    applied: bool
+    correlation_id: str
+    events: int = 0
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "correlation_id": self.correlation_id,
+            "summary": {a: self.count(a) for a in ("create", "update", "unchanged", "delete")},
+            "changes": [c.to_dict() for c in self.changes],
+            "warnings": self.warnings,
+            "events": self.events,
+        }
+
+
+def _hash(doc: Any) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _in_scope(file: str, scope: str | None) -> bool:
+    if scope is None:
+        return True
+    return file == scope or file.startswith(scope.rstrip("/") + "/")
+
+
+def effective_columns(
+    spec: ProductSpec, real: list[ColumnInfo] | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The product's schema (declared, or the source's when none is declared) and drift problems."""
+    if not spec.columns:
+        if real is None:
+            return [], []
+        return [
+            {"name": c.name, "type": str(c.type), "nullable": c.nullable, "description": "", "classification": []}
+            for c in real
+        ], []
+    problems: list[str] = []
+    if real is not None:
+        by_name = {c.name.lower(): c for c in real}
+        for col in spec.columns:
+            found = by_name.get(col.name.lower())
+            if found is None:
+                problems.append(
+                    f"column '{col.name}' is declared ({col.type}) but the source has no such column"
+                    + (f"; it has: {', '.join(c.name for c in real)}" if len(real) <= 20 else "")
+                )
+                continue
+            declared = parse_type(col.type)
+            if not declared.matches(found.type):
+                problems.append(
+                    f"column '{col.name}' is declared {declared} but the source has {found.type} "
+                    f"(native {found.native_type})"
+                )
+    cols = [c.model_dump(mode="json") for c in spec.columns]
+    return cols, problems
+
+
+def check_transition(old: str, new: str) -> str | None:
+    """Lifecycle moves forward only: draft → published → deprecated → retired."""
+    if LIFECYCLE.index(new) < LIFECYCLE.index(old):
+        return f"status cannot go back from '{old}' to '{new}' (lifecycle: {' → '.join(LIFECYCLE)})"
+    return None
+
+
+def apply_workspace(
+    specs: WorkspaceSpecs,
+    store: Store,
+    connector: Callable[[str], Connector],
+    *,
+    scope: Path | None = None,
+    dry_run: bool = False,
+    allow_drift: bool = False,
+) -> ApplyResult:
+    """Plan and (unless ``dry_run``) apply a loaded workspace. Raises before writing anything."""
+    rel_scope: str | None = None
+    if scope is not None:
+        scope = scope.resolve()
+        if scope != specs.root:
+            rel_scope = str(scope.relative_to(specs.root))
+    products = [p for p in specs.products if _in_scope(p.file, rel_scope)]
+
+    # 1. the real schema of every product in scope (raises SourceError naming the source)
+    warnings: list[str] = []
+    drifts: list[SchemaDrift] = []
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for lp in products:
+        real = connector(lp.spec.output.source).columns(lp.spec.output)
+        cols, problems = effective_columns(lp.spec, real)
+        columns[lp.spec.fqn] = cols
+        if problems:
+            if allow_drift:
+                warnings.extend(f"{lp.spec.fqn}: {p}" for p in problems)
+            else:
+                drifts.append(SchemaDrift(lp.spec.fqn, problems))
+    if drifts:
+        raise SchemaDriftError(drifts)
+
+    correlation_id = uuid.uuid4().hex
+    if dry_run:
+        with store.read() as session:
+            changes, _ = _reconcile(session, specs, products, columns, rel_scope, correlation_id, write=False)
+        return ApplyResult(changes, warnings, False, correlation_id)
+    with store.write() as session:
+        changes, events = _reconcile(session, specs, products, columns, rel_scope, correlation_id, write=True)
+    return ApplyResult(changes, warnings, True, correlation_id, events)
+
+
+def _reconcile(
+    session: Session,
+    specs: WorkspaceSpecs,
+    products: list[LoadedProduct],
+    columns: dict[str, list[dict[str, Any]]],
+    rel_scope: str | None,
+    correlation_id: str,
+    *,
+    write: bool,
+) -> tuple[list[Change], int]:
+    now = datetime.now(UTC)
+    changes: list[Change] = []
+    events: list[DomainEvent] = []
+
+    def emit(event_type: str, domain: str | None, data: dict[str, Any]) -> None:
+        events.append(DomainEvent(event_type, domain, data, correlation_id=correlation_id))
+
+    full = rel_scope is None
+
+    # sources
+    stored_sources = {r.name: r for r in session.scalars(select(SourceRow))}
+    for name, src in specs.mesh.sources.items():
+        doc = src.model_dump(mode="json", exclude_none=True)
+        row = stored_sources.get(name)
+        if row is None:
+            changes.append(Change("create", "source", name, detail={"source_kind": src.kind}))
+            emit("source.registered", None, {"source": name, "kind": src.kind})
+            if write:
+                session.add(SourceRow(name=name, kind=src.kind, description=src.description, spec=doc))
+        elif row.spec != doc:
+            changed = sorted(k for k in set(doc) | set(row.spec) if doc.get(k) != row.spec.get(k))
+            changes.append(Change("update", "source", name, changed))
+            emit("source.updated", None, {"source": name, "changed": changed})
+            if write:
+                row.kind, row.description, row.spec, row.updated_at = src.kind, src.description, doc, now
+        else:
+            changes.append(Change("unchanged", "source", name))
+
+    # domains
+    stored_domains = {r.name: r for r in session.scalars(select(DomainRow))}
+    for name, dom in specs.mesh.domains.items():
+        row = stored_domains.get(name)
+        if row is None:
+            changes.append(Change("create", "domain", name))
+            emit("domain.created", name, {"domain": name, "owners": dom.owners})
+            if write:
+                session.add(DomainRow(name=name, description=dom.description, owners=dom.owners))
+        elif (row.description, row.owners) != (dom.description, dom.owners):
+            changed = [k for k, a, b in (("description", row.description, dom.description),
+                                         ("owners", row.owners, dom.owners)) if a != b]
+            changes.append(Change("update", "domain", name, changed))
+            emit("domain.updated", name, {"domain": name, "changed": changed})
+            if write:
+                row.description, row.owners, row.updated_at = dom.description, dom.owners, now
+        else:
+            changes.append(Change("unchanged", "domain", name))
+    if write:
+        session.flush()
+
+    # products
+    stored = {f"{r.domain}.{r.name}": r for r in session.scalars(select(ProductRow))}
+    problems: list[SpecProblem] = []
+    wanted: set[str] = set()
+    for lp in products:
+        spec, fqn = lp.spec, lp.spec.fqn
+        wanted.add(fqn)
+        doc = spec.to_doc()
+        digest = _hash({"spec": doc, "columns": columns[fqn]})
+        row = stored.get(fqn)
+        if row is None:
+            changes.append(Change("create", "product", fqn, detail={"status": spec.status, "version": spec.version}))
+            emit("product.created", spec.domain, {
+                "product": fqn, "version": spec.version, "status": spec.status,
+                "owner": spec.owner, "source": spec.output.source,
+            })
+            if write:
+                session.add(ProductRow(
+                    domain=spec.domain, name=spec.name, owner=spec.owner, description=spec.description,
+                    tags=spec.tags, status=spec.status, version=spec.version, source=spec.output.source,
+                    spec=doc, spec_hash=digest, columns=columns[fqn], file=lp.file, revision=1,
+                ))
+            continue
+        if row.spec_hash == digest and row.file == lp.file:
+            changes.append(Change("unchanged", "product", fqn))
+            continue
+        bad = check_transition(row.status, spec.status)
+        if bad:
+            problems.append(SpecProblem(lp.file, lp.line, "status", bad, f"keep status '{row.status}' or move forward"))
+            continue
+        changed = sorted(k for k in set(doc) | set(row.spec) if doc.get(k) != row.spec.get(k))
+        if columns[fqn] != row.columns and "schema" not in changed:
+            changed.append("schema")
+        changes.append(Change("update", "product", fqn, changed,
+                              detail={"version": spec.version, "revision": row.revision + 1}))
+        emit("product.updated", spec.domain, {
+            "product": fqn, "changed": changed, "version": spec.version, "revision": row.revision + 1,
+        })
+        if row.status != spec.status:
+            emit("product.status_changed", spec.domain, {"product": fqn, "from": row.status, "to": spec.status})
+        if "schema" in changed:
+            emit("product.schema_changed", spec.domain, {
+                "product": fqn, "old": row.columns, "new": columns[fqn],
+            })
+        if write:
+            row.owner, row.description, row.tags = spec.owner, spec.description, spec.tags
+            row.status, row.version, row.source = spec.status, spec.version, spec.output.source
+            row.spec, row.spec_hash, row.columns, row.file = doc, digest, columns[fqn], lp.file
+            row.revision += 1
+            row.updated_at = now
+    if problems:
+        raise SpecError(problems)
+
+    for fqn, row in stored.items():
+        if fqn not in wanted and (full or _in_scope(row.file, rel_scope)):
+            changes.append(Change("delete", "product", fqn, detail={"status": row.status, "file": row.file}))
+            emit("product.deleted", row.domain, {"product": fqn, "version": row.version})
+            if write:
+                session.delete(row)
+    if write:
+        session.flush()
+
+    if full:
+        for name, src_row in stored_sources.items():
+            if name not in specs.mesh.sources:
+                changes.append(Change("delete", "source", name))
+                emit("source.removed", None, {"source": name})
+                if write:
+                    session.delete(src_row)
+        for name, dom_row in stored_domains.items():
+            if name not in specs.mesh.domains:
+                changes.append(Change("delete", "domain", name))
+                emit("domain.deleted", name, {"domain": name})
+                if write:
+                    session.delete(dom_row)
+
+    if write:
+        for event in events:
+            append(session, event)
+    order = {"source": 0, "domain": 1, "product": 2}
+    changes.sort(key=lambda c: (order[c.kind], c.name))
+    return changes, len(events)

@@ -1,0 +1,200 @@
+"""The SDK facade. ``Mesh`` wires the store, connectors, catalog, query and events together and
+delegates every operation to the capability that owns it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from meshfabric import catalog
+from meshfabric.config import find_root, store_url
+from meshfabric.errors import ConfigError, NotFound, QueryError
+from meshfabric.events import EventLog
+from meshfabric.query.catalog import ProductBinding, ProductColumn
+from meshfabric.spec.loader import load_mesh, load_workspace, resolved_source
+from meshfabric.spec.models import MeshSpec, OutputPort, SourceSpec
+from meshfabric.store import Store, open_store
+from meshfabric.types import parse_type
+
+if TYPE_CHECKING:
+    from meshfabric.connectors.base import Connector, TableInfo
+    from meshfabric.query.result import QueryResult
+
+
+class Mesh:
+    """A workspace and its metadata store.
+
+    >>> mesh = Mesh.open("my-workspace")          # doctest: +SKIP
+    >>> mesh.apply()                              # doctest: +SKIP
+    >>> mesh.query("SELECT count(*) FROM sales.orders").arrow()  # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, root: Path | None = None, spec: MeshSpec | None = None) -> None:
+        self.store = store
+        self.root = root
+        self.spec = spec
+        self.events = EventLog(store)
+        self._connectors: dict[str, Connector] = {}
+        self._lock = threading.Lock()
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, store: str | None = None) -> Mesh:
+        """Open the workspace at or above ``path`` (default: the current folder)."""
+        root = find_root(path)
+        spec, _ = load_mesh(root)
+        return cls(open_store(store or store_url(root, spec)), root, spec)
+
+    @classmethod
+    def from_store(cls, url: str) -> Mesh:
+        """Open a metadata store without a workspace folder (servers, read-only tools)."""
+        return cls(open_store(url))
+
+    def close(self) -> None:
+        self.events.stop()
+        for conn in self._connectors.values():
+            conn.close()
+        self._connectors.clear()
+        self.store.close()
+
+    def __enter__(self) -> Mesh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- specs ------------------------------------------------------------------------------
+    def apply(
+        self, path: str | Path | None = None, *, dry_run: bool = False, allow_drift: bool = False
+    ) -> catalog.ApplyResult:
+        """Apply the workspace's spec files (only those under ``path`` when given)."""
+        root = self._require_root()
+        specs = load_workspace(root)
+        fresh: dict[str, Connector] = {}
+
+        def connector(name: str) -> Connector:
+            if name not in fresh:
+                fresh[name] = self._make_connector(name, specs.mesh.sources[name], root)
+            return fresh[name]
+
+        scope = Path(path).resolve() if path is not None else None
+        if scope is not None and not scope.is_relative_to(root):
+            raise ConfigError(f"{scope} is not inside the workspace {root}")
+        try:
+            result = catalog.apply_workspace(
+                specs, self.store, connector, scope=scope, dry_run=dry_run, allow_drift=allow_drift
+            )
+        finally:
+            for conn in fresh.values():
+                conn.close()
+        if result.applied:
+            self.spec = specs.mesh
+            with self._lock:
+                for conn in self._connectors.values():
+                    conn.close()
+                self._connectors.clear()
+            if self.events.subscriptions:
+                self.events.deliver()
+        return result
+
+    # -- catalog ----------------------------------------------------------------------------
+    def domains(self) -> list[catalog.DomainInfo]:
+        return catalog.list_domains(self.store)
+
+    def products(self, *, domain: str | None = None, status: str | None = None,
+                 tag: str | None = None) -> list[catalog.ProductInfo]:
+        return catalog.list_products(self.store, domain=domain, status=status, tag=tag)
+
+    def product(self, fqn: str) -> catalog.ProductInfo:
+        return catalog.get_product(self.store, fqn)
+
+    def sources(self) -> list[catalog.SourceInfo]:
+        applied = {s.name: s for s in catalog.list_sources(self.store)}
+        if self.spec:
+            for name, src in self.spec.sources.items():
+                applied.setdefault(name, catalog.SourceInfo(name, src.kind, src.description,
+                                                            src.model_dump(mode="json", exclude_none=True)))
+        return sorted(applied.values(), key=lambda s: s.name)
+
+    # -- sources ----------------------------------------------------------------------------
+    def connector(self, name: str) -> Connector:
+        """The connector of a source: its applied spec, else the one in mesh.yaml."""
+        with self._lock:
+            if name in self._connectors:
+                return self._connectors[name]
+            spec = self._source_spec(name)
+            conn = self._make_connector(name, spec, self.root or Path.cwd())
+            self._connectors[name] = conn
+            return conn
+
+    def _source_spec(self, name: str) -> SourceSpec:
+        for info in catalog.list_sources(self.store):
+            if info.name == name:
+                return SourceSpec.model_validate(info.spec)
+        if self.spec and name in self.spec.sources:
+            return self.spec.sources[name]
+        known = [s.name for s in self.sources()]
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        raise NotFound(
+            f"source '{name}' is not configured",
+            hint=f"did you mean '{close[0]}'?" if close else f"known sources: {', '.join(known) or 'none'}",
+        )
+
+    @staticmethod
+    def _make_connector(name: str, spec: SourceSpec, root: Path) -> Connector:
+        from meshfabric.connectors import get_connector
+
+        return get_connector(name, resolved_source(name, spec), root)
+
+    def test_source(self, name: str) -> None:
+        self.connector(name).test()
+
+    def source_tables(self, name: str) -> list[TableInfo]:
+        return self.connector(name).list_tables()
+
+    # -- query ------------------------------------------------------------------------------
+    def query(self, sql: str, *, limit: int | None = None) -> QueryResult:
+        """Run one SELECT over products (``domain.product``) across all their sources."""
+        from meshfabric.query import run_query
+
+        return run_query(sql, StoreCatalog(self), limit=limit)
+
+    def explain(self, sql: str) -> Any:
+        from meshfabric.query import explain
+
+        return explain(sql, StoreCatalog(self))
+
+    def _require_root(self) -> Path:
+        if self.root is None:
+            raise ConfigError("this mesh was opened without a workspace folder", hint="use Mesh.open(path)")
+        return self.root
+
+
+class StoreCatalog:
+    """The applied catalog as the query layer sees it (implements ``ProductCatalog``)."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self._mesh = mesh
+        self._products = {p.fqn.lower(): p for p in mesh.products()}
+
+    def _binding(self, p: catalog.ProductInfo) -> ProductBinding:
+        cols = tuple(ProductColumn(c["name"], parse_type(c["type"]), c.get("nullable", True)) for c in p.columns)
+        return ProductBinding(p.domain, p.name, p.source, OutputPort.model_validate(p.output), cols, p.status)
+
+    def lookup(self, domain: str, name: str) -> ProductBinding | None:
+        p = self._products.get(f"{domain}.{name}".lower())
+        if p is None:
+            return None
+        if p.status == "retired":
+            raise QueryError(f"product '{p.fqn}' is retired and can no longer be queried",
+                             hint="ask its owner for the product that replaced it")
+        return self._binding(p)
+
+    def all_products(self) -> list[ProductBinding]:
+        return [self._binding(p) for p in self._products.values() if p.status != "retired"]
+
+    def connector(self, source: str) -> Connector:
+        return self._mesh.connector(source)
