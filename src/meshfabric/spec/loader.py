@@ -20,7 +20,7 @@ from meshfabric.errors import ConfigError, SpecError, SpecProblem
 from meshfabric.spec.models import SPEC_KINDS, MeshSpec, ProductSpec, SourceSpec
 
 MESH_FILE = "mesh.yaml"
-SKIP_DIRS = {".meshfabric", ".git", ".venv", "venv", "node_modules", "__pycache__", "data"}
+SKIP_DIRS = {".meshfabric", ".git", ".venv", "venv", "node_modules", "__pycache__"}
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 

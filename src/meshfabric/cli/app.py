@@ -1,0 +1,43 @@
+"""The Typer application: one sub-module per command group, registered here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from meshfabric.cli import catalog_cmds, demo_cmd, events_cmds, query_cmd, serve_cmd, sources_cmds
+from meshfabric.cli._common import STATE
+
+app = typer.Typer(
+    name="meshfabric",
+    help="Data mesh + data fabric: domains own data products; one SQL joins them all.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    workspace: Path = typer.Option(
+        None, "--workspace", "-w", help="Workspace folder (default: the nearest folder with mesh.yaml)."
+    ),
+) -> None:
+    STATE["workspace"] = workspace
+
+
+@app.command("version")
+def version() -> None:
+    """Print meshfabric's version."""
+    from meshfabric import __version__
+
+    typer.echo(__version__)
+
+
+catalog_cmds.register(app)
+sources_cmds.register(app)
+query_cmd.register(app)
+events_cmds.register(app)
+demo_cmd.register(app)
+serve_cmd.register(app)

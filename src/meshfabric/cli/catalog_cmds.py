@@ -1,0 +1,124 @@
+"""``init``, ``apply``, ``domains``, ``products`` and ``spec`` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.text import Text
+
+from meshfabric.cli._common import STATE, JsonOpt, console, err_console, open_mesh, print_json, table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("apply")(apply)
+    app.command("domains")(domains)
+    products = typer.Typer(help="List and show data products.", no_args_is_help=True)
+    products.command("list")(products_list)
+    products.command("show")(products_show)
+    app.add_typer(products, name="products")
+    spec = typer.Typer(help="Spec file format.", no_args_is_help=True)
+    spec.command("schema")(spec_schema)
+    app.add_typer(spec, name="spec")
+
+
+def init(
+    directory: Path = typer.Argument(Path("."), help="Folder to create the workspace in."),
+    name: str = typer.Option(None, help="Workspace name (default: the folder's name)."),
+) -> None:
+    """Create a workspace: mesh.yaml, an example product spec and a small CSV it serves."""
+    from meshfabric.workspace_init import scaffold
+
+    created = scaffold(directory, name)
+    for path in created:
+        console.print(f"created {path}")
+    console.print(f"\nnext: [bold]cd {directory} && meshfabric apply[/]")
+
+
+def apply(
+    path: Path = typer.Argument(None, help="Workspace folder, or a folder/file inside it to apply only that part."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
+    allow_drift: bool = typer.Option(False, "--allow-drift", help="Schema drift warns instead of failing."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Validate every spec file, check declared schemas against the sources, then apply in one transaction."""
+    from meshfabric.mesh import Mesh
+
+    mesh = Mesh.open(path or STATE["workspace"])
+    try:
+        result = mesh.apply(path, dry_run=dry_run, allow_drift=allow_drift)
+    finally:
+        mesh.close()
+    if as_json:
+        print_json(result.to_dict())
+        return
+    marks = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red"), "unchanged": (" ", "dim")}
+    for c in result.changes:
+        sign, style = marks[c.action]
+        line = Text(f"{sign} {c.kind} {c.name}", style=style)
+        if c.changed:
+            line.append(f"  ({', '.join(c.changed)})", style="dim")
+        console.print(line)
+    for w in result.warnings:
+        err_console.print(Text("warning: ", style="yellow") + Text(w))
+    summary = ", ".join(f"{result.count(a)} {a}" for a in ("create", "update", "delete", "unchanged"))
+    verb = "plan" if not result.applied else "applied"
+    console.print(f"\n{verb}: {summary}" + ("" if result.applied else " (dry run: nothing written)"))
+
+
+def domains(as_json: bool = JsonOpt) -> None:
+    """List domains with their owners and product counts."""
+    with open_mesh() as mesh:
+        items = mesh.domains()
+    if as_json:
+        print_json([d.to_dict() for d in items])
+        return
+    console.print(table("domains", ["domain", "owners", "products", "description"],
+                        [[d.name, ", ".join(d.owners), d.products, d.description] for d in items]))
+
+
+def products_list(
+    domain: str = typer.Option(None, "--domain", "-d", help="Only this domain."),
+    status: str = typer.Option(None, "--status", help="draft, published, deprecated or retired."),
+    tag: str = typer.Option(None, "--tag", help="Only products with this tag."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List data products."""
+    with open_mesh() as mesh:
+        items = mesh.products(domain=domain, status=status, tag=tag)
+    if as_json:
+        print_json([p.to_dict() for p in items])
+        return
+    console.print(table("data products", ["product", "status", "version", "owner", "source", "columns", "tags"],
+                        [[p.fqn, p.status, p.version, p.owner, p.source, len(p.columns), ", ".join(p.tags)]
+                         for p in items]))
+
+
+def products_show(product: str = typer.Argument(..., help="domain.product"), as_json: bool = JsonOpt) -> None:
+    """Show one product: owner, status, output port and schema."""
+    with open_mesh() as mesh:
+        p = mesh.product(product)
+    if as_json:
+        print_json(p.to_dict())
+        return
+    port = p.output
+    where = port.get("table") or port.get("path") or port.get("sql")
+    console.print(f"[bold]{p.fqn}[/]  {p.status}  v{p.version} (revision {p.revision})")
+    console.print(Text(f"owner: {p.owner}\nsource: {p.source} → {where}\nfile: {p.file}\ntags: {', '.join(p.tags)}"))
+    if p.description:
+        console.print(Text(p.description))
+    console.print(table("schema", ["column", "type", "nullable", "classification", "description"],
+                        [[c["name"], c["type"], c.get("nullable", True), ", ".join(c.get("classification", [])),
+                          c.get("description", "")] for c in p.columns]))
+
+
+def spec_schema(kind: str = typer.Argument("DataProduct", help="DataProduct or Mesh.")) -> None:
+    """Print the JSON Schema of a spec file kind (for editor validation)."""
+    from meshfabric.errors import ConfigError
+    from meshfabric.spec.models import MeshSpec, ProductSpec
+
+    models = {"DataProduct": ProductSpec, "Mesh": MeshSpec}
+    if kind not in models:
+        raise ConfigError(f"unknown spec kind '{kind}'", hint="use DataProduct or Mesh")
+    print_json(models[kind].model_json_schema(by_alias=True))

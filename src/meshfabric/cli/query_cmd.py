@@ -1,0 +1,95 @@
+"""``query``: one SELECT over data products, results as a table, CSV, JSON or Parquet."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.text import Text
+
+from meshfabric.cli._common import console, err_console, open_mesh, table
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)
+    app.command("explain")(explain)
+
+
+def _read_sql(sql: str) -> str:
+    if sql == "-":
+        return sys.stdin.read()
+    if sql.startswith("@"):
+        return Path(sql[1:]).read_text(encoding="utf-8")
+    return sql
+
+
+def query(
+    sql: str = typer.Argument(..., help="SQL text, '-' for stdin, or @FILE."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the result to a file (.csv, .json, .parquet)."),
+    fmt: str = typer.Option(None, "--format", "-f", help="table, csv, json or parquet (default: from --output)."),
+    limit: int = typer.Option(None, "--limit", help="Return at most this many rows."),
+    stats: bool = typer.Option(False, "--stats", help="Print what each source was sent and how many rows it moved."),
+    max_rows: int = typer.Option(50, "--max-rows", help="Rows shown in table format."),
+) -> None:
+    """Run one SELECT over products (domain.product) across every source they live in."""
+    from meshfabric.errors import ConfigError
+
+    fmt = (fmt or (output.suffix.lstrip(".") if output else "table")).lower()
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown output format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}")
+    if fmt == "parquet" and output is None:
+        raise ConfigError("parquet output needs --output FILE")
+    with open_mesh() as mesh:
+        result = mesh.query(_read_sql(sql), limit=limit)
+    data = result.arrow()
+    if fmt == "table":
+        shown = data.slice(0, max_rows).to_pylist()
+        console.print(table(None, data.column_names, [list(r.values()) for r in shown]))
+        more = f" (showing {max_rows})" if data.num_rows > max_rows else ""
+        console.print(Text(f"{data.num_rows} rows{more} in {result.seconds:.3f} s", style="dim"))
+    else:
+        _write(data, fmt, output)
+        if output:
+            err_console.print(Text(f"wrote {data.num_rows} rows to {output}", style="dim"))
+    if stats:
+        for s in result.scan_stats():
+            err_console.print(Text(
+                f"{s['product']} ← {s['source']}: {s['rows']} rows in {s['seconds']:.3f} s\n    {s['source_sql']}",
+                style="dim",
+            ))
+
+
+def _write(data: object, fmt: str, output: Path | None) -> None:
+    import pyarrow as pa
+
+    assert isinstance(data, pa.Table)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        assert output is not None
+        pq.write_table(data, output)
+        return
+    if fmt == "csv":
+        import pyarrow.csv as pcsv
+
+        sink = pa.BufferOutputStream()
+        pcsv.write_csv(data, sink)
+        text = sink.getvalue().to_pybytes().decode()
+    else:
+        import json
+
+        text = json.dumps(data.to_pylist(), default=str, indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def explain(sql: str = typer.Argument(..., help="SQL text, '-' for stdin, or @FILE.")) -> None:
+    """Show the plan: what each source will be sent and what runs in the engine."""
+    with open_mesh() as mesh:
+        plan = mesh.explain(_read_sql(sql))
+    console.print(Text(str(plan)))

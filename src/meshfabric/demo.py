@@ -1,0 +1,290 @@
+"""``meshfabric demo``: a three-domain mesh over real, locally generated data.
+
+CRM customers live in a SQLite database, sales orders in a DuckDB database file and logistics
+shipments in Parquet files. The demo writes the workspace, applies it, and answers a question
+no single domain can: revenue and delivery times by country and carrier, in one SQL statement.
+Data is generated deterministically (hash-based, no randomness, no downloads).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meshfabric.errors import ConfigError
+
+MARKER = ".meshfabric-demo"
+
+MESH_YAML = """\
+# The demo mesh: three domains, three kinds of source, no servers.
+name: acme-demo
+description: Demo workspace created by `meshfabric demo`
+sources:
+  crm_db:
+    kind: sqlite
+    path: data/crm.sqlite
+    description: The CRM team's operational database
+  sales_db:
+    kind: duckdb
+    path: data/sales.duckdb
+    description: The sales team's analytical database
+  lake:
+    kind: files
+    path: data/lake
+    description: Logistics events landed as Parquet
+domains:
+  crm:
+    description: Customers and accounts
+    owners: [crm-team@acme.example]
+  sales:
+    description: Orders and revenue
+    owners: [sales-team@acme.example]
+  logistics:
+    description: Warehouses, carriers and shipments
+    owners: [logistics-team@acme.example]
+"""
+
+CUSTOMERS_YAML = """\
+kind: DataProduct
+domain: crm
+name: customers
+owner: crm-team@acme.example
+description: One row per customer, with country and segment. Email and name are personal data.
+tags: [customer, master-data]
+status: published
+version: 1.0.0
+output:
+  source: crm_db
+  table: customers
+schema:
+  - {name: customer_id, type: bigint, nullable: false, description: Customer key}
+  - {name: name, type: string, classification: [pii]}
+  - {name: email, type: string, classification: [pii]}
+  - {name: country, type: string, description: ISO 3166 alpha-2}
+  - {name: segment, type: string, description: consumer, smb or enterprise}
+  - {name: signup_date, type: date}
+"""
+
+ORDERS_YAML = """\
+kind: DataProduct
+domain: sales
+name: orders
+owner: sales-team@acme.example
+description: Every order placed in any channel, with its final status and amount in EUR.
+tags: [orders, revenue]
+status: published
+version: 2.1.0
+output:
+  source: sales_db
+  table: orders
+schema:
+  - {name: order_id, type: bigint, nullable: false}
+  - {name: customer_id, type: bigint, nullable: false, description: crm.customers.customer_id}
+  - {name: order_date, type: date, nullable: false}
+  - {name: channel, type: string, description: web, store or partner}
+  - {name: status, type: string, description: completed, cancelled or returned}
+  - {name: amount, type: decimal(12,2), description: Order total in EUR}
+"""
+
+SHIPMENTS_YAML = """\
+kind: DataProduct
+domain: logistics
+name: shipments
+owner: logistics-team@acme.example
+description: One row per shipped order; delivered_at is empty while in transit.
+tags: [shipments, delivery]
+status: published
+version: 1.3.0
+output:
+  source: lake
+  path: shipments/*.parquet
+schema:
+  - {name: shipment_id, type: bigint, nullable: false}
+  - {name: order_id, type: bigint, nullable: false, description: sales.orders.order_id}
+  - {name: carrier, type: string}
+  - {name: warehouse, type: string}
+  - {name: shipped_at, type: timestamp}
+  - {name: delivered_at, type: timestamp}
+  - {name: cost, type: decimal(10,2), description: Shipping cost in EUR}
+"""
+
+QUESTION = "Revenue and delivery time by country and carrier, completed orders of 2026"
+DEMO_SQL = """\
+SELECT c.country,
+       s.carrier,
+       count(*)                                   AS orders,
+       sum(o.amount)                              AS revenue_eur,
+       round(avg(date_diff('hour', s.shipped_at, s.delivered_at)) / 24.0, 1) AS avg_delivery_days
+FROM sales.orders AS o
+JOIN crm.customers AS c ON c.customer_id = o.customer_id
+JOIN logistics.shipments AS s ON s.order_id = o.order_id
+WHERE o.status = 'completed'
+  AND o.order_date >= DATE '2026-01-01'
+  AND c.segment <> 'enterprise'
+GROUP BY c.country, s.carrier
+ORDER BY revenue_eur DESC
+LIMIT 10"""
+
+# hash-based pseudo-random in [0, 1): deterministic across runs and platforms
+_R = "((hash(i, '{salt}') % 1000003) / 1000003.0)"
+
+
+def _r(salt: str) -> str:
+    return _R.format(salt=salt)
+
+
+@dataclass
+class DemoSizes:
+    customers: int = 5_000
+    orders: int = 200_000
+
+
+@dataclass
+class DemoReport:
+    directory: Path
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+
+def generate_data(root: Path, sizes: DemoSizes) -> dict[str, int]:
+    """Write the three domains' data into their sources; returns row counts."""
+    import duckdb
+
+    data = root / "data"
+    (data / "lake" / "shipments").mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"""
+        CREATE TABLE customers AS
+        SELECT i AS customer_id,
+               list_extract(['Ana','Ben','Chloé','Dev','Eun','Fatima','Goran','Hiro','Ines','Jonas'],
+                            1 + (hash(i, 'fn') % 10)::INT) || ' ' ||
+               list_extract(['Silva','Müller','Dubois','Rossi','Kowalski','Nakamura','García','Smith'],
+                            1 + (hash(i, 'ln') % 8)::INT) AS name,
+               'customer' || i || '@' || list_extract(['mail.example','corp.example','web.example'],
+                            1 + (hash(i, 'dom') % 3)::INT) AS email,
+               CASE WHEN {_r('c')} < 0.30 THEN 'DE' WHEN {_r('c')} < 0.50 THEN 'FR' WHEN {_r('c')} < 0.65 THEN 'ES'
+                    WHEN {_r('c')} < 0.78 THEN 'PT' WHEN {_r('c')} < 0.90 THEN 'NL' ELSE 'PL' END AS country,
+               CASE WHEN {_r('s')} < 0.70 THEN 'consumer' WHEN {_r('s')} < 0.93 THEN 'smb' ELSE 'enterprise' END
+                    AS segment,
+               DATE '2022-01-01' + (hash(i, 'signup') % 1400)::INT AS signup_date
+        FROM range(1, {sizes.customers} + 1) t(i)
+    """)
+    con.execute(f"""
+        CREATE TABLE orders AS
+        SELECT i AS order_id,
+               1 + (hash(i, 'cust') % {sizes.customers})::BIGINT AS customer_id,
+               DATE '2025-01-01' + (hash(i, 'day') % 690)::INT AS order_date,
+               CASE WHEN {_r('ch')} < 0.6 THEN 'web' WHEN {_r('ch')} < 0.9 THEN 'store' ELSE 'partner' END AS channel,
+               CASE WHEN {_r('st')} < 0.88 THEN 'completed' WHEN {_r('st')} < 0.95 THEN 'returned'
+                    ELSE 'cancelled' END AS status,
+               round(5 + 495 * {_r('amt')} * {_r('amt2')} + 20 * {_r('amt3')}, 2)::DECIMAL(12,2) AS amount
+        FROM range(1, {sizes.orders} + 1) t(i)
+    """)
+    con.execute("""
+        CREATE TABLE shipments AS
+        SELECT row_number() OVER (ORDER BY order_id) AS shipment_id, order_id,
+               list_extract(['DHL','UPS','GLS','DPD','PostNL'], 1 + (hash(order_id, 'car') % 5)::INT) AS carrier,
+               list_extract(['Hamburg','Lyon','Zaragoza','Poznań'], 1 + (hash(order_id, 'wh') % 4)::INT) AS warehouse,
+               order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT) AS shipped_at,
+               CASE WHEN order_date > DATE '2026-11-20' AND (hash(order_id, 'tr') % 2) = 0 THEN NULL
+                    ELSE order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT)
+                         + to_hours((12 + (hash(order_id, 'dlv') % 120) +
+                                     CASE WHEN (hash(order_id, 'car') % 5) = 2 THEN 36 ELSE 0 END)::INT)
+               END AS delivered_at,
+               round(3.5 + 12 * ((hash(order_id, 'cost') % 1000) / 1000.0), 2)::DECIMAL(10,2) AS cost
+        FROM orders WHERE status <> 'cancelled'
+    """)
+    # CRM: a SQLite database, as an operational app would keep it
+    sqlite_path = data / "crm.sqlite"
+    sqlite_path.unlink(missing_ok=True)
+    rows = con.execute("SELECT customer_id, name, email, country, segment, CAST(signup_date AS VARCHAR) "
+                       "FROM customers ORDER BY customer_id").fetchall()
+    with sqlite3.connect(sqlite_path) as lite:
+        lite.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+                     "country TEXT, segment TEXT, signup_date DATE)")
+        lite.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", rows)
+    # Sales: a DuckDB database file
+    duck_path = data / "sales.duckdb"
+    duck_path.unlink(missing_ok=True)
+    con.execute(f"ATTACH '{duck_path}' AS sales_file")
+    con.execute("CREATE TABLE sales_file.orders AS SELECT * FROM orders ORDER BY order_id")
+    con.execute("DETACH sales_file")
+    # Logistics: Parquet files, one per quarter of shipping
+    for old in (data / "lake" / "shipments").glob("*.parquet"):
+        old.unlink()
+    quarters = con.execute("SELECT DISTINCT strftime(shipped_at, '%Y-Q') || quarter(shipped_at) FROM shipments "
+                           "ORDER BY 1").fetchall()
+    for (q,) in quarters:
+        target = data / "lake" / "shipments" / f"shipments-{q}.parquet"
+        con.execute(f"COPY (SELECT * FROM shipments WHERE strftime(shipped_at, '%Y-Q') || quarter(shipped_at) = '{q}' "
+                    f"ORDER BY shipment_id) TO '{target}' (FORMAT parquet)")
+    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("customers", "orders", "shipments")}
+    con.close()
+    return counts
+
+
+def write_workspace(root: Path) -> None:
+    files = {
+        "mesh.yaml": MESH_YAML,
+        "products/crm/customers.yaml": CUSTOMERS_YAML,
+        "products/sales/orders.yaml": ORDERS_YAML,
+        "products/logistics/shipments.yaml": SHIPMENTS_YAML,
+        ".gitignore": ".meshfabric/\ndata/\n",
+        MARKER: "created by meshfabric demo; `meshfabric demo` may overwrite this folder\n",
+    }
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def prepare_directory(root: Path) -> None:
+    if root.exists() and any(root.iterdir()) and not (root / MARKER).exists():
+        raise ConfigError(f"{root} exists and is not a meshfabric demo folder",
+                          hint="pass an empty or new folder: meshfabric demo DIR")
+    state = root / ".meshfabric"
+    if state.exists():
+        import shutil
+
+        shutil.rmtree(state)
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | None = None) -> DemoReport:
+    """Build, apply and query the demo mesh; ``say(kind, payload)`` reports each step."""
+    from meshfabric.mesh import Mesh
+
+    sizes = sizes or DemoSizes()
+    root = root.resolve()
+    report = DemoReport(root)
+
+    def step(title: str, fn: Callable[[], object]) -> object:
+        say("step", title)
+        start = time.perf_counter()
+        out = fn()
+        report.steps.append((title, time.perf_counter() - start))
+        return out
+
+    prepare_directory(root)
+    counts = step("Generate data: CRM in SQLite, sales in DuckDB, logistics in Parquet",
+                  lambda: generate_data(root, sizes))
+    say("counts", counts)
+    step("Write the workspace: mesh.yaml and three product specs", lambda: write_workspace(root))
+    say("files", sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml")))
+    mesh = Mesh.open(root)
+    try:
+        plan = step("Plan (apply --dry-run)", lambda: mesh.apply(dry_run=True))
+        say("plan", plan)
+        result = step("Apply: validate specs, check declared schemas against the sources, write the catalog",
+                      lambda: mesh.apply())
+        say("applied", result)
+        say("products", mesh.products())
+        answer = step(f"Query across domains: {QUESTION}", lambda: mesh.query(DEMO_SQL))
+        say("sql", DEMO_SQL)
+        say("result", answer)
+        say("events", mesh.events.list(limit=None))
+    finally:
+        mesh.close()
+    return report
