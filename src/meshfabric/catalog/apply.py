@@ -245,7 +245,8 @@ def _reconcile(
             continue
         bad = check_transition(row.status, spec.status)
         if bad:
-            problems.append(SpecProblem(lp.file, lp.line, "status", bad, f"keep status '{row.status}' or move forward"))
+            problems.append(SpecProblem(lp.file, lp.lines.get(("status",), lp.line), "status", bad,
+                                        f"keep status '{row.status}' or move forward"))
             continue
         changed = sorted(k for k in set(doc) | set(row.spec) if doc.get(k) != row.spec.get(k))
         if columns[fqn] != row.columns and "schema" not in changed:

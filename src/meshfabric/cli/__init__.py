@@ -8,6 +8,7 @@ import sys
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this; ``main`` exits with it)."""
     import click
+    import typer
     from rich.text import Text
 
     from meshfabric.cli._common import err_console
@@ -15,23 +16,29 @@ def run(argv: list[str] | None = None) -> int:
     from meshfabric.errors import MeshfabricError
 
     try:
-        app(args=argv, prog_name="meshfabric", standalone_mode=False)
+        # without standalone mode, typer hands back the code of a `typer.Exit(code)` as the result
+        result = app(args=argv, prog_name="meshfabric", standalone_mode=False)
     except MeshfabricError as exc:
         err_console.print(Text("error: ", style="bold red") + Text(exc.message), soft_wrap=True)
         if exc.hint:
             err_console.print(Text("hint: ", style="yellow") + Text(exc.hint), soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    # typer >= 0.26 vendors click: its exceptions are not click's, so catch both families
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("aborted")
         return 1
-    except click.ClickException as exc:
-        exc.show()
+    except (click.ClickException, getattr(typer, "TyperException", click.ClickException)) as exc:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(Text(f"error: {exc}"), soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:

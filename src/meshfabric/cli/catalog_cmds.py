@@ -45,7 +45,10 @@ def apply(
     """Validate every spec file, check declared schemas against the sources, then apply in one transaction."""
     from meshfabric.mesh import Mesh
 
-    mesh = Mesh.open(path or STATE["workspace"])
+    workspace = STATE["workspace"]
+    if path is not None and workspace is not None and not path.is_absolute() and not path.exists():
+        path = Path(workspace) / path  # `-w WS apply products/sales`: the part is relative to WS
+    mesh = Mesh.open(workspace if workspace is not None else path)
     try:
         result = mesh.apply(path, dry_run=dry_run, allow_drift=allow_drift)
     finally:

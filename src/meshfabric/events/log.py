@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from meshfabric.store.models import DeadLetterRow, EventRow, SubscriberOffsetRow
 
 log = logging.getLogger("meshfabric.events")
 
+T = TypeVar("T")
 Handler = Callable[[DomainEvent], Awaitable[None] | None]
 
 
@@ -37,13 +38,30 @@ def append(session: Session, event: DomainEvent) -> DomainEvent:
         event_type=event.event_type,
         domain=event.domain,
         data=event.data,
-        timestamp=event.timestamp,
+        timestamp=_utc(event.timestamp),
         correlation_id=event.correlation_id,
         causation_id=event.causation_id,
     )
     session.add(row)
     session.flush()
     return _with_seq(event, row.seq)
+
+
+def _utc(ts: datetime) -> datetime:
+    """Timestamps are stored in UTC: SQLite keeps no offset, so a local time would shift."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run a coroutine to completion, also when called from code already inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(coro))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="meshfabric-events") as pool:
+        return pool.submit(asyncio.run, _await(coro)).result()
 
 
 def _with_seq(event: DomainEvent, seq: int) -> DomainEvent:
@@ -124,9 +142,9 @@ class EventLog:
         if correlation_id:
             stmt = stmt.where(EventRow.correlation_id == correlation_id)
         if since:
-            stmt = stmt.where(EventRow.timestamp >= since)
+            stmt = stmt.where(EventRow.timestamp >= _utc(since))
         if until:
-            stmt = stmt.where(EventRow.timestamp < until)
+            stmt = stmt.where(EventRow.timestamp < _utc(until))
         stmt = stmt.order_by(EventRow.seq.desc() if newest_first else EventRow.seq)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -142,7 +160,7 @@ class EventLog:
             for event in batch:
                 result = handler(event)
                 if inspect.isawaitable(result):
-                    asyncio.run(_await(result))
+                    _run(result)
                 count += 1
             if len(batch) < 500:
                 return count
@@ -181,6 +199,13 @@ class EventLog:
         the log unless ``from_beginning``.
         """
         name = name or f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
+        with self._lock:
+            taken = self._subs.get(name)
+        if taken is not None and taken.handler != handler:
+            raise ValueError(
+                f"subscriber name '{name}' is already used by another handler: pass name=... "
+                "(offsets are kept per name, so two handlers must not share one)"
+            )
         sub = Subscription(name, event_type, handler, max_attempts, backoff)
         with self.store.write() as session:
             if session.get(SubscriberOffsetRow, name) is None:
@@ -201,7 +226,7 @@ class EventLog:
 
     def deliver(self) -> DeliveryReport:
         """Deliver every pending event to every registered subscriber (blocking)."""
-        return asyncio.run(self.adeliver())
+        return _run(self.adeliver())
 
     async def adeliver(self) -> DeliveryReport:
         report = DeliveryReport()
@@ -278,7 +303,7 @@ class EventLog:
             raise KeyError(f"subscriber '{subscriber}' is not registered in this process")
         ok_count = 0
         for dl in self.dead_letters(subscriber):
-            ok, _, _ = asyncio.run(self._call(sub, dl.event))
+            ok, _, _ = _run(self._call(sub, dl.event))
             if ok:
                 ok_count += 1
                 with self.store.write() as session:

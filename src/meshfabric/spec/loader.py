@@ -29,6 +29,8 @@ class LoadedProduct:
     spec: ProductSpec
     file: str
     line: int
+    #: line of every key in the document, by path (``("status",)``), for errors found later
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +154,11 @@ def validation_problems(
         elif err["type"] == "missing":
             msg = f"required field '{loc[-1]}' is missing"
             hint = f"add '{loc[-1]}:'"
+        elif err["type"] == "value_error" and msg.startswith("unknown type"):
+            from meshfabric.types import known_type_names
+
+            close = difflib.get_close_matches(str(err.get("input", "")).lower(), known_type_names(), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known types: {', '.join(known_type_names())}"
         elif err["type"] == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             close = difflib.get_close_matches(str(err.get("input")), re.findall(r"'([^']+)'", expected), n=1)
@@ -223,7 +230,7 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
                 problems.extend(validation_problems(model, exc, rel, lines))
                 continue
             assert isinstance(spec, ProductSpec)
-            products.append(LoadedProduct(spec, rel, lines.get((), 1)))
+            products.append(LoadedProduct(spec, rel, lines.get((), 1), lines))
             problems.extend(_cross_check(spec, mesh, rel, lines))
     seen: dict[str, LoadedProduct] = {}
     for lp in products:
@@ -234,7 +241,9 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
                 "give one of them another name",
             ))
         seen[lp.spec.fqn] = lp
-    del mesh_lines
+    used = {lp.spec.output.source for lp in products if lp.spec.output.source in mesh.sources}
+    for name in sorted(used):
+        problems.extend(_unset_env(name, mesh.sources[name], mesh_lines))
     if problems:
         raise SpecError(problems)
     return WorkspaceSpecs(root, mesh, products)
@@ -265,7 +274,24 @@ def _cross_check(spec: ProductSpec, mesh: MeshSpec, rel: str, lines: dict[tuple[
         problems.append(SpecProblem(
             rel, lines.get(("output", "path")), "output.path",
             f"source '{spec.output.source}' is a {source.kind} database: use 'table' or 'sql'",
+            "e.g. table: orders, or sql: SELECT … FROM orders",
         ))
+    return problems
+
+
+def _unset_env(name: str, source: SourceSpec, lines: dict[tuple[Any, ...], int]) -> list[SpecProblem]:
+    """A problem for each ${VAR} (without a default) a source uses that is not set right now."""
+    problems = []
+    for key, value in source.model_dump().items():
+        if not isinstance(value, str):
+            continue
+        for m in _ENV_RE.finditer(value):
+            if m.group(1) not in os.environ and m.group(2) is None:
+                problems.append(SpecProblem(
+                    MESH_FILE, _line_for(lines, ("sources", name, key)), f"sources.{name}.{key}",
+                    f"references ${{{m.group(1)}}}, which is not set",
+                    f"export {m.group(1)}=… (or write ${{{m.group(1)}:-default}})",
+                ))
     return problems
 
 

@@ -23,7 +23,9 @@ LIFECYCLE: tuple[str, ...] = ("draft", "published", "deprecated", "retired")
 
 def check_name(value: str) -> str:
     if not NAME_RE.match(value):
-        raise ValueError(f"'{value}' is not a valid name: {NAME_HINT}")
+        fixed = re.sub(r"[^a-z0-9_]+", "_", str(value).lower()).strip("_")[:63]
+        better = f"; try '{fixed}'" if NAME_RE.match(fixed) else ""
+        raise ValueError(f"'{value}' is not a valid name: {NAME_HINT}{better}")
     return value
 
 
@@ -114,7 +116,8 @@ class OutputPort(_Spec):
     def _exactly_one(self) -> OutputPort:
         given = [k for k in ("table", "path", "sql") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("an output port needs exactly one of 'table', 'path' or 'sql'")
+            found = " and ".join(f"'{k}'" for k in given) or "none of them"
+            raise ValueError(f"an output port needs exactly one of 'table', 'path' or 'sql' (found {found})")
         return self
 
 

@@ -1,0 +1,259 @@
+"""Small helpers shared by the tests: build a workspace in a tmp folder, run the CLI, snapshot the store.
+
+The standard workspace (:func:`build_workspace`) has three domains whose products live in two
+sources: ``shop_db`` (a SQLite file holding ``orders``) and ``lake`` (a folder with a CSV of
+customers and two Parquet files of shipments). Spec files are written as literal YAML text so
+tests know on which line every field sits.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+MESH_YAML = """\
+name: shop
+description: A small shop for tests
+sources:
+  shop_db:
+    kind: sqlite
+    path: data/shop.sqlite
+    description: Orders database
+  lake:
+    kind: files
+    path: data/lake
+domains:
+  sales:
+    description: Orders and revenue
+    owners: [sales-team@example.com]
+  crm:
+    description: Customers
+    owners: [crm-team@example.com]
+  logistics:
+    description: Shipments
+    owners: [logistics-team@example.com]
+"""
+
+ORDERS_YAML = """\
+kind: DataProduct
+domain: sales
+name: orders
+owner: sales-team@example.com
+description: Every order with its amount
+tags: [orders, revenue]
+status: published
+version: 1.0.0
+output:
+  source: shop_db
+  table: orders
+schema:
+  - name: order_id
+    type: bigint
+    nullable: false
+  - name: customer_id
+    type: bigint
+  - name: amount
+    type: double
+  - name: status
+    type: string
+"""
+
+CUSTOMERS_YAML = """\
+kind: DataProduct
+domain: crm
+name: customers
+owner: crm-team@example.com
+description: One row per customer
+tags: [customer]
+status: published
+version: 1.0.0
+output:
+  source: lake
+  path: customers.csv
+schema:
+  - name: customer_id
+    type: bigint
+    nullable: false
+  - name: name
+    type: string
+    classification: pii
+  - name: country
+    type: string
+"""
+
+SHIPMENTS_YAML = """\
+kind: DataProduct
+domain: logistics
+name: shipments
+owner: logistics-team@example.com
+description: One row per shipped order
+status: draft
+version: 0.1.0
+output:
+  source: lake
+  path: shipments/*.parquet
+schema:
+  - name: shipment_id
+    type: bigint
+  - name: order_id
+    type: bigint
+  - name: carrier
+    type: string
+  - name: cost
+    type: decimal(10,2)
+"""
+
+SPEC_FILES = {
+    "products/sales/orders.yaml": ORDERS_YAML,
+    "products/crm/customers.yaml": CUSTOMERS_YAML,
+    "products/logistics/shipments.yaml": SHIPMENTS_YAML,
+}
+
+COUNTRIES = ["PT", "ES", "PT", "DE", "FR", "ES"]
+NAMES = ["Ana", "Ben", "Chloé", "Dev", "Eun", "Fatima"]
+
+
+def customers_rows() -> list[tuple[int, str, str]]:
+    return [(i + 1, NAMES[i], COUNTRIES[i]) for i in range(len(NAMES))]
+
+
+def orders_rows() -> list[tuple[int, int, float, str]]:
+    return [(i, (i % 6) + 1, i * 10.5, "cancelled" if i % 4 == 0 else "completed") for i in range(1, 21)]
+
+
+def shipments_rows() -> list[tuple[int, int, str, Decimal]]:
+    shipped = [o for o in orders_rows() if o[3] == "completed"]
+    return [(n + 1, o[0], "DHL" if o[0] % 2 else "UPS", Decimal(f"{3 + o[0] % 5}.50")) for n, o in enumerate(shipped)]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based number of the first line of ``text`` containing ``needle``."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not found in:\n{text}")
+
+
+def write_sqlite(path: Path, ddl: str, rows: list[tuple[Any, ...]], table: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as con:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(ddl)
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+    con.close()
+
+
+def write_data(root: Path) -> None:
+    """The data behind the standard workspace's three products."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write_sqlite(
+        root / "data" / "shop.sqlite",
+        "CREATE TABLE orders (order_id INTEGER NOT NULL PRIMARY KEY, customer_id INTEGER, amount REAL, status TEXT)",
+        orders_rows(),
+        "orders",
+    )
+    lines = ["customer_id,name,country"] + [f"{i},{n},{c}" for i, n, c in customers_rows()]
+    write(root / "data" / "lake" / "customers.csv", "\n".join(lines) + "\n")
+    schema = pa.schema([("shipment_id", pa.int64()), ("order_id", pa.int64()), ("carrier", pa.string()),
+                        ("cost", pa.decimal128(10, 2))])
+    rows = shipments_rows()
+    for part, chunk in (("a", [r for r in rows if r[1] <= 10]), ("b", [r for r in rows if r[1] > 10])):
+        table = pa.table(list(zip(*chunk, strict=True)), schema=schema)
+        target = root / "data" / "lake" / "shipments" / f"shipments-{part}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, target)
+
+
+def build_workspace(root: Path, *, mesh: str = MESH_YAML, specs: dict[str, str] | None = None) -> Path:
+    """The standard workspace in ``root``: mesh.yaml, the three product specs and their data."""
+    write(root / "mesh.yaml", mesh)
+    for rel, text in (SPEC_FILES if specs is None else specs).items():
+        write(root / rel, text)
+    write_data(root)
+    return root
+
+
+def default_store_url(root: Path) -> str:
+    return f"sqlite:///{root / '.meshfabric' / 'store.db'}"
+
+
+def store_snapshot(url: str) -> dict[str, list[str]]:
+    """Every row of every table in the store, as sorted reprs (compare two snapshots with ==)."""
+    from sqlalchemy import MetaData
+
+    from meshfabric.store import Store
+
+    store = Store(url)
+    try:
+        meta = MetaData()
+        meta.reflect(store.engine)
+        with store.engine.connect() as conn:
+            return {
+                name: sorted(repr(tuple(row)) for row in conn.execute(table.select()))
+                for name, table in sorted(meta.tables.items())
+            }
+    finally:
+        store.close()
+
+
+def store_dump_text(url: str) -> str:
+    """Every value in the store as one text (for 'this secret appears nowhere' checks)."""
+    return "\n".join(row for rows in store_snapshot(url).values() for row in rows)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def cli(capsys: Any, *args: Any) -> tuple[int, str, str]:
+    """Run the CLI in-process; returns (exit code, stdout, stderr) with colour codes removed."""
+    from meshfabric.cli import run
+    from meshfabric.cli._common import console, err_console
+
+    console.width = err_console.width = 240
+    capsys.readouterr()
+    code = run([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err)
+
+
+def flat(text: str) -> str:
+    """Whitespace collapsed, so assertions do not depend on where a console wrapped a line."""
+    return " ".join(text.split())
+
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@contextmanager
+def pg_database(prefix: str = "mf_t") -> Iterator[str]:
+    """A PostgreSQL database of its own for one test, dropped afterwards; yields its URL.
+
+    Use it together with the ``pg_url`` fixture, which skips (or fails under CI) when the server
+    is unreachable.
+    """
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
