@@ -257,3 +257,20 @@ def pg_database(prefix: str = "mf_t") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def default_store() -> Iterator[None]:
+    """MESHFABRIC_STORE_URL unset for the duration, so workspaces use their own SQLite store."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MESHFABRIC_STORE_URL", raising=False)
+        yield
+
+
+def copy_workspace(template: Path, target: Path) -> Path:
+    """A copy of an applied workspace, store included (its store URL is derived from its folder)."""
+    import shutil
+
+    return Path(shutil.copytree(template, target))

@@ -64,7 +64,7 @@ schema:
   - {name: name, type: string, classification: [pii]}
   - {name: email, type: string, classification: [pii]}
   - {name: country, type: string, description: ISO 3166 alpha-2}
-  - {name: segment, type: string, description: consumer, smb or enterprise}
+  - {name: segment, type: string, description: "consumer, smb or enterprise"}
   - {name: signup_date, type: date}
 """
 
@@ -84,9 +84,9 @@ schema:
   - {name: order_id, type: bigint, nullable: false}
   - {name: customer_id, type: bigint, nullable: false, description: crm.customers.customer_id}
   - {name: order_date, type: date, nullable: false}
-  - {name: channel, type: string, description: web, store or partner}
-  - {name: status, type: string, description: completed, cancelled or returned}
-  - {name: amount, type: decimal(12,2), description: Order total in EUR}
+  - {name: channel, type: string, description: "web, store or partner"}
+  - {name: status, type: string, description: "completed, cancelled or returned"}
+  - {name: amount, type: "decimal(12,2)", description: Order total in EUR}
 """
 
 SHIPMENTS_YAML = """\
@@ -108,7 +108,7 @@ schema:
   - {name: warehouse, type: string}
   - {name: shipped_at, type: timestamp}
   - {name: delivered_at, type: timestamp}
-  - {name: cost, type: decimal(10,2), description: Shipping cost in EUR}
+  - {name: cost, type: "decimal(10,2)", description: Shipping cost in EUR}
 """
 
 QUESTION = "Revenue and delivery time by country and carrier, completed orders of 2026"

@@ -1,0 +1,100 @@
+"""``meshfabric demo``: three domains in SQLite, DuckDB and Parquet, one cross-domain query."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from helpers import cli, flat
+from meshfabric import Mesh
+from meshfabric.demo import DEMO_SQL, MARKER
+
+ORDERS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MESHFABRIC_STORE_URL", raising=False)
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "my-project"
+    folder.mkdir()
+    (folder / "important.txt").write_text("keep me")
+    code, out, err = cli(capsys, "demo", folder, "--orders", "100")
+    assert code == 2
+    assert "exists and is not a meshfabric demo folder" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["important.txt"]
+    assert (folder / "important.txt").read_text() == "keep me"
+    assert "Traceback" not in out + err
+
+
+def _co_located_answer(root: Path) -> list[dict]:
+    """The demo question answered by DuckDB alone over copies of the three sources' data."""
+    con = duckdb.connect()
+    try:
+        for schema in ("sales", "crm", "logistics"):
+            con.execute(f"CREATE SCHEMA {schema}")
+        with sqlite3.connect(root / "data" / "crm.sqlite") as lite:
+            rows = lite.execute("SELECT customer_id, country, segment FROM customers").fetchall()
+        customers = pa.table({"customer_id": [r[0] for r in rows], "country": [r[1] for r in rows],
+                              "segment": [r[2] for r in rows]})
+        con.register("customers_arrow", customers)
+        con.execute("CREATE TABLE crm.customers AS SELECT * FROM customers_arrow")
+        con.execute(f"ATTACH '{root / 'data' / 'sales.duckdb'}' AS sales_src (READ_ONLY)")
+        con.execute("CREATE TABLE sales.orders AS SELECT * FROM sales_src.orders")
+        con.execute("CREATE TABLE logistics.shipments AS SELECT * FROM "
+                    f"read_parquet('{root / 'data' / 'lake' / 'shipments'}/*.parquet')")
+        return con.execute(DEMO_SQL).to_arrow_table().to_pylist()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "demo"
+    code, out, err = cli(capsys, "demo", root, "--orders", ORDERS)
+    assert code == 0, out + err
+    text = flat(out)
+    for step in ("1. Generate data", "2. Write the workspace", "3. Plan", "4. Apply", "5. Query across domains"):
+        assert step in text
+    assert f"{ORDERS:,} orders" in text
+    assert "answered in" in text
+    assert "domain events recorded" in text and "3 product.created" in text
+    assert (root / MARKER).is_file()
+
+    expected = _co_located_answer(root)
+    assert 0 < len(expected) <= 10
+    # the printed result carries the top row of the co-located answer
+    top = expected[0]
+    assert top["country"] in out and top["carrier"] in out
+
+    with Mesh.open(root) as mesh:
+        products = {p.fqn: p for p in mesh.products()}
+        assert {fqn: (p.source, p.status) for fqn, p in products.items()} == {
+            "crm.customers": ("crm_db", "published"),
+            "sales.orders": ("sales_db", "published"),
+            "logistics.shipments": ("lake", "published"),
+        }
+        got = mesh.query(DEMO_SQL).arrow().to_pylist()
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert (g["country"], g["carrier"], g["orders"]) == (e["country"], e["carrier"], e["orders"])
+        assert float(g["revenue_eur"]) == pytest.approx(float(e["revenue_eur"]))
+        assert g["avg_delivery_days"] == pytest.approx(e["avg_delivery_days"])
+
+    # the workspace is a normal workspace afterwards
+    code, listed, _ = cli(capsys, "-w", root, "products", "list", "--json")
+    assert code == 0 and len(json.loads(listed)) == 3
+
+    # running the demo again in its own folder starts over cleanly
+    code, out, err = cli(capsys, "demo", root, "--orders", 2_000)
+    assert code == 0, out + err
+    assert "2,000 orders" in flat(out)
+    code, events, _ = cli(capsys, "-w", root, "events", "list", "--json", "--type", "product.created")
+    assert len(json.loads(events)) == 3
