@@ -1,0 +1,62 @@
+"""Federated SQL over data products: one SELECT joins products living in different sources.
+
+``run_query`` is guard → plan → execute:
+
+* :mod:`.guard` refuses anything that is not one read-only SELECT over ``domain.product``
+  references (an allowlist of syntax and functions, not a denylist);
+* :mod:`.planner` decides, per product reference, which columns and filter conjuncts its source
+  is asked for (pure functions over sqlglot trees, the seam of the future cost-based planner);
+* :mod:`.engine` reads the scans concurrently through the connectors into Arrow and runs the
+  query in a hardened in-memory DuckDB.
+
+This module stays cheap to import: sqlglot, DuckDB and pyarrow load on the first query.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from meshfabric.query.catalog import ProductBinding, ProductCatalog, ProductColumn, StaticCatalog
+
+if TYPE_CHECKING:
+    from meshfabric.query.planner import Plan
+    from meshfabric.query.result import QueryResult
+
+__all__ = [
+    "ProductBinding",
+    "ProductCatalog",
+    "ProductColumn",
+    "StaticCatalog",
+    "explain",
+    "run_query",
+]
+
+
+def run_query(sql: str, catalog: ProductCatalog, *, limit: int | None = None) -> QueryResult:
+    """Run one SELECT over products of ``catalog`` and return its rows as Arrow, with stats.
+
+    ``limit`` caps the rows returned (on top of any LIMIT in the query). Raises QueryError for
+    refused or failing SQL and SourceError, naming the source, when a source cannot be read.
+
+    >>> result = run_query("SELECT region, sum(amount) FROM sales.orders GROUP BY 1", catalog)  # doctest: +SKIP
+    >>> result.arrow(), result.stats.rows_moved  # doctest: +SKIP
+    """
+    from meshfabric.query.engine import execute
+    from meshfabric.query.guard import guard
+    from meshfabric.query.planner import plan
+
+    start = time.perf_counter()
+    guarded = guard(sql, catalog)
+    the_plan = plan(guarded.expression, catalog, limit=limit)
+    return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start)
+
+
+def explain(sql: str, catalog: ProductCatalog) -> Plan:
+    """The plan of a query without running it; ``str(plan)`` prints what each source would be
+    sent (columns, pushed and kept filters, the source SQL) and the query DuckDB would run."""
+    from meshfabric.query.guard import guard
+    from meshfabric.query.planner import plan, with_source_sql
+
+    guarded = guard(sql, catalog)
+    return with_source_sql(plan(guarded.expression, catalog), catalog)

@@ -1,0 +1,681 @@
+"""Decide what each source is asked for: the federated planner, as functions over sqlglot trees.
+
+Input is a query that passed :mod:`meshfabric.query.guard`; output is a :class:`Plan`: one
+:class:`Scan` per distinct read of a product (its columns, the filter conjuncts its source can
+evaluate, sometimes a LIMIT) and the query the engine runs once every scan is registered under
+its internal name. Planning reads no data: besides the tree it only consults the catalog (the
+bindings, and each connector's verdict on a predicate given the port's real columns), so the
+same query over the same catalog always gives the same plan — the seam where a cost-based
+planner will later decide more.
+
+Every product reference is planned on its own, because one product can appear several times
+with different needs (a correlated subquery over the same table, a self-join). For each
+reference the planner collects
+
+* the columns the query reads from it — after sqlglot's ``qualify`` resolved every column to
+  its source, so correlated references count for the outer reference;
+* the filter conjuncts that mention only that reference and hold for every row that can reach
+  the result: WHERE conjuncts and INNER JOIN ON conjuncts of the scope it is selected in, the ON
+  conjuncts of a LEFT/SEMI/ANTI join about its right side, and never a WHERE conjunct about the
+  null-supplying side of an outer join. A disjunction whose every branch says something about
+  the reference yields the disjunction of those parts (TPC-H Q19's ``(p AND l1) OR (p AND l2)``
+  pushes ``l1 OR l2`` to lineitem): it is implied by the original, so pushing it only removes
+  rows that could never match.
+
+Pushing is an optimisation, never a change of meaning: the engine runs the whole original query
+again over the scanned rows, so every filter is re-applied where the user wrote it.
+
+>>> from meshfabric.query.planner import restrict_predicate
+>>> import sqlglot
+>>> pred = sqlglot.parse_one("(p.brand = 'A' AND l.qty < 5) OR (p.brand = 'B' AND l.qty > 9)")
+>>> restrict_predicate(pred, "l", lambda e: True).sql()
+'"qty" < 5 OR "qty" > 9'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError
+
+from meshfabric.errors import QueryError
+from meshfabric.query.guard import DIALECT, product_tables, resolve_product
+
+if TYPE_CHECKING:
+    from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest
+    from meshfabric.query.catalog import ProductBinding, ProductCatalog
+    from meshfabric.spec.models import OutputPort
+    from meshfabric.types import LogicalType
+
+SCAN_PREFIX = "__mf_scan_"
+_TAG = "mf_instance"
+
+#: Functions whose value differs between evaluations or between servers' clocks and zones.
+_VOLATILE = tuple(
+    t for n in ("Rand", "Uuid", "CurrentDate", "CurrentTimestamp", "CurrentTime") if (t := getattr(exp, n, None))
+)
+_VOLATILE_NAMES = frozenset({"now", "random", "gen_random_uuid", "setseed"})
+
+#: Clauses after which a LIMIT no longer means "the first n rows the source returns".
+_BLOCKS_LIMIT = ("with_", "joins", "laterals", "where", "group", "having", "qualify", "order", "distinct", "windows")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One read of one product, registered in the engine as ``name``.
+
+    ``filters`` are the conjuncts the source said it can evaluate exactly
+    (:meth:`Connector.can_push`), over unqualified column names; ``kept`` are conjuncts about this
+    product alone that the source cannot evaluate (they run only in the engine). ``instances``
+    are the product references of the query this scan serves, numbered in tree order.
+    """
+
+    name: str
+    binding: ProductBinding
+    columns: tuple[str, ...]
+    filters: tuple[exp.Expression, ...] = ()
+    kept: tuple[exp.Expression, ...] = ()
+    limit: int | None = None
+    instances: tuple[int, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return self.binding.source
+
+    @property
+    def product(self) -> str:
+        return self.binding.fqn
+
+    def request(self) -> ScanRequest:
+        """The connector request for this scan (filters copied: connectors may rewrite them)."""
+        from meshfabric.connectors.base import ScanRequest
+
+        return ScanRequest(
+            port=self.binding.port,
+            columns=list(self.columns),
+            filters=[f.copy() for f in self.filters],
+            limit=self.limit,
+        )
+
+    def describe(self, source_sql: str | None = None) -> str:
+        n_all = len(self.binding.columns)
+        lines = [
+            f"{self.name} <- {self.product}  (source '{self.source}')",
+            f"    columns: {', '.join(self.columns) or '(row count only)'}  ({len(self.columns)} of {n_all})",
+        ]
+        lines += [f"    pushed:  {f.sql(dialect=DIALECT)}" for f in self.filters]
+        lines += [f"    kept:    {f.sql(dialect=DIALECT)}  (the source cannot evaluate it)" for f in self.kept]
+        if self.limit is not None:
+            lines.append(f"    limit:   {self.limit}")
+        if source_sql:
+            lines.append(f"    source SQL: {source_sql}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What runs where: the scans, and the query the engine runs over them."""
+
+    query: exp.Query
+    scans: tuple[Scan, ...]
+    source_sql: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sql(self) -> str:
+        """The engine query text (DuckDB), product references replaced by scan names."""
+        return self.query.sql(dialect=DIALECT)
+
+    def __str__(self) -> str:
+        head = f"plan: {len(self.scans)} scan{'s' if len(self.scans) != 1 else ''}, joined in DuckDB"
+        parts = [head]
+        parts += [s.describe(self.source_sql.get(s.name)) for s in self.scans]
+        parts.append("engine SQL:\n    " + self.query.sql(dialect=DIALECT, pretty=True).replace("\n", "\n    "))
+        return "\n".join(parts)
+
+
+@dataclass
+class _Instance:
+    """One product reference of the query while it is being planned."""
+
+    id: int
+    binding: ProductBinding
+    alias: str
+    renames_columns: bool
+    columns: set[str] = field(default_factory=set)
+    filters: list[exp.Expression] = field(default_factory=list)
+    kept: list[exp.Expression] = field(default_factory=list)
+
+
+def plan(expression: exp.Query, catalog: ProductCatalog, *, limit: int | None = None) -> Plan:
+    """Plan a guarded query: which scans to run and the engine query over them.
+
+    ``limit`` caps the result rows (the API's and CLI's ``--limit``) on top of any LIMIT in the
+    query. The catalog is read for bindings, connectors' ``can_push`` and the real columns of each
+    port (collations decide what can be pushed); nothing else is touched.
+    """
+    query = with_limit(expression.copy(), limit) if limit is not None else expression.copy()
+    instances = _tag_instances(query, catalog)
+    if instances:
+        _analyse(query, instances, catalog)
+    scan_limit = pushable_limit(query) if len(instances) == 1 else None
+    scans = _build_scans(instances, scan_limit)
+    return Plan(_rewrite(query, instances, scans), tuple(scans))
+
+
+def with_limit(query: exp.Query, limit: int) -> exp.Query:
+    """Cap the rows a query returns at ``limit``, keeping a smaller LIMIT it already has.
+
+    >>> import sqlglot
+    >>> with_limit(sqlglot.parse_one("SELECT a FROM d.t LIMIT 50"), 10).sql()
+    'SELECT a FROM d.t LIMIT 10'
+    >>> with_limit(sqlglot.parse_one("SELECT a FROM d.t LIMIT 5 OFFSET 2"), 10).sql()
+    'SELECT a FROM d.t LIMIT 5 OFFSET 2'
+    """
+    if limit < 0:
+        raise QueryError("limit must be zero or more")
+    node = query.args.get("limit")
+    current = _literal_int(node.expression) if isinstance(node, exp.Limit) else None
+    if node is None or current is not None:
+        return query.limit(limit if current is None else min(current, limit), copy=False)
+    return exp.select("*").from_(query.subquery("__mf_limited")).limit(limit)
+
+
+def pushable_limit(query: exp.Query) -> int | None:
+    """Rows a single-product query can ask its source for, or None when a LIMIT would be wrong.
+
+    Only a plain projection of one product qualifies: any filter, join, grouping, ordering,
+    DISTINCT, window or aggregate makes "the first n rows of the source" a different set. The
+    engine keeps its LIMIT anyway.
+
+    >>> import sqlglot
+    >>> pushable_limit(sqlglot.parse_one("SELECT a, b + 1 FROM d.t LIMIT 10 OFFSET 5"))
+    15
+    >>> pushable_limit(sqlglot.parse_one("SELECT a FROM d.t ORDER BY a LIMIT 10")) is None
+    True
+    """
+    if not isinstance(query, exp.Select) or any(query.args.get(k) for k in _BLOCKS_LIMIT):
+        return None
+    node = query.args.get("limit")
+    if not isinstance(node, exp.Limit):
+        return None
+    from_ = query.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table):
+        return None
+    if any(True for _ in query.find_all(exp.AggFunc, exp.Window, exp.Subquery)):
+        return None
+    if any(isinstance(n, exp.Query) for n in query.walk() if n is not query):
+        return None
+    count = _literal_int(node.expression)
+    offset_node = query.args.get("offset")
+    offset = _literal_int(offset_node.expression) if isinstance(offset_node, exp.Offset) else 0
+    if count is None or offset is None:
+        return None
+    return count + offset
+
+
+def restrict_predicate(
+    predicate: exp.Expression,
+    alias: str,
+    pushable: Callable[[exp.Expression], bool],
+    refused: list[exp.Expression] | None = None,
+) -> exp.Expression | None:
+    """The part of ``predicate`` that speaks about ``alias`` alone, over unqualified columns.
+
+    The result is implied by the predicate (true whenever it is true), so filtering the rows of
+    ``alias`` with it keeps every row that can satisfy the predicate. AND keeps the parts that
+    qualify; OR qualifies only if every branch does. An atom qualifies when all its columns are
+    ``alias.column``, it has no subquery, aggregate, window or volatile function, and
+    ``pushable`` accepts it. Atoms about ``alias`` that ``pushable`` rejects go to ``refused``.
+
+    >>> import sqlglot
+    >>> p = sqlglot.parse_one("o.d < DATE '1995-01-01' AND o.k = c.k AND o.x IN (SELECT 1)")
+    >>> restrict_predicate(p, "o", lambda e: True).sql()
+    '"d" < CAST(\\'1995-01-01\\' AS DATE)'
+    >>> restrict_predicate(sqlglot.parse_one("o.a = 1 OR c.b = 2"), "o", lambda e: True) is None
+    True
+    """
+    if isinstance(predicate, exp.Paren):
+        return restrict_predicate(predicate.this, alias, pushable, refused)
+    if isinstance(predicate, exp.And | exp.Or):
+        parts = [restrict_predicate(p, alias, pushable, refused) for p in _operands(predicate)]
+        if isinstance(predicate, exp.And):
+            kept = [p for p in parts if p is not None]
+            return exp.and_(*kept, copy=False) if kept else None
+        if any(p is None for p in parts):
+            return None
+        return exp.or_(*(exp.paren(p, copy=False) if isinstance(p, exp.And) else p for p in parts), copy=False)
+    if not _is_row_atom(predicate):
+        return None
+    columns = list(predicate.find_all(exp.Column))
+    if not columns or any(c.table != alias for c in columns):
+        return None
+    atom = _unqualified(predicate)
+    if pushable(atom):
+        return atom
+    if refused is not None:
+        refused.append(atom)
+    return None
+
+
+# -- instances ---------------------------------------------------------------------------------
+def _tag_instances(query: exp.Query, catalog: ProductCatalog) -> list[_Instance]:
+    """Number every product reference (in tree order) and remember its product and alias."""
+    instances = []
+    for index, table in enumerate(product_tables(query)):
+        binding = resolve_product(table, catalog)
+        table.meta[_TAG] = index
+        alias_node = table.args.get("alias")
+        instances.append(
+            _Instance(
+                id=index,
+                binding=binding,
+                alias=table.alias_or_name,
+                renames_columns=bool(alias_node is not None and alias_node.columns),
+            )
+        )
+    return instances
+
+
+# -- analysis: columns and filters per instance ------------------------------------------------
+def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatalog) -> None:
+    """Fill in each instance's columns and filters from a qualified copy of the query.
+
+    Two passes: the first collects columns and the conjuncts that could filter each reference;
+    only the ports with such conjuncts are then introspected (concurrently) for the source's
+    verdict, and the second pass restricts each conjunct to what the source accepts.
+    """
+    from sqlglot.optimizer.scope import traverse_scope
+
+    tree = _qualified(query, instances)
+    by_id = {i.id: i for i in instances}
+    real = {i.id: {c.name.lower(): c.name for c in i.binding.columns} for i in instances}
+    candidates: list[tuple[_Instance, str, exp.Expression]] = []
+    for scope in traverse_scope(tree):
+        sources = _scope_instances(scope)
+        for column in scope.columns:
+            instance_id = sources.get(column.table)
+            if instance_id is not None:
+                name = real[instance_id].get(column.name.lower())
+                if name is not None:
+                    by_id[instance_id].columns.add(name)
+        if isinstance(scope.expression, exp.Select):
+            for alias, conjunct in _scope_conjuncts(scope.expression, sources):
+                inst = by_id[sources[alias]]
+                if not inst.renames_columns and restrict_predicate(conjunct, alias, lambda e: True) is not None:
+                    candidates.append((inst, alias, conjunct))
+
+    deciders = _push_deciders([inst for inst, _, _ in candidates], catalog)
+    for inst, alias, conjunct in candidates:
+        mapping, decide = real[inst.id], deciders[inst.id]
+        refused: list[exp.Expression] = []
+        found = restrict_predicate(conjunct, alias, lambda e, d=decide, m=mapping: d(_rename(e, m)), refused)
+        if found is not None:
+            found = _rename(found, mapping)
+            if decide(found):
+                inst.filters.extend(_operands(found) if isinstance(found, exp.And) else [found])
+            else:
+                inst.kept.append(found)
+        inst.kept.extend(_rename(r, mapping) for r in refused)
+
+    for inst in instances:
+        if inst.renames_columns:
+            # ``AS t(a, b, ...)`` renames columns by position: read them all, in declared order
+            inst.columns = {c.name for c in inst.binding.columns}
+
+
+def _qualified(query: exp.Query, instances: list[_Instance]) -> exp.Expression:
+    """A copy of the query with every column resolved to ``source_alias.column``.
+
+    DuckDB matches identifiers case-insensitively even when quoted, so the copy drops quoting
+    before sqlglot normalises names. Star modifiers (EXCLUDE, REPLACE) are dropped so a star
+    counts as reading every column: the engine's star then finds every column it may name.
+    """
+    from sqlglot.optimizer.pushdown_predicates import pushdown_predicates
+    from sqlglot.optimizer.qualify import qualify
+
+    tree = query.copy()
+    for ident in tree.find_all(exp.Identifier):
+        ident.set("quoted", False)
+    for star in tree.find_all(exp.Star):
+        for key in ("except_", "except", "replace", "rename"):
+            if key in star.args:
+                star.set(key, None)
+    for exists in tree.find_all(exp.Exists):
+        _drop_exists_projection(exists)
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for inst in instances:
+        b = inst.binding
+        schema.setdefault(b.domain.lower(), {})[b.name.lower()] = {
+            c.name.lower(): _sqlglot_type(c.type) for c in b.columns
+        }
+    try:
+        tree = qualify(tree, schema=schema, dialect=DIALECT, quote_identifiers=False)
+    except OptimizeError as exc:
+        raise QueryError(f"cannot resolve the query's columns: {_first_line(str(exc))}") from None
+    if any(d.args.get("on") for d in tree.find_all(exp.Distinct)):
+        # sqlglot would move an outer filter below DISTINCT ON, changing which row it keeps
+        return tree
+    try:
+        # moves outer WHERE conjuncts into derived tables and CTEs when that is safe, so they
+        # reach the product references inside; analysis only, the engine runs the original
+        return pushdown_predicates(tree.copy(), dialect=DIALECT)
+    except (OptimizeError, ValueError, KeyError, AttributeError):
+        return tree
+
+
+def _drop_exists_projection(exists: exp.Exists) -> None:
+    """``EXISTS (SELECT * ...)`` reads no column through its star: count it as ``SELECT 1``.
+
+    The engine still runs ``SELECT *`` over the narrower scan, which is fine: EXISTS only asks
+    whether a row is there.
+    """
+    select = exists.this.unnest() if isinstance(exists.this, exp.Subquery) else exists.this
+    if not isinstance(select, exp.Select) or any(select.args.get(k) for k in ("having", "qualify", "windows")):
+        return
+    if all(isinstance(e, exp.Star) for e in select.expressions):
+        select.set("expressions", [exp.Literal.number(1)])
+
+
+def _scope_instances(scope: object) -> dict[str, int]:
+    """Alias -> instance id of the product references selected in this scope."""
+    found: dict[str, int] = {}
+    for name, source in scope.sources.items():  # type: ignore[attr-defined]
+        if isinstance(source, exp.Table) and _TAG in source.meta:
+            found[name] = source.meta[_TAG]
+    return found
+
+
+def _scope_conjuncts(select: exp.Select, sources: dict[str, int]) -> Iterable[tuple[str, exp.Expression]]:
+    """(alias, conjunct) pairs where the conjunct filters the rows of that product reference.
+
+    Join order is left-deep: a LEFT JOIN null-supplies its right side, RIGHT JOIN everything
+    before it, FULL JOIN both. A WHERE conjunct may be pushed only into references no outer join
+    null-supplies; an inner join's ON conjunct into references not null-supplied up to that
+    join; a LEFT, SEMI or ANTI join's ON conjunct only into the joined reference itself.
+    References inside a parenthesised join group are left alone.
+    """
+    from_ = select.args.get("from_")
+    if from_ is None:
+        return
+    joins: list[exp.Join] = list(select.args.get("joins") or [])
+    items = [from_.this, *(j.this for j in joins)]
+    position: dict[str, int] = {}
+    grouped: set[str] = set()
+    for pos, item in enumerate(items):
+        if isinstance(item, exp.Table) and _TAG in item.meta and item.alias_or_name in sources:
+            position[item.alias_or_name] = pos
+            # a parenthesised join group hangs its joins under its first table
+            if item.args.get("joins"):
+                grouped.update(t.alias_or_name for t in item.find_all(exp.Table))
+        elif isinstance(item, exp.Subquery) and not item.alias:
+            grouped.update(t.alias_or_name for t in item.find_all(exp.Table))
+    null_from: dict[str, int] = {}
+    hidden: set[str] = set()
+    for pos, join in enumerate(joins, start=1):
+        side, kind = (join.side or "").upper(), (join.kind or "").upper()
+        here = [a for a, p in position.items() if p == pos]
+        if kind in ("SEMI", "ANTI"):
+            hidden.update(here)
+            continue
+        if side in ("LEFT", "FULL"):
+            for a in here:
+                null_from.setdefault(a, pos)
+        if side in ("RIGHT", "FULL"):
+            for a, p in position.items():
+                if p < pos:
+                    null_from.setdefault(a, pos)
+
+    def eligible(upto: int) -> list[str]:
+        return [
+            a
+            for a, p in position.items()
+            if p <= upto and a not in grouped and a not in hidden and null_from.get(a, upto + 1) > upto
+        ]
+
+    where = select.args.get("where")
+    if where is not None:
+        targets = eligible(len(items))
+        for conjunct in _operands_of(where.this, exp.And):
+            for alias in targets:
+                yield alias, conjunct
+    for pos, join in enumerate(joins, start=1):
+        on = join.args.get("on")
+        if on is None:
+            continue
+        side, kind = (join.side or "").upper(), (join.kind or "").upper()
+        if kind in ("SEMI", "ANTI") or side == "LEFT":
+            targets = [a for a, p in position.items() if p == pos and a not in grouped]
+        elif side in ("RIGHT", "FULL"):
+            continue
+        else:
+            targets = eligible(pos)
+        for conjunct in _operands_of(on, exp.And):
+            for alias in targets:
+                yield alias, conjunct
+
+
+def _push_deciders(instances: list[_Instance], catalog: ProductCatalog) -> dict[int, Callable[[exp.Expression], bool]]:
+    """Per instance, the source's verdict on a predicate.
+
+    The verdict needs the port's real columns (a collation decides whether a string predicate
+    may go). They are read concurrently, once per port, and kept for a short while: a stale
+    answer cannot change a result, because the connector decides again with fresh columns when
+    it scans and the engine re-applies every filter; it could only push a little less.
+    """
+    connectors = {i.binding.source: catalog.connector(i.binding.source) for i in instances}
+    ports = {(i.binding.source, _port_key(i.binding)): i.binding for i in instances}
+    if not ports:
+        return {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(key: tuple[str, str]) -> dict[str, ColumnInfo]:
+        return _COLUMNS.get(connectors[key[0]], ports[key].port, key[1])
+
+    with ThreadPoolExecutor(max_workers=min(len(ports), 8), thread_name_prefix="mf-plan") as pool:
+        infos = dict(zip(ports, pool.map(fetch, ports), strict=True))
+    return {
+        i.id: _decider(connectors[i.binding.source], infos[(i.binding.source, _port_key(i.binding))]) for i in instances
+    }
+
+
+def _port_key(b: ProductBinding) -> str:
+    return b.port.model_dump_json()
+
+
+class _ColumnCache:
+    """Real columns of output ports per connector object, for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        import threading
+        import weakref
+
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: weakref.WeakKeyDictionary[Connector, dict[str, tuple[float, dict[str, ColumnInfo]]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, connector: Connector, port: OutputPort, key: str) -> dict[str, ColumnInfo]:
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(connector, {}).get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        columns = {c.name: c for c in connector.columns(port)}
+        with self._lock:
+            self._entries.setdefault(connector, {})[key] = (now, columns)
+        return columns
+
+
+_COLUMNS = _ColumnCache(ttl=30.0)
+
+
+def _decider(connector: Connector, columns: dict[str, ColumnInfo]) -> Callable[[exp.Expression], bool]:
+    lowered = {k.lower(): v for k, v in columns.items()}
+
+    def decide(predicate: exp.Expression) -> bool:
+        named = {c.name for c in predicate.find_all(exp.Column)}
+        if any(n not in columns and n.lower() not in lowered for n in named):
+            return False
+        view = {n: columns.get(n) or lowered[n.lower()] for n in named}
+        return bool(connector.can_push(predicate, {**columns, **view}))
+
+    return decide
+
+
+# -- scans and the engine query ----------------------------------------------------------------
+def _build_scans(instances: list[_Instance], limit: int | None) -> list[Scan]:
+    """One scan per distinct (product, pushed filters, limit); columns of merged reads are united.
+
+    A merged scan may carry columns one reference does not use; that is harmless because the
+    engine names every column it reads.
+    """
+    groups: dict[tuple[str, tuple[str, ...], int | None], list[_Instance]] = {}
+    for inst in instances:
+        filters = _dedupe(inst.filters)
+        inst.filters = filters
+        key = (inst.binding.fqn.lower(), tuple(sorted(f.sql(dialect=DIALECT) for f in filters)), limit)
+        groups.setdefault(key, []).append(inst)
+    scans = []
+    for number, members in enumerate(groups.values()):
+        first = members[0]
+        wanted = set().union(*(m.columns for m in members))
+        columns = tuple(c.name for c in first.binding.columns if c.name in wanted)
+        kept = _dedupe([k for m in members for k in m.kept])
+        scans.append(
+            Scan(
+                name=f"{SCAN_PREFIX}{number}",
+                binding=first.binding,
+                columns=columns,
+                filters=tuple(first.filters),
+                kept=tuple(kept),
+                limit=limit,
+                instances=tuple(m.id for m in members),
+            )
+        )
+    return scans
+
+
+def _rewrite(query: exp.Query, instances: list[_Instance], scans: list[Scan]) -> exp.Query:
+    """Point every product reference at its scan, keeping the alias the query uses."""
+    scan_of = {i: s.name for s in scans for i in s.instances}
+    unaliased = {
+        (i.binding.domain.lower(), i.binding.name.lower())
+        for i in instances
+        if i.alias.lower() == i.binding.name.lower()
+    }
+    for table in list(query.find_all(exp.Table)):
+        if _TAG not in table.meta:
+            continue
+        # edited in place: a parenthesised join group hangs its joins under this very node
+        if table.args.get("alias") is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+        table.set("this", exp.to_identifier(scan_of[table.meta[_TAG]]))
+        table.set("db", None)
+        table.set("catalog", None)
+    # ``SELECT sales.orders.id FROM sales.orders`` names the product in the column: keep the alias
+    for column in query.find_all(exp.Column):
+        db = column.args.get("db")
+        if db is not None and (db.name.lower(), column.table.lower()) in unaliased and not column.args.get("catalog"):
+            column.set("db", None)
+    return query
+
+
+# -- small helpers -----------------------------------------------------------------------------
+def _operands(node: exp.Expression) -> list[exp.Expression]:
+    return _operands_of(node, type(node))
+
+
+def _operands_of(node: exp.Expression, kind: type[exp.Expression]) -> list[exp.Expression]:
+    """Flatten a chain of one connective (AND or OR), looking through parentheses."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, kind):
+        return [*_operands_of(node.left, kind), *_operands_of(node.right, kind)]
+    return [node]
+
+
+def _is_row_atom(node: exp.Expression) -> bool:
+    """Whether a predicate is evaluated on one row alone, the same way wherever it runs."""
+    if node.find(exp.Query, exp.AggFunc, exp.Window, exp.Star):
+        return False
+    if _VOLATILE and node.find(*_VOLATILE):
+        return False
+    return not any(a.name.lower() in _VOLATILE_NAMES for a in node.find_all(exp.Anonymous))
+
+
+def _unqualified(predicate: exp.Expression) -> exp.Expression:
+    """A copy over bare column names, the form connectors receive."""
+    copy = predicate.copy()
+    for column in list(copy.find_all(exp.Column)):
+        column.replace(exp.column(column.name, quoted=True))
+    return copy
+
+
+def _rename(predicate: exp.Expression, mapping: dict[str, str]) -> exp.Expression:
+    """Give bare columns the spelling the source uses (the analysis lower-cased them)."""
+    copy = predicate.copy()
+    for column in list(copy.find_all(exp.Column)):
+        column.replace(exp.column(mapping.get(column.name.lower(), column.name), quoted=True))
+    return copy
+
+
+def _dedupe(predicates: list[exp.Expression]) -> list[exp.Expression]:
+    seen: dict[str, exp.Expression] = {}
+    for p in predicates:
+        seen.setdefault(p.sql(dialect=DIALECT), p)
+    return list(seen.values())
+
+
+def _literal_int(node: exp.Expression | None) -> int | None:
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return int(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def _sqlglot_type(t: LogicalType) -> str:
+    simple = {
+        "string": "VARCHAR",
+        "binary": "BLOB",
+        "timestamptz": "TIMESTAMPTZ",
+        "list": "UNKNOWN",
+        "struct": "UNKNOWN",
+        "map": "UNKNOWN",
+    }
+    if t.name == "decimal" and t.precision is not None:
+        return f"DECIMAL({t.precision}, {t.scale or 0})"
+    return simple.get(t.name, t.name.upper())
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def with_source_sql(the_plan: Plan, catalog: ProductCatalog) -> Plan:
+    """The plan with, per scan, the statement its connector would send — for ``explain``.
+
+    Rendered by the connectors' own scan planner over the port's real columns, so projection,
+    pushed filters and limit are what a scan sends; names the connector resolves only when it
+    connects (schema, file paths) are shown as the port spells them.
+    """
+    from meshfabric.connectors.pushdown import plan_scan
+
+    previews: dict[str, str] = {}
+    for scan in the_plan.scans:
+        connector = catalog.connector(scan.source)
+        port = scan.binding.port
+        relation = f"read_{port.format or 'parquet'}('{port.path}')" if port.path else None
+        try:
+            columns = _COLUMNS.get(connector, port, _port_key(scan.binding))
+            previews[scan.name] = plan_scan(scan.request(), columns, connector.dialect, relation=relation).sql
+        except (ValueError, LookupError) as exc:
+            previews[scan.name] = f"(not available: {exc})"
+    return replace(the_plan, source_sql=previews)
