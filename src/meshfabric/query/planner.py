@@ -45,6 +45,8 @@ from meshfabric.errors import QueryError
 from meshfabric.query.guard import DIALECT, product_tables, resolve_product
 
 if TYPE_CHECKING:
+    from sqlglot.optimizer.scope import Scope
+
     from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest
     from meshfabric.query.catalog import ProductBinding, ProductCatalog
     from meshfabric.spec.models import OutputPort
@@ -379,10 +381,10 @@ def _drop_exists_projection(exists: exp.Exists) -> None:
         select.set("expressions", [exp.Literal.number(1)])
 
 
-def _scope_instances(scope: object) -> dict[str, int]:
+def _scope_instances(scope: Scope) -> dict[str, int]:
     """Alias -> instance id of the product references selected in this scope."""
     found: dict[str, int] = {}
-    for name, source in scope.sources.items():  # type: ignore[attr-defined]
+    for name, source in scope.sources.items():
         if isinstance(source, exp.Table) and _TAG in source.meta:
             found[name] = source.meta[_TAG]
     return found
