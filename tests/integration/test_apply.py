@@ -26,6 +26,7 @@ from helpers import (
     default_store_url,
     flat,
     line_of,
+    pg_database,
     store_dump_text,
     store_snapshot,
     write,
@@ -235,6 +236,21 @@ def test_one_bad_file_among_valid_changes_writes_nothing(ws: Path, capsys: pytes
     assert code == 2
     assert "products/logistics/carriers.yaml:" in err and "did you mean 'owner'?" in err
     assert "nothing was written" in err
+    assert store_snapshot(url) == before
+
+
+def test_backward_transition_found_while_writing_rolls_back_every_other_change(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lifecycle check runs inside the write transaction, after other rows were changed."""
+    url = default_store_url(ws)
+    before = store_snapshot(url)
+    _edit(ws, "mesh.yaml", "owners: [crm-team@example.com]", "owners: [someone-else@example.com]")
+    _edit(ws, CUSTOMERS, "version: 1.0.0", "version: 2.0.0")
+    write(ws / "products/sales/big_orders.yaml", ORDERS_YAML.replace("name: orders", "name: big_orders"))
+    _backward(ws)
+    code, _, err = cli(capsys, "-w", ws, "apply")
+    assert code == 2 and "status cannot go back" in err
     assert store_snapshot(url) == before
 
 
@@ -506,7 +522,7 @@ def test_scoped_apply_outside_the_workspace_is_refused(ws: Path, tmp_path: Path,
     assert "not inside the workspace" in err
 
 
-def test_moving_a_spec_file_updates_its_file_without_a_new_revision_of_content(
+def test_moving_a_spec_file_records_its_new_place(
     ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.move(ws / ORDERS, ws / "products/orders.yaml")
@@ -526,6 +542,25 @@ def test_product_without_declared_schema_takes_the_sources_columns(ws: Path,
     _, out, _ = cli(capsys, "-w", ws, "products", "show", "sales.orders", "--json")
     cols = {c["name"]: c["type"] for c in json.loads(out)["columns"]}
     assert cols == {"order_id": "bigint", "customer_id": "bigint", "amount": "double", "status": "string"}
+
+
+def test_source_schema_change_updates_a_product_without_declared_schema(ws: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    text = (ws / ORDERS).read_text()
+    (ws / ORDERS).write_text(text[: text.index("schema:")], encoding="utf-8")
+    _apply_json(capsys, ws)
+    with sqlite3.connect(ws / "data" / "shop.sqlite") as con:
+        con.execute("ALTER TABLE orders ADD COLUMN note TEXT")
+    con.close()
+    result = _apply_json(capsys, ws)
+    change = next(c for c in result["changes"] if c["name"] == "sales.orders")
+    assert (change["action"], change["changed"]) == ("update", ["schema"])
+    events = {e["event_type"]: e for e in _events(capsys, ws, "--correlation", result["correlation_id"])}
+    assert set(events) == {"product.updated", "product.schema_changed"}
+    assert [c["name"] for c in events["product.schema_changed"]["data"]["new"]][-1] == "note"
+    assert _apply_json(capsys, ws)["summary"]["update"] == 0
 
 
 def test_sdk_apply_matches_the_cli(tmp_path: Path) -> None:
@@ -651,3 +686,25 @@ def test_mariadb_source_applies_and_missing_table_is_a_source_error(mysql_url: s
     code, _, err = cli(capsys, "-w", root, "apply")
     assert code == 2 and "source 'shop_my'" in err and "no_such_table" in err
     assert store_snapshot(url) == before
+
+
+@pytest.mark.postgres
+def test_postgresql_store_from_mesh_yaml(pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with pg_database("mf_store") as url:
+        monkeypatch.setenv("MF_TEST_STORE_URL", url)
+        root = build_workspace(tmp_path / "ws", mesh=MESH_YAML + "store: ${MF_TEST_STORE_URL}\n")
+        first = _apply_json(capsys, root)
+        assert first["summary"]["create"] == 8
+        before = store_snapshot(url)
+        assert len(before["products"]) == 3 and len(before["events"]) == 8
+        assert _apply_json(capsys, root)["summary"]["unchanged"] == 8
+        assert store_snapshot(url) == before
+        assert not (root / ".meshfabric" / "store.db").exists()  # nothing went to the default store
+        _unknown_field(root)
+        code, _, err = cli(capsys, "-w", root, "apply")
+        assert code == 2 and "did you mean 'owner'?" in err
+        assert store_snapshot(url) == before
+        events = _events(capsys, root, "--type", "product.*")
+        assert sorted(e["data"]["product"] for e in events) == ["crm.customers", "logistics.shipments",
+                                                                "sales.orders"]

@@ -363,3 +363,23 @@ def test_serve_refuses_to_bind_beyond_loopback(ws: Path, capsys: pytest.CaptureF
     code, _, err = cli(capsys, "-w", ws, "serve", "--host", "0.0.0.0")
     assert code == 2
     assert "refusing to bind 0.0.0.0" in err
+
+
+@pytest.mark.slow
+def test_console_script_exit_codes(ws: Path) -> None:
+    """The installed `meshfabric` command exits with the codes the in-process runner returns."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "meshfabric"
+    if not exe.exists():
+        pytest.skip("the meshfabric console script is not installed next to this Python")
+    _add_broken_source(ws)
+
+    def code(*args: str) -> int:
+        return subprocess.run([str(exe), "-w", str(ws), *args], capture_output=True, timeout=120).returncode
+
+    assert code("products", "list") == 0
+    assert code("sources", "test") == 1
+    assert code("products", "show", "geo.nope") == 2
+    assert code("no-such-command") == 2
