@@ -1,0 +1,361 @@
+"""Parquet, CSV and JSON files below one folder, read by a private in-memory DuckDB.
+
+DuckDB reads only the asked columns and skips Parquet row groups whose statistics exclude the
+pushed filters, so a scan moves little more than its answer. Paths are confined to the
+source's folder: ``..``, absolute paths elsewhere and symlinks that lead out are refused before
+DuckDB sees them, and each private connection is limited to that folder with
+``allowed_directories`` and ``enable_external_access = false`` as a second wall.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlglot import exp
+
+from meshfabric.connectors import did_you_mean
+from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
+from meshfabric.connectors.duckdb import SAFE_CONFIG, describe, scan_relation
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from meshfabric.spec.models import OutputPort, SourceSpec
+
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+_COMPRESSED = (".gz", ".zst")
+_READERS = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}
+#: reader options a port may set, with their value types; anything else is refused
+_OPTIONS: dict[str, dict[str, type]] = {
+    "parquet": {"hive_partitioning": bool, "union_by_name": bool, "filename": bool, "binary_as_string": bool},
+    "csv": {
+        "header": bool,
+        "delim": str,
+        "sep": str,
+        "quote": str,
+        "escape": str,
+        "skip": int,
+        "nullstr": str,
+        "dateformat": str,
+        "timestampformat": str,
+        "decimal_separator": str,
+        "all_varchar": bool,
+        "sample_size": int,
+        "union_by_name": bool,
+        "hive_partitioning": bool,
+        "filename": bool,
+    },
+    "json": {
+        "format": str,
+        "records": str,
+        "sample_size": int,
+        "maximum_depth": int,
+        "dateformat": str,
+        "timestampformat": str,
+        "union_by_name": bool,
+        "hive_partitioning": bool,
+        "filename": bool,
+    },
+}
+_GLOB = re.compile(r"[*?\[]")
+#: text files up to this size are counted exactly for stats()
+COUNT_TEXT_BYTES = 32 << 20
+_HIVE_DIR = re.compile(r"^[^=/]+=[^/]*$")
+
+
+def _split_extension(path: str | Path) -> tuple[str, str]:
+    """``("x.csv.gz")`` → ``(".csv", ".gz")``; ``("", "")`` when it is no data file."""
+    name = str(path).lower()
+    compressed = next((s for s in _COMPRESSED if name.endswith(s)), "")
+    ext = os.path.splitext(name[: len(name) - len(compressed)])[1]
+    return (ext, compressed) if ext in _EXTENSIONS else ("", "")
+
+
+def _extension(path: str | Path) -> str:
+    """The data extension of a file name with its compression suffix: ``.csv.gz``, ``.parquet``."""
+    return "".join(_split_extension(path))
+
+
+def file_format(path: str | Path) -> str | None:
+    """``parquet``, ``csv`` or ``json`` from a file name (``x.csv.gz`` is csv), else None."""
+    return _EXTENSIONS.get(_split_extension(path)[0])
+
+
+_WRITE_LOCKS: dict[Path, threading.Lock] = {}
+_WRITE_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    with _WRITE_GUARD:
+        return _WRITE_LOCKS.setdefault(path, threading.Lock())
+
+
+class FilesConnector(Connector):
+    """Files below ``path`` (relative to the workspace folder); a port names a file, a folder
+    or a glob below it."""
+
+    kind = "files"
+    dialect = "duckdb"
+
+    def __init__(self, name: str, spec: SourceSpec, root: Path) -> None:
+        super().__init__(name, spec, root)
+        base = Path(spec.path or "").expanduser()
+        self.base = (base if base.is_absolute() else Path(root) / base).resolve()
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def _require_base(self) -> None:
+        if not self.base.is_dir():
+            raise self.error(
+                f"folder '{self.spec.path}' not found",
+                hint=f"check 'path' of the source; relative paths start at the workspace folder {self.root}",
+            )
+
+    def _escape(self, given: str) -> Exception:
+        return self.error(
+            f"path '{given}' leads outside the folder of source '{self.name}'",
+            hint="output port paths are relative to the source's folder; '..', other absolute paths and "
+            "symlinks pointing out of it are refused",
+        )
+
+    def _relative(self, given: str) -> Path:
+        """``given`` as a path relative to the source folder, refusing ``..`` and outside paths."""
+        path = Path(given.strip())
+        if ".." in path.parts:
+            raise self._escape(given)
+        if path.is_absolute():
+            try:
+                path = path.relative_to(self.base)
+            except ValueError:
+                raise self._escape(given) from None
+        return path
+
+    def _inside(self, path: Path, given: str) -> Path:
+        """The real path of ``path``, which must stay inside the folder once symlinks resolve."""
+        real = path.resolve()
+        if real != self.base and not real.is_relative_to(self.base):
+            raise self._escape(given)
+        return real
+
+    def files(self, given: str) -> list[Path]:
+        """The files a port path names: a file, every data file below a folder, or a glob."""
+        self._require_base()
+        rel = self._relative(given)
+        if _GLOB.search(str(rel)):
+            matches = sorted(self.base.glob(str(rel)))
+        else:
+            target = self.base / rel
+            if target.is_dir() or (target.is_symlink() and target.resolve().is_dir()):
+                folder = self._inside(target, given)
+                matches = sorted(p for p in folder.rglob("*") if file_format(p) and not _hidden(p, folder))
+            elif target.exists() or target.is_symlink():
+                matches = [target]
+            else:
+                names = [t.name for t in self.list_tables()]
+                raise self.error(
+                    f"table '{given}' not found in source '{self.name}'",
+                    hint=did_you_mean(given, names) or "no file or folder of that name below the source's folder",
+                )
+        out = []
+        for match in matches:
+            real = self._inside(match, given)
+            if real.is_file():
+                out.append(real)
+        if not out:
+            raise self.error(f"no data files match '{given}' in source '{self.name}'", hint="check the path or glob")
+        return out
+
+    def _format(self, port: OutputPort, files: list[Path]) -> str:
+        if port.format:
+            return port.format
+        formats = {file_format(f) for f in files}
+        if len(formats) != 1 or None in formats:
+            raise self.error(
+                f"cannot tell the format of '{port.path}' from its file names",
+                hint="set 'format' (parquet, csv or json) on the output port",
+            )
+        return str(formats.pop())
+
+    def _relation(self, port: OutputPort) -> tuple[str, list[Path], str]:
+        """The DuckDB table function call reading a port, its files and their format."""
+        if not port.path:
+            raise self.error("a files output port needs 'path'")
+        files = self.files(port.path)
+        fmt = self._format(port, files)
+        options: dict[str, Any] = {}
+        if fmt == "csv" and all(f.name.lower().endswith((".tsv", ".tsv.gz", ".tsv.zst")) for f in files):
+            options["delim"] = "\t"
+        allowed = _OPTIONS[fmt]
+        for key, value in port.options.items():
+            kind = allowed.get(key)
+            if kind is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise self.error(
+                    f"option '{key}' is not a {fmt} reader option meshfabric passes on",
+                    hint="allowed: " + ", ".join(f"{k} ({t.__name__})" for k, t in sorted(allowed.items())),
+                )
+            options[key] = value
+        paths = exp.Array(expressions=[exp.Literal.string(str(f)) for f in files])
+        args = [paths.sql("duckdb")] + [f"{key} = {_literal(value)}" for key, value in options.items()]
+        return f"{_READERS[fmt]}({', '.join(args)})", files, fmt
+
+    @contextmanager
+    def _duckdb(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A private in-memory DuckDB that may read only below the source folder."""
+        import duckdb
+
+        con = duckdb.connect(":memory:", config={k: v for k, v in SAFE_CONFIG.items() if k != "enable_external_access"})
+        try:
+            folder = exp.Literal.string(str(self.base) + os.sep).sql("duckdb")
+            con.execute(f"SET allowed_directories = [{folder}]")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            yield con
+        except duckdb.Error as exc:
+            raise self.error(f"cannot read files: {str(exc).splitlines()[0]}") from None
+        finally:
+            con.close()
+
+    # -- interface -----------------------------------------------------------------------------
+
+    def test(self) -> None:
+        self._require_base()
+        if not os.access(self.base, os.R_OK | os.X_OK):
+            raise self.error(f"folder '{self.spec.path}' is not readable", hint="check its permissions")
+
+    def list_tables(self) -> list[TableInfo]:
+        """Data files, grouped: several files of one kind in a folder (or below a hive-style
+        ``key=value`` folder tree) are listed once as a glob."""
+        self._require_base()
+        groups: dict[tuple[str, str], list[str]] = {}
+        for folder, dirs, names in os.walk(self.base):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+            here = Path(folder).relative_to(self.base)
+            anchor, hive = here, False
+            while anchor.parts and _HIVE_DIR.match(anchor.name):
+                anchor, hive = anchor.parent, True
+            for name in sorted(names):
+                if name.startswith((".", "_")) or not file_format(name):
+                    continue
+                ext = _extension(name)
+                key = (anchor.as_posix() + ("/**" if hive else ""), ext)
+                groups.setdefault(key, []).append((here / name).as_posix())
+        out = []
+        for (folder, ext), members in sorted(groups.items()):
+            if len(members) == 1 and "**" not in folder:
+                out.append(TableInfo(members[0], None, "file"))
+            else:
+                prefix = "" if folder in (".", "") else folder + "/"
+                out.append(TableInfo(f"{prefix}*{ext}", None, "file"))
+        return out
+
+    def columns(self, port: OutputPort) -> list[ColumnInfo]:
+        relation, _, _ = self._relation(port)
+        with self._duckdb() as con:
+            return describe(con, relation)
+
+    def scan(self, request: ScanRequest) -> ScanResult:
+        started = time.perf_counter()
+        relation, _, _ = self._relation(request.port)
+        with self._duckdb() as con:
+            return scan_relation(self, con, request, relation, describe(con, relation), started)
+
+    def write(self, table: str, data: pa.Table, mode: Literal["append", "replace", "create"] = "append") -> int:
+        """Write a Parquet file (``.parquet`` is added to a bare name) atomically: a temporary
+        file is renamed over the target, so readers see the old or the new file, never half."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if mode not in ("append", "replace", "create"):
+            raise self.error(f"unknown write mode '{mode}'", hint="use append, replace or create")
+        self._require_base()
+        rel = self._relative(table)
+        if _GLOB.search(str(rel)) or not rel.parts:
+            raise self.error(f"'{table}' is not a file name")
+        if file_format(rel) is None:
+            rel = rel.with_name(rel.name + ".parquet")
+        if file_format(rel) != "parquet" or rel.name.lower().endswith(_COMPRESSED):
+            raise self.error(f"cannot write '{table}': the files source writes Parquet only")
+        target = self.base / rel
+        self._inside(target.parent, table)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self._inside(target, table)
+        with _write_lock(target):
+            exists = target.exists()
+            if exists and mode == "create":
+                raise self.error(f"file '{table}' already exists", hint="write with mode 'append' or 'replace'")
+            out = data
+            if exists and mode == "append":
+                try:
+                    out = pa.concat_tables([pq.read_table(target), data], promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise self.error(f"cannot append to '{table}': {str(exc)[:200]}") from None
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+            try:
+                pq.write_table(out, tmp)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return int(data.num_rows)
+
+    def stats(self, port: OutputPort) -> TableStats:
+        """Parquet row counts come exactly from file footers; small text files are counted and
+        large ones estimated from the lines in their first megabyte."""
+        import pyarrow.parquet as pq
+
+        relation, files, fmt = self._relation(port)
+        size = sum(f.stat().st_size for f in files)
+        if fmt == "parquet":
+            return TableStats(sum(pq.ParquetFile(f).metadata.num_rows for f in files), size, exact=True)
+        if size <= COUNT_TEXT_BYTES:
+            with self._duckdb() as con:
+                return TableStats(int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]), size, exact=True)
+        return TableStats(sum(_estimate_lines(f) for f in files), size, exact=False)
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return exp.Literal.string(str(value)).sql("duckdb")
+
+
+def _estimate_lines(path: Path, sample: int = 1 << 20) -> int:
+    """Lines in a large text file, extrapolated from its first ``sample`` bytes (decompressed
+    bytes against compressed size for .gz/.zst files)."""
+    size = path.stat().st_size
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        import gzip
+
+        with gzip.open(path, "rb") as fh:
+            head = fh.read(sample)
+            consumed = max(fh.fileobj.tell() if fh.fileobj else size, 1)  # type: ignore[attr-defined]
+    elif name.endswith(".zst"):
+        return size // 20  # no zstd reader in the standard library: ~5x ratio, ~100 bytes a row
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(sample)
+        consumed = max(len(head), 1)
+    return int(head.count(b"\n") * size / consumed)

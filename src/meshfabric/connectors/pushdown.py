@@ -1,0 +1,778 @@
+"""Which filters a SQL source may evaluate, and the SQL it is sent.
+
+A filter is pushed only when the source is certain to keep exactly the rows DuckDB would keep,
+because a pushed filter can also carry a LIMIT and a row-level security rule. That rules out
+more than it seems (see "Pushdown correctness traps" in the design notes):
+
+* MySQL/MariaDB compare strings through the column collation: ``_ci`` collations ignore case and
+  every ``PAD SPACE`` collation (``utf8mb4_bin`` included) ignores trailing spaces, so string
+  predicates go only to columns with a binary ``NO PAD`` collation.
+* PostgreSQL orders strings by the column collation; only ``C``/``POSIX`` order by bytes like
+  DuckDB. Equality is byte-wise for every deterministic collation. ``char(n)`` pads.
+* ``LIKE`` treats ``\\`` as an escape in PostgreSQL but not in DuckDB; SQLite's ``LIKE`` ignores
+  ASCII case; MySQL's follows the collation.
+* MySQL has no boolean (``tinyint(1)`` holds 2) and its zero dates satisfy ``IS NULL``.
+* ``real``/``float`` columns compare in single precision in some sources and double in others,
+  and ``timestamptz`` literals depend on the session time zone.
+
+Everything not listed as safe is refused: function calls, subqueries, column-to-column
+comparisons, arithmetic that sqlglot cannot fold into a literal.
+
+>>> from meshfabric.types import LogicalType
+>>> cols = {"l_shipdate": ColumnInfo("l_shipdate", "date", LogicalType("date"))}
+>>> f = sqlglot.parse_one("l_shipdate < DATE '1994-01-01' + INTERVAL '1' YEAR", dialect="duckdb")
+>>> prepare_predicate(f, cols, "mysql").sql("mysql")
+"`l_shipdate` < CAST('1995-01-01' AS DATE)"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+from sqlglot.optimizer.simplify import simplify
+
+from meshfabric.connectors.base import ColumnInfo, ScanRequest, TableInfo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from meshfabric.spec.models import OutputPort
+
+__all__ = [
+    "ScanPlan",
+    "UnknownColumn",
+    "build_count",
+    "build_create_table",
+    "build_select",
+    "native_base",
+    "native_collation",
+    "plan_scan",
+    "portable_predicate",
+    "prepare_predicate",
+    "quote_ident",
+    "sql_type",
+    "subquery_sql",
+    "table_ref",
+]
+
+# ---------------------------------------------------------------------------------------------
+# What each dialect evaluates like DuckDB
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+_ORDERING = (exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+_FAMILIES = {
+    "tinyint": "number",
+    "smallint": "number",
+    "integer": "number",
+    "bigint": "number",
+    "decimal": "number",
+    "double": "number",
+    "string": "string",
+    "date": "temporal",
+    "timestamp": "temporal",
+    "boolean": "boolean",
+}
+
+_COLLATE = re.compile(r"\s+COLLATE\s+(\"[^\"]+\"|\S+)\s*$", re.IGNORECASE)
+
+
+def native_collation(native_type: str) -> str | None:
+    """The collation a connector appended to a native type (``text COLLATE "C"``), if any."""
+    m = _COLLATE.search(native_type)
+    return m.group(1).strip('"') if m else None
+
+
+def native_base(native_type: str) -> str:
+    """``character varying(25) COLLATE "C"`` → ``character varying``; ``int(11) unsigned`` → ``int``."""
+    text = _COLLATE.sub("", native_type).lower()
+    text = re.sub(r"\(.*?\)", "", text)
+    text = re.sub(r"\b(unsigned|signed|zerofill)\b", "", text)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """How one dialect compares values, where that can differ from DuckDB."""
+
+    #: per logical type, the native base types whose values compare like DuckDB's; None
+    #: accepts any declared type, a missing logical type allows only IS NULL
+    natives: Mapping[str, frozenset[str] | None]
+    string_equality: Callable[[ColumnInfo], bool]
+    string_order: Callable[[ColumnInfo], bool]
+    like: Callable[[ColumnInfo, str], bool] = lambda col, pattern: False
+    null_check: Callable[[ColumnInfo], bool] = lambda col: True
+    string_literal: Callable[[str], bool] = lambda text: "\x00" not in text
+
+
+_PG_BYTE_ORDER = frozenset({"c", "posix", "ucs_basic", "pg_c_utf8"})
+
+
+def _pg_equality(col: ColumnInfo) -> bool:
+    return not col.case_insensitive and native_base(col.native_type) in ("text", "character varying")
+
+
+def _pg_order(col: ColumnInfo) -> bool:
+    return _pg_equality(col) and (native_collation(col.native_type) or "").lower() in _PG_BYTE_ORDER
+
+
+# Binary collations without trailing-space padding; every other MySQL collation pads or folds.
+_MYSQL_EXACT = re.compile(r"^(binary|\w+_nopad_bin|utf8mb4_0900_bin)$", re.IGNORECASE)
+
+
+def _mysql_string(col: ColumnInfo) -> bool:
+    return not col.case_insensitive and bool(_MYSQL_EXACT.match(native_collation(col.native_type) or ""))
+
+
+def _sqlite_string(col: ColumnInfo) -> bool:
+    return not col.case_insensitive
+
+
+def _duckdb_string(col: ColumnInfo) -> bool:
+    return not col.case_insensitive
+
+
+_ANY = None
+_PG_INTS = frozenset({"smallint", "integer", "bigint"})
+_MYSQL_INTS = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+_RULES: dict[str, _Rules] = {
+    "postgres": _Rules(
+        natives={
+            **dict.fromkeys(("smallint", "integer", "bigint"), _PG_INTS),
+            # numeric without a precision reads as double: comparing the double is not the same
+            "decimal": frozenset({"numeric"}),
+            "double": frozenset({"double precision"}),
+            "string": frozenset({"text", "character varying"}),
+            "date": frozenset({"date"}),
+            "timestamp": frozenset({"timestamp without time zone"}),
+            "boolean": frozenset({"boolean"}),
+        },
+        string_equality=_pg_equality,
+        string_order=_pg_order,
+        like=lambda col, pattern: _pg_equality(col) and "\\" not in pattern,
+    ),
+    "mysql": _Rules(
+        natives={
+            **dict.fromkeys(("tinyint", "smallint", "integer", "bigint"), _MYSQL_INTS),
+            "decimal": frozenset({"decimal"}),
+            "double": frozenset({"double"}),
+            "string": frozenset({"varchar", "text", "tinytext", "mediumtext", "longtext"}),
+            "date": frozenset({"date"}),
+            "timestamp": frozenset({"datetime"}),
+        },
+        string_equality=_mysql_string,
+        string_order=_mysql_string,
+        null_check=lambda col: col.type.name not in ("date", "timestamp", "timestamptz"),
+        # backslash escapes depend on the session's sql_mode
+        string_literal=lambda text: "\x00" not in text and "\\" not in text,
+    ),
+    "sqlite": _Rules(
+        # values live in storage classes: decimals are REAL, dates are text in any format
+        natives={"bigint": _ANY, "double": _ANY, "string": _ANY},
+        string_equality=_sqlite_string,
+        string_order=_sqlite_string,
+    ),
+    "duckdb": _Rules(
+        natives=dict.fromkeys(_FAMILIES, _ANY),
+        string_equality=_duckdb_string,
+        string_order=_duckdb_string,
+        like=lambda col, pattern: _duckdb_string(col),
+    ),
+}
+
+
+def _rules(dialect: str) -> _Rules:
+    try:
+        return _RULES[dialect]
+    except KeyError:
+        raise ValueError(f"no pushdown rules for dialect '{dialect}'") from None
+
+
+def _family(col: ColumnInfo, rules: _Rules) -> str | None:
+    """The comparison family of a column, or None when only IS NULL may be pushed."""
+    family = _FAMILIES.get(col.type.name)
+    if family is None or col.type.name not in rules.natives:
+        return None
+    allowed = rules.natives[col.type.name]
+    if allowed is None:
+        return family if col.native_type.strip() else None
+    return family if native_base(col.native_type) in allowed else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Literals
+
+
+_NUMBER = re.compile(r"^(\d{1,30}(\.\d{0,30})?|\.\d{1,30})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$")
+
+
+@dataclass(frozen=True)
+class _Value:
+    kind: str  # number | string | date | timestamp | boolean
+    node: exp.Expression
+    text: str = ""
+
+
+def _temporal(text: str, kind: str) -> _Value | None:
+    """A DATE or TIMESTAMP literal from ISO text, normalised so every dialect reads it alike."""
+    m = _TIMESTAMP.match(text.strip())
+    if not m:
+        return None
+    day, clock = m.group(1), m.group(2)
+    try:
+        dt.date.fromisoformat(day)
+        if clock:
+            dt.time.fromisoformat(clock if clock.count(":") == 2 else clock + ":00")
+    except ValueError:
+        return None
+    if kind == "date":
+        if clock:
+            return None
+        return _Value("date", exp.Cast(this=exp.Literal.string(day), to=exp.DataType.build("DATE")), day)
+    stamp = f"{day} {clock or '00:00:00'}"
+    if stamp.count(":") == 1:
+        stamp += ":00"
+    return _Value("timestamp", exp.Cast(this=exp.Literal.string(stamp), to=exp.DataType.build("TIMESTAMP")), stamp)
+
+
+_TIMESTAMP_TYPES = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME}
+_TIMESTAMPNTZ = getattr(exp.DataType.Type, "TIMESTAMPNTZ", None)
+if _TIMESTAMPNTZ is not None:
+    _TIMESTAMP_TYPES.add(_TIMESTAMPNTZ)
+
+
+def _plain_value(node: exp.Expression) -> _Value | None:
+    if isinstance(node, exp.Paren):
+        return _plain_value(node.this)
+    if isinstance(node, exp.Boolean):
+        return _Value("boolean", exp.Boolean(this=bool(node.this)))
+    if isinstance(node, exp.Literal):
+        text = str(node.this)
+        if node.is_string:
+            return _Value("string", exp.Literal.string(text), text)
+        return _Value("number", exp.Literal.number(text), text) if _NUMBER.match(text) else None
+    if isinstance(node, exp.Neg):
+        inner = _plain_value(node.this)
+        if inner is None or inner.kind != "number" or inner.text.startswith("-"):
+            return None
+        return _Value("number", exp.Literal.number("-" + inner.text), "-" + inner.text)
+    if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+        inner = node.this
+        if not (isinstance(inner, exp.Literal) and inner.is_string):
+            return None
+        if node.to.this == exp.DataType.Type.DATE:
+            return _temporal(str(inner.this), "date")
+        if node.to.this in _TIMESTAMP_TYPES:
+            return _temporal(str(inner.this), "timestamp")
+    return None
+
+
+_UNFOLDABLE = (exp.Column, exp.Div, exp.Query, exp.Placeholder, exp.Parameter, exp.TryCast)
+_FOLDABLE_FUNCS = (exp.Cast, exp.Interval)
+
+
+def _value(node: exp.Expression) -> _Value | None:
+    """A literal (or constant expression sqlglot folds into one) in a form every dialect reads."""
+    value = _plain_value(node)
+    if value is not None:
+        return value
+    for part in node.walk():
+        if isinstance(part, _UNFOLDABLE) or (isinstance(part, exp.Func) and type(part) not in _FOLDABLE_FUNCS):
+            # Division is float division in DuckDB and exact in sqlglot's folding.
+            return None
+    try:
+        folded = simplify(node.copy(), dialect="duckdb")
+    except (SqlglotError, ArithmeticError, ValueError, TypeError, OverflowError):
+        return None
+    return _plain_value(folded)
+
+
+def _value_for(col: ColumnInfo, family: str, value: _Value, rules: _Rules) -> exp.Expression | None:
+    """The literal to compare ``col`` with, or None when the source could compare differently."""
+    if family == "number":
+        return value.node if value.kind == "number" else None
+    if family == "boolean":
+        return value.node if value.kind == "boolean" else None
+    if family == "string":
+        return value.node if value.kind == "string" and rules.string_literal(value.text) else None
+    if family == "temporal":
+        if value.kind in ("date", "timestamp"):
+            return value.node
+        if value.kind == "string":
+            # DuckDB casts the string to the column's type before comparing.
+            converted = _temporal(value.text, col.type.name)
+            return converted.node if converted is not None else None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Predicates
+
+
+def _column(node: exp.Expression, columns: Mapping[str, ColumnInfo]) -> ColumnInfo | None:
+    """The source column an unqualified reference names (DuckDB resolves names case-blind)."""
+    if isinstance(node, exp.Paren):
+        return _column(node.this, columns)
+    if not isinstance(node, exp.Column) or node.table or not isinstance(node.this, exp.Identifier):
+        return None
+    name = node.name
+    if name in columns:
+        return columns[name]
+    if node.this.quoted:
+        return None
+    matches = [c for n, c in columns.items() if n.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _grouped(node: exp.Expression) -> exp.Expression:
+    """Parenthesised unless atomic, so precedence never depends on the target dialect."""
+    return node if isinstance(node, (exp.Paren, exp.Column, exp.Boolean)) else exp.Paren(this=node)
+
+
+def _ref(col: ColumnInfo) -> exp.Column:
+    return exp.column(col.name, quoted=True)
+
+
+def _only_args(node: exp.Expression, allowed: set[str]) -> bool:
+    return all(key in allowed for key, value in node.args.items() if value not in (None, False, [], ""))
+
+
+@dataclass
+class _Preparer:
+    columns: Mapping[str, ColumnInfo]
+    rules: _Rules
+
+    def prepare(self, node: exp.Expression) -> exp.Expression | None:
+        if isinstance(node, exp.Paren):
+            inner = self.prepare(node.this)
+            return exp.Paren(this=inner) if inner is not None else None
+        if isinstance(node, exp.Not):
+            inner = self.prepare(node.this)
+            return exp.Not(this=_grouped(inner)) if inner is not None else None
+        if isinstance(node, (exp.And, exp.Or)) and _only_args(node, {"this", "expression"}):
+            left, right = self.prepare(node.this), self.prepare(node.expression)
+            if left is None or right is None:
+                return None
+            return type(node)(this=_grouped(left), expression=_grouped(right))
+        if isinstance(node, exp.Column):
+            col = _column(node, self.columns)
+            if col is None or _family(col, self.rules) != "boolean":
+                return None
+            return exp.EQ(this=_ref(col), expression=exp.Boolean(this=True))
+        if isinstance(node, _COMPARISONS) and _only_args(node, {"this", "expression"}):
+            return self._comparison(node)
+        if isinstance(node, exp.Is) and _only_args(node, {"this", "expression"}):
+            col = _column(node.this, self.columns)
+            if col is None or not isinstance(node.expression, exp.Null) or not self.rules.null_check(col):
+                return None
+            return exp.Is(this=_ref(col), expression=exp.Null())
+        if isinstance(node, exp.In) and _only_args(node, {"this", "expressions"}):
+            return self._in(node)
+        if isinstance(node, exp.Between) and _only_args(node, {"this", "low", "high"}):
+            return self._between(node)
+        if isinstance(node, exp.Like) and _only_args(node, {"this", "expression", "negate"}):
+            return self._like(node)
+        return None
+
+    def _side(self, col: ColumnInfo, node: exp.Expression) -> exp.Expression | None:
+        family = _family(col, self.rules)
+        value = _value(node)
+        if family is None or value is None:
+            return None
+        return _value_for(col, family, value, self.rules)
+
+    def _string_ok(self, col: ColumnInfo, ordering: bool) -> bool:
+        if _family(col, self.rules) != "string":
+            return True
+        return self.rules.string_order(col) if ordering else self.rules.string_equality(col)
+
+    def _comparison(self, node: exp.Expression) -> exp.Expression | None:
+        col, other, flipped = _column(node.this, self.columns), node.expression, False
+        if col is None:
+            col, other, flipped = _column(node.expression, self.columns), node.this, True
+        if col is None or not self._string_ok(col, isinstance(node, _ORDERING)):
+            return None
+        literal = self._side(col, other)
+        if literal is None:
+            return None
+        left, right = (literal, _ref(col)) if flipped else (_ref(col), literal)
+        return type(node)(this=left, expression=right)
+
+    def _in(self, node: exp.In) -> exp.Expression | None:
+        col = _column(node.this, self.columns)
+        items = node.expressions
+        if col is None or not items or not self._string_ok(col, ordering=False):
+            return None
+        literals = [self._side(col, item) for item in items]
+        if any(lit is None for lit in literals):
+            return None
+        return exp.In(this=_ref(col), expressions=literals)
+
+    def _between(self, node: exp.Between) -> exp.Expression | None:
+        col = _column(node.this, self.columns)
+        if col is None or not self._string_ok(col, ordering=True):
+            return None
+        low, high = self._side(col, node.args["low"]), self._side(col, node.args["high"])
+        if low is None or high is None:
+            return None
+        return exp.Between(this=_ref(col), low=low, high=high)
+
+    def _like(self, node: exp.Like) -> exp.Expression | None:
+        col = _column(node.this, self.columns)
+        pattern = node.expression
+        if col is None or _family(col, self.rules) != "string":
+            return None
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            return None
+        text = str(pattern.this)
+        if not self.rules.string_literal(text) or not self.rules.like(col, text):
+            return None
+        like = exp.Like(this=_ref(col), expression=exp.Literal.string(text))
+        return exp.Not(this=exp.Paren(this=like)) if node.args.get("negate") else like
+
+
+def prepare_predicate(
+    predicate: exp.Expression, columns: Mapping[str, ColumnInfo], dialect: str
+) -> exp.Expression | None:
+    """``predicate`` rewritten for the source, or None when it must stay in DuckDB.
+
+    The rewrite quotes each column with its exact source name and folds constant expressions
+    into literals (``DATE '1994-01-01' + INTERVAL '1' YEAR`` → ``CAST('1995-01-01' AS DATE)``).
+    """
+    return _Preparer(columns, _rules(dialect)).prepare(predicate)
+
+
+def portable_predicate(predicate: exp.Expression, columns: Mapping[str, ColumnInfo], dialect: str) -> bool:
+    """Whether the source keeps exactly the rows DuckDB keeps for ``predicate``."""
+    return prepare_predicate(predicate, columns, dialect) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL generation
+
+
+def _gen(node: exp.Expression, dialect: str) -> str:
+    return node.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+
+
+def quote_ident(name: str, dialect: str) -> str:
+    """An identifier quoted for ``dialect``, whatever characters it holds."""
+    return _gen(exp.to_identifier(name, quoted=True), dialect)
+
+
+def table_ref(name: str | TableInfo, dialect: str) -> exp.Table:
+    """A table reference: a TableInfo verbatim, or ``schema.table`` text as written in a spec.
+
+    Text parts keep the case the user wrote; quotes in the text are honoured.
+    """
+    if isinstance(name, TableInfo):
+        return exp.table_(exp.to_identifier(name.name, quoted=True), db=_quoted(name.schema))
+    try:
+        parsed = exp.to_table(name, dialect=dialect)
+    except SqlglotError:
+        parsed = None
+    if not isinstance(parsed, exp.Table) or not parsed.name:
+        raise ValueError(f"'{name}' is not a table name")
+    return exp.table_(exp.to_identifier(parsed.name, quoted=True), db=_quoted(parsed.db or None))
+
+
+def _quoted(name: str | None) -> exp.Identifier | None:
+    return exp.to_identifier(name, quoted=True) if name else None
+
+
+def split_table_name(name: str, dialect: str) -> tuple[str | None, str, bool]:
+    """``(schema, table, quoted)`` of a table name as written; quoted means match case exactly."""
+    try:
+        parsed = exp.to_table(name, dialect=dialect)
+    except SqlglotError:
+        raise ValueError(f"'{name}' is not a table name") from None
+    ident = parsed.this
+    if not isinstance(ident, exp.Identifier) or not ident.name:
+        raise ValueError(f"'{name}' is not a table name")
+    return (parsed.db or None), ident.name, bool(ident.quoted)
+
+
+_LEADING_QUERY = re.compile(r"^\s*(\(\s*)*(select|with|values|table)\b", re.IGNORECASE)
+
+
+def subquery_sql(sql: str, dialect: str) -> str:
+    """The text of an output port's ``sql`` checked to be one read query, ready to wrap.
+
+    The text is sent as written (re-generating it could change its meaning); sqlglot only
+    checks that it is a single query. Text sqlglot cannot parse must still start like a query.
+    """
+    text = sql.strip().rstrip(";").strip()
+    try:
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+    except SqlglotError:
+        if _LEADING_QUERY.match(text) and ";" not in text:
+            return text
+        raise ValueError("the output port's sql is not a query sqlglot can read") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ValueError("the output port's sql must be exactly one SELECT query")
+    return text
+
+
+def _relation_sql(
+    port: OutputPort, relation: TableInfo | exp.Expression | str | None, dialect: str, alias: str = "_mf_src"
+) -> str:
+    if isinstance(relation, str):
+        return relation
+    if isinstance(relation, TableInfo):
+        return _gen(table_ref(relation, dialect), dialect)
+    if isinstance(relation, exp.Expression):
+        return _gen(relation, dialect)
+    if port.sql:
+        return f"({subquery_sql(port.sql, dialect)}) AS {quote_ident(alias, dialect)}"
+    if port.table:
+        return _gen(table_ref(port.table, dialect), dialect)
+    raise ValueError("the output port has no table or sql for a SQL source")
+
+
+def _where(filters: Sequence[exp.Expression], dialect: str) -> str:
+    if not filters:
+        return ""
+    return " WHERE " + " AND ".join(_gen(_grouped(f), dialect) for f in filters)
+
+
+def _limit(limit: int | None) -> str:
+    if limit is None:
+        return ""
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    return f" LIMIT {int(limit)}"
+
+
+def build_select(
+    port: OutputPort,
+    columns: Sequence[str],
+    filters: Sequence[exp.Expression],
+    limit: int | None,
+    dialect: str,
+    *,
+    relation: TableInfo | exp.Expression | str | None = None,
+    select: Mapping[str, exp.Expression] | None = None,
+) -> str:
+    """``SELECT <columns> FROM <port> [WHERE <filters>] [LIMIT n]`` in ``dialect``.
+
+    ``filters`` must come from :func:`prepare_predicate`. ``relation`` replaces what the port
+    names (a resolved TableInfo, a table function); ``select`` gives a read expression for some
+    columns (``CAST(x AS TEXT)`` for a type the driver cannot carry), aliased back to the name.
+
+    >>> from meshfabric.spec.models import OutputPort
+    >>> build_select(OutputPort(source="s", table="tpch.orders"), ["o_id", "Total"], [], 10, "mysql")
+    'SELECT `o_id`, `Total` FROM `tpch`.`orders` LIMIT 10'
+    """
+    if not columns:
+        raise ValueError("build_select needs at least one column; use build_count for none")
+    select = select or {}
+    items = []
+    for name in columns:
+        ident = exp.to_identifier(name, quoted=True)
+        expr = select.get(name)
+        items.append(_gen(exp.alias_(expr, ident) if expr is not None else exp.Column(this=ident), dialect))
+    source = _relation_sql(port, relation, dialect)
+    return f"SELECT {', '.join(items)} FROM {source}{_where(filters, dialect)}{_limit(limit)}"
+
+
+def build_count(
+    port: OutputPort,
+    filters: Sequence[exp.Expression],
+    limit: int | None,
+    dialect: str,
+    *,
+    relation: TableInfo | exp.Expression | str | None = None,
+) -> str:
+    """A statement returning one row, column ``n``: how many rows a scan with no columns has.
+
+    >>> from meshfabric.spec.models import OutputPort
+    >>> build_count(OutputPort(source="s", table="t"), [], 5, "postgres")
+    'SELECT COUNT(*) AS "n" FROM (SELECT 1 AS "one" FROM "t" LIMIT 5) AS "_mf_rows"'
+    """
+    source = _relation_sql(port, relation, dialect)
+    n = quote_ident("n", dialect)
+    if limit is None:
+        return f"SELECT COUNT(*) AS {n} FROM {source}{_where(filters, dialect)}"
+    inner = f"SELECT 1 AS {quote_ident('one', dialect)} FROM {source}{_where(filters, dialect)}{_limit(limit)}"
+    return f"SELECT COUNT(*) AS {n} FROM ({inner}) AS {quote_ident('_mf_rows', dialect)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning one scan
+
+
+class UnknownColumn(LookupError):
+    """A requested column the source relation does not have."""
+
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.available = list(available)
+
+
+@dataclass
+class ScanPlan:
+    """What one scan sends to a SQL source and what it promises back."""
+
+    sql: str
+    #: exact source names of the selected columns, in the requested order
+    columns: list[str]
+    #: the caller's filter objects that the statement evaluates
+    pushed: list[exp.Expression] = field(default_factory=list)
+    #: the same filters as rewritten for the source (what the WHERE clause holds)
+    prepared: list[exp.Expression] = field(default_factory=list)
+    #: True when the statement returns only a row count (column ``n``)
+    count_only: bool = False
+    limit_pushed: bool = False
+
+
+def resolve_columns(requested: Sequence[str] | None, available: Mapping[str, ColumnInfo]) -> list[str]:
+    """Exact source names for the requested columns: exact match first, then case-blind."""
+    if requested is None:
+        return list(available)
+    out: list[str] = []
+    lower: dict[str, list[str]] = {}
+    for name in available:
+        lower.setdefault(name.lower(), []).append(name)
+    for name in requested:
+        if name in available:
+            exact = name
+        elif len(lower.get(name.lower(), [])) == 1:
+            exact = lower[name.lower()][0]
+        else:
+            raise UnknownColumn(name, list(available))
+        if exact not in out:
+            out.append(exact)
+    return out
+
+
+def plan_scan(
+    request: ScanRequest,
+    available: Mapping[str, ColumnInfo],
+    dialect: str,
+    *,
+    relation: TableInfo | exp.Expression | str | None = None,
+    select: Mapping[str, exp.Expression] | None = None,
+) -> ScanPlan:
+    """Decide the statement of one scan: projection, the filters that are safe, the limit.
+
+    The limit goes to the source only when every filter does; otherwise the source would cut
+    rows before the remaining filters run.
+    """
+    names = resolve_columns(request.columns, available)
+    pushed: list[exp.Expression] = []
+    prepared: list[exp.Expression] = []
+    for predicate in request.filters:
+        ready = prepare_predicate(predicate, available, dialect)
+        if ready is not None:
+            pushed.append(predicate)
+            prepared.append(ready)
+    limit_pushed = request.limit is not None and len(pushed) == len(request.filters)
+    limit = request.limit if limit_pushed else None
+    if not names:
+        sql = build_count(request.port, prepared, limit, dialect, relation=relation)
+        return ScanPlan(sql, [], pushed, prepared, count_only=True, limit_pushed=limit_pushed)
+    sql = build_select(request.port, names, prepared, limit, dialect, relation=relation, select=select)
+    return ScanPlan(sql, names, pushed, prepared, limit_pushed=limit_pushed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating tables from Arrow schemas
+
+
+class UnsupportedType(TypeError):
+    """An Arrow type a dialect has no column type for."""
+
+
+def sql_type(arrow_type: pa.DataType, dialect: str) -> str:
+    """The column type that stores ``arrow_type`` in ``dialect`` and reads back as the same
+    logical type (decimals keep precision and scale, timestamps keep microseconds)."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    at = arrow_type
+    if t.is_dictionary(at):
+        return sql_type(at.value_type, dialect)
+    mysql, pg, sqlite = dialect == "mysql", dialect == "postgres", dialect == "sqlite"
+    if t.is_null(at):
+        return "LONGTEXT" if mysql else "TEXT"
+    if t.is_boolean(at):
+        return "BOOLEAN"
+    simple = {
+        pa.int8(): "SMALLINT" if pg else "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.uint8(): "SMALLINT",
+        pa.uint16(): "INTEGER",
+        pa.uint32(): "BIGINT",
+        pa.uint64(): "BIGINT UNSIGNED" if mysql else ("UBIGINT" if dialect == "duckdb" else "DECIMAL(20,0)"),
+        pa.float16(): "FLOAT" if mysql else "REAL",
+        pa.float32(): "FLOAT" if mysql else "REAL",
+        pa.float64(): "DOUBLE PRECISION" if pg else "DOUBLE",
+        pa.date32(): "DATE",
+        pa.date64(): "DATE",
+    }
+    if at in simple:
+        return simple[at]
+    if t.is_decimal(at):
+        return f"DECIMAL({at.precision},{at.scale})"
+    if t.is_string(at) or t.is_large_string(at) or getattr(t, "is_string_view", lambda _: False)(at):
+        return "LONGTEXT" if mysql else "TEXT"
+    if t.is_binary(at) or t.is_large_binary(at) or t.is_fixed_size_binary(at):
+        return "LONGBLOB" if mysql else ("BYTEA" if pg else "BLOB")
+    if t.is_time(at):
+        return "TIME(6)" if mysql else "TIME"
+    if t.is_timestamp(at):
+        if mysql:
+            return "DATETIME(6)"  # TIMESTAMP stops in 2038; values are written as UTC
+        if at.tz and not sqlite:
+            return "TIMESTAMPTZ" if dialect == "duckdb" else "TIMESTAMP WITH TIME ZONE"
+        return "TIMESTAMP"
+    if (t.is_duration(at) or t.is_interval(at)) and dialect in ("postgres", "duckdb"):
+        return "INTERVAL"
+    if (t.is_list(at) or t.is_large_list(at)) and dialect in ("postgres", "duckdb"):
+        return sql_type(at.value_type, dialect) + "[]"
+    raise UnsupportedType(f"no {dialect} column type for Arrow type {at}")
+
+
+def build_create_table(
+    table: str | TableInfo,
+    schema: pa.Schema,
+    dialect: str,
+    *,
+    string_collation: str | None = None,
+) -> str:
+    """``CREATE TABLE`` for an Arrow schema; ``string_collation`` is added to text columns.
+
+    >>> import pyarrow as pa
+    >>> build_create_table("s.t", pa.schema([("Price", pa.decimal128(15, 2)), ("name", pa.string())]),
+    ...                    "mysql", string_collation="utf8mb4_nopad_bin")
+    'CREATE TABLE `s`.`t` (`Price` DECIMAL(15, 2), `name` LONGTEXT COLLATE utf8mb4_nopad_bin)'
+    """
+    import pyarrow.types as t
+
+    defs = []
+    for f in schema:
+        type_text = sql_type(f.type, dialect)
+        # sqlglot's SQLite generator folds declared types to affinities; keep the names, since
+        # the declared type is what tells a reader that text holds dates or decimals.
+        kind = exp.DataType.build(type_text, dialect="duckdb" if dialect == "sqlite" else dialect)
+        constraints = []
+        base = f.type.value_type if t.is_dictionary(f.type) else f.type
+        if string_collation and (t.is_string(base) or t.is_large_string(base)):
+            constraints.append(
+                exp.ColumnConstraint(kind=exp.CollateColumnConstraint(this=exp.Var(this=string_collation)))
+            )
+        defs.append(exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True), kind=kind, constraints=constraints))
+    create = exp.Create(this=exp.Schema(this=table_ref(table, dialect), expressions=defs), kind="TABLE")
+    return _gen(create, "duckdb" if dialect == "sqlite" else dialect)

@@ -1,0 +1,650 @@
+"""Every connector against the real thing: PostgreSQL and MariaDB servers, SQLite and DuckDB
+files, Parquet/CSV/JSON folders. Nothing is mocked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlglot
+
+from meshfabric.connectors import KINDS, get_connector
+from meshfabric.connectors.base import Connector, ScanRequest
+from meshfabric.errors import SourceError
+from meshfabric.spec.models import OutputPort, SourceSpec
+
+SAMPLE = pa.table(
+    {
+        "id": pa.array([1, 2, 3, 4, 5], pa.int64()),
+        "amount": pa.array(
+            [Decimal("1.25"), Decimal("-3.10"), None, Decimal("0.07"), Decimal("1234567890123.45")],
+            pa.decimal128(15, 2),
+        ),
+        "name": ["alpha", "Alpha", "béta 😀", None, "alpha "],
+        "day": pa.array([dt.date(1994, 1, 1), dt.date(2020, 2, 29), None, dt.date(1970, 1, 1), dt.date(9999, 12, 31)]),
+        "at": pa.array(
+            [
+                dt.datetime(2020, 1, 1, 1, 2, 3, 456789),
+                None,
+                dt.datetime(1999, 12, 31, 23, 59, 59),
+                None,
+                dt.datetime(2038, 1, 19, 3, 14, 8),
+            ],
+            pa.timestamp("us"),
+        ),
+        "ratio": [0.5, None, -2.25, 1e10, 0.0],
+        "ok": [True, False, None, True, False],
+    }
+)
+SERVER = {"postgres", "mysql"}
+
+
+def f(text: str) -> sqlglot.exp.Expression:
+    return sqlglot.parse_one(text, dialect="duckdb")
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def make(kind: str, request: pytest.FixtureRequest, root: Path, name: str | None = None) -> Connector:
+    if kind == "postgres":
+        spec = SourceSpec(kind="postgres", url=request.getfixturevalue("pg_url"))
+    elif kind == "mysql":
+        spec = SourceSpec(kind="mysql", url=request.getfixturevalue("mysql_url"))
+    elif kind == "sqlite":
+        spec = SourceSpec(kind="sqlite", path="data/source.sqlite")
+    elif kind == "duckdb":
+        spec = SourceSpec(kind="duckdb", path="data/source.duckdb")
+    else:
+        (root / "lake").mkdir(exist_ok=True)
+        spec = SourceSpec(kind="files", path="lake")
+    return get_connector(name or f"{kind}_src", spec, root)
+
+
+def port_of(connector: Connector, table: str) -> OutputPort:
+    if connector.kind == "files":
+        return OutputPort(source=connector.name, path=f"{table}.parquet")
+    return OutputPort(source=connector.name, table=table)
+
+
+KIND_PARAMS = [
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mariadb),
+    "sqlite",
+    "duckdb",
+    "files",
+]
+
+
+@pytest.fixture(params=KIND_PARAMS)
+def loaded(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Connector, OutputPort]:
+    """A connector of each kind holding SAMPLE in a fresh table."""
+    connector = make(request.param, request, tmp_path)
+    table = unique("sample")
+    assert connector.write(table, SAMPLE, "create") == SAMPLE.num_rows
+    return connector, port_of(connector, table)
+
+
+def test_every_kind_is_registered() -> None:
+    assert set(KINDS) == {"postgres", "mysql", "sqlite", "duckdb", "files"}
+
+
+class TestEveryConnector:
+    def test_write_then_scan_gives_the_same_table(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        result = connector.scan(ScanRequest(port))
+        assert result.table.schema == SAMPLE.schema, result.table.schema
+        assert result.table.equals(SAMPLE), result.table.to_pylist()
+
+    def test_write_modes(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        table = port.table or str(port.path).removesuffix(".parquet")
+        with pytest.raises(SourceError, match="already exists"):
+            connector.write(table, SAMPLE, "create")
+        connector.write(table, SAMPLE, "append")
+        assert connector.scan(ScanRequest(port, columns=[])).rows == 2 * SAMPLE.num_rows
+        connector.write(table, SAMPLE.slice(0, 2), "replace")
+        assert connector.scan(ScanRequest(port)).table.equals(SAMPLE.slice(0, 2))
+
+    def test_projection_keeps_requested_order_and_names(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        result = connector.scan(ScanRequest(port, columns=["name", "ID"]))
+        assert result.table.column_names == ["name", "id"]
+        assert result.table.column("id").to_pylist() == [1, 2, 3, 4, 5]
+        assert result.source_sql is not None
+        assert "amount" not in result.source_sql and "ratio" not in result.source_sql
+
+    def test_no_columns_counts_rows(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        everything = connector.scan(ScanRequest(port, columns=[]))
+        assert (everything.rows, everything.table.num_columns) == (5, 0)
+        some = connector.scan(ScanRequest(port, columns=[], filters=[f("id > 2")]))
+        assert some.rows == 3
+        capped = connector.scan(ScanRequest(port, columns=[], limit=2))
+        assert capped.rows == 2
+
+    def test_pushed_filters_reduce_the_rows_that_leave_the_source(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        rows = SAMPLE.to_pylist()
+        checks = {
+            "id >= 2": lambda r: r["id"] >= 2,
+            "day < DATE '2000-01-01' + INTERVAL 1 YEAR": lambda r: (
+                r["day"] is not None and r["day"] < dt.date(2001, 1, 1)
+            ),
+            "ratio IS NOT NULL": lambda r: r["ratio"] is not None,
+        }
+        filters = {text: f(text) for text in checks}
+        result = connector.scan(ScanRequest(port, columns=["id"], filters=list(filters.values())))
+        pushed = [text for text, node in filters.items() if any(p is node for p in result.pushed_filters)]
+        assert "id >= 2" in pushed and "WHERE" in (result.source_sql or "")
+        # exactly the rows that pass the pushed filters left the source, no more
+        expected = sorted(r["id"] for r in rows if all(checks[text](r) for text in pushed))
+        assert sorted(result.table.column("id").to_pylist()) == expected
+        assert result.rows < SAMPLE.num_rows
+
+    def test_limit_stays_home_when_a_filter_cannot_be_pushed(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        result = connector.scan(ScanRequest(port, columns=["id"], filters=[f("abs(id) > 3")], limit=1))
+        assert result.pushed_filters == []
+        assert "LIMIT" not in (result.source_sql or "")
+        assert result.rows == SAMPLE.num_rows  # the engine filters, then limits
+        limited = connector.scan(ScanRequest(port, columns=["id"], filters=[f("id > 3")], limit=1))
+        assert limited.rows == 1
+
+    def test_missing_table_names_the_source_and_a_close_match(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        real = port.table or str(port.path)
+        typo = real[:-1] + ("x" if real[-1] != "x" else "y")
+        bad = (
+            OutputPort(source=connector.name, table=typo)
+            if port.table
+            else OutputPort(source=connector.name, path=typo)
+        )
+        with pytest.raises(SourceError) as err:
+            connector.columns(bad)
+        text = str(err.value)
+        assert f"'{typo}' not found in source '{connector.name}'" in text
+        assert "did you mean" in text and real.split("/")[-1].removesuffix(".parquet") in text
+
+    def test_missing_column_is_a_source_error(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        with pytest.raises(SourceError, match="column 'nam' not found"):
+            connector.scan(ScanRequest(port, columns=["nam"]))
+
+    def test_concurrent_scans_from_threads(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+
+        def one(i: int) -> tuple[int, list[int]]:
+            low = i % 5 + 1
+            result = connector.scan(ScanRequest(port, columns=["id"], filters=[f(f"id >= {low}")]))
+            return low, sorted(result.table.column("id").to_pylist())
+
+        with ThreadPoolExecutor(8) as pool:
+            for low, ids in pool.map(one, range(24)):
+                assert ids == list(range(low, 6))
+
+    def test_stats_and_listing(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        stats = connector.stats(port)
+        assert stats.row_count is not None
+        if stats.exact:
+            assert stats.row_count == 5
+        listed = {t.qualified.split(".")[-1] if connector.kind != "files" else t.name for t in connector.list_tables()}
+        assert (port.table or port.path) in listed
+        connector.test()
+
+    def test_columns_describe_logical_types(self, loaded: tuple[Connector, OutputPort]) -> None:
+        connector, port = loaded
+        types = {c.name: str(c.type) for c in connector.columns(port)}
+        assert types == {
+            "id": "bigint",
+            "amount": "decimal(15,2)",
+            "name": "string",
+            "day": "date",
+            "at": "timestamp",
+            "ratio": "double",
+            "ok": "boolean",
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+def pg_exec(url: str, *statements: str) -> list[Any]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        out: list[Any] = []
+        for sql in statements:
+            cur = conn.execute(sql)
+            out = cur.fetchall() if cur.description else []
+        return out
+
+
+def duckdb_postgres(url: str) -> duckdb.DuckDBPyConnection:
+    ext = Path(duckdb.__file__).parent.parent / "duckdb_extension_postgres/extensions/v1.5.5/postgres.duckdb_extension"
+    con = duckdb.connect()
+    con.execute(f"INSTALL '{ext}'")
+    con.execute("LOAD postgres_scanner")
+    con.execute(f"ATTACH '{url}' AS pg (TYPE postgres, READ_ONLY)")
+    return con
+
+
+@pytest.mark.postgres
+class TestPostgres:
+    def test_types_equal_duckdbs_postgres_scanner(self, pg_url: str, tmp_path: Path) -> None:
+        table = unique("types")
+        pg_exec(
+            pg_url,
+            f"""CREATE TABLE {table} (
+                d152 numeric(15,2), dfree numeric, dwide numeric(40,5), i2 smallint, i4 integer, i8 bigint,
+                r real, dp double precision, t text, vc varchar(10), ch char(5), b boolean, dt date,
+                ts timestamp, tstz timestamptz, tm time, iv interval, by bytea, u uuid, j jsonb, js json,
+                ai integer[], at text[], an numeric(10,2)[], m money, bits bit(3))""",
+            f"""INSERT INTO {table} VALUES (
+                1234567890123.45, 3.14159, 12345678901234567890123.12345, -2, 7, 9000000000, 1.5, 2.25,
+                'tëxt 😀', 'vc', 'ab', true, '1994-01-01', '2020-01-01 10:11:12.123456',
+                '2020-06-01 12:00:00+02', '10:11:12', '1 day 02:00:00', '\\x0102',
+                'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{{"a": [1, 2]}}', '[1, "x"]', '{{1,2,NULL}}',
+                '{{a,b}}', '{{1.50,2.25}}', 12.34, B'101')""",
+            f"INSERT INTO {table} (i4) VALUES (NULL)",
+        )
+        connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+        ours = connector.scan(ScanRequest(OutputPort(source="pg", table=table))).table
+        theirs = duckdb_postgres(pg_url).execute(f"SELECT * FROM pg.public.{table}").to_arrow_table()
+        assert ours.column_names == theirs.column_names
+        for name in ours.column_names:
+            if name == "dwide":
+                # PostgreSQL rounds numeric → double correctly; DuckDB's scanner is 1 ulp off here
+                assert ours.column(name)[0].as_py() == pytest.approx(theirs.column(name)[0].as_py(), rel=1e-15)
+                continue
+            assert ours.column(name).to_pylist() == theirs.column(name).to_pylist(), name
+        for name in ("d152", "dfree", "dwide", "dt", "ts", "i2", "r", "t", "b"):
+            assert ours.schema.field(name).type == theirs.schema.field(name).type, name
+        assert ours.schema.field("d152").type == pa.decimal128(15, 2)
+        assert ours.schema.field("an").type == pa.list_(pa.decimal128(10, 2))
+
+    def test_string_range_needs_c_collation(self, pg_url: str, tmp_path: Path) -> None:
+        table = unique("coll")
+        pg_exec(
+            pg_url,
+            f'CREATE TABLE {table} (c text COLLATE "C", i text COLLATE "und-x-icu")',
+            f"INSERT INTO {table} VALUES ('a', 'a'), ('B', 'B'), ('b', 'b')",
+        )
+        connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+        port = OutputPort(source="pg", table=table)
+        by_c = connector.scan(ScanRequest(port, columns=["c"], filters=[f("c > 'a'")]))
+        assert [p.sql() for p in by_c.pushed_filters] == ["c > 'a'"]
+        assert sorted(by_c.table.column("c").to_pylist()) == ["b"]  # DuckDB's byte order: 'B' < 'a'
+        by_icu = connector.scan(ScanRequest(port, columns=["i"], filters=[f("i > 'a'"), f("i = 'b'")]))
+        assert [p.sql() for p in by_icu.pushed_filters] == ["i = 'b'"]
+        # the trap itself: PostgreSQL's ICU order puts 'B' after 'a'
+        assert pg_exec(pg_url, f"SELECT count(*) FROM {table} WHERE i > 'a'")[0][0] == 2
+
+    def test_nondeterministic_collation_is_case_insensitive(self, pg_url: str, tmp_path: Path) -> None:
+        table, coll = unique("nd"), unique("ci")
+        pg_exec(
+            pg_url,
+            f"CREATE COLLATION {coll} (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+            f"CREATE TABLE {table} (s text COLLATE {coll})",
+            f"INSERT INTO {table} VALUES ('abc'), ('ABC')",
+        )
+        connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+        port = OutputPort(source="pg", table=table)
+        assert connector.columns(port)[0].case_insensitive
+        result = connector.scan(ScanRequest(port, filters=[f("s = 'abc'")]))
+        assert result.pushed_filters == [] and result.rows == 2
+        assert pg_exec(pg_url, f"SELECT count(*) FROM {table} WHERE s = 'abc'")[0][0] == 2
+
+    def test_sql_port(self, pg_url: str, tmp_path: Path) -> None:
+        table = unique("base")
+        pg_exec(
+            pg_url,
+            f"CREATE TABLE {table} AS SELECT g AS n, (g * 1.5)::numeric(10,1) AS v, 'x' || g AS s "
+            "FROM generate_series(1, 100) g",
+        )
+        connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+        port = OutputPort(source="pg", sql=f"SELECT n, v * 2 AS v2, s FROM {table} WHERE n <= 50")
+        cols = {c.name: str(c.type) for c in connector.columns(port)}
+        assert cols == {"n": "integer", "v2": "double", "s": "string"}
+        result = connector.scan(ScanRequest(port, columns=["v2", "n"], filters=[f("n > 40")], limit=3))
+        assert result.rows == 3 and result.table.column_names == ["v2", "n"]
+        assert result.source_sql is not None and "LIMIT 3" in result.source_sql
+        with pytest.raises(SourceError, match="exactly one SELECT"):
+            connector.scan(ScanRequest(OutputPort(source="pg", sql=f"DELETE FROM {table}")))
+        with pytest.raises(SourceError, match="sql failed"):
+            connector.columns(OutputPort(source="pg", sql="SELECT nope FROM nowhere"))
+
+    def test_parallel_read_equals_one_connection(
+        self, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from meshfabric.connectors import postgres
+
+        table = unique("big")
+        pg_exec(
+            pg_url,
+            f"CREATE TABLE {table} AS SELECT g AS id, (g % 97)::numeric(12,2) AS v, md5(g::text) AS h "
+            "FROM generate_series(1, 30000) g",
+            f"ANALYZE {table}",
+        )
+        connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+        request = ScanRequest(OutputPort(source="pg", table=table), filters=[f("v < 50")])
+        single = connector.scan(request).table
+        monkeypatch.setattr(postgres, "PARALLEL_MIN_PAGES", 1)
+        monkeypatch.setattr(postgres.os, "cpu_count", lambda: 3)
+        parallel = connector.scan(request).table
+        assert (
+            parallel.num_rows == single.num_rows == pg_exec(pg_url, f"SELECT count(*) FROM {table} WHERE v < 50")[0][0]
+        )
+        assert parallel.sort_by("id").equals(single.sort_by("id"))
+        assert len(connector._ranges(connector._run(lambda c: connector._resolve(c, table)))) == 3
+
+    def test_errors_name_the_source_and_hide_the_password(self, pg_url: str, tmp_path: Path) -> None:
+        secret = "s3cret-Pa55"
+        cases = {
+            "postgresql://postgres:%s@127.0.0.1:1/x": "cannot reach",
+            "postgresql://postgres:%s@127.0.0.1:5432/no_such_db_mf": "does not exist",
+            "postgresql://no_such_role_mf:%s@127.0.0.1:5432/postgres": "authentication failed",
+        }
+        for url, expected in cases.items():
+            connector = get_connector("pg_bad", SourceSpec(kind="postgres", url=url % secret), tmp_path)
+            started = time.perf_counter()
+            with pytest.raises(SourceError) as err:
+                connector.test()
+            text = str(err.value)
+            assert "source 'pg_bad'" in text and expected in text, text
+            assert secret not in text and secret not in repr(err.value)
+            if expected == "cannot reach":
+                assert "gave up after 3 attempts" in text  # transient: retried with backoff
+            else:
+                assert time.perf_counter() - started < 2, "permanent failures are not retried"
+
+    def test_stats_of_an_analyzed_table_are_estimates(self, pg_url: str, tmp_path: Path) -> None:
+        table = unique("est")
+        pg_exec(pg_url, f"CREATE TABLE {table} AS SELECT g FROM generate_series(1, 5000) g", f"ANALYZE {table}")
+        connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+        stats = connector.stats(OutputPort(source="pg", table=table))
+        assert stats.row_count == 5000 and not stats.exact and (stats.size_bytes or 0) > 0
+        view = connector.stats(OutputPort(source="pg", sql=f"SELECT * FROM {table} WHERE g < 100"))
+        assert view.row_count is not None and 1 <= view.row_count <= 5000
+
+    def test_separate_fields_instead_of_url(self, pg_url: str, tmp_path: Path) -> None:
+        database = pg_url.rsplit("/", 1)[1]
+        spec = SourceSpec(kind="postgres", host="127.0.0.1", port="5432", database=database, user="postgres")
+        get_connector("pg", spec, tmp_path).test()
+
+
+# ---------------------------------------------------------------------------------------------
+# MariaDB
+
+
+def my_exec(url: str, *statements: str) -> list[Any]:
+    import pymysql
+
+    database = url.rsplit("/", 1)[1]
+    conn = pymysql.connect(
+        host="127.0.0.1", port=3306, user="root", password="", database=database, charset="utf8mb4", autocommit=True
+    )
+    try:
+        out: list[Any] = []
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+                out = list(cur.fetchall())
+        return out
+    finally:
+        conn.close()
+
+
+@pytest.mark.mariadb
+class TestMariaDB:
+    def test_case_insensitive_and_pad_space_collations_are_not_pushed(self, mysql_url: str, tmp_path: Path) -> None:
+        table = unique("coll")
+        my_exec(
+            mysql_url,
+            f"CREATE TABLE {table} (ci VARCHAR(10) COLLATE utf8mb4_general_ci, bin VARCHAR(10) COLLATE utf8mb4_bin, "
+            "nopad VARCHAR(10) COLLATE utf8mb4_nopad_bin)",
+            f"INSERT INTO {table} VALUES ('abc', 'abc', 'abc'), ('ABC', 'ABC', 'ABC'), ('abc ', 'abc ', 'abc ')",
+        )
+        # the traps, shown by MariaDB itself
+        assert my_exec(mysql_url, f"SELECT count(*) FROM {table} WHERE ci = 'abc'")[0][0] == 3
+        assert my_exec(mysql_url, f"SELECT count(*) FROM {table} WHERE bin = 'abc'")[0][0] == 2
+        connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+        port = OutputPort(source="my", table=table)
+        info = {c.name: c for c in connector.columns(port)}
+        assert info["ci"].case_insensitive and not info["bin"].case_insensitive
+        for column in ("ci", "bin"):
+            result = connector.scan(ScanRequest(port, columns=[column], filters=[f(f"{column} = 'abc'")]))
+            assert result.pushed_filters == [] and result.rows == 3
+        exact = connector.scan(ScanRequest(port, columns=["nopad"], filters=[f("nopad = 'abc'")]))
+        assert len(exact.pushed_filters) == 1 and exact.table.column("nopad").to_pylist() == ["abc"]
+
+    def test_types_survive_connectorx(self, mysql_url: str, tmp_path: Path) -> None:
+        table = unique("types")
+        my_exec(
+            mysql_url,
+            "SET SESSION sql_mode = ''",
+            f"""CREATE TABLE {table} (a DECIMAL(20,15), b DECIMAL(38,2), c DECIMAL(65,10), d DATE, e DATETIME(6),
+                f TIMESTAMP(3) NULL, g TIME, h TINYINT(1), i TINYINT UNSIGNED, j BIGINT UNSIGNED, k YEAR,
+                l VARCHAR(20) CHARACTER SET utf8mb4, m BLOB, n FLOAT, o ENUM('x','y'), p CHAR(4))""",
+        )
+        my_exec(
+            mysql_url,
+            "SET SESSION sql_mode = '', time_zone = '+00:00'",
+            f"""INSERT INTO {table} VALUES (12345.123456789012345, 123456789012345678901234567890123456.78,
+                12345678901234567890.0123456789, '0000-00-00', '2020-02-29 23:59:59.123456',
+                '2020-06-01 12:00:00.123', '-100:00:00', 2, 255, 18446744073709551615, 2024, 'héllo 😀',
+                x'00ff', 1.5, 'y', 'ab  ')""",
+            f"INSERT INTO {table} (a) VALUES (NULL)",
+        )
+        connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+        result = connector.scan(ScanRequest(OutputPort(source="my", table=table)))
+        row = result.table.to_pylist()[0]
+        assert row["a"] == Decimal("12345.123456789012345")
+        assert row["b"] == Decimal("123456789012345678901234567890123456.78")
+        assert row["c"] == pytest.approx(12345678901234567890.0123456789)
+        assert row["d"] is None  # zero date
+        assert row["e"] == dt.datetime(2020, 2, 29, 23, 59, 59, 123456)
+        assert row["f"] == dt.datetime(2020, 6, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
+        assert row["g"] == "-100:00:00"
+        assert row["h"] is True and row["i"] == 255 and row["j"] == Decimal(18446744073709551615)
+        assert (row["k"], row["l"], row["m"], row["n"], row["o"], row["p"]) == (
+            2024,
+            "héllo 😀",
+            b"\x00\xff",
+            1.5,
+            "y",
+            "ab",
+        )
+        types = result.table.schema
+        assert types.field("a").type == pa.decimal128(20, 15) and types.field("b").type == pa.decimal128(38, 2)
+        assert types.field("c").type == pa.float64() and types.field("f").type == pa.timestamp("us", "UTC")
+        assert all(v is None for k, v in result.table.to_pylist()[1].items())
+
+    def test_sql_port(self, mysql_url: str, tmp_path: Path) -> None:
+        table = unique("base")
+        my_exec(
+            mysql_url,
+            f"CREATE TABLE {table} (n INT, v DECIMAL(10,1), s VARCHAR(5) COLLATE utf8mb4_nopad_bin)",
+            f"INSERT INTO {table} VALUES (1, 1.5, 'a'), (2, 3.0, 'b'), (3, 4.5, 'c')",
+        )
+        connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+        port = OutputPort(source="my", sql=f"SELECT n, v * 2 AS v2, s FROM {table}")
+        cols = {c.name: c for c in connector.columns(port)}
+        assert cols["v2"].type.name == "decimal" and cols["v2"].type.scale == 1
+        assert not cols["s"].case_insensitive
+        result = connector.scan(ScanRequest(port, columns=["s", "v2"], filters=[f("s >= 'b'"), f("n < 3")]))
+        assert result.table.to_pylist() == [{"s": "b", "v2": Decimal("6.0")}]
+        assert len(result.pushed_filters) == 2
+
+    def test_errors_name_the_source_and_hide_the_password(self, mysql_url: str, tmp_path: Path) -> None:
+        secret = "s3cret-Pa55"
+        database = mysql_url.rsplit("/", 1)[1]
+        cases = {
+            f"mysql://root:{secret}@127.0.0.1:3306/{database}": "access denied",
+            f"mysql://root@127.0.0.1:3306/no_such_db_mf?x={secret}": "does not exist",
+            f"mysql://root:{secret}@127.0.0.1:1/{database}": "cannot reach",
+        }
+        for url, expected in cases.items():
+            connector = get_connector("my_bad", SourceSpec(kind="mysql", url=url), tmp_path)
+            with pytest.raises(SourceError) as err:
+                connector.scan(ScanRequest(OutputPort(source="my_bad", table="t")))
+            text = str(err.value)
+            assert "source 'my_bad'" in text and expected in text, text
+            assert secret not in text
+
+    def test_stats_count_small_tables(self, mysql_url: str, tmp_path: Path) -> None:
+        table = unique("st")
+        my_exec(mysql_url, f"CREATE TABLE {table} (n INT)", f"INSERT INTO {table} VALUES (1), (2), (3)")
+        connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+        assert connector.stats(OutputPort(source="my", table=table)).row_count == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+class TestFiles:
+    @pytest.fixture
+    def lake(self, tmp_path: Path) -> Connector:
+        root = tmp_path / "lake"
+        (root / "sales" / "year=2020").mkdir(parents=True)
+        (root / "sales" / "year=2021").mkdir(parents=True)
+        pq.write_table(SAMPLE.slice(0, 3), root / "sales" / "year=2020" / "part-0.parquet")
+        pq.write_table(SAMPLE.slice(3), root / "sales" / "year=2021" / "part-0.parquet")
+        (root / "people.csv").write_text("id,name,born\n1,Ann,1990-01-02\n2,Bob,\n3,,2001-12-31\n")
+        (root / "events.jsonl").write_text('{"id": 1, "kind": "a"}\n{"id": 2, "kind": null}\n')
+        (tmp_path / "secret.parquet").write_bytes((root / "sales" / "year=2020" / "part-0.parquet").read_bytes())
+        os.symlink(tmp_path / "secret.parquet", root / "link.parquet")
+        os.symlink(tmp_path, root / "up")
+        return get_connector("lake", SourceSpec(kind="files", path="lake"), tmp_path)
+
+    def test_glob_folder_csv_and_json(self, lake: Connector) -> None:
+        glob = lake.scan(ScanRequest(OutputPort(source="lake", path="sales/*/*.parquet"), columns=["id"]))
+        assert sorted(glob.table.column("id").to_pylist()) == [1, 2, 3, 4, 5]
+        folder = lake.scan(
+            ScanRequest(
+                OutputPort(source="lake", path="sales", options={"hive_partitioning": True}),
+                columns=["year"],
+                filters=[f("year = 2021")],
+            )
+        )
+        assert folder.rows == 2
+        people = lake.scan(ScanRequest(OutputPort(source="lake", path="people.csv"), filters=[f("born IS NULL")]))
+        assert people.table.column("name").to_pylist() == ["Bob"]
+        assert people.table.schema.field("born").type == pa.date32()
+        events = lake.scan(ScanRequest(OutputPort(source="lake", path="events.jsonl")))
+        assert events.table.to_pylist() == [{"id": 1, "kind": "a"}, {"id": 2, "kind": None}]
+        assert lake.stats(OutputPort(source="lake", path="people.csv")).row_count == 3
+
+    def test_listing_groups_partitions(self, lake: Connector) -> None:
+        names = {t.name for t in lake.list_tables()}
+        assert {"people.csv", "events.jsonl", "sales/**/*.parquet"} <= names
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "../secret.parquet",
+            "sales/../../secret.parquet",
+            "link.parquet",
+            "up/secret.parquet",
+            "up/*.parquet",
+            "/etc/passwd",
+            "*/../../secret.parquet",
+        ],
+    )
+    def test_paths_leaving_the_folder_are_refused(self, lake: Connector, tmp_path: Path, path: str) -> None:
+        with pytest.raises(SourceError, match="outside the folder of source 'lake'"):
+            lake.scan(ScanRequest(OutputPort(source="lake", path=path, format="parquet")))
+        absolute_inside = str(tmp_path / "lake" / "people.csv")
+        assert lake.scan(ScanRequest(OutputPort(source="lake", path=absolute_inside), columns=[])).rows == 3
+
+    def test_writes_stay_inside_too(self, lake: Connector) -> None:
+        for bad in ("../out", "up/out", "/tmp/out"):
+            with pytest.raises(SourceError, match="outside the folder"):
+                lake.write(bad, SAMPLE)
+        with pytest.raises(SourceError, match="Parquet only"):
+            lake.write("out.csv", SAMPLE)
+
+    def test_unknown_reader_option_is_refused(self, lake: Connector) -> None:
+        port = OutputPort(source="lake", path="people.csv", options={"filename": "x", "read_text": True})
+        with pytest.raises(SourceError, match="reader option"):
+            lake.scan(ScanRequest(port))
+
+    def test_missing_folder(self, tmp_path: Path) -> None:
+        connector = get_connector("nofolder", SourceSpec(kind="files", path="nowhere"), tmp_path)
+        with pytest.raises(SourceError, match="source 'nofolder': folder 'nowhere' not found"):
+            connector.test()
+
+
+# ---------------------------------------------------------------------------------------------
+# SQLite and DuckDB files
+
+
+def test_sqlite_missing_file_and_bad_values(tmp_path: Path) -> None:
+    missing = get_connector("lite", SourceSpec(kind="sqlite", path="nope.sqlite"), tmp_path)
+    with pytest.raises(SourceError, match=r"source 'lite': database file 'nope\.sqlite' not found"):
+        missing.test()
+    import sqlite3
+
+    db = tmp_path / "x.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (n INTEGER, s TEXT COLLATE NOCASE, d DATE)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(1, "a", "2020-01-01"), ("oops", "B", None)])
+        conn.execute("CREATE VIEW v AS SELECT n * 2 AS n2, s FROM t WHERE typeof(n) = 'integer'")
+    connector = get_connector("lite", SourceSpec(kind="sqlite", path="x.sqlite"), tmp_path)
+    with pytest.raises(SourceError, match="column 'n' declared INTEGER holds a value"):
+        connector.scan(ScanRequest(OutputPort(source="lite", table="t")))
+    cols = {c.name: c for c in connector.columns(OutputPort(source="lite", table="t"))}
+    assert cols["s"].case_insensitive and str(cols["d"].type) == "date"
+    view = connector.scan(ScanRequest(OutputPort(source="lite", table="v")))
+    assert view.table.to_pylist() == [{"n2": 2, "s": "a"}]
+    assert str(connector.columns(OutputPort(source="lite", table="v"))[0].type) == "bigint"
+
+
+def test_duckdb_reads_while_another_thread_writes(tmp_path: Path) -> None:
+    connector = get_connector("duck", SourceSpec(kind="duckdb", path="d.duckdb"), tmp_path)
+    connector.write("t", SAMPLE, "create")
+    port = OutputPort(source="duck", table="t")
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for _ in range(10):
+                connector.write("t", SAMPLE, "append")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(lambda _: connector.scan(ScanRequest(port, columns=[])).rows, range(20)))
+    thread.join()
+    assert not errors
+    assert all(c % 5 == 0 and 5 <= c <= 55 for c in counts)
+    assert connector.scan(ScanRequest(port, columns=[])).rows == 55
+
+
+def test_duckdb_sql_port_cannot_read_other_files(tmp_path: Path) -> None:
+    connector = get_connector("duck", SourceSpec(kind="duckdb", path="d.duckdb"), tmp_path)
+    connector.write("t", SAMPLE, "create")
+    (tmp_path / "other.csv").write_text("a\n1\n")
+    port = OutputPort(source="duck", sql=f"SELECT * FROM read_csv('{tmp_path / 'other.csv'}')")
+    with pytest.raises(SourceError, match="source 'duck'"):
+        connector.scan(ScanRequest(port))
+    missing = get_connector("duck2", SourceSpec(kind="duckdb", path="none.duckdb"), tmp_path)
+    with pytest.raises(SourceError, match=r"database file 'none\.duckdb' not found"):
+        missing.test()
