@@ -149,7 +149,7 @@ def with_retries(
     for attempt in range(attempts):
         try:
             return fn()
-        except transient as exc:  # noqa: PERF203
+        except transient as exc:
             last = exc
             if attempt + 1 < attempts:
                 time.sleep(base_delay * (2**attempt))
