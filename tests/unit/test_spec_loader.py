@@ -363,3 +363,22 @@ def test_duplicate_column_is_refused() -> None:
 def test_column_classification_accepts_one_or_many() -> None:
     assert ColumnSpec(name="a", type="string", classification="pii").classification == ["pii"]
     assert ColumnSpec(name="a", type="string", classification=["pii", "email"]).classification == ["pii", "email"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("url", "postgresql://reader:hunter2@db/sales"), ("password", "hunter2")],
+)
+def test_a_literal_password_is_refused_so_it_never_reaches_the_store(field: str, value: str) -> None:
+    spec = {"kind": "postgres", "host": "db", "database": "sales", field: value}
+    with pytest.raises(ValueError, match=r"write it as \$\{ENV_VAR\}") as info:
+        SourceSpec.model_validate(spec)
+    assert "hunter2" not in str(info.value).split("input_value")[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://reader:${PG_PW}@db/sales", "postgresql://reader@db/sales", "mysql://root:@127.0.0.1/test"],
+)
+def test_env_references_and_empty_passwords_are_accepted(url: str) -> None:
+    assert SourceSpec(kind="postgres", url=url).url == url

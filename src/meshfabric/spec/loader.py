@@ -315,4 +315,4 @@ def resolved_source(name: str, spec: SourceSpec) -> SourceSpec:
     for key, value in data.items():
         if isinstance(value, str):
             data[key] = resolve_env(value, where=f"source '{name}' field '{key}'")
-    return SourceSpec.model_validate(data)
+    return SourceSpec.model_validate(data, context={"resolved": True})

@@ -9,12 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from meshfabric.types import TypeParseError, parse_type
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 NAME_HINT = "use lower-case letters, digits and '_' and start with a letter (it is used in SQL as domain.product)"
+
+#: a value that is exactly one ${ENV} reference, so no secret is written in a spec
+_ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
+#: the password part of scheme://user:password@host
+_URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:([^@]*)@")
 
 SourceKind = Literal["postgres", "mysql", "sqlite", "duckdb", "files"]
 Status = Literal["draft", "published", "deprecated", "retired"]
@@ -49,12 +54,23 @@ class SourceSpec(_Spec):
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _needs_location(self) -> SourceSpec:
+    def _needs_location(self, info: ValidationInfo) -> SourceSpec:
         if self.kind in ("postgres", "mysql"):
             if not self.url and not (self.host or self.database):
                 raise ValueError(f"a {self.kind} source needs 'url' or 'host' and 'database'")
         elif not self.path:
             raise ValueError(f"a {self.kind} source needs 'path'")
+        if info.context and info.context.get("resolved"):
+            return self  # ${ENV} already substituted, for connecting only
+        if self.password and not _ENV_ONLY.match(self.password):
+            raise ValueError("a literal password would be stored in the catalog: write it as ${ENV_VAR}")
+        if self.url:
+            m = _URL_PASSWORD.match(self.url)
+            if m and m.group(1) and not _ENV_ONLY.match(m.group(1)):
+                raise ValueError(
+                    "the url holds a literal password, which would be stored in the catalog: "
+                    "write it as ${ENV_VAR} (e.g. postgresql://reader:${PG_PASSWORD}@host/db)"
+                )
         return self
 
 
