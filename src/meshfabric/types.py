@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 #: Base logical types. Aliases on the right are accepted in specs and normalised.
 BASE_TYPES = {
@@ -162,3 +163,37 @@ def from_arrow(arrow_type: object) -> LogicalType:
     if t.is_dictionary(at):
         return from_arrow(at.value_type)  # type: ignore[attr-defined]
     raise TypeParseError(f"no logical type for Arrow type {at}")
+
+
+def to_arrow(logical: LogicalType) -> Any:
+    """The Arrow type that holds a logical type's values (the inverse of :func:`from_arrow`).
+
+    >>> str(to_arrow(parse_type("decimal(12,2)")))
+    'decimal128(12, 2)'
+    """
+    import pyarrow as pa
+
+    if logical.name == "decimal":
+        return pa.decimal128(logical.precision or 38, logical.scale or 0)
+    if logical.name == "list":
+        return pa.list_(to_arrow(parse_type(logical.inner)) if logical.inner else pa.string())
+    simple = {
+        "boolean": pa.bool_(),
+        "tinyint": pa.int8(),
+        "smallint": pa.int16(),
+        "integer": pa.int32(),
+        "bigint": pa.int64(),
+        "float": pa.float32(),
+        "double": pa.float64(),
+        "string": pa.string(),
+        "binary": pa.binary(),
+        "date": pa.date32(),
+        "time": pa.time64("us"),
+        "timestamp": pa.timestamp("us"),
+        "timestamptz": pa.timestamp("us", tz="UTC"),
+        "interval": pa.month_day_nano_interval(),
+        "uuid": pa.string(),
+        "json": pa.string(),
+    }
+    # struct and map carry no field list in a logical type: their values travel as JSON text
+    return simple.get(logical.name, pa.string())

@@ -50,6 +50,11 @@ SAMPLE = pa.table(
 SERVER = {"postgres", "mysql"}
 
 
+def resolved_spec(**fields: object) -> SourceSpec:
+    """A source spec as connectors receive it: ${ENV} already substituted, so secrets are literal."""
+    return SourceSpec.model_validate(fields, context={"resolved": True})
+
+
 def f(text: str) -> sqlglot.exp.Expression:
     return sqlglot.parse_one(text, dialect="duckdb")
 
@@ -360,7 +365,7 @@ class TestPostgres:
             "postgresql://no_such_role_mf:%s@127.0.0.1:5432/postgres": "authentication failed",
         }
         for url, expected in cases.items():
-            connector = get_connector("pg_bad", SourceSpec(kind="postgres", url=url % secret), tmp_path)
+            connector = get_connector("pg_bad", resolved_spec(kind="postgres", url=url % secret), tmp_path)
             started = time.perf_counter()
             with pytest.raises(SourceError) as err:
                 connector.test()
@@ -499,7 +504,7 @@ class TestMariaDB:
             f"mysql://root:{secret}@127.0.0.1:1/{database}": "cannot reach",
         }
         for url, expected in cases.items():
-            connector = get_connector("my_bad", SourceSpec(kind="mysql", url=url), tmp_path)
+            connector = get_connector("my_bad", resolved_spec(kind="mysql", url=url), tmp_path)
             with pytest.raises(SourceError) as err:
                 connector.scan(ScanRequest(OutputPort(source="my_bad", table="t")))
             text = str(err.value)

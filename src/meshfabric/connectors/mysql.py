@@ -554,27 +554,9 @@ class _ZeroDate(Exception):
 
 
 def _arrow_type(col: _Column) -> pa.DataType:
-    import pyarrow as pa
+    from meshfabric.types import to_arrow
 
-    logical = col.info.type
-    simple = {
-        "boolean": pa.bool_(),
-        "tinyint": pa.int8(),
-        "smallint": pa.int16(),
-        "integer": pa.int32(),
-        "bigint": pa.int64(),
-        "float": pa.float32(),
-        "double": pa.float64(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us"),
-        "timestamptz": pa.timestamp("us", tz="UTC"),
-        "binary": pa.binary(),
-        "string": pa.string(),
-        "json": pa.string(),
-    }
-    if logical.name == "decimal":
-        return pa.decimal128(logical.precision or 38, logical.scale or 0)
-    return simple[logical.name]
+    return to_arrow(col.info.type)
 
 
 def _python_ready(data: pa.Table) -> pa.Table:

@@ -385,18 +385,14 @@ def _collations(ddl: str) -> dict[str, str] | None:
 
 
 def _arrow_type(logical: LogicalType) -> pa.DataType:
+    """SQLite keeps few types: what it cannot hold natively is read as text."""
     import pyarrow as pa
 
-    if logical.name == "decimal":
-        return pa.decimal128(logical.precision or 38, logical.scale or 0)
-    return {
-        "boolean": pa.bool_(),
-        "bigint": pa.int64(),
-        "double": pa.float64(),
-        "binary": pa.binary(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us"),
-    }.get(logical.name, pa.string())
+    from meshfabric.types import to_arrow
+
+    if logical.name in ("boolean", "bigint", "double", "binary", "date", "timestamp", "decimal"):
+        return to_arrow(logical)
+    return pa.string()
 
 
 def _converter(col: ColumnInfo) -> Callable[[list[Any]], pa.Array]:
