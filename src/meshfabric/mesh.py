@@ -155,6 +155,23 @@ class Mesh:
     def source_tables(self, name: str) -> list[TableInfo]:
         return self.connector(name).list_tables()
 
+    def write(self, product: str, data: Any, *, mode: str = "append") -> int:
+        """Publish data (Arrow, pandas or polars) into a product's output port.
+
+        The data is checked against the declared schema first; a mismatch writes nothing.
+        Emits ``product.data_written``.
+        """
+        from meshfabric.catalog.publish import write_product
+        from meshfabric.events import DomainEvent
+
+        info = self.product(product)
+        rows = write_product(info, self.connector(info.source), _as_arrow(data), mode)  # type: ignore[arg-type]
+        self.events.publish(DomainEvent("product.data_written", info.domain,
+                                        {"product": info.fqn, "rows": rows, "mode": mode}))
+        if self.events.subscriptions:
+            self.events.deliver()
+        return rows
+
     # -- query ------------------------------------------------------------------------------
     def query(self, sql: str, *, limit: int | None = None) -> QueryResult:
         """Run one SELECT over products (``domain.product``) across all their sources."""
@@ -171,6 +188,20 @@ class Mesh:
         if self.root is None:
             raise ConfigError("this mesh was opened without a workspace folder", hint="use Mesh.open(path)")
         return self.root
+
+
+def _as_arrow(data: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if hasattr(data, "to_arrow"):  # polars
+        return data.to_arrow()
+    if data.__class__.__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise ConfigError(f"cannot write a {type(data).__name__}", hint="pass a pyarrow Table, pandas or polars DataFrame")
 
 
 class StoreCatalog:

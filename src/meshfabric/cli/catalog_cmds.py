@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     products = typer.Typer(help="List and show data products.", no_args_is_help=True)
     products.command("list")(products_list)
     products.command("show")(products_show)
+    products.command("write")(products_write)
     app.add_typer(products, name="products")
     spec = typer.Typer(help="Spec file format.", no_args_is_help=True)
     spec.command("schema")(spec_schema)
@@ -125,3 +126,38 @@ def spec_schema(kind: str = typer.Argument("DataProduct", help="DataProduct or M
     if kind not in models:
         raise ConfigError(f"unknown spec kind '{kind}'", hint="use DataProduct or Mesh")
     print_json(models[kind].model_json_schema(by_alias=True))
+
+
+def products_write(
+    product: str = typer.Argument(..., help="domain.product"),
+    file: Path = typer.Argument(..., help="Parquet, CSV or JSON-lines file with the rows to publish."),
+    mode: str = typer.Option("append", "--mode", help="append, replace or create."),
+) -> None:
+    """Publish rows into a product's output port, checked against its declared schema first."""
+    from meshfabric.errors import ConfigError
+
+    if not file.is_file():
+        raise ConfigError(f"no such file: {file}")
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            data = pq.read_table(file)
+        elif suffix == ".csv":
+            import pyarrow.csv as pcsv
+
+            data = pcsv.read_csv(file)
+        elif suffix in (".json", ".jsonl", ".ndjson"):
+            import pyarrow.json as pjson
+
+            data = pjson.read_json(file)
+        else:
+            raise ConfigError(f"cannot read '{file.name}'", hint="use a .parquet, .csv or .jsonl file")
+    except ConfigError:
+        raise
+    except Exception as exc:  # pyarrow's parse errors say what and where
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    with open_mesh() as mesh:
+        rows = mesh.write(product, data, mode=mode)
+    console.print(f"wrote {rows} rows to {product} ({mode})")
