@@ -191,7 +191,7 @@ def generate_data(root: Path, sizes: DemoSizes) -> dict[str, int]:
                CASE WHEN order_date > DATE '2026-11-20' AND (hash(order_id, 'tr') % 2) = 0 THEN NULL
                     ELSE order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT)
                          + to_hours((12 + (hash(order_id, 'dlv') % 120) +
-                                     CASE WHEN (hash(order_id, 'car') % 5) = 2 THEN 36 ELSE 0 END)::INT)
+                                     [0, 10, 36, 20, 50][1 + (hash(order_id, 'car') % 5)::INT])::INT)
                END AS delivered_at,
                round(3.5 + 12 * ((hash(order_id, 'cost') % 1000) / 1000.0), 2)::DECIMAL(10,2) AS cost
         FROM orders WHERE status <> 'cancelled'

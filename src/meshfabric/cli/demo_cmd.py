@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,11 @@ def demo(
         elif kind == "result":
             data = payload.arrow()
             console.print(table(None, data.column_names, [list(r.values()) for r in data.to_pylist()]))
+            console.print("   what each source was sent (only the columns and rows the query needs leave it):")
             for s in payload.scan_stats():
-                console.print(Text(f"   {s['product']:<22} ← {s['source']:<9} {s['rows']:>9,} rows  "
-                                   f"{s['seconds'] * 1000:7.1f} ms   {s['source_sql']}", style="dim"))
+                sql = re.sub(r"read_parquet\(\[[^\]]*\]\)", "read_parquet([...])", s["source_sql"] or "")
+                console.print(Text(f"   {s['product']:<20} ← {s['source']:<9} {s['rows']:>8,} rows "
+                                   f"{s['seconds'] * 1000:6.0f} ms  {sql}", style="dim"), overflow="fold")
             console.print(f"   answered in {payload.seconds:.3f} s")
         elif kind == "events":
             types: dict[str, int] = {}
