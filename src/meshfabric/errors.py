@@ -89,6 +89,9 @@ class AccessDenied(MeshfabricError):
 
 
 class IncompatibleSchema(MeshfabricError):
+    """A new schema version breaks its product's compatibility mode; lists every reason."""
+
+    exit_code = 1
     title = "incompatible schema"
 
     def __init__(self, message: str, reasons: list[str]) -> None:

@@ -341,14 +341,25 @@ def test_type_mismatch_names_both_sides(ws: Path, capsys: pytest.CaptureFixture[
 
 
 def test_allow_drift_applies_with_a_warning(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _edit(ws, ORDERS, "  - name: amount\n    type: double", "  - name: amount\n    type: string")
+    # a drift that is still a compatible schema change (decimal precision widens)
+    _edit(ws, SHIPMENTS, "type: decimal(10,2)", "type: decimal(12,2)")
     code, out, err = cli(capsys, "-w", ws, "apply", "--allow-drift")
     assert code == 0, err
-    assert "warning:" in err and "column 'amount' is declared string but the source has double" in flat(err)
-    assert "~ product sales.orders" in out
-    code, out, _ = cli(capsys, "-w", ws, "products", "show", "sales.orders", "--json")
-    amount = next(c for c in json.loads(out)["columns"] if c["name"] == "amount")
-    assert amount["type"] == "string"
+    assert "warning:" in err and "column 'cost' is declared decimal(12,2) but the source has decimal(10,2)" in flat(err)
+    assert "~ product logistics.shipments" in out
+    code, out, _ = cli(capsys, "-w", ws, "products", "show", "logistics.shipments", "--json")
+    cost = next(c for c in json.loads(out)["columns"] if c["name"] == "cost")
+    assert cost["type"] == "decimal(12,2)"
+
+
+def test_allow_drift_does_not_bypass_the_compatibility_mode(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = default_store_url(ws)
+    before = store_snapshot(url)
+    _edit(ws, ORDERS, "  - name: amount\n    type: double", "  - name: amount\n    type: string")
+    code, _, err = cli(capsys, "-w", ws, "apply", "--allow-drift")
+    assert code == 1
+    assert "column 'amount' changed type (double → string) with no promotion between them" in flat(err)
+    assert store_snapshot(url) == before
 
 
 # -- apply semantics ----------------------------------------------------------------------------
@@ -365,7 +376,7 @@ def test_first_apply_creates_everything_with_one_correlation_id(tmp_path: Path,
                        ("product", "logistics.shipments")}
     events = _events(capsys, root)
     assert sorted(e["event_type"] for e in events) == sorted(
-        ["source.registered"] * 2 + ["domain.created"] * 3 + ["product.created"] * 3)
+        ["source.registered"] * 2 + ["domain.created"] * 3 + ["product.created"] * 3 + ["schema.version_added"] * 3)
     assert {e["correlation_id"] for e in events} == {result["correlation_id"]}
     assert result["events"] == len(events)
     created_orders = next(e for e in events if e["data"].get("product") == "sales.orders")
@@ -431,7 +442,9 @@ def test_status_change_and_schema_change_emit_their_events(ws: Path, capsys: pyt
     change = next(c for c in result["changes"] if c["name"] == "sales.orders")
     assert change["changed"] == ["schema", "status"]
     events = {e["event_type"]: e for e in _events(capsys, ws, "--correlation", result["correlation_id"])}
-    assert set(events) == {"product.updated", "product.status_changed", "product.schema_changed"}
+    assert set(events) == {
+        "product.updated", "product.status_changed", "product.schema_changed", "schema.version_added"
+    }
     assert events["product.status_changed"]["data"] == {"product": "sales.orders", "from": "published",
                                                          "to": "deprecated"}
     assert [c["name"] for c in events["product.schema_changed"]["data"]["new"]] == ["order_id", "customer_id",
@@ -558,7 +571,7 @@ def test_source_schema_change_updates_a_product_without_declared_schema(ws: Path
     change = next(c for c in result["changes"] if c["name"] == "sales.orders")
     assert (change["action"], change["changed"]) == ("update", ["schema"])
     events = {e["event_type"]: e for e in _events(capsys, ws, "--correlation", result["correlation_id"])}
-    assert set(events) == {"product.updated", "product.schema_changed"}
+    assert set(events) == {"product.updated", "product.schema_changed", "schema.version_added"}
     assert [c["name"] for c in events["product.schema_changed"]["data"]["new"]][-1] == "note"
     assert _apply_json(capsys, ws)["summary"]["update"] == 0
 
@@ -697,7 +710,8 @@ def test_postgresql_store_from_mesh_yaml(pg_url: str, tmp_path: Path, capsys: py
         first = _apply_json(capsys, root)
         assert first["summary"]["create"] == 8
         before = store_snapshot(url)
-        assert len(before["products"]) == 3 and len(before["events"]) == 8
+        # 8 creations + one schema.version_added per product
+        assert len(before["products"]) == 3 and len(before["events"]) == 11
         assert _apply_json(capsys, root)["summary"]["unchanged"] == 8
         assert store_snapshot(url) == before
         assert not (root / ".meshfabric" / "store.db").exists()  # nothing went to the default store

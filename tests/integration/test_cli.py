@@ -215,14 +215,16 @@ def test_sources_test_unknown_source(ws: Path, capsys: pytest.CaptureFixture[str
 
 def test_events_list(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     events = _json(capsys, "-w", ws, "events", "list", "--json")
-    assert [e["event_type"] for e in events] == ["source.registered", "domain.created", "product.created"]
+    assert [e["event_type"] for e in events] == [
+        "source.registered", "domain.created", "product.created", "schema.version_added"
+    ]
     assert len({e["correlation_id"] for e in events}) == 1
     assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
     product = _json(capsys, "-w", ws, "events", "list", "--json", "--type", "product.*")
     assert [e["data"]["product"] for e in product] == ["geo.cities"]
     assert _json(capsys, "-w", ws, "events", "list", "--json", "--domain", "geo", "--type", "domain.created")
     assert _json(capsys, "-w", ws, "events", "list", "--json", "--since", "2999-01-01") == []
-    assert len(_json(capsys, "-w", ws, "events", "list", "--json", "--until", "2999-01-01T00:00+02:00")) == 3
+    assert len(_json(capsys, "-w", ws, "events", "list", "--json", "--until", "2999-01-01T00:00+02:00")) == 4
     assert len(_json(capsys, "-w", ws, "events", "list", "--json", "--limit", "2")) == 2
     code, out, _ = cli(capsys, "-w", ws, "events", "list")
     assert code == 0 and "product.created" in out

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshfabric.connectors.base import ColumnInfo, Connector
-from meshfabric.errors import SchemaDrift, SchemaDriftError, SpecError, SpecProblem
+from meshfabric.errors import IncompatibleSchema, SchemaDrift, SchemaDriftError, SpecError, SpecProblem
 from meshfabric.events import DomainEvent, append
 from meshfabric.spec.loader import LoadedProduct, WorkspaceSpecs
 from meshfabric.spec.models import LIFECYCLE, ProductSpec
@@ -270,6 +270,7 @@ def _reconcile(
             row.updated_at = now
     if problems:
         raise SpecError(problems)
+    _register_schemas(session, products, columns, changes, emit, write=write)
 
     for fqn, row in stored.items():
         if fqn not in wanted and (full or _in_scope(row.file, rel_scope)):
@@ -300,3 +301,54 @@ def _reconcile(
     order = {"source": 0, "domain": 1, "product": 2}
     changes.sort(key=lambda c: (order[c.kind], c.name))
     return changes, len(events)
+
+
+def product_schema(spec: ProductSpec, columns: list[dict[str, Any]]) -> Any:
+    """What the schema registry versions for a product: its JSON Schema, else its columns."""
+    return spec.json_schema if spec.json_schema is not None else columns
+
+
+def _register_schemas(
+    session: Session,
+    products: list[LoadedProduct],
+    columns: dict[str, list[dict[str, Any]]],
+    changes: list[Change],
+    emit: Callable[[str, str | None, dict[str, Any]], None],
+    *,
+    write: bool,
+) -> None:
+    """Check every created/updated product's schema against its history; register the new ones.
+
+    All products are checked before anything is registered, and every reason is reported.
+    """
+    from meshfabric.contracts import registry
+
+    touched = {c.name for c in changes if c.kind == "product" and c.action in ("create", "update")}
+    refused: list[str] = []
+    accepted: list[tuple[LoadedProduct, Any]] = []
+    for lp in products:
+        fqn = lp.spec.fqn
+        schema = product_schema(lp.spec, columns[fqn])
+        if fqn not in touched or schema in ([], None):
+            continue
+        result = registry.check(session, fqn, schema, lp.spec.compatibility)
+        if result is None:
+            continue
+        if not result.compatible:
+            refused.extend(f"{fqn} ({lp.file}, mode {result.mode}): {r}" for r in result.reasons)
+        else:
+            accepted.append((lp, schema))
+    if refused:
+        raise IncompatibleSchema(
+            "the new schema breaks its product's compatibility mode (nothing was written):", refused
+        )
+    for lp, schema in accepted:
+        change = next(c for c in changes if c.kind == "product" and c.name == lp.spec.fqn)
+        change.detail["schema_version"] = "new"
+        if write:
+            version = registry.register(session, lp.spec.fqn, schema, lp.spec.compatibility, lp.spec.version)
+            change.detail["schema_version"] = version.version
+            emit("schema.version_added", lp.spec.domain, {
+                "product": lp.spec.fqn, "version": version.version, "kind": version.kind,
+                "mode": lp.spec.compatibility, "fingerprint": version.fingerprint,
+            })

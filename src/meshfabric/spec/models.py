@@ -23,6 +23,9 @@ _URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:([^@]*)@")
 
 SourceKind = Literal["postgres", "mysql", "sqlite", "duckdb", "files"]
 Status = Literal["draft", "published", "deprecated", "retired"]
+Compatibility = Literal[
+    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"
+]
 LIFECYCLE: tuple[str, ...] = ("draft", "published", "deprecated", "retired")
 
 
@@ -103,6 +106,8 @@ class ColumnSpec(_Spec):
     description: str = ""
     classification: list[str] = Field(default_factory=list, description="e.g. [pii]")
     primary_key: bool = False
+    default: Any = Field(None, description="value readers use when older data lacks the column")
+    aliases: list[str] = Field(default_factory=list, description="former names: a rename keeps compatibility")
 
     @field_validator("type")
     @classmethod
@@ -150,6 +155,12 @@ class ProductSpec(_Spec):
     version: str = "1.0.0"
     output: OutputPort
     columns: list[ColumnSpec] = Field(default_factory=list, alias="schema")
+    compatibility: Compatibility = Field(
+        "BACKWARD", description="how each new schema version must relate to earlier ones (Confluent's modes)"
+    )
+    json_schema: dict[str, Any] | None = Field(
+        None, description="for JSON/event products: the JSON Schema (draft-07 or 2020-12) of each record"
+    )
 
     _check_domain = field_validator("domain", "name")(classmethod(lambda cls, v: check_name(v)))
 

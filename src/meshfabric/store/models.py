@@ -112,3 +112,55 @@ class DeadLetterRow(Base):
     error: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SchemaVersionRow(Base):
+    """One registered version of a product's schema (tabular columns or a JSON Schema)."""
+
+    __tablename__ = "schema_versions"
+    __table_args__ = (UniqueConstraint("product", "version", name="uq_schema_versions_product_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(130))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # tabular | json
+    schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: the compatibility mode the version was checked under
+    mode: Mapped[str] = mapped_column(String(32))
+    #: the product version (semver from the spec) this schema came with
+    product_version: Mapped[str] = mapped_column(String(64), default="")
+    deprecated: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContractRow(Base):
+    """A data contract between a producer product and a consumer domain, as its ODCS document."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (Index("ix_contracts_product", "product"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product: Mapped[str] = mapped_column(String(130))
+    consumer: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    valid_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContractViolationRow(Base):
+    __tablename__ = "contract_violations"
+    __table_args__ = (Index("ix_contract_violations_contract", "contract_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128))
+    actual: Mapped[float | None] = mapped_column(nullable=True)
+    threshold: Mapped[str] = mapped_column(String(256))
+    operator: Mapped[str] = mapped_column(String(64))
+    measured_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
