@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from meshfabric.cli import catalog_cmds, demo_cmd, events_cmds, query_cmd, serve_cmd, sources_cmds
+from meshfabric.cli import catalog_cmds, demo_cmd, events_cmds, query_cmd, schema_cmds, serve_cmd, sources_cmds
 from meshfabric.cli._common import STATE
 
 app = typer.Typer(
@@ -40,4 +40,5 @@ sources_cmds.register(app)
 query_cmd.register(app)
 events_cmds.register(app)
 demo_cmd.register(app)
+schema_cmds.register(app)
 serve_cmd.register(app)

@@ -57,7 +57,7 @@ def _compose_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, 
             _compose_lines(item, (*path, i), out)
 
 
-def _read_documents(path: Path, rel: str) -> list[tuple[Any, dict[tuple[Any, ...], int]]]:
+def read_documents(path: Path, rel: str) -> list[tuple[Any, dict[tuple[Any, ...], int]]]:
     """Parse every YAML document of a file with a line map per document."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -175,7 +175,7 @@ def load_mesh(root: Path) -> tuple[MeshSpec, dict[tuple[Any, ...], int]]:
             f"no {MESH_FILE} in {root}",
             hint="run `meshfabric init` to create a workspace, or pass the workspace folder",
         )
-    docs = _read_documents(path, MESH_FILE)
+    docs = read_documents(path, MESH_FILE)
     if len(docs) != 1 or not isinstance(docs[0][0], dict):
         raise SpecError([SpecProblem(MESH_FILE, 1, None, "must hold one YAML mapping", "see `meshfabric init`")])
     doc, lines = docs[0]
@@ -204,7 +204,7 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
     for path in spec_files(root):
         rel = str(path.relative_to(root))
         try:
-            docs = _read_documents(path, rel)
+            docs = read_documents(path, rel)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
