@@ -137,7 +137,8 @@ def test_backward_old_to_new_equals_forward_new_to_old(old: list[dict[str, Any]]
 @given(schemas(), schemas())
 def test_full_is_exactly_backward_and_forward(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
     full = check_compatibility(new, [old], "FULL").compatible
-    both = check_compatibility(new, [old], "BACKWARD").compatible and check_compatibility(new, [old], "FORWARD").compatible
+    backward = check_compatibility(new, [old], "BACKWARD").compatible
+    both = backward and check_compatibility(new, [old], "FORWARD").compatible
     assert full is both
 
 
