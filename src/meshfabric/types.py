@@ -74,6 +74,28 @@ class LogicalType:
         return True
 
 
+def widens(old: LogicalType, new: LogicalType) -> bool:
+    """Whether ``new`` strictly widens ``old``: a promotion the table formats (Iceberg, Delta) allow.
+
+    Integers widen (tinyint → smallint → integer → bigint), float → double, date → timestamp,
+    decimal precision grows with the same scale (an unbounded decimal holds any decimal).
+
+    >>> widens(parse_type("integer"), parse_type("bigint")), widens(parse_type("bigint"), parse_type("integer"))
+    (True, False)
+    """
+    if old.name in INTEGER_TYPES and new.name in INTEGER_TYPES:
+        return INTEGER_TYPES.index(new.name) > INTEGER_TYPES.index(old.name)
+    if (old.name, new.name) in {("float", "double"), ("date", "timestamp")}:
+        return True
+    if old.name == new.name == "decimal":
+        if new.precision is None:
+            return old.precision is not None
+        if old.precision is None:
+            return False
+        return (old.scale or 0) == (new.scale or 0) and new.precision > old.precision
+    return False
+
+
 class TypeParseError(ValueError):
     pass
 

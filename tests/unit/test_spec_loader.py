@@ -347,7 +347,7 @@ def test_product_spec_document_uses_the_yaml_names() -> None:
     })
     doc = spec.to_doc()
     assert doc["schema"] == [{"name": "id", "type": "bigint", "nullable": True, "description": "",
-                              "classification": ["pii"], "primary_key": False}]
+                              "classification": ["pii"], "primary_key": False, "aliases": []}]
     assert doc["status"] == "draft" and doc["version"] == "1.0.0" and "columns" not in doc
     assert spec.fqn == "sales.orders"
 

@@ -32,7 +32,7 @@ from meshfabric.contracts.odcs import (
     SchemaProperty,
     SlaProperty,
 )
-from meshfabric.types import INTEGER_TYPES, LogicalType, TypeParseError, parse_type
+from meshfabric.types import LogicalType, TypeParseError, parse_type, widens
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
@@ -111,19 +111,7 @@ class ContractBreak:
 
 def fits(inner: LogicalType, outer: LogicalType) -> bool:
     """Whether every value of ``inner`` is a value of ``outer`` (equal, or a promotion)."""
-    if _same(inner, outer):
-        return True
-    if inner.name in INTEGER_TYPES and outer.name in INTEGER_TYPES:
-        return INTEGER_TYPES.index(outer.name) > INTEGER_TYPES.index(inner.name)
-    if (inner.name, outer.name) in {("float", "double"), ("date", "timestamp")}:
-        return True
-    if inner.name == outer.name == "decimal":
-        if outer.precision is None:
-            return True  # an unbounded decimal holds any decimal
-        if inner.precision is None:
-            return False
-        return (inner.scale or 0) == (outer.scale or 0) and inner.precision <= outer.precision
-    return False
+    return _same(inner, outer) or widens(inner, outer)
 
 
 def _same(a: LogicalType, b: LogicalType) -> bool:

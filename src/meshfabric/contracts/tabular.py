@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshfabric.types import INTEGER_TYPES, LogicalType, parse_type
+from meshfabric.types import parse_type, widens
 
 #: changes that stop the NEW schema reading OLD data
 BREAKS_BACKWARD = frozenset({"REQUIRED_COLUMN_ADDED", "TYPE_NARROWED", "TYPE_CHANGED", "NULLABILITY_TIGHTENED"})
@@ -35,17 +35,6 @@ class ColumnChange:
 
     def __str__(self) -> str:
         return f"{self.type} {self.path}"
-
-
-def widens(old: LogicalType, new: LogicalType) -> bool:
-    """Whether every value of ``old`` is a value of ``new`` (a promotion the table formats allow)."""
-    if old.name in INTEGER_TYPES and new.name in INTEGER_TYPES:
-        return INTEGER_TYPES.index(new.name) > INTEGER_TYPES.index(old.name)
-    if (old.name, new.name) in {("float", "double"), ("date", "timestamp")}:
-        return True
-    if old.name == new.name == "decimal" and None not in (old.precision, new.precision):
-        return (old.scale or 0) == (new.scale or 0) and new.precision > old.precision  # type: ignore[operator]
-    return False
 
 
 def _required(col: dict[str, Any]) -> bool:
