@@ -126,3 +126,16 @@ class SchemaDriftError(CheckFailed):
             "declared schema does not match the source (nothing was written):\n" + "\n".join(lines),
             hint="fix the spec or the source; `apply --allow-drift` turns this into a warning",
         )
+
+
+class ContractBroken(CheckFailed):
+    """A product change would break consumer contracts; lists each one."""
+
+    title = "contract broken"
+
+    def __init__(self, breaks: list[str]) -> None:
+        self.breaks = breaks
+        super().__init__(
+            "the change breaks consumer contracts (nothing was written):\n" + "\n".join(f"  - {b}" for b in breaks),
+            hint="agree a new contract version with the consumers first, or keep the columns they rely on",
+        )

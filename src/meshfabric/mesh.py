@@ -117,6 +117,20 @@ class Mesh:
                                                             src.model_dump(mode="json", exclude_none=True)))
         return sorted(applied.values(), key=lambda s: s.name)
 
+    @property
+    def schemas(self) -> Any:
+        """The schema registry (``SchemaRegistry``): history, get, diff, deprecate."""
+        from meshfabric.contracts import SchemaRegistry
+
+        return SchemaRegistry(self.store)
+
+    @property
+    def contracts(self) -> Any:
+        """Data contracts (``ContractService``): generate, import_, export, list, get, test."""
+        from meshfabric.contracts.service import ContractService
+
+        return ContractService(self)
+
     # -- sources ----------------------------------------------------------------------------
     def connector(self, name: str) -> Connector:
         """The connector of a source: its applied spec, else the one in mesh.yaml."""

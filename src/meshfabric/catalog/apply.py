@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshfabric.connectors.base import ColumnInfo, Connector
-from meshfabric.errors import IncompatibleSchema, SchemaDrift, SchemaDriftError, SpecError, SpecProblem
+from meshfabric.errors import ContractBroken, IncompatibleSchema, SchemaDrift, SchemaDriftError, SpecError, SpecProblem
 from meshfabric.events import DomainEvent, append
 from meshfabric.spec.loader import LoadedProduct, WorkspaceSpecs
 from meshfabric.spec.models import LIFECYCLE, ProductSpec
@@ -151,10 +151,12 @@ def apply_workspace(
     correlation_id = uuid.uuid4().hex
     if dry_run:
         with store.read() as session:
-            changes, _ = _reconcile(session, specs, products, columns, rel_scope, correlation_id, write=False)
+            changes, _ = _reconcile(session, specs, products, columns, rel_scope, correlation_id, warnings,
+                                    write=False)
         return ApplyResult(changes, warnings, False, correlation_id)
     with store.write() as session:
-        changes, events = _reconcile(session, specs, products, columns, rel_scope, correlation_id, write=True)
+        changes, events = _reconcile(session, specs, products, columns, rel_scope, correlation_id, warnings,
+                                     write=True)
     return ApplyResult(changes, warnings, True, correlation_id, events)
 
 
@@ -165,6 +167,7 @@ def _reconcile(
     columns: dict[str, list[dict[str, Any]]],
     rel_scope: str | None,
     correlation_id: str,
+    warnings: list[str],
     *,
     write: bool,
 ) -> tuple[list[Change], int]:
@@ -219,6 +222,7 @@ def _reconcile(
 
     # products
     stored = {f"{r.domain}.{r.name}": r for r in session.scalars(select(ProductRow))}
+    previous: dict[str, list[dict[str, Any]]] = {}
     problems: list[SpecProblem] = []
     wanted: set[str] = set()
     for lp in products:
@@ -249,6 +253,7 @@ def _reconcile(
                                         f"keep status '{row.status}' or move forward"))
             continue
         changed = sorted(k for k in set(doc) | set(row.spec) if doc.get(k) != row.spec.get(k))
+        previous[fqn] = list(row.columns)
         if columns[fqn] != row.columns and "schema" not in changed:
             changed.append("schema")
         changes.append(Change("update", "product", fqn, changed,
@@ -271,6 +276,7 @@ def _reconcile(
     if problems:
         raise SpecError(problems)
     _register_schemas(session, products, columns, changes, emit, write=write)
+    _check_consumer_contracts(session, columns, previous, warnings)
 
     for fqn, row in stored.items():
         if fqn not in wanted and (full or _in_scope(row.file, rel_scope)):
@@ -352,3 +358,30 @@ def _register_schemas(
                 "product": lp.spec.fqn, "version": version.version, "kind": version.kind,
                 "mode": lp.spec.compatibility, "fingerprint": version.fingerprint,
             })
+
+
+def _check_consumer_contracts(
+    session: Session,
+    columns: dict[str, list[dict[str, Any]]],
+    previous: dict[str, list[dict[str, Any]]],
+    warnings: list[str],
+) -> None:
+    """Refuse a schema change that breaks a consumer's contract; warn about softer effects."""
+    from meshfabric.contracts.changelog import breaking_for_consumers
+    from meshfabric.contracts.service import contracts_of
+
+    errors: list[str] = []
+    for fqn, old in previous.items():
+        if old == columns[fqn]:
+            continue
+        contracts = contracts_of(session, fqn)
+        if not contracts:
+            continue
+        for b in breaking_for_consumers(old, columns[fqn], contracts, product=fqn):
+            line = f"{fqn}: contract {b.contract_id[:8]} with '{b.consumer}': {b.reason}"
+            if b.breaking:
+                errors.append(line)
+            elif b.severity == "warning":
+                warnings.append(line)
+    if errors:
+        raise ContractBroken(errors)

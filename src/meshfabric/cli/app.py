@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from meshfabric.cli import catalog_cmds, demo_cmd, events_cmds, query_cmd, schema_cmds, serve_cmd, sources_cmds
+from meshfabric.cli import (
+    catalog_cmds,
+    contract_cmds,
+    demo_cmd,
+    events_cmds,
+    query_cmd,
+    schema_cmds,
+    serve_cmd,
+    sources_cmds,
+)
 from meshfabric.cli._common import STATE
 
 app = typer.Typer(
@@ -41,4 +50,5 @@ query_cmd.register(app)
 events_cmds.register(app)
 demo_cmd.register(app)
 schema_cmds.register(app)
+contract_cmds.register(app)
 serve_cmd.register(app)

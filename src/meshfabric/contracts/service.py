@@ -1,0 +1,170 @@
+"""Contracts in the catalog: generate, import, export, list, test against metrics.
+
+The ODCS document is the stored form (``contracts.document``), so export returns exactly what
+was imported. Compliance results are persisted as violations and emitted as
+``contract.violated`` events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshfabric.contracts.odcs import Contract, dump_contract, load_contract
+from meshfabric.errors import ConfigError, NotFound
+from meshfabric.events import DomainEvent, append
+from meshfabric.store.models import ContractRow, ContractViolationRow, DomainRow
+
+if TYPE_CHECKING:
+    from meshfabric.contracts.compliance import Evaluation
+    from meshfabric.mesh import Mesh
+
+
+@dataclass(frozen=True)
+class ContractInfo:
+    id: str
+    product: str
+    consumer: str
+    version: str
+    status: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+def _info(row: ContractRow) -> ContractInfo:
+    return ContractInfo(row.id, row.product, row.consumer, row.version, row.status, row.valid_from,
+                        row.valid_until, row.updated_at)
+
+
+def contracts_of(session: Session, product: str) -> list[Contract]:
+    """Every stored contract bound to a product (for checks inside an apply transaction)."""
+    rows = session.scalars(select(ContractRow).where(ContractRow.product == product))
+    return [Contract(dict(r.document)) for r in rows]
+
+
+class ContractService:
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.store = mesh.store
+
+    # -- creating ---------------------------------------------------------------------------
+    def generate(self, product: str, consumer: str, requirements: dict[str, float] | None = None,
+                 *, save: bool = False) -> Contract:
+        """A contract for ``consumer`` built from the product's current schema and SLA defaults."""
+        from meshfabric.contracts.generate import generate_contract
+
+        info = self.mesh.product(product)
+        self._require_domain(consumer)
+        contract = generate_contract(info, consumer, requirements)
+        if save:
+            self.save(contract, event="contract.created")
+        return contract
+
+    def import_(self, source: str | Path) -> Contract:
+        """Validate an ODCS document and store it (replacing a stored contract with the same id)."""
+        contract = load_contract(source)
+        if contract.product_fqn:
+            self.mesh.product(contract.product_fqn)  # NotFound names the product and suggests
+        if contract.consumer_domain:
+            self._require_domain(contract.consumer_domain)
+        self.save(contract, event="contract.imported")
+        return contract
+
+    def save(self, contract: Contract, *, event: str = "contract.updated") -> None:
+        now = datetime.now(UTC)
+        with self.store.write() as s:
+            row = s.get(ContractRow, contract.id)
+            if row is None:
+                row = ContractRow(id=contract.id, created_at=now)
+                s.add(row)
+            row.product = contract.product_fqn or ""
+            row.consumer = contract.consumer_domain or ""
+            row.version, row.status = contract.version, contract.status
+            row.document = contract.to_dict()
+            row.valid_from, row.valid_until, row.updated_at = contract.valid_from, contract.valid_until, now
+            domain = (contract.product_fqn or "").split(".")[0] or None
+            append(s, DomainEvent(event, domain, {
+                "contract": contract.id, "product": contract.product_fqn, "consumer": contract.consumer_domain,
+                "version": contract.version, "status": contract.status,
+            }))
+
+    def _require_domain(self, name: str) -> None:
+        with self.store.read() as s:
+            known = [d for (d,) in s.execute(select(DomainRow.name))]
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            raise NotFound(f"domain '{name}' is not in the catalog",
+                           hint=f"did you mean '{close[0]}'?" if close else f"domains: {', '.join(known)}")
+
+    # -- reading ----------------------------------------------------------------------------
+    def list(self, *, product: str | None = None, consumer: str | None = None) -> list[ContractInfo]:
+        stmt = select(ContractRow).order_by(ContractRow.product, ContractRow.consumer, ContractRow.id)
+        if product:
+            stmt = stmt.where(ContractRow.product == product)
+        if consumer:
+            stmt = stmt.where(ContractRow.consumer == consumer)
+        with self.store.read() as s:
+            return [_info(r) for r in s.scalars(stmt)]
+
+    def get(self, contract_id: str) -> Contract:
+        with self.store.read() as s:
+            row = s.get(ContractRow, contract_id)
+            if row is None:
+                ids = [i for (i,) in s.execute(select(ContractRow.id))]
+                matches = [i for i in ids if i.startswith(contract_id)]
+                if len(matches) == 1:
+                    row = s.get(ContractRow, matches[0])
+            if row is None:
+                raise NotFound(f"contract '{contract_id}' not found",
+                               hint="list contracts with `meshfabric contract list`")
+            return Contract(dict(row.document))
+
+    def export(self, contract_id: str) -> str:
+        return dump_contract(self.get(contract_id))
+
+    # -- compliance -------------------------------------------------------------------------
+    def test(self, contract_id: str, metrics: dict[str, float], *, measured_at: datetime | None = None) -> Evaluation:
+        """Evaluate a contract against measured metrics; persist and emit every violation."""
+        from meshfabric.contracts.compliance import evaluate
+
+        if not metrics:
+            raise ConfigError("no metrics given", hint="pass --metric name=value or --metrics FILE.json")
+        contract = self.get(contract_id)
+        at = measured_at or datetime.now(UTC)
+        result = evaluate(contract, metrics, measured_at=at)
+        domain = (contract.product_fqn or "").split(".")[0] or None
+        with self.store.write() as s:
+            for v in result:
+                s.add(ContractViolationRow(contract_id=contract.id, metric=v.metric, actual=_number(v.actual),
+                                           threshold=str(v.threshold)[:256], operator=v.operator, measured_at=at))
+                append(s, DomainEvent("contract.violated", domain, {
+                    "contract": contract.id, "product": contract.product_fqn,
+                    "consumer": contract.consumer_domain, **v.to_dict(),
+                }))
+        return result
+
+    def violations(self, contract_id: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(ContractViolationRow).order_by(ContractViolationRow.id)
+        if contract_id:
+            stmt = stmt.where(ContractViolationRow.contract_id == self.get(contract_id).id)
+        with self.store.read() as s:
+            return [{"contract_id": r.contract_id, "metric": r.metric, "actual": r.actual, "threshold": r.threshold,
+                     "operator": r.operator, "measured_at": r.measured_at.isoformat()} for r in s.scalars(stmt)]
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
