@@ -35,7 +35,7 @@ Action = Literal["create", "update", "unchanged", "delete"]
 @dataclass
 class Change:
     action: Action
-    kind: Literal["source", "domain", "product"]
+    kind: Literal["source", "domain", "product", "contract"]
     name: str
     changed: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
@@ -276,7 +276,10 @@ def _reconcile(
     if problems:
         raise SpecError(problems)
     _register_schemas(session, products, columns, changes, emit, write=write)
-    _check_consumer_contracts(session, columns, previous, warnings)
+    workspace_contracts = {lc.contract.id: lc.contract for lc in specs.contracts}
+    _check_consumer_contracts(session, columns, previous, warnings, workspace_contracts)
+    _apply_contracts(session, [lc for lc in specs.contracts if _in_scope(lc.file, rel_scope)], rel_scope,
+                     changes, emit, write=write)
 
     for fqn, row in stored.items():
         if fqn not in wanted and (full or _in_scope(row.file, rel_scope)):
@@ -304,7 +307,7 @@ def _reconcile(
     if write:
         for event in events:
             append(session, event)
-    order = {"source": 0, "domain": 1, "product": 2}
+    order = {"source": 0, "domain": 1, "product": 2, "contract": 3}
     changes.sort(key=lambda c: (order[c.kind], c.name))
     return changes, len(events)
 
@@ -365,8 +368,13 @@ def _check_consumer_contracts(
     columns: dict[str, list[dict[str, Any]]],
     previous: dict[str, list[dict[str, Any]]],
     warnings: list[str],
+    workspace_contracts: dict[str, Any],
 ) -> None:
-    """Refuse a schema change that breaks a consumer's contract; warn about softer effects."""
+    """Refuse a schema change that breaks a consumer's contract; warn about softer effects.
+
+    The contracts that bind are those stored, as replaced or added by the workspace's own
+    contract files in this apply.
+    """
     from meshfabric.contracts.changelog import breaking_for_consumers
     from meshfabric.contracts.service import contracts_of
 
@@ -374,7 +382,9 @@ def _check_consumer_contracts(
     for fqn, old in previous.items():
         if old == columns[fqn]:
             continue
-        contracts = contracts_of(session, fqn)
+        binding = {c.id: c for c in contracts_of(session, fqn)}
+        binding.update({i: c for i, c in workspace_contracts.items() if c.product_fqn == fqn})
+        contracts = list(binding.values())
         if not contracts:
             continue
         for b in breaking_for_consumers(old, columns[fqn], contracts, product=fqn):
@@ -385,3 +395,47 @@ def _check_consumer_contracts(
                 warnings.append(line)
     if errors:
         raise ContractBroken(errors)
+
+
+def _apply_contracts(
+    session: Session,
+    loaded: list[Any],
+    rel_scope: str | None,
+    changes: list[Change],
+    emit: Callable[[str, str | None, dict[str, Any]], None],
+    *,
+    write: bool,
+) -> None:
+    """Upsert the workspace's contract files; delete those whose file left the scope."""
+    from meshfabric.store.models import ContractRow
+
+    stored = {r.id: r for r in session.scalars(select(ContractRow))}
+    wanted = set()
+    now = datetime.now(UTC)
+    for lc in loaded:
+        c = lc.contract
+        wanted.add(c.id)
+        domain = (c.product_fqn or "").split(".")[0] or None
+        data = {"contract": c.id, "product": c.product_fqn, "consumer": c.consumer_domain, "version": c.version}
+        row = stored.get(c.id)
+        doc = c.to_dict()
+        if row is not None and row.document == doc and row.file == lc.file:
+            changes.append(Change("unchanged", "contract", c.id))
+            continue
+        action: Action = "create" if row is None else "update"
+        changes.append(Change(action, "contract", c.id, detail={"product": c.product_fqn,
+                                                                 "consumer": c.consumer_domain}))
+        emit("contract.created" if row is None else "contract.updated", domain, data)
+        if write:
+            if row is None:
+                row = ContractRow(id=c.id, created_at=now)
+                session.add(row)
+            row.product, row.consumer = c.product_fqn or "", c.consumer_domain or ""
+            row.version, row.status, row.document, row.file = c.version, c.status, doc, lc.file
+            row.valid_from, row.valid_until, row.updated_at = c.valid_from, c.valid_until, now
+    for cid, row in stored.items():
+        if cid not in wanted and row.file and _in_scope(row.file, rel_scope):
+            changes.append(Change("delete", "contract", cid, detail={"file": row.file}))
+            emit("contract.deleted", (row.product or "").split(".")[0] or None, {"contract": cid})
+            if write:
+                session.delete(row)

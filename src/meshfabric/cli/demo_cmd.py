@@ -53,6 +53,31 @@ def demo(
                 console.print(Text(f"   {s['product']:<20} ← {s['source']:<9} {s['rows']:>8,} rows "
                                    f"{s['seconds'] * 1000:6.0f} ms  {sql}", style="dim"), overflow="fold")
             console.print(f"   answered in {payload.seconds:.3f} s")
+        elif kind == "schema_accepted":
+            result, history = payload
+            console.print(f"   applied: {result.count('update')} updated; sales.orders schema versions: "
+                          + ", ".join(f"v{v.version} ({len(v.schema)} columns)" for v in reversed(history)))
+        elif kind in ("schema_refused", "contract_refused"):
+            if isinstance(payload, Exception):
+                console.print(Text("   refused, nothing written:", style="yellow"))
+                for reason in getattr(payload, "reasons", None) or getattr(payload, "breaks", []):
+                    console.print(Text(f"     - {reason}", style="yellow"), overflow="fold")
+            else:
+                console.print(Text("   unexpectedly accepted", style="bold red"))
+        elif kind == "contract":
+            contract, path = payload
+            slas = ", ".join(f"{p.name} {p.value}{' ' + p.unit if p.unit else ''}" for p in contract.sla_properties)
+            console.print(f"   contract {contract.id[:8]} v{contract.version} ({contract.status}), "
+                          f"valid until {contract.valid_until:%Y-%m-%d}; exported to {path}")
+            console.print(Text(f"   SLA: {slas}", style="dim"), overflow="fold")
+        elif kind == "compliance":
+            metrics, result = payload
+            shown = ", ".join(f"{k}={v:.3f}" if k != "latency" else f"{k}={v:.0f} ms" for k, v in metrics.items())
+            console.print(Text(f"   measured: {shown}", style="dim"))
+            if result.compliant:
+                console.print(Text("   compliant", style="green"))
+            for v in result:
+                console.print(Text(f"   violation: {v.metric} = {v.actual} ({v.operator} {v.threshold})", style="red"))
         elif kind == "events":
             types: dict[str, int] = {}
             for e in payload:

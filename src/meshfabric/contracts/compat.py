@@ -129,7 +129,7 @@ def _changes(
         changes_of = jd.backward_changes if direction == "backward" else jd.forward_changes
         diffs = changes_of(new, prev, policy)
         for d in diffs:
-            breaking = bool(wanted) and not jd.is_compatible([d])
+            breaking = bool(wanted) and not jd.is_compatible([d], policy=policy)
             key = (d.type, d.path)
             if key not in found or (breaking and not found[key].breaking):
                 reason = f"{d.type} at {d.path} breaks {direction} compatibility" if breaking else ""

@@ -34,10 +34,20 @@ class LoadedProduct:
 
 
 @dataclass
+class LoadedContract:
+    """An ODCS data contract kept in the workspace (``kind: DataContract``)."""
+
+    contract: Any  # meshfabric.contracts.odcs.Contract (imported lazily)
+    file: str
+    line: int
+
+
+@dataclass
 class WorkspaceSpecs:
     root: Path
     mesh: MeshSpec
     products: list[LoadedProduct] = field(default_factory=list)
+    contracts: list[LoadedContract] = field(default_factory=list)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -201,6 +211,7 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
     mesh, mesh_lines = load_mesh(root)
     problems: list[SpecProblem] = []
     products: list[LoadedProduct] = []
+    contracts: list[LoadedContract] = []
     for path in spec_files(root):
         rel = str(path.relative_to(root))
         try:
@@ -216,12 +227,19 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
                     problems.append(SpecProblem(rel, 1, "kind", "missing 'kind'", "add 'kind: DataProduct'"))
                 continue  # not a meshfabric spec (other tools keep YAML in repos too)
             kind = doc["kind"]
+            if kind == "DataContract":
+                found, contract_problems = _load_contract_doc(doc, rel, lines)
+                problems.extend(contract_problems)
+                if found is not None:
+                    contracts.append(found)
+                continue
             model = SPEC_KINDS.get(kind)
             if model is None:
-                close = difflib.get_close_matches(str(kind), list(SPEC_KINDS), n=1)
+                kinds = [*SPEC_KINDS, "DataContract"]
+                close = difflib.get_close_matches(str(kind), kinds, n=1)
                 problems.append(SpecProblem(
                     rel, lines.get(("kind",)), "kind", f"unknown kind '{kind}'",
-                    f"did you mean '{close[0]}'?" if close else f"known kinds: {', '.join(SPEC_KINDS)}",
+                    f"did you mean '{close[0]}'?" if close else f"known kinds: {', '.join(kinds)}",
                 ))
                 continue
             try:
@@ -244,9 +262,10 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
     used = {lp.spec.output.source for lp in products if lp.spec.output.source in mesh.sources}
     for name in sorted(used):
         problems.extend(_unset_env(name, mesh.sources[name], mesh_lines))
+    problems.extend(_cross_check_contracts(contracts, products, mesh))
     if problems:
         raise SpecError(problems)
-    return WorkspaceSpecs(root, mesh, products)
+    return WorkspaceSpecs(root, mesh, products, contracts)
 
 
 def _cross_check(spec: ProductSpec, mesh: MeshSpec, rel: str, lines: dict[tuple[Any, ...], int]) -> list[SpecProblem]:
@@ -316,3 +335,66 @@ def resolved_source(name: str, spec: SourceSpec) -> SourceSpec:
         if isinstance(value, str):
             data[key] = resolve_env(value, where=f"source '{name}' field '{key}'")
     return SourceSpec.model_validate(data, context={"resolved": True})
+
+
+_JSONPATH_PART = re.compile(r"\.([A-Za-z0-9_$-]+)|\[(\d+)\]")
+
+
+def _loc_of(jsonpath: str) -> tuple[Any, ...]:
+    """``$.schema[0].name`` → ``("schema", 0, "name")``."""
+    return tuple(int(i) if i else key for key, i in _JSONPATH_PART.findall(jsonpath))
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates and times as the ISO strings ODCS expects (the JSON data model)."""
+    import datetime as dt
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return value
+
+
+def _load_contract_doc(
+    doc: dict[str, Any], rel: str, lines: dict[tuple[Any, ...], int]
+) -> tuple[LoadedContract | None, list[SpecProblem]]:
+    from meshfabric.contracts.odcs import Contract, meshfabric_problems, validate_odcs
+
+    doc = _plain(doc)
+    problems = []
+    for violation in validate_odcs(doc):
+        path, _, message = violation.partition(": ")
+        problems.append(SpecProblem(rel, _line_for(lines, _loc_of(path)), path.removeprefix("$.") or None, message,
+                                    "see the ODCS v3.1 schema"))
+    for path, message in meshfabric_problems(doc):
+        problems.append(SpecProblem(rel, _line_for(lines, _loc_of(path)), path.removeprefix("$.") or None, message))
+    if problems:
+        return None, problems
+    return LoadedContract(Contract(doc), rel, lines.get((), 1)), []
+
+
+def _cross_check_contracts(
+    contracts: list[LoadedContract], products: list[LoadedProduct], mesh: MeshSpec
+) -> list[SpecProblem]:
+    problems = []
+    known = {lp.spec.fqn for lp in products}
+    seen: dict[str, LoadedContract] = {}
+    for lc in contracts:
+        c = lc.contract
+        if c.id in seen:
+            problems.append(SpecProblem(lc.file, lc.line, "id",
+                                        f"contract id '{c.id}' is also used in {seen[c.id].file}",
+                                        "give each contract its own id"))
+        seen[c.id] = lc
+        if c.product_fqn and c.product_fqn not in known:
+            close = difflib.get_close_matches(c.product_fqn, sorted(known), n=1)
+            problems.append(SpecProblem(lc.file, lc.line, "customProperties.meshfabric.product",
+                                        f"product '{c.product_fqn}' is not defined in this workspace",
+                                        f"did you mean '{close[0]}'?" if close else None))
+        if c.consumer_domain and c.consumer_domain not in mesh.domains:
+            problems.append(SpecProblem(lc.file, lc.line, "customProperties.meshfabric.consumerDomain",
+                                        f"consumer domain '{c.consumer_domain}' is not declared in {MESH_FILE}"))
+    return problems

@@ -148,6 +148,8 @@ class ContractRow(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     valid_from: Mapped[datetime | None] = mapped_column(nullable=True)
     valid_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: the workspace file it was applied from ('' when stored through the CLI/SDK)
+    file: Mapped[str] = mapped_column(String(1024), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
