@@ -166,3 +166,103 @@ class ContractViolationRow(Base):
     operator: Mapped[str] = mapped_column(String(64))
     measured_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QualityRunRow(Base):
+    """One run of a product's quality rules."""
+
+    __tablename__ = "quality_runs"
+    __table_args__ = (Index("ix_quality_runs_product_started", "product", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(130))
+    #: passed | failed (an error-severity rule failed) | error (the run itself could not finish)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(nullable=True)
+    dimension_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rules_total: Mapped[int] = mapped_column(Integer, default=0)
+    rules_failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    queries: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    correlation_id: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class QualityResultRow(Base):
+    """One rule's outcome in one run."""
+
+    __tablename__ = "quality_results"
+    __table_args__ = (Index("ix_quality_results_run", "run_id"), Index("ix_quality_results_product", "product"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(BigInteger)
+    product: Mapped[str] = mapped_column(String(130))
+    rule: Mapped[str] = mapped_column(String(256))
+    rule_type: Mapped[str] = mapped_column(String(64))
+    column: Mapped[str] = mapped_column(String(256), default="")
+    dimension: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    passed: Mapped[bool] = mapped_column()
+    observed: Mapped[float | None] = mapped_column(nullable=True)
+    threshold: Mapped[str] = mapped_column(String(512), default="")
+    failing_rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    total_rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sample: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    measured_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetricPointRow(Base):
+    """One point of a metric time series (every quality observation is one)."""
+
+    __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_points_series_ts", "series", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: e.g. "sales.orders/completeness/customer_id" — the unit a detector watches
+    series: Mapped[str] = mapped_column(String(512))
+    product: Mapped[str] = mapped_column(String(130), default="")
+    metric: Mapped[str] = mapped_column(String(128))
+    value: Mapped[float] = mapped_column()
+    ts: Mapped[datetime] = mapped_column()
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_series", "series"), Index("ix_alerts_dedup", "dedup_key"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    series: Mapped[str] = mapped_column(String(512))
+    product: Mapped[str] = mapped_column(String(130), default="")
+    detector: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(nullable=True)
+    expected: Mapped[float | None] = mapped_column(nullable=True)
+    score: Mapped[float | None] = mapped_column(nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    #: open | acknowledged | resolved
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    dedup_key: Mapped[str] = mapped_column(String(512))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    ts: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertDeliveryRow(Base):
+    """One attempt series to deliver an alert to one target (a webhook URL)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index("ix_alert_deliveries_alert", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[str] = mapped_column(String(1024))
+    #: delivered | failed
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
