@@ -160,3 +160,37 @@ def test_api_without_a_workspace(tmp_path: Path) -> None:
             assert c.get("/api/v1/products/a.b").status_code == 404
     finally:
         mesh.close()
+
+
+# -- schema registry and contracts --------------------------------------------------------------
+
+
+def test_schema_versions_of_a_product(client: TestClient) -> None:
+    body = client.get("/api/v1/products/sales.orders/schemas").json()
+    assert body["total"] == 1 and body["items"][0]["version"] == 1
+    one = client.get("/api/v1/products/sales.orders/schemas/1").json()
+    assert [c["name"] for c in one["schema"]][:2] == ["order_id", "customer_id"]
+    missing = client.get("/api/v1/products/sales.orders/schemas/7")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith(PROBLEM)
+
+
+def test_schema_check_endpoint(client: TestClient) -> None:
+    old = [{"name": "id", "type": "integer", "nullable": False}]
+    new = [{"name": "id", "type": "bigint", "nullable": False}, {"name": "x", "type": "string", "nullable": False}]
+    body = client.post("/api/v1/schemas/check", json={"new": new, "previous": [old]}).json()
+    assert body["compatible"] is False
+    assert [(c["type"], c["breaking"]) for c in body["changes"]] == [
+        ("TYPE_WIDENED", False), ("REQUIRED_COLUMN_ADDED", True)]
+    bad = client.post("/api/v1/schemas/check", json={"new": new, "previous": [old], "mode": "UP"})
+    assert bad.status_code == 400 and "unknown compatibility mode" in bad.json()["detail"]
+
+
+def test_contracts_endpoints(client: TestClient) -> None:
+    mesh: Mesh = client.app.state.mesh  # type: ignore[attr-defined]
+    contract = mesh.contracts.generate("sales.orders", "crm", save=True)
+    listed = client.get("/api/v1/contracts", params={"product": "sales.orders"}).json()
+    assert [c["id"] for c in listed["items"]] == [contract.id]
+    as_json = client.get(f"/api/v1/contracts/{contract.id}").json()
+    assert as_json["id"] == contract.id and as_json["kind"] == "DataContract"
+    as_yaml = client.get(f"/api/v1/contracts/{contract.id}", headers={"accept": "application/yaml"})
+    assert as_yaml.headers["content-type"].startswith("application/yaml") and "apiVersion: v3.1.0" in as_yaml.text

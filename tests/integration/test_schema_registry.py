@@ -123,3 +123,43 @@ def test_schema_check_cli_reads_json_schema_files(tmp_path: Path, capsys: pytest
     body = json.loads(out)
     assert code == 1 and body["compatible"] is False
     assert any(c["path"] == "#/properties/a" and c["breaking"] for c in body["changes"])
+
+
+EVENTS_SPEC = """\
+kind: DataProduct
+domain: logistics
+name: shipment_events
+owner: logistics-team@example.com
+description: Shipment events as JSON records
+status: published
+output:
+  source: lake
+  path: shipments/*.parquet
+compatibility: {mode}
+json_schema:
+  type: object
+  properties:
+    shipment_id: {{type: integer}}
+    carrier: {{type: {carrier_type}}}
+  required: [shipment_id]
+  additionalProperties: false
+"""
+
+
+def test_a_json_schema_product_is_versioned_and_guarded(ws: Path) -> None:
+    spec = ws / "products" / "logistics" / "events.yaml"
+    write(spec, EVENTS_SPEC.format(mode="BACKWARD", carrier_type="string"))
+    with Mesh.open(ws) as mesh:
+        mesh.apply()
+        [v1] = mesh.schemas.history("logistics.shipment_events")
+        assert v1.kind == "json" and v1.schema["required"] == ["shipment_id"]
+        # narrowing a property's type breaks BACKWARD under Confluent's rules
+        write(spec, EVENTS_SPEC.format(mode="BACKWARD", carrier_type="integer"))
+        with pytest.raises(IncompatibleSchema) as err:
+            mesh.apply()
+        assert any("#/properties/carrier" in r for r in err.value.reasons)
+        assert len(mesh.schemas.history("logistics.shipment_events")) == 1
+        # the same change is accepted once the product's mode says NONE
+        write(spec, EVENTS_SPEC.format(mode="NONE", carrier_type="integer"))
+        mesh.apply()
+        assert [v.version for v in mesh.schemas.history("logistics.shipment_events")] == [2, 1]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -25,6 +25,13 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 class QueryRequest(BaseModel):
     sql: str = Field(..., description="One SELECT over products addressed as domain.product")
     limit: int | None = Field(None, ge=0, description="Return at most this many rows")
+
+
+class SchemaCheckRequest(BaseModel):
+    new: Any = Field(..., description="The new schema: a list of columns or a JSON Schema")
+    previous: list[Any] = Field(..., min_length=1, description="Earlier schemas, latest first")
+    mode: str = Field("BACKWARD", description="NONE, BACKWARD, FORWARD, FULL (+ _TRANSITIVE)")
+    policy: Literal["strict", "lenient"] = "strict"
 
 
 class Page(BaseModel):
@@ -77,6 +84,38 @@ def create_app(mesh: Mesh) -> FastAPI:
     @app.get("/api/v1/products/{fqn}")
     def product(fqn: str) -> dict[str, Any]:
         return mesh.product(fqn).to_dict()
+
+    @app.get("/api/v1/products/{fqn}/schemas", response_model=Page)
+    def schema_versions(fqn: str, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+        return page([v.to_dict() for v in mesh.schemas.history(fqn)], offset, limit)
+
+    @app.get("/api/v1/products/{fqn}/schemas/{version}")
+    def schema_version(fqn: str, version: int) -> dict[str, Any]:
+        return mesh.schemas.get(fqn, version).to_dict()
+
+    @app.post("/api/v1/schemas/check")
+    def schema_check(body: SchemaCheckRequest) -> dict[str, Any]:
+        from meshfabric.contracts import check_compatibility
+
+        return check_compatibility(body.new, body.previous, body.mode, policy=body.policy).to_dict()
+
+    @app.get("/api/v1/contracts", response_model=Page)
+    def contracts(product: str | None = None, consumer: str | None = None,
+                  offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+        items = [c.to_dict() for c in mesh.contracts.list(product=product, consumer=consumer)]
+        return page(items, offset, limit)
+
+    @app.get("/api/v1/contracts/{contract_id}", responses={200: {"content": {"application/json": {},
+                                                                            "application/yaml": {}}}})
+    def contract(contract_id: str, request: Request) -> Response:
+        found = mesh.contracts.get(contract_id)
+        if "yaml" in request.headers.get("accept", ""):
+            from meshfabric.contracts.odcs import dump_contract
+
+            return Response(dump_contract(found), media_type="application/yaml")
+        import json
+
+        return Response(json.dumps(found.to_dict(), default=str), media_type="application/json")
 
     @app.get("/api/v1/events", response_model=Page)
     def events(event_type: str | None = Query(None, alias="type"), domain: str | None = None,
