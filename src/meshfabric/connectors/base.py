@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from meshfabric.errors import SourceError
 from meshfabric.types import LogicalType
@@ -89,6 +89,22 @@ class ScanResult:
         return self.table.num_rows
 
 
+@dataclass
+class PortSession:
+    """One open connection to a source, bound to one output port, for statements meshfabric
+    builds itself in the source's dialect (profiles, quality checks computed in the source).
+
+    ``relation`` is FROM-clause text that reads the port (a quoted table, ``(sql) AS _mf_src``
+    or a DuckDB file reader); ``fetch`` runs one read statement and returns its rows as tuples.
+    Callers must generate SQL only from ``columns`` and literals, never from user text.
+    """
+
+    relation: str
+    columns: list[ColumnInfo]
+    dialect: str
+    fetch: Callable[[str], list[tuple[Any, ...]]]
+
+
 class Connector(ABC):
     """Base class of every source kind. One instance per configured source."""
 
@@ -122,6 +138,14 @@ class Connector(ABC):
 
     @abstractmethod
     def stats(self, port: OutputPort) -> TableStats: ...
+
+    def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
+        """Call ``fn`` with a :class:`PortSession` on one connection; transient failures retry ``fn``.
+
+        Lets aggregate work (profiles, quality metrics) run inside the source, several dependent
+        statements over one connection, instead of moving rows out to count them.
+        """
+        raise self.error(f"{self.kind or type(self).__name__} sources cannot run statements over a port")
 
     def can_push(self, predicate: exp.Expression, columns: dict[str, ColumnInfo]) -> bool:
         """Whether this source evaluates ``predicate`` exactly as DuckDB would."""

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from meshfabric.connectors import TransientError, call_with_retries, column_not_found, rows_only, table_not_found
-from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
+from meshfabric.connectors.base import (
+    ColumnInfo,
+    Connector,
+    PortSession,
+    ScanRequest,
+    ScanResult,
+    TableInfo,
+    TableStats,
+)
 from meshfabric.connectors.pushdown import UnknownColumn, plan_scan, quote_ident, split_table_name, table_ref
 from meshfabric.types import LogicalType, TypeParseError, from_arrow
 
@@ -68,6 +76,12 @@ def describe(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[ColumnIn
         arrow_type = schema.field(i).type if i < len(schema) else None
         out.append(ColumnInfo(name, native, duckdb_logical(native, arrow_type), nullable=null != "NO"))
     return out
+
+
+def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a statement through Arrow: ``fetchall`` needs pytz for TIMESTAMPTZ values, Arrow does not."""
+    table = con.execute(sql).to_arrow_table()
+    return list(zip(*(col.to_pylist() for col in table.columns), strict=True)) if table.num_columns else []
 
 
 def scan_relation(
@@ -232,6 +246,13 @@ class DuckDBConnector(Connector):
 
     def columns(self, port: OutputPort) -> list[ColumnInfo]:
         return self._run(lambda con: describe(con, self._relation(con, port)))
+
+    def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
+        def run(con: duckdb.DuckDBPyConnection) -> T:
+            relation = self._relation(con, port)
+            return fn(PortSession(relation, describe(con, relation), self.dialect, lambda sql: fetch_rows(con, sql)))
+
+        return self._run(run)
 
     def scan(self, request: ScanRequest) -> ScanResult:
         started = time.perf_counter()

@@ -14,22 +14,32 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlglot import exp
 
 from meshfabric.connectors import did_you_mean
-from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
-from meshfabric.connectors.duckdb import SAFE_CONFIG, describe, scan_relation
+from meshfabric.connectors.base import (
+    ColumnInfo,
+    Connector,
+    PortSession,
+    ScanRequest,
+    ScanResult,
+    TableInfo,
+    TableStats,
+)
+from meshfabric.connectors.duckdb import SAFE_CONFIG, describe, fetch_rows, scan_relation
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
     from meshfabric.spec.models import OutputPort, SourceSpec
+
+T = TypeVar("T")
 
 _EXTENSIONS = {
     ".parquet": "parquet",
@@ -269,6 +279,11 @@ class FilesConnector(Connector):
         relation, _, _ = self._relation(port)
         with self._duckdb() as con:
             return describe(con, relation)
+
+    def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
+        relation, _, _ = self._relation(port)
+        with self._duckdb() as con:
+            return fn(PortSession(relation, describe(con, relation), self.dialect, lambda sql: fetch_rows(con, sql)))
 
     def scan(self, request: ScanRequest) -> ScanResult:
         started = time.perf_counter()

@@ -43,7 +43,15 @@ from meshfabric.connectors import (
     server_address,
     table_not_found,
 )
-from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
+from meshfabric.connectors.base import (
+    ColumnInfo,
+    Connector,
+    PortSession,
+    ScanRequest,
+    ScanResult,
+    TableInfo,
+    TableStats,
+)
 from meshfabric.connectors.pushdown import (
     UnknownColumn,
     UnsupportedType,
@@ -381,6 +389,18 @@ class MySQLConnector(Connector):
 
     def columns(self, port: OutputPort) -> list[ColumnInfo]:
         return [c.info for c in self._run(lambda conn: self._describe(conn, port)[1])]
+
+    def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
+        def run(conn: Any) -> T:
+            info, cols = self._describe(conn, port)
+            if info is not None:
+                relation = table_ref(info, self.dialect).sql(self.dialect)
+            else:
+                relation = f"({subquery_sql(port.sql or '', self.dialect)}) AS {quote_ident('_mf_src', self.dialect)}"
+            columns = [c.info for c in cols]
+            return fn(PortSession(relation, columns, self.dialect, lambda sql: self._rows(conn, sql)))
+
+        return self._run(run)
 
     # -- reading -------------------------------------------------------------------------------
 

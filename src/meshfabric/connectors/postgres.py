@@ -38,7 +38,15 @@ from meshfabric.connectors import (
     server_address,
     table_not_found,
 )
-from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
+from meshfabric.connectors.base import (
+    ColumnInfo,
+    Connector,
+    PortSession,
+    ScanRequest,
+    ScanResult,
+    TableInfo,
+    TableStats,
+)
 from meshfabric.connectors.pushdown import (
     ScanPlan,
     UnknownColumn,
@@ -427,6 +435,19 @@ class PostgresConnector(Connector):
 
     def columns(self, port: OutputPort) -> list[ColumnInfo]:
         return [c.info for c in self._run(lambda conn: self._describe(conn, port)[1])]
+
+    def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
+        def run(conn: Any) -> T:
+            info, cols, _ = self._describe(conn, port)
+            if info is not None:
+                relation = table_ref(info, self.dialect).sql(self.dialect)
+            else:
+                relation = f"({subquery_sql(port.sql or '', self.dialect)}) AS {quote_ident('_mf_src', self.dialect)}"
+            self._exec(conn, "SET TRANSACTION READ ONLY")
+            columns = [c.info for c in cols]
+            return fn(PortSession(relation, columns, self.dialect, lambda sql: self._rows(conn, sql)))
+
+        return self._run(run)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 from meshfabric.connectors import TransientError, call_with_retries, column_not_found, rows_only, table_not_found
-from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
+from meshfabric.connectors.base import (
+    ColumnInfo,
+    Connector,
+    PortSession,
+    ScanRequest,
+    ScanResult,
+    TableInfo,
+    TableStats,
+)
 from meshfabric.connectors.pushdown import (
     UnknownColumn,
     UnsupportedType,
@@ -258,6 +266,14 @@ class SQLiteConnector(Connector):
 
     def columns(self, port: OutputPort) -> list[ColumnInfo]:
         return self._run(lambda conn: self._describe(conn, port)[1])
+
+    def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
+        def run(conn: sqlite3.Connection) -> T:
+            relation, cols = self._describe(conn, port)
+            text = relation if isinstance(relation, str) else table_ref(relation, self.dialect).sql(self.dialect)
+            return fn(PortSession(text, cols, self.dialect, lambda sql: conn.execute(sql).fetchall()))
+
+        return self._run(run)
 
     # -- reading -------------------------------------------------------------------------------
 
