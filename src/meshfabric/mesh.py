@@ -131,6 +131,13 @@ class Mesh:
 
         return ContractService(self)
 
+    @property
+    def quality(self) -> Any:
+        """Data quality (``QualityService``): run a product's rules in its source, history."""
+        from meshfabric.quality.run import QualityService
+
+        return QualityService(self)
+
     # -- sources ----------------------------------------------------------------------------
     def connector(self, name: str) -> Connector:
         """The connector of a source: its applied spec, else the one in mesh.yaml."""

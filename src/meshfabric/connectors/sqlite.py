@@ -10,6 +10,7 @@ is reported instead of silently becoming NULL. Reads open the file with ``mode=r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import sqlite3
 import threading
@@ -271,6 +272,8 @@ class SQLiteConnector(Connector):
         def run(conn: sqlite3.Connection) -> T:
             relation, cols = self._describe(conn, port)
             text = relation if isinstance(relation, str) else table_ref(relation, self.dialect).sql(self.dialect)
+            # SQLite parses `x REGEXP p` but ships no regexp(); this one is Python's re.search
+            conn.create_function("regexp", 2, _regexp, deterministic=True)
             return fn(PortSession(text, cols, self.dialect, lambda sql: conn.execute(sql).fetchall()))
 
         return self._run(run)
@@ -456,6 +459,19 @@ def _converter(col: ColumnInfo) -> Callable[[list[Any]], pa.Array]:
     if name == "bigint":
         return strict
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str | None, value: Any) -> int | None:
+    """SQLite's ``value REGEXP pattern``: whether ``pattern`` is found in the value's text, NULL
+    for a NULL value (as every other SQL regex operator answers)."""
+    if value is None or pattern is None:
+        return None
+    return 1 if _pattern(pattern).search(value if isinstance(value, str) else _text(value)) else 0
 
 
 def _text(value: Any) -> str:

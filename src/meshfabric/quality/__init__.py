@@ -1,2 +1,37 @@
-"""Data quality: rules compiled to SQL and run in the source, column profiles, metric series,
-anomaly detectors, alerts and their delivery."""
+"""Data quality: rules declared in product specs, compiled to SQL and run inside each source.
+
+``rules`` (the spec models) is imported by the spec loader and stays light; the compiler, the
+runner and the scores load on first use, so ``import meshfabric`` pays nothing for them.
+
+>>> from meshfabric import Mesh                          # doctest: +SKIP
+>>> run = Mesh.open("ws").quality.run("sales.orders")    # doctest: +SKIP
+>>> run.status, run.score, [r.rule for r in run.results if not r.passed]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshfabric.quality.rules import Rule
+    from meshfabric.quality.run import QualityRun, QualityService, RuleResult
+    from meshfabric.quality.scores import Scores, score_run
+
+__all__ = ["QualityRun", "QualityService", "Rule", "RuleResult", "Scores", "score_run"]
+
+_HOMES = {
+    "Rule": "meshfabric.quality.rules",
+    "QualityRun": "meshfabric.quality.run",
+    "QualityService": "meshfabric.quality.run",
+    "RuleResult": "meshfabric.quality.run",
+    "Scores": "meshfabric.quality.scores",
+    "score_run": "meshfabric.quality.scores",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(name)

@@ -9,8 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
+from meshfabric.quality.rules import Rule, validate_quality
 from meshfabric.types import TypeParseError, parse_type
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -161,6 +170,9 @@ class ProductSpec(_Spec):
     json_schema: dict[str, Any] | None = Field(
         None, description="for JSON/event products: the JSON Schema (draft-07 or 2020-12) of each record"
     )
+    quality: list[Rule] | None = Field(
+        None, description="quality rules run inside the source by `meshfabric quality run` (see meshfabric.quality)"
+    )
 
     _check_domain = field_validator("domain", "name")(classmethod(lambda cls, v: check_name(v)))
 
@@ -173,6 +185,12 @@ class ProductSpec(_Spec):
                 raise ValueError(f"column '{col.name}' is declared twice")
             seen.add(col.name.lower())
         return value
+
+    @field_validator("quality", mode="wrap")
+    @classmethod
+    def _quality(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        declared = [c.name for c in info.data.get("columns") or []]
+        return validate_quality(value, handler, declared)
 
     @property
     def fqn(self) -> str:

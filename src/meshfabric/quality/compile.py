@@ -1,0 +1,605 @@
+"""Quality rules → SQL in the source's dialect: one aggregate scan, plus a statement per rule
+that needs a GROUP BY, a join or a second pass.
+
+Every aggregate rule of a product becomes one or more aggregates of a single
+``SELECT … FROM <product>`` statement (:func:`compile_scan`), so the source reads the product
+once however many rules it has:
+
+>>> from meshfabric.types import LogicalType
+>>> from meshfabric.quality.rules import CompletenessRule, RangeRule
+>>> cols = [ColumnInfo("id", "bigint", LogicalType("bigint")), ColumnInfo("amount", "double", LogicalType("double"))]
+>>> rules = [CompletenessRule(type="not_null", column="id"), RangeRule(type="range", column="amount", min=0)]
+>>> print(compile_scan(rules, cols, '"orders"', "postgres").sql)
+SELECT COUNT(*) AS "n", COUNT("id") AS "r0_nonnull", COUNT("amount") AS "r1_checked", \
+COUNT(CASE WHEN NOT "amount" IS NULL AND NOT ("amount" >= 0) THEN 1 END) AS "r1_failing" \
+FROM (SELECT * FROM "orders") AS "_mf_t"
+
+Rules that cannot be aggregates of that scan get statements of their own: uniqueness (GROUP BY
+the key), referential integrity (an anti-join), custom SQL, quantiles where the dialect has no
+ordered-set aggregate (SQLite, MariaDB: the two order statistics around the quantile are read
+with ORDER BY … LIMIT 2 OFFSET k, so the result is exact), and the anomaly sample. Failing-row
+samples are a further statement per failed rule, sent only when it failed.
+
+SQL is built as sqlglot trees and generated with ``unsupported_level=ErrorLevel.RAISE``; what a
+dialect does differently lives in its :class:`SqlDialect` subclass, nowhere else. The product's
+relation is the FROM-clause text the connector gives (a quoted table, ``(sql) AS _mf_src``, a
+DuckDB file reader); it is sent as written and wrapped as ``(SELECT * FROM <relation>)``, so it
+can be aliased whatever its form.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+
+from meshfabric.connectors.base import ColumnInfo
+from meshfabric.errors import ConfigError
+from meshfabric.quality.rules import (
+    AcceptedValuesRule,
+    AnomalyRule,
+    AnyRule,
+    CompletenessRule,
+    CustomSqlRule,
+    FormatRule,
+    FreshnessRule,
+    LengthRule,
+    RangeRule,
+    ReferentialRule,
+    RegexRule,
+    StatisticRule,
+    UniquenessRule,
+)
+
+PLACEHOLDER = "__mf_relation__"
+#: the alias of the product inside every compiled statement
+ALIAS = "_mf_t"
+_TEMPORAL = ("date", "timestamp", "timestamptz")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dialects
+
+
+class SqlDialect:
+    """How one source kind spells what quality rules need. Subclasses override only where they
+    differ from the sqlglot default."""
+
+    name = ""
+    #: whether a quantile can be an aggregate of the main scan (an ordered-set aggregate)
+    quantile_in_scan = False
+    #: whether STDDEV_SAMP exists; otherwise it is derived from count, sum and sum of squares
+    has_stddev = True
+
+    def sql(self, node: exp.Expression) -> str:
+        return node.sql(dialect=self.name, unsupported_level=ErrorLevel.RAISE)
+
+    def quote(self, name: str) -> str:
+        return self.sql(exp.to_identifier(name, quoted=True))
+
+    def text(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        """The column as text, for patterns and lengths."""
+        if col.type.name == "string":
+            return value
+        return exp.Cast(this=value, to=exp.DataType.build("TEXT"))
+
+    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        """The column in a form whose equality and grouping are byte-wise (see module notes)."""
+        return value
+
+    def regex(self, value: exp.Expression, pattern: str) -> exp.Expression:
+        return exp.RegexpLike(this=value, expression=exp.Literal.string(pattern))
+
+    def length(self, value: exp.Expression) -> exp.Expression:
+        return exp.Length(this=value)
+
+    def double(self, value: exp.Expression) -> exp.Expression:
+        return exp.Cast(this=value, to=exp.DataType.build("DOUBLE"))
+
+    def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
+        raise NotImplementedError(self.name)
+
+    def latest(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        return exp.Max(this=value)
+
+    def temporal(self, text: str, logical: str) -> exp.Expression:
+        kind = "DATE" if logical == "date" else "TIMESTAMP"
+        return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build(kind))
+
+
+class _Postgres(SqlDialect):
+    name = "postgres"
+    quantile_in_scan = True
+
+    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        if col.type.name == "string" and col.case_insensitive:  # citext, nondeterministic collations
+            cast = exp.Cast(this=value, to=exp.DataType.build("TEXT"))
+            return exp.Collate(this=cast, expression=exp.Identifier(this="C", quoted=True))
+        return value
+
+    def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
+        return exp.WithinGroup(
+            this=exp.PercentileCont(this=exp.Literal.number(q)),
+            expression=exp.Order(expressions=[exp.Ordered(this=self.double(value))]),
+        )
+
+    def double(self, value: exp.Expression) -> exp.Expression:
+        return exp.Cast(this=value, to=exp.DataType.build("DOUBLE PRECISION", dialect="postgres"))
+
+
+class _MySQL(SqlDialect):
+    """MySQL and MariaDB. Strings compare through collations that ignore case and trailing
+    spaces, so exact comparisons cast to binary; ``REGEXP`` follows the collation too, so
+    patterns start with PCRE/ICU's ``(?-i)``; MariaDB has no ``REGEXP_LIKE``, both have
+    ``REGEXP_INSTR``."""
+
+    name = "mysql"
+
+    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        if col.type.name == "string":
+            return exp.Cast(this=value, to=exp.DataType.build("BINARY", dialect="mysql"))
+        return value
+
+    def regex(self, value: exp.Expression, pattern: str) -> exp.Expression:
+        found = exp.Anonymous(this="REGEXP_INSTR", expressions=[value, exp.Literal.string("(?-i)" + pattern)])
+        return exp.GT(this=found, expression=exp.Literal.number(0))
+
+    def text(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        if col.type.name == "string":
+            return value
+        return exp.Cast(this=value, to=exp.DataType.build("CHAR", dialect="mysql"))
+
+    def latest(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        if col.type.name == "timestamptz":  # TIMESTAMP: seconds since the epoch, whatever the session zone
+            return exp.Anonymous(this="UNIX_TIMESTAMP", expressions=[exp.Max(this=value)])
+        return exp.Max(this=value)
+
+    def temporal(self, text: str, logical: str) -> exp.Expression:
+        kind = "DATE" if logical == "date" else "DATETIME"
+        return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build(kind, dialect="mysql"))
+
+
+class _SQLite(SqlDialect):
+    """SQLite keeps dates as ISO text, has no STDDEV and no REGEXP function of its own: the
+    connector registers Python's ``re.search`` as ``regexp`` on its connections."""
+
+    name = "sqlite"
+    has_stddev = False
+
+    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        if col.type.name == "string" and col.case_insensitive:
+            return exp.Collate(this=value, expression=exp.Var(this="BINARY"))
+        return value
+
+    def double(self, value: exp.Expression) -> exp.Expression:
+        return exp.Cast(this=value, to=exp.DataType.build("REAL", dialect="sqlite"))
+
+    def temporal(self, text: str, logical: str) -> exp.Expression:
+        return exp.Literal.string(text.replace("T", " ", 1) if logical != "date" else text[:10])
+
+
+class _DuckDB(SqlDialect):
+    name = "duckdb"
+    quantile_in_scan = True
+
+    def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
+        return exp.Anonymous(this="QUANTILE_CONT", expressions=[self.double(value), exp.Literal.number(q)])
+
+    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        if col.type.name == "string" and col.case_insensitive:
+            return exp.Collate(this=value, expression=exp.Var(this="binary"))
+        return value
+
+
+_DIALECTS: dict[str, SqlDialect] = {d.name: d for d in (_Postgres(), _MySQL(), _SQLite(), _DuckDB())}
+
+
+def dialect(name: str) -> SqlDialect:
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise ConfigError(f"quality rules cannot run in a '{name}' source") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Columns and literals
+
+
+def resolve(names: Sequence[str], columns: Sequence[ColumnInfo], where: str = "the product") -> list[ColumnInfo]:
+    """The source columns ``names`` refer to: exact spelling first, then case-blind."""
+    by_name = {c.name: c for c in columns}
+    lower: dict[str, list[ColumnInfo]] = {}
+    for c in columns:
+        lower.setdefault(c.name.lower(), []).append(c)
+    out = []
+    for name in names:
+        found = by_name.get(name) or (lower[name.lower()][0] if len(lower.get(name.lower(), [])) == 1 else None)
+        if found is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(by_name), n=1)
+            raise ConfigError(f"column '{name}' is not in {where}",
+                              hint=f"did you mean '{close[0]}'?" if close else f"it has: {', '.join(by_name)}")
+        out.append(found)
+    return out
+
+
+def ref(col: ColumnInfo, table: str | None = ALIAS) -> exp.Column:
+    return exp.column(col.name, table=exp.to_identifier(table, quoted=True) if table else None, quoted=True)
+
+
+def literal(value: Any, col: ColumnInfo, d: SqlDialect) -> exp.Expression:
+    """A spec value as a literal comparable with ``col``: temporal columns get typed literals
+    from ISO text, numeric columns numbers (a string that is no number is refused)."""
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    logical = col.type.name
+    if logical in _TEMPORAL:
+        return d.temporal(str(value), logical)
+    if col.type.is_numeric:
+        if isinstance(value, int | float):
+            return _number(value)
+        try:
+            return _number(float(value) if "." in str(value) or "e" in str(value).lower() else int(value))
+        except ValueError:
+            raise ConfigError(f"'{value}' is not a number, and column '{col.name}' is {col.type}") from None
+    if isinstance(value, int | float):
+        return _number(value)
+    return exp.Literal.string(str(value))
+
+
+def _number(value: float | int) -> exp.Expression:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{value} cannot be compared in SQL")
+    text = repr(value) if isinstance(value, float) else str(int(value))
+    if text.startswith("-"):
+        return exp.Neg(this=exp.Literal.number(text[1:]))
+    return exp.Literal.number(text)
+
+
+def _count_if(condition: exp.Expression) -> exp.Expression:
+    case = exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))])
+    return exp.Count(this=case)
+
+
+def _not_null(cols: Sequence[ColumnInfo], table: str | None = ALIAS) -> exp.Expression:
+    return exp.and_(*[exp.Not(this=exp.Is(this=ref(c, table), expression=exp.Null())) for c in cols])
+
+
+# ---------------------------------------------------------------------------------------------
+# Row predicates
+
+
+def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) -> exp.Expression | None:
+    """The condition a row fails ``rule`` on, nulls excluded where the rule says so; None for
+    rules that are not judged row by row in the main scan.
+
+    >>> from meshfabric.types import LogicalType
+    >>> from meshfabric.quality.rules import FormatRule
+    >>> c = [ColumnInfo("mail", "varchar(80)", LogicalType("string"), case_insensitive=True)]
+    >>> d = dialect("mysql")
+    >>> d.sql(failing_predicate(FormatRule(type="format", column="mail", format="country_code"), c, d))
+    "NOT `_mf_t`.`mail` IS NULL AND NOT (REGEXP_INSTR(`_mf_t`.`mail`, '(?-i)^[A-Z]{2}$') > 0)"
+    """
+    if isinstance(rule, CompletenessRule):
+        return exp.Is(this=ref(cols[0]), expression=exp.Null())
+    if not isinstance(rule, AcceptedValuesRule | RangeRule | RegexRule | FormatRule | LengthRule):
+        return None
+    col = cols[0]
+    value = ref(col)
+    valid: exp.Expression
+    if isinstance(rule, AcceptedValuesRule):
+        valid = exp.In(this=d.exact(value, col), expressions=[literal(v, col, d) for v in rule.values])
+    elif isinstance(rule, RangeRule):
+        parts: list[exp.Expression] = []
+        if rule.min is not None:
+            low = literal(rule.min, col, d)
+            parts.append(exp.GTE(this=value.copy(), expression=low) if rule.inclusive else
+                         exp.GT(this=value.copy(), expression=low))
+        if rule.max is not None:
+            high = literal(rule.max, col, d)
+            parts.append(exp.LTE(this=value.copy(), expression=high) if rule.inclusive else
+                         exp.LT(this=value.copy(), expression=high))
+        valid = exp.and_(*parts)
+    elif isinstance(rule, RegexRule | FormatRule):
+        valid = d.regex(d.text(value, col), rule.regex)
+    else:
+        length = d.length(d.text(value, col))
+        bounds: list[exp.Expression] = []
+        if rule.min is not None:
+            bounds.append(exp.GTE(this=length, expression=exp.Literal.number(rule.min)))
+        if rule.max is not None:
+            bounds.append(exp.LTE(this=length.copy(), expression=exp.Literal.number(rule.max)))
+        valid = exp.and_(*bounds)
+    return exp.and_(_not_null([col]), exp.Not(this=exp.Paren(this=valid)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The main scan
+
+
+@dataclass
+class Scan:
+    """The one statement that measures every aggregate rule; ``aliases[(i, role)]`` names the
+    output column holding role ``role`` of rule ``i`` (``("*", "rows")`` is the row count)."""
+
+    sql: str
+    aliases: dict[tuple[int | str, str], str] = field(default_factory=dict)
+
+
+def measures(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) -> dict[str, exp.Expression]:
+    """The aggregates rule ``rule`` needs from the main scan, by role."""
+    if isinstance(rule, CompletenessRule):
+        return {"nonnull": exp.Count(this=ref(cols[0]))}
+    if isinstance(rule, UniquenessRule | ReferentialRule | AnomalyRule):
+        return {"checked": _count_if(_not_null(cols))}
+    predicate = failing_predicate(rule, cols, d)
+    if predicate is not None:
+        return {"checked": exp.Count(this=ref(cols[0])), "failing": _count_if(predicate)}
+    if isinstance(rule, FreshnessRule):
+        return {"latest": d.latest(ref(cols[0]), cols[0])}
+    if isinstance(rule, StatisticRule):
+        return _statistic(rule, cols[0], d)
+    return {}
+
+
+def _statistic(rule: StatisticRule, col: ColumnInfo, d: SqlDialect) -> dict[str, exp.Expression]:
+    value = ref(col)
+    if rule.statistic == "distinct_count":
+        return {"value": exp.Count(this=exp.Distinct(expressions=[d.exact(value, col)]))}
+    if not col.type.is_numeric:
+        raise ConfigError(f"rule '{rule.label}': {rule.statistic} needs a numeric column; '{col.name}' is {col.type}")
+    number = d.double(value)
+    if rule.statistic == "mean":
+        return {"value": exp.Avg(this=number)}
+    if rule.statistic in ("min", "max", "sum"):
+        agg = {"min": exp.Min, "max": exp.Max, "sum": exp.Sum}[rule.statistic]
+        return {"value": agg(this=number)}
+    if rule.statistic == "stddev":
+        if d.has_stddev:
+            return {"value": exp.StddevSamp(this=number)}
+        return {"n": exp.Count(this=value), "sum": exp.Sum(this=number),
+                "sumsq": exp.Sum(this=exp.Mul(this=number.copy(), expression=number.copy()))}
+    q = rule.q if rule.q is not None else 0.5
+    if d.quantile_in_scan:
+        return {"value": d.quantile(value, q)}
+    return {"n": exp.Count(this=value)}
+
+
+def compile_scan(rules: Sequence[AnyRule], columns: Sequence[ColumnInfo], relation: str, dialect_name: str) -> Scan:
+    """The single aggregate statement over the product for ``rules`` (see the module example)."""
+    d = dialect(dialect_name)
+    items: list[exp.Expression] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
+    aliases: dict[tuple[int | str, str], str] = {("*", "rows"): "n"}
+    for i, rule in enumerate(rules):
+        cols = resolve(rule.column_names(), columns)
+        for role, node in measures(rule, cols, d).items():
+            alias = f"r{i}_{role}"
+            aliases[(i, role)] = alias
+            items.append(exp.alias_(node, alias, quoted=True))
+    return Scan(select_sql(exp.select(*items), relation, d, table_alias=None), aliases)
+
+
+def select_sql(query: exp.Select, relation: str, d: SqlDialect, *, table_alias: str | None = ALIAS,
+               relations: Mapping[str, str] | None = None) -> str:
+    """Generate ``query`` (whose FROM is filled in here) with the relation text put in place.
+
+    Columns are referenced as ``_mf_t.col`` so the statement can also join; with
+    ``table_alias=None`` they are unqualified and the product is still read as ``_mf_t``.
+    """
+    if query.args.get("from_") is None and query.args.get("from") is None:
+        query = query.from_(_product())
+    if table_alias is None:
+        for column in query.find_all(exp.Column):
+            if column.table == ALIAS:
+                column.set("table", None)
+    text = d.sql(query)
+    for placeholder, rel in {PLACEHOLDER: relation, **(relations or {})}.items():
+        quoted = d.quote(placeholder)
+        if text.count(quoted) > 1 or (placeholder == PLACEHOLDER and text.count(quoted) != 1):
+            raise ConfigError("a quality rule's values collide with meshfabric's placeholder text")
+        text = text.replace(quoted, f"(SELECT * FROM {rel})")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Statements of their own
+
+
+def _product(alias: str = ALIAS, placeholder: str = PLACEHOLDER) -> exp.Table:
+    """The placeholder table (replaced by the relation text after generation), aliased."""
+    return exp.Table(this=exp.to_identifier(placeholder, quoted=True),
+                     alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+
+
+def duplicates_sql(rule: UniquenessRule, columns: Sequence[ColumnInfo], relation: str, dialect_name: str) -> str:
+    """Count duplicated key values and the rows involved in them.
+
+    >>> from meshfabric.types import LogicalType
+    >>> from meshfabric.quality.rules import UniquenessRule
+    >>> cols = [ColumnInfo("sku", "varchar", LogicalType("string"), case_insensitive=True)]
+    >>> print(duplicates_sql(UniquenessRule(type="uniqueness", column="sku"), cols, "`items`", "mysql"))
+    SELECT COUNT(*) AS `dup_values`, SUM(`_mf_d`.`n`) AS `dup_rows` FROM (SELECT COUNT(*) AS `n` \
+FROM (SELECT * FROM `items`) AS `_mf_t` WHERE NOT `_mf_t`.`sku` IS NULL \
+GROUP BY CAST(`_mf_t`.`sku` AS BINARY) HAVING COUNT(*) > 1) AS `_mf_d`
+    """
+    d = dialect(dialect_name)
+    cols = resolve(rule.column_names(), columns)
+    groups = exp.select(exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)).from_(_product())
+    groups = groups.where(_not_null(cols)).group_by(*[d.exact(ref(c), c) for c in cols])
+    groups = groups.having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+    outer = exp.select(
+        exp.alias_(exp.Count(this=exp.Star()), "dup_values", quoted=True),
+        exp.alias_(exp.Sum(this=exp.column("n", table=exp.to_identifier("_mf_d", quoted=True), quoted=True)),
+                   "dup_rows", quoted=True),
+    ).from_(exp.alias_(exp.Subquery(this=groups), "_mf_d", table=True, quoted=True))
+    return select_sql(outer, relation, d)
+
+
+def duplicates_sample_sql(rule: UniquenessRule, columns: Sequence[ColumnInfo], relation: str, dialect_name: str,
+                          limit: int) -> str:
+    """The most repeated key values with their row counts (column ``_mf_rows``)."""
+    d = dialect(dialect_name)
+    cols = resolve(rule.column_names(), columns)
+    keys = [d.exact(ref(c), c) for c in cols]
+    count = exp.Count(this=exp.Star())
+    query = exp.select(*[exp.alias_(k.copy(), c.name, quoted=True) for k, c in zip(keys, cols, strict=True)],
+                       exp.alias_(count, "_mf_rows", quoted=True)).from_(_product())
+    query = query.where(_not_null(cols)).group_by(*keys)
+    query = query.having(exp.GT(this=count.copy(), expression=exp.Literal.number(1)))
+    query = query.order_by(exp.Ordered(this=count.copy(), desc=True)).limit(limit)
+    return select_sql(query, relation, d)
+
+
+def _orphans(rule: ReferentialRule, cols: Sequence[ColumnInfo], ref_cols: Sequence[ColumnInfo],
+             d: SqlDialect) -> exp.Expression:
+    """``key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM <referenced> WHERE keys match)``.
+
+    Each key pair is compared with ``=`` and, where the dialect needs it, also exactly: the
+    plain equality keeps an index on the referenced key usable, the exact one decides.
+    """
+    matches: list[exp.Expression] = []
+    for c, r in zip(cols, ref_cols, strict=True):
+        left, right = ref(c), ref(r, "_mf_r")
+        matches.append(exp.EQ(this=right, expression=left))
+        exact_left, exact_right = d.exact(left.copy(), c), d.exact(right.copy(), r)
+        if exact_left != left or exact_right != right:
+            matches.append(exp.EQ(this=exact_right, expression=exact_left))
+    inner = exp.select(exp.Literal.number(1)).from_(_product("_mf_r", PLACEHOLDER + "ref")).where(exp.and_(*matches))
+    return exp.and_(_not_null(cols), exp.Not(this=exp.Exists(this=inner)))
+
+
+def orphans_sql(rule: ReferentialRule, columns: Sequence[ColumnInfo], relation: str,
+                ref_columns: Sequence[ColumnInfo], ref_relation: str, dialect_name: str,
+                sample: int | None = None) -> str:
+    """Rows whose key has no match in the referenced product, both read in the same source:
+    their count, or (``sample``) the first of them."""
+    d = dialect(dialect_name)
+    cols = resolve(rule.column_names(), columns)
+    ref_cols = resolve(rule.reference_names(), ref_columns, f"product {rule.reference}")
+    condition = _orphans(rule, cols, ref_cols, d)
+    if sample is None:
+        query = exp.select(exp.alias_(exp.Count(this=exp.Star()), "failing", quoted=True)).where(condition)
+    else:
+        query = exp.select(*[ref(c) for c in cols]).where(condition).limit(sample)
+    return select_sql(query, relation, d, relations={PLACEHOLDER + "ref": ref_relation})
+
+
+def federated_orphans_sql(rule: ReferentialRule, product: str, *, sample: int | None = None) -> str:
+    """The same check over two sources, for the federated query engine (product names, DuckDB).
+
+    >>> from meshfabric.quality.rules import ReferentialRule
+    >>> rule = ReferentialRule(type="referential", column="customer_id", reference="crm.customers")
+    >>> federated_orphans_sql(rule, "sales.orders")
+    'SELECT COUNT(*) AS failing FROM sales.orders AS c WHERE NOT "c"."customer_id" IS NULL AND NOT EXISTS(SELECT 1 \
+FROM crm.customers AS p WHERE "p"."customer_id" = "c"."customer_id")'
+    """
+    keys = rule.column_names()
+    refs = rule.reference_names()
+    col = [exp.column(k, table="c", quoted=True) for k in keys]
+    match = exp.and_(*[exp.EQ(this=exp.column(r, table="p", quoted=True), expression=c.copy())
+                       for r, c in zip(refs, col, strict=True)])
+    inner = exp.select(exp.Literal.number(1)).from_(exp.alias_(exp.to_table(rule.reference), "p", table=True))
+    condition = exp.and_(*[exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null())) for c in col],
+                         exp.Not(this=exp.Exists(this=inner.where(match))))
+    items = [exp.alias_(exp.Count(this=exp.Star()), "failing")] if sample is None else [c.copy() for c in col]
+    query = exp.select(*items).from_(exp.alias_(exp.to_table(product), "c", table=True)).where(condition)
+    if sample is not None:
+        query = query.limit(sample)
+    return query.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+
+
+_AFTER_TABLE = re.compile(r"\{table\}(\s*)(\S+)?", re.IGNORECASE)
+_CLAUSE_WORDS = {"where", "join", "inner", "left", "right", "full", "cross", "natural", "group", "order", "limit",
+                 "having", "window", "union", "except", "intersect", "on", "using", "qualify", "offset", "fetch",
+                 "lateral", "straight_join"}
+
+
+def custom_relation(text: str, relation: str, d: SqlDialect) -> str:
+    """A custom rule's SQL with ``{table}`` replaced by the product's relation as a subquery,
+    aliased ``t`` unless the rule gives it an alias of its own.
+
+    >>> custom_relation("SELECT * FROM {table} WHERE amount < 0", '"orders"', dialect("postgres"))
+    'SELECT * FROM (SELECT * FROM "orders") AS "t" WHERE amount < 0'
+    >>> custom_relation("SELECT * FROM {table} AS o", '"orders"', dialect("postgres"))
+    'SELECT * FROM (SELECT * FROM "orders") AS o'
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        follow = (m.group(2) or "").strip()
+        aliased = bool(follow) and follow.lower() not in _CLAUSE_WORDS and follow[0] not in "),;"
+        head = f"(SELECT * FROM {relation})"
+        if not aliased:
+            head += f" AS {d.quote('t')}"
+        return head + m.group(1) + (m.group(2) or "")
+
+    return _AFTER_TABLE.sub(sub, text)
+
+
+def custom_sql(rule: CustomSqlRule, relation: str, dialect_name: str, *, sample: int | None = None) -> str:
+    """The statement a custom rule runs: the failing rows counted (or sampled), or its metric."""
+    from meshfabric.connectors.pushdown import subquery_sql
+
+    d = dialect(dialect_name)
+    try:
+        text = subquery_sql(custom_relation(rule.sql, relation, d), dialect_name)
+    except ValueError as exc:
+        raise ConfigError(f"rule '{rule.label}': {exc}") from None
+    if rule.returns == "metric":
+        return text
+    if sample is not None:
+        return f"SELECT * FROM ({text}) AS {d.quote('_mf_failing')} LIMIT {int(sample)}"
+    return f"SELECT COUNT(*) AS {d.quote('failing')} FROM ({text}) AS {d.quote('_mf_failing')}"
+
+
+def quantile_sql(rule: StatisticRule, columns: Sequence[ColumnInfo], relation: str, dialect_name: str,
+                 offset: int) -> str:
+    """The two order statistics from ``offset`` on, for an exact interpolated quantile where the
+    dialect has no ordered-set aggregate.
+
+    >>> from meshfabric.types import LogicalType
+    >>> cols = [ColumnInfo("x", "REAL", LogicalType("double"))]
+    >>> rule = StatisticRule(type="statistic", column="x", statistic="median", max=10)
+    >>> print(quantile_sql(rule, cols, '"t"', "sqlite", 4))
+    SELECT CAST("_mf_t"."x" AS REAL) AS "v" FROM (SELECT * FROM "t") AS "_mf_t" WHERE NOT "_mf_t"."x" IS NULL \
+ORDER BY "v" LIMIT 2 OFFSET 4
+    """
+    d = dialect(dialect_name)
+    col = resolve([rule.column], columns)[0]
+    query = exp.select(exp.alias_(d.double(ref(col)), "v", quoted=True)).from_(_product()).where(_not_null([col]))
+    query = query.order_by(exp.column("v", quoted=True)).limit(2).offset(offset)
+    return select_sql(query, relation, d)
+
+
+def sample_sql(rule: AnyRule, columns: Sequence[ColumnInfo], keys: Sequence[ColumnInfo], relation: str,
+               dialect_name: str, limit: int) -> str:
+    """Up to ``limit`` rows failing a row-level rule: the product's key columns and the rule's."""
+    d = dialect(dialect_name)
+    cols = resolve(rule.column_names(), columns)
+    predicate = failing_predicate(rule, cols, d)
+    if predicate is None:
+        raise ValueError(f"rule '{rule.label}' has no row predicate")
+    shown = list(dict.fromkeys([*keys, *cols]))
+    return select_sql(exp.select(*[ref(c) for c in shown]).where(predicate).limit(limit), relation, d)
+
+
+def anomaly_sample_sql(rule: AnomalyRule, columns: Sequence[ColumnInfo], keys: Sequence[ColumnInfo], relation: str,
+                       dialect_name: str, *, random: bool) -> str:
+    """Rows with no null in the rule's columns, as doubles, with the key columns; a random
+    ``sample_size`` of them when ``random`` (there are more rows than that)."""
+    d = dialect(dialect_name)
+    cols = resolve(rule.column_names(), columns)
+    for c in cols:
+        if not c.type.is_numeric:
+            raise ConfigError(f"rule '{rule.label}': column '{c.name}' is {c.type}; anomaly detection needs numbers")
+    items = [ref(k) for k in keys if k not in cols]
+    items += [exp.alias_(d.double(ref(c)), c.name, quoted=True) for c in cols]
+    query = exp.select(*items).where(_not_null(cols))
+    if random:
+        query = query.order_by(exp.Rand())
+    return select_sql(query.limit(rule.sample_size), relation, d)

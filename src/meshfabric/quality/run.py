@@ -1,0 +1,673 @@
+"""Run a product's quality rules in its source, judge them, score them and keep the run.
+
+One run, in order:
+
+1. the rules come from the product's *applied* spec (the catalog), not from the files on disk;
+2. one connection to the product's source (``Connector.run_on_port``) sends the single
+   aggregate scan of :func:`~meshfabric.quality.compile.compile_scan`, then the statements of
+   rules that need their own (duplicates, orphans, custom SQL, quantiles where the dialect has
+   no ordered-set aggregate, the anomaly sample), then one bounded sample of failing rows per
+   failed row-level rule; referential integrity against a product in *another* source runs as
+   one federated query (only the key columns move, into the query engine's DuckDB);
+3. each rule is judged (:mod:`.rules` states the semantics) and scored (:mod:`.scores`);
+4. one write transaction stores the run, every rule result, every observation as a metric point
+   and the events ``quality.run_completed`` (always) and ``quality.failed`` (when an
+   error-severity rule failed);
+5. the monitor, when installed (``meshfabric.quality.monitor``), observes the new points.
+
+Metric series are named ``{product}/{metric}/{column}``: ``metric`` is the rule's type (or its
+``metric:``; statistics use the statistic, e.g. ``mean`` or ``quantile_0.95``), ``column`` the
+rule's columns joined by ``,`` or ``*`` for the whole table. Row-level rules also write
+``{metric}.failing_rows``; uniqueness ``uniqueness.duplicate_values``; anomaly rules
+``anomaly.sample_size``. Each run adds ``row_count/*``, ``score/*`` and ``score.<dimension>/*``.
+
+A source that fails mid-run (gone, unreachable, a statement refused) does not crash the run: it
+is stored with status ``error`` and the reason, and no result or point.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from meshfabric.errors import ConfigError, MeshfabricError
+from meshfabric.quality import compile as qc
+from meshfabric.quality.rules import (
+    AnomalyRule,
+    AnyRule,
+    CompletenessRule,
+    CustomSqlRule,
+    FreshnessRule,
+    ReferentialRule,
+    RowCountRule,
+    SchemaRule,
+    StatisticRule,
+    UniquenessRule,
+    parse_rules,
+)
+from meshfabric.quality.scores import score_run
+
+if TYPE_CHECKING:
+    from meshfabric.catalog import ProductInfo
+    from meshfabric.connectors.base import ColumnInfo, PortSession
+    from meshfabric.mesh import Mesh
+    from meshfabric.store.models import MetricPointRow
+
+log = logging.getLogger("meshfabric.quality")
+
+#: failing rows kept per failed rule
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class RuleResult:
+    """One rule's outcome. ``total_rows`` counts the rows the rule checked (its non-null rows
+    for validity rules, the sample for anomalies); None for rules judged as a whole."""
+
+    rule: str
+    type: str
+    columns: list[str]
+    dimension: str
+    severity: str
+    passed: bool
+    observed: float | None
+    threshold: str
+    failing_rows: int | None = None
+    total_rows: int | None = None
+    sample: list[Any] = field(default_factory=list)
+    detail: str = ""
+    metric: str = ""
+    #: further observations written as series ``{metric}.{key}`` (duplicate values, sample size)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class QualityRun:
+    product: str
+    status: str  # passed | failed | error
+    results: list[RuleResult]
+    score: float | None
+    dimension_scores: dict[str, float]
+    started_at: datetime
+    finished_at: datetime
+    seconds: float
+    queries: int
+    error: str = ""
+    correlation_id: str = ""
+    id: int | None = None
+    #: the statements sent to the source in this run (not stored)
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def rules_failed(self) -> int:
+        return sum(1 for r in self.results if not r.passed)
+
+    @property
+    def errors_failed(self) -> list[RuleResult]:
+        return [r for r in self.results if not r.passed and r.severity == "error"]
+
+    def to_dict(self, *, statements: bool = False) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "product": self.product,
+            "status": self.status,
+            "score": self.score,
+            "dimension_scores": self.dimension_scores,
+            "rules_total": len(self.results),
+            "rules_failed": self.rules_failed,
+            "error": self.error,
+            "queries": self.queries,
+            "seconds": round(self.seconds, 6),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "correlation_id": self.correlation_id,
+            "results": [r.to_dict() for r in self.results],
+        }
+        if statements:
+            out["statements"] = list(self.statements)
+        return out
+
+
+class QualityService:
+    """``mesh.quality``: run rules, read runs back."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+
+    # -- rules -------------------------------------------------------------------------------
+    def rules(self, product: str) -> list[AnyRule]:
+        """The quality rules of a product as applied to the catalog."""
+        from meshfabric.store.models import ProductRow
+
+        info = self.mesh.product(product)
+        with self.mesh.store.read() as s:
+            row = s.scalar(select(ProductRow).where(ProductRow.domain == info.domain, ProductRow.name == info.name))
+            doc = (row.spec or {}).get("quality") if row is not None else None
+        return parse_rules(doc)
+
+    def products_with_rules(self) -> list[str]:
+        return [p.fqn for p in self.mesh.products() if p.status != "retired" and self.rules(p.fqn)]
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, product: str) -> QualityRun:
+        """Run every rule of ``product`` in its source and store the run (see the module notes).
+
+        An unknown product raises NotFound; anything that goes wrong while measuring is stored
+        as a run with status ``error``.
+        """
+        info = self.mesh.product(product)
+        rules = self.rules(info.fqn)
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        evaluation = _Evaluation(self.mesh, info, rules, started)
+        error = ""
+        try:
+            results = evaluation.run()
+        except MeshfabricError as exc:
+            results, error = [], str(exc)
+        except Exception as exc:  # a driver error no connector translated: still a recorded run
+            log.exception("quality run of %s failed", info.fqn)
+            results, error = [], f"{type(exc).__name__}: {exc}"
+        scores = score_run(results)
+        if error:
+            status = "error"
+        else:
+            status = "failed" if any(not r.passed and r.severity == "error" for r in results) else "passed"
+        run = QualityRun(
+            info.fqn, status, results, scores.overall, scores.dimensions, started, datetime.now(UTC),
+            time.perf_counter() - clock, evaluation.queries, error, uuid.uuid4().hex,
+            statements=evaluation.statements,
+        )
+        points = self._persist(info, run, evaluation.rows)
+        self._observe(points)
+        if self.mesh.events.subscriptions:
+            self.mesh.events.deliver()
+        return run
+
+    def run_all(self) -> list[QualityRun]:
+        """Run every product that has rules, one after the other."""
+        return [self.run(p) for p in self.products_with_rules()]
+
+    def _persist(self, info: ProductInfo, run: QualityRun, rows: int | None) -> list[MetricPointRow]:
+        from meshfabric.events import DomainEvent, append
+        from meshfabric.store.models import MetricPointRow, QualityResultRow, QualityRunRow
+
+        with self.mesh.store.write() as s:
+            row = QualityRunRow(
+                product=run.product, status=run.status, score=run.score, dimension_scores=run.dimension_scores,
+                rules_total=len(run.results), rules_failed=run.rules_failed, error=run.error[:8000],
+                queries=run.queries, seconds=run.seconds, correlation_id=run.correlation_id,
+                started_at=run.started_at, finished_at=run.finished_at,
+            )
+            s.add(row)
+            s.flush()
+            run.id = int(row.id)
+            for r in run.results:
+                s.add(QualityResultRow(
+                    run_id=run.id, product=run.product, rule=r.rule, rule_type=r.type, column=",".join(r.columns),
+                    dimension=r.dimension, severity=r.severity, passed=r.passed, observed=_finite(r.observed),
+                    threshold=r.threshold[:512], failing_rows=r.failing_rows, total_rows=r.total_rows,
+                    sample=r.sample, detail=r.detail, measured_at=run.started_at,
+                ))
+            points = [MetricPointRow(series=series, product=run.product, metric=metric, value=value, ts=run.started_at)
+                      for series, metric, value in _points(run, rows)]
+            s.add_all(points)
+            done = DomainEvent("quality.run_completed", info.domain, {
+                "product": run.product, "run_id": run.id, "status": run.status, "score": run.score,
+                "dimension_scores": run.dimension_scores, "rules_total": len(run.results),
+                "rules_failed": run.rules_failed, "error": run.error,
+            }, correlation_id=run.correlation_id)
+            append(s, done)
+            if run.errors_failed:
+                append(s, done.caused("quality.failed", info.domain, {
+                    "product": run.product, "run_id": run.id,
+                    "failed": [{"rule": r.rule, "observed": _finite(r.observed), "threshold": r.threshold,
+                                "failing_rows": r.failing_rows, "dimension": r.dimension}
+                               for r in run.errors_failed],
+                }))
+            s.flush()
+        return points
+
+    def _observe(self, points: list[MetricPointRow]) -> None:
+        """Hand the stored points to the monitor (``monitor.observe(store, points)``), when that
+        module is installed. The run is already committed: a monitor failure is logged, and
+        neither undoes nor hides it."""
+        if not points or importlib.util.find_spec("meshfabric.quality.monitor") is None:
+            return
+        monitor = importlib.import_module("meshfabric.quality.monitor")
+        observe: Callable[..., Any] | None = getattr(monitor, "observe", None)
+        if observe is None:
+            return
+        try:
+            observe(self.mesh.store, points)
+        except Exception:
+            log.exception("the quality monitor failed to observe %d points", len(points))
+
+    # -- reading -----------------------------------------------------------------------------
+    def history(self, product: str, *, limit: int = 20) -> list[QualityRun]:
+        """The latest runs of a product, newest first, with their rule results."""
+        from meshfabric.store.models import QualityResultRow, QualityRunRow
+
+        fqn = self.mesh.product(product).fqn
+        with self.mesh.store.read() as s:
+            runs = list(s.scalars(select(QualityRunRow).where(QualityRunRow.product == fqn)
+                                  .order_by(QualityRunRow.started_at.desc(), QualityRunRow.id.desc()).limit(limit)))
+            ids = [r.id for r in runs]
+            results: dict[int, list[RuleResult]] = {i: [] for i in ids}
+            if ids:
+                for r in s.scalars(select(QualityResultRow).where(QualityResultRow.run_id.in_(ids))
+                                   .order_by(QualityResultRow.id)):
+                    results[int(r.run_id)].append(RuleResult(
+                        r.rule, r.rule_type, r.column.split(",") if r.column else [], r.dimension, r.severity,
+                        bool(r.passed), r.observed, r.threshold, r.failing_rows, r.total_rows, list(r.sample or []),
+                        r.detail,
+                    ))
+        return [
+            QualityRun(r.product, r.status, results[r.id], r.score, dict(r.dimension_scores or {}),
+                       _utc(r.started_at), _utc(r.finished_at or r.started_at), r.seconds, r.queries, r.error,
+                       r.correlation_id, int(r.id))
+            for r in runs
+        ]
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _points(run: QualityRun, rows: int | None) -> list[tuple[str, str, float]]:
+    """Every observation of a run as (series, metric, value); see the module notes for names."""
+    out: dict[str, tuple[str, float]] = {}
+
+    def add(metric: str, column: str, value: float | None) -> None:
+        if value is not None and math.isfinite(value):
+            out.setdefault(f"{run.product}/{metric}/{column}", (metric, float(value)))
+
+    for r in run.results:
+        column = ",".join(r.columns) or "*"
+        add(r.metric, column, r.observed)
+        if r.failing_rows is not None:
+            add(f"{r.metric}.failing_rows", column, r.failing_rows)
+        for key, value in r.extra.items():
+            add(f"{r.metric}.{key}", column, value)
+    if run.status != "error":
+        add("row_count", "*", rows)
+        add("score", "*", run.score)
+        for dim, value in run.dimension_scores.items():
+            add(f"score.{dim}", "*", value)
+    return [(series, metric, value) for series, (metric, value) in out.items()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Values as drivers return them
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        raise ConfigError(f"expected a number from the source, got {value!r}") from None
+
+
+def _count(value: Any) -> int:
+    """A count as an exact integer (drivers return int, Decimal, float or numeric text)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value)
+    try:
+        return int(Decimal(str(value)).to_integral_value())
+    except ArithmeticError:
+        raise ConfigError(f"expected a count from the source, got {value!r}") from None
+
+
+def _instant(value: Any) -> datetime | None:
+    """A driver's timestamp as an aware UTC datetime; naive values are taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, dtime(0), tzinfo=UTC)
+    if isinstance(value, int | float | Decimal):
+        return datetime.fromtimestamp(float(value), UTC)
+    text = str(value).strip()
+    try:
+        return _instant(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        try:
+            return datetime.fromtimestamp(float(text), UTC)
+        except ValueError:
+            raise ConfigError(f"'{text}' is not a timestamp") from None
+
+
+def jsonable(value: Any) -> Any:
+    """A sample value as JSON: numbers stay numbers, times become ISO text, bytes text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date | dtime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.hex()
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    return [{n: jsonable(v) for n, v in zip(names, row, strict=False)} for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# One run's measurements
+
+
+class _Evaluation:
+    """Measures and judges the rules of one product; counts and keeps every statement sent."""
+
+    def __init__(self, mesh: Mesh, info: ProductInfo, rules: list[AnyRule], started: datetime) -> None:
+        self.mesh = mesh
+        self.info = info
+        self.rules = rules
+        self.started = started
+        self.statements: list[str] = []
+        self.rows: int | None = None
+
+    @property
+    def queries(self) -> int:
+        return len(self.statements)
+
+    def run(self) -> list[RuleResult]:
+        from meshfabric.spec.models import OutputPort
+
+        if not self.rules:
+            return []
+        connector = self.mesh.connector(self.info.source)
+        port = OutputPort.model_validate(self.info.output)
+        local, remote = self._references(connector)
+        results = connector.run_on_port(port, lambda session: self._measure(session, local))
+        for i, rule in remote.items():
+            results[i] = self._federated(rule, results[i])
+        return results
+
+    def _references(self, connector: Any) -> tuple[dict[int, tuple[str, list[ColumnInfo]]], dict[int, ReferentialRule]]:
+        """Referenced products of referential rules: in the same source (relation and columns,
+        for an anti-join in the source) or elsewhere (checked by a federated query)."""
+        from meshfabric.spec.models import OutputPort
+
+        local: dict[int, tuple[str, list[ColumnInfo]]] = {}
+        remote: dict[int, ReferentialRule] = {}
+        for i, rule in enumerate(self.rules):
+            if not isinstance(rule, ReferentialRule):
+                continue
+            target = self.mesh.product(rule.reference)
+            if target.source == self.info.source:
+                port = OutputPort.model_validate(target.output)
+                local[i] = connector.run_on_port(port, lambda s: (s.relation, list(s.columns)))
+            else:
+                remote[i] = rule
+        return local, remote
+
+    def _fetch(self, session: PortSession, sql: str) -> list[tuple[Any, ...]]:
+        self.statements.append(sql)
+        return list(session.fetch(sql))
+
+    def _keys(self, columns: Sequence[ColumnInfo]) -> list[ColumnInfo]:
+        """The product's declared primary key columns, shown beside each failing row."""
+        names = [c["name"] for c in self.info.columns if c.get("primary_key")]
+        try:
+            return qc.resolve(names, columns)
+        except ConfigError:
+            return []
+
+    def _measure(self, session: PortSession, local: dict[int, tuple[str, list[ColumnInfo]]]) -> list[RuleResult]:
+        self.statements.clear()
+        columns = list(session.columns)
+        scan = qc.compile_scan(self.rules, columns, session.relation, session.dialect)
+        row = self._fetch(session, scan.sql)[0]
+        names = list(scan.aliases.values())
+        position = {alias: n for n, alias in enumerate(names)}
+        values = {key: row[position[alias]] for key, alias in scan.aliases.items()}
+        self.rows = _count(values[("*", "rows")])
+        judge = _Judge(self, session, columns, values, local)
+        return [judge.rule(i, rule) for i, rule in enumerate(self.rules)]
+
+    def _federated(self, rule: ReferentialRule, placeholder: RuleResult) -> RuleResult:
+        sql = qc.federated_orphans_sql(rule, self.info.fqn)
+        self.statements.append(sql)
+        failing = _count(self.mesh.query(sql).arrow().column(0)[0].as_py())
+        result = _row_result(rule, failing, placeholder.total_rows or 0)
+        result.detail = f"checked against {rule.reference} in another source (federated query)"
+        if not result.passed:
+            sample = qc.federated_orphans_sql(rule, self.info.fqn, sample=SAMPLE_ROWS)
+            self.statements.append(sample)
+            result.sample = [jsonable(r) for r in self.mesh.query(sample).arrow().to_pylist()]
+        return result
+
+
+def _base(rule: AnyRule, passed: bool, observed: float | None, **kw: Any) -> RuleResult:
+    return RuleResult(rule.label, rule.type, rule.column_names(), rule.effective_dimension, rule.severity, passed,
+                      observed, rule.threshold_text(), metric=rule.metric_name, **kw)
+
+
+def _row_result(rule: Any, failing: int, checked: int) -> RuleResult:
+    """A rule judged by the share of its checked rows that pass."""
+    failing = min(failing, checked) if checked else failing
+    observed = (checked - failing) / checked if checked > 0 else 1.0
+    return _base(rule, observed >= rule.threshold, observed, failing_rows=failing, total_rows=checked)
+
+
+class _Judge:
+    """Turns one scan's values (and the statements some rules need) into rule results."""
+
+    def __init__(self, ev: _Evaluation, session: PortSession, columns: list[ColumnInfo],
+                 values: dict[tuple[int | str, str], Any], local: dict[int, tuple[str, list[ColumnInfo]]]) -> None:
+        self.ev = ev
+        self.session = session
+        self.columns = columns
+        self.values = values
+        self.local = local
+        self.rows = ev.rows or 0
+        self.keys = ev._keys(columns)
+
+    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.ev._fetch(self.session, sql)
+
+    def rule(self, i: int, rule: AnyRule) -> RuleResult:
+        v = {role: value for (index, role), value in self.values.items() if index == i}
+        relation, dialect = self.session.relation, self.session.dialect
+        if isinstance(rule, CompletenessRule):
+            result = _row_result(rule, self.rows - _count(v["nonnull"]), self.rows)
+        elif isinstance(rule, UniquenessRule):
+            dup_values, dup_rows = self.fetch(qc.duplicates_sql(rule, self.columns, relation, dialect))[0]
+            result = _row_result(rule, _count(dup_rows), _count(v["checked"]))
+            result.extra["duplicate_values"] = _count(dup_values)
+            result.detail = f"{_count(dup_rows)} rows share {_count(dup_values)} duplicated values"
+        elif isinstance(rule, ReferentialRule):
+            checked = _count(v["checked"])
+            if i not in self.local:
+                return _row_result(rule, 0, checked)  # measured by the federated query after this session
+            ref_relation, ref_columns = self.local[i]
+            failing = self.fetch(qc.orphans_sql(rule, self.columns, relation, ref_columns, ref_relation, dialect))[0][0]
+            result = _row_result(rule, _count(failing), checked)
+        elif isinstance(rule, CustomSqlRule):
+            result = self._custom(rule)
+        elif isinstance(rule, FreshnessRule):
+            result = self._freshness(rule, v["latest"])
+        elif isinstance(rule, RowCountRule):
+            ok = (rule.min is None or self.rows >= rule.min) and (rule.max is None or self.rows <= rule.max)
+            result = _base(rule, ok, float(self.rows))
+        elif isinstance(rule, StatisticRule):
+            result = self._statistic(rule, v)
+        elif isinstance(rule, SchemaRule):
+            result = self._schema(rule)
+        elif isinstance(rule, AnomalyRule):
+            result = self._anomaly(rule, _count(v["checked"]))
+        else:
+            result = _row_result(rule, _count(v["failing"]), _count(v["checked"]))
+        if not result.passed and result.failing_rows and not result.sample:
+            result.sample = self._sample(i, rule)
+        return result
+
+    # -- samples -----------------------------------------------------------------------------
+    def _sample(self, i: int, rule: AnyRule) -> list[Any]:
+        relation, dialect = self.session.relation, self.session.dialect
+        if isinstance(rule, UniquenessRule):
+            cols = qc.resolve(rule.column_names(), self.columns)
+            rows = self.fetch(qc.duplicates_sample_sql(rule, self.columns, relation, dialect, SAMPLE_ROWS))
+            return _rows([*(c.name for c in cols), "rows"], rows)
+        if isinstance(rule, ReferentialRule):
+            ref_relation, ref_columns = self.local[i]
+            sql = qc.orphans_sql(rule, self.columns, relation, ref_columns, ref_relation, dialect, sample=SAMPLE_ROWS)
+            return _rows(rule.column_names(), self.fetch(sql))
+        if isinstance(rule, CustomSqlRule):
+            return [jsonable(list(r)) for r in self.fetch(qc.custom_sql(rule, relation, dialect, sample=SAMPLE_ROWS))]
+        if qc.failing_predicate(rule, qc.resolve(rule.column_names(), self.columns), qc.dialect(dialect)) is None:
+            return []
+        cols = qc.resolve(rule.column_names(), self.columns)
+        shown = list(dict.fromkeys([*self.keys, *cols]))
+        rows = self.fetch(qc.sample_sql(rule, self.columns, self.keys, relation, dialect, SAMPLE_ROWS))
+        return _rows([c.name for c in shown], rows)
+
+    # -- rules with their own logic ----------------------------------------------------------
+    def _custom(self, rule: CustomSqlRule) -> RuleResult:
+        rows = self.fetch(qc.custom_sql(rule, self.session.relation, self.session.dialect))
+        if rule.returns == "failing_rows":
+            result = _row_result(rule, _count(rows[0][0]), self.rows)
+            return result
+        if not rows or not rows[0]:
+            return _base(rule, False, None, detail="the metric query returned no row")
+        value = _number(rows[0][0])
+        ok = value is not None and (rule.min is None or value >= rule.min) and (rule.max is None or value <= rule.max)
+        return _base(rule, ok, value, detail="" if value is not None else "the metric is NULL")
+
+    def _freshness(self, rule: FreshnessRule, latest: Any) -> RuleResult:
+        newest = _instant(latest)
+        if newest is None:
+            return _base(rule, False, None, detail="no value to date the data by")
+        age = (self.ev.started - newest).total_seconds()
+        return _base(rule, age <= rule.max_age_seconds, age, detail=f"newest value {newest.isoformat()}")
+
+    def _statistic(self, rule: StatisticRule, v: dict[str, Any]) -> RuleResult:
+        value: float | None
+        if "value" in v:
+            value = _number(v["value"])
+        elif rule.statistic == "stddev":
+            n, total, squares = _count(v["n"]), _number(v["sum"]), _number(v["sumsq"])
+            if n < 2 or total is None or squares is None:
+                value = None
+            else:
+                value = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
+        else:
+            value = self._quantile(rule, _count(v["n"]))
+        if value is None:
+            return _base(rule, False, None, detail=f"no {rule.statistic}: the column has no values")
+        ok = (rule.min is None or value >= rule.min) and (rule.max is None or value <= rule.max)
+        return _base(rule, ok, value)
+
+    def _quantile(self, rule: StatisticRule, n: int) -> float | None:
+        """``percentile_cont`` from the two order statistics around position q·(n-1)."""
+        if n == 0:
+            return None
+        h = (rule.q if rule.q is not None else 0.5) * (n - 1)
+        k = math.floor(h)
+        rows = self.fetch(qc.quantile_sql(rule, self.columns, self.session.relation, self.session.dialect, k))
+        low = _number(rows[0][0])
+        high = _number(rows[1][0]) if len(rows) > 1 else low
+        if low is None or high is None:
+            return None
+        return low + (h - k) * (high - low)
+
+    def _schema(self, rule: SchemaRule) -> RuleResult:
+        from meshfabric.types import parse_type
+
+        real = {c.name.lower(): c for c in self.columns}
+        declared = self.ev.info.columns
+        problems: list[str] = []
+        conforming = 0
+        for col in declared:
+            found = real.get(str(col["name"]).lower())
+            if found is None:
+                problems.append(f"column '{col['name']}' is declared but missing")
+                continue
+            ok = True
+            want = parse_type(str(col["type"]))
+            if rule.check_types and not want.matches(found.type):
+                problems.append(f"column '{col['name']}' is declared {want} but is {found.type} ({found.native_type})")
+                ok = False
+            if rule.check_nullability and col.get("nullable") is False and found.nullable:
+                problems.append(f"column '{col['name']}' is declared not null but the source allows nulls")
+                ok = False
+            conforming += ok
+        if not rule.allow_extra_columns:
+            names = {str(c["name"]).lower() for c in declared}
+            problems += [f"column '{c.name}' is not declared" for c in self.columns if c.name.lower() not in names]
+        observed = conforming / len(declared) if declared else 1.0
+        return _base(rule, not problems, observed, sample=[{"problem": p} for p in problems],
+                     detail=f"{len(declared)} declared, {len(self.columns)} in the source")
+
+    def _anomaly(self, rule: AnomalyRule, checked: int) -> RuleResult:
+        try:
+            import numpy as np
+            from sklearn.ensemble import IsolationForest
+        except ImportError:
+            raise ConfigError(f"rule '{rule.label}' needs scikit-learn",
+                              hint="pip install 'meshfabric[quality]'") from None
+        cols = qc.resolve(rule.column_names(), self.columns)
+        keys = [k for k in self.keys if k not in cols]
+        random = checked > rule.sample_size
+        rows = self.fetch(qc.anomaly_sample_sql(rule, self.columns, self.keys, self.session.relation,
+                                                self.session.dialect, random=random))
+        size = len(rows)
+        how = f"a random {size} of {checked}" if random else f"all {size}"
+        if size < 2:
+            return _base(rule, True, 0.0, failing_rows=0, total_rows=size,
+                         detail=f"{how} rows with values: too few to look for anomalies", extra={"sample_size": size})
+        data = np.array([[_number(v) for v in row[len(keys):]] for row in rows], dtype=float)
+        forest = IsolationForest(contamination=rule.contamination, random_state=rule.seed, n_estimators=100)
+        labels = forest.fit_predict(data)
+        scores = forest.score_samples(data)
+        anomalies = int((labels == -1).sum())
+        share = anomalies / size
+        order = np.argsort(scores)[: rule.top]
+        names = [k.name for k in keys] + [c.name for c in cols]
+        top = [{**{n: jsonable(v) for n, v in zip(names, rows[j], strict=False)}, "_score": round(float(scores[j]), 6)}
+               for j in order if labels[j] == -1]
+        return _base(rule, share <= rule.max_share, share, failing_rows=anomalies, total_rows=size, sample=top,
+                     detail=f"IsolationForest over {how} rows with values; {anomalies} flagged",
+                     extra={"sample_size": size})
