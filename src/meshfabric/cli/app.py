@@ -11,6 +11,7 @@ from meshfabric.cli import (
     contract_cmds,
     demo_cmd,
     events_cmds,
+    quality_cmds,
     query_cmd,
     schema_cmds,
     serve_cmd,
@@ -52,3 +53,4 @@ demo_cmd.register(app)
 schema_cmds.register(app)
 contract_cmds.register(app)
 serve_cmd.register(app)
+quality_cmds.register(app)
