@@ -442,6 +442,11 @@ class CustomSqlRule(_Rule, _Threshold):
     def effective_dimension(self) -> str:
         return self.dimension or ("validity" if self.returns == "failing_rows" else "accuracy")
 
+    @property
+    def metric_name(self) -> str:
+        """Custom rules measure different things: each is its own series, named like the rule."""
+        return self.metric or self.label
+
     def threshold_text(self) -> str:
         if self.returns == "metric":
             return f"in [{_bound(self.min)}, {_bound(self.max)}]"
