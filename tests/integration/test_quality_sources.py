@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from meshfabric import Mesh
 from helpers import default_store, pg_database, write
+from meshfabric import Mesh
 
 BASE = datetime(2024, 1, 1)
 COUNTRIES = ["PT", "ES", "DE", "FR"]
@@ -34,7 +34,8 @@ def people() -> list[dict[str, Any]]:
         rows.append({
             "id": i,
             "email": None if i % 10 == 0 else ("bad-email" if i in (3, 13) else f"user{i}@example.com"),
-            "country": None if i in (11, 21) else ("XX" if i in (6, 16, 26) else ("pt" if i == 9 else COUNTRIES[i % 4])),
+            "country": None if i in (11, 21) else
+            ("XX" if i in (6, 16, 26) else ("pt" if i == 9 else COUNTRIES[i % 4])),
             "amount": None if i == 12 else (-1.0 if i in (4, 14) else (100.5 if i == 39 else i * 2.5)),
             "code": None if i == 30 else ("C002" if i in (2, 3) else ("C020" if i in (20, 21, 22) else
                                                                         ("c002" if i == 31 else f"C{i:03d}"))),
@@ -467,7 +468,7 @@ def test_every_rule_observes_the_known_defects(workspace: tuple[str, Mesh]) -> N
 
 @pytest.mark.slow
 def test_aggregate_rules_run_in_one_statement(workspace: tuple[str, Mesh]) -> None:
-    kind, mesh = workspace
+    _, mesh = workspace
     sent = count_statements(mesh)
     run = mesh.quality.run("sales.clean")
     assert run.status == "passed", [r for r in run.results if not r.passed] or run.error
@@ -482,7 +483,7 @@ def test_run_is_persisted_with_series_and_events(workspace: tuple[str, Mesh]) ->
 
     from meshfabric.store.models import EventRow, MetricPointRow, QualityResultRow, QualityRunRow
 
-    kind, mesh = workspace
+    _, mesh = workspace
     run = mesh.quality.run("sales.people")
     with mesh.store.read() as s:
         stored = s.get(QualityRunRow, run.id)
@@ -491,7 +492,8 @@ def test_run_is_persisted_with_series_and_events(workspace: tuple[str, Mesh]) ->
         results = list(s.scalars(select(QualityResultRow).where(QualityResultRow.run_id == run.id)))
         assert len(results) == len(run.results)
         points = {p.series: p.value for p in s.scalars(select(MetricPointRow))}
-        events = [e.event_type for e in s.scalars(select(EventRow).where(EventRow.correlation_id == run.correlation_id))]
+        mine = select(EventRow).where(EventRow.correlation_id == run.correlation_id)
+        events = [e.event_type for e in s.scalars(mine)]
     assert points["sales.people/completeness/email"] == pytest.approx(0.9)
     assert points["sales.people/completeness.failing_rows/email"] == 4
     assert points["sales.people/uniqueness.duplicate_values/code"] == 2
