@@ -27,7 +27,7 @@ is stored with status ``error`` and the reason, and no result or point.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import math
 import time
@@ -246,14 +246,16 @@ class QualityService:
         """Hand the stored points to the monitor (``monitor.observe(store, points)``), when that
         module is installed. The run is already committed: a monitor failure is logged, and
         neither undoes nor hides it."""
-        if not points or importlib.util.find_spec("meshfabric.quality.monitor") is None:
-            return
-        monitor = importlib.import_module("meshfabric.quality.monitor")
-        observe: Callable[..., Any] | None = getattr(monitor, "observe", None)
-        if observe is None:
+        if not points:
             return
         try:
-            observe(self.mesh.store, points)
+            monitor = importlib.import_module("meshfabric.quality.monitor")
+            observe: Callable[..., Any] | None = getattr(monitor, "observe", None)
+            if observe is not None:
+                observe(self.mesh.store, points)
+        except ModuleNotFoundError as exc:
+            if exc.name != "meshfabric.quality.monitor":
+                log.exception("the quality monitor cannot be loaded")
         except Exception:
             log.exception("the quality monitor failed to observe %d points", len(points))
 
