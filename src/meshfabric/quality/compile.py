@@ -190,11 +190,6 @@ class _DuckDB(SqlDialect):
     def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
         return exp.Anonymous(this="QUANTILE_CONT", expressions=[self.double(value), exp.Literal.number(q)])
 
-    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        if col.type.name == "string" and col.case_insensitive:
-            return exp.Collate(this=value, expression=exp.Var(this="binary"))
-        return value
-
 
 _DIALECTS: dict[str, SqlDialect] = {d.name: d for d in (_Postgres(), _MySQL(), _SQLite(), _DuckDB())}
 

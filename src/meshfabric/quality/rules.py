@@ -730,6 +730,28 @@ def rule_to_odcs(rule: _Rule) -> tuple[str | None, dict[str, Any]] | None:
     return element, entry
 
 
+def rules_to_odcs(rules: list[_Rule], object_name: str) -> dict[str, Any]:
+    """An ODCS schema object carrying the rules ODCS can express: table-level entries under
+    ``quality``, column rules under their property. Rules it cannot express are left out."""
+    table: list[dict[str, Any]] = []
+    by_column: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        mapped = rule_to_odcs(rule)
+        if mapped is None:
+            continue
+        element, entry = mapped
+        if element is None:
+            table.append(entry)
+        else:
+            by_column.setdefault(element, []).append(entry)
+    obj: dict[str, Any] = {"name": object_name}
+    if by_column:
+        obj["properties"] = [{"name": name, "quality": entries} for name, entries in by_column.items()]
+    if table:
+        obj["quality"] = table
+    return obj
+
+
 def rules_from_odcs(quality: Any) -> list[_Rule]:
     """The rules meshfabric can run for a contract's ODCS quality entries (``Contract.quality_rules``).
 
