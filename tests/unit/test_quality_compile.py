@@ -250,3 +250,31 @@ def test_literals_follow_the_column_type() -> None:
     with pytest.raises(ConfigError, match="needs a numeric column"):
         qc.compile_scan([StatisticRule(type="statistic", column="s", statistic="mean", max=1)], COLUMNS, '"t"',
                         "duckdb")
+
+
+def test_doctests_show_sql_in_and_out() -> None:
+    import doctest
+
+    from meshfabric.quality import rules, scores
+
+    for module in (qc, rules, scores):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_driver_values_become_exact_numbers_times_and_json() -> None:
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from meshfabric.quality.run import _count, _instant, jsonable
+
+    assert [_count(v) for v in (None, 7, 7.0, Decimal("12"), "12", "9007199254740993")] == [
+        0, 7, 7, 12, 12, 9007199254740993]  # numeric text from PostgreSQL stays exact past 2**53
+    stamp = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    assert _instant(datetime(2024, 1, 1, 12)) == stamp  # naive is UTC
+    assert _instant("2024-01-01 12:00:00") == stamp == _instant("2024-01-01T12:00:00Z")
+    assert _instant(Decimal("1704110400.000000")) == stamp  # MariaDB UNIX_TIMESTAMP of a TIMESTAMP
+    assert _instant(date(2024, 1, 1)) == datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(ConfigError):
+        _instant("yesterday")
+    assert jsonable([Decimal("1.50"), Decimal("2"), b"C002", b"\xff", float("nan"), date(2024, 1, 2)]) == [
+        1.5, 2, "C002", "ff", "nan", "2024-01-02"]
