@@ -91,6 +91,122 @@ class DomainSpec(_Spec):
     owners: list[str] = Field(default_factory=list)
 
 
+#: header names whose values are credentials: they must come from ${ENV} references
+_SECRET_HEADER = re.compile(r"(?i)authorization|token|secret|api[-_]?key|password|cookie|signature")
+_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+
+
+def duration_seconds(text: str) -> float:
+    """``30m``, ``1h``, ``1d``, ``1w`` as seconds.
+
+    >>> duration_seconds("1d")
+    86400.0
+    """
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"'{text}' is not a duration: write a number and one of s, m, h, d, w (e.g. 1d)")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+
+
+class WebhookSpec(_Spec):
+    """An HTTP endpoint that receives each new (or escalated) alert as a JSON POST."""
+
+    url: str = Field(..., description="http(s) URL; may be or contain ${ENV_VAR} references")
+    headers: dict[str, str] = Field(default_factory=dict, description="credentials only as ${ENV_VAR}")
+    timeout: float = Field(5.0, gt=0, le=120, description="seconds per attempt")
+    attempts: int = Field(3, ge=1, le=10, description="tries before the delivery is recorded as failed")
+    backoff: float = Field(0.5, ge=0, le=60, description="seconds before the 2nd attempt; doubles each time")
+    min_severity: Literal["medium", "high"] = "medium"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        literal = _ENV_REF.sub("", value)
+        if not _ENV_REF.search(value) and not literal.lower().startswith(("http://", "https://")):
+            raise ValueError("a webhook url must start with http:// or https://")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if _SECRET_HEADER.search(name) and not _ENV_REF.search(str(text)):
+                raise ValueError(f"header '{name}' holds a credential: write it as ${{ENV_VAR}} "
+                                 f"(e.g. 'Bearer ${{ALERTS_TOKEN}}') so it never sits in a spec file")
+        return value
+
+
+class DeviationDetectorSpec(_Spec):
+    """A window detector (zscore, mad): alert when |score| > threshold, high severity above ``high``."""
+
+    enabled: bool = True
+    window: int = Field(100, ge=2, le=10000)
+    min_points: int = Field(30, ge=2, description="warm-up: no alert before this many earlier points")
+    threshold: float = Field(3.0, gt=0)
+    high: float = Field(4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> DeviationDetectorSpec:
+        if self.high < self.threshold:
+            raise ValueError("'high' must be at least 'threshold'")
+        if self.min_points > self.window:
+            raise ValueError("'min_points' cannot exceed 'window'")
+        return self
+
+
+def _mad_defaults() -> DeviationDetectorSpec:
+    return DeviationDetectorSpec(threshold=3.5, high=5.0)
+
+
+class SeasonalDetectorSpec(_Spec):
+    """Same phase of earlier periods (``period: 1d`` = same hour on earlier days, ``7d`` = same weekday)."""
+
+    enabled: bool = True
+    period: str = "1d"
+    seasons: int = Field(7, ge=1, le=100, description="how many earlier periods give references")
+    tolerance: str | None = Field(None, description="how far a reference may sit from its phase; default period/48")
+    min_seasons: int = Field(3, ge=1)
+    baseline: int = Field(72, ge=2, le=5000, description="recent residuals the verdict is judged against")
+    min_baseline: int = Field(36, ge=2)
+    baseline_periods: int = Field(3, ge=1, le=100)
+    threshold: float = Field(4.0, gt=0)
+    high: float = Field(6.0, gt=0)
+
+    @field_validator("period", "tolerance")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            duration_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> SeasonalDetectorSpec:
+        if self.high < self.threshold:
+            raise ValueError("'high' must be at least 'threshold'")
+        if self.min_seasons > self.seasons:
+            raise ValueError("'min_seasons' cannot exceed 'seasons'")
+        if self.min_baseline > self.baseline:
+            raise ValueError("'min_baseline' cannot exceed 'baseline'")
+        return self
+
+
+class DetectorsSpec(_Spec):
+    zscore: DeviationDetectorSpec = Field(default_factory=DeviationDetectorSpec)
+    mad: DeviationDetectorSpec = Field(default_factory=_mad_defaults)
+    seasonal: SeasonalDetectorSpec = Field(default_factory=SeasonalDetectorSpec)
+
+
+class AlertsSpec(_Spec):
+    """``alerts:`` in mesh.yaml: how metric series are watched and where alerts go."""
+
+    webhooks: list[WebhookSpec] = Field(default_factory=list)
+    detectors: DetectorsSpec = Field(default_factory=DetectorsSpec)
+    resolve_after: int = Field(
+        10, ge=0, description="resolve an alert after this many normal points of its series (0: never)"
+    )
+
+
 class MeshSpec(_Spec):
     """``mesh.yaml``: the workspace's name, store, sources and domains."""
 
@@ -99,6 +215,7 @@ class MeshSpec(_Spec):
     store: str | None = Field(None, description="SQLAlchemy URL of the metadata store; default a SQLite file")
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
     domains: dict[str, DomainSpec] = Field(default_factory=dict)
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="anomaly detectors and alert webhooks")
 
     @field_validator("sources", "domains")
     @classmethod
