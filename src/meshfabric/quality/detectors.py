@@ -19,16 +19,16 @@ Three detectors, each with a warm-up (no verdict until enough history exists):
     does not blind the detector for the next 100 points. When more than half the window is one
     value (MAD = 0) the scale falls back to 1.2533 · mean absolute deviation around the median
     (Iglewicz & Hoaglin's modified z-score); |z| > 3.5 alerts, > 5 is high.
-``seasonal`` — compares a value with the values at the same phase of earlier periods (same hour
-    on the last ``seasons`` days, or the same weekday of the last weeks with a 7-day period):
-    expected = median of those references, residual = x − expected. The residual is judged
-    against the residuals of up to ``baseline`` (72) recent points computed with the same lags
-    (median and MAD, as above; |z| > 4 alerts, > 6 is high), so a daily cycle that is normal at
-    03:00 and at 15:00 alerts neither, while a 03:00 value that only ever occurs at 15:00 does.
-    It needs several points per period: at least ``min_baseline`` (36) residuals within the last
-    ``baseline_periods`` (3) periods. Its thresholds are higher than zscore's because its scale
-    comes from fewer, noisier residuals (simulated on Gaussian noise, 3.5 gave ~0.3 % false
-    alerts, 4 gave ~0.05 %).
+``seasonal`` — compares a value with what is usual at the same phase of earlier periods (same
+    hour on the last ``seasons`` days, or the same weekday of the last weeks with a 7-day
+    period): expected = the level over the last period + the median offset from their own
+    level of the values at that phase (see :class:`SeasonalDetector`). The residual is judged
+    against the residuals of up to ``baseline`` (72) recent points (median and MAD, as above;
+    |z| > 4 alerts, > 6 is high), so a daily cycle that is normal at 03:00 and at 15:00 alerts
+    neither, while a 03:00 value that only ever occurs at 15:00 does. It needs several points
+    per period: at least ``min_baseline`` (48) residuals within the last ``baseline_periods``
+    (3) periods. Its thresholds are higher than zscore's because its scale comes from fewer,
+    noisier residuals (simulated on hourly series with Gaussian noise: ~0.02 % false alerts at 4).
 
 A *constant* baseline (stddev or scale 0) is not divided by: a value equal to it (within 1e-9
 relative) is normal, any other value is a high-severity anomaly with no score, because a metric
@@ -232,11 +232,27 @@ class MADDetector(_Deviation):
 
 
 class SeasonalDetector(Detector):
-    """Same phase of earlier periods as the expectation, judged against recent residuals.
+    """A level plus the usual offset at this phase of the period, judged against recent residuals.
 
-    ``tolerance`` is how far from ``ts − k·period`` a reference point may sit (default 1/48 of
-    the period: ±30 minutes for a day). A point needs ``min_seasons`` references to have an
-    expectation, and the verdict needs ``min_baseline`` earlier residuals with the same lags.
+    Over the points of the lookback, oldest first:
+
+    1. a first level L1(t) = median of the values in [t − period, t), and each point's offset
+       from it, d(j) = x(j) − L1(t_j);
+    2. the seasonal offset of a time, S(t) = median of d at t − k·period, k = 1..``seasons``
+       (the point nearest each within ``tolerance``; at least ``min_seasons`` of them);
+    3. the level L(t) = median over [t − period, t) of the *deseasonalised* values x − S; and
+       expected(t) = L(t) + S(t), residual(t) = x(t) − expected(t);
+    4. the verdict: a robust z of the residual against the residuals of up to ``baseline`` recent
+       points (their median and MAD).
+
+    Why two levels: a raw median over one period moves by a whole rank when a single value is
+    replaced (after a 03:00 spike, the day's median shifts by the gap between neighbouring values
+    of the daily curve, which can be many noise-widths), so every point of the next day would
+    look low. The deseasonalised values are flat, so one outlier moves their median by a noise
+    gap. Why offsets from a *local* level rather than raw values a period apart: after a step
+    change the level catches up within half a period and earlier offsets stay valid, so the step
+    alerts once and does not echo when it leaves the reference window; a steady drift moves L and
+    x together and is normal.
     """
 
     name = "seasonal"
@@ -251,7 +267,7 @@ class SeasonalDetector(Detector):
         tolerance: timedelta | None = None,
         min_seasons: int = 3,
         baseline: int = 72,
-        min_baseline: int = 36,
+        min_baseline: int = 48,
         baseline_periods: int = 3,
         threshold: float = 4.0,
         high: float = 6.0,
@@ -279,8 +295,10 @@ class SeasonalDetector(Detector):
         self.high = high
 
     def lookback(self) -> Lookback:
-        # the residual baseline comes from the last `baseline_periods`; its points look `seasons` periods back
-        return Lookback(self.MAX_POINTS, (self.seasons + self.baseline_periods) * self.period + self.tolerance)
+        # baseline points reach back `baseline_periods`, the level one period more, its points'
+        # references `seasons` periods more, and their first levels one period more
+        span = (self.seasons + self.baseline_periods + 2) * self.period + self.tolerance
+        return Lookback(self.MAX_POINTS, span)
 
     def settings(self) -> dict[str, Any]:
         return {"period_seconds": self.period.total_seconds(), "seasons": self.seasons,
@@ -288,44 +306,22 @@ class SeasonalDetector(Detector):
                 "baseline": self.baseline, "min_baseline": self.min_baseline,
                 "baseline_periods": self.baseline_periods, "threshold": self.threshold, "high": self.high}
 
-    def _references(self, times: list[datetime], values: list[float], ts: datetime) -> dict[int, float]:
-        """For k = 1..seasons, the value nearest to ts − k·period if one lies within tolerance.
-
-        References lie more than half a period before ``ts``, so for a point of the history they
-        come from before it."""
-        refs: dict[int, float] = {}
-        for k in range(1, self.seasons + 1):
-            target = ts - k * self.period
-            i = bisect.bisect_left(times, target)
-            best: int | None = None
-            for j in (i - 1, i):
-                if 0 <= j < len(times) and abs(times[j] - target) <= self.tolerance and (
-                    best is None or abs(times[j] - target) < abs(times[best] - target)
-                ):
-                    best = j
-            if best is not None:
-                refs[k] = values[best]
-        return refs
-
     def check(self, history: Sequence[Point], point: Point) -> Anomaly | None:
         if not math.isfinite(point.value):
             return None
         window = self.lookback().select(history, point.ts)
-        times = [p.ts for p in window]
-        values = [p.value for p in window]
-        refs = self._references(times, values, point.ts)
-        if len(refs) < self.min_seasons:
+        model = _SeasonalModel(self, [p.ts for p in window], [p.value for p in window])
+        expected = model.expected(point.ts, len(window))
+        if expected is None:
             return None
-        lags = sorted(refs)
-        expected = statistics.median(refs[k] for k in lags)
-        # Baseline residuals use the same lags as this point: a trend makes the residual depend on
-        # how far back the references are, so mixing lag sets would shift the baseline.
         residuals: list[float] = []
-        # walk back through recent points; bounded so gaps in references cannot make it O(n²)
-        for i in range(len(window) - 1, max(-1, len(window) - 1 - 4 * self.baseline), -1):
-            earlier = self._references(times, values, times[i])
-            if all(k in earlier for k in lags):
-                residuals.append(values[i] - statistics.median(earlier[k] for k in lags))
+        oldest = point.ts - self.baseline_periods * self.period
+        for i in range(len(window) - 1, -1, -1):
+            if window[i].ts < oldest:
+                break
+            usual = model.expected(window[i].ts, i)
+            if usual is not None:
+                residuals.append(window[i].value - usual)
                 if len(residuals) == self.baseline:
                     break
         if len(residuals) < self.min_baseline:
@@ -337,12 +333,72 @@ class SeasonalDetector(Detector):
             return None
         usual = expected + center
         if verdict.score is None:
-            message = f"{_fmt(point.value)} where the same phase of earlier periods gave {_fmt(usual)} every time"
+            message = f"{_fmt(point.value)} where this phase of earlier periods always gave {_fmt(usual)}"
         else:
             direction = "above" if verdict.score > 0 else "below"
             message = (f"{_fmt(point.value)} is {abs(verdict.score):.2f} robust deviations {direction} "
-                       f"{_fmt(usual)}, the value at this phase of earlier periods")
+                       f"{_fmt(usual)}, the usual value at this phase of the period")
         return Anomaly(self.name, verdict.severity, point.value, usual, verdict.score, message)
+
+
+class _SeasonalModel:
+    """The decomposition of :class:`SeasonalDetector` over one window of history. Each quantity is
+    computed once, only for the points that need it. ``end`` indexes a time: the index of a
+    history point, or ``len(times)`` for the point being judged (which is not in the window)."""
+
+    def __init__(self, detector: SeasonalDetector, times: list[datetime], values: list[float]) -> None:
+        self.d = detector
+        self.times = times
+        self.values = values
+        self._first: dict[int, float | None] = {}
+        self._offset: dict[int, float | None] = {}
+        self._level: dict[int, float | None] = {}
+
+    def _start(self, end: int, ts: datetime) -> int:
+        return bisect.bisect_left(self.times, ts - self.d.period, 0, end)
+
+    def first_level(self, end: int, ts: datetime) -> float | None:
+        if end not in self._first:
+            start = self._start(end, ts)
+            self._first[end] = statistics.median(self.values[start:end]) if end > start else None
+        return self._first[end]
+
+    def _reference(self, target: datetime) -> int | None:
+        i = bisect.bisect_left(self.times, target)
+        best: int | None = None
+        for j in (i - 1, i):
+            if 0 <= j < len(self.times) and abs(self.times[j] - target) <= self.d.tolerance and (
+                best is None or abs(self.times[j] - target) < abs(self.times[best] - target)
+            ):
+                best = j
+        return best
+
+    def offset(self, end: int, ts: datetime) -> float | None:
+        """S(ts): the median offset of the points at ts − k·period from their first level.
+        References lie more than half a period before ``ts``, so they come from before ``end``."""
+        if end not in self._offset:
+            offsets = []
+            for k in range(1, self.d.seasons + 1):
+                j = self._reference(ts - k * self.d.period)
+                if j is not None and (level := self.first_level(j, self.times[j])) is not None:
+                    offsets.append(self.values[j] - level)
+            self._offset[end] = statistics.median(offsets) if len(offsets) >= self.d.min_seasons else None
+        return self._offset[end]
+
+    def level(self, end: int, ts: datetime) -> float | None:
+        """L(ts): median of the deseasonalised values in [ts − period, ts)."""
+        if end not in self._level:
+            flat = [self.values[i] - s for i in range(self._start(end, ts), end)
+                    if (s := self.offset(i, self.times[i])) is not None]
+            self._level[end] = statistics.median(flat) if flat else None
+        return self._level[end]
+
+    def expected(self, ts: datetime, end: int) -> float | None:
+        offset = self.offset(end, ts)
+        if offset is None:
+            return None
+        level = self.level(end, ts)
+        return None if level is None else level + offset
 
 
 def default_detectors() -> tuple[Detector, ...]:

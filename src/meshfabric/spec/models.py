@@ -168,7 +168,7 @@ class SeasonalDetectorSpec(_Spec):
     tolerance: str | None = Field(None, description="how far a reference may sit from its phase; default period/48")
     min_seasons: int = Field(3, ge=1)
     baseline: int = Field(72, ge=2, le=5000, description="recent residuals the verdict is judged against")
-    min_baseline: int = Field(36, ge=2)
+    min_baseline: int = Field(48, ge=2)
     baseline_periods: int = Field(3, ge=1, le=100)
     threshold: float = Field(4.0, gt=0)
     high: float = Field(6.0, gt=0)

@@ -1,0 +1,345 @@
+"""Alerts: reading, acknowledging and resolving them, and delivering them to webhooks.
+
+An alert is a row (``AlertRow``) opened by the monitor when a detector flags a point of a
+series. Its life: ``open`` → ``acknowledged`` (someone is on it; repeats still count) →
+``resolved`` (by a person, or by the monitor once the series has been normal for a while). While
+an alert is open or acknowledged, further firings of the same detector on the same series add
+to it (``occurrences``) instead of opening another: one incident, one alert.
+
+Delivery is at most a few HTTP POSTs per alert and webhook, made *after* the alert is committed,
+so an unreachable endpoint can delay a notification but never lose the alert. Each (alert,
+webhook) pair is one ``AlertDeliveryRow`` recording the outcome of its attempt series: status,
+attempts, the last HTTP status and error. Connection errors, timeouts, 408, 429 and 5xx are
+retried with exponential backoff; other 4xx are not (the request itself is wrong); redirects are
+not followed (a POST silently turned into a GET would be reported as delivered).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshfabric.errors import ConfigError, MeshfabricError, NotFound
+from meshfabric.store.models import AlertDeliveryRow, AlertRow, utcnow
+
+if TYPE_CHECKING:
+    from meshfabric.store import Store
+
+log = logging.getLogger("meshfabric.alerts")
+
+Status = Literal["open", "acknowledged", "resolved"]
+STATUSES: tuple[Status, ...] = ("open", "acknowledged", "resolved")
+#: statuses under which a new firing joins the existing alert
+ACTIVE: tuple[Status, ...] = ("open", "acknowledged")
+_USER_AGENT = "meshfabric-alerts/1"
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def split_series(series: str) -> tuple[str, str, str]:
+    """``(product, metric, column)`` of a series name ``{product}/{metric}/{column}``.
+
+    >>> split_series("sales.orders/completeness/customer_id")
+    ('sales.orders', 'completeness', 'customer_id')
+    """
+    parts = series.split("/", 2)
+    parts += [""] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """An alert as the SDK, CLI and webhooks see it."""
+
+    id: int
+    series: str
+    product: str
+    detector: str
+    severity: str
+    value: float | None
+    expected: float | None
+    score: float | None
+    message: str
+    status: str
+    occurrences: int
+    #: timestamp of the point that fired last
+    ts: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def metric(self) -> str:
+        return split_series(self.series)[1]
+
+    @property
+    def column(self) -> str:
+        return split_series(self.series)[2]
+
+    @property
+    def domain(self) -> str | None:
+        return self.product.split(".", 1)[0] if "." in self.product else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(metric=self.metric, column=self.column)
+        for key in ("ts", "created_at", "updated_at"):
+            out[key] = getattr(self, key).isoformat()
+        return out
+
+
+def alert_info(row: AlertRow) -> AlertInfo:
+    return AlertInfo(
+        int(row.id), row.series, row.product, row.detector, row.severity, row.value, row.expected, row.score,
+        row.message, row.status, int(row.occurrences), _utc(row.ts) or utcnow(), _utc(row.created_at) or utcnow(),
+        _utc(row.updated_at) or utcnow(),
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryInfo:
+    """The outcome of delivering one alert to one webhook (all attempts together)."""
+
+    id: int | None
+    alert_id: int
+    target: str
+    status: str
+    attempts: int
+    http_status: int | None
+    error: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+def _delivery_info(row: AlertDeliveryRow) -> DeliveryInfo:
+    return DeliveryInfo(int(row.id), int(row.alert_id), row.target, row.status, int(row.attempts), row.http_status,
+                        row.error, _utc(row.created_at) or utcnow())
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and changing alerts
+
+
+def list_alerts(
+    store: Store,
+    *,
+    product: str | None = None,
+    status: str | None = None,
+    series: str | None = None,
+    detector: str | None = None,
+    limit: int = 100,
+) -> list[AlertInfo]:
+    """Alerts, most recently updated first. ``status`` may also be ``active`` (open or acknowledged)."""
+    query = select(AlertRow)
+    if status is not None:
+        if status == "active":
+            query = query.where(AlertRow.status.in_(ACTIVE))
+        elif status in STATUSES:
+            query = query.where(AlertRow.status == status)
+        else:
+            raise ConfigError(f"unknown alert status '{status}'", hint="use open, acknowledged, resolved or active")
+    if product is not None:
+        query = query.where(AlertRow.product == product)
+    if series is not None:
+        query = query.where(AlertRow.series == series)
+    if detector is not None:
+        query = query.where(AlertRow.detector == detector)
+    query = query.order_by(AlertRow.updated_at.desc(), AlertRow.id.desc()).limit(max(1, limit))
+    with store.read() as s:
+        return [alert_info(r) for r in s.scalars(query)]
+
+
+def _row(session: Session, alert_id: int) -> AlertRow:
+    row = session.get(AlertRow, alert_id)
+    if row is None:
+        raise NotFound(f"alert {alert_id} does not exist", hint="list alerts with `meshfabric alerts list`")
+    return row
+
+
+def get_alert(store: Store, alert_id: int) -> AlertInfo:
+    with store.read() as s:
+        return alert_info(_row(s, alert_id))
+
+
+def deliveries(store: Store, alert_id: int) -> list[DeliveryInfo]:
+    """Every delivery of an alert, oldest first."""
+    with store.read() as s:
+        _row(s, alert_id)
+        rows = s.scalars(select(AlertDeliveryRow).where(AlertDeliveryRow.alert_id == alert_id)
+                         .order_by(AlertDeliveryRow.id))
+        return [_delivery_info(r) for r in rows]
+
+
+def _transition(store: Store, alert_id: int, to: Status, event_type: str, note: str) -> AlertInfo:
+    from meshfabric.events import DomainEvent, append
+
+    with store.write() as s:
+        row = _row(s, alert_id)
+        if row.status == to:
+            return alert_info(row)  # idempotent: asking twice is not an error and emits nothing new
+        if row.status == "resolved":
+            raise MeshfabricError(
+                f"alert {alert_id} is resolved and cannot be {to}",
+                hint="a new firing of its detector opens a new alert",
+            )
+        previous = row.status
+        row.status = to
+        row.updated_at = utcnow()
+        s.flush()
+        info = alert_info(row)
+        append(s, DomainEvent(event_type, info.domain, {
+            "alert_id": info.id, "series": info.series, "product": info.product, "detector": info.detector,
+            "previous_status": previous, "status": to, "note": note,
+        }))
+        return info
+
+
+def acknowledge(store: Store, alert_id: int, *, note: str = "") -> AlertInfo:
+    """Mark an alert as being handled; later firings still add to it. Emits ``quality.alert_acknowledged``."""
+    return _transition(store, alert_id, "acknowledged", "quality.alert_acknowledged", note)
+
+
+def resolve(store: Store, alert_id: int, *, note: str = "") -> AlertInfo:
+    """Close an alert; the next firing of its detector opens a new one. Emits ``quality.alert_resolved``."""
+    return _transition(store, alert_id, "resolved", "quality.alert_resolved", note)
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where to POST alerts. ``url`` and header values may hold ``${ENV}`` references; they are
+    resolved at each delivery, and only the text as written is ever stored."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float = 5.0
+    attempts: int = 3
+    backoff: float = 0.5
+    #: deliver only alerts at least this severe
+    min_severity: str = "medium"
+
+    @property
+    def target(self) -> str:
+        """The URL as written, with any literal ``user:password@`` masked: what delivery rows keep."""
+        return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", self.url)
+
+
+def _resolve(text: str, where: str) -> str:
+    from meshfabric.spec.loader import resolve_env
+
+    return resolve_env(text, where=where)
+
+
+def payload(alert: AlertInfo, reason: str) -> dict[str, Any]:
+    """The JSON body POSTed to a webhook: what happened (``opened``, ``escalated``, ``redelivered``) and the alert."""
+    return {"type": "meshfabric.alert", "reason": reason, "alert": alert.to_dict()}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+_RETRY_STATUS = {408, 429}
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def post(webhook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> tuple[str, int, int | None, str]:
+    """POST ``body`` with retries. Returns (status, attempts, last HTTP status, last error).
+
+    Never raises for delivery problems: an unset ``${ENV}`` reference, a bad URL or a dead
+    endpoint are all recorded as a failed delivery.
+    """
+    try:
+        url = _resolve(webhook.url, "webhook url")
+        headers = {k: _resolve(v, f"webhook header '{k}'") for k, v in webhook.headers.items()}
+    except ConfigError as exc:
+        return "failed", 0, None, exc.message
+    secrets = [v for v in headers.values()] + ([url] if url != webhook.url else [])
+    if not url.lower().startswith(("http://", "https://")):
+        return "failed", 0, None, "only http:// and https:// webhook URLs are delivered to"
+    data = json.dumps(body, default=str).encode("utf-8")
+    request_headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT, **headers}
+    status_code: int | None = None
+    error = ""
+    attempts = 0
+    for attempt in range(max(1, webhook.attempts)):
+        attempts = attempt + 1
+        request = urllib.request.Request(url, data=data, headers=request_headers, method="POST")
+        retry = True
+        try:
+            with _OPENER.open(request, timeout=webhook.timeout) as response:
+                status_code = int(response.status)
+                response.read(65536)
+            return "delivered", attempts, status_code, ""
+        except urllib.error.HTTPError as exc:
+            status_code = int(exc.code)
+            error = f"HTTP {exc.code} {exc.reason}"
+            retry = exc.code >= 500 or exc.code in _RETRY_STATUS
+        except OSError as exc:  # URLError, timeouts, refused or reset connections
+            status_code = None
+            reason = getattr(exc, "reason", exc)
+            error = f"{type(reason).__name__}: {reason}"
+        except ValueError as exc:  # a URL urllib cannot parse
+            status_code, error, retry = None, f"invalid URL: {exc}", False
+        if not retry or attempt + 1 >= webhook.attempts:
+            break
+        sleep(webhook.backoff * (2**attempt))
+    return "failed", attempts, status_code, _redact(error, secrets)[:2000]
+
+
+def deliver(
+    store: Store, alerts: Sequence[tuple[AlertInfo, str]], webhooks: Sequence[Webhook]
+) -> list[DeliveryInfo]:
+    """Send each (alert, reason) to every webhook whose ``min_severity`` it reaches, concurrently,
+    then record one delivery row per pair. Returns what was recorded."""
+    from meshfabric.quality.detectors import severity_rank
+
+    pairs = [(a, reason, w) for a, reason in alerts for w in webhooks
+             if severity_rank(a.severity) >= severity_rank(w.min_severity)]
+    if not pairs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="meshfabric-webhook") as pool:
+        outcomes = list(pool.map(lambda p: post(p[2], payload(p[0], p[1])), pairs))
+    rows = [
+        AlertDeliveryRow(alert_id=a.id, target=w.target[:1024], status=status, attempts=attempts,
+                         http_status=http_status, error=error)
+        for (a, _, w), (status, attempts, http_status, error) in zip(pairs, outcomes, strict=True)
+    ]
+    for row in rows:
+        if row.status != "delivered":
+            log.warning("alert %s: delivery to %s failed after %d attempts: %s",
+                        row.alert_id, row.target, row.attempts, row.error)
+    with store.write() as s:
+        s.add_all(rows)
+        s.flush()
+        return [_delivery_info(r) for r in rows]
