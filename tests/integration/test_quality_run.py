@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers import ORDERS_YAML, build_workspace, cli, default_store, line_of, pg_database, write
+from helpers import ORDERS_YAML, SPEC_FILES, build_workspace, cli, default_store, line_of, pg_database, write
 from meshfabric import Mesh
 from meshfabric.errors import SpecError
 from meshfabric.spec.loader import load_workspace
@@ -30,7 +30,7 @@ FAILING = """\
 
 
 def workspace(root: Path, rules: str = RULES) -> Path:
-    return build_workspace(root, specs={"products/sales/orders.yaml": ORDERS_YAML + rules})
+    return build_workspace(root, specs={**SPEC_FILES, "products/sales/orders.yaml": ORDERS_YAML + rules})
 
 
 @pytest.fixture
@@ -235,3 +235,31 @@ def test_monitor_failure_does_not_lose_the_run(applied: Path, monkeypatch: pytes
     with default_store(), Mesh.open(applied) as mesh:
         run = mesh.quality.run("sales.orders")
         assert run.status == "passed" and mesh.quality.history("sales.orders")[0].id == run.id
+
+
+# ---------------------------------------------------------------------------------------------
+# referential integrity across sources: a key list in the scan, or a federated anti-join
+
+
+@pytest.mark.parametrize("limit", [10_000, 3])
+def test_reference_in_another_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """orders (SQLite) → logistics.shipments (Parquet): the 5 cancelled orders were never shipped.
+    15 shipped keys fit the key-list limit and join the scan; with a limit of 3 the check runs
+    as one federated query instead. Both must observe the same."""
+    from meshfabric.quality import run as quality_run
+
+    monkeypatch.setattr(quality_run, "KEYSET_LIMIT", limit)
+    root = workspace(tmp_path / "ws", "quality:\n  - {type: referential, column: order_id, "
+                                      "reference: logistics.shipments, threshold: 0.5}\n")
+    with default_store(), Mesh.open(root) as mesh:
+        mesh.apply()
+        run = mesh.quality.run("sales.orders")
+    [result] = run.results
+    assert (result.passed, result.failing_rows, result.total_rows, result.observed) == (True, 5, 20, 0.75)
+    assert run.statements[0].startswith('SELECT DISTINCT "order_id" FROM logistics.shipments')
+    if limit == 3:
+        assert "NOT EXISTS" in run.statements[-1] and "federated" in result.detail
+        assert run.queries == 3  # the key probe, the scan, the federated check
+    else:
+        assert "IN (1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19)" in run.statements[1]
+        assert run.queries == 2

@@ -289,7 +289,8 @@ def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) 
     value = ref(col)
     valid: exp.Expression
     if isinstance(rule, AcceptedValuesRule):
-        valid = exp.In(this=d.exact(value, col), expressions=[literal(v, col, d) for v in rule.values])
+        values = [literal(v, col, d) for v in rule.values]
+        valid = exp.In(this=d.exact(value, col), expressions=values) if values else exp.false()
     elif isinstance(rule, RangeRule):
         parts: list[exp.Expression] = []
         if rule.min is not None:

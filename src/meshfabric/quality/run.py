@@ -44,6 +44,7 @@ from sqlalchemy import select
 from meshfabric.errors import ConfigError, MeshfabricError
 from meshfabric.quality import compile as qc
 from meshfabric.quality.rules import (
+    AcceptedValuesRule,
     AnomalyRule,
     AnyRule,
     CompletenessRule,
@@ -68,6 +69,9 @@ log = logging.getLogger("meshfabric.quality")
 
 #: failing rows kept per failed rule
 SAMPLE_ROWS = 5
+#: a referenced product in another source with at most this many distinct keys has them sent to
+#: this product's source as a literal list, so the check joins the one scan; more → federated query
+KEYSET_LIMIT = 10_000
 
 
 @dataclass
@@ -409,6 +413,9 @@ class _Evaluation:
         self.started = started
         self.statements: list[str] = []
         self.rows: int | None = None
+        #: the rules as compiled: a referential rule checked against a key list is an IN list
+        self.scan_rules: list[AnyRule] = list(rules)
+        self._before_session = 0
 
     @property
     def queries(self) -> int:
@@ -422,10 +429,32 @@ class _Evaluation:
         connector = self.mesh.connector(self.info.source)
         port = OutputPort.model_validate(self.info.output)
         local, remote = self._references(connector)
+        self.scan_rules = list(self.rules)
+        for i, rule in list(remote.items()):
+            keys = self._reference_keys(rule)
+            if keys is not None:
+                self.scan_rules[i] = AcceptedValuesRule.model_construct(
+                    type="accepted_values", column=rule.column_names()[0], values=keys, threshold=rule.threshold,
+                    name=rule.label, severity=rule.severity, dimension=rule.dimension, metric=rule.metric,
+                )
+                del remote[i]
+        self._before_session = len(self.statements)
         results = connector.run_on_port(port, lambda session: self._measure(session, local))
         for i, rule in remote.items():
             results[i] = self._federated(rule, results[i])
         return results
+
+    def _reference_keys(self, rule: ReferentialRule) -> list[Any] | None:
+        """The referenced product's distinct keys, read through the query engine, when the key
+        is one column and there are at most KEYSET_LIMIT of them; else None."""
+        if len(rule.column_names()) != 1:
+            return None
+        key = exp_column(rule.reference_names()[0])
+        sql = (f"SELECT DISTINCT {key} FROM {rule.reference} WHERE {key} IS NOT NULL ORDER BY 1 "
+               f"LIMIT {KEYSET_LIMIT + 1}")
+        self.statements.append(sql)
+        column = self.mesh.query(sql).arrow().column(0).to_pylist()
+        return column if len(column) <= KEYSET_LIMIT else None
 
     def _references(self, connector: Any) -> tuple[dict[int, tuple[str, list[ColumnInfo]]], dict[int, ReferentialRule]]:
         """Referenced products of referential rules: in the same source (relation and columns,
@@ -458,9 +487,9 @@ class _Evaluation:
             return []
 
     def _measure(self, session: PortSession, local: dict[int, tuple[str, list[ColumnInfo]]]) -> list[RuleResult]:
-        self.statements.clear()
+        del self.statements[self._before_session:]  # a retried session starts its statements again
         columns = list(session.columns)
-        scan = qc.compile_scan(self.rules, columns, session.relation, session.dialect)
+        scan = qc.compile_scan(self.scan_rules, columns, session.relation, session.dialect)
         row = self._fetch(session, scan.sql)[0]
         names = list(scan.aliases.values())
         position = {alias: n for n, alias in enumerate(names)}
@@ -480,6 +509,11 @@ class _Evaluation:
             self.statements.append(sample)
             result.sample = [jsonable(r) for r in self.mesh.query(sample).arrow().to_pylist()]
         return result
+
+
+def exp_column(name: str) -> str:
+    """A column name quoted for the federated engine (DuckDB)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _base(rule: AnyRule, passed: bool, observed: float | None, **kw: Any) -> RuleResult:
@@ -520,6 +554,9 @@ class _Judge:
             result = _row_result(rule, _count(dup_rows), _count(v["checked"]))
             result.extra["duplicate_values"] = _count(dup_values)
             result.detail = f"{_count(dup_rows)} rows share {_count(dup_values)} duplicated values"
+        elif isinstance(rule, ReferentialRule) and "failing" in v:  # checked against the key list in the scan
+            result = _row_result(rule, _count(v["failing"]), _count(v["checked"]))
+            result.detail = f"keys of {rule.reference} (another source) checked in this source's scan"
         elif isinstance(rule, ReferentialRule):
             checked = _count(v["checked"])
             if i not in self.local:
@@ -553,7 +590,9 @@ class _Judge:
             cols = qc.resolve(rule.column_names(), self.columns)
             rows = self.fetch(qc.duplicates_sample_sql(rule, self.columns, relation, dialect, SAMPLE_ROWS))
             return _rows([*(c.name for c in cols), "rows"], rows)
-        if isinstance(rule, ReferentialRule):
+        if isinstance(rule, ReferentialRule) and i not in self.local:
+            rule = self.ev.scan_rules[i]  # the key-list form
+        elif isinstance(rule, ReferentialRule):
             ref_relation, ref_columns = self.local[i]
             sql = qc.orphans_sql(rule, self.columns, relation, ref_columns, ref_relation, dialect, sample=SAMPLE_ROWS)
             return _rows(rule.column_names(), self.fetch(sql))
