@@ -7,8 +7,10 @@ One run, in order:
    aggregate scan of :func:`~meshfabric.quality.compile.compile_scan`, then the statements of
    rules that need their own (duplicates, orphans, custom SQL, quantiles where the dialect has
    no ordered-set aggregate, the anomaly sample), then one bounded sample of failing rows per
-   failed row-level rule; referential integrity against a product in *another* source runs as
-   one federated query (only the key columns move, into the query engine's DuckDB);
+   failed row-level rule. Referential integrity against a product in *another* source reads
+   that product's distinct keys once through the query engine; up to ``KEYSET_LIMIT`` of them
+   become an IN list inside this product's scan (its own rows never move), more (or a compound
+   key) make it one federated anti-join (only the key columns move, into DuckDB);
 3. each rule is judged (:mod:`.rules` states the semantics) and scored (:mod:`.scores`);
 4. one write transaction stores the run, every rule result, every observation as a metric point
    and the events ``quality.run_completed`` (always) and ``quality.failed`` (when an
