@@ -3,6 +3,7 @@ delegates every operation to the capability that owns it."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ class Mesh:
         self.events = EventLog(store)
         self._connectors: dict[str, Connector] = {}
         self._lock = threading.Lock()
+        self._configure_monitor()
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -90,6 +92,7 @@ class Mesh:
                 conn.close()
         if result.applied:
             self.spec = specs.mesh
+            self._configure_monitor()
             with self._lock:
                 for conn in self._connectors.values():
                     conn.close()
@@ -137,6 +140,46 @@ class Mesh:
         from meshfabric.quality.run import QualityService
 
         return QualityService(self)
+
+    @property
+    def alerts(self) -> Any:
+        """Quality alerts (``AlertService``): list, get, ack, resolve, deliveries, deliver."""
+        from meshfabric.quality.alerts import AlertService
+
+        return AlertService(self)
+
+    def profile(self, product: str, **options: Any) -> Any:
+        """Profile a product's columns inside its source (``ProductProfile``).
+
+        Options: ``columns`` (names), ``top`` (top values per column, default 10), ``quantiles``
+        (default 0.05, 0.25, 0.5, 0.75, 0.95), ``reveal`` (show values of pii columns).
+        """
+        from meshfabric.quality.profile import profile_product
+
+        info = self.product(product)
+        return profile_product(info, self.connector(info.source), **options)
+
+    def record_profile(self, profile: Any) -> Any:
+        """Store a profile's numbers as metric points (``{product}/profile.<stat>/<column>``) and
+        let the monitor judge them; returns the monitor's ``ObserveResult``."""
+        from meshfabric.quality.monitor import Observation, record
+
+        result = record(self, [Observation(profile.product, metric, value, column, profile.profiled_at)
+                               for metric, column, value in profile.metrics()])
+        if self.events.subscriptions:
+            self.events.deliver()
+        return result
+
+    def _configure_monitor(self) -> None:
+        """Make ``alerts:`` of mesh.yaml the monitor's configuration for this store, so a quality
+        run that hands the monitor only the store still reaches the configured webhooks."""
+        if self.spec is None:
+            return
+        if "alerts" not in self.spec.model_fields_set and "meshfabric.quality.monitor" not in sys.modules:
+            return  # nothing configured and nothing to reset: keep `import meshfabric` light
+        from meshfabric.quality.monitor import MonitorConfig, configure
+
+        configure(self.store, MonitorConfig.from_spec(self.spec.alerts))
 
     # -- sources ----------------------------------------------------------------------------
     def connector(self, name: str) -> Connector:

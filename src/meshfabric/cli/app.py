@@ -11,6 +11,7 @@ from meshfabric.cli import (
     contract_cmds,
     demo_cmd,
     events_cmds,
+    monitor_cmds,
     quality_cmds,
     query_cmd,
     schema_cmds,
@@ -54,3 +55,4 @@ schema_cmds.register(app)
 contract_cmds.register(app)
 serve_cmd.register(app)
 quality_cmds.register(app)
+monitor_cmds.register(app)

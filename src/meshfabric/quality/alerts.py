@@ -16,6 +16,7 @@ not followed (a POST silently turned into a GET would be reported as delivered).
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import re
@@ -343,3 +344,51 @@ def deliver(
         s.add_all(rows)
         s.flush()
         return [_delivery_info(r) for r in rows]
+
+
+class AlertService:
+    """The SDK's view of alerts (``mesh.alerts``)."""
+
+    def __init__(self, mesh: Any) -> None:
+        self.mesh = mesh
+
+    def _product(self, product: str | None) -> str | None:
+        if product is None:
+            return None
+        try:
+            return str(self.mesh.product(product).fqn)
+        except NotFound:
+            return product  # alerts outlive a product removed from the catalog
+
+    def list(self, *, product: str | None = None, status: str | None = None, series: str | None = None,
+             detector: str | None = None, limit: int = 100) -> builtins.list[AlertInfo]:
+        return list_alerts(self.mesh.store, product=self._product(product), status=status, series=series,
+                           detector=detector, limit=limit)
+
+    def get(self, alert_id: int) -> AlertInfo:
+        return get_alert(self.mesh.store, alert_id)
+
+    def _after(self, info: AlertInfo) -> AlertInfo:
+        if self.mesh.events.subscriptions:
+            self.mesh.events.deliver()
+        return info
+
+    def ack(self, alert_id: int, *, note: str = "") -> AlertInfo:
+        return self._after(acknowledge(self.mesh.store, alert_id, note=note))
+
+    def resolve(self, alert_id: int, *, note: str = "") -> AlertInfo:
+        return self._after(resolve(self.mesh.store, alert_id, note=note))
+
+    def deliveries(self, alert_id: int) -> builtins.list[DeliveryInfo]:
+        return deliveries(self.mesh.store, alert_id)
+
+    def deliver(self, alert_id: int) -> builtins.list[DeliveryInfo]:
+        """Send an alert again to the configured webhooks (after an endpoint was down)."""
+        from meshfabric.quality.monitor import MonitorConfig, config_for
+
+        info = self.get(alert_id)
+        spec = self.mesh.spec
+        config = MonitorConfig.from_spec(spec.alerts) if spec is not None else config_for(self.mesh.store)
+        if not config.webhooks:
+            raise ConfigError("no webhooks are configured", hint="add alerts: webhooks: [...] to mesh.yaml")
+        return deliver(self.mesh.store, [(info, "redelivered")], config.webhooks)
