@@ -505,3 +505,36 @@ def test_run_is_persisted_with_series_and_events(workspace: tuple[str, Mesh]) ->
     assert events == ["quality.run_completed", "quality.failed"]
     history = mesh.quality.history("sales.people")
     assert history[0].id == run.id and len(history[0].results) == len(run.results)
+
+
+@pytest.mark.postgres
+def test_postgres_case_insensitive_columns_are_compared_exactly(pg_url: str, tmp_path: Path) -> None:
+    """citext compares and matches case-blind; rules must not: 'a' is not 'A' and '^a' does not
+    match 'A...' — the same verdicts as every other source."""
+    import psycopg
+
+    with pg_database("mf_qci") as url:
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE EXTENSION IF NOT EXISTS citext")
+            con.execute("CREATE TABLE t (k citext)")
+            con.execute("INSERT INTO t VALUES ('a'), ('A'), ('ab'), (NULL)")
+        write(tmp_path / "ws" / "mesh.yaml", MESH.format(source=f"    kind: postgres\n    url: {url}"))
+        write(tmp_path / "ws" / "products" / "t.yaml", """\
+kind: DataProduct
+domain: sales
+name: t
+owner: o
+output: {source: src, table: t}
+quality:
+  - {type: uniqueness, column: k}
+  - {type: accepted_values, column: k, values: [a, ab]}
+  - {type: regex, column: k, pattern: "^a"}
+  - {type: statistic, column: k, statistic: distinct_count, min: 3, max: 3}
+""")
+        with default_store(), Mesh.open(tmp_path / "ws") as mesh:
+            mesh.apply()
+            run = mesh.quality.run("sales.t")
+    assert run.error == ""
+    got = {r.rule: (r.passed, r.failing_rows) for r in run.results}
+    assert got == {"uniqueness_k": (True, 0), "accepted_values_k": (False, 1), "regex_k": (False, 1),
+                   "distinct_count_k": (True, None)}

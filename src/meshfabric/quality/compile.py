@@ -122,6 +122,12 @@ class _Postgres(SqlDialect):
             return exp.Collate(this=cast, expression=exp.Identifier(this="C", quoted=True))
         return value
 
+    def text(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
+        # citext makes `~` case-blind and nondeterministic collations refuse it: match the bytes
+        if col.type.name == "string" and col.case_insensitive:
+            return self.exact(value, col)
+        return super().text(value, col)
+
     def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
         return exp.WithinGroup(
             this=exp.PercentileCont(this=exp.Literal.number(q)),
