@@ -263,3 +263,17 @@ def test_reference_in_another_source(tmp_path: Path, monkeypatch: pytest.MonkeyP
     else:
         assert "IN (1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19)" in run.statements[1]
         assert run.queries == 2
+
+
+def test_anomaly_sample_is_bounded_and_says_so(tmp_path: Path) -> None:
+    root = workspace(tmp_path / "ws", "quality:\n  - {type: anomaly, columns: [amount, customer_id], sample_size: 10, "
+                                      "top: 3, max_share: 1}\n")
+    with default_store(), Mesh.open(root) as mesh:
+        mesh.apply()
+        run = mesh.quality.run("sales.orders")
+    [result] = run.results
+    assert result.passed and result.total_rows == 10 and result.extra == {"sample_size": 10}
+    assert "a random 10 of 20" in result.detail and len(result.sample) == 3
+    assert "ORDER BY RANDOM() LIMIT 10" in run.statements[-1]
+    scores = [s["_score"] for s in result.sample]
+    assert scores == sorted(scores)

@@ -442,7 +442,9 @@ def test_every_rule_observes_the_known_defects(workspace: tuple[str, Mesh]) -> N
 
     anomaly = by_name["anomaly_load"]
     assert (anomaly.failing_rows, anomaly.total_rows) == (1, 40)
-    assert anomaly.sample[0]["id"] == 25 and anomaly.sample[0]["load"] == 1000.0
+    assert anomaly.sample[0]["id"] == 25 and anomaly.sample[0]["load"] == 1000.0 and anomaly.sample[0]["_flagged"]
+    assert len(anomaly.sample) == 5 and not any(s["_flagged"] for s in anomaly.sample[1:])
+    assert anomaly.extra == {"sample_size": 40}
     assert "all 40 rows" in anomaly.detail
 
     # samples: bounded, and made of failing rows only

@@ -709,8 +709,9 @@ class _Judge:
         share = anomalies / size
         order = np.argsort(scores)[: rule.top]
         names = [k.name for k in keys] + [c.name for c in cols]
-        top = [{**{n: jsonable(v) for n, v in zip(names, rows[j], strict=False)}, "_score": round(float(scores[j]), 6)}
-               for j in order if labels[j] == -1]
+        # the most anomalous rows whether flagged or not: lower scores are more isolated
+        top = [{**{n: jsonable(v) for n, v in zip(names, rows[j], strict=False)},
+                "_score": round(float(scores[j]), 6), "_flagged": bool(labels[j] == -1)} for j in order]
         return _base(rule, share <= rule.max_share, share, failing_rows=anomalies, total_rows=size, sample=top,
                      detail=f"IsolationForest over {how} rows with values; {anomalies} flagged",
                      extra={"sample_size": size})
