@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -211,10 +210,10 @@ def test_database_dropped_during_a_run(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_monitor_observes_the_stored_points(applied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import meshfabric.quality.monitor as monitor
+
     seen: list[tuple[Any, list[Any]]] = []
-    fake = types.ModuleType("meshfabric.quality.monitor")
-    fake.observe = lambda store, points: seen.append((store, points))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "meshfabric.quality.monitor", fake)
+    monkeypatch.setattr(monitor, "observe", lambda store, points: seen.append((store, points)))
     with default_store(), Mesh.open(applied) as mesh:
         run = mesh.quality.run("sales.orders")
         [(store, points)] = seen
@@ -224,14 +223,23 @@ def test_monitor_observes_the_stored_points(applied: Path, monkeypatch: pytest.M
         assert all(p.id is not None and p.ts == run.started_at for p in points)
 
 
+def test_without_the_monitor_module_runs_go_on(applied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installation without the monitor: importing it fails as for a missing module."""
+    with default_store(), Mesh.open(applied) as mesh:
+        monkeypatch.setitem(sys.modules, "meshfabric.quality.monitor", None)  # import raises ModuleNotFoundError
+        with pytest.raises(ModuleNotFoundError):
+            import meshfabric.quality.monitor  # noqa: F401
+        run = mesh.quality.run("sales.orders")
+        assert run.status == "passed" and mesh.quality.history("sales.orders")[0].id == run.id
+
+
 def test_monitor_failure_does_not_lose_the_run(applied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.ModuleType("meshfabric.quality.monitor")
+    import meshfabric.quality.monitor as monitor
 
     def broken(store: Any, points: Any) -> None:
         raise RuntimeError("detector bug")
 
-    fake.observe = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "meshfabric.quality.monitor", fake)
+    monkeypatch.setattr(monitor, "observe", broken)
     with default_store(), Mesh.open(applied) as mesh:
         run = mesh.quality.run("sales.orders")
         assert run.status == "passed" and mesh.quality.history("sales.orders")[0].id == run.id

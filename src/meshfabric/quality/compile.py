@@ -33,7 +33,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
@@ -263,13 +263,18 @@ def _number(value: float | int) -> exp.Expression:
     return exp.Literal.number(text)
 
 
+def _all(*conditions: exp.Expression) -> exp.Expression:
+    """``a AND b AND …`` (sqlglot types ``and_`` as a Condition)."""
+    return cast(exp.Expression, exp.and_(*conditions))
+
+
 def _count_if(condition: exp.Expression) -> exp.Expression:
     case = exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))])
     return exp.Count(this=case)
 
 
 def _not_null(cols: Sequence[ColumnInfo], table: str | None = ALIAS) -> exp.Expression:
-    return exp.and_(*[exp.Not(this=exp.Is(this=ref(c, table), expression=exp.Null())) for c in cols])
+    return _all(*[exp.Not(this=exp.Is(this=ref(c, table), expression=exp.Null())) for c in cols])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +312,7 @@ def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) 
             high = literal(rule.max, col, d)
             parts.append(exp.LTE(this=value.copy(), expression=high) if rule.inclusive else
                          exp.LT(this=value.copy(), expression=high))
-        valid = exp.and_(*parts)
+        valid = _all(*parts)
     elif isinstance(rule, RegexRule | FormatRule):
         valid = d.regex(d.text(value, col), rule.regex)
     else:
@@ -317,8 +322,8 @@ def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) 
             bounds.append(exp.GTE(this=length, expression=exp.Literal.number(rule.min)))
         if rule.max is not None:
             bounds.append(exp.LTE(this=length.copy(), expression=exp.Literal.number(rule.max)))
-        valid = exp.and_(*bounds)
-    return exp.and_(_not_null([col]), exp.Not(this=exp.Paren(this=valid)))
+        valid = _all(*bounds)
+    return _all(_not_null([col]), exp.Not(this=exp.Paren(this=valid)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +366,7 @@ def _statistic(rule: StatisticRule, col: ColumnInfo, d: SqlDialect) -> dict[str,
         return {"value": exp.Avg(this=number)}
     if rule.statistic in ("min", "max", "sum"):
         agg = {"min": exp.Min, "max": exp.Max, "sum": exp.Sum}[rule.statistic]
-        return {"value": agg(this=number)}
+        return {"value": cast(exp.Expression, agg(this=number))}
     if rule.statistic == "stddev":
         if d.has_stddev:
             return {"value": exp.StddevSamp(this=number)}
@@ -376,14 +381,14 @@ def _statistic(rule: StatisticRule, col: ColumnInfo, d: SqlDialect) -> dict[str,
 def compile_scan(rules: Sequence[AnyRule], columns: Sequence[ColumnInfo], relation: str, dialect_name: str) -> Scan:
     """The single aggregate statement over the product for ``rules`` (see the module example)."""
     d = dialect(dialect_name)
-    items: list[exp.Expression] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
+    items: list[exp.Expression] = [cast(exp.Expression, exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))]
     aliases: dict[tuple[int | str, str], str] = {("*", "rows"): "n"}
     for i, rule in enumerate(rules):
         cols = resolve(rule.column_names(), columns)
         for role, node in measures(rule, cols, d).items():
             alias = f"r{i}_{role}"
             aliases[(i, role)] = alias
-            items.append(exp.alias_(node, alias, quoted=True))
+            items.append(cast(exp.Expression, exp.alias_(node, alias, quoted=True)))
     return Scan(select_sql(exp.select(*items), relation, d, table_alias=None), aliases)
 
 
@@ -472,8 +477,8 @@ def _orphans(rule: ReferentialRule, cols: Sequence[ColumnInfo], ref_cols: Sequen
         exact_left, exact_right = d.exact(left.copy(), c), d.exact(right.copy(), r)
         if exact_left != left or exact_right != right:
             matches.append(exp.EQ(this=exact_right, expression=exact_left))
-    inner = exp.select(exp.Literal.number(1)).from_(_product("_mf_r", PLACEHOLDER + "ref")).where(exp.and_(*matches))
-    return exp.and_(_not_null(cols), exp.Not(this=exp.Exists(this=inner)))
+    inner = exp.select(exp.Literal.number(1)).from_(_product("_mf_r", PLACEHOLDER + "ref")).where(_all(*matches))
+    return _all(_not_null(cols), exp.Not(this=exp.Exists(this=inner)))
 
 
 def orphans_sql(rule: ReferentialRule, columns: Sequence[ColumnInfo], relation: str,
@@ -504,10 +509,10 @@ FROM crm.customers AS p WHERE "p"."customer_id" = "c"."customer_id")'
     keys = rule.column_names()
     refs = rule.reference_names()
     col = [exp.column(k, table="c", quoted=True) for k in keys]
-    match = exp.and_(*[exp.EQ(this=exp.column(r, table="p", quoted=True), expression=c.copy())
+    match = _all(*[exp.EQ(this=exp.column(r, table="p", quoted=True), expression=c.copy())
                        for r, c in zip(refs, col, strict=True)])
     inner = exp.select(exp.Literal.number(1)).from_(exp.alias_(exp.to_table(rule.reference), "p", table=True))
-    condition = exp.and_(*[exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null())) for c in col],
+    condition = _all(*[exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null())) for c in col],
                          exp.Not(this=exp.Exists(this=inner.where(match))))
     items = [exp.alias_(exp.Count(this=exp.Star()), "failing")] if sample is None else [c.copy() for c in col]
     query = exp.select(*items).from_(exp.alias_(exp.to_table(product), "c", table=True)).where(condition)
@@ -599,8 +604,8 @@ def anomaly_sample_sql(rule: AnomalyRule, columns: Sequence[ColumnInfo], keys: S
     for c in cols:
         if not c.type.is_numeric:
             raise ConfigError(f"rule '{rule.label}': column '{c.name}' is {c.type}; anomaly detection needs numbers")
-    items = [ref(k) for k in keys if k not in cols]
-    items += [exp.alias_(d.double(ref(c)), c.name, quoted=True) for c in cols]
+    items: list[exp.Expression] = [ref(k) for k in keys if k not in cols]
+    items += [cast(exp.Expression, exp.alias_(d.double(ref(c)), c.name, quoted=True)) for c in cols]
     query = exp.select(*items).where(_not_null(cols))
     if random:
         query = query.order_by(exp.Rand())

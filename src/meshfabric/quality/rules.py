@@ -805,7 +805,7 @@ def _rule_from_odcs(q: Any) -> _Rule | None:
                              **{k: v for k, v in bounds.items() if v is not None}, **common)
     if q.type != "library" or not q.metric:
         return None
-    arguments = raw.get("arguments") if isinstance(raw.get("arguments"), dict) else {}
+    arguments: dict[str, Any] = raw["arguments"] if isinstance(raw.get("arguments"), dict) else {}
     if q.metric == "rowCount" and column is None:
         lo, hi = ops.get("mustBeGreaterOrEqualTo"), ops.get("mustBeLessOrEqualTo")
         if "mustBeGreaterThan" in ops:

@@ -127,7 +127,7 @@ class QualityRun:
         return [r for r in self.results if not r.passed and r.severity == "error"]
 
     def to_dict(self, *, statements: bool = False) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "id": self.id,
             "product": self.product,
             "status": self.status,
