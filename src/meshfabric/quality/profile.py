@@ -221,7 +221,8 @@ class _SQL:
                where: exp.Expression | None = None, group: exp.Expression | None = None,
                order: list[exp.Expression] | None = None, limit: int | None = None) -> str:
         """``SELECT items FROM relation ...``: the relation is the connector's text for the port."""
-        parts = ["SELECT " + ", ".join(self.gen(exp.alias_(e, self.ident(a))) for e, a in items), f"FROM {relation}"]
+        columns = ", ".join(self.gen(exp.Alias(this=e, alias=self.ident(a))) for e, a in items)
+        parts = [f"SELECT {columns}", f"FROM {relation}"]
         if where is not None:
             parts.append("WHERE " + self.gen(where))
         if group is not None:

@@ -114,9 +114,9 @@ class WebhookSpec(_Spec):
 
     url: str = Field(..., description="http(s) URL; may be or contain ${ENV_VAR} references")
     headers: dict[str, str] = Field(default_factory=dict, description="credentials only as ${ENV_VAR}")
-    timeout: float = Field(5.0, gt=0, le=120, description="seconds per attempt")
-    attempts: int = Field(3, ge=1, le=10, description="tries before the delivery is recorded as failed")
-    backoff: float = Field(0.5, ge=0, le=60, description="seconds before the 2nd attempt; doubles each time")
+    timeout: float = Field(default=5.0, gt=0, le=120, description="seconds per attempt")
+    attempts: int = Field(default=3, ge=1, le=10, description="tries before the delivery is recorded as failed")
+    backoff: float = Field(default=0.5, ge=0, le=60, description="seconds before the 2nd attempt; doubles each time")
     min_severity: Literal["medium", "high"] = "medium"
 
     @field_validator("url")
@@ -141,10 +141,10 @@ class DeviationDetectorSpec(_Spec):
     """A window detector (zscore, mad): alert when |score| > threshold, high severity above ``high``."""
 
     enabled: bool = True
-    window: int = Field(100, ge=2, le=10000)
-    min_points: int = Field(30, ge=2, description="warm-up: no alert before this many earlier points")
-    threshold: float = Field(3.0, gt=0)
-    high: float = Field(4.0, gt=0)
+    window: int = Field(default=100, ge=2, le=10000)
+    min_points: int = Field(default=30, ge=2, description="warm-up: no alert before this many earlier points")
+    threshold: float = Field(default=3.0, gt=0)
+    high: float = Field(default=4.0, gt=0)
 
     @model_validator(mode="after")
     def _order(self) -> DeviationDetectorSpec:
@@ -164,14 +164,16 @@ class SeasonalDetectorSpec(_Spec):
 
     enabled: bool = True
     period: str = "1d"
-    seasons: int = Field(7, ge=1, le=100, description="how many earlier periods give references")
-    tolerance: str | None = Field(None, description="how far a reference may sit from its phase; default period/48")
-    min_seasons: int = Field(3, ge=1)
-    baseline: int = Field(72, ge=2, le=5000, description="recent residuals the verdict is judged against")
-    min_baseline: int = Field(48, ge=2)
-    baseline_periods: int = Field(3, ge=1, le=100)
-    threshold: float = Field(4.0, gt=0)
-    high: float = Field(6.0, gt=0)
+    seasons: int = Field(default=7, ge=1, le=100, description="how many earlier periods give references")
+    tolerance: str | None = Field(
+        default=None, description="how far a reference may sit from its phase; default period/48"
+    )
+    min_seasons: int = Field(default=3, ge=1)
+    baseline: int = Field(default=72, ge=2, le=5000, description="recent residuals the verdict is judged against")
+    min_baseline: int = Field(default=48, ge=2)
+    baseline_periods: int = Field(default=3, ge=1, le=100)
+    threshold: float = Field(default=4.0, gt=0)
+    high: float = Field(default=6.0, gt=0)
 
     @field_validator("period", "tolerance")
     @classmethod
@@ -203,7 +205,7 @@ class AlertsSpec(_Spec):
     webhooks: list[WebhookSpec] = Field(default_factory=list)
     detectors: DetectorsSpec = Field(default_factory=DetectorsSpec)
     resolve_after: int = Field(
-        10, ge=0, description="resolve an alert after this many normal points of its series (0: never)"
+        default=10, ge=0, description="resolve an alert after this many normal points of its series (0: never)"
     )
 
 
