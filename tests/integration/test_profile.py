@@ -327,3 +327,53 @@ def test_recorded_profiles_are_series_the_monitor_watches(tmp_path: Path, capsys
             assert {"profile.row_count", "profile.null_pct", "profile.distinct", "profile.mean"} <= series
         code, out, _ = cli(capsys, "-w", root, "profile", "sales.orders", "--record", "--json")
         assert code == 0 and json.loads(out)["alerts"] == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
+def test_edge_cases_empty_single_constant_all_null_and_far_from_zero(tmp_path: Path, kind: str) -> None:
+    from meshfabric.connectors import get_connector
+    from meshfabric.quality.profile import profile_port
+    from meshfabric.spec.models import OutputPort, SourceSpec
+
+    rng = np.random.default_rng(5)
+    far = [1e9 + float(v) for v in rng.normal(0, 1, 500)]  # raw power sums would cancel to noise here
+    tables = {"empty": [], "one": [(1.5, "x", None)], "const": [(0.1, "x", None)] * 5,
+              "far": [(v, "x", None) for v in far]}
+    path = tmp_path / f"edge.{kind}"
+    if kind == "sqlite":
+        with sqlite3.connect(path) as con:
+            for name, data in tables.items():
+                con.execute(f'CREATE TABLE {name} (a REAL, "my col" TEXT, "n" INTEGER)')
+                con.executemany(f"INSERT INTO {name} VALUES (?,?,?)", data)
+        con.close()
+    else:
+        con = duckdb.connect(str(path))
+        for name, data in tables.items():
+            con.execute(f'CREATE TABLE {name} (a DOUBLE, "my col" VARCHAR, "n" INTEGER)')
+            if data:
+                con.executemany(f"INSERT INTO {name} VALUES (?,?,?)", data)
+        con.close()
+    connector = get_connector("src", SourceSpec(kind=kind, path=str(path)), tmp_path)  # type: ignore[arg-type]
+
+    def prof(table: str) -> Any:
+        return profile_port(connector, OutputPort(source="src", table=table))
+
+    empty = prof("empty")
+    assert empty.rows == 0 and all((c.count, c.nulls, c.null_pct, c.mean, c.quantiles, c.top_values)
+                                   == (0, 0, 0.0, None, {}, []) for c in empty.columns)
+    one = prof("one").column("a")
+    assert (one.mean, one.stddev, one.skewness, one.quantiles["p50"]) == (1.5, None, None, 1.5)
+    const = prof("const").column("a")
+    assert const.stddev == 0.0 and const.skewness is None and const.kurtosis is None
+    nulls = prof("const").column("n")
+    assert (nulls.count, nulls.null_pct, nulls.distinct, nulls.mean, nulls.top_values) == (0, 100.0, 0, None, [])
+    assert prof("const").column("my col").top_values == [{"value": "x", "count": 5}]
+    got = prof("far").column("a")
+    # numpy on centred values as the reference: DuckDB's own skewness() returns NaN here
+    x = np.array(far)
+    d = x - x.mean()
+    n, m2, m3, m4 = len(x), float(np.mean(d**2)), float(np.mean(d**3)), float(np.mean(d**4))
+    g1, g2 = m3 / m2**1.5, m4 / m2**2 - 3
+    assert got.stddev == pytest.approx(float(x.std(ddof=1)), rel=1e-6)
+    assert got.skewness == pytest.approx(g1 * math.sqrt(n * (n - 1)) / (n - 2), abs=1e-3)
+    assert got.kurtosis == pytest.approx(((n + 1) * g2 + 6) * (n - 1) / ((n - 2) * (n - 3)), abs=1e-3)
