@@ -13,11 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from meshfabric.quality.alerts import AlertInfo
+    from meshfabric.quality.monitor import MonitorConfig, observe
+    from meshfabric.quality.profile import ProductProfile
     from meshfabric.quality.rules import Rule
     from meshfabric.quality.run import QualityRun, QualityService, RuleResult
     from meshfabric.quality.scores import Scores, score_run
 
 __all__ = ["QualityRun", "QualityService", "Rule", "RuleResult", "Scores", "score_run"]
+__all__ += ["AlertInfo", "MonitorConfig", "ProductProfile", "observe"]
 
 _HOMES = {
     "Rule": "meshfabric.quality.rules",
@@ -26,6 +30,10 @@ _HOMES = {
     "RuleResult": "meshfabric.quality.run",
     "Scores": "meshfabric.quality.scores",
     "score_run": "meshfabric.quality.scores",
+    "AlertInfo": "meshfabric.quality.alerts",
+    "MonitorConfig": "meshfabric.quality.monitor",
+    "observe": "meshfabric.quality.monitor",
+    "ProductProfile": "meshfabric.quality.profile",
 }
 
 
