@@ -13,6 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Timing depends on the machine's load (2 shared cores in CI): a slow example is not a wrong one.
+settings.register_profile("meshfabric", deadline=None, print_blob=True)
+settings.load_profile("meshfabric")
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 MY_HOST, MY_PORT = "127.0.0.1", 3306
