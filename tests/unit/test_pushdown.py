@@ -124,7 +124,9 @@ class TestCollations:
         assert pushed("nopad > 'abc'", MY, "mysql") == "`nopad` > 'abc'"
 
     def test_mysql_refuses_like_booleans_backslashes_and_date_null_checks(self) -> None:
-        assert pushed("nopad LIKE 'a%'", MY, "mysql") is None
+        assert pushed("ci LIKE 'a%'", MY, "mysql") is None
+        assert pushed("bin LIKE 'a%'", MY, "mysql") is None
+        assert pushed("nopad LIKE 'a\\%'", MY, "mysql") is None
         assert pushed("flag = TRUE", MY, "mysql") is None
         assert pushed("flag", MY, "mysql") is None
         assert pushed("nopad = 'a\\b'", MY, "mysql") is None
@@ -156,12 +158,124 @@ class TestCollations:
         assert pushed("n = 'x'", cols, "sqlite") is None
 
 
+class TestMySQLLike:
+    """LIKE goes to binary NO PAD columns, where MariaDB matches like DuckDB (checked against a
+    real server in the integration tests); never with a backslash, MySQL's escape character."""
+
+    def test_binary_nopad_columns_take_like_and_not_like(self) -> None:
+        assert pushed("nopad LIKE 'a%'", MY, "mysql") == "`nopad` LIKE 'a%'"
+        assert pushed("nopad LIKE 'a_c'", MY, "mysql") == "`nopad` LIKE 'a_c'"
+        assert pushed("nopad NOT LIKE '%c '", MY, "mysql") == "NOT (`nopad` LIKE '%c ')"
+        assert pushed("nopad LIKE 'it''s%'", MY, "mysql") == "`nopad` LIKE 'it''s%'"
+
+    def test_backslashes_escapes_and_other_collations_are_refused(self) -> None:
+        for text in ("nopad LIKE 'a\\_c'", "nopad LIKE '%\\'", "nopad LIKE 'a!%' ESCAPE '!'", "nopad ILIKE 'a%'"):
+            assert pushed(text, MY, "mysql") is None, text
+        byte_wise = {"raw": col("raw", "varchar(10) COLLATE binary", "string")}
+        assert pushed("raw LIKE 'a_c'", byte_wise, "mysql") is None  # '_' would be one byte there
+        assert pushed("raw = 'abc'", byte_wise, "mysql") == "`raw` = 'abc'"
+
+
+class TestColumnPairs:
+    """``a < b`` over two columns: pushed only where the source reads both like DuckDB."""
+
+    DATES: ClassVar[dict[str, ColumnInfo]] = {
+        "a": col("a", "date", "date"),
+        "b": col("b", "date", "date"),
+        "n1": col("n1", "numeric(15,2)", "decimal(15,2)"),
+        "n2": col("n2", "numeric(15,2)", "decimal(15,2)"),
+        "n3": col("n3", "numeric(12,2)", "decimal(12,2)"),
+        "i4": col("i4", "integer", "integer"),
+        "i8": col("i8", "bigint", "bigint"),
+        "ts1": col("ts1", "timestamp without time zone", "timestamp"),
+        "ts2": col("ts2", "timestamp without time zone", "timestamp"),
+        "tz1": col("tz1", "timestamp with time zone", "timestamptz"),
+        "tz2": col("tz2", "timestamp with time zone", "timestamptz"),
+        "r1": col("r1", "real", "float"),
+        "r2": col("r2", "real", "float"),
+        "f1": col("f1", "boolean", "boolean"),
+        "f2": col("f2", "boolean", "boolean"),
+    }
+
+    @pytest.mark.parametrize("text", ["a < b", "b >= a", "n1 <> n2", "n1 = n2", "ts1 <= ts2", "NOT a > b"])
+    def test_same_type_numbers_and_dates_in_postgres_and_duckdb(self, text: str) -> None:
+        duck = {
+            "a": col("a", "DATE", "date"),
+            "b": col("b", "DATE", "date"),
+            "n1": col("n1", "DECIMAL(15,2)", "decimal(15,2)"),
+            "n2": col("n2", "DECIMAL(15,2)", "decimal(15,2)"),
+            "ts1": col("ts1", "TIMESTAMP", "timestamp"),
+            "ts2": col("ts2", "TIMESTAMP", "timestamp"),
+        }
+        assert pushed(text, self.DATES, "postgres") is not None
+        assert pushed(text, duck, "duckdb") is not None
+
+    def test_tpch_q12_dates_are_pushed_as_written(self) -> None:
+        cols = {k: col(k, "date", "date") for k in ("l_commitdate", "l_receiptdate")}
+        assert pushed("l_commitdate < l_receiptdate", cols, "postgres") == '"l_commitdate" < "l_receiptdate"'
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "a < ts1",
+            "n1 < n3",
+            "i4 = i8",
+            "tz1 < tz2",
+            "r1 = r2",
+            "f1 = f2",
+            "a < b + 1",
+            "a IN (b)",
+            "a BETWEEN b AND b",
+        ],
+    )
+    def test_mixed_types_floats_zones_and_expressions_are_refused(self, text: str) -> None:
+        assert pushed(text, self.DATES, "postgres") is None
+
+    def test_postgres_strings_under_one_collation(self) -> None:
+        assert pushed("name_c = name_c", PG, "postgres") == '"name_c" = "name_c"'
+        cols = {
+            "c1": col("c1", 'text COLLATE "C"', "string"),
+            "c2": col("c2", 'character varying(9) COLLATE "C"', "string"),
+            "e1": col("e1", 'text COLLATE "en_US.utf8"', "string"),
+            "e2": col("e2", 'text COLLATE "en_US.utf8"', "string"),
+            "nd": PG["nd"],
+            "code": PG["code"],
+        }
+        assert pushed("c1 < c2", cols, "postgres") is None  # text and varchar: not one type
+        assert pushed("c1 <= c1", cols, "postgres") == '"c1" <= "c1"'
+        assert pushed("e1 = e2", cols, "postgres") == '"e1" = "e2"'  # deterministic: byte-wise
+        assert pushed("e1 < e2", cols, "postgres") is None  # ordered by the locale
+        assert pushed("c1 = e1", cols, "postgres") is None  # PostgreSQL cannot even pick one
+        assert pushed("nd = nd", cols, "postgres") is None
+        assert pushed("code = code", cols, "postgres") is None
+
+    def test_mysql_and_sqlite_refuse_every_pair(self) -> None:
+        cols = {k: col(k, "date", "date") for k in ("a", "b")} | {"x": MY["nopad"], "y": MY["nopad"]}
+        for dialect in ("mysql", "sqlite"):
+            assert pushed("a < b", cols, dialect) is None
+            assert pushed("x = y", cols, dialect) is None
+
+    def test_strings_of_a_duckdb_database_stay_but_files_take_them(self) -> None:
+        cols = {k: col(k, "VARCHAR", "string") for k in ("s", "t")}
+        assert pushed("s < t", cols, "duckdb") is None  # COLLATE NOCASE would be invisible
+        files = prepare_predicate(f("s < t"), cols, "duckdb", rules="files")
+        assert files is not None and files.sql("duckdb") == '"s" < "t"'
+        assert (
+            prepare_predicate(
+                f("s < t"), {**cols, "t": col("t", "VARCHAR", "string", case_insensitive=True)}, "duckdb", rules="files"
+            )
+            is None
+        )
+
+
 class TestRefusals:
     @pytest.mark.parametrize(
         "text",
         [
             "abs(l_quantity) > 1",
-            "l_quantity > l_discount",
+            "l_quantity > ratio",
+            "l_quantity > l_shipdate",
+            "l_quantity + 1 > l_discount",
             "l_quantity IN (SELECT 1)",
             "l_quantity = 1 / 3",
             "l_quantity = 1e3",

@@ -6,6 +6,7 @@ tables (created in schemas named like the domains), so any difference is the fed
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -17,10 +18,12 @@ import pyarrow as pa
 import pytest
 from test_query_planner import CUSTOMERS, ORDERS, MemoryConnector, memory_catalog
 
-from meshfabric.connectors.base import ScanRequest
+from meshfabric.connectors.base import ScanRequest, ScanResult
 from meshfabric.errors import QueryError, SourceError
-from meshfabric.query import explain, run_query
-from meshfabric.query.engine import HARDENING, hardened_connection
+from meshfabric.query import engine, explain, run_query
+from meshfabric.query.engine import HARDENING, hardened_connection, run_scans
+from meshfabric.query.guard import guard
+from meshfabric.query.planner import plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tpch import assert_same_result
@@ -81,8 +84,17 @@ SAME_AS_DUCKDB = [
 ]
 
 
+@pytest.fixture(params=["registered", "materialised"])
+def loading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once with scans registered as Arrow and once copied into DuckDB tables."""
+    monkeypatch.setattr(engine, "MATERIALISE_MIN_SCANS", 99 if request.param == "registered" else 1)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("sql", SAME_AS_DUCKDB)
-def test_results_match_duckdb_running_the_same_sql(sql: str, reference: duckdb.DuckDBPyConnection) -> None:
+def test_results_match_duckdb_running_the_same_sql(
+    sql: str, reference: duckdb.DuckDBPyConnection, loading: str
+) -> None:
     result = run_query(sql, memory_catalog())
     expected = reference.execute(sql).to_arrow_table()
     assert result.columns == expected.column_names
@@ -115,6 +127,73 @@ def test_hardened_session_reads_registered_tables_and_nothing_else(tmp_path: Pat
         assert not (tmp_path / "out.csv").exists()
     finally:
         conn.close()
+
+
+def test_materialised_scans_are_tables_in_a_session_hardened_after_the_copy(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    conn = hardened_connection({"__mf_scan_0": pa.table({"x": [1, 2, 3]}), "__mf_scan_1": pa.table({})})
+    try:
+        tables = conn.execute("SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY 1").fetchall()
+        assert tables == [("__mf_scan_0", 3), ("__mf_scan_1", 0)]
+        assert conn.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone() == (0,)
+        assert conn.execute("SELECT max(x) FROM __mf_scan_0").fetchone() == (3,)
+        for attempt in (
+            "SELECT * FROM __mf_incoming",  # the Arrow the copy read from is gone
+            f"SELECT * FROM read_csv_auto('{secret}')",
+            f"SELECT * FROM '{secret}'",
+            "INSTALL httpfs",
+            "SET enable_external_access = true",
+            f"COPY __mf_scan_0 TO '{tmp_path / 'out.csv'}'",
+        ):
+            with pytest.raises(duckdb.Error):
+                conn.execute(attempt)
+        assert not (tmp_path / "out.csv").exists()
+    finally:
+        conn.close()
+
+
+def test_with_the_guard_bypassed_a_materialised_engine_still_cannot_read_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second wall on its own: the query DuckDB runs is swapped for one the guard refuses."""
+    import sqlglot
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password\nhunter2\n")
+    catalog = memory_catalog()
+    the_plan = plan(
+        guard("SELECT o.id FROM sales.orders o JOIN crm.customer c ON o.customer_id = c.id", catalog).expression,
+        catalog,
+    )
+    monkeypatch.setattr(engine, "MATERIALISE_MIN_SCANS", 1)
+    monkeypatch.setattr(engine, "_recheck", lambda sql, internal: None)
+    for text in (f"SELECT * FROM read_csv_auto('{secret}')", f"SELECT * FROM '{secret}'"):
+        bypassed = dataclasses.replace(the_plan, query=sqlglot.parse_one(text, dialect="duckdb"))
+        with pytest.raises(QueryError) as info:
+            engine.execute(bypassed, catalog)
+        assert "hunter2" not in str(info.value)
+
+
+def test_each_scan_is_loaded_while_the_others_are_still_reading() -> None:
+    loaded = threading.Event()
+
+    def after_the_other_is_loaded(_: ScanRequest) -> None:
+        assert loaded.wait(timeout=10), "the finished scan was not loaded before all scans ended"
+
+    catalog = memory_catalog(before_scan={"shop": after_the_other_is_loaded})
+    the_plan = plan(
+        guard("SELECT o.id FROM sales.orders o JOIN crm.customer c ON o.customer_id = c.id", catalog).expression,
+        catalog,
+    )
+    order: list[str] = []
+
+    def on_result(name: str, result: ScanResult) -> None:
+        order.append(next(s.product for s in the_plan.scans if s.name == name))
+        loaded.set()
+
+    results = run_scans(the_plan.scans, catalog, on_result=on_result)
+    assert order == ["crm.customer", "sales.orders"] and set(results) == {s.name for s in the_plan.scans}
 
 
 def test_hardening_ends_by_locking_the_configuration() -> None:

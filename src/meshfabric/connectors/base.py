@@ -112,6 +112,9 @@ class Connector(ABC):
     kind: str = ""
     #: the sqlglot dialect SQL is generated in for this source
     dialect: str = ""
+    #: the pushdown rule set (:mod:`.pushdown`) when the dialect's own does not fit the source:
+    #: files are read by DuckDB but, unlike a DuckDB database, can hold no collations
+    pushdown_rules: str | None = None
 
     def __init__(self, name: str, spec: SourceSpec, root: Path) -> None:
         self.name = name
@@ -151,7 +154,7 @@ class Connector(ABC):
         """Whether this source evaluates ``predicate`` exactly as DuckDB would."""
         from meshfabric.connectors.pushdown import portable_predicate
 
-        return portable_predicate(predicate, columns, self.dialect)
+        return portable_predicate(predicate, columns, self.dialect, rules=self.pushdown_rules)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections, if any."""

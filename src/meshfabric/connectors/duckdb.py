@@ -94,7 +94,9 @@ def scan_relation(
 ) -> ScanResult:
     """Run one scan in DuckDB: pushed filters, projection and limit all in one statement."""
     try:
-        plan = plan_scan(request, {c.name: c for c in cols}, "duckdb", relation=relation_sql)
+        plan = plan_scan(
+            request, {c.name: c for c in cols}, "duckdb", relation=relation_sql, rules=connector.pushdown_rules
+        )
     except UnknownColumn as exc:
         where = request.port.table or request.port.path or "sql"
         raise column_not_found(connector, exc.name, where, exc.available) from None

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlglot import exp
@@ -52,6 +53,7 @@ from meshfabric.connectors.base import (
     TableInfo,
     TableStats,
 )
+from meshfabric.connectors.pool import ConnectionPool
 from meshfabric.connectors.pushdown import (
     UnknownColumn,
     UnsupportedType,
@@ -183,7 +185,8 @@ def _parse(name: str, column_type: str, collation: str | None, nullable: bool) -
 
 
 class MySQLConnector(Connector):
-    """A MySQL or MariaDB database; a connection per operation keeps threads apart."""
+    """A MySQL or MariaDB database. Each operation takes a connection of its own from the
+    connector's pool (threads never share one) and rolls back before giving it back."""
 
     kind = "mysql"
     dialect = "mysql"
@@ -194,6 +197,9 @@ class MySQLConnector(Connector):
             self._address: ServerAddress = server_address(spec, default_port=3306)
         except ValueError as exc:
             raise self.error(str(exc), hint="fix the source's url/host/port in mesh.yaml") from None
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            partial(_connect, self._address), _close, reset=_rollback, alive=_alive
+        )
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -217,29 +223,17 @@ class MySQLConnector(Connector):
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
+        """A pooled connection, outside any transaction; driver errors come out classified."""
         import pymysql
 
-        addr = self._address
         try:
-            conn = pymysql.connect(
-                host=addr.host,
-                port=addr.port,
-                user=addr.user or "",
-                password=addr.password or "",
-                database=addr.database,
-                charset="utf8mb4",
-                connect_timeout=10,
-                autocommit=False,
-            )
+            with self._pool.connection() as conn:
+                yield conn
         except pymysql.Error as exc:
             raise self._classify(exc) from None
-        try:
-            yield conn
-        except pymysql.Error as exc:
-            raise self._classify(exc) from None
-        finally:
-            with suppress(pymysql.Error):
-                conn.close()
+
+    def close(self) -> None:
+        self._pool.close()
 
     def _run(self, fn: Callable[[Any], T]) -> T:
         def once() -> T:
@@ -567,6 +561,45 @@ class MySQLConnector(Connector):
             return None
         values = [r[names.index("rows")] for r in rows if r[names.index("rows")] is not None]
         return max(int(v) for v in values) if values else None
+
+
+def _ssl_disabled(params: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the source's URL says ``ssl-mode=DISABLED`` (the MySQL client option, which
+    connectorx reads from the same URL); any other mode keeps PyMySQL's own preference."""
+    return any(k.lower() == "ssl-mode" and v.strip().upper() == "DISABLED" for k, v in params)
+
+
+def _connect(addr: ServerAddress) -> Any:
+    import pymysql
+
+    return pymysql.connect(
+        host=addr.host,
+        port=addr.port,
+        user=addr.user or "",
+        password=addr.password or "",
+        database=addr.database,
+        charset="utf8mb4",
+        connect_timeout=10,
+        autocommit=False,
+        # PyMySQL otherwise loads the system CA store into a new TLS context per connection
+        # (~50 ms) just to offer TLS; a source that says ssl-mode=DISABLED never uses it
+        ssl_disabled=_ssl_disabled(addr.params),
+    )
+
+
+def _close(conn: Any) -> None:
+    conn.close()
+
+
+def _rollback(conn: Any) -> None:
+    """End the operation's transaction: under REPEATABLE READ a pooled session would otherwise
+    keep reading the snapshot its first statement took."""
+    conn.rollback()
+
+
+def _alive(conn: Any) -> bool:
+    conn.ping(reconnect=False)
+    return True
 
 
 class _ZeroDate(Exception):

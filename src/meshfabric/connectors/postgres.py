@@ -22,8 +22,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlglot import exp
@@ -47,6 +48,7 @@ from meshfabric.connectors.base import (
     TableInfo,
     TableStats,
 )
+from meshfabric.connectors.pool import ConnectionPool
 from meshfabric.connectors.pushdown import (
     ScanPlan,
     UnknownColumn,
@@ -235,7 +237,8 @@ _DATABASE_SQL = "SELECT (to_jsonb(d) - 'datacl')::text FROM pg_database d WHERE 
 
 
 class PostgresConnector(Connector):
-    """A PostgreSQL database. Every operation opens its own connection, so threads never share."""
+    """A PostgreSQL database. Each operation takes a connection of its own from the connector's
+    pool (threads never share one) and rolls back before giving it back."""
 
     kind = "postgres"
     dialect = "postgres"
@@ -246,6 +249,9 @@ class PostgresConnector(Connector):
             self._address: ServerAddress = server_address(spec, default_port=5432)
         except ValueError as exc:
             raise self.error(str(exc), hint="fix the source's url/host/port in mesh.yaml") from None
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            partial(_connect, self._uri()), _close, reset=_rollback, alive=_alive
+        )
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -277,20 +283,17 @@ class PostgresConnector(Connector):
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
+        """A pooled connection, outside any transaction; driver errors come out classified."""
         import adbc_driver_manager
-        import adbc_driver_postgresql.dbapi as adbc
 
         try:
-            conn = adbc.connect(self._uri())
+            with self._pool.connection() as conn:
+                yield conn
         except adbc_driver_manager.Error as exc:
             raise self._classify(exc) from None
-        try:
-            yield conn
-        except adbc_driver_manager.Error as exc:
-            raise self._classify(exc) from None
-        finally:
-            with suppress(adbc_driver_manager.Error):
-                conn.close()
+
+    def close(self) -> None:
+        self._pool.close()
 
     def _run(self, fn: Callable[[Any], T]) -> T:
         def once() -> T:
@@ -659,6 +662,33 @@ class PostgresConnector(Connector):
             return int(plan[0]["Plan"]["Plan Rows"])
         except (KeyError, IndexError, TypeError, ValueError):
             return None
+
+
+def _connect(uri: str) -> Any:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    return adbc.connect(uri)
+
+
+def _close(conn: Any) -> None:
+    conn.close()
+
+
+def _rollback(conn: Any) -> None:
+    """End whatever transaction an operation left open: an idle pooled session must not hold a
+    snapshot (it would hold back vacuum) nor carry a READ ONLY or snapshot setting onwards."""
+    conn.rollback()
+
+
+def _alive(conn: Any) -> bool:
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT 1")
+        cur.fetchall()
+    finally:
+        cur.close()
+    conn.rollback()
+    return True
 
 
 def _field_type(field: pa.Field) -> tuple[str, int]:

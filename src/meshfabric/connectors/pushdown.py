@@ -9,14 +9,21 @@ more than it seems (see "Pushdown correctness traps" in the design notes):
   predicates go only to columns with a binary ``NO PAD`` collation.
 * PostgreSQL orders strings by the column collation; only ``C``/``POSIX`` order by bytes like
   DuckDB. Equality is byte-wise for every deterministic collation. ``char(n)`` pads.
-* ``LIKE`` treats ``\\`` as an escape in PostgreSQL but not in DuckDB; SQLite's ``LIKE`` ignores
-  ASCII case; MySQL's follows the collation.
+* ``LIKE`` treats ``\\`` as an escape in PostgreSQL and MySQL but not in DuckDB, so patterns with
+  a backslash stay in DuckDB; SQLite's ``LIKE`` ignores ASCII case; MySQL's follows the
+  collation, so it goes only to binary ``NO PAD`` columns (where ``_`` is one character and
+  trailing spaces count, as in DuckDB).
 * MySQL has no boolean (``tinyint(1)`` holds 2) and its zero dates satisfy ``IS NULL``.
 * ``real``/``float`` columns compare in single precision in some sources and double in others,
   and ``timestamptz`` literals depend on the session time zone.
+* Comparing two columns is exact only where both sides are read alike: columns of one number,
+  date or timestamp type in PostgreSQL and DuckDB databases, strings too when PostgreSQL
+  compares them under one collation (byte order for ranges), and any column of a file read by
+  DuckDB itself (no collations there). A DuckDB database hides a column's collation, and
+  MySQL compares zero dates and padded strings its own way, so those are refused.
 
-Everything not listed as safe is refused: function calls, subqueries, column-to-column
-comparisons, arithmetic that sqlglot cannot fold into a literal.
+Everything not listed as safe is refused: function calls, subqueries, arithmetic that sqlglot
+cannot fold into a literal.
 
 >>> from meshfabric.types import LogicalType
 >>> cols = {"l_shipdate": ColumnInfo("l_shipdate", "date", LogicalType("date"))}
@@ -30,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -110,6 +117,11 @@ class _Rules:
     like: Callable[[ColumnInfo, str], bool] = lambda col, pattern: False
     null_check: Callable[[ColumnInfo], bool] = lambda col: True
     string_literal: Callable[[str], bool] = lambda text: "\x00" not in text
+    #: families (number, temporal, string) whose columns may be compared with each other when
+    #: both have the same type; strings must also pass ``column_strings``
+    column_families: frozenset[str] = frozenset()
+    #: whether two string columns compare like DuckDB (``ordering`` for <, <=, >, >=)
+    column_strings: Callable[[ColumnInfo, ColumnInfo, bool], bool] = lambda a, b, ordering: False
 
 
 _PG_BYTE_ORDER = frozenset({"c", "posix", "ucs_basic", "pg_c_utf8"})
@@ -123,12 +135,30 @@ def _pg_order(col: ColumnInfo) -> bool:
     return _pg_equality(col) and (native_collation(col.native_type) or "").lower() in _PG_BYTE_ORDER
 
 
+def _pg_string_pair(a: ColumnInfo, b: ColumnInfo, ordering: bool) -> bool:
+    """Two PostgreSQL string columns compare like DuckDB under one collation: any deterministic
+    one for equality (byte-wise), a byte-order one for ranges. Two different collations do not
+    even compare in PostgreSQL."""
+    same = (native_collation(a.native_type) or "") == (native_collation(b.native_type) or "")
+    exact = _pg_order if ordering else _pg_equality
+    return same and exact(a) and exact(b)
+
+
 # Binary collations without trailing-space padding; every other MySQL collation pads or folds.
 _MYSQL_EXACT = re.compile(r"^(binary|\w+_nopad_bin|utf8mb4_0900_bin)$", re.IGNORECASE)
 
 
 def _mysql_string(col: ColumnInfo) -> bool:
     return not col.case_insensitive and bool(_MYSQL_EXACT.match(native_collation(col.native_type) or ""))
+
+
+def _mysql_like(col: ColumnInfo, pattern: str) -> bool:
+    """LIKE matches like DuckDB's on a binary NO PAD column of a character set: case and
+    trailing spaces count and ``_`` is one character (under ``binary`` it would be one byte).
+    MySQL's default escape character is the backslash and DuckDB has none, so a pattern holding
+    one is refused (its string literal would be read differently too)."""
+    collation = (native_collation(col.native_type) or "").lower()
+    return _mysql_string(col) and collation != "binary" and "\\" not in pattern
 
 
 def _sqlite_string(col: ColumnInfo) -> bool:
@@ -157,6 +187,8 @@ _RULES: dict[str, _Rules] = {
         string_equality=_pg_equality,
         string_order=_pg_order,
         like=lambda col, pattern: _pg_equality(col) and "\\" not in pattern,
+        column_families=frozenset({"number", "temporal", "string"}),
+        column_strings=_pg_string_pair,
     ),
     "mysql": _Rules(
         natives={
@@ -169,6 +201,7 @@ _RULES: dict[str, _Rules] = {
         },
         string_equality=_mysql_string,
         string_order=_mysql_string,
+        like=_mysql_like,
         null_check=lambda col: col.type.name not in ("date", "timestamp", "timestamptz"),
         # backslash escapes depend on the session's sql_mode
         string_literal=lambda text: "\x00" not in text and "\\" not in text,
@@ -184,15 +217,23 @@ _RULES: dict[str, _Rules] = {
         string_equality=_duckdb_string,
         string_order=_duckdb_string,
         like=lambda col, pattern: _duckdb_string(col),
+        # a DuckDB database may declare COLLATE NOCASE on a column and DESCRIBE does not say so
+        column_families=frozenset({"number", "temporal"}),
     ),
 }
+#: files read by a private DuckDB: the same engine, and a file column has no collation
+_RULES["files"] = replace(
+    _RULES["duckdb"],
+    column_families=frozenset({"number", "temporal", "string"}),
+    column_strings=lambda a, b, ordering: _duckdb_string(a) and _duckdb_string(b),
+)
 
 
-def _rules(dialect: str) -> _Rules:
+def _rules(dialect: str, rules: str | None = None) -> _Rules:
     try:
-        return _RULES[dialect]
+        return _RULES[rules or dialect]
     except KeyError:
-        raise ValueError(f"no pushdown rules for dialect '{dialect}'") from None
+        raise ValueError(f"no pushdown rules for '{rules or dialect}'") from None
 
 
 def _family(col: ColumnInfo, rules: _Rules) -> str | None:
@@ -396,6 +437,9 @@ class _Preparer:
         return self.rules.string_order(col) if ordering else self.rules.string_equality(col)
 
     def _comparison(self, node: exp.Expression) -> exp.Expression | None:
+        left, right = _column(node.this, self.columns), _column(node.expression, self.columns)
+        if left is not None and right is not None:
+            return self._column_pair(node, left, right)
         col, other, flipped = _column(node.this, self.columns), node.expression, False
         if col is None:
             col, other, flipped = _column(node.expression, self.columns), node.this, True
@@ -406,6 +450,17 @@ class _Preparer:
             return None
         left, right = (literal, _ref(col)) if flipped else (_ref(col), literal)
         return type(node)(this=left, expression=right)
+
+    def _column_pair(self, node: exp.Expression, left: ColumnInfo, right: ColumnInfo) -> exp.Expression | None:
+        """``a < b`` over two columns of one type, where the source compares them like DuckDB."""
+        family = _family(left, self.rules)
+        if family is None or family not in self.rules.column_families or _family(right, self.rules) != family:
+            return None
+        if left.type != right.type or native_base(left.native_type) != native_base(right.native_type):
+            return None
+        if family == "string" and not self.rules.column_strings(left, right, isinstance(node, _ORDERING)):
+            return None
+        return type(node)(this=_ref(left), expression=_ref(right))
 
     def _in(self, node: exp.In) -> exp.Expression | None:
         col = _column(node.this, self.columns)
@@ -441,19 +496,22 @@ class _Preparer:
 
 
 def prepare_predicate(
-    predicate: exp.Expression, columns: Mapping[str, ColumnInfo], dialect: str
+    predicate: exp.Expression, columns: Mapping[str, ColumnInfo], dialect: str, *, rules: str | None = None
 ) -> exp.Expression | None:
     """``predicate`` rewritten for the source, or None when it must stay in DuckDB.
 
     The rewrite quotes each column with its exact source name and folds constant expressions
     into literals (``DATE '1994-01-01' + INTERVAL '1' YEAR`` → ``CAST('1995-01-01' AS DATE)``).
+    ``rules`` names the rule set when it is not the dialect's (``files``: DuckDB over files).
     """
-    return _Preparer(columns, _rules(dialect)).prepare(predicate)
+    return _Preparer(columns, _rules(dialect, rules)).prepare(predicate)
 
 
-def portable_predicate(predicate: exp.Expression, columns: Mapping[str, ColumnInfo], dialect: str) -> bool:
+def portable_predicate(
+    predicate: exp.Expression, columns: Mapping[str, ColumnInfo], dialect: str, *, rules: str | None = None
+) -> bool:
     """Whether the source keeps exactly the rows DuckDB keeps for ``predicate``."""
-    return prepare_predicate(predicate, columns, dialect) is not None
+    return prepare_predicate(predicate, columns, dialect, rules=rules) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,17 +720,18 @@ def plan_scan(
     *,
     relation: TableInfo | exp.Expression | str | None = None,
     select: Mapping[str, exp.Expression] | None = None,
+    rules: str | None = None,
 ) -> ScanPlan:
     """Decide the statement of one scan: projection, the filters that are safe, the limit.
 
     The limit goes to the source only when every filter does; otherwise the source would cut
-    rows before the remaining filters run.
+    rows before the remaining filters run. ``rules`` as for :func:`prepare_predicate`.
     """
     names = resolve_columns(request.columns, available)
     pushed: list[exp.Expression] = []
     prepared: list[exp.Expression] = []
     for predicate in request.filters:
-        ready = prepare_predicate(predicate, available, dialect)
+        ready = prepare_predicate(predicate, available, dialect, rules=rules)
         if ready is not None:
             pushed.append(predicate)
             prepared.append(ready)

@@ -677,7 +677,9 @@ def with_source_sql(the_plan: Plan, catalog: ProductCatalog) -> Plan:
         relation = f"read_{port.format or 'parquet'}('{port.path}')" if port.path else None
         try:
             columns = _COLUMNS.get(connector, port, _port_key(scan.binding))
-            previews[scan.name] = plan_scan(scan.request(), columns, connector.dialect, relation=relation).sql
+            previews[scan.name] = plan_scan(
+                scan.request(), columns, connector.dialect, relation=relation, rules=connector.pushdown_rules
+            ).sql
         except (ValueError, LookupError) as exc:
             previews[scan.name] = f"(not available: {exc})"
     return replace(the_plan, source_sql=previews)

@@ -48,7 +48,8 @@ class ScanStats:
 
 @dataclass(frozen=True)
 class QueryStats:
-    """Where the time went. ``scan_seconds`` is wall time of all scans (they run concurrently)."""
+    """Where the time went. ``scan_seconds`` is wall time of all scans (they run concurrently)
+    including loading them into the engine's DuckDB, which overlaps the reading."""
 
     scans: tuple[ScanStats, ...]
     planning_seconds: float
