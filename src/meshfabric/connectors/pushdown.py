@@ -437,9 +437,9 @@ class _Preparer:
         return self.rules.string_order(col) if ordering else self.rules.string_equality(col)
 
     def _comparison(self, node: exp.Expression) -> exp.Expression | None:
-        left, right = _column(node.this, self.columns), _column(node.expression, self.columns)
-        if left is not None and right is not None:
-            return self._column_pair(node, left, right)
+        first, second = _column(node.this, self.columns), _column(node.expression, self.columns)
+        if first is not None and second is not None:
+            return self._column_pair(node, first, second)
         col, other, flipped = _column(node.this, self.columns), node.expression, False
         if col is None:
             col, other, flipped = _column(node.expression, self.columns), node.this, True
