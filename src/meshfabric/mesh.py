@@ -91,6 +91,7 @@ class Mesh:
             for conn in fresh.values():
                 conn.close()
         if result.applied:
+            self.sync_indexes()
             self.spec = specs.mesh
             self._configure_monitor()
             with self._lock:
@@ -147,6 +148,46 @@ class Mesh:
         from meshfabric.quality.alerts import AlertService
 
         return AlertService(self)
+
+    @property
+    def lineage(self) -> Any:
+        """Lineage (``LineageService``): add_transformation, upstream, downstream, impact, export,
+        OpenLineage ingestion."""
+        from meshfabric.lineage.service import LineageService
+
+        return LineageService(self)
+
+    @property
+    def graph(self) -> Any:
+        """The metadata graph (``MetadataGraph``): nodes, typed edges, property search, neighbours."""
+        from meshfabric.graph import MetadataGraph
+
+        return MetadataGraph(self.store)
+
+    def search(self, text: str, *, user: str | None = None, **filters: Any) -> Any:
+        """Ranked full-text search over products, columns, tags and owners (``SearchResults``).
+
+        Filters: ``domain``, ``tag``, ``owner``, ``classification``, ``status``, ``limit``, ``offset``.
+        """
+        from meshfabric.search import search
+
+        return search(self, text, user=user, **filters)
+
+    @property
+    def access(self) -> Any:
+        """Access control (``AccessService``): principals, roles, grants, policies, audit."""
+        from meshfabric.access.service import AccessService
+
+        return AccessService(self)
+
+    def sync_indexes(self) -> None:
+        """Fold new domain events into the derived indexes (metadata graph, search index), each
+        from its own persisted offset: incremental, never a full rebuild."""
+        from meshfabric.graph.sync import sync_graph
+        from meshfabric.search.index import sync_search
+
+        sync_graph(self.store)
+        sync_search(self.store)
 
     def profile(self, product: str, **options: Any) -> Any:
         """Profile a product's columns inside its source (``ProductProfile``).
@@ -232,6 +273,7 @@ class Mesh:
         rows = write_product(info, self.connector(info.source), _as_arrow(data), mode)  # type: ignore[arg-type]
         self.events.publish(DomainEvent("product.data_written", info.domain,
                                         {"product": info.fqn, "rows": rows, "mode": mode}))
+        self.sync_indexes()
         if self.events.subscriptions:
             self.events.deliver()
         return rows

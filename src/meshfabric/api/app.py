@@ -143,4 +143,8 @@ def create_app(mesh: Mesh) -> FastAPI:
                    "row_count": table.num_rows, "seconds": round(time.perf_counter() - start, 4)}
         return Response(json.dumps(payload, default=str), media_type="application/json")
 
+    from meshfabric.api import access_routes, lineage_routes, quality_routes, search_routes
+
+    for module in (quality_routes, lineage_routes, search_routes, access_routes):
+        app.include_router(module.router)
     return app

@@ -7,14 +7,18 @@ from pathlib import Path
 import typer
 
 from meshfabric.cli import (
+    access_cmds,
+    auth_cmds,
     catalog_cmds,
     contract_cmds,
     demo_cmd,
     events_cmds,
+    lineage_cmds,
     monitor_cmds,
     quality_cmds,
     query_cmd,
     schema_cmds,
+    search_cmd,
     serve_cmd,
     sources_cmds,
 )
@@ -56,3 +60,7 @@ contract_cmds.register(app)
 serve_cmd.register(app)
 quality_cmds.register(app)
 monitor_cmds.register(app)
+lineage_cmds.register(app)
+search_cmd.register(app)
+access_cmds.register(app)
+auth_cmds.register(app)

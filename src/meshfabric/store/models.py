@@ -266,3 +266,8 @@ class AlertDeliveryRow(Base):
     http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables of later capabilities live in modules of their own; importing them here puts them in
+# Base.metadata, the single definition Alembic migrations are checked against.
+from meshfabric.store import models_access, models_auth, models_graph, models_search  # noqa: E402, F401

@@ -1,0 +1,7 @@
+"""REST endpoints of the quality capability; included by ``meshfabric.api.app.create_app``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["quality"])

@@ -1,0 +1,3 @@
+"""The metadata graph: every entity a node with properties, every relationship a typed edge."""
+
+from __future__ import annotations
