@@ -270,4 +270,10 @@ class AlertDeliveryRow(Base):
 
 # Tables of later capabilities live in modules of their own; importing them here puts them in
 # Base.metadata, the single definition Alembic migrations are checked against.
-from meshfabric.store import models_access, models_auth, models_graph, models_search  # noqa: E402, F401
+from meshfabric.store import (  # noqa: E402, F401
+    models_access,
+    models_auth,
+    models_graph,
+    models_openlineage,
+    models_search,
+)
