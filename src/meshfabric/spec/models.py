@@ -20,6 +20,8 @@ from pydantic import (
 )
 
 from meshfabric.quality.rules import Rule, validate_quality
+from meshfabric.spec.access_models import AccessSpec
+from meshfabric.spec.auth_models import AuthSpec
 from meshfabric.types import TypeParseError, parse_type
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -218,6 +220,8 @@ class MeshSpec(_Spec):
     sources: dict[str, SourceSpec] = Field(default_factory=dict)
     domains: dict[str, DomainSpec] = Field(default_factory=dict)
     alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="anomaly detectors and alert webhooks")
+    access: AccessSpec = Field(default_factory=AccessSpec, description="local principal, admins, policy files")
+    auth: AuthSpec = Field(default_factory=AuthSpec, description="REST authentication: JWT and API keys")
 
     @field_validator("sources", "domains")
     @classmethod
