@@ -461,6 +461,8 @@ def test_every_rule_observes_the_known_defects(workspace: tuple[str, Mesh]) -> N
     # statements: one aggregate scan, then only what needs its own statement
     assert sent[0].startswith("SELECT COUNT(*) AS") and sent.count(sent[0]) == 1
     quantiles = 0 if kind in ("postgres", "duckdb", "parquet", "csv") else 2  # median and q0.9 on SQLite/MariaDB
+    # PostgreSQL: the distinct count and the quantiles get a statement apart, so the main scan stays parallel
+    quantiles += 1 if kind == "postgres" else 0
     grouped = 2 + 1 + 2 + 1  # two uniqueness rules, one local anti-join, two custom queries, the anomaly sample
     failed_row_rules = sum(1 for r in run.results if not r.passed and r.failing_rows and r.type != "anomaly")
     assert len(sent) == 1 + grouped + quantiles + failed_row_rules, sent
@@ -471,12 +473,16 @@ def test_every_rule_observes_the_known_defects(workspace: tuple[str, Mesh]) -> N
 
 @pytest.mark.slow
 def test_aggregate_rules_run_in_one_statement(workspace: tuple[str, Mesh]) -> None:
-    _, mesh = workspace
+    kind, mesh = workspace
     sent = count_statements(mesh)
     run = mesh.quality.run("sales.clean")
     assert run.status == "passed", [r for r in run.results if not r.passed] or run.error
     assert len(run.results) == 8
-    assert len(sent) == 1 and run.queries == 1
+    # PostgreSQL cannot parallelise a scan holding COUNT(DISTINCT …) or a quantile: those go apart
+    expected = 2 if kind == "postgres" else 1
+    assert len(sent) == expected and run.queries == expected
+    if kind == "postgres":
+        assert "DISTINCT" not in sent[0] and "WITHIN GROUP" not in sent[0]
     assert run.score == 1.0
 
 

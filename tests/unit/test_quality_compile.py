@@ -132,8 +132,7 @@ def measured(rules: list[AnyRule], execute: Any, dialect: str, n: int) -> list[d
     """Per rule, its roles as the compiled statements measure them (quantiles on SQLite via the
     two order statistics, stddev from sums, exactly like the runner)."""
     scan = qc.compile_scan(rules, COLUMNS, '"t"', dialect)
-    row = execute(scan.sql)[0]
-    values = dict(zip(scan.aliases, row, strict=True))
+    values = scan.values(execute)
     out = []
     for i, rule in enumerate(rules):
         v = {role: value for (index, role), value in values.items() if index == i}
@@ -170,7 +169,7 @@ def test_compiled_scan_equals_duckdb_reference(rows: list[tuple[Any, ...]], rule
                     assert close(want[role], have[role]), (dialect, rule, role, want[role], have[role])
         # every statement parses in every dialect
         for dialect in DIALECTS:
-            for sql in [qc.compile_scan(rules, COLUMNS, qc.dialect(dialect).quote("t"), dialect).sql]:
+            for sql in qc.compile_scan(rules, COLUMNS, qc.dialect(dialect).quote("t"), dialect).statements:
                 sqlglot.parse_one(sql, read=dialect)
     finally:
         lite.close()

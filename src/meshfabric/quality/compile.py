@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -75,6 +75,10 @@ class SqlDialect:
     quantile_in_scan = False
     #: whether STDDEV_SAMP exists; otherwise it is derived from count, sum and sum of squares
     has_stddev = True
+    #: whether aggregates that cannot be partial (``COUNT(DISTINCT …)``, ordered-set quantiles)
+    #: get a statement of their own: in PostgreSQL one of them in the main scan keeps the whole
+    #: scan from using parallel workers (measured: 66 s instead of 31 s + 4 s on 10M rows)
+    serial_apart = False
 
     def sql(self, node: exp.Expression) -> str:
         return node.sql(dialect=self.name, unsupported_level=ErrorLevel.RAISE)
@@ -115,6 +119,7 @@ class SqlDialect:
 class _Postgres(SqlDialect):
     name = "postgres"
     quantile_in_scan = True
+    serial_apart = True
 
     def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
         if col.type.name == "string" and col.case_insensitive:  # citext, nondeterministic collations
@@ -332,11 +337,27 @@ def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) 
 
 @dataclass
 class Scan:
-    """The one statement that measures every aggregate rule; ``aliases[(i, role)]`` names the
-    output column holding role ``role`` of rule ``i`` (``("*", "rows")`` is the row count)."""
+    """The statement that measures every aggregate rule; ``aliases[(i, role)]`` names the output
+    column holding role ``role`` of rule ``i`` (``("*", "rows")`` is the row count).
+
+    ``apart`` is a second statement over the product for the aggregates a source cannot compute
+    in parallel (see :attr:`SqlDialect.serial_apart`); its columns follow the main statement's
+    in ``aliases`` order. :meth:`values` runs both and maps each key to its value.
+    """
 
     sql: str
     aliases: dict[tuple[int | str, str], str] = field(default_factory=dict)
+    apart: str | None = None
+
+    @property
+    def statements(self) -> list[str]:
+        return [self.sql] if self.apart is None else [self.sql, self.apart]
+
+    def values(self, fetch: Callable[[str], Sequence[Sequence[Any]]]) -> dict[tuple[int | str, str], Any]:
+        row: list[Any] = []
+        for sql in self.statements:
+            row.extend(fetch(sql)[0])
+        return dict(zip(self.aliases, row, strict=True))
 
 
 def measures(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) -> dict[str, exp.Expression]:
@@ -382,14 +403,30 @@ def compile_scan(rules: Sequence[AnyRule], columns: Sequence[ColumnInfo], relati
     """The single aggregate statement over the product for ``rules`` (see the module example)."""
     d = dialect(dialect_name)
     items: list[exp.Expression] = [cast(exp.Expression, exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))]
+    serial: list[tuple[tuple[int | str, str], exp.Expression]] = []
     aliases: dict[tuple[int | str, str], str] = {("*", "rows"): "n"}
     for i, rule in enumerate(rules):
         cols = resolve(rule.column_names(), columns)
         for role, node in measures(rule, cols, d).items():
             alias = f"r{i}_{role}"
+            item = cast(exp.Expression, exp.alias_(node, alias, quoted=True))
+            if d.serial_apart and _not_partial(node):
+                serial.append(((i, role), item))
+                continue
             aliases[(i, role)] = alias
-            items.append(cast(exp.Expression, exp.alias_(node, alias, quoted=True)))
-    return Scan(select_sql(exp.select(*items), relation, d, table_alias=None), aliases)
+            items.append(item)
+    apart = None
+    if serial:
+        for key, item in serial:
+            aliases[key] = item.alias
+        apart = select_sql(exp.select(*(item for _, item in serial)), relation, d, table_alias=None)
+    return Scan(select_sql(exp.select(*items), relation, d, table_alias=None), aliases, apart)
+
+
+def _not_partial(node: exp.Expression) -> bool:
+    """Whether an aggregate cannot be computed as partial aggregates (a DISTINCT aggregate or an
+    ordered-set aggregate)."""
+    return node.find(exp.Distinct, exp.WithinGroup) is not None
 
 
 def select_sql(query: exp.Select, relation: str, d: SqlDialect, *, table_alias: str | None = ALIAS,

@@ -492,10 +492,7 @@ class _Evaluation:
         del self.statements[self._before_session:]  # a retried session starts its statements again
         columns = list(session.columns)
         scan = qc.compile_scan(self.scan_rules, columns, session.relation, session.dialect)
-        row = self._fetch(session, scan.sql)[0]
-        names = list(scan.aliases.values())
-        position = {alias: n for n, alias in enumerate(names)}
-        values = {key: row[position[alias]] for key, alias in scan.aliases.items()}
+        values = scan.values(lambda sql: self._fetch(session, sql))
         self.rows = _count(values[("*", "rows")])
         judge = _Judge(self, session, columns, values, local)
         return [judge.rule(i, rule) for i, rule in enumerate(self.rules)]
