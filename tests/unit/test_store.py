@@ -32,6 +32,12 @@ def test_head_revision_is_alembics_head() -> None:
     assert _alembic_head() == HEAD_REVISION
 
 
+def _modelled(name: str | None, type_: str, _parents: object) -> bool:
+    """Every table is compared except those a migration creates with raw SQL and lists by name in
+    ``Base.metadata.info["unmodelled_tables"]`` (full-text index structures)."""
+    return type_ != "table" or name not in Base.metadata.info.get("unmodelled_tables", ())
+
+
 def _check_fresh_store(url: str) -> None:
     store = open_store(url)
     try:
@@ -39,7 +45,8 @@ def _check_fresh_store(url: str) -> None:
         assert set(inspect(store.engine).get_table_names()) >= TABLES
         # the migrations create exactly what the models declare
         with store.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            context = MigrationContext.configure(conn, opts={"include_name": _modelled})
+            assert compare_metadata(context, Base.metadata) == []
         with store.write() as s:
             s.add(DomainRow(name="sales", description="d", owners=["a@b"]))
         before = store_snapshot(url)
