@@ -1,4 +1,490 @@
 """OpenLineage ingestion: validate RunEvents, DatasetEvents and JobEvents against the spec, keep
-them raw, and fold them into the lineage graph."""
+them raw, and fold them into the lineage graph.
+
+Validation is offline: the bundled core schema (``spec/OpenLineage.json``, 2-0-2) and every facet
+schema (``spec/facets/*.json``) are registered under their ``$id`` in a ``referencing`` registry
+that cannot retrieve anything else. An event is checked against the schema of its own kind (so
+a problem is reported where it is, not as "not valid under any of the given schemas"), then each
+known facet against its facet schema where the spec places it; unknown (custom) facets only need
+the base facet fields. Every problem names its JSON path.
+
+``ingest_openlineage`` stores the event raw and folds it into the metadata graph in one store
+transaction; see :func:`ingest_openlineage` for what becomes which node and edge.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from meshfabric.errors import MeshfabricError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from meshfabric.store import Store
+
+CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+#: the run states a RunEvent can report; OTHER adds metadata without changing the state
+RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+TERMINAL_STATES = ("COMPLETE", "ABORT", "FAIL")
+#: facet containers and the spec definition each facet in them extends
+_LOCATIONS = {"RunFacet": "run", "JobFacet": "job", "DatasetFacet": "dataset",
+              "InputDatasetFacet": "input", "OutputDatasetFacet": "output"}
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S*$")
+
+
+# --------------------------------------------------------------------------------------------
+# problems
+
+
+@dataclass(frozen=True)
+class EventProblem:
+    """One thing wrong in an event: where (a JSON path such as ``$.run.runId``) and why."""
+
+    path: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.path}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class InvalidOpenLineageEvent(MeshfabricError):
+    """The event does not follow the OpenLineage spec; nothing was stored."""
+
+    title = "invalid OpenLineage event"
+
+    def __init__(self, problems: list[EventProblem]) -> None:
+        self.problems = problems
+        n = len(problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the OpenLineage event (nothing was stored):"
+        super().__init__(head + "\n" + "\n".join("  " + p.render() for p in problems),
+                         hint=f"the event must follow the OpenLineage spec ({CORE_ID})")
+
+
+# --------------------------------------------------------------------------------------------
+# the bundled spec
+
+
+@dataclass
+class _Spec:
+    registry: Any
+    #: (location, facet key) -> the facet's schema URI (``<$id>#/properties/<key>``)
+    facets: dict[tuple[str, str], str]
+    validators: dict[str, Any] = field(default_factory=dict)
+
+
+def _format_checker() -> Any:
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+
+    @checker.checks("uuid")
+    def _uuid(value: object) -> bool:
+        return not isinstance(value, str) or bool(_UUID.match(value))
+
+    @checker.checks("date-time")
+    def _date_time(value: object) -> bool:
+        # ISO 8601 as producers write it: the spec's own examples omit the offset (read as UTC)
+        return not isinstance(value, str) or _parse_time(value) is not None
+
+    @checker.checks("uri")
+    def _uri(value: object) -> bool:
+        return not isinstance(value, str) or bool(_URI.match(value))
+
+    return checker
+
+
+@lru_cache(maxsize=1)
+def _spec() -> _Spec:
+    from importlib.resources import files
+
+    from referencing import Registry, Resource
+
+    root = files("meshfabric.lineage").joinpath("spec")
+    docs = [json.loads(root.joinpath("OpenLineage.json").read_text("utf-8"))]
+    facet_dir = root.joinpath("facets")
+    docs += [json.loads(p.read_text("utf-8")) for p in sorted(facet_dir.iterdir(), key=lambda p: p.name)
+             if p.name.endswith(".json")]
+    registry: Any = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in docs)
+    facets: dict[tuple[str, str], str] = {}
+    for doc in docs[1:]:
+        text = json.dumps(doc)
+        places = {loc for name, loc in _LOCATIONS.items() if f'{CORE_ID}#/$defs/{name}"' in text}
+        for key in doc.get("properties", {}):
+            for loc in places:
+                facets[(loc, key)] = f"{doc['$id']}#/properties/{key}"
+    return _Spec(registry=registry, facets=facets)
+
+
+def _validator(ref: str) -> Any:
+    spec = _spec()
+    found = spec.validators.get(ref)
+    if found is None:
+        from jsonschema import Draft202012Validator
+
+        found = Draft202012Validator({"$ref": ref}, registry=spec.registry, format_checker=_format_checker())
+        spec.validators[ref] = found
+    return found
+
+
+def _json_path(parts: Any) -> str:
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(str(part)) + "]"
+    return out
+
+
+def _leaves(error: Any) -> list[Any]:
+    """The specific errors under an anyOf/oneOf failure: all of them when only one alternative
+    was tried (the spec wraps every facet map in a one-branch anyOf), else the best match."""
+    from jsonschema.exceptions import best_match
+
+    if not error.context:
+        return [error]
+    branches = {e.relative_schema_path[0] for e in error.context if e.relative_schema_path}
+    chosen = list(error.context) if len(branches) <= 1 else [best_match(error.context)]
+    return [leaf for e in chosen for leaf in _leaves(e)]
+
+
+def _describe(error: Any, prefix: tuple[Any, ...]) -> EventProblem:
+    path = prefix + tuple(error.absolute_path)
+    if error.validator == "required":
+        missing = re.match(r"'([^']*)' is a required property", error.message)
+        if missing:
+            return EventProblem(_json_path((*path, missing.group(1))), "is required but missing")
+    if error.validator == "format":
+        return EventProblem(_json_path(path), f"{error.instance!r} is not a valid {error.validator_value}")
+    if error.validator == "not" and error.validator_value == {"required": ["job", "run"]}:
+        return EventProblem(_json_path(path), "a DatasetEvent must not carry job and run")
+    return EventProblem(_json_path(path), error.message)
+
+
+def _check(instance: Any, ref: str, prefix: tuple[Any, ...]) -> list[EventProblem]:
+    return [_describe(leaf, prefix) for e in _validator(ref).iter_errors(instance) for leaf in _leaves(e)]
+
+
+def event_kind(event: Any) -> str | None:
+    """``run``, ``dataset`` or ``job``: which of the three event schemas an event follows."""
+    if not isinstance(event, dict):
+        return None
+    if "run" in event:
+        return "run"
+    if "dataset" in event:
+        return "dataset"
+    if "job" in event:
+        return "job"
+    return None
+
+
+def validate_event(event: Any) -> list[EventProblem]:
+    """Every way ``event`` breaks the OpenLineage spec (empty when it is valid)."""
+    if not isinstance(event, dict):
+        return [EventProblem("$", f"an OpenLineage event is a JSON object, not {type(event).__name__}")]
+    kind = event_kind(event)
+    if kind is None:
+        return [EventProblem("$", "not an OpenLineage event: a RunEvent has run and job, a DatasetEvent "
+                                  "has dataset, a JobEvent has job (none of them is present)")]
+    name = {"run": "RunEvent", "dataset": "DatasetEvent", "job": "JobEvent"}[kind]
+    problems = _check(event, f"{CORE_ID}#/$defs/{name}", ())
+    for loc, path, facets in _facet_containers(event, kind):
+        for key, facet in facets.items():
+            ref = _spec().facets.get((loc, key))
+            if ref is None or not isinstance(facet, dict) or facet.get("_deleted") is True:
+                continue
+            problems += _check(facet, ref, (*path, key))
+    seen: set[EventProblem] = set()
+    unique = [p for p in problems if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+    return sorted(unique, key=lambda p: p.path)
+
+
+def _facet_containers(event: dict[str, Any], kind: str) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+    out: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def add(loc: str, path: tuple[Any, ...], owner: Any, key: str) -> None:
+        if isinstance(owner, dict) and isinstance(owner.get(key), dict):
+            out.append((loc, (*path, key), owner[key]))
+
+    if kind == "dataset":
+        add("dataset", ("dataset",), event.get("dataset"), "facets")
+        return out
+    if kind == "run":
+        add("run", ("run",), event.get("run"), "facets")
+    add("job", ("job",), event.get("job"), "facets")
+    for side, extra, loc in (("inputs", "inputFacets", "input"), ("outputs", "outputFacets", "output")):
+        items = event.get(side)
+        if isinstance(items, list):
+            for i, ds in enumerate(items):
+                add("dataset", (side, i), ds, "facets")
+                add(loc, (side, i), ds, extra)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# parsing
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    namespace: str
+    name: str
+    facets: dict[str, Any]
+    #: inputFacets / outputFacets
+    io_facets: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """The parts of a valid event the store and the graph need."""
+
+    kind: str
+    event_type: str
+    event_time: datetime
+    producer: str
+    schema_url: str
+    run_id: str | None
+    run_facets: dict[str, Any]
+    job_namespace: str | None
+    job_name: str | None
+    job_facets: dict[str, Any]
+    inputs: tuple[DatasetRef, ...]
+    outputs: tuple[DatasetRef, ...]
+    dataset: DatasetRef | None
+
+    @property
+    def job_key(self) -> str | None:
+        return f"{self.job_namespace}/{self.job_name}" if self.job_name is not None else None
+
+
+def _datasets(items: Any, extra: str) -> tuple[DatasetRef, ...]:
+    return tuple(DatasetRef(d["namespace"], d["name"], dict(d.get("facets") or {}), dict(d.get(extra) or {}))
+                 for d in items or [])
+
+
+def parse_event(event: dict[str, Any]) -> ParsedEvent:
+    """Read a *valid* event (see :func:`validate_event`) into a :class:`ParsedEvent`."""
+    kind = event_kind(event) or "run"
+    when = _parse_time(event["eventTime"])
+    assert when is not None  # validated
+    run = event.get("run") or {}
+    job = event.get("job") or {}
+    ds = event.get("dataset")
+    return ParsedEvent(
+        kind=kind,
+        event_type=str(event.get("eventType") or "") if kind == "run" else "",
+        event_time=when,
+        producer=event["producer"],
+        schema_url=event["schemaURL"],
+        run_id=run.get("runId"),
+        run_facets=dict(run.get("facets") or {}),
+        job_namespace=job.get("namespace"),
+        job_name=job.get("name"),
+        job_facets=dict(job.get("facets") or {}),
+        inputs=_datasets(event.get("inputs"), "inputFacets"),
+        outputs=_datasets(event.get("outputs"), "outputFacets"),
+        dataset=DatasetRef(ds["namespace"], ds["name"], dict(ds.get("facets") or {}), {}) if ds else None,
+    )
+
+
+def fingerprint(event: dict[str, Any]) -> str:
+    """SHA-256 of the event's canonical JSON: the same event resent has the same fingerprint."""
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_run_id(run_id: str) -> str:
+    """Lower-case hyphenated form, so a run reported with upper-case hex is the same run."""
+    return str(uuid.UUID(run_id))
+
+
+# --------------------------------------------------------------------------------------------
+# ingestion
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one event: stored as row ``id``, or recognised as a ``duplicate`` of it."""
+
+    id: int
+    kind: str
+    event_type: str
+    event_time: datetime
+    run_id: str | None
+    job: str | None
+    duplicate: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "eventType": self.event_type or None,
+                "eventTime": self.event_time.isoformat(), "runId": self.run_id, "job": self.job,
+                "duplicate": self.duplicate}
+
+
+def _store_of(target: Any) -> Store:
+    from meshfabric.store import Store
+
+    return target if isinstance(target, Store) else target.store  # type: ignore[no-any-return]
+
+
+def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None) -> IngestResult:
+    """Validate one OpenLineage event, store it raw and fold it into the lineage graph, in one
+    store transaction.
+
+    ``target`` is a :class:`~meshfabric.mesh.Mesh` or a :class:`~meshfabric.store.Store`. Raises
+    :class:`InvalidOpenLineageEvent` (with every problem and its JSON path) when the event breaks
+    the spec. Sending the same event again is a no-op that returns the first row's id with
+    ``duplicate=True``; events of one run may arrive in any order — the run's state is the one
+    of its latest event by ``eventTime``.
+    """
+    problems = validate_event(event)
+    if problems:
+        raise InvalidOpenLineageEvent(problems)
+    parsed = parse_event(event)
+    if parsed.run_id is not None:
+        parsed = _with_run_id(parsed, canonical_run_id(parsed.run_id))
+    store = _store_of(target)
+    digest = fingerprint(event)
+    from sqlalchemy import select
+
+    from meshfabric.store.models_openlineage import OpenLineageEventRow as Row
+
+    with store.write() as session:
+        existing = session.scalar(select(Row.id).where(Row.fingerprint == digest))
+        if existing is not None:
+            return _result(existing, parsed, duplicate=True)
+        row = Row(kind=parsed.kind, event_type=parsed.event_type, event_time=parsed.event_time,
+                  run_id=parsed.run_id, job_namespace=parsed.job_namespace, job_name=parsed.job_name,
+                  dataset_namespace=parsed.dataset.namespace if parsed.dataset else None,
+                  dataset_name=parsed.dataset.name if parsed.dataset else None,
+                  producer=parsed.producer, schema_url=parsed.schema_url, principal=principal,
+                  fingerprint=digest, event=event)
+        session.add(row)
+        session.flush()
+        fold_event(store, session, parsed)
+        return _result(row.id, parsed, duplicate=False)
+
+
+def _with_run_id(parsed: ParsedEvent, run_id: str) -> ParsedEvent:
+    from dataclasses import replace
+
+    return replace(parsed, run_id=run_id)
+
+
+def _result(row_id: int, parsed: ParsedEvent, *, duplicate: bool) -> IngestResult:
+    return IngestResult(id=row_id, kind=parsed.kind, event_type=parsed.event_type, event_time=parsed.event_time,
+                        run_id=parsed.run_id, job=parsed.job_key, duplicate=duplicate)
+
+
+def fold_event(store: Store, session: Session, parsed: ParsedEvent) -> None:
+    """Fold one parsed event into the metadata graph inside ``session`` (the caller's transaction)."""
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# reading raw events
+
+
+def list_events(target: Any, *, namespace: str | None = None, job: str | None = None, run_id: str | None = None,
+                event_type: str | None = None, kind: str | None = None, dataset: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+    """Stored events, newest ``eventTime`` first, and how many match in all.
+
+    ``job`` and ``dataset`` are ``name`` (with ``namespace``) or ``namespace/name``; ``dataset``
+    selects the DatasetEvents about that dataset (the runs that read or write it are in the graph).
+    """
+    from sqlalchemy import func, or_, select
+
+    from meshfabric.store.models_openlineage import OpenLineageEventRow as Row
+
+    conds: list[Any] = []
+    if namespace is not None and job is None and dataset is None:
+        conds.append(or_(Row.job_namespace == namespace, Row.dataset_namespace == namespace))
+    if job is not None:
+        ns, name = _split(job, namespace)
+        conds.append(Row.job_name == name)
+        if ns is not None:
+            conds.append(Row.job_namespace == ns)
+    if run_id is not None:
+        try:
+            conds.append(Row.run_id == canonical_run_id(run_id))
+        except ValueError:
+            from meshfabric.errors import ConfigError
+
+            raise ConfigError(f"runId {run_id!r} is not a UUID", hint="pass the run's UUID") from None
+    if event_type is not None:
+        conds.append(Row.event_type == event_type.upper())
+    if kind is not None:
+        conds.append(Row.kind == kind)
+    if since is not None:
+        conds.append(Row.event_time >= since)
+    if until is not None:
+        conds.append(Row.event_time < until)
+    if dataset is not None:
+        ns, name = _split(dataset, namespace)
+        conds.append(Row.dataset_name == name)
+        if ns is not None:
+            conds.append(Row.dataset_namespace == ns)
+    store = _store_of(target)
+    with store.read() as session:
+        total = session.scalar(select(func.count()).select_from(Row).where(*conds)) or 0
+        rows = session.scalars(select(Row).where(*conds).order_by(Row.event_time.desc(), Row.id.desc())
+                               .offset(offset).limit(limit)).all()
+        return [_row_dict(r) for r in rows], int(total)
+
+
+def _split(ref: str, namespace: str | None) -> tuple[str | None, str]:
+    if namespace is not None:
+        return namespace, ref
+    if "/" in ref:
+        ns, name = ref.split("/", 1)
+        return ns, name
+    return None, ref
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "receivedAt": _iso(row.received_at), "kind": row.kind,
+            "eventType": row.event_type or None, "eventTime": _iso(row.event_time), "runId": row.run_id,
+            "job": {"namespace": row.job_namespace, "name": row.job_name} if row.job_name is not None else None,
+            "dataset": ({"namespace": row.dataset_namespace, "name": row.dataset_name}
+                        if row.dataset_name is not None else None),
+            "producer": row.producer, "schemaURL": row.schema_url, "principal": row.principal,
+            "event": row.event}
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+__all__ = ["CORE_ID", "EventProblem", "IngestResult", "InvalidOpenLineageEvent", "ParsedEvent", "event_kind",
+           "fingerprint", "fold_event", "ingest_openlineage", "list_events", "parse_event", "validate_event"]
