@@ -1,0 +1,91 @@
+"""Quality over REST: rules, running a product's rules, run history, profiles and alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers import ORDERS_YAML, SPEC_FILES, build_workspace, default_store
+from meshfabric import Mesh
+from meshfabric.api.app import create_app
+from meshfabric.quality.detectors import MADDetector
+from meshfabric.quality.monitor import MonitorConfig, Observation, record
+
+RULES = """\
+quality:
+  - {type: not_null, column: order_id}
+  - {type: range, column: amount, min: 0, max: 100, name: small_amounts}
+"""
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Mesh]]:
+    root = build_workspace(tmp_path_factory.mktemp("qapi") / "ws",
+                           specs={**SPEC_FILES, "products/sales/orders.yaml": ORDERS_YAML + RULES})
+    with default_store(), Mesh.open(root) as mesh:
+        mesh.apply()
+        with TestClient(create_app(mesh)) as client:
+            yield client, mesh
+
+
+def test_rules_and_a_run_with_a_failing_rule(served: tuple[TestClient, Mesh]) -> None:
+    client, _ = served
+    rules = client.get("/api/v1/products/sales.orders/quality/rules").json()
+    assert [r["type"] for r in rules["items"]] == ["not_null", "range"]
+    run = client.post("/api/v1/products/sales.orders/quality/runs", params={"statements": True})
+    assert run.status_code == 200
+    body = run.json()
+    assert body["status"] == "failed" and body["rules_total"] == 2 and body["rules_failed"] == 1
+    small = next(r for r in body["results"] if r["rule"] == "small_amounts")
+    assert not small["passed"] and small["failing_rows"] > 0 and small["sample"]
+    assert all(s["amount"] > 100 for s in small["sample"])
+    assert body["statements"] and 0 <= body["score"] < 1
+    history = client.get("/api/v1/products/sales.orders/quality/runs").json()
+    assert history["items"][0]["id"] == body["id"]
+    assert history["items"][0]["score"] == pytest.approx(body["score"])
+
+
+def test_unknown_product_is_a_problem_404(served: tuple[TestClient, Mesh]) -> None:
+    client, _ = served
+    r = client.post("/api/v1/products/sales.nope/quality/runs")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert "sales.nope" in r.json()["detail"]
+
+
+def test_profile_computed_in_the_source(served: tuple[TestClient, Mesh]) -> None:
+    client, mesh = served
+    r = client.get("/api/v1/products/sales.orders/profile", params={"columns": "amount,status", "top": 3})
+    assert r.status_code == 200
+    body = r.json()
+    by_name = {c["name"]: c for c in body["columns"]}
+    assert set(by_name) == {"amount", "status"}
+    amounts = [r["amount"] for r in mesh.query("SELECT amount FROM sales.orders").arrow().to_pylist()]
+    assert by_name["amount"]["min"] == pytest.approx(min(amounts))
+    assert by_name["amount"]["max"] == pytest.approx(max(amounts))
+    assert len(by_name["status"]["top_values"]) <= 3
+
+
+def test_alerts_list_show_ack_resolve(served: tuple[TestClient, Mesh]) -> None:
+    client, mesh = served
+    config = MonitorConfig(detectors=(MADDetector(window=10, min_points=5),))
+    for i in range(10):
+        record(mesh.store, [Observation("sales.orders", "api_series", 1.0 if i % 2 else -1.0,
+                                        ts=T0 + timedelta(hours=i))], config=config)
+    record(mesh.store, [Observation("sales.orders", "api_series", 40.0, ts=T0 + timedelta(hours=10))], config=config)
+    listed = client.get("/api/v1/alerts", params={"product": "sales.orders", "status": "open"}).json()
+    assert listed["total"] == 1
+    alert_id = listed["items"][0]["id"]
+    shown = client.get(f"/api/v1/alerts/{alert_id}").json()
+    assert shown["value"] == 40.0 and shown["deliveries"] == []
+    acked = client.post(f"/api/v1/alerts/{alert_id}/ack", json={"note": "looking"}).json()
+    assert acked["status"] == "acknowledged"
+    resolved = client.post(f"/api/v1/alerts/{alert_id}/resolve", json={"note": "fixed upstream"}).json()
+    assert resolved["status"] == "resolved"
+    assert client.get("/api/v1/alerts", params={"status": "open"}).json()["total"] == 0
+    bad = client.get("/api/v1/alerts", params={"status": "closedish"})
+    assert bad.status_code == 400 and "closedish" in bad.json()["detail"]
+    assert client.get("/api/v1/alerts/999999").status_code == 404
