@@ -401,9 +401,250 @@ def _result(row_id: int, parsed: ParsedEvent, *, duplicate: bool) -> IngestResul
                         run_id=parsed.run_id, job=parsed.job_key, duplicate=duplicate)
 
 
+# --------------------------------------------------------------------------------------------
+# folding into the graph
+#
+# nodes   job  namespace/name            {namespace, name, facets, facetTimes, latestRun…}
+#         run  <runId>                   {state, eventTime, startedAt, endedAt, facets, job, nominal…}
+#         dataset namespace/name         {namespace, name, facets, facetTimes, fields}
+#         column  namespace/name#field   {dataset, field, type, description}  (nested: a.b.c)
+# edges   run -run_of-> job, run -reads/writes-> dataset, run -child_of-> parent run
+#         job -reads-> input, job -writes-> output, output -derived_from-> input
+#         dataset -has_column-> column, column -derived_from-> column {type, subtype, transformations}
+
+
+def column_key(namespace: str, name: str, field_name: str) -> str:
+    """Graph key of a column of an OpenLineage dataset: ``namespace/name#field``."""
+    return f"{namespace}/{name}#{field_name}"
+
+
+def _flat_fields(fields: Any, prefix: str = "") -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for f in fields or []:
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+            continue
+        path = prefix + f["name"]
+        entry = {"name": path}
+        for k in ("type", "description", "ordinal_position"):
+            if f.get(k) is not None:
+                entry[k] = f[k]
+        out.append(entry)
+        out += _flat_fields(f.get("fields"), path + ".")
+    return out
+
+
+def _iso_utc(value: datetime) -> str:
+    """Fixed-width UTC ISO 8601, so that text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _current(session: Session, kind: str, key: str) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from meshfabric.store.models_graph import GraphNodeRow
+
+    found = session.scalar(select(GraphNodeRow.properties).where(GraphNodeRow.kind == kind, GraphNodeRow.key == key))
+    return dict(found or {})
+
+
+def _merge_facets(stored: dict[str, Any], facets: dict[str, Any], when: str) -> tuple[dict[str, Any], dict[str, Any],
+                                                                                     set[str]]:
+    """Facets of a node after an event at ``when``: a facet replaces the stored one unless the
+    stored one came from a later event; ``_deleted`` removes it. Returns the facets, their times
+    and the keys this event changed."""
+    current = dict(stored.get("facets") or {})
+    times = dict(stored.get("facetTimes") or {})
+    changed: set[str] = set()
+    for key, facet in facets.items():
+        if times.get(key, "") > when:
+            continue
+        times[key] = when
+        if isinstance(facet, dict) and facet.get("_deleted") is True:
+            current.pop(key, None)
+        else:
+            current[key] = facet
+        changed.add(key)
+    return current, times, changed
+
+
+class _Fold:
+    def __init__(self, store: Store, session: Session, parsed: ParsedEvent) -> None:
+        from meshfabric.graph import MetadataGraph
+
+        self.graph = MetadataGraph(store)
+        self.s = session
+        self.p = parsed
+        self.when = _iso_utc(parsed.event_time)
+        self.edges: list[tuple[tuple[str, str], str, tuple[str, str], dict[str, Any] | None]] = []
+
+    def dataset(self, ds: DatasetRef) -> tuple[str, str]:
+        ref = ("dataset", ds.key)
+        stored = _current(self.s, *ref)
+        facets, times, changed = _merge_facets(stored, ds.facets, self.when)
+        props: dict[str, Any] = {"namespace": ds.namespace, "name": ds.name, "facets": facets, "facetTimes": times}
+        if "schema" in changed:
+            fields = _flat_fields((facets.get("schema") or {}).get("fields"))
+            props["fields"] = fields
+            self.graph.remove_edges(src=ref, rel="has_column", session=self.s)
+            for f in fields:
+                col = ("column", column_key(ds.namespace, ds.name, f["name"]))
+                self.graph.upsert_node(*col, name=f["name"], session=self.s,
+                                       properties={"dataset": ds.key, "field": f["name"], "type": f.get("type"),
+                                                   "description": f.get("description")})
+                self.edges.append((ref, "has_column", col, None))
+        if "dataSource" in changed:
+            props["source"] = (facets.get("dataSource") or {}).get("name")
+        if "documentation" in changed:
+            props["description"] = (facets.get("documentation") or {}).get("description")
+        props["firstSeen"] = min(stored.get("firstSeen", self.when), self.when)
+        self.graph.upsert_node(*ref, name=ds.name, properties=props, session=self.s)
+        return ref
+
+    def column_lineage(self, ds: DatasetRef, job: str | None) -> None:
+        facet = ds.facets.get("columnLineage")
+        if not isinstance(facet, dict) or facet.get("_deleted") is True:
+            return
+        fields = facet.get("fields") or {}
+        whole = facet.get("dataset") or []
+        for out_field, spec in fields.items():
+            target = ("column", column_key(ds.namespace, ds.name, out_field))
+            self.edges.append((("dataset", ds.key), "has_column", target, None))
+            sources = [(f, False) for f in spec.get("inputFields") or []] + [(f, True) for f in whole]
+            for src, indirect in sources:
+                transformations = [t for t in src.get("transformations") or [] if isinstance(t, dict)]
+                if not transformations and not indirect and spec.get("transformationType"):
+                    transformations = [{"type": "DIRECT", "subtype": spec["transformationType"],
+                                        "description": spec.get("transformationDescription", "")}]
+                if indirect and not transformations:
+                    transformations = [{"type": "INDIRECT"}]
+                first = transformations[0] if transformations else {}
+                kind = "DIRECT" if any(t.get("type") == "DIRECT" for t in transformations) else first.get("type")
+                props = {"type": kind, "subtype": first.get("subtype"), "transformations": transformations,
+                         "job": job, "via": "openlineage"}
+                src_ds = ("dataset", f"{src['namespace']}/{src['name']}")
+                source = ("column", column_key(src["namespace"], src["name"], src["field"]))
+                self.edges += [(src_ds, "has_column", source, None), (target, "derived_from", source, props)]
+                if src_ds[1] != ds.key:
+                    self.edges.append((("dataset", ds.key), "derived_from", src_ds, {"job": job, "via": "openlineage"}))
+
+    def job(self) -> tuple[str, str]:
+        p = self.p
+        ref = ("job", p.job_key or "")
+        stored = _current(self.s, *ref)
+        facets, times, changed = _merge_facets(stored, p.job_facets, self.when)
+        props: dict[str, Any] = {"namespace": p.job_namespace, "name": p.job_name, "facets": facets,
+                                 "facetTimes": times}
+        if "documentation" in changed:
+            props["description"] = (facets.get("documentation") or {}).get("description")
+        if "jobType" in changed:
+            props["type"] = (facets.get("jobType") or {}).get("processingType")
+        if p.run_id is not None and stored.get("latestRunTime", "") <= self.when:
+            props["latestRun"], props["latestRunTime"] = p.run_id, self.when
+        # the job's current inputs/outputs: those of its latest run (the union over that run's
+        # events, which may each name a part), or of a newer JobEvent
+        ins, outs = {d.key for d in p.inputs}, {d.key for d in p.outputs}
+        same_run = p.run_id is not None and p.run_id == stored.get("ioRun")
+        if same_run:
+            props["inputs"] = sorted(ins | set(stored.get("inputs") or []))
+            props["outputs"] = sorted(outs | set(stored.get("outputs") or []))
+        elif (ins or outs or p.kind == "job") and stored.get("ioTime", "") <= self.when:
+            props.update(inputs=sorted(ins), outputs=sorted(outs), ioTime=self.when, ioRun=p.run_id)
+        self.graph.upsert_node(*ref, name=p.job_name, properties=props, session=self.s)
+        return ref
+
+    def run(self, job_ref: tuple[str, str]) -> tuple[str, str]:
+        p = self.p
+        assert p.run_id is not None
+        ref = ("run", p.run_id)
+        props = _run_state(self.s, p.run_id)
+        props["job"] = job_ref[1]
+        parent = props.get("facets", {}).get("parent")
+        if isinstance(parent, dict) and isinstance(parent.get("run"), dict):
+            try:
+                parent_id = canonical_run_id(str(parent["run"].get("runId")))
+            except ValueError:
+                parent_id = None
+            pjob = parent.get("job") or {}
+            if parent_id and parent_id != p.run_id:
+                props["parentRun"] = parent_id
+                self.edges.append((ref, "child_of", ("run", parent_id), None))
+            if pjob.get("name"):
+                props["parentJob"] = f"{pjob.get('namespace')}/{pjob['name']}"
+        self.graph.upsert_node(*ref, name=p.run_id, properties=props, session=self.s)
+        self.edges.append((ref, "run_of", job_ref, None))
+        return ref
+
+    def flush(self) -> None:
+        if self.edges:
+            merged: dict[tuple[Any, str, Any], dict[str, Any] | None] = {}
+            for src, rel, dst, props in self.edges:
+                if (src, rel, dst) not in merged or props:
+                    merged[(src, rel, dst)] = props
+            self.graph.add_edges([(a, r, b, pr) for (a, r, b), pr in merged.items()], session=self.s)
+
+
+def _run_state(session: Session, run_id: str) -> dict[str, Any]:
+    """A run's properties recomputed from all its stored events in event-time order, so events
+    arriving out of order (COMPLETE before START) give the same result."""
+    from sqlalchemy import select
+
+    from meshfabric.store.models_openlineage import OpenLineageEventRow as Row
+
+    rows = session.execute(select(Row.event_type, Row.event_time, Row.event).where(Row.run_id == run_id)
+                           .order_by(Row.event_time, Row.id)).all()
+    state, started, ended, latest = None, None, None, None
+    facets: dict[str, Any] = {}
+    for event_type, when, event in rows:
+        when_iso = _iso_utc(when if when.tzinfo else when.replace(tzinfo=UTC))
+        latest = when_iso
+        if event_type and event_type != "OTHER":
+            state = event_type
+        if event_type == "START" and started is None:
+            started = when_iso
+        if event_type in TERMINAL_STATES:
+            ended = when_iso
+        for key, facet in ((event.get("run") or {}).get("facets") or {}).items():
+            if isinstance(facet, dict) and facet.get("_deleted") is True:
+                facets.pop(key, None)
+            else:
+                facets[key] = facet
+    if started is None and rows:
+        first = rows[0][1]
+        started = _iso_utc(first if first.tzinfo else first.replace(tzinfo=UTC))
+    nominal = facets.get("nominalTime") or {}
+    return {"runId": run_id, "state": state or "NEW", "startedAt": started, "endedAt": ended, "eventTime": latest,
+            "events": len(rows), "facets": facets, "nominalStartTime": nominal.get("nominalStartTime"),
+            "nominalEndTime": nominal.get("nominalEndTime")}
+
+
 def fold_event(store: Store, session: Session, parsed: ParsedEvent) -> None:
-    """Fold one parsed event into the metadata graph inside ``session`` (the caller's transaction)."""
-    return None
+    """Fold one parsed (and already stored) event into the metadata graph inside ``session``,
+    the caller's write transaction. Folding the same events again, in any order, gives the same
+    graph."""
+    fold = _Fold(store, session, parsed)
+    if parsed.kind == "dataset":
+        assert parsed.dataset is not None
+        fold.dataset(parsed.dataset)
+        fold.column_lineage(parsed.dataset, None)
+        fold.flush()
+        return
+    job_ref = fold.job()
+    run_ref = fold.run(job_ref) if parsed.kind == "run" else None
+    inputs = [fold.dataset(d) for d in parsed.inputs]
+    outputs = [fold.dataset(d) for d in parsed.outputs]
+    link = {"job": job_ref[1], "via": "openlineage"}
+    for ref in inputs:
+        fold.edges.append((job_ref, "reads", ref, None))
+        if run_ref is not None:
+            fold.edges.append((run_ref, "reads", ref, None))
+    for ref in outputs:
+        fold.edges.append((job_ref, "writes", ref, None))
+        if run_ref is not None:
+            fold.edges.append((run_ref, "writes", ref, None))
+        fold.edges += [(ref, "derived_from", src, dict(link)) for src in inputs if src != ref]
+    for ds in parsed.outputs:
+        fold.column_lineage(ds, job_ref[1])
+    fold.flush()
 
 
 # --------------------------------------------------------------------------------------------
