@@ -1,0 +1,557 @@
+"""The lineage graph in the store: transformations, upstream/downstream walks, impact, export.
+
+Lineage is the ``derived_from`` edge of the metadata graph, pointing from what was produced to
+what it was produced from (target → source), at two levels:
+
+* dataset level between products (kind ``product``, key ``domain.product``) and other datasets
+  (kind ``dataset``, key ``namespace/name``);
+* column level between columns (kind ``column``, key ``<dataset key>.<column>``), each hanging off
+  its dataset by a ``has_column`` edge.
+
+So *upstream* follows ``derived_from`` edges forwards and *downstream* follows them backwards.
+Both walks run inside the store as one recursive SQL query (``WITH RECURSIVE``, the same text on
+SQLite and PostgreSQL) that is depth-bounded, cycle-safe and paginated; the graph is never loaded
+into Python.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from meshfabric.errors import MeshfabricError, NotFound
+from meshfabric.graph import KINDS, Edge, MetadataGraph, Node, NodeRef
+from meshfabric.store.models_graph import GraphEdgeRow, GraphNodeRow
+
+if TYPE_CHECKING:
+    from meshfabric.mesh import Mesh
+    from meshfabric.store import Store
+
+DERIVED = "derived_from"
+DATASET_KINDS = ("product", "dataset")
+FORMATS = ("json", "openlineage", "dot", "mermaid")
+#: the OpenLineage namespace of mesh products (their name is the fqn)
+MESH_NAMESPACE = "meshfabric"
+PRODUCER = "https://github.com/meshfabric/meshfabric"
+_OL_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+_CL_SCHEMA = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+#: a walk without a depth stops here even on a graph this deep (cycles end earlier: see _walk)
+MAX_DEPTH = 10_000
+
+Direction = Literal["upstream", "downstream"]
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    kind: str
+    key: str
+    name: str
+    distance: int
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> NodeRef:
+        return (self.kind, self.key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "name": self.name, "distance": self.distance,
+                "properties": self.properties}
+
+
+@dataclass
+class Lineage:
+    """One walk: the start node, the nodes reached (a page of them, nearest first) and the edges
+    among the start and the page."""
+
+    root: LineageNode
+    direction: str
+    depth: int | None
+    nodes: list[LineageNode]
+    edges: list[Edge]
+    total: int
+    limit: int
+    offset: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root.to_dict(), "direction": self.direction, "depth": self.depth,
+                "total": self.total, "limit": self.limit, "offset": self.offset,
+                "nodes": [n.to_dict() for n in self.nodes], "edges": [e.to_dict() for e in self.edges]}
+
+
+@dataclass
+class Impact:
+    """What a change to ``root`` (a dataset or a column) reaches downstream, across domains."""
+
+    root: LineageNode
+    #: affected products: {product, domain, owner, distance, columns: [affected columns]}
+    products: list[dict[str, Any]]
+    #: affected datasets that are not mesh products
+    datasets: list[dict[str, Any]]
+    #: contracts of affected products: {contract, product, consumer, status}
+    contracts: list[dict[str, Any]]
+    owners: list[str]
+    domains: list[str]
+    columns: list[str]
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root.to_dict(), "products": self.products, "datasets": self.datasets,
+                "contracts": self.contracts, "owners": self.owners, "domains": self.domains,
+                "columns": self.columns, "truncated": self.truncated}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+_KIND_PREFIX = re.compile(r"^([a-z_]+):(?!//)(.+)$")
+
+
+class LineageService:
+    def __init__(self, mesh: Mesh | None = None, *, store: Store | None = None) -> None:
+        if store is None:
+            if mesh is None:
+                raise MeshfabricError("LineageService needs a Mesh or a store")
+            store = mesh.store
+        self.mesh = mesh
+        self.store = store
+        self.graph = MetadataGraph(store)
+
+    # ---- resolving names -----------------------------------------------------------------------
+
+    def resolve(self, ref: str | NodeRef, *, create: bool = False, session: Session | None = None) -> NodeRef:
+        """The node a user's name means: ``kind:key`` explicitly; else a product, a dataset, a
+        column, a job (in that order) with that key; with ``create``, a name that exists nowhere is
+        a product when it looks like ``domain.product``, else a dataset."""
+        if isinstance(ref, tuple):
+            return (str(ref[0]), str(ref[1]))
+        ref = str(ref).strip()
+        if not ref:
+            raise MeshfabricError("a lineage node name is empty", hint="name a product as domain.product")
+        m = _KIND_PREFIX.match(ref)
+        if m and m.group(1) in KINDS:
+            return (m.group(1), m.group(2))
+        stmt = select(GraphNodeRow.kind).where(GraphNodeRow.key == ref)
+        if session is not None:
+            kinds = set(session.scalars(stmt))
+        else:
+            with self.store.read() as s:
+                kinds = set(s.scalars(stmt))
+        for kind in ("product", "dataset", "column", "job"):
+            if kind in kinds:
+                return (kind, ref)
+        if len(kinds) == 1:
+            return (kinds.pop(), ref)
+        if create:
+            return ("product", ref) if re.fullmatch(r"[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*", ref) else ("dataset", ref)
+        raise NotFound(f"'{ref}' is not in the lineage graph",
+                       hint="name a product as domain.product, a column as domain.product.column, an "
+                            "OpenLineage dataset as namespace/name, or prefix the kind (dataset:KEY); "
+                            "products appear after `meshfabric apply`")
+
+    def _node_id(self, s: Session, ref: NodeRef) -> tuple[int, GraphNodeRow]:
+        row = s.scalars(select(GraphNodeRow).where(GraphNodeRow.kind == ref[0], GraphNodeRow.key == ref[1])).first()
+        if row is None:
+            raise NotFound(f"no {ref[0]} '{ref[1]}' in the lineage graph",
+                           hint="products appear after `meshfabric apply`; add edges with `meshfabric lineage add`")
+        return row.id, row
+
+    # ---- writes --------------------------------------------------------------------------------
+
+    def add_transformation(self, sources: list[str], target: str, type: str = "transformation",
+                           metadata: dict[str, Any] | None = None, *, columns: list[tuple[str, str]] | None = None,
+                           column_types: dict[Any, Any] | None = None, job: str | None = None,
+                           session: Session | None = None) -> None:
+        """Record that ``target`` was derived from ``sources``: one ``target -derived_from-> source``
+        edge each (properties: type, job, metadata), plus, per ``(source_column, target_column)``
+        pair in ``columns`` (``"table.col"`` names, tables as in sources/target), a column edge
+        with the OpenLineage transformation type/subtype from ``column_types`` (keyed by the pair or
+        the target column; a value ``{"type": "DIRECT", "subtype": "AGGREGATION"}`` or a subtype
+        string). With ``job`` (``namespace/name``), the job node ``reads`` the sources and
+        ``writes`` the target. Idempotent: the same call twice leaves one edge each."""
+        if not sources and not columns:
+            raise MeshfabricError(f"a transformation into '{target}' needs at least one source")
+        with self.graph._session(session) as s:
+            tgt = self.resolve(target, create=True, session=s)
+            srcs = [self.resolve(x, create=True, session=s) for x in sources]
+            named = {str(target): tgt, **{str(a): b for a, b in zip(sources, srcs, strict=True)}}
+            props: dict[str, Any] = {"type": type}
+            if job:
+                props["job"] = job
+            if metadata:
+                props["metadata"] = metadata
+            edges: list[tuple[NodeRef, str, NodeRef, dict[str, Any] | None]] = [
+                (tgt, DERIVED, src, props) for src in srcs if src != tgt]
+            if job:
+                jref = ("job", job)
+                edges += [(jref, "reads", src, None) for src in srcs]
+                edges.append((jref, "writes", tgt, None))
+            for src_col, tgt_col in columns or []:
+                a_ds, a = self._column(src_col, named, s)
+                b_ds, b = self._column(tgt_col, named, s)
+                cprops = _column_props(column_types, src_col, tgt_col)
+                if job:
+                    cprops["job"] = job
+                edges += [(a_ds, "has_column", a, None), (b_ds, "has_column", b, None), (b, DERIVED, a, cprops)]
+            self.graph.add_edges(edges, session=s)
+
+    def _column(self, name: str, named: dict[str, NodeRef], s: Session) -> tuple[NodeRef, NodeRef]:
+        """``table.col`` → (its dataset node, the column node)."""
+        m = _KIND_PREFIX.match(name)
+        if m and m.group(1) == "column":
+            name = m.group(2)
+        table, dot, col = name.rpartition(".")
+        if not dot or not table or not col:
+            raise MeshfabricError(f"column '{name}' must be written table.column (e.g. sales.orders.amount)")
+        ds = named.get(table) or self.resolve(table, create=True, session=s)
+        return ds, ("column", f"{ds[1]}.{col}")
+
+    # ---- walks ---------------------------------------------------------------------------------
+
+    def upstream(self, node: str | NodeRef, *, depth: int | None = None, columns: bool = False,
+                 limit: int = 1000, offset: int = 0) -> Lineage:
+        """What ``node`` was derived from, nearest first, up to ``depth`` hops (None: all)."""
+        return self._lineage(node, "upstream", depth, columns, limit, offset)
+
+    def downstream(self, node: str | NodeRef, *, depth: int | None = None, columns: bool = False,
+                   limit: int = 1000, offset: int = 0) -> Lineage:
+        """What was derived from ``node``, nearest first, up to ``depth`` hops (None: all)."""
+        return self._lineage(node, "downstream", depth, columns, limit, offset)
+
+    def _lineage(self, node: str | NodeRef, direction: Direction, depth: int | None, columns: bool,
+                 limit: int, offset: int) -> Lineage:
+        if depth is not None and depth < 0:
+            raise MeshfabricError(f"depth must be 0 or more, not {depth}")
+        if limit < 0 or offset < 0:
+            raise MeshfabricError("limit and offset must be 0 or more")
+        self._sync()
+        ref = self.resolve(node)
+        with self.store.read() as s:
+            root_id, root = self._node_id(s, ref)
+            seeds = [root_id]
+            if columns and root.kind != "column":
+                seeds += list(s.scalars(select(GraphEdgeRow.dst_id).where(
+                    GraphEdgeRow.src_id == root_id, GraphEdgeRow.rel == "has_column")))
+            rows, total = _walk(s, seeds, root_id, direction, depth, limit, offset)
+        nodes = [LineageNode(k, key, name, d, p) for k, key, name, d, p, _ in rows]
+        ids = list(dict.fromkeys([root_id, *seeds, *(r[5] for r in rows)]))
+        edges = self.graph.edges_between(ids, [DERIVED, "has_column"])
+        rootn = LineageNode(root.kind, root.key, root.name, 0, dict(root.properties or {}))
+        return Lineage(rootn, direction, depth, nodes, edges, total, limit, offset)
+
+    def _sync(self) -> None:
+        from meshfabric.graph.sync import sync_graph
+
+        sync_graph(self.store)
+
+    # ---- impact --------------------------------------------------------------------------------
+
+    def impact(self, node_or_column: str | NodeRef, *, limit: int = 10_000) -> Impact:
+        """Everything downstream of a dataset or a column (all depths, column edges included), as
+        products with their affected columns, their contracts and consumers, owners and domains."""
+        walk = self._lineage(node_or_column, "downstream", None, True, limit, 0)
+        root = walk.root
+        reached = [root, *walk.nodes]
+        with self.store.read() as s:
+            col_keys = [n.key for n in reached if n.kind == "column"]
+            owner_of: dict[str, NodeRef] = {}
+            for i in range(0, len(col_keys), 400):
+                c, d = GraphNodeRow.__table__.alias("c"), GraphNodeRow.__table__.alias("d")
+                q = (select(c.c.key, d.c.kind, d.c.key)
+                     .select_from(GraphEdgeRow.__table__.join(d, d.c.id == GraphEdgeRow.src_id)
+                                  .join(c, c.c.id == GraphEdgeRow.dst_id))
+                     .where(GraphEdgeRow.rel == "has_column", c.c.kind == "column",
+                            c.c.key.in_(col_keys[i:i + 400])))
+                owner_of.update({ck: (dk, dkey) for ck, dk, dkey in s.execute(q)})
+            distance: dict[NodeRef, int] = {}
+            cols: dict[NodeRef, list[str]] = {}
+            for n in reached:
+                ds = n.ref if n.kind in DATASET_KINDS else owner_of.get(n.key)
+                if ds is None:
+                    continue
+                distance[ds] = min(distance.get(ds, n.distance), n.distance)
+                if n.kind == "column":
+                    cols.setdefault(ds, []).append(n.key.rpartition(".")[2])
+            products = sorted((r for r in distance if r[0] == "product"), key=lambda r: (distance[r], r[1]))
+            facts = _product_facts(s, [r[1] for r in products])
+        out_products, contracts, owners, domains = [], [], set(), set()
+        for ref in products:
+            f = facts.get(ref[1], {})
+            out_products.append({"product": ref[1], "domain": f.get("domain", ref[1].split(".")[0]),
+                                 "owner": f.get("owner"), "distance": distance[ref],
+                                 "columns": sorted(set(cols.get(ref, [])))})
+            domains.add(f.get("domain", ref[1].split(".")[0]))
+            if f.get("owner"):
+                owners.add(f["owner"])
+            for c in f.get("contracts", []):
+                contracts.append({**c, "product": ref[1]})
+                if c.get("consumer"):
+                    domains.add(c["consumer"])
+                owners.update(c.get("consumer_owners", []))
+        datasets = [{"dataset": r[1], "distance": distance[r], "columns": sorted(set(cols.get(r, [])))}
+                    for r in sorted((r for r in distance if r[0] == "dataset"), key=lambda r: (distance[r], r[1]))]
+        return Impact(root, out_products, datasets, contracts, sorted(owners), sorted(d for d in domains if d),
+                      sorted({n.key for n in reached if n.kind == "column"}), walk.total > len(walk.nodes))
+
+    # ---- export --------------------------------------------------------------------------------
+
+    def export(self, node: str | NodeRef, format: str = "json", depth: int | None = None, *,
+               columns: bool = True) -> str:
+        """The lineage around ``node`` (upstream and downstream) as JSON, OpenLineage RunEvents
+        (a JSON array), Graphviz DOT or a Mermaid flowchart."""
+        if format not in FORMATS:
+            raise MeshfabricError(f"unknown export format '{format}'", hint=f"use one of {', '.join(FORMATS)}")
+        up = self.upstream(node, depth=depth, columns=columns, limit=100_000)
+        down = self.downstream(node, depth=depth, columns=columns, limit=100_000)
+        nodes: dict[NodeRef, LineageNode] = {up.root.ref: up.root}
+        for n in up.nodes:
+            nodes[n.ref] = n
+        for n in down.nodes:
+            nodes.setdefault(n.ref, LineageNode(n.kind, n.key, n.name, -n.distance, n.properties))
+        edges = list({(e.src, e.rel, e.dst): e for e in up.edges + down.edges}.values())
+        edges.sort(key=lambda e: (e.src, e.rel, e.dst))
+        if format == "json":
+            return json.dumps({"root": up.root.to_dict(), "depth": depth,
+                               "nodes": [n.to_dict() for n in nodes.values()],
+                               "edges": [e.to_dict() for e in edges]}, indent=2, default=str)
+        if format == "openlineage":
+            return json.dumps(_openlineage(nodes, edges), indent=2)
+        if format == "dot":
+            return _dot(nodes, edges, up.root.ref)
+        return _mermaid(nodes, edges, up.root.ref)
+
+
+# ---- the recursive walk ----------------------------------------------------------------------
+
+def _walk(s: Session, seeds: list[int], root_id: int, direction: Direction, depth: int | None, limit: int,
+          offset: int) -> tuple[list[tuple[Any, ...]], int]:
+    """Nodes reachable from ``seeds`` over derived_from edges, with their shortest distance (the
+    root itself left out; other seeds — the root's columns — at distance 0).
+
+    The recursion carries (id, depth) and UNION drops repeated rows, so it stops when no new
+    (node, depth) pair appears. A cycle would produce one at every depth, so the depth is always
+    bounded: by ``depth`` when given, else by the number of reachable nodes — which no shortest
+    path exceeds — counted first by a recursion over ids alone (which UNION makes terminate on
+    any graph).
+    """
+    near, far = ("src_id", "dst_id") if direction == "upstream" else ("dst_id", "src_id")
+    seed_list = ", ".join(str(int(i)) for i in dict.fromkeys(seeds))
+    if depth is None:
+        reach = text(f"""
+            WITH RECURSIVE reach(id) AS (
+                SELECT id FROM graph_nodes WHERE id IN ({seed_list})
+                UNION
+                SELECT e.{far} FROM reach r JOIN graph_edges e ON e.{near} = r.id AND e.rel = '{DERIVED}'
+            )
+            SELECT COUNT(*) FROM reach""")
+        bound = min(int(s.execute(reach).scalar() or 0), MAX_DEPTH)
+    else:
+        bound = depth
+    walk = f"""
+        WITH RECURSIVE walk(id, depth) AS (
+            SELECT id, 0 FROM graph_nodes WHERE id IN ({seed_list})
+            UNION
+            SELECT e.{far}, w.depth + 1 FROM walk w JOIN graph_edges e ON e.{near} = w.id AND e.rel = '{DERIVED}'
+            WHERE w.depth < :bound
+        ),
+        best AS (SELECT id, MIN(depth) AS distance FROM walk GROUP BY id),
+        found AS (
+            SELECT n.kind, n.key, n.name, b.distance, n.properties, n.id
+            FROM best b JOIN graph_nodes n ON n.id = b.id
+            WHERE b.id <> {int(root_id)}
+        )"""
+    page = text(walk + """
+        SELECT kind, key, name, distance, properties, id, (SELECT COUNT(*) FROM found) AS total
+        FROM found ORDER BY distance, kind, key LIMIT :limit OFFSET :offset""").bindparams(
+        bindparam("bound"), bindparam("limit"), bindparam("offset"))
+    rows = s.execute(page, {"bound": bound, "limit": limit, "offset": offset}).all()
+    if rows:
+        total = int(rows[0][6])
+    elif offset:
+        total = int(s.execute(text(walk + " SELECT COUNT(*) FROM found"), {"bound": bound}).scalar() or 0)
+    else:
+        total = 0
+    return [(k, key, name, int(d), _json(p), int(i)) for k, key, name, d, p, i, _ in rows], total
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return dict(json.loads(value))
+    return dict(value or {})
+
+
+def _column_props(types: dict[Any, Any] | None, src: str, tgt: str) -> dict[str, Any]:
+    spec = None
+    if types:
+        spec = types.get((src, tgt), types.get(tgt, types.get(f"{src}->{tgt}")))
+    if spec is None:
+        return {"type": "DIRECT", "subtype": "IDENTITY"}
+    if isinstance(spec, str):
+        kind = "INDIRECT" if spec.upper() in ("JOIN", "GROUP_BY", "FILTER", "SORT", "WINDOW", "CONDITIONAL") \
+            else "DIRECT"
+        return {"type": kind, "subtype": spec.upper()}
+    return {k: v for k, v in dict(spec).items() if v is not None}
+
+
+def _product_facts(s: Session, fqns: list[str]) -> dict[str, dict[str, Any]]:
+    """Domain, owner and contracts (with the consumer domain's owners) of each product, read
+    from the graph: product -part_of-> domain, -owned_by-> team, -conforms_to-> contract, and the
+    consumer domain -consumes-> product edge that carries the contract id."""
+    out: dict[str, dict[str, Any]] = {f: {"contracts": []} for f in fqns}
+    if not fqns:
+        return out
+    n, m = GraphNodeRow.__table__.alias("n"), GraphNodeRow.__table__.alias("m")
+    e = GraphEdgeRow.__table__
+    for i in range(0, len(fqns), 400):
+        part = fqns[i:i + 400]
+        q = (select(n.c.key, e.c.rel, m.c.kind, m.c.key, m.c.properties)
+             .select_from(e.join(n, n.c.id == e.c.src_id).join(m, m.c.id == e.c.dst_id))
+             .where(n.c.kind == "product", n.c.key.in_(part),
+                    e.c.rel.in_(["part_of", "owned_by", "conforms_to"])))
+        for fqn, rel, kind, key, props in s.execute(q):
+            f = out[fqn]
+            if rel == "part_of" and kind == "domain":
+                f["domain"] = key
+            elif rel == "owned_by":
+                f["owner"] = key
+            elif rel == "conforms_to" and kind == "contract":
+                p = _json(props)
+                f["contracts"].append({"contract": key, "consumer": p.get("consumer") or None,
+                                       "status": p.get("status"), "version": p.get("version")})
+    consumers = {c["consumer"] for f in out.values() for c in f["contracts"] if c.get("consumer")}
+    owners: dict[str, list[str]] = {}
+    if consumers:
+        q = (select(n.c.key, m.c.key).select_from(e.join(n, n.c.id == e.c.src_id).join(m, m.c.id == e.c.dst_id))
+             .where(n.c.kind == "domain", n.c.key.in_(sorted(consumers)), e.c.rel == "owned_by"))
+        for dom, team in s.execute(q):
+            owners.setdefault(dom, []).append(team)
+    for f in out.values():
+        for c in f["contracts"]:
+            c["consumer_owners"] = sorted(owners.get(c.get("consumer") or "", []))
+    return out
+
+
+# ---- export formats --------------------------------------------------------------------------
+
+def _ol_dataset(ref: NodeRef, node: LineageNode | None) -> tuple[str, str]:
+    props = node.properties if node else {}
+    if props.get("namespace") and props.get("name"):
+        return str(props["namespace"]), str(props["name"])
+    if ref[0] == "product":
+        return MESH_NAMESPACE, ref[1]
+    key = ref[1]
+    if "://" in key:
+        scheme, _, rest = key.partition("://")
+        host, slash, name = rest.partition("/")
+        return (f"{scheme}://{host}", name) if slash else (key, key)
+    ns, slash, name = key.partition("/")
+    return (ns, name) if slash else (MESH_NAMESPACE, key)
+
+
+def _openlineage(nodes: dict[NodeRef, LineageNode], edges: list[Edge]) -> list[dict[str, Any]]:
+    """One COMPLETE RunEvent per derived dataset: its sources as inputs, itself as the output with
+    a columnLineage facet; the job is the one recorded on the edges, else ``meshfabric/<target>``."""
+    by_target: dict[NodeRef, list[Edge]] = {}
+    col_edges: dict[NodeRef, list[Edge]] = {}
+    col_owner: dict[NodeRef, NodeRef] = {}
+    for e in edges:
+        if e.rel == "has_column":
+            col_owner[e.dst] = e.src
+    for e in edges:
+        if e.rel != DERIVED:
+            continue
+        if e.src[0] == "column":
+            tgt_ds = col_owner.get(e.src)
+            if tgt_ds is not None:
+                col_edges.setdefault(tgt_ds, []).append(e)
+        else:
+            by_target.setdefault(e.src, []).append(e)
+    for tgt in col_edges:
+        by_target.setdefault(tgt, [])
+    events = []
+    for tgt, ins in sorted(by_target.items()):
+        ns, name = _ol_dataset(tgt, nodes.get(tgt))
+        job = next((str(e.properties["job"]) for e in ins if e.properties.get("job")), None)
+        job_ns, _, job_name = (job or f"{MESH_NAMESPACE}/{tgt[1]}").partition("/")
+        inputs = []
+        for e in ins:
+            ins_ns, ins_name = _ol_dataset(e.dst, nodes.get(e.dst))
+            inputs.append({"namespace": ins_ns, "name": ins_name})
+        output: dict[str, Any] = {"namespace": ns, "name": name}
+        fields: dict[str, Any] = {}
+        for e in col_edges.get(tgt, []):
+            src_ds = col_owner.get(e.dst)
+            if src_ds is None:
+                continue
+            s_ns, s_name = _ol_dataset(src_ds, nodes.get(src_ds))
+            t = {k: v for k, v in e.properties.items() if k in ("type", "subtype", "description", "masking")}
+            t.setdefault("type", "DIRECT")
+            fields.setdefault(e.src[1].rpartition(".")[2], {"inputFields": []})["inputFields"].append(
+                {"namespace": s_ns, "name": s_name, "field": e.dst[1].rpartition(".")[2], "transformations": [t]})
+            if {"namespace": s_ns, "name": s_name} not in inputs:
+                inputs.append({"namespace": s_ns, "name": s_name})
+        if fields:
+            output["facets"] = {"columnLineage": {"_producer": PRODUCER, "_schemaURL": _CL_SCHEMA, "fields": fields}}
+        events.append({
+            "eventType": "COMPLETE", "eventTime": _now().isoformat(), "producer": PRODUCER, "schemaURL": _OL_SCHEMA,
+            "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"meshfabric:{tgt[0]}:{tgt[1]}"))},
+            "job": {"namespace": job_ns or MESH_NAMESPACE, "name": job_name or tgt[1]},
+            "inputs": inputs, "outputs": [output],
+        })
+    return events
+
+
+def _label(n: NodeRef) -> str:
+    return f"{n[0]}:{n[1]}"
+
+
+def _dot(nodes: dict[NodeRef, LineageNode], edges: list[Edge], root: NodeRef) -> str:
+    """Data flows left to right: an edge goes from the source to what was derived from it."""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    shapes = {"product": "box", "dataset": "cylinder", "column": "ellipse", "job": "diamond"}
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for ref, n in nodes.items():
+        attrs = [f"label={q(n.key)}", f"shape={shapes.get(n.kind, 'box')}"]
+        if ref == root:
+            attrs.append("style=bold")
+        lines.append(f"  {q(_label(ref))} [{', '.join(attrs)}];")
+    for e in edges:
+        if e.rel == DERIVED:
+            lines.append(f"  {q(_label(e.dst))} -> {q(_label(e.src))};")
+        else:
+            lines.append(f"  {q(_label(e.src))} -> {q(_label(e.dst))} [style=dashed, label={q(e.rel)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid(nodes: dict[NodeRef, LineageNode], edges: list[Edge], root: NodeRef) -> str:
+    ids = {ref: f"n{i}" for i, ref in enumerate(nodes)}
+
+    def text_of(s: str) -> str:
+        return s.replace('"', "#quot;")
+
+    lines = ["flowchart LR"]
+    for ref, n in nodes.items():
+        shape = ('[("', '")]') if n.kind == "dataset" else ('["', '"]')
+        lines.append(f"  {ids[ref]}{shape[0]}{text_of(n.key)}{shape[1]}")
+    for e in edges:
+        if e.src not in ids or e.dst not in ids:
+            continue
+        if e.rel == DERIVED:
+            lines.append(f"  {ids[e.dst]} --> {ids[e.src]}")
+        else:
+            lines.append(f"  {ids[e.src]} -.->|{e.rel}| {ids[e.dst]}")
+    lines.append(f"  style {ids[root]} stroke-width:3px")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["FORMATS", "Impact", "Lineage", "LineageNode", "LineageService", "Node"]
