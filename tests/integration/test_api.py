@@ -40,7 +40,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     mesh = Mesh.open(root)
     mesh.apply()
     try:
-        with TestClient(create_app(mesh)) as c:
+        with TestClient(create_app(mesh, auth=False)) as c:
             yield c
     finally:
         mesh.close()
@@ -155,7 +155,7 @@ def test_api_without_a_workspace(tmp_path: Path) -> None:
     """A server opened on a store alone still serves the catalog it holds."""
     mesh = Mesh.from_store(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
-        with TestClient(create_app(mesh)) as c:
+        with TestClient(create_app(mesh, auth=False)) as c:
             assert c.get("/api/v1/products").json() == {"items": [], "total": 0, "offset": 0, "limit": 100}
             assert c.get("/api/v1/products/a.b").status_code == 404
     finally:

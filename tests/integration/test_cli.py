@@ -362,7 +362,7 @@ def test_spec_schema_validates_the_scaffolded_product(tmp_path: Path, capsys: py
 
 
 def test_serve_refuses_to_bind_beyond_loopback(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli(capsys, "-w", ws, "serve", "--host", "0.0.0.0")
+    code, _, err = cli(capsys, "-w", ws, "serve", "--host", "0.0.0.0", "--no-auth")
     assert code == 2
     assert "refusing to bind 0.0.0.0" in err
 

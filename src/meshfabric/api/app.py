@@ -1,7 +1,15 @@
 """The REST API: FastAPI, OpenAPI at /docs, errors as RFC 9457 problem+json.
 
-Read endpoints for domains, products and events, and a query endpoint returning JSON or an
-Arrow IPC stream. Until the access layer exists the server binds to loopback only.
+Every route except ``/api/v1/health`` (and the OpenAPI document and its pages) requires a
+credential — a JWT or an API key as ``Authorization: Bearer …``, or an API key as ``X-API-Key``
+— checked by one dependency applied to every router, this module's and the capability routers
+it includes. The authenticated principal's name goes to the SDK as ``user=``, and the access
+layer decides what it may see. ``create_app(mesh, auth=False)`` serves as the workspace's local
+principal; ``meshfabric serve --no-auth`` allows that on loopback addresses only.
+
+Every error is a problem document (``application/problem+json``): meshfabric's own errors,
+request validation (422), unknown routes (404), wrong methods (405) and, should a bug slip
+through, a 500 that reveals nothing of the server. See docs/API.md.
 """
 
 from __future__ import annotations
@@ -10,16 +18,20 @@ import io
 import time
 from typing import Any, Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meshfabric import __version__
+from meshfabric.api.deps import authenticate, mesh_of, principal_of
 from meshfabric.errors import MeshfabricError, NotFound
 from meshfabric.mesh import Mesh
 
 PROBLEM = "application/problem+json"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+PROBLEM_BASE = "https://meshfabric.dev/problems/"
 
 
 class QueryRequest(BaseModel):
@@ -42,73 +54,185 @@ class Page(BaseModel):
 
 
 def _status(exc: MeshfabricError) -> int:
+    name = exc.__class__.__name__
+    if name == "AuthenticationFailed":
+        return 401
     if isinstance(exc, NotFound):
         return 404
-    if exc.__class__.__name__ == "AccessDenied":
+    if name == "AccessDenied":
         return 403
-    if exc.__class__.__name__ == "SourceError":
+    if name == "SourceError":
         return 502
     return 422 if exc.exit_code == 1 else 400
 
 
-def create_app(mesh: Mesh) -> FastAPI:
-    app = FastAPI(title="meshfabric", version=__version__,
-                  description="Data products, their sources and federated SQL across domains.")
-    app.state.mesh = mesh
+def problem(status: int, title: str, detail: str, instance: str, *, kind: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem document."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + (kind or str(status)), "title": title, "status": status,
+                            "detail": detail, "instance": instance, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _www_authenticate(exc: MeshfabricError) -> dict[str, str]:
+    if getattr(exc, "missing", False):
+        return {"WWW-Authenticate": 'Bearer realm="meshfabric"'}
+    detail = exc.message.replace("\\", "").replace('"', "'")
+    return {"WWW-Authenticate": f'Bearer realm="meshfabric", error="invalid_token", error_description="{detail}"'}
+
+
+def _install_problem_handlers(app: FastAPI) -> None:
+    from http import HTTPStatus
 
     @app.exception_handler(MeshfabricError)
-    async def _problem(request: Request, exc: MeshfabricError) -> JSONResponse:
+    async def _meshfabric(request: Request, exc: MeshfabricError) -> JSONResponse:
         status = _status(exc)
-        body = {"type": f"https://meshfabric.dev/problems/{exc.__class__.__name__}", "title": exc.title,
-                "status": status, "detail": exc.message, "instance": str(request.url.path)}
-        if exc.hint:
-            body["hint"] = exc.hint
-        return JSONResponse(body, status_code=status, media_type=PROBLEM)
+        extra = {"hint": exc.hint} if exc.hint else {}
+        headers = _www_authenticate(exc) if status == 401 else None
+        return problem(status, exc.title, exc.message, request.url.path, kind=exc.__class__.__name__,
+                       headers=headers, **extra)
 
-    def page(items: list[dict[str, Any]], offset: int, limit: int) -> Page:
-        return Page(items=items[offset: offset + limit], total=len(items), offset=offset, limit=limit)
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        where = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        return problem(422, "invalid request", f"the request does not match the API: {where}", request.url.path,
+                       kind="RequestValidationError", errors=errors)
 
-    @app.get("/api/v1/health")
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        try:
+            title = HTTPStatus(exc.status_code).phrase.lower()
+        except ValueError:
+            title = "error"
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such endpoint: {request.method} {request.url.path}; the endpoints are listed at /docs"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem(exc.status_code, title, detail, request.url.path, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        return problem(500, "internal error", "the server failed to handle this request; it is a bug in "
+                       "meshfabric, please report it with the request that caused it", request.url.path)
+
+
+def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
+    """The API over ``mesh``. With ``auth`` (the default) every route but health requires a
+    credential; key material from mesh.yaml's ``auth:`` is loaded now, so a bad configuration
+    fails here rather than on the first request."""
+    app = FastAPI(title="meshfabric", version=__version__,
+                  description="Data products, their sources and federated SQL across domains. "
+                              "Authenticate with a JWT or an API key (docs/API.md).")
+    app.state.mesh = mesh
+    app.state.auth = None
+    if auth:
+        from meshfabric.auth.service import AuthService
+
+        service = AuthService(mesh)
+        service.verifier  # noqa: B018  (load keys now: a bad configuration stops the server at start)
+        app.state.auth = service
+    _install_problem_handlers(app)
+    secured = [Depends(authenticate)]
+
+    public = APIRouter(tags=["health"])
+
+    @public.get("/api/v1/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "store_revision": mesh.store.current_revision()}
 
-    @app.get("/api/v1/domains", response_model=Page)
-    def domains(offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
-        return page([d.to_dict() for d in mesh.domains()], offset, limit)
+    app.include_router(public)
+    app.include_router(_catalog_router(), dependencies=secured)
 
-    @app.get("/api/v1/products", response_model=Page)
+    from meshfabric.api import access_routes, lineage_routes, quality_routes, search_routes
+
+    for module in (quality_routes, lineage_routes, search_routes, access_routes):
+        app.include_router(module.router, dependencies=secured)
+    return app
+
+
+def _page(items: list[dict[str, Any]], offset: int, limit: int) -> Page:
+    return Page(items=items[offset: offset + limit], total=len(items), offset=offset, limit=limit)
+
+
+def _as(user: str | None) -> dict[str, Any]:
+    """``user=`` for the SDK when a principal is authenticated (none: the local principal)."""
+    return {"user": user} if user is not None else {}
+
+
+def _discoverable(mesh: Mesh, fqn: str, user: str | None) -> str:
+    """The product's name if ``user`` may discover it; an unknown and a hidden product get the
+    same 404."""
+    if user is None:
+        return str(mesh.product(fqn).fqn)
+    return str(mesh.access.authorize(user, "discover", fqn))
+
+
+Offset = Query(0, ge=0, description="Items to skip")
+Limit = Query(100, ge=1, le=1000, description="Items per page")
+
+
+def _catalog_router() -> APIRouter:
+    router = APIRouter()
+    Mesh_ = Depends(mesh_of)
+    User = Depends(principal_of)
+
+    @router.get("/api/v1/domains", response_model=Page, tags=["catalog"])
+    def domains(offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+        listed = mesh.domains()
+        if user is not None:
+            visible = mesh.access.visible_products(user)
+            if visible is not None:
+                seen = {p.split(".", 1)[0] for p in visible}
+                listed = [d for d in listed if d.name in seen]
+        return _page([d.to_dict() for d in listed], offset, limit)
+
+    @router.get("/api/v1/products", response_model=Page, tags=["catalog"])
     def products(domain: str | None = None, status: str | None = None, tag: str | None = None,
-                 offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
-        return page([p.to_dict() for p in mesh.products(domain=domain, status=status, tag=tag)], offset, limit)
+                 offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+        found = mesh.products(domain=domain, status=status, tag=tag, **_as(user))
+        return _page([p.to_dict() for p in found], offset, limit)
 
-    @app.get("/api/v1/products/{fqn}")
-    def product(fqn: str) -> dict[str, Any]:
-        return mesh.product(fqn).to_dict()
+    @router.get("/api/v1/products/{fqn}", tags=["catalog"])
+    def product(fqn: str, mesh: Mesh = Mesh_, user: str | None = User) -> dict[str, Any]:
+        return mesh.product(fqn, **_as(user)).to_dict()  # type: ignore[no-any-return]
 
-    @app.get("/api/v1/products/{fqn}/schemas", response_model=Page)
-    def schema_versions(fqn: str, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
-        return page([v.to_dict() for v in mesh.schemas.history(fqn)], offset, limit)
+    @router.get("/api/v1/products/{fqn}/schemas", response_model=Page, tags=["schemas"])
+    def schema_versions(fqn: str, offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_,
+                        user: str | None = User) -> Page:
+        return _page([v.to_dict() for v in mesh.schemas.history(_discoverable(mesh, fqn, user))], offset, limit)
 
-    @app.get("/api/v1/products/{fqn}/schemas/{version}")
-    def schema_version(fqn: str, version: int) -> dict[str, Any]:
-        return mesh.schemas.get(fqn, version).to_dict()
+    @router.get("/api/v1/products/{fqn}/schemas/{version}", tags=["schemas"])
+    def schema_version(fqn: str, version: int, mesh: Mesh = Mesh_, user: str | None = User) -> dict[str, Any]:
+        return mesh.schemas.get(_discoverable(mesh, fqn, user), version).to_dict()  # type: ignore[no-any-return]
 
-    @app.post("/api/v1/schemas/check")
+    @router.post("/api/v1/schemas/check", tags=["schemas"])
     def schema_check(body: SchemaCheckRequest) -> dict[str, Any]:
         from meshfabric.contracts import check_compatibility
 
         return check_compatibility(body.new, body.previous, body.mode, policy=body.policy).to_dict()
 
-    @app.get("/api/v1/contracts", response_model=Page)
-    def contracts(product: str | None = None, consumer: str | None = None,
-                  offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
-        items = [c.to_dict() for c in mesh.contracts.list(product=product, consumer=consumer)]
-        return page(items, offset, limit)
+    @router.get("/api/v1/contracts", response_model=Page, tags=["contracts"])
+    def contracts(product: str | None = None, consumer: str | None = None, offset: int = Offset,
+                  limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+        found = mesh.contracts.list(product=product, consumer=consumer)
+        if user is not None:
+            visible = mesh.access.visible_products(user)
+            if visible is not None:
+                found = [c for c in found if c.product in visible]
+        return _page([c.to_dict() for c in found], offset, limit)
 
-    @app.get("/api/v1/contracts/{contract_id}", responses={200: {"content": {"application/json": {},
-                                                                            "application/yaml": {}}}})
-    def contract(contract_id: str, request: Request) -> Response:
+    @router.get("/api/v1/contracts/{contract_id}", tags=["contracts"],
+                responses={200: {"content": {"application/json": {}, "application/yaml": {}}}})
+    def contract(contract_id: str, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
         found = mesh.contracts.get(contract_id)
+        if user is not None:
+            try:
+                _discoverable(mesh, found.product_fqn or "", user)
+            except NotFound:
+                raise NotFound(f"no contract with id '{contract_id}'") from None
         if "yaml" in request.headers.get("accept", ""):
             from meshfabric.contracts.odcs import dump_contract
 
@@ -117,18 +241,22 @@ def create_app(mesh: Mesh) -> FastAPI:
 
         return Response(json.dumps(found.to_dict(), default=str), media_type="application/json")
 
-    @app.get("/api/v1/events", response_model=Page)
+    @router.get("/api/v1/events", response_model=Page, tags=["events"])
     def events(event_type: str | None = Query(None, alias="type"), domain: str | None = None,
-               correlation_id: str | None = None, after_seq: int = Query(0, ge=0),
-               limit: int = Query(100, ge=1, le=1000)) -> Page:
+               correlation_id: str | None = None,
+               after_seq: int = Query(0, ge=0, description="Only events after this sequence number (a cursor)"),
+               limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+        if user is not None:
+            _require_admin(mesh, user, "the event log")
         items = mesh.events.list(event_type=event_type, domain=domain, correlation_id=correlation_id,
                                  after_seq=after_seq, limit=limit)
         return Page(items=[e.to_dict() for e in items], total=len(items), offset=after_seq, limit=limit)
 
-    @app.post("/api/v1/query", responses={200: {"content": {"application/json": {}, ARROW_STREAM: {}}}})
-    def query(body: QueryRequest, request: Request) -> Response:
+    @router.post("/api/v1/query", tags=["query"],
+                 responses={200: {"content": {"application/json": {}, ARROW_STREAM: {}}}})
+    def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
         start = time.perf_counter()
-        result = mesh.query(body.sql, limit=body.limit)
+        result = mesh.query(body.sql, limit=body.limit, **_as(user))
         table = result.arrow()
         if ARROW_STREAM in request.headers.get("accept", ""):
             import pyarrow as pa
@@ -143,8 +271,11 @@ def create_app(mesh: Mesh) -> FastAPI:
                    "row_count": table.num_rows, "seconds": round(time.perf_counter() - start, 4)}
         return Response(json.dumps(payload, default=str), media_type="application/json")
 
-    from meshfabric.api import access_routes, lineage_routes, quality_routes, search_routes
+    return router
 
-    for module in (quality_routes, lineage_routes, search_routes, access_routes):
-        app.include_router(module.router)
-    return app
+
+def _require_admin(mesh: Mesh, user: str, what: str) -> None:
+    from meshfabric.errors import AccessDenied
+
+    if not mesh.access.principal(user).is_admin:
+        raise AccessDenied(f"only admins may read {what}")

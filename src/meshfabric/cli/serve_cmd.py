@@ -1,4 +1,4 @@
-"""``serve``: the REST API (OpenAPI at /docs)."""
+"""``serve``: the REST API (OpenAPI at /docs), authenticated by default."""
 
 from __future__ import annotations
 
@@ -6,33 +6,59 @@ import typer
 
 from meshfabric.cli._common import console, open_mesh
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK = {"localhost"}
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
+def is_loopback(host: str) -> bool:
+    """``127.0.0.0/8``, ``::1`` and ``localhost``; every other name or address may be reachable.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost", "0.0.0.0", "example.com")]
+    [True, True, True, True, False, False]
+    """
+    import ipaddress
+
+    if host.lower() in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback only until authentication lands)."),
-    port: int = typer.Option(8420, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8420, min=0, max=65535, help="Port to listen on."),
+    no_auth: bool = typer.Option(
+        False, "--no-auth", help="Serve without authentication, as the local principal (loopback addresses only).",
+    ),
 ) -> None:
-    """Serve the REST API and deliver events to subscribers in the background."""
+    """Serve the REST API and deliver events to subscribers in the background.
+
+    Every endpoint but /api/v1/health and the OpenAPI pages needs a JWT or an API key
+    (`meshfabric token create`, `meshfabric apikey create`).
+    """
     from meshfabric.errors import ConfigError
 
-    if host not in LOOPBACK:
+    if no_auth and not is_loopback(host):
         raise ConfigError(
-            f"refusing to bind {host}: the API has no authentication yet, so it serves loopback only",
-            hint="use --host 127.0.0.1 and a reverse proxy with authentication",
+            f"refusing to bind {host} with --no-auth: anyone who reaches that address would act as the "
+            "workspace's local principal",
+            hint="drop --no-auth (clients then send a token or API key), or bind --host 127.0.0.1",
         )
     import uvicorn
 
     from meshfabric.api.app import create_app
 
     mesh = open_mesh()
-    mesh.events.start()
-    console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
     try:
-        uvicorn.run(create_app(mesh), host=host, port=port, log_level="warning")
+        app = create_app(mesh, auth=not no_auth)
+        mesh.events.start()
+        mode = "no authentication (local principal)" if no_auth else "authentication required"
+        console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs; {mode})")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         mesh.close()

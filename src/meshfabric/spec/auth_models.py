@@ -73,6 +73,7 @@ class AuthSpec(BaseModel):
     jwks_file: str | None = Field(None, description="JSON Web Key Set file (offline; relative to the workspace)")
     leeway: str | float = Field("30s", description="clock skew tolerated on exp/nbf/iat (at most 5m)")
     subject_claim: str = Field("sub", min_length=1, description="the claim naming the principal")
+    require_jti: bool = Field(True, description="refuse tokens without a `jti` (they could not be revoked)")
     token_ttl: str | float = Field("1h", description="default lifetime of tokens from `meshfabric token create`")
     max_token_ttl: str | float = Field("30d", description="longest lifetime `token create` will issue")
 

@@ -1,0 +1,187 @@
+"""``AuthService``: authenticate a request's credentials to a principal name; issue and revoke
+tokens and API keys (admins only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from meshfabric.auth import AuthenticationFailed
+from meshfabric.auth import apikeys as _keys
+from meshfabric.auth.tokens import INVALID, IssuedToken, TokenVerifier
+from meshfabric.errors import AccessDenied, ConfigError, NotFound
+from meshfabric.spec.auth_models import AuthSpec, seconds_of
+from meshfabric.store.models_auth import RevokedTokenRow
+
+if TYPE_CHECKING:
+    from meshfabric.auth.apikeys import ApiKeyInfo, CreatedApiKey
+    from meshfabric.mesh import Mesh
+
+MISSING = "authentication required: send 'Authorization: Bearer <token or API key>' or 'X-API-Key: <API key>'"
+
+
+class AuthService:
+    """Credentials of one mesh. Build it once per server: key material is loaded on first use."""
+
+    def __init__(self, mesh: Mesh, spec: AuthSpec | None = None) -> None:
+        self.mesh = mesh
+        self.spec = spec or (mesh.spec.auth if mesh.spec is not None else AuthSpec())
+        self._verifier: TokenVerifier | None = None
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        if self._verifier is None:
+            self._verifier = TokenVerifier(self.spec, self.mesh.root)
+        return self._verifier
+
+    # -- requests ------------------------------------------------------------------------------
+    def authenticate(self, authorization: str | None = None, api_key: str | None = None) -> str:
+        """The principal named by the request's credentials, or :class:`AuthenticationFailed`.
+
+        ``authorization`` is the Authorization header's value (``Bearer <JWT>`` or
+        ``Bearer mf_…``, the way OpenLineage clients send an API key); ``api_key`` the X-API-Key
+        header's. A name the access layer does not know fails exactly like a bad signature.
+        """
+        if authorization is None and api_key is None:
+            raise AuthenticationFailed(MISSING, missing=True)
+        if authorization is not None and api_key is not None:
+            raise AuthenticationFailed("send one credential, not both an Authorization and an X-API-Key header")
+        if api_key is not None:
+            name = _keys.verify(self.mesh.store, api_key)
+        else:
+            assert authorization is not None
+            scheme, _, credential = authorization.strip().partition(" ")
+            credential = credential.strip()
+            if scheme.lower() != "bearer" or not credential or " " in credential:
+                raise AuthenticationFailed("malformed Authorization header: expected 'Bearer <token or API key>'")
+            if _keys.looks_like_api_key(credential):
+                name = _keys.verify(self.mesh.store, credential)
+            else:
+                name = self._token_subject(credential)
+        if not principal_exists(self.mesh, name):
+            raise AuthenticationFailed(INVALID)
+        return name
+
+    def _token_subject(self, token: str) -> str:
+        claims = self.verifier.verify(token)
+        jti = claims.get("jti")
+        if jti is not None and self.is_revoked(jti):
+            raise AuthenticationFailed(INVALID)
+        return self.verifier.subject_of(claims)
+
+    # -- tokens --------------------------------------------------------------------------------
+    def issue_token(self, user: str, *, ttl: str | float | None = None, acting: str | None = None) -> IssuedToken:
+        """An HS* token for ``user`` (an existing principal); the acting principal must be an admin."""
+        require_admin(self.mesh, acting)
+        _require_principal(self.mesh, user)
+        return self.verifier.issue(user, ttl)
+
+    def revoke_token(self, jti_or_token: str, *, reason: str = "", acting: str | None = None) -> dict[str, Any]:
+        """Put a token's ``jti`` on the revocation list. Given the token itself (one this server
+        verifies), its expiry is kept too, so the entry can be pruned once the token is dead."""
+        who = require_admin(self.mesh, acting)
+        jti, subject, expires = jti_or_token.strip(), "", None
+        if not jti or len(jti) > 256:
+            raise ConfigError("give the token's jti (or the token itself)")
+        if jti.count(".") == 2:
+            claims = self.verifier.verify(jti)
+            if not isinstance(claims.get("jti"), str):
+                raise ConfigError("the token has no jti, so it cannot be revoked; rotate the signing key instead")
+            jti, subject = claims["jti"], self.verifier.subject_of(claims)
+            expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        with self.mesh.store.write() as s:
+            row = s.get(RevokedTokenRow, jti)
+            if row is None:
+                s.add(RevokedTokenRow(jti=jti, subject=subject, expires_at=expires, revoked_by=who, reason=reason,
+                                      revoked_at=datetime.now(UTC)))
+            # tokens past expiry (plus leeway) are refused anyway: their entries are dead weight
+            cutoff = datetime.now(UTC) - timedelta(seconds=self.spec.leeway_seconds + 60)
+            s.execute(delete(RevokedTokenRow).where(RevokedTokenRow.expires_at.is_not(None),
+                                                    RevokedTokenRow.expires_at < cutoff))
+        return {"jti": jti, "subject": subject, "expires_at": expires.isoformat() if expires else None,
+                "revoked_by": who}
+
+    def is_revoked(self, jti: str) -> bool:
+        with self.mesh.store.read() as s:
+            return s.get(RevokedTokenRow, jti) is not None
+
+    def revoked_tokens(self) -> list[dict[str, Any]]:
+        with self.mesh.store.read() as s:
+            rows = list(s.scalars(select(RevokedTokenRow).order_by(RevokedTokenRow.revoked_at)))
+        return [{"jti": r.jti, "subject": r.subject, "revoked_by": r.revoked_by, "reason": r.reason,
+                 "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+                 "revoked_at": r.revoked_at.isoformat()} for r in rows]
+
+    # -- API keys ------------------------------------------------------------------------------
+    def create_api_key(self, principal: str, *, expires: str | datetime | None = None, name: str = "",
+                       acting: str | None = None) -> CreatedApiKey:
+        """A new key for ``principal``; ``expires`` is a duration (``90d``) or a date/time."""
+        who = require_admin(self.mesh, acting)
+        _require_principal(self.mesh, principal)
+        return _keys.create(self.mesh.store, principal, name=name, expires_at=expiry(expires), created_by=who)
+
+    def api_keys(self, *, principal: str | None = None, include_inactive: bool = False) -> list[ApiKeyInfo]:
+        return _keys.list_keys(self.mesh.store, principal=principal, include_inactive=include_inactive)
+
+    def revoke_api_key(self, key_id: str, *, acting: str | None = None) -> ApiKeyInfo:
+        require_admin(self.mesh, acting)
+        return _keys.revoke(self.mesh.store, key_id)
+
+
+def expiry(value: str | datetime | None) -> datetime | None:
+    """``None``, a duration from now (``90d``), an ISO date (midnight UTC) or date-time.
+
+    >>> expiry("2030-01-02").isoformat()
+    '2030-01-02T00:00:00+00:00'
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        when = value
+    else:
+        text = value.strip()
+        try:
+            when = datetime.now(UTC) + timedelta(seconds=seconds_of(text))
+        except ValueError:
+            try:
+                when = datetime.fromisoformat(text) if "T" in text or " " in text else \
+                    datetime.combine(date.fromisoformat(text), datetime.min.time())
+            except ValueError:
+                raise ConfigError(f"'{value}' is neither a duration nor a date",
+                                  hint="write e.g. 90d, 12h or 2030-01-31") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when <= datetime.now(UTC):
+        raise ConfigError(f"the expiry {when.isoformat()} is in the past")
+    return when
+
+
+# -- the access layer's principals ---------------------------------------------------------------
+def principal_exists(mesh: Mesh, name: str) -> bool:
+    try:
+        mesh.access.principal(name)
+    except NotFound:
+        return False
+    return True
+
+
+def _require_principal(mesh: Mesh, name: str) -> None:
+    if not principal_exists(mesh, name):
+        raise NotFound(f"no principal named '{name}'",
+                       hint=f"create it first: meshfabric users add {name} (or --service for a service account)")
+
+
+def require_admin(mesh: Mesh, acting: str | None) -> str:
+    """The acting principal's name (default: the workspace's local principal) if it is an admin."""
+    access = mesh.access
+    name = acting if acting is not None else access.local_principal()
+    try:
+        principal = access.principal(name)
+    except NotFound:
+        principal = None
+    if principal is None or not principal.is_admin:
+        raise AccessDenied(f"'{name}' is not an admin: only admins create or revoke credentials",
+                           hint="run as a workspace admin (access.admins in mesh.yaml)")
+    return name
