@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from meshfabric.store import Store
 
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+#: the OpenLineage namespace of mesh products, whose dataset name is the product fqn (as
+#: ``lineage.service`` exports them), so a job reporting it links to the product node
+MESH_NAMESPACE = "meshfabric"
 #: the run states a RunEvent can report; OTHER adds metadata without changing the state
 RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 TERMINAL_STATES = ("COMPLETE", "ABORT", "FAIL")
@@ -259,6 +262,18 @@ class DatasetRef:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def ref(self) -> tuple[str, str]:
+        return dataset_ref(self.namespace, self.name)
+
+
+def dataset_ref(namespace: str, name: str) -> tuple[str, str]:
+    """Graph node of an OpenLineage dataset: a mesh product when the namespace is
+    ``meshfabric`` (the name is its fqn), else ``("dataset", "namespace/name")``."""
+    if namespace == MESH_NAMESPACE:
+        return ("product", name)
+    return ("dataset", f"{namespace}/{name}")
+
 
 @dataclass(frozen=True)
 class ParsedEvent:
@@ -414,8 +429,9 @@ def _result(row_id: int, parsed: ParsedEvent, *, duplicate: bool) -> IngestResul
 
 
 def column_key(namespace: str, name: str, field_name: str) -> str:
-    """Graph key of a column of an OpenLineage dataset: ``namespace/name#field``."""
-    return f"{namespace}/{name}#{field_name}"
+    """Graph key of a column: ``<dataset key>.<field>`` (``namespace/name.field``, or
+    ``domain.product.column`` for a mesh product), as ``lineage.service`` names columns."""
+    return f"{dataset_ref(namespace, name)[1]}.{field_name}"
 
 
 def _flat_fields(fields: Any, prefix: str = "") -> list[dict[str, Any]]:
@@ -478,7 +494,10 @@ class _Fold:
         self.edges: list[tuple[tuple[str, str], str, tuple[str, str], dict[str, Any] | None]] = []
 
     def dataset(self, ds: DatasetRef) -> tuple[str, str]:
-        ref = ("dataset", ds.key)
+        ref = ds.ref
+        if ref[0] == "product":
+            # a mesh product: its spec owns its properties and columns; the event only links to it
+            return ref
         stored = _current(self.s, *ref)
         facets, times, changed = _merge_facets(stored, ds.facets, self.when)
         props: dict[str, Any] = {"namespace": ds.namespace, "name": ds.name, "facets": facets, "facetTimes": times}
@@ -508,7 +527,7 @@ class _Fold:
         whole = facet.get("dataset") or []
         for out_field, spec in fields.items():
             target = ("column", column_key(ds.namespace, ds.name, out_field))
-            self.edges.append((("dataset", ds.key), "has_column", target, None))
+            self.edges.append((ds.ref, "has_column", target, None))
             sources = [(f, False) for f in spec.get("inputFields") or []] + [(f, True) for f in whole]
             for src, indirect in sources:
                 transformations = [t for t in src.get("transformations") or [] if isinstance(t, dict)]
@@ -521,11 +540,11 @@ class _Fold:
                 kind = "DIRECT" if any(t.get("type") == "DIRECT" for t in transformations) else first.get("type")
                 props = {"type": kind, "subtype": first.get("subtype"), "transformations": transformations,
                          "job": job, "via": "openlineage"}
-                src_ds = ("dataset", f"{src['namespace']}/{src['name']}")
+                src_ds = dataset_ref(src["namespace"], src["name"])
                 source = ("column", column_key(src["namespace"], src["name"], src["field"]))
                 self.edges += [(src_ds, "has_column", source, None), (target, "derived_from", source, props)]
-                if src_ds[1] != ds.key:
-                    self.edges.append((("dataset", ds.key), "derived_from", src_ds, {"job": job, "via": "openlineage"}))
+                if src_ds != ds.ref:
+                    self.edges.append((ds.ref, "derived_from", src_ds, {"job": job, "via": "openlineage"}))
 
     def job(self) -> tuple[str, str]:
         p = self.p
@@ -542,13 +561,15 @@ class _Fold:
             props["latestRun"], props["latestRunTime"] = p.run_id, self.when
         # the job's current inputs/outputs: those of its latest run (the union over that run's
         # events, which may each name a part), or of a newer JobEvent
-        ins, outs = {d.key for d in p.inputs}, {d.key for d in p.outputs}
+        ins, outs = {(d.namespace, d.name) for d in p.inputs}, {(d.namespace, d.name) for d in p.outputs}
         same_run = p.run_id is not None and p.run_id == stored.get("ioRun")
         if same_run:
-            props["inputs"] = sorted(ins | set(stored.get("inputs") or []))
-            props["outputs"] = sorted(outs | set(stored.get("outputs") or []))
-        elif (ins or outs or p.kind == "job") and stored.get("ioTime", "") <= self.when:
-            props.update(inputs=sorted(ins), outputs=sorted(outs), ioTime=self.when, ioRun=p.run_id)
+            ins |= {(d["namespace"], d["name"]) for d in stored.get("inputs") or []}
+            outs |= {(d["namespace"], d["name"]) for d in stored.get("outputs") or []}
+        if same_run or ((ins or outs or p.kind == "job") and stored.get("ioTime", "") <= self.when):
+            props.update(inputs=[{"namespace": a, "name": b} for a, b in sorted(ins)],
+                         outputs=[{"namespace": a, "name": b} for a, b in sorted(outs)],
+                         ioTime=max(self.when, stored.get("ioTime", "")), ioRun=p.run_id)
         self.graph.upsert_node(*ref, name=p.job_name, properties=props, session=self.s)
         return ref
 
