@@ -88,6 +88,13 @@ schema:
   - {name: channel, type: string, description: "web, store or partner"}
   - {name: status, type: string, description: "completed, cancelled or returned"}
   - {name: amount, type: "decimal(12,2)", description: Order total in EUR}
+quality:
+  - {type: uniqueness, column: order_id}
+  - {type: not_null, column: customer_id}
+  - {type: accepted_values, column: status, values: [completed, returned, cancelled]}
+  - {type: range, column: amount, min: 0, max: 1000, severity: warning}
+  - {type: referential, column: customer_id, reference: crm.customers, reference_column: customer_id}
+  - {type: schema}
 """
 
 SHIPMENTS_YAML = """\
@@ -128,6 +135,9 @@ WHERE o.status = 'completed'
 GROUP BY c.country, s.carrier
 ORDER BY revenue_eur DESC
 LIMIT 10"""
+
+#: the day whose sales load ran twice: the quality step finds the duplicates and the volume spike
+DOUBLE_LOAD_DAY = "2026-09-14"
 
 # hash-based pseudo-random in [0, 1): deterministic across runs and platforms
 _R = "((hash(i, '{salt}') % 1000003) / 1000003.0)"
@@ -197,6 +207,9 @@ def generate_data(root: Path, sizes: DemoSizes) -> dict[str, int]:
                round(3.5 + 12 * ((hash(order_id, 'cost') % 1000) / 1000.0), 2)::DECIMAL(10,2) AS cost
         FROM orders WHERE status <> 'cancelled'
     """)
+    # A defect for the quality step to find: the sales load of one day ran twice
+    con.execute(f"INSERT INTO orders SELECT * FROM orders WHERE order_date = DATE '{DOUBLE_LOAD_DAY}'")
+    twice = con.execute(f"SELECT count(*) FROM orders WHERE order_date = DATE '{DOUBLE_LOAD_DAY}'").fetchone()[0] // 2
     # CRM: a SQLite database, as an operational app would keep it
     sqlite_path = data / "crm.sqlite"
     sqlite_path.unlink(missing_ok=True)
@@ -222,6 +235,8 @@ def generate_data(root: Path, sizes: DemoSizes) -> dict[str, int]:
         con.execute(f"COPY (SELECT * FROM shipments WHERE strftime(shipped_at, '%Y-Q') || quarter(shipped_at) = '{q}' "
                     f"ORDER BY shipment_id) TO '{target}' (FORMAT parquet)")
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("customers", "orders", "shipments")}
+    counts["orders"] -= twice
+    counts[f"orders of {DOUBLE_LOAD_DAY} loaded twice"] = twice
     con.close()
     return counts
 
@@ -287,6 +302,7 @@ def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | 
         say("result", answer)
         evolve_schema(root, mesh, step, say)
         contract_round(root, mesh, step, say)
+        quality_round(mesh, step, say)
         say("events", mesh.events.list(limit=None))
     finally:
         mesh.close()
@@ -373,3 +389,28 @@ def contract_round(root: Path, mesh: Any, step: Callable[[str, Callable[[], obje
     broken = step("Try dropping a column logistics relies on (compatible for the registry, not for the contract)",
                   drop_column)
     say("contract_refused", broken)
+
+
+def quality_round(mesh: Any, step: Callable[[str, Callable[[], object]], object],
+                  say: Callable[[str, object], None]) -> None:
+    """sales.orders' rules run inside DuckDB and catch the double load; the monitor, fed the
+    daily order volume measured in the source, raises the alert for the same day."""
+    import datetime as dt
+
+    from meshfabric.quality.monitor import Observation, record
+
+    run = step("Run sales.orders' quality rules inside its source (one aggregate scan + what needs its own)",
+               lambda: mesh.quality.run("sales.orders"))
+    say("quality", run)
+
+    def monitor() -> object:
+        daily = mesh.query("SELECT order_date, count(*) AS n FROM sales.orders "
+                           "GROUP BY order_date ORDER BY order_date").arrow().to_pylist()
+        points = [Observation("sales.orders", "daily_orders", float(r["n"]),
+                              ts=dt.datetime.combine(r["order_date"], dt.time(23, 59), tzinfo=dt.UTC))
+                  for r in daily]
+        result = record(mesh, points)
+        return len(points), result.alerts
+
+    observed = step("Monitor daily order volume: z-score, MAD and seasonal detectors over the series", monitor)
+    say("alerts", observed)

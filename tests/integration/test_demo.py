@@ -65,6 +65,9 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
         assert step in text
     assert f"{ORDERS:,} orders" in text
     assert "answered in" in text
+    # the quality step catches the day loaded twice: duplicates, and the volume spike on that day
+    assert "FAIL uniqueness_order_id" in text and "2026-09-14 loaded twice" in text
+    assert "2026-09-14 zscore" in text or "2026-09-14 mad" in text
     assert "domain events recorded" in text and "3 product.created" in text
     assert (root / MARKER).is_file()
 

@@ -70,6 +70,28 @@ def demo(
             console.print(f"   contract {contract.id[:8]} v{contract.version} ({contract.status}), "
                           f"valid until {contract.valid_until:%Y-%m-%d}; exported to {path}")
             console.print(Text(f"   SLA: {slas}", style="dim"), overflow="fold")
+        elif kind == "quality":
+            run = payload
+            console.print(f"   {run.status}: score {run.score:.3f} "
+                          f"({', '.join(f'{d} {v:.4f}' for d, v in sorted(run.dimension_scores.items()))}); "
+                          f"{run.queries} statements in {run.seconds:.2f} s")
+            for r in run.results:
+                mark, style = ("pass", "green") if r.passed else ("FAIL", "red" if r.severity == "error" else "yellow")
+                shown = "" if r.observed is None else f" observed {r.observed:.4g}"
+                rows = f", {r.failing_rows:,} failing rows" if r.failing_rows else ""
+                console.print(Text(f"   {mark} {r.rule:<32} {r.threshold}{shown}{rows}", style=style), overflow="fold")
+                if not r.passed and r.sample:
+                    console.print(Text(f"        e.g. {r.sample[:2]}", style="dim"), overflow="fold")
+        elif kind == "alerts":
+            points, alerts = payload
+            console.print(f"   {points} daily points judged; {len(alerts)} alerts opened:")
+            order = {"high": 0, "medium": 1, "low": 2}
+            for a in sorted(alerts, key=lambda a: (order.get(a.severity, 3), a.ts)):
+                style = "red" if a.severity == "high" else "yellow"
+                console.print(Text(f"   {a.severity:<6} {a.ts:%Y-%m-%d} {a.detector:<8} {a.message}  [{a.status}]",
+                                   style=style), overflow="fold")
+            console.print(Text("   (about 0.3 % of normal days also cross |z| > 3: medium alerts; "
+                               "an alert resolves itself after 10 normal points)", style="dim"), overflow="fold")
         elif kind == "compliance":
             metrics, result = payload
             shown = ", ".join(f"{k}={v:.3f}" if k != "latency" else f"{k}={v:.0f} ms" for k, v in metrics.items())
