@@ -1,0 +1,142 @@
+"""How a document scores against a query, and the snippets that show why it matched.
+
+A query is a list of groups, one per query word: the word itself (quality 1.0) plus, after typo
+correction, vocabulary words close to it (quality 0.7 at edit distance 1, 0.5 at 2). For every
+group a document earns the weight of the best field one of its words matches, times the match
+quality (the word itself 1.0, a word it is a prefix of 0.8) and the alternative's quality:
+
+=============  ======  =====================================================
+field          weight  words of
+=============  ======  =====================================================
+name             100   the product's (or domain's) name
+columns           20   column names
+tags               6   tags
+owner              5   the owner (a domain's owners)
+domain             5   the product's domain name
+column_info        3   column types, descriptions and classifications
+description        1   the description
+=============  ======  =====================================================
+
+The groups' points add up, and a query that *is* the name (every word, in order: ``customer
+email`` for ``customer_email``, ``sales orders`` for ``sales.orders``) earns 1000 more. Weights
+are spaced so one match in a higher field outranks up to three in the next one down: an exact name
+first, then names containing the words or starting with them, then column matches, tags and
+owners, and descriptions last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshfabric.search.text import highlight, tokens, word_matches
+
+WEIGHTS: dict[str, float] = {
+    "name": 100, "columns": 20, "tags": 6, "owner": 5, "domain": 5, "column_info": 3, "description": 1,
+}
+EXACT_NAME = 1000.0
+
+
+@dataclass
+class Group:
+    """One query word and the words accepted for it, each with its quality."""
+
+    word: str
+    accepted: dict[str, float]
+
+
+@dataclass
+class Match:
+    """One field a hit matched on, with the matching words marked."""
+
+    field: str
+    snippet: str
+    column: str | None = None
+
+    def label(self) -> str:
+        return f"column {self.column}" if self.column else self.field
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "snippet": self.snippet}
+        if self.column is not None:
+            out["column"] = self.column
+        return out
+
+
+@dataclass
+class Scored:
+    score: float
+    matches: list[Match] = field(default_factory=list)
+
+
+def _best(words: list[str], group: Group) -> tuple[float, set[str]]:
+    """The best quality any of ``words`` reaches for ``group``, and the accepted terms that reach it."""
+    best, hit = 0.0, set()
+    for term, quality in group.accepted.items():
+        for w in words:
+            q = word_matches(w, term) * quality
+            if q > 0:
+                hit.add(term)
+                best = max(best, q)
+    return best, hit
+
+
+def _exact(groups: list[Group], words: list[str]) -> float:
+    if not words or len(words) != len(groups):
+        return 0.0
+    qualities = [g.accepted.get(w, 0.0) for g, w in zip(groups, words, strict=True)]
+    return min(qualities)
+
+
+def score(doc: Any, groups: list[Group]) -> Scored:
+    """Score a search_documents row (anything with its attributes) against the query's groups."""
+    columns = [c for c in doc.columns or [] if isinstance(c, dict)]
+    fields: dict[str, list[tuple[str | None, str, list[str]]]] = {
+        "name": [(None, doc.name, tokens(doc.name))],
+        "domain": [(None, doc.domain, tokens(doc.domain))] if doc.kind == "product" else [],
+        "columns": [(c["name"], c["name"], tokens(c["name"])) for c in columns],
+        "column_info": [
+            (c["name"], info, tokens(info))
+            for c in columns
+            if (info := " ".join(x for x in (c.get("type", ""), c.get("description", ""),
+                                             " ".join(c.get("classification") or [])) if x))
+        ],
+        "tags": [(None, t, tokens(t)) for t in doc.tags or []],
+        "owner": [(None, doc.owner, tokens(doc.owner))],
+        "description": [(None, doc.description, tokens(doc.description))],
+    }
+    total = 0.0
+    matched: dict[tuple[str, str | None, str], set[str]] = {}
+    for group in groups:
+        best = 0.0
+        for name, entries in fields.items():
+            for column, shown, words in entries:
+                quality, hit = _best(words, group)
+                if quality > 0:
+                    best = max(best, WEIGHTS[name] * quality)
+                    matched.setdefault((name, column, shown), set()).update(hit)
+        total += best
+    name_words = tokens(doc.name)
+    exact = max(_exact(groups, name_words), _exact(groups, tokens(doc.domain) + name_words)
+                if doc.kind == "product" else 0.0)
+    total += EXACT_NAME * exact
+    order = list(WEIGHTS)
+    matches = []
+    for (name, column, shown), terms in sorted(matched.items(), key=lambda kv: (order.index(kv[0][0]),
+                                                                                 kv[0][1] or "")):
+        if name == "column_info":
+            snippet = highlight(f"{column}: {shown}", terms, window=16)
+            matches.append(Match("column", snippet, column))
+        elif name == "columns":
+            matches.append(Match("column", highlight(shown, terms), column))
+        else:
+            matches.append(Match(name, highlight(shown, terms, window=24)))
+    # a column matched by name and by description is shown once, by name
+    seen: set[str] = set()
+    unique = []
+    for m in matches:
+        key = m.label()
+        if key not in seen:
+            seen.add(key)
+            unique.append(m)
+    return Scored(round(total, 3), unique)

@@ -1,0 +1,124 @@
+"""Words of the search index: one tokenizer for documents and queries, highlighting, edit distance.
+
+Documents reach the full-text index already tokenized, so SQLite FTS5 and PostgreSQL index the
+same words and the ranking in Python sees what the index matched:
+
+>>> tokens("customerEmail_v2 (Chloé's)")
+['customer', 'email', 'v2', 'chloe', 's']
+>>> highlight("order_total in EUR", {"total"})
+'order_<mark>total</mark> in EUR'
+>>> distance("custmer", "customer"), distance("emial", "email")
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterator
+from itertools import pairwise
+
+#: a run of letters and digits: underscores, dots, dashes, @ and spaces separate words
+_RUN = re.compile(r"[^\W_]+")
+#: camelCase and HTTPServer boundaries inside a run
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+#: longer "words" are identifiers or hashes nobody types; they are indexed but kept out of the vocabulary
+MAX_TERM = 40
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what the index stores and queries compare."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, folded word) for every word of ``text``, positions in the original."""
+    for run in _RUN.finditer(text):
+        cuts = [0, *(m.start() for m in _CAMEL.finditer(run.group())), len(run.group())]
+        for a, b in pairwise(cuts):
+            start, end = run.start() + a, run.start() + b
+            # folding can turn one character into several, some of them separators (½ → 1⁄2)
+            for word in _RUN.findall(fold(text[start:end])):
+                yield start, end, word
+
+
+def tokens(text: str) -> list[str]:
+    """The folded words of ``text`` in order (repeats kept)."""
+    return [w for _, _, w in spans(text)]
+
+
+def index_text(*texts: str) -> str:
+    """Tokens joined by spaces: the form every full-text column is written in."""
+    return " ".join(w for t in texts for w in tokens(t))
+
+
+def vocabulary_term(word: str) -> bool:
+    """Whether a word belongs in the typo-correction vocabulary (3..40 characters, not a number)."""
+    return 3 <= len(word) <= MAX_TERM and not word.isdigit()
+
+
+def word_matches(word: str, term: str) -> float:
+    """1.0 when ``word`` is ``term``, 0.8 when it starts with it (a prefix), else 0."""
+    if word == term:
+        return 1.0
+    if word.startswith(term):
+        return 0.8
+    return 0.0
+
+
+def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
+    """``text`` HTML-escaped with every word matching one of ``terms`` wrapped in ``<mark>``.
+
+    With ``window``, only about that many words around the first match are kept (``…`` marks a cut).
+
+    >>> highlight("a <b> & c", {"c"})
+    'a &lt;b&gt; &amp; <mark>c</mark>'
+    >>> highlight("one two three four five six", {"five"}, window=3)
+    '… four <mark>five</mark> six'
+    """
+    words = list(spans(text))
+    hits = [i for i, (_, _, w) in enumerate(words) if any(word_matches(w, t) for t in terms)]
+    lo, hi = 0, len(text)
+    if window is not None and words and len(words) > window:
+        first = hits[0] if hits else 0
+        begin = max(0, min(first - window // 3, len(words) - window))
+        end = min(len(words), begin + window)
+        lo = 0 if begin == 0 else words[begin][0]
+        hi = len(text) if end == len(words) else words[end - 1][1]
+    marked = {(words[i][0], words[i][1]) for i in hits}
+    out: list[str] = ["… " if lo > 0 else ""]
+    pos = lo
+    for start, end in sorted(marked):
+        if start < lo or end > hi or start < pos:
+            continue
+        out.append(html.escape(text[pos:start], quote=False))
+        out.append(f"<mark>{html.escape(text[start:end], quote=False)}</mark>")
+        pos = end
+    out.append(html.escape(text[pos:hi], quote=False))
+    out.append(" …" if hi < len(text) else "")
+    return "".join(out)
+
+
+def distance(a: str, b: str, limit: int = 3) -> int:
+    """Edit distance with adjacent transpositions (optimal string alignment), capped at ``limit + 1``.
+
+    >>> distance("form", "from"), distance("abc", "abc"), distance("abc", "xyz", limit=1)
+    (1, 0, 2)
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return min(prev[-1], limit + 1)
