@@ -28,7 +28,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
                            specs={**SPEC_FILES, "products/sales/orders.yaml": ORDERS_YAML + RULES})
     with default_store(), Mesh.open(root) as mesh:
         mesh.apply()
-        with TestClient(create_app(mesh)) as client:
+        with TestClient(create_app(mesh, auth=False)) as client:
             yield client, mesh
 
 
