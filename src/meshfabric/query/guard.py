@@ -177,7 +177,7 @@ def check_sql(sql: str, *, internal: Collection[str] = ()) -> exp.Query:
     for table in tables:
         _check_table_function(table)
     for node in statement.walk():
-        _check_node(node)
+        check_node(node)
     for ident in statement.find_all(exp.Identifier):
         name = ident.name
         if name.lower().startswith(RESERVED_PREFIX) and name.lower() not in allowed:
@@ -273,7 +273,8 @@ def _keyword(statement: exp.Expression) -> str:
     return (text.split(None, 1)[0] if text else type(statement).__name__).upper()
 
 
-def _check_node(node: exp.Expression) -> None:
+def check_node(node: exp.Expression) -> None:
+    """Refuse a node (or function) outside the allowlist with a QueryError naming it."""
     kind = type(node)
     if kind is exp.Anonymous:
         name = node.name

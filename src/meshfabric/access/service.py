@@ -1,0 +1,480 @@
+"""``mesh.access``: principals, groups, roles, grants, policies, decisions and the audit log.
+
+Everything is a row in the store; this service reads one consistent snapshot per decision
+(:class:`AccessSnapshot`) so a query costs one short read, and writes each change together with
+its domain event in one transaction.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+
+from meshfabric.access.model import GRANTEE_KINDS, PERMISSIONS, PRINCIPAL_KINDS, AuditEntry, Grant, Principal, level
+from meshfabric.errors import AccessDenied, ConfigError, NotFound
+from meshfabric.store.models import DomainRow, ProductRow
+from meshfabric.store.models_access import (
+    AuditRow,
+    GrantRow,
+    GroupMemberRow,
+    GroupRow,
+    PolicyRow,
+    PolicyVersionRow,
+    PrincipalRow,
+    RoleAssignmentRow,
+    RoleRow,
+)
+
+if TYPE_CHECKING:
+    from meshfabric.access.policy import EffectivePolicy
+    from meshfabric.mesh import Mesh
+    from meshfabric.spec.access_models import AccessSpec, PolicyRule
+
+DEFAULT_LOCAL = "local"
+SALT_ENV = "MESHFABRIC_MASK_SALT"
+
+
+@dataclass
+class AccessSnapshot:
+    """The access state one decision needs, read in one transaction."""
+
+    principals: dict[str, PrincipalRow]
+    members: dict[str, set[str]]  # principal -> groups
+    groups: set[str]
+    user_roles: dict[str, set[str]]
+    group_roles: dict[str, set[str]]
+    grants: list[GrantRow]
+    owners: dict[str, set[str]]  # domain -> owners
+    product_owner: dict[str, str]  # fqn -> owner
+    policies: list[tuple[str, PolicyRule]] = field(default_factory=list)
+    policy_version: int = 0
+
+
+class AccessService:
+    """Access control of one mesh (``mesh.access``)."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.store = mesh.store
+
+    # -- configuration ------------------------------------------------------------------------
+    @property
+    def config(self) -> AccessSpec:
+        from meshfabric.spec.access_models import AccessSpec
+
+        spec = self.mesh.spec
+        return spec.access if spec is not None else AccessSpec()
+
+    @property
+    def configured(self) -> bool:
+        spec = self.mesh.spec
+        return spec is not None and "access" in spec.model_fields_set
+
+    @property
+    def local_name(self) -> str:
+        return self.config.local_principal if self.configured else DEFAULT_LOCAL
+
+    def salt(self) -> str:
+        """The salt of ``hash`` masks: ``access.hash_salt`` (an ${ENV} reference), else
+        $MESHFABRIC_MASK_SALT, else a random salt kept in the workspace's .meshfabric folder."""
+        from meshfabric.spec.loader import resolve_env
+
+        if self.config.hash_salt:
+            return resolve_env(self.config.hash_salt, where="access.hash_salt")
+        if os.environ.get(SALT_ENV):
+            return os.environ[SALT_ENV]
+        root = self.mesh.root
+        if root is None:
+            raise ConfigError("the 'hash' mask needs a salt", hint=f"export {SALT_ENV}=… on the server")
+        path = root / ".meshfabric" / "mask_salt"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+    # -- snapshot -----------------------------------------------------------------------------
+    def snapshot(self) -> AccessSnapshot:
+        from meshfabric.spec.access_models import AccessPolicy
+
+        with self.store.read() as s:
+            principals = {r.name: r for r in s.scalars(select(PrincipalRow))}
+            members: dict[str, set[str]] = {}
+            for m in s.scalars(select(GroupMemberRow)):
+                members.setdefault(m.principal, set()).add(m.group_name)
+            groups = set(s.scalars(select(GroupRow.name)))
+            user_roles: dict[str, set[str]] = {}
+            group_roles: dict[str, set[str]] = {}
+            for a in s.scalars(select(RoleAssignmentRow)):
+                target = user_roles if a.assignee_kind == "user" else group_roles
+                target.setdefault(a.assignee, set()).add(a.role)
+            grants = list(s.scalars(select(GrantRow)))
+            owners = {d.name: set(d.owners or []) for d in s.scalars(select(DomainRow))}
+            product_owner = {f"{d}.{n}": o for d, n, o in s.execute(
+                select(ProductRow.domain, ProductRow.name, ProductRow.owner))}
+            rules: list[tuple[str, PolicyRule]] = []
+            for p in s.scalars(select(PolicyRow).order_by(PolicyRow.name)):
+                doc = AccessPolicy.model_validate(p.document)
+                rules.extend((doc.name, r) for r in doc.rules)
+            version = s.scalar(select(func.max(PolicyVersionRow.version))) or 0
+        return AccessSnapshot(principals, members, groups, user_roles, group_roles, grants, owners,
+                              product_owner, rules, version)
+
+    # -- principals ---------------------------------------------------------------------------
+    def principal(self, name: str, snap: AccessSnapshot | None = None) -> Principal:
+        """The principal called ``name``; NotFound for an unknown name (the local principal
+        exists without being created)."""
+        snap = snap or self.snapshot()
+        row = snap.principals.get(name)
+        if row is None and name != self.local_name:
+            close = difflib.get_close_matches(name, list(snap.principals), n=1)
+            raise NotFound(f"principal '{name}' not found",
+                           hint=f"did you mean '{close[0]}'?" if close else "add it with `meshfabric users add`")
+        groups = tuple(sorted(snap.members.get(name, set())))
+        roles = set(snap.user_roles.get(name, set()))
+        for g in groups:
+            roles |= snap.group_roles.get(g, set())
+        admins = set(self.config.admins)
+        is_admin = (not self.configured and name == self.local_name) or name in admins or bool(admins & set(groups))
+        return Principal(
+            name=name,
+            kind=row.kind if row is not None else "user",
+            groups=groups,
+            roles=tuple(sorted(roles)),
+            attributes=dict(row.attributes or {}) if row is not None else {},
+            is_admin=is_admin,
+        )
+
+    def create_principal(self, name: str, kind: str = "user", groups: Iterable[str] = (),
+                         attributes: dict[str, Any] | None = None) -> Principal:
+        """Add a user or service account (and its group memberships; groups are created)."""
+        _check_name(name, "principal")
+        if kind not in PRINCIPAL_KINDS:
+            raise ConfigError(f"unknown principal kind '{kind}'", hint=f"use one of {', '.join(PRINCIPAL_KINDS)}")
+        attributes = dict(attributes or {})
+        for key, value in attributes.items():
+            if not isinstance(value, str | int | float | bool) or not key.isidentifier():
+                raise ConfigError(f"attribute '{key}' must be a name with a string, number or boolean value")
+        from meshfabric.events import DomainEvent, append
+
+        with self.store.write() as s:
+            if s.get(PrincipalRow, name) is not None:
+                raise ConfigError(f"principal '{name}' already exists", hint="pick another name")
+            if s.get(GroupRow, name) is not None:
+                raise ConfigError(f"'{name}' is already a group", hint="principals and groups share one namespace")
+            s.add(PrincipalRow(name=name, kind=kind, attributes=attributes))
+            for g in groups:
+                self._add_member(s, g, name)
+            append(s, DomainEvent("access.principal_created", None, {"principal": name, "kind": kind,
+                                                                      "groups": list(groups)}))
+        return self.principal(name)
+
+    def set_attributes(self, name: str, attributes: dict[str, Any]) -> Principal:
+        with self.store.write() as s:
+            row = s.get(PrincipalRow, name)
+            if row is None:
+                raise NotFound(f"principal '{name}' not found")
+            row.attributes = {**(row.attributes or {}), **attributes}
+        return self.principal(name)
+
+    def principals(self) -> list[Principal]:
+        snap = self.snapshot()
+        names = sorted(set(snap.principals) | {self.local_name})
+        return [self.principal(n, snap) for n in names]
+
+    # -- groups -------------------------------------------------------------------------------
+    def create_group(self, name: str, description: str = "") -> None:
+        _check_name(name, "group")
+        with self.store.write() as s:
+            if s.get(GroupRow, name) is not None:
+                raise ConfigError(f"group '{name}' already exists")
+            if s.get(PrincipalRow, name) is not None:
+                raise ConfigError(f"'{name}' is already a principal", hint="principals and groups share one namespace")
+            s.add(GroupRow(name=name, description=description))
+
+    def add_member(self, group: str, principal: str) -> None:
+        with self.store.write() as s:
+            if s.get(PrincipalRow, principal) is None and principal != self.local_name:
+                raise NotFound(f"principal '{principal}' not found", hint="add it with `meshfabric users add`")
+            self._add_member(s, group, principal)
+
+    def remove_member(self, group: str, principal: str) -> None:
+        with self.store.write() as s:
+            s.execute(delete(GroupMemberRow).where(GroupMemberRow.group_name == group,
+                                                   GroupMemberRow.principal == principal))
+
+    @staticmethod
+    def _add_member(s: Any, group: str, principal: str) -> None:
+        _check_name(group, "group")
+        if s.get(GroupRow, group) is None:
+            if s.get(PrincipalRow, group) is not None:
+                raise ConfigError(f"'{group}' is a principal, not a group")
+            s.add(GroupRow(name=group, description=""))
+            s.flush()
+        exists = s.scalar(select(GroupMemberRow).where(GroupMemberRow.group_name == group,
+                                                       GroupMemberRow.principal == principal))
+        if exists is None:
+            s.add(GroupMemberRow(group_name=group, principal=principal))
+
+    def groups(self) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            members: dict[str, list[str]] = {}
+            for m in s.scalars(select(GroupMemberRow).order_by(GroupMemberRow.principal)):
+                members.setdefault(m.group_name, []).append(m.principal)
+            return [{"name": g.name, "description": g.description, "members": members.get(g.name, [])}
+                    for g in s.scalars(select(GroupRow).order_by(GroupRow.name))]
+
+    # -- roles --------------------------------------------------------------------------------
+    def create_role(self, name: str, description: str = "") -> None:
+        _check_name(name, "role")
+        with self.store.write() as s:
+            if s.get(RoleRow, name) is not None:
+                raise ConfigError(f"role '{name}' already exists")
+            s.add(RoleRow(name=name, description=description))
+
+    def assign_role(self, assignee: str, role: str, *, group: bool = False) -> None:
+        """Give ``role`` to a principal (or, with ``group=True``, to every member of a group)."""
+        from meshfabric.events import DomainEvent, append
+
+        kind = "group" if group else "user"
+        with self.store.write() as s:
+            if s.get(RoleRow, role) is None:
+                known = list(s.scalars(select(RoleRow.name)))
+                close = difflib.get_close_matches(role, known, n=1)
+                raise NotFound(f"role '{role}' not found", hint=f"did you mean '{close[0]}'?" if close
+                               else "create it with `meshfabric roles create`")
+            if group and s.get(GroupRow, assignee) is None:
+                raise NotFound(f"group '{assignee}' not found", hint="create it with `meshfabric groups add`")
+            if not group and s.get(PrincipalRow, assignee) is None and assignee != self.local_name:
+                raise NotFound(f"principal '{assignee}' not found", hint="add it with `meshfabric users add`")
+            exists = s.scalar(select(RoleAssignmentRow).where(
+                RoleAssignmentRow.role == role, RoleAssignmentRow.assignee_kind == kind,
+                RoleAssignmentRow.assignee == assignee))
+            if exists is None:
+                s.add(RoleAssignmentRow(role=role, assignee_kind=kind, assignee=assignee))
+                append(s, DomainEvent("access.role_assigned", None, {"role": role, "assignee": assignee,
+                                                                      "assignee_kind": kind}))
+
+    def unassign_role(self, assignee: str, role: str, *, group: bool = False) -> None:
+        with self.store.write() as s:
+            s.execute(delete(RoleAssignmentRow).where(
+                RoleAssignmentRow.role == role, RoleAssignmentRow.assignee == assignee,
+                RoleAssignmentRow.assignee_kind == ("group" if group else "user")))
+
+    def roles(self) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            holders: dict[str, list[str]] = {}
+            for a in s.scalars(select(RoleAssignmentRow).order_by(RoleAssignmentRow.assignee)):
+                holders.setdefault(a.role, []).append(f"{a.assignee_kind}:{a.assignee}")
+            return [{"name": r.name, "description": r.description, "assigned_to": holders.get(r.name, [])}
+                    for r in s.scalars(select(RoleRow).order_by(RoleRow.name))]
+
+    # -- grants -------------------------------------------------------------------------------
+    def grant(self, grantee: str, permission: str, *, product: str | None = None, domain: str | None = None,
+              grantee_kind: str = "role", by: str | None = None) -> Grant:
+        """Grant ``permission`` (discover, query, write, admin) on a product or a domain to a
+        role (default), a group or a user."""
+        kind, resource = self._resource(product, domain)
+        if permission not in PERMISSIONS:
+            close = difflib.get_close_matches(permission, PERMISSIONS, n=1)
+            raise ConfigError(f"unknown permission '{permission}'",
+                              hint=f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(PERMISSIONS)}")
+        if grantee_kind not in GRANTEE_KINDS:
+            raise ConfigError(f"unknown grantee kind '{grantee_kind}'", hint=f"use one of {', '.join(GRANTEE_KINDS)}")
+        from meshfabric.events import DomainEvent, append
+
+        with self.store.write() as s:
+            table = {"role": RoleRow, "group": GroupRow, "user": PrincipalRow}[grantee_kind]
+            if s.get(table, grantee) is None and not (grantee_kind == "user" and grantee == self.local_name):
+                raise NotFound(f"{grantee_kind} '{grantee}' not found")
+            if kind == "product":
+                d, _, n = resource.partition(".")
+                if s.scalar(select(ProductRow.id).where(ProductRow.domain == d, ProductRow.name == n)) is None:
+                    raise NotFound(f"product '{resource}' not found", hint="apply it first (`meshfabric apply`)")
+            elif s.get(DomainRow, resource) is None:
+                raise NotFound(f"domain '{resource}' not found", hint="declare it in mesh.yaml and apply")
+            row = s.scalar(select(GrantRow).where(
+                GrantRow.grantee_kind == grantee_kind, GrantRow.grantee == grantee, GrantRow.resource_kind == kind,
+                GrantRow.resource == resource, GrantRow.permission == permission))
+            if row is None:
+                row = GrantRow(grantee_kind=grantee_kind, grantee=grantee, resource_kind=kind, resource=resource,
+                               permission=permission, granted_by=by or self.local_name)
+                s.add(row)
+                s.flush()
+                append(s, DomainEvent("access.granted", resource.split(".")[0], {
+                    "grantee": grantee, "grantee_kind": grantee_kind, "resource": resource,
+                    "resource_kind": kind, "permission": permission}))
+            return _grant(row)
+
+    def revoke(self, grantee: str, permission: str, *, product: str | None = None, domain: str | None = None,
+               grantee_kind: str = "role") -> int:
+        kind, resource = self._resource(product, domain)
+        from meshfabric.events import DomainEvent, append
+
+        with self.store.write() as s:
+            n = s.execute(delete(GrantRow).where(
+                GrantRow.grantee_kind == grantee_kind, GrantRow.grantee == grantee, GrantRow.resource_kind == kind,
+                GrantRow.resource == resource, GrantRow.permission == permission)).rowcount
+            if n:
+                append(s, DomainEvent("access.revoked", resource.split(".")[0], {
+                    "grantee": grantee, "grantee_kind": grantee_kind, "resource": resource, "permission": permission}))
+        return int(n or 0)
+
+    def grants(self) -> list[Grant]:
+        with self.store.read() as s:
+            return [_grant(r) for r in s.scalars(select(GrantRow).order_by(GrantRow.resource, GrantRow.grantee))]
+
+    @staticmethod
+    def _resource(product: str | None, domain: str | None) -> tuple[str, str]:
+        if (product is None) == (domain is None):
+            raise ConfigError("a grant is on exactly one product or one domain", hint="pass product=… or domain=…")
+        if product is not None:
+            if product.count(".") != 1:
+                raise ConfigError(f"'{product}' is not a product", hint="write domain.product")
+            return "product", product
+        assert domain is not None
+        return "domain", domain
+
+    # -- decisions ----------------------------------------------------------------------------
+    def permission_level(self, who: Principal, product: str, snap: AccessSnapshot) -> int:
+        """The strongest permission ``who`` holds on ``product`` (0 none … 4 admin)."""
+        if who.is_admin:
+            return level("admin")
+        domain = product.split(".")[0]
+        me = {who.name, *who.groups}
+        if me & snap.owners.get(domain, set()) or snap.product_owner.get(product) in me:
+            return level("admin")
+        best = 0
+        for g in snap.grants:
+            if g.resource_kind == "product" and g.resource != product:
+                continue
+            if g.resource_kind == "domain" and g.resource != domain:
+                continue
+            holder = {"user": g.grantee == who.name, "group": g.grantee in who.groups,
+                      "role": g.grantee in who.roles}[g.grantee_kind]
+            if holder:
+                best = max(best, level(g.permission))
+        return best
+
+    def can(self, user: str | None, permission: str, product: str) -> bool:
+        snap = self.snapshot()
+        return self.permission_level(self.acting(user, snap), product, snap) >= level(permission)
+
+    def visible_products(self, user: str | None) -> set[str] | None:
+        """Products ``user`` may discover (fqn); None means all (a workspace admin)."""
+        snap = self.snapshot()
+        who = self.acting(user, snap)
+        if who.is_admin:
+            return None
+        return {fqn for fqn in snap.product_owner if self.permission_level(who, fqn, snap) >= level("discover")}
+
+    def acting(self, user: str | None, snap: AccessSnapshot | None = None) -> Principal:
+        """The principal a call acts as: the local principal, or ``user`` when the local
+        principal is a workspace admin (the REST server and ``--as`` act for others)."""
+        snap = snap or self.snapshot()
+        local = self.principal(self.local_name, snap)
+        if user is None or user == local.name:
+            return local
+        if not local.is_admin:
+            self.audit(local.name, "impersonate", user, "denied", f"'{local.name}' is not a workspace admin")
+            raise AccessDenied(
+                f"acting as '{user}' needs a workspace admin, and '{local.name}' is not one",
+                hint="add the local principal to access.admins in mesh.yaml",
+            )
+        return self.principal(user, snap)
+
+    def effective(self, user: str | None, product: str, snap: AccessSnapshot | None = None) -> EffectivePolicy:
+        """The masks and row filter ``user`` gets on ``product`` (``policy test``)."""
+        from meshfabric.access.policy import effective
+
+        snap = snap or self.snapshot()
+        who = self.acting(user, snap)
+        info = self.mesh.product(product)
+        return effective(who, info.fqn, info.columns, snap.policies)
+
+    # -- policies -----------------------------------------------------------------------------
+    def policies(self) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            return [{"name": p.name, "file": p.file, "document": p.document, "updated_at": p.updated_at.isoformat()}
+                    for p in s.scalars(select(PolicyRow).order_by(PolicyRow.name))]
+
+    def policy_version(self) -> int:
+        with self.store.read() as s:
+            return int(s.scalar(select(func.max(PolicyVersionRow.version))) or 0)
+
+    # -- audit --------------------------------------------------------------------------------
+    def audit(self, principal: str, action: str, resource: str, decision: str, reason: str = "", *,
+              policy_version: int | None = None, sql: str | None = None, rows: int | None = None,
+              latency_ms: float | None = None) -> None:
+        """Record one decision; a denial also appends an ``access.denied`` event."""
+        from meshfabric.events import DomainEvent, append
+
+        with self.store.write() as s:
+            version = policy_version if policy_version is not None else int(
+                s.scalar(select(func.max(PolicyVersionRow.version))) or 0)
+            s.add(AuditRow(at=datetime.now(UTC), principal=principal, action=action, resource=resource[:1024],
+                           decision=decision, reason=reason, policy_version=version,
+                           sql_fingerprint=fingerprint(sql) if sql else "", rows=rows, latency_ms=latency_ms))
+            if decision == "denied":
+                append(s, DomainEvent("access.denied", resource.split(".")[0] if "." in resource else None, {
+                    "principal": principal, "action": action, "resource": resource, "reason": reason}))
+
+    def audit_log(self, *, user: str | None = None, action: str | None = None, since: datetime | None = None,
+                  decision: str | None = None, limit: int = 100, offset: int = 0) -> list[AuditEntry]:
+        stmt = select(AuditRow).order_by(AuditRow.id.desc())
+        if user:
+            stmt = stmt.where(AuditRow.principal == user)
+        if action:
+            stmt = stmt.where(AuditRow.action == action)
+        if decision:
+            stmt = stmt.where(AuditRow.decision == decision)
+        if since is not None:
+            stmt = stmt.where(AuditRow.at >= since)
+        with self.store.read() as s:
+            rows = s.scalars(stmt.limit(limit).offset(offset))
+            return [AuditEntry(r.id, r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC), r.principal, r.action,
+                               r.resource, r.decision, r.reason, r.policy_version, r.sql_fingerprint, r.rows,
+                               r.latency_ms) for r in rows]
+
+
+def fingerprint(sql: str) -> str:
+    """SHA-256 of the normalised SQL: literals become ``?``, so one query shape has one
+    fingerprint whatever values it carries; unparseable text is hashed as written."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        for lit in list(tree.find_all(exp.Literal)):
+            lit.replace(exp.Placeholder())
+        text = tree.sql(dialect="duckdb", normalize=True, comments=False)
+    except Exception:
+        text = " ".join(sql.split())
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _grant(r: GrantRow) -> Grant:
+    return Grant(r.grantee_kind, r.grantee, r.resource_kind, r.resource, r.permission, r.granted_by, r.created_at)
+
+
+def _check_name(name: str, what: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.@+-]{1,256}", name or ""):
+        raise ConfigError(f"'{name}' is not a valid {what} name",
+                          hint="use letters, digits and . _ @ + - (no spaces)")
+
+
+def elapsed_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
