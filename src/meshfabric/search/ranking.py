@@ -35,6 +35,8 @@ WEIGHTS: dict[str, float] = {
     "name": 100, "columns": 20, "tags": 6, "owner": 5, "domain": 5, "column_info": 3, "description": 1,
 }
 EXACT_NAME = 1000.0
+#: how a field is named in a hit's ``matched`` list
+LABELS = {"tags": "tag"}
 
 
 @dataclass
@@ -130,7 +132,7 @@ def score(doc: Any, groups: list[Group]) -> Scored:
         elif name == "columns":
             matches.append(Match("column", highlight(shown, terms), column))
         else:
-            matches.append(Match(name, highlight(shown, terms, window=24)))
+            matches.append(Match(LABELS.get(name, name), highlight(shown, terms, window=24)))
     # a column matched by name and by description is shown once, by name
     seen: set[str] = set()
     unique = []
