@@ -4,7 +4,14 @@ OpenLineage events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshfabric.lineage.sql import SqlLineage
+
+#: names served lazily from :mod:`.sql` (it imports sqlglot only when a function runs)
+_FROM_SQL = ("ColumnLineage", "ColumnRef", "InputField", "SqlLineage", "SqlLineageError", "StatementLineage",
+             "Transformation")
 
 
 def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -14,4 +21,19 @@ def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
     return _impl(sql, dialect=dialect, schema=schema)
 
 
-__all__ = ["sql_lineage"]
+def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> SqlLineage:
+    """Typed column lineage (OpenLineage transformation types) per statement; see :func:`.sql.analyze_sql`."""
+    from meshfabric.lineage.sql import analyze_sql as _impl
+
+    return _impl(sql, dialect=dialect, schema=schema)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SQL:
+        from meshfabric.lineage import sql
+
+        return getattr(sql, name)
+    raise AttributeError(f"module 'meshfabric.lineage' has no attribute '{name}'")
+
+
+__all__ = ["analyze_sql", "sql_lineage", *_FROM_SQL]

@@ -269,6 +269,9 @@ def _parse_script(sql: str, dialect: str | None) -> list[tuple[int, exp.Expr]]:
             line, col = info.get("line") or chunk[0].line, info.get("col") or chunk[0].col
             what = info.get("description") or str(exc).splitlines()[0]
             near = (info.get("highlight") or "").strip()
+            if " <Token" in what:  # sqlglot puts the token's repr in the message: name its text instead
+                what = what.split(" <Token")[0].rstrip() + (f" '{near}'" if near else "")
+                near = ""
             raise SqlLineageError(
                 f"statement {number}, line {line}, column {col}: {what}" + (f" (near '{near}')" if near else ""),
                 statement=number, line=line, column=col,
