@@ -1,7 +1,163 @@
-"""REST endpoints of the lineage capability; included by ``meshfabric.api.app.create_app``."""
+"""REST endpoints of the lineage capability; included by ``meshfabric.api.app.create_app``.
+
+* ``POST /api/v1/lineage`` — the OpenLineage HTTP transport's endpoint: one RunEvent,
+  DatasetEvent or JobEvent per request, JSON, optionally gzip-compressed
+  (``Content-Encoding: gzip``). 201 when stored, 200 when it repeats a stored event, 400
+  problem+json naming each wrong field by JSON path.
+* ``GET /api/v1/lineage?nodeId=dataset:<ns>:<name>|job:<ns>:<name>&depth=N`` — Marquez's
+  lineage graph shape.
+* ``GET /api/v1/lineage/events`` — stored raw events, newest first, paginated.
+* ``GET /api/v1/lineage/upstream|downstream|impact|export?node=…`` — the lineage service.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import zlib
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from meshfabric.api.deps import mesh_of, principal_of
+from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["lineage"])
+
+PROBLEM = "application/problem+json"
+#: the largest event accepted, after decompression (Spark events with many facets run to megabytes)
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+
+_PROBLEM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not an OpenLineage event: every problem with its JSON path",
+          "content": {PROBLEM: {}}},
+}
+
+
+def _problem(request: Request, status: int, name: str, title: str, detail: str,
+             **extra: Any) -> JSONResponse:
+    body = {"type": f"https://meshfabric.dev/problems/{name}", "title": title, "status": status,
+            "detail": detail, "instance": str(request.url.path), **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _decode(raw: bytes, encoding: str) -> bytes:
+    """The request body without its content coding; raises ValueError when it cannot be read."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        if len(raw) > MAX_EVENT_BYTES:
+            raise ValueError(f"the event is larger than {MAX_EVENT_BYTES} bytes")
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise LookupError(encoding)
+    inflater = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)  # 47: gzip or zlib header
+    try:
+        out = inflater.decompress(raw, MAX_EVENT_BYTES + 1)
+    except zlib.error as exc:
+        raise ValueError(f"the body is not valid {encoding} data ({exc})") from None
+    if len(out) > MAX_EVENT_BYTES or inflater.unconsumed_tail:
+        raise ValueError(f"the decompressed event is larger than {MAX_EVENT_BYTES} bytes")
+    return out
+
+
+@router.post("/api/v1/lineage", status_code=201, responses={**_PROBLEM_RESPONSE, 200: {
+    "description": "The same event was received before; nothing new was stored"}})
+async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
+                       user: str | None = Depends(principal_of)) -> Response:
+    """Receive one OpenLineage event (what the OpenLineage clients' HTTP transport sends)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from meshfabric.lineage.openlineage import InvalidOpenLineageEvent, ingest_openlineage
+
+    raw = await request.body()
+    try:
+        body = _decode(raw, request.headers.get("content-encoding", ""))
+    except LookupError as exc:
+        return _problem(request, 415, "UnsupportedContentEncoding", "unsupported content encoding",
+                        f"Content-Encoding {exc.args[0]!r} is not supported; send the event as plain JSON or gzip")
+    except ValueError as exc:
+        return _problem(request, 400, "InvalidOpenLineageEvent", "invalid OpenLineage event", str(exc))
+    try:
+        event = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        return _problem(request, 400, "InvalidOpenLineageEvent", "invalid OpenLineage event",
+                        f"the body is not JSON{where}: {exc}",
+                        errors=[{"path": "$", "message": "not JSON"}])
+    try:
+        result = await run_in_threadpool(ingest_openlineage, mesh, event, principal=user)
+    except InvalidOpenLineageEvent as exc:
+        detail = "; ".join(p.render() for p in exc.problems[:5])
+        if len(exc.problems) > 5:
+            detail += f"; and {len(exc.problems) - 5} more"
+        return _problem(request, 400, "InvalidOpenLineageEvent", exc.title, detail, hint=exc.hint,
+                        errors=[p.to_dict() for p in exc.problems])
+    return JSONResponse(result.to_dict(), status_code=200 if result.duplicate else 201)
+
+
+@router.get("/api/v1/lineage")
+def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<namespace>:<name> or "
+                                     "job:<namespace>:<name>"),
+                depth: int = Query(20, ge=0, le=100, description="dataset-to-dataset steps each way"),
+                limit: int = Query(1000, ge=1, le=10_000, description="at most this many datasets each way"),
+                mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+    """The lineage graph around a dataset or job, shaped like Marquez's lineage API."""
+    from meshfabric.lineage.openlineage import marquez_lineage
+
+    return marquez_lineage(mesh, node_id, depth, limit=limit)
+
+
+@router.get("/api/v1/lineage/events")
+def lineage_events(namespace: str | None = None,
+                   job: str | None = Query(None, description="job name (with namespace=) or namespace/name"),
+                   dataset: str | None = Query(None, description="DatasetEvents about this dataset"),
+                   run_id: str | None = Query(None, alias="runId"),
+                   event_type: str | None = Query(None, alias="eventType", description="START, COMPLETE, …"),
+                   kind: str | None = Query(None, pattern="^(run|dataset|job)$"),
+                   since: datetime | None = Query(None, description="eventTime at or after (ISO 8601)"),
+                   until: datetime | None = Query(None, description="eventTime before (ISO 8601)"),
+                   offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                   mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+    """Stored OpenLineage events exactly as received, newest eventTime first."""
+    from meshfabric.lineage.openlineage import list_events
+
+    items, total = list_events(mesh, namespace=namespace, job=job, dataset=dataset, run_id=run_id,
+                               event_type=event_type, kind=kind, since=since, until=until,
+                               offset=offset, limit=limit)
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+@router.get("/api/v1/lineage/upstream")
+def upstream(node: str = Query(..., description="domain.product, namespace/name, a column, or kind:key"),
+             depth: int | None = Query(None, ge=0), columns: bool = False,
+             offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000),
+             mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+    """What a product, dataset or column was derived from, nearest first."""
+    return mesh.lineage.upstream(node, depth=depth, columns=columns, limit=limit, offset=offset).to_dict()  # type: ignore[no-any-return]
+
+
+@router.get("/api/v1/lineage/downstream")
+def downstream(node: str = Query(..., description="domain.product, namespace/name, a column, or kind:key"),
+               depth: int | None = Query(None, ge=0), columns: bool = False,
+               offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000),
+               mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+    """What was derived from a product, dataset or column, nearest first."""
+    return mesh.lineage.downstream(node, depth=depth, columns=columns, limit=limit, offset=offset).to_dict()  # type: ignore[no-any-return]
+
+
+@router.get("/api/v1/lineage/impact")
+def impact(node: str = Query(..., description="a product, dataset or column"),
+           mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+    """Everything downstream of a dataset or column: products, their columns, contracts, owners."""
+    return mesh.lineage.impact(node).to_dict()  # type: ignore[no-any-return]
+
+
+@router.get("/api/v1/lineage/export")
+def export(node: str = Query(...), format: str = Query("json", pattern="^(json|openlineage|dot|mermaid)$"),
+           depth: int | None = Query(None, ge=0),
+           mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Response:
+    """The lineage around a node as JSON, OpenLineage RunEvents, Graphviz DOT or Mermaid."""
+    text = mesh.lineage.export(node, format=format, depth=depth)
+    media = "application/json" if format in ("json", "openlineage") else "text/plain; charset=utf-8"
+    return Response(text, media_type=media)

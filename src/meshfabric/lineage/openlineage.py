@@ -669,6 +669,224 @@ def fold_event(store: Store, session: Session, parsed: ParsedEvent) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# the Marquez-shaped lineage graph
+
+#: Marquez's default and our ceiling for ``depth`` (job steps each way)
+DEFAULT_DEPTH = 20
+MAX_GRAPH_DEPTH = 100
+
+
+def _node_candidates(kind: str, rest: str) -> list[tuple[str, str]]:
+    """Every reading of ``<namespace>:<name>`` (namespaces such as ``postgres://h:5432`` hold colons)."""
+    out = []
+    for i, ch in enumerate(rest):
+        if ch == ":" and 0 < i < len(rest) - 1:
+            ns, name = rest[:i], rest[i + 1:]
+            out.append(dataset_ref(ns, name) if kind == "dataset" else ("job", f"{ns}/{name}"))
+    return out
+
+
+def resolve_node_id(target: Any, node_id: str) -> tuple[str, str]:
+    """The graph node of a Marquez node id ``dataset:<namespace>:<name>`` or ``job:<namespace>:<name>``."""
+    from sqlalchemy import select, tuple_
+
+    from meshfabric.errors import NotFound
+    from meshfabric.store.models_graph import GraphNodeRow
+
+    kind, sep, rest = str(node_id).partition(":")
+    if not sep or kind not in ("dataset", "job") or ":" not in rest:
+        raise _bad_input(f"nodeId {node_id!r} is not dataset:<namespace>:<name> or job:<namespace>:<name>",
+                         "e.g. nodeId=dataset:postgres://db:5432:public.orders or nodeId=job:airflow:etl.load")
+    candidates = _node_candidates(kind, rest)
+    with _store_of(target).read() as s:
+        found = set(s.execute(select(GraphNodeRow.kind, GraphNodeRow.key)
+                              .where(tuple_(GraphNodeRow.kind, GraphNodeRow.key).in_(candidates))).all())
+    for ref in candidates[::-1]:  # the longest namespace first: "postgres://h:5432" over "postgres"
+        if tuple(ref) in found:
+            return ref
+    raise NotFound(f"no {kind} {rest!r} in the lineage graph",
+                   hint="datasets and jobs appear once an OpenLineage event names them (POST /api/v1/lineage)")
+
+
+def _bad_input(message: str, hint: str | None = None) -> MeshfabricError:
+    from meshfabric.errors import ConfigError
+
+    err = ConfigError(message, hint=hint)
+    err.title = "bad request"
+    return err
+
+
+def _marquez_id(kind: str, key: str, props: dict[str, Any]) -> str:
+    if kind == "product":
+        return f"dataset:{MESH_NAMESPACE}:{key}"
+    ns, name = props.get("namespace"), props.get("name")
+    if not (isinstance(ns, str) and isinstance(name, str)):
+        ns, _, name = key.partition("/")
+    return f"{'job' if kind == 'job' else 'dataset'}:{ns}:{name}"
+
+
+def _ts(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value if isinstance(value, str) else None
+
+
+def _dataset_data(kind: str, key: str, props: dict[str, Any], created: Any, updated: Any) -> dict[str, Any]:
+    if kind == "product":
+        ns, name = MESH_NAMESPACE, key
+    else:
+        ns, name = props.get("namespace") or key.partition("/")[0], props.get("name") or key.partition("/")[2]
+    facets = props.get("facets") or {}
+    raw_fields = props.get("fields") if isinstance(props.get("fields"), list) else props.get("columns")
+    fields = [{"name": f.get("name"), "type": f.get("type"), "tags": [], "description": f.get("description")}
+              for f in raw_fields or [] if isinstance(f, dict) and f.get("name")]
+    dtype_facet = facets.get("datasetType")
+    dtype = dtype_facet.get("datasetType") if isinstance(dtype_facet, dict) else None
+    return {"id": {"namespace": ns, "name": name}, "type": dtype or "DB_TABLE", "name": name, "physicalName": name,
+            "createdAt": _ts(created), "updatedAt": _ts(updated), "namespace": ns,
+            "sourceName": props.get("source") or ns, "fields": fields,
+            "tags": sorted(t.get("key", "") for t in (facets.get("tags") or {}).get("tags", []) if isinstance(t, dict))
+            if isinstance(facets.get("tags"), dict) else [],
+            "lastModifiedAt": _ts(updated), "description": props.get("description"), "facets": facets}
+
+
+def _run_data(key: str, props: dict[str, Any], created: Any, updated: Any) -> dict[str, Any]:
+    started, ended = props.get("startedAt"), props.get("endedAt")
+    duration = None
+    if started and ended:
+        a, b = _parse_time(started), _parse_time(ended)
+        if a and b:
+            duration = int((b - a).total_seconds() * 1000)
+    return {"id": key, "createdAt": _ts(created), "updatedAt": _ts(updated),
+            "nominalStartTime": props.get("nominalStartTime"), "nominalEndTime": props.get("nominalEndTime"),
+            "state": props.get("state"), "startedAt": started, "endedAt": ended, "durationMs": duration,
+            "facets": props.get("facets") or {}}
+
+
+def _job_data(key: str, props: dict[str, Any], created: Any, updated: Any,
+              latest: dict[str, Any] | None) -> dict[str, Any]:
+    ns, name = props.get("namespace") or key.partition("/")[0], props.get("name") or key.partition("/")[2]
+    facets = props.get("facets") or {}
+    location = (facets.get("sourceCodeLocation") or {}).get("url") if isinstance(facets.get("sourceCodeLocation"),
+                                                                                   dict) else None
+    parent = props.get("parentJob")
+    return {"id": {"namespace": ns, "name": name}, "type": props.get("type") or "BATCH", "name": name,
+            "simpleName": name.rpartition(".")[2], "parentJobName": parent.partition("/")[2] if parent else None,
+            "createdAt": _ts(created), "updatedAt": _ts(updated), "namespace": ns,
+            "inputs": props.get("inputs") or [], "outputs": props.get("outputs") or [], "location": location,
+            "description": props.get("description"), "latestRun": latest, "facets": facets}
+
+
+def marquez_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH, *, limit: int = 1000) -> dict[str, Any]:
+    """The lineage around a dataset or job as Marquez's ``GET /api/v1/lineage`` returns it:
+    ``{"graph": [{"id", "type": "DATASET"|"JOB", "data", "inEdges", "outEdges"}]}``.
+
+    ``depth`` counts dataset-to-dataset steps (one job each) upstream and downstream; both walks
+    are recursive queries in the store (``LineageService``), bounded by ``depth`` and ``limit``
+    nodes each way. Jobs are those that read or write a dataset reached; a ``derived_from`` edge
+    that no such job explains (SQL lineage, product specs) appears as a dataset-to-dataset edge.
+    """
+    from sqlalchemy import select, tuple_
+    from sqlalchemy.orm import aliased
+
+    from meshfabric.lineage.service import DATASET_KINDS, LineageService
+    from meshfabric.store.models_graph import GraphEdgeRow, GraphNodeRow
+
+    if depth < 0 or depth > MAX_GRAPH_DEPTH:
+        raise _bad_input(f"depth must be between 0 and {MAX_GRAPH_DEPTH}, not {depth}")
+    store = _store_of(target)
+    root = resolve_node_id(store, node_id)
+    service = LineageService(target if not _is_store(target) else None, store=store)
+    with store.read() as s:
+        if root[0] == "job":
+            a, b = aliased(GraphNodeRow), aliased(GraphNodeRow)
+            seeds = [(k, key) for k, key in s.execute(
+                select(b.kind, b.key).select_from(GraphEdgeRow).join(a, a.id == GraphEdgeRow.src_id)
+                .join(b, b.id == GraphEdgeRow.dst_id)
+                .where(a.kind == "job", a.key == root[1], GraphEdgeRow.rel.in_(["reads", "writes"])))]
+        else:
+            seeds = [root]
+    datasets: set[tuple[str, str]] = set(seeds)
+    derived: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+    for seed in seeds:
+        for walk in (service.upstream(seed, depth=depth, limit=limit), service.downstream(seed, depth=depth,
+                                                                                           limit=limit)):
+            datasets.update(n.ref for n in walk.nodes if n.kind in DATASET_KINDS)
+            derived.update((e.src, e.dst) for e in walk.edges if e.rel == "derived_from"
+                           and e.src[0] in DATASET_KINDS and e.dst[0] in DATASET_KINDS)
+    nodes: dict[tuple[str, str], tuple[dict[str, Any], Any, Any]] = {}
+    io: set[tuple[tuple[str, str], str, tuple[str, str]]] = set()
+    refs = sorted(datasets | ({root} if root[0] == "job" else set()))
+    with store.read() as s:
+        for i in range(0, len(refs), 400):
+            part = refs[i:i + 400]
+            for kind, key, props, created, updated in s.execute(
+                    select(GraphNodeRow.kind, GraphNodeRow.key, GraphNodeRow.properties, GraphNodeRow.created_at,
+                           GraphNodeRow.updated_at).where(tuple_(GraphNodeRow.kind, GraphNodeRow.key).in_(part))):
+                nodes[(kind, key)] = (dict(props or {}), created, updated)
+            j, d = aliased(GraphNodeRow), aliased(GraphNodeRow)
+            ds_part = [r for r in part if r[0] in DATASET_KINDS]
+            if ds_part:
+                io.update(((jk, jkey), rel, (dk, dkey)) for jk, jkey, rel, dk, dkey in s.execute(
+                    select(j.kind, j.key, GraphEdgeRow.rel, d.kind, d.key).select_from(GraphEdgeRow)
+                    .join(j, j.id == GraphEdgeRow.src_id).join(d, d.id == GraphEdgeRow.dst_id)
+                    .where(j.kind == "job", GraphEdgeRow.rel.in_(["reads", "writes"]),
+                           tuple_(d.kind, d.key).in_(ds_part))))
+        jobs = sorted({e[0] for e in io} - set(nodes))
+        for i in range(0, len(jobs), 400):
+            for kind, key, props, created, updated in s.execute(
+                    select(GraphNodeRow.kind, GraphNodeRow.key, GraphNodeRow.properties, GraphNodeRow.created_at,
+                           GraphNodeRow.updated_at).where(GraphNodeRow.kind == "job",
+                                                          GraphNodeRow.key.in_([k for _, k in jobs[i:i + 400]]))):
+                nodes[(kind, key)] = (dict(props or {}), created, updated)
+        run_ids = sorted({str(p["latestRun"]) for (k, _), (p, _, _) in nodes.items()
+                          if k == "job" and p.get("latestRun")})
+        runs: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(run_ids), 400):
+            for key, props, created, updated in s.execute(
+                    select(GraphNodeRow.key, GraphNodeRow.properties, GraphNodeRow.created_at, GraphNodeRow.updated_at)
+                    .where(GraphNodeRow.kind == "run", GraphNodeRow.key.in_(run_ids[i:i + 400]))):
+                runs[key] = _run_data(key, dict(props or {}), created, updated)
+    ids = {ref: _marquez_id(ref[0], ref[1], nodes.get(ref, ({}, None, None))[0]) for ref in nodes}
+    edges: set[tuple[str, str]] = set()
+    explained: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+    reads: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    writes: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for job, rel, ds in io:
+        if job not in ids or ds not in ids:
+            continue
+        if rel == "reads":
+            edges.add((ids[ds], ids[job]))
+            reads.setdefault(job, set()).add(ds)
+        else:
+            edges.add((ids[job], ids[ds]))
+            writes.setdefault(job, set()).add(ds)
+    for job in writes:
+        explained.update((out, src) for out in writes[job] for src in reads.get(job, ()))
+    for out, src in derived - explained:
+        if out in ids and src in ids:
+            edges.add((ids[src], ids[out]))
+    graph = []
+    for ref, (props, created, updated) in nodes.items():
+        node_id_ = ids[ref]
+        if ref[0] == "job":
+            data = _job_data(ref[1], props, created, updated, runs.get(props.get("latestRun") or ""))
+        else:
+            data = _dataset_data(ref[0], ref[1], props, created, updated)
+        graph.append({"id": node_id_, "type": "JOB" if ref[0] == "job" else "DATASET", "data": data,
+                      "inEdges": [{"origin": a, "destination": b} for a, b in sorted(edges) if b == node_id_],
+                      "outEdges": [{"origin": a, "destination": b} for a, b in sorted(edges) if a == node_id_]})
+    graph.sort(key=lambda n: n["id"])
+    return {"graph": graph}
+
+
+def _is_store(target: Any) -> bool:
+    from meshfabric.store import Store
+
+    return isinstance(target, Store)
+
+
+# --------------------------------------------------------------------------------------------
 # reading raw events
 
 
@@ -748,5 +966,22 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat()
 
 
-__all__ = ["CORE_ID", "EventProblem", "IngestResult", "InvalidOpenLineageEvent", "ParsedEvent", "event_kind",
-           "fingerprint", "fold_event", "ingest_openlineage", "list_events", "parse_event", "validate_event"]
+__all__ = [
+    "CORE_ID",
+    "MESH_NAMESPACE",
+    "EventProblem",
+    "IngestResult",
+    "InvalidOpenLineageEvent",
+    "ParsedEvent",
+    "column_key",
+    "dataset_ref",
+    "event_kind",
+    "fingerprint",
+    "fold_event",
+    "ingest_openlineage",
+    "list_events",
+    "marquez_lineage",
+    "parse_event",
+    "resolve_node_id",
+    "validate_event",
+]
