@@ -206,7 +206,7 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
     takes it); it expands ``*`` and attributes unqualified columns. Tables created in the script
     (CREATE TABLE / VIEW) are added to it for the statements after them.
     """
-    from sqlglot.errors import SchemaError
+    from sqlglot.errors import SchemaError, SqlglotError
     from sqlglot.schema import MappingSchema
 
     dialect = _dialect_name(dialect)
@@ -217,8 +217,12 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
                               hint="pass {table: {column: type}}, optionally nested by db and catalog") from exc
     statements = []
     for index, stmt in _parse_script(sql, dialect):
-        analysis = _StatementAnalyzer(stmt, index, dialect, mapping)
-        statements.append(analysis.run())
+        try:
+            statements.append(_StatementAnalyzer(stmt, index, dialect, mapping).run())
+        except SqlglotError as exc:  # a construct sqlglot cannot scope: say so, keep the other statements
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            statements.append(StatementLineage(index=index, kind=stmt.key,
+                                               warnings=[f"statement {index}: not analysed ({first})"]))
     return SqlLineage(statements=statements, dialect=dialect)
 
 
@@ -291,7 +295,10 @@ def _table_name(table: exp.Table) -> str | None:
 
     if not isinstance(table.this, exp.Identifier):
         return None  # a table function or a variable, not a named table
-    return ".".join(p.name for p in table.parts).lower()
+    name = ".".join(p.name for p in table.parts).lower()
+    if table.this.args.get("temporary"):  # T-SQL #temp and ##global temp tables
+        name = ("##" if table.this.args.get("global_") else "#") + name
+    return name
 
 
 def _merge_subtype(outer: Transformation, inner: Transformation) -> Transformation:
@@ -407,6 +414,8 @@ class _QueryLineage:
                 refs = (left[i][1] if i < len(left) else frozenset()) | (right[i][1] if i < len(right) else frozenset())
                 merged.append((name, refs))
             return merged
+        if isinstance(expression, (exp.Lateral, exp.Unnest)):
+            return self._udtf_outputs(scope, expression)
         if not isinstance(expression, exp.Select):
             return []
         slots: list[_Slot] = []
@@ -419,6 +428,28 @@ class _QueryLineage:
             target = proj.this if isinstance(proj, exp.Alias) else proj
             slots.append((name, frozenset(self.refs(scope, target, _IDENT))))
         return slots
+
+    def _udtf_outputs(self, scope: Scope, node: exp.Lateral | exp.Unnest) -> list[_Slot]:
+        """Columns of LATERAL VIEW EXPLODE / UNNEST / LATERAL FLATTEN: each is computed from the
+        function's arguments (a transformation); a LATERAL subquery has its own outputs."""
+        from sqlglot import exp
+
+        inner = node.this if isinstance(node, exp.Lateral) else None
+        if isinstance(inner, exp.Subquery):
+            child = self.by_expr.get(id(inner.unnest())) or self.by_expr.get(id(inner))
+            return self.outputs(child) if child is not None else []
+        args = [inner] if inner is not None else list(node.expressions)
+        found: set[InputField] = set()
+        ctx = Transformation(DIRECT, TRANSFORMATION)
+        for arg in args:
+            found |= self.refs(scope, arg, ctx)
+        alias = node.args.get("alias")
+        names = [c.name.lower() for c in alias.columns] if alias is not None and alias.columns else []
+        if not names and alias is not None and alias.name:
+            names = [alias.name.lower()]  # UNNEST(arr) AS u: the column is named like the alias
+        if not names:
+            return [("*", frozenset(found))]
+        return [(n, frozenset(found)) for n in names]
 
     def _star_slots(self, scope: Scope, qualifier: str | None) -> list[_Slot]:
         from sqlglot import exp
