@@ -83,14 +83,14 @@ class AuthService:
         verifies), its expiry is kept too, so the entry can be pruned once the token is dead."""
         who = require_admin(self.mesh, acting)
         jti, subject, expires = jti_or_token.strip(), "", None
-        if not jti or len(jti) > 256:
-            raise ConfigError("give the token's jti (or the token itself)")
         if jti.count(".") == 2:
             claims = self.verifier.verify(jti)
             if not isinstance(claims.get("jti"), str):
                 raise ConfigError("the token has no jti, so it cannot be revoked; rotate the signing key instead")
             jti, subject = claims["jti"], self.verifier.subject_of(claims)
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        if not jti or len(jti) > 256:
+            raise ConfigError("give the token's jti (or the token itself)")
         with self.mesh.store.write() as s:
             row = s.get(RevokedTokenRow, jti)
             if row is None:
@@ -160,11 +160,9 @@ def expiry(value: str | datetime | None) -> datetime | None:
 
 # -- the access layer's principals ---------------------------------------------------------------
 def principal_exists(mesh: Mesh, name: str) -> bool:
-    try:
-        mesh.access.principal(name)
-    except NotFound:
-        return False
-    return True
+    """Whether ``name`` is a principal created in the store. The workspace's implicit local
+    principal is not one: it acts on this machine (CLI, SDK) and is never reachable over REST."""
+    return name in mesh.access.snapshot().principals
 
 
 def _require_principal(mesh: Mesh, name: str) -> None:
@@ -176,7 +174,7 @@ def _require_principal(mesh: Mesh, name: str) -> None:
 def require_admin(mesh: Mesh, acting: str | None) -> str:
     """The acting principal's name (default: the workspace's local principal) if it is an admin."""
     access = mesh.access
-    name = acting if acting is not None else access.local_principal()
+    name = acting if acting is not None else access.local_name
     try:
         principal = access.principal(name)
     except NotFound:
