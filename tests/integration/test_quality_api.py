@@ -82,9 +82,11 @@ def test_alerts_list_show_ack_resolve(served: tuple[TestClient, Mesh]) -> None:
     shown = client.get(f"/api/v1/alerts/{alert_id}").json()
     assert shown["value"] == 40.0 and shown["deliveries"] == []
     acked = client.post(f"/api/v1/alerts/{alert_id}/ack", json={"note": "looking"}).json()
-    assert acked["status"] == "acknowledged"
+    assert acked["status"] == "acknowledged" and acked["note"] == "looking" and acked["acknowledged_at"]
+    assert acked["acknowledged_by"] == mesh.access.local_name  # no authentication: the local principal
     resolved = client.post(f"/api/v1/alerts/{alert_id}/resolve", json={"note": "fixed upstream"}).json()
-    assert resolved["status"] == "resolved"
+    assert resolved["status"] == "resolved" and resolved["note"] == "fixed upstream"
+    assert resolved["resolved_by"] == mesh.access.local_name and resolved["resolved_at"] >= acked["acknowledged_at"]
     assert client.get("/api/v1/alerts", params={"status": "open"}).json()["total"] == 0
     bad = client.get("/api/v1/alerts", params={"status": "closedish"})
     assert bad.status_code == 400 and "closedish" in bad.json()["detail"]

@@ -112,11 +112,11 @@ def alert(alert_id: int, mesh: Mesh = Depends(mesh_of), user: str | None = Depen
 def alert_ack(alert_id: int, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
               user: str | None = Depends(principal_of)) -> dict[str, Any]:
     _alert(mesh, alert_id, user, "query")
-    return mesh.alerts.ack(alert_id, note=body.note if body else "").to_dict()  # type: ignore[no-any-return]
+    return mesh.alerts.ack(alert_id, note=body.note if body else "", by=user).to_dict()  # type: ignore[no-any-return]
 
 
 @router.post("/api/v1/alerts/{alert_id}/resolve")
 def alert_resolve(alert_id: int, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
                   user: str | None = Depends(principal_of)) -> dict[str, Any]:
     _alert(mesh, alert_id, user, "query")
-    return mesh.alerts.resolve(alert_id, note=body.note if body else "").to_dict()  # type: ignore[no-any-return]
+    return mesh.alerts.resolve(alert_id, note=body.note if body else "", by=user).to_dict()  # type: ignore[no-any-return]

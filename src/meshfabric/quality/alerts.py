@@ -83,6 +83,11 @@ class AlertInfo:
     ts: datetime
     created_at: datetime
     updated_at: datetime
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    note: str = ""
 
     @property
     def metric(self) -> str:
@@ -99,8 +104,9 @@ class AlertInfo:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(metric=self.metric, column=self.column)
-        for key in ("ts", "created_at", "updated_at"):
-            out[key] = getattr(self, key).isoformat()
+        for key in ("ts", "created_at", "updated_at", "acknowledged_at", "resolved_at"):
+            value = getattr(self, key)
+            out[key] = value.isoformat() if value is not None else None
         return out
 
 
@@ -108,7 +114,8 @@ def alert_info(row: AlertRow) -> AlertInfo:
     return AlertInfo(
         int(row.id), row.series, row.product, row.detector, row.severity, row.value, row.expected, row.score,
         row.message, row.status, int(row.occurrences), _utc(row.ts) or utcnow(), _utc(row.created_at) or utcnow(),
-        _utc(row.updated_at) or utcnow(),
+        _utc(row.updated_at) or utcnow(), row.acknowledged_by, _utc(row.acknowledged_at), row.resolved_by,
+        _utc(row.resolved_at), row.note or "",
     )
 
 
@@ -190,7 +197,7 @@ def deliveries(store: Store, alert_id: int) -> list[DeliveryInfo]:
         return [_delivery_info(r) for r in rows]
 
 
-def _transition(store: Store, alert_id: int, to: Status, event_type: str, note: str) -> AlertInfo:
+def _transition(store: Store, alert_id: int, to: Status, event_type: str, note: str, by: str | None) -> AlertInfo:
     from meshfabric.events import DomainEvent, append
 
     with store.write() as s:
@@ -204,24 +211,32 @@ def _transition(store: Store, alert_id: int, to: Status, event_type: str, note: 
             )
         previous = row.status
         row.status = to
-        row.updated_at = utcnow()
+        row.updated_at = now = utcnow()
+        if to == "acknowledged":
+            row.acknowledged_by, row.acknowledged_at = by, now
+        else:
+            row.resolved_by, row.resolved_at = by, now
+        if note:
+            row.note = note
         s.flush()
         info = alert_info(row)
         append(s, DomainEvent(event_type, info.domain, {
             "alert_id": info.id, "series": info.series, "product": info.product, "detector": info.detector,
-            "previous_status": previous, "status": to, "note": note,
+            "previous_status": previous, "status": to, "note": note, "by": by,
         }))
         return info
 
 
-def acknowledge(store: Store, alert_id: int, *, note: str = "") -> AlertInfo:
-    """Mark an alert as being handled; later firings still add to it. Emits ``quality.alert_acknowledged``."""
-    return _transition(store, alert_id, "acknowledged", "quality.alert_acknowledged", note)
+def acknowledge(store: Store, alert_id: int, *, note: str = "", by: str | None = None) -> AlertInfo:
+    """Mark an alert as being handled by ``by``; later firings still add to it. Emits
+    ``quality.alert_acknowledged``."""
+    return _transition(store, alert_id, "acknowledged", "quality.alert_acknowledged", note, by)
 
 
-def resolve(store: Store, alert_id: int, *, note: str = "") -> AlertInfo:
-    """Close an alert; the next firing of its detector opens a new one. Emits ``quality.alert_resolved``."""
-    return _transition(store, alert_id, "resolved", "quality.alert_resolved", note)
+def resolve(store: Store, alert_id: int, *, note: str = "", by: str | None = None) -> AlertInfo:
+    """Close an alert (``by`` a principal); the next firing of its detector opens a new one.
+    Emits ``quality.alert_resolved``."""
+    return _transition(store, alert_id, "resolved", "quality.alert_resolved", note, by)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,11 +388,19 @@ class AlertService:
             self.mesh.events.deliver()
         return info
 
-    def ack(self, alert_id: int, *, note: str = "") -> AlertInfo:
-        return self._after(acknowledge(self.mesh.store, alert_id, note=note))
+    def ack(self, alert_id: int, *, note: str = "", by: str | None = None) -> AlertInfo:
+        """Acknowledge; ``by`` defaults to the workspace's local principal."""
+        return self._after(acknowledge(self.mesh.store, alert_id, note=note, by=by or self._local()))
 
-    def resolve(self, alert_id: int, *, note: str = "") -> AlertInfo:
-        return self._after(resolve(self.mesh.store, alert_id, note=note))
+    def resolve(self, alert_id: int, *, note: str = "", by: str | None = None) -> AlertInfo:
+        """Resolve; ``by`` defaults to the workspace's local principal."""
+        return self._after(resolve(self.mesh.store, alert_id, note=note, by=by or self._local()))
+
+    def _local(self) -> str | None:
+        try:
+            return str(self.mesh.access.local_name)
+        except Exception:  # an access layer that cannot say who is local must not block handling an alert
+            return None
 
     def deliveries(self, alert_id: int) -> builtins.list[DeliveryInfo]:
         return deliveries(self.mesh.store, alert_id)

@@ -350,7 +350,8 @@ def _maybe_resolve(session: Session, p: MetricPointLike, row: AlertRow, after: i
         return None
     previous = row.status
     row.status = "resolved"
-    row.updated_at = utcnow()
+    row.updated_at = row.resolved_at = utcnow()
+    row.resolved_by = None  # the monitor, not a principal
     session.flush()
     info = alert_info(row)
     append(session, DomainEvent("quality.alert_resolved", info.domain, {

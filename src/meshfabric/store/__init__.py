@@ -23,7 +23,7 @@ from meshfabric.errors import ConfigError
 from meshfabric.store import models
 
 #: the newest migration; a quick check against alembic_version skips Alembic on every open
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 _PG_LOCK_KEY = 0x6D657368  # "mesh"
 MIGRATIONS = Path(__file__).parent / "migrations"
 

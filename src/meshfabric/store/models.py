@@ -249,6 +249,13 @@ class AlertRow(Base):
     ts: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the principal who acknowledged / resolved it (None: not yet, or resolved by the monitor)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: the latest note given with an acknowledgement or a resolution
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class AlertDeliveryRow(Base):
