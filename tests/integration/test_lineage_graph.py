@@ -184,15 +184,20 @@ def test_cli_lineage_commands(mesh: Mesh, capsys: pytest.CaptureFixture[str]) ->
     body = json.loads(out)
     assert sorted(n["key"] for n in body["nodes"]) == ["crm.customers", "sales.orders"]
     code, out, err = cli(capsys, "-w", root, "lineage", "downstream", "sales.orders", "--depth", "1", "--columns")
-    assert code == 0, err and "logistics.shipments" in out
+    assert code == 0, err
+    assert "logistics.shipments" in out and "sales.orders.order_id" in out
     code, out, err = cli(capsys, "-w", root, "lineage", "impact", "sales.orders.order_id", "--json")
     assert code == 0, err
     assert [p["product"] for p in json.loads(out)["products"]] == ["sales.orders", "logistics.shipments"]
     code, out, err = cli(capsys, "-w", root, "lineage", "export", "sales.orders", "--format", "mermaid")
-    assert code == 0, err and out.startswith("flowchart LR")
+    assert code == 0, err
+    assert out.startswith("flowchart LR") and '["logistics.shipments"]' in out
     # a name the graph does not know: a clear message and exit 2, no traceback
     code, out, err = cli(capsys, "-w", root, "lineage", "upstream", "sales.nope")
     assert code == 2 and "'sales.nope' is not in the lineage graph" in err and "Traceback" not in err
+    code, out, err = cli(capsys, "-w", root, "lineage", "add", "--source", "sales.orders", "--target", "x.y",
+                         "--column", "nonsense")
+    assert code == 2 and "must be SRC_TABLE.COL=TGT_TABLE.COL" in err
     code, out, err = cli(capsys, "-w", root, "lineage", "export", "sales.orders", "--format", "png")
     assert code == 2 and "unknown export format" in err
 
