@@ -107,11 +107,17 @@ class Mesh:
         return catalog.list_domains(self.store)
 
     def products(self, *, domain: str | None = None, status: str | None = None,
-                 tag: str | None = None) -> list[catalog.ProductInfo]:
-        return catalog.list_products(self.store, domain=domain, status=status, tag=tag)
+                 tag: str | None = None, user: str | None = None) -> list[catalog.ProductInfo]:
+        """Products the acting principal (``user``, else the local principal) may discover."""
+        found = catalog.list_products(self.store, domain=domain, status=status, tag=tag)
+        visible = self.access.visible_products(user)
+        return found if visible is None else [p for p in found if p.fqn in visible]
 
-    def product(self, fqn: str) -> catalog.ProductInfo:
-        return catalog.get_product(self.store, fqn)
+    def product(self, fqn: str, *, user: str | None = None) -> catalog.ProductInfo:
+        """One product; one the principal may not discover is reported exactly like a missing one."""
+        if user is None and not self.access.configured:
+            return catalog.get_product(self.store, fqn)
+        return catalog.get_product(self.store, self.access.authorize(user, "discover", fqn))
 
     def sources(self) -> list[catalog.SourceInfo]:
         applied = {s.name: s for s in catalog.list_sources(self.store)}
@@ -189,15 +195,16 @@ class Mesh:
         sync_graph(self.store)
         sync_search(self.store)
 
-    def profile(self, product: str, **options: Any) -> Any:
+    def profile(self, product: str, *, user: str | None = None, **options: Any) -> Any:
         """Profile a product's columns inside its source (``ProductProfile``).
 
         Options: ``columns`` (names), ``top`` (top values per column, default 10), ``quantiles``
-        (default 0.05, 0.25, 0.5, 0.75, 0.95), ``reveal`` (show values of pii columns).
+        (default 0.05, 0.25, 0.5, 0.75, 0.95), ``reveal`` (show values of pii columns). A profile
+        reads raw values, so a principal with masks or a row filter on the product is refused.
         """
         from meshfabric.quality.profile import profile_product
 
-        info = self.product(product)
+        info = self.product(self.access.authorize_raw(user, product))
         return profile_product(info, self.connector(info.source), **options)
 
     def record_profile(self, profile: Any) -> Any:
@@ -260,7 +267,7 @@ class Mesh:
     def source_tables(self, name: str) -> list[TableInfo]:
         return self.connector(name).list_tables()
 
-    def write(self, product: str, data: Any, *, mode: str = "append") -> int:
+    def write(self, product: str, data: Any, *, mode: str = "append", user: str | None = None) -> int:
         """Publish data (Arrow, pandas or polars) into a product's output port.
 
         The data is checked against the declared schema first; a mismatch writes nothing.
@@ -269,7 +276,7 @@ class Mesh:
         from meshfabric.catalog.publish import write_product
         from meshfabric.events import DomainEvent
 
-        info = self.product(product)
+        info = self.product(self.access.authorize(user, "write", product))
         rows = write_product(info, self.connector(info.source), _as_arrow(data), mode)  # type: ignore[arg-type]
         self.events.publish(DomainEvent("product.data_written", info.domain,
                                         {"product": info.fqn, "rows": rows, "mode": mode}))
@@ -279,16 +286,21 @@ class Mesh:
         return rows
 
     # -- query ------------------------------------------------------------------------------
-    def query(self, sql: str, *, limit: int | None = None) -> QueryResult:
-        """Run one SELECT over products (``domain.product``) across all their sources."""
-        from meshfabric.query import run_query
+    def query(self, sql: str, *, limit: int | None = None, user: str | None = None) -> QueryResult:
+        """Run one SELECT over products (``domain.product``) across all their sources.
 
-        return run_query(sql, StoreCatalog(self), limit=limit)
+        Acts as ``user`` (only when the local principal is a workspace admin) or the local
+        principal: products it may not discover do not exist for it, masks and row filters of
+        the access policies are applied, and the decision is audited.
+        """
+        from meshfabric.access.enforce import run
 
-    def explain(self, sql: str) -> Any:
-        from meshfabric.query import explain
+        return run(self, sql, user=user, limit=limit)  # type: ignore[no-any-return]
 
-        return explain(sql, StoreCatalog(self))
+    def explain(self, sql: str, *, user: str | None = None) -> Any:
+        from meshfabric.access.enforce import run
+
+        return run(self, sql, user=user, explain=True)
 
     def _require_root(self) -> Path:
         if self.root is None:
@@ -315,7 +327,7 @@ class StoreCatalog:
 
     def __init__(self, mesh: Mesh) -> None:
         self._mesh = mesh
-        self._products = {p.fqn.lower(): p for p in mesh.products()}
+        self._products = {p.fqn.lower(): p for p in catalog.list_products(mesh.store)}
 
     def _binding(self, p: catalog.ProductInfo) -> ProductBinding:
         cols = tuple(ProductColumn(c["name"], parse_type(c["type"]), c.get("nullable", True)) for c in p.columns)

@@ -394,6 +394,25 @@ class AccessService:
             )
         return self.principal(user, snap)
 
+    def authorize(self, user: str | None, permission: str, product: str) -> str:
+        """The product's canonical name once ``user`` holds ``permission`` on it (audited).
+        NotFound — the same as for a missing product — when it may not even discover it."""
+        from meshfabric.access.enforce import authorize
+
+        return authorize(self.mesh, user, permission, product)
+
+    def authorize_raw(self, user: str | None, product: str) -> str:
+        """Like ``authorize(user, "query", product)``, and refuses a principal that has masks or
+        a row filter on the product: for operations that read raw values (profiles)."""
+        fqn = self.authorize(user, "query", product)
+        policy = self.effective(user, fqn)
+        if not policy.exempt and (policy.row_filter is not None
+                                  or any(m.mask != "clear" for m in policy.masks.values())):
+            self.audit(policy.principal, "profile", fqn, "denied", "masked or filtered principal")
+            raise AccessDenied(f"'{policy.principal}' has masks or a row filter on '{fqn}' and may not read raw values",
+                               hint="query the product instead; its masks and filter then apply")
+        return fqn
+
     def effective(self, user: str | None, product: str, snap: AccessSnapshot | None = None) -> EffectivePolicy:
         """The masks and row filter ``user`` gets on ``product`` (``policy test``)."""
         from meshfabric.access.policy import effective

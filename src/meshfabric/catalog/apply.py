@@ -35,7 +35,7 @@ Action = Literal["create", "update", "unchanged", "delete"]
 @dataclass
 class Change:
     action: Action
-    kind: Literal["source", "domain", "product", "contract"]
+    kind: Literal["source", "domain", "product", "contract", "policy"]
     name: str
     changed: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
@@ -280,6 +280,7 @@ def _reconcile(
     _check_consumer_contracts(session, columns, previous, warnings, workspace_contracts)
     _apply_contracts(session, [lc for lc in specs.contracts if _in_scope(lc.file, rel_scope)], rel_scope,
                      changes, emit, write=write)
+    _apply_policies(session, specs, columns, rel_scope, changes, emit, correlation_id, write=write)
 
     for fqn, row in stored.items():
         if fqn not in wanted and (full or _in_scope(row.file, rel_scope)):
@@ -307,7 +308,7 @@ def _reconcile(
     if write:
         for event in events:
             append(session, event)
-    order = {"source": 0, "domain": 1, "product": 2, "contract": 3}
+    order = {"source": 0, "domain": 1, "product": 2, "contract": 3, "policy": 4}
     changes.sort(key=lambda c: (order[c.kind], c.name))
     return changes, len(events)
 
@@ -439,3 +440,78 @@ def _apply_contracts(
             emit("contract.deleted", (row.product or "").split(".")[0] or None, {"contract": cid})
             if write:
                 session.delete(row)
+
+
+def _apply_policies(
+    session: Session,
+    specs: WorkspaceSpecs,
+    columns: dict[str, list[dict[str, Any]]],
+    rel_scope: str | None,
+    changes: list[Change],
+    emit: Callable[[str, str | None, dict[str, Any]], None],
+    correlation_id: str,
+    *,
+    write: bool,
+) -> None:
+    """Upsert the workspace's access policy files; delete those whose file left the scope. An
+    apply that changes any policy records the next policy version (audit entries carry it).
+
+    Rules naming columns of a product whose schema comes from the source (none declared) are
+    checked here, against the effective columns, before anything is written.
+    """
+    from meshfabric.store.models_access import PolicyRow, PolicyVersionRow
+
+    problems: list[SpecProblem] = []
+    for lp in specs.policies:
+        for i, rule in enumerate(lp.policy.rules):
+            cols = columns.get(rule.product or "")
+            if not cols:
+                continue
+            known = {c["name"].lower() for c in cols}
+            for col in rule.columns:
+                if col.lower() not in known:
+                    problems.append(SpecProblem(lp.file, lp.lines.get(("rules", i, "columns", col)),
+                                                f"rules.{i}.columns.{col}",
+                                                f"product '{rule.product}' has no column '{col}'"))
+    if problems:
+        raise SpecError(problems)
+    stored = {r.name: r for r in session.scalars(select(PolicyRow))}
+    wanted: set[str] = set()
+    changed = False
+    now = datetime.now(UTC)
+    for lp in specs.policies:
+        if not _in_scope(lp.file, rel_scope):
+            if lp.policy.name in stored:
+                wanted.add(lp.policy.name)
+            continue
+        name, doc = lp.policy.name, lp.policy.to_doc()
+        wanted.add(name)
+        digest = _hash(doc)
+        row = stored.get(name)
+        if row is not None and row.digest == digest and row.file == lp.file:
+            changes.append(Change("unchanged", "policy", name))
+            continue
+        changed = True
+        changes.append(Change("create" if row is None else "update", "policy", name, detail={"file": lp.file}))
+        emit("access.policy_changed", None, {"policy": name, "action": "create" if row is None else "update"})
+        if write:
+            if row is None:
+                row = PolicyRow(name=name)
+                session.add(row)
+            row.file, row.document, row.digest, row.updated_at = lp.file, doc, digest, now
+    for name, row in stored.items():
+        if name not in wanted and _in_scope(row.file, rel_scope):
+            changed = True
+            changes.append(Change("delete", "policy", name, detail={"file": row.file}))
+            emit("access.policy_changed", None, {"policy": name, "action": "delete"})
+            if write:
+                session.delete(row)
+    if changed and write:
+        session.flush()
+        current = session.scalar(select(PolicyVersionRow.version).order_by(PolicyVersionRow.version.desc()).limit(1))
+        names = sorted(session.scalars(select(PolicyRow.name)))
+        digests = sorted(session.scalars(select(PolicyRow.digest)))
+        version = (current or 0) + 1
+        session.add(PolicyVersionRow(version=version, digest=_hash(digests), policies=names,
+                                     correlation_id=correlation_id, created_at=now))
+        emit("access.policy_version", None, {"version": version, "policies": names})

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING
 from meshfabric.query.catalog import ProductBinding, ProductCatalog, ProductColumn, StaticCatalog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from sqlglot import exp
+
+    from meshfabric.query.guard import GuardedQuery
     from meshfabric.query.planner import Plan
+    from meshfabric.query.secure import SecuredView
+
+    #: the access layer's secured views of the products a query references (lower-case fqn)
+    Views = Callable[[tuple[ProductBinding, ...]], Mapping[str, SecuredView]]
     from meshfabric.query.result import QueryResult
 
 __all__ = [
@@ -33,10 +42,14 @@ __all__ = [
 ]
 
 
-def run_query(sql: str, catalog: ProductCatalog, *, limit: int | None = None) -> QueryResult:
+def run_query(
+    sql: str, catalog: ProductCatalog, *, limit: int | None = None, views: Views | None = None
+) -> QueryResult:
     """Run one SELECT over products of ``catalog`` and return its rows as Arrow, with stats.
 
-    ``limit`` caps the rows returned (on top of any LIMIT in the query). Raises QueryError for
+    ``limit`` caps the rows returned (on top of any LIMIT in the query). ``views`` (the access
+    layer) gives the secured view of each referenced product: its references are replaced by
+    masked, filtered subqueries before planning (:mod:`.secure`). Raises QueryError for
     refused or failing SQL and SourceError, naming the source, when a source cannot be read.
 
     >>> result = run_query("SELECT region, sum(amount) FROM sales.orders GROUP BY 1", catalog)  # doctest: +SKIP
@@ -48,15 +61,23 @@ def run_query(sql: str, catalog: ProductCatalog, *, limit: int | None = None) ->
 
     start = time.perf_counter()
     guarded = guard(sql, catalog)
-    the_plan = plan(guarded.expression, catalog, limit=limit)
+    the_plan = plan(_secured(guarded, views), catalog, limit=limit)
     return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start)
 
 
-def explain(sql: str, catalog: ProductCatalog) -> Plan:
+def explain(sql: str, catalog: ProductCatalog, *, views: Views | None = None) -> Plan:
     """The plan of a query without running it; ``str(plan)`` prints what each source would be
     sent (columns, pushed and kept filters, the source SQL) and the query DuckDB would run."""
     from meshfabric.query.guard import guard
     from meshfabric.query.planner import plan, with_source_sql
 
     guarded = guard(sql, catalog)
-    return with_source_sql(plan(guarded.expression, catalog), catalog)
+    return with_source_sql(plan(_secured(guarded, views), catalog), catalog)
+
+
+def _secured(guarded: GuardedQuery, views: Views | None) -> exp.Query:
+    if views is None:
+        return guarded.expression
+    from meshfabric.query.secure import secure
+
+    return secure(guarded.expression, views(guarded.products))

@@ -66,7 +66,8 @@ def execute(plan: Plan, catalog: ProductCatalog, *, planning_seconds: float = 0.
     """
     _recheck(plan.sql, {s.name for s in plan.scans})
     started = time.perf_counter()
-    session = _Session(materialise=len(plan.scans) >= MATERIALISE_MIN_SCANS)
+    session = _Session(materialise=len(plan.scans) >= MATERIALISE_MIN_SCANS,
+                       secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None})
     try:
         results = run_scans(plan.scans, catalog, on_result=session.load, while_reading=session.open)
         scanned = time.perf_counter()
@@ -167,8 +168,9 @@ class _Session:
     takes ~25 ms), loaded scan by scan, and closed off the caller's path (freeing millions of
     copied rows takes 40–90 ms, and the result no longer needs them)."""
 
-    def __init__(self, *, materialise: bool) -> None:
+    def __init__(self, *, materialise: bool, secured: dict[str, Scan] | None = None) -> None:
         self.materialise = materialise
+        self.secured = secured or {}
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> duckdb.DuckDBPyConnection:
@@ -179,7 +181,11 @@ class _Session:
         return self._conn
 
     def load(self, name: str, result: ScanResult) -> None:
-        load(self.open(), name, result.table, self.materialise)
+        scan = self.secured.get(name)
+        if scan is not None:
+            load_secured(self.open(), scan, result.table)
+        else:
+            load(self.open(), name, result.table, self.materialise)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -201,6 +207,24 @@ def load(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table, materialis
     conn.register(_INCOMING, table)
     try:
         conn.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{_INCOMING}"')
+    finally:
+        conn.unregister(_INCOMING)
+
+
+def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, table: pa.Table) -> None:
+    """Load a scan of a secured product: only the rows its row filter admits are copied into
+    the session's table (whatever the source already filtered), plus the hash salt as a column
+    bound as a parameter. The user's query can then read nothing else: an expression that
+    raises cannot be evaluated on a hidden row, because no hidden row is in the session."""
+    from meshfabric.query.guard import DIALECT
+    from meshfabric.query.secure import SALT_COLUMN
+
+    conn.register(_INCOMING, _registrable(table))
+    try:
+        salt = ", CAST(? AS VARCHAR) AS " + SALT_COLUMN if scan.salt is not None else ""
+        where = f" WHERE {scan.row_filter.sql(dialect=DIALECT)}" if scan.row_filter is not None else ""
+        params = [scan.salt] if scan.salt is not None else []
+        conn.execute(f'CREATE TABLE "{scan.name}" AS SELECT *{salt} FROM "{_INCOMING}"{where}', params)
     finally:
         conn.unregister(_INCOMING)
 
@@ -228,7 +252,9 @@ def _read(connector: Connector, scan: Scan) -> ScanResult:
 
 def _recheck(sql: str, internal: set[str]) -> None:
     """Run the guard again on the exact text DuckDB will get; only scans may be read."""
-    checked = check_sql(sql, internal=internal | {"__mf_limited"})
+    from meshfabric.query.secure import SALT_COLUMN
+
+    checked = check_sql(sql, internal=internal | {"__mf_limited", SALT_COLUMN})
     for table in product_tables(checked):
         if table.args.get("db") or table.name.lower() not in internal:
             raise QueryError(f"internal error: the engine query still names '{table.sql()}'")

@@ -43,6 +43,7 @@ from sqlglot.errors import OptimizeError
 
 from meshfabric.errors import QueryError
 from meshfabric.query.guard import DIALECT, product_tables, resolve_product
+from meshfabric.query.secure import SALT_COLUMN, SECURE_TAG, SecuredView
 
 if TYPE_CHECKING:
     from sqlglot.optimizer.scope import Scope
@@ -82,6 +83,12 @@ class Scan:
     kept: tuple[exp.Expression, ...] = ()
     limit: int | None = None
     instances: tuple[int, ...] = ()
+    #: the access policy's row filter of a secured product: pushed like any filter when the
+    #: source can evaluate it, and applied again by the engine while it loads the scan, before
+    #: any user expression runs, so hidden rows are never visible to the query
+    row_filter: exp.Expression | None = None
+    #: salt of ``hash`` masks, supplied to the engine as a column of the scan (never SQL text)
+    salt: str | None = field(default=None, repr=False)
 
     @property
     def source(self) -> str:
@@ -110,6 +117,8 @@ class Scan:
         ]
         lines += [f"    pushed:  {f.sql(dialect=DIALECT)}" for f in self.filters]
         lines += [f"    kept:    {f.sql(dialect=DIALECT)}  (the source cannot evaluate it)" for f in self.kept]
+        if self.row_filter is not None:
+            lines.append(f"    policy:  rows where {self.row_filter.sql(dialect=DIALECT)}  (applied at the scan)")
         if self.limit is not None:
             lines.append(f"    limit:   {self.limit}")
         if source_sql:
@@ -146,6 +155,7 @@ class _Instance:
     binding: ProductBinding
     alias: str
     renames_columns: bool
+    secured: SecuredView | None = None
     columns: set[str] = field(default_factory=set)
     filters: list[exp.Expression] = field(default_factory=list)
     kept: list[exp.Expression] = field(default_factory=list)
@@ -276,6 +286,7 @@ def _tag_instances(query: exp.Query, catalog: ProductCatalog) -> list[_Instance]
                 binding=binding,
                 alias=table.alias_or_name,
                 renames_columns=bool(alias_node is not None and alias_node.columns),
+                secured=table.meta.get(SECURE_TAG),
             )
         )
     return instances
@@ -353,6 +364,8 @@ def _qualified(query: exp.Query, instances: list[_Instance]) -> exp.Expression:
         schema.setdefault(b.domain.lower(), {})[b.name.lower()] = {
             c.name.lower(): _sqlglot_type(c.type) for c in b.columns
         }
+        if inst.secured is not None and inst.secured.salt is not None:
+            schema[b.domain.lower()][b.name.lower()][SALT_COLUMN] = "VARCHAR"
     try:
         tree = qualify(tree, schema=schema, dialect=DIALECT, quote_identifiers=False)
     except OptimizeError as exc:
@@ -537,11 +550,16 @@ def _build_scans(instances: list[_Instance], limit: int | None) -> list[Scan]:
     A merged scan may carry columns one reference does not use; that is harmless because the
     engine names every column it reads.
     """
-    groups: dict[tuple[str, tuple[str, ...], int | None], list[_Instance]] = {}
+    groups: dict[tuple[str, tuple[str, ...], int | None, str], list[_Instance]] = {}
     for inst in instances:
         filters = _dedupe(inst.filters)
         inst.filters = filters
-        key = (inst.binding.fqn.lower(), tuple(sorted(f.sql(dialect=DIALECT) for f in filters)), limit)
+        secured = inst.secured
+        policy = "" if secured is None else (
+            (secured.row_filter.sql(dialect=DIALECT) if secured.row_filter is not None else "")
+            + ("#salt" if secured.salt is not None else "")
+        )
+        key = (inst.binding.fqn.lower(), tuple(sorted(f.sql(dialect=DIALECT) for f in filters)), limit, policy)
         groups.setdefault(key, []).append(inst)
     scans = []
     for number, members in enumerate(groups.values()):
@@ -558,6 +576,8 @@ def _build_scans(instances: list[_Instance], limit: int | None) -> list[Scan]:
                 kept=tuple(kept),
                 limit=limit,
                 instances=tuple(m.id for m in members),
+                row_filter=first.secured.row_filter if first.secured is not None else None,
+                salt=first.secured.salt if first.secured is not None else None,
             )
         )
     return scans

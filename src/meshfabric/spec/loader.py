@@ -43,11 +43,22 @@ class LoadedContract:
 
 
 @dataclass
+class LoadedPolicy:
+    """An access policy file (``kind: AccessPolicy``)."""
+
+    policy: Any  # meshfabric.spec.access_models.AccessPolicy
+    file: str
+    line: int
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+
+@dataclass
 class WorkspaceSpecs:
     root: Path
     mesh: MeshSpec
     products: list[LoadedProduct] = field(default_factory=list)
     contracts: list[LoadedContract] = field(default_factory=list)
+    policies: list[LoadedPolicy] = field(default_factory=list)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -212,6 +223,7 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
     problems: list[SpecProblem] = []
     products: list[LoadedProduct] = []
     contracts: list[LoadedContract] = []
+    policies: list[LoadedPolicy] = []
     for path in spec_files(root):
         rel = str(path.relative_to(root))
         try:
@@ -233,9 +245,15 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
                 if found is not None:
                     contracts.append(found)
                 continue
+            if kind == "AccessPolicy":
+                found_policy, policy_problems = _load_policy_doc(doc, rel, lines, mesh)
+                problems.extend(policy_problems)
+                if found_policy is not None:
+                    policies.append(found_policy)
+                continue
             model = SPEC_KINDS.get(kind)
             if model is None:
-                kinds = [*SPEC_KINDS, "DataContract"]
+                kinds = [*SPEC_KINDS, "DataContract", "AccessPolicy"]
                 close = difflib.get_close_matches(str(kind), kinds, n=1)
                 problems.append(SpecProblem(
                     rel, lines.get(("kind",)), "kind", f"unknown kind '{kind}'",
@@ -263,9 +281,78 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
     for name in sorted(used):
         problems.extend(_unset_env(name, mesh.sources[name], mesh_lines))
     problems.extend(_cross_check_contracts(contracts, products, mesh))
+    problems.extend(_cross_check_policies(policies, products, mesh))
     if problems:
         raise SpecError(problems)
-    return WorkspaceSpecs(root, mesh, products, contracts)
+    return WorkspaceSpecs(root, mesh, products, contracts, policies)
+
+
+def _load_policy_doc(
+    doc: dict[str, Any], rel: str, lines: dict[tuple[Any, ...], int], mesh: MeshSpec
+) -> tuple[LoadedPolicy | None, list[SpecProblem]]:
+    from fnmatch import fnmatch
+
+    from meshfabric.spec.access_models import AccessPolicy
+
+    globs = mesh.access.policies
+    if globs and not any(fnmatch(rel, g) for g in globs):
+        return None, [SpecProblem(rel, lines.get(("kind",)), "kind",
+                                  "this access policy is not in a file listed under access.policies in mesh.yaml",
+                                  f"add '{rel}' to access.policies, or move the file")]
+    try:
+        policy = AccessPolicy.model_validate(doc)
+    except ValidationError as exc:
+        return None, validation_problems(AccessPolicy, exc, rel, lines)
+    return LoadedPolicy(policy, rel, lines.get((), 1), lines), []
+
+
+def _cross_check_policies(
+    policies: list[LoadedPolicy], products: list[LoadedProduct], mesh: MeshSpec
+) -> list[SpecProblem]:
+    """Names unique; every product, domain and (declared) column a rule names exists."""
+    problems = []
+    by_fqn = {lp.spec.fqn: lp for lp in products}
+    seen: dict[str, LoadedPolicy] = {}
+    for lp in policies:
+        p = lp.policy
+        if p.name in seen:
+            problems.append(SpecProblem(lp.file, lp.lines.get(("name",), lp.line), "name",
+                                        f"policy '{p.name}' is also defined in {seen[p.name].file}",
+                                        "give each policy its own name"))
+        seen[p.name] = lp
+        for i, rule in enumerate(p.rules):
+            if rule.product is not None and rule.product not in by_fqn:
+                close = difflib.get_close_matches(rule.product, sorted(by_fqn), n=1)
+                problems.append(SpecProblem(lp.file, lp.lines.get(("rules", i, "product")), f"rules.{i}.product",
+                                            f"product '{rule.product}' is not defined in this workspace",
+                                            f"did you mean '{close[0]}'?" if close else None))
+                continue
+            if rule.domain is not None and rule.domain not in mesh.domains:
+                problems.append(SpecProblem(lp.file, lp.lines.get(("rules", i, "domain")), f"rules.{i}.domain",
+                                            f"domain '{rule.domain}' is not declared in {MESH_FILE}"))
+            target = by_fqn.get(rule.product) if rule.product else None
+            declared = {c.name.lower(): c.name for c in target.spec.columns} if target else {}
+            if not declared:
+                continue
+            for col in rule.columns:
+                if col.lower() not in declared:
+                    close = difflib.get_close_matches(col.lower(), list(declared), n=1)
+                    problems.append(SpecProblem(
+                        lp.file, lp.lines.get(("rules", i, "columns", col)), f"rules.{i}.columns.{col}",
+                        f"product '{rule.product}' has no column '{col}'",
+                        f"did you mean '{declared[close[0]]}'?" if close else None))
+            if rule.row_filter is not None:
+                from sqlglot import exp
+
+                from meshfabric.access.sqlcheck import parse_policy_sql
+
+                named = {c.name for c in parse_policy_sql(rule.row_filter).find_all(exp.Column)
+                         if not c.name.startswith("mf_user_attribute_")}
+                for col in sorted(n for n in named if n.lower() not in declared):
+                    problems.append(SpecProblem(
+                        lp.file, lp.lines.get(("rules", i, "row_filter")), f"rules.{i}.row_filter",
+                        f"the row filter names '{col}', which product '{rule.product}' does not have"))
+    return problems
 
 
 def _cross_check(spec: ProductSpec, mesh: MeshSpec, rel: str, lines: dict[tuple[Any, ...], int]) -> list[SpecProblem]:
