@@ -907,10 +907,7 @@ def list_events(target: Any, *, namespace: str | None = None, job: str | None = 
     if namespace is not None and job is None and dataset is None:
         conds.append(or_(Row.job_namespace == namespace, Row.dataset_namespace == namespace))
     if job is not None:
-        ns, name = _split(job, namespace)
-        conds.append(Row.job_name == name)
-        if ns is not None:
-            conds.append(Row.job_namespace == ns)
+        conds.append(_named(Row.job_namespace, Row.job_name, job, namespace))
     if run_id is not None:
         try:
             conds.append(Row.run_id == canonical_run_id(run_id))
@@ -927,10 +924,7 @@ def list_events(target: Any, *, namespace: str | None = None, job: str | None = 
     if until is not None:
         conds.append(Row.event_time < until)
     if dataset is not None:
-        ns, name = _split(dataset, namespace)
-        conds.append(Row.dataset_name == name)
-        if ns is not None:
-            conds.append(Row.dataset_namespace == ns)
+        conds.append(_named(Row.dataset_namespace, Row.dataset_name, dataset, namespace))
     store = _store_of(target)
     with store.read() as session:
         total = session.scalar(select(func.count()).select_from(Row).where(*conds)) or 0
@@ -939,13 +933,16 @@ def list_events(target: Any, *, namespace: str | None = None, job: str | None = 
         return [_row_dict(r) for r in rows], int(total)
 
 
-def _split(ref: str, namespace: str | None) -> tuple[str | None, str]:
+def _named(ns_col: Any, name_col: Any, ref: str, namespace: str | None) -> Any:
+    """``ref`` is a name in ``namespace``, else a bare name or ``namespace/name`` — compared whole,
+    since namespaces (``s3://bucket``) and names (``raw/orders``) may both hold slashes."""
+    from sqlalchemy import and_, or_
+
     if namespace is not None:
-        return namespace, ref
+        return and_(ns_col == namespace, name_col == ref)
     if "/" in ref:
-        ns, name = ref.split("/", 1)
-        return ns, name
-    return None, ref
+        return or_(ns_col + "/" + name_col == ref, name_col == ref)
+    return name_col == ref
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
