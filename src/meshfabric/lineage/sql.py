@@ -160,6 +160,52 @@ class SqlLineage:
     def warnings(self) -> list[str]:
         return [w for st in self.statements for w in st.warnings]
 
+    def column_types(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each direct edge ``(source, target)`` with its transformation as OpenLineage writes it; an edge
+        seen in several statements keeps its strongest subtype (aggregation over transformation over
+        identity) and is masking when any of them masks."""
+        out: dict[tuple[str, str], Transformation] = {}
+        for st in self.statements:
+            for col in st.columns:
+                for f in col.direct:
+                    key = (str(f.source), str(col.target))
+                    seen = out.get(key)
+                    out[key] = f.transformation if seen is None else _merge_subtype(seen, f.transformation)
+        return {k: v.to_openlineage() for k, v in sorted(out.items())}
+
+    def column_lineage_facet(self, target: str, namespace: str,
+                             producer: str = "https://github.com/meshfabric/meshfabric") -> dict[str, Any]:
+        """OpenLineage ``columnLineage`` facet of the output dataset ``target`` (a name from
+        :attr:`targets`): per column its input fields with their transformations, and the
+        dataset-wide indirect dependencies of the statements writing it. Every input dataset is
+        named as written in the SQL, in ``namespace``."""
+        per_field: dict[str, dict[ColumnRef, set[Transformation]]] = {}
+        dataset: dict[ColumnRef, set[Transformation]] = {}
+        for st in self.statements:
+            if target not in st.targets:
+                continue
+            for col in st.columns:
+                if col.target.table != target:
+                    continue
+                inputs = per_field.setdefault(col.target.column, {})
+                for f in col.inputs:
+                    inputs.setdefault(f.source, set()).add(f.transformation)
+            for f in st.dataset:
+                dataset.setdefault(f.source, set()).add(f.transformation)
+
+        def field_list(items: dict[ColumnRef, set[Transformation]]) -> list[dict[str, Any]]:
+            return [{"namespace": namespace, "name": ref.table or "", "field": ref.column,
+                     "transformations": [t.to_openlineage() for t in sorted(ts)]}
+                    for ref, ts in sorted(items.items())]
+
+        return {
+            "_producer": producer,
+            "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json"
+                          "#/$defs/ColumnLineageDatasetFacet",
+            "fields": {name: {"inputFields": field_list(items)} for name, items in sorted(per_field.items())},
+            "dataset": field_list(dataset),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """``{"sources": [...], "targets": [...], "columns": [[src, tgt], ...]}``."""
         return {"sources": self.sources, "targets": self.targets, "columns": [list(e) for e in self.edges]}
