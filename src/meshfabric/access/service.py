@@ -131,6 +131,29 @@ class AccessService:
         return AccessSnapshot(principals, members, groups, user_roles, group_roles, grants, owners,
                               product_owner, rules, version)
 
+    def require_manager(self, *, product: str | None = None, domain: str | None = None) -> Principal:
+        """The local principal, if it may change access: a workspace admin for everything, an
+        owner (or admin grantee) of a domain or product for grants on it."""
+        snap = self.snapshot()
+        me = self.principal(self.local_name, snap)
+        if me.is_admin:
+            return me
+        if (product is not None and product in snap.product_owner
+                and self.permission_level(me, product, snap) >= level("admin")):
+            return me
+        if domain is not None:
+            mine = {me.name, *me.groups}
+            if mine & snap.owners.get(domain, set()) or any(
+                g.resource_kind == "domain" and g.resource == domain and g.permission == "admin"
+                and {"user": g.grantee == me.name, "group": g.grantee in me.groups,
+                     "role": g.grantee in me.roles}[g.grantee_kind] for g in snap.grants):
+                return me
+        what = f"product '{product}'" if product else f"domain '{domain}'" if domain else "access control"
+        self.audit(me.name, "manage", product or domain or "*", "denied", "not an admin")
+        raise AccessDenied(f"'{me.name}' may not change {what}: it needs a workspace admin"
+                           + (" or an owner of it" if product or domain else ""),
+                           hint="add the local principal to access.admins in mesh.yaml")
+
     # -- principals ---------------------------------------------------------------------------
     def principal(self, name: str, snap: AccessSnapshot | None = None) -> Principal:
         """The principal called ``name``; NotFound for an unknown name (the local principal
@@ -162,6 +185,7 @@ class AccessService:
         _check_name(name, "principal")
         if kind not in PRINCIPAL_KINDS:
             raise ConfigError(f"unknown principal kind '{kind}'", hint=f"use one of {', '.join(PRINCIPAL_KINDS)}")
+        self.require_manager()
         attributes = dict(attributes or {})
         for key, value in attributes.items():
             if not isinstance(value, str | int | float | bool) or not key.isidentifier():
@@ -181,6 +205,7 @@ class AccessService:
         return self.principal(name)
 
     def set_attributes(self, name: str, attributes: dict[str, Any]) -> Principal:
+        self.require_manager()
         with self.store.write() as s:
             row = s.get(PrincipalRow, name)
             if row is None:
@@ -196,6 +221,7 @@ class AccessService:
     # -- groups -------------------------------------------------------------------------------
     def create_group(self, name: str, description: str = "") -> None:
         _check_name(name, "group")
+        self.require_manager()
         with self.store.write() as s:
             if s.get(GroupRow, name) is not None:
                 raise ConfigError(f"group '{name}' already exists")
@@ -204,12 +230,14 @@ class AccessService:
             s.add(GroupRow(name=name, description=description))
 
     def add_member(self, group: str, principal: str) -> None:
+        self.require_manager()
         with self.store.write() as s:
             if s.get(PrincipalRow, principal) is None and principal != self.local_name:
                 raise NotFound(f"principal '{principal}' not found", hint="add it with `meshfabric users add`")
             self._add_member(s, group, principal)
 
     def remove_member(self, group: str, principal: str) -> None:
+        self.require_manager()
         with self.store.write() as s:
             s.execute(delete(GroupMemberRow).where(GroupMemberRow.group_name == group,
                                                    GroupMemberRow.principal == principal))
@@ -238,6 +266,7 @@ class AccessService:
     # -- roles --------------------------------------------------------------------------------
     def create_role(self, name: str, description: str = "") -> None:
         _check_name(name, "role")
+        self.require_manager()
         with self.store.write() as s:
             if s.get(RoleRow, name) is not None:
                 raise ConfigError(f"role '{name}' already exists")
@@ -248,6 +277,7 @@ class AccessService:
         from meshfabric.events import DomainEvent, append
 
         kind = "group" if group else "user"
+        self.require_manager()
         with self.store.write() as s:
             if s.get(RoleRow, role) is None:
                 known = list(s.scalars(select(RoleRow.name)))
@@ -267,6 +297,7 @@ class AccessService:
                                                                       "assignee_kind": kind}))
 
     def unassign_role(self, assignee: str, role: str, *, group: bool = False) -> None:
+        self.require_manager()
         with self.store.write() as s:
             s.execute(delete(RoleAssignmentRow).where(
                 RoleAssignmentRow.role == role, RoleAssignmentRow.assignee == assignee,
@@ -286,6 +317,7 @@ class AccessService:
         """Grant ``permission`` (discover, query, write, admin) on a product or a domain to a
         role (default), a group or a user."""
         kind, resource = self._resource(product, domain)
+        manager = self.require_manager(product=product, domain=domain)
         if permission not in PERMISSIONS:
             close = difflib.get_close_matches(permission, PERMISSIONS, n=1)
             raise ConfigError(f"unknown permission '{permission}'",
@@ -309,7 +341,7 @@ class AccessService:
                 GrantRow.resource == resource, GrantRow.permission == permission))
             if row is None:
                 row = GrantRow(grantee_kind=grantee_kind, grantee=grantee, resource_kind=kind, resource=resource,
-                               permission=permission, granted_by=by or self.local_name)
+                               permission=permission, granted_by=by or manager.name)
                 s.add(row)
                 s.flush()
                 append(s, DomainEvent("access.granted", resource.split(".")[0], {
@@ -320,6 +352,7 @@ class AccessService:
     def revoke(self, grantee: str, permission: str, *, product: str | None = None, domain: str | None = None,
                grantee_kind: str = "role") -> int:
         kind, resource = self._resource(product, domain)
+        self.require_manager(product=product, domain=domain)
         from meshfabric.events import DomainEvent, append
 
         with self.store.write() as s:

@@ -33,6 +33,7 @@ def query(
     limit: int = typer.Option(None, "--limit", help="Return at most this many rows."),
     stats: bool = typer.Option(False, "--stats", help="Print what each source was sent and how many rows it moved."),
     max_rows: int = typer.Option(50, "--max-rows", help="Rows shown in table format."),
+    as_user: str = typer.Option(None, "--as", help="Act as this principal (the local principal must be an admin)."),
 ) -> None:
     """Run one SELECT over products (domain.product) across every source they live in."""
     from meshfabric.errors import ConfigError
@@ -43,7 +44,7 @@ def query(
     if fmt == "parquet" and output is None:
         raise ConfigError("parquet output needs --output FILE")
     with open_mesh() as mesh:
-        result = mesh.query(_read_sql(sql), limit=limit)
+        result = mesh.query(_read_sql(sql), limit=limit, user=as_user)
     data = result.arrow()
     if fmt == "table":
         shown = data.slice(0, max_rows).to_pylist()
@@ -88,8 +89,11 @@ def _write(data: object, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
 
 
-def explain(sql: str = typer.Argument(..., help="SQL text, '-' for stdin, or @FILE.")) -> None:
+def explain(
+    sql: str = typer.Argument(..., help="SQL text, '-' for stdin, or @FILE."),
+    as_user: str = typer.Option(None, "--as", help="Act as this principal (the local principal must be an admin)."),
+) -> None:
     """Show the plan: what each source will be sent and what runs in the engine."""
     with open_mesh() as mesh:
-        plan = mesh.explain(_read_sql(sql))
+        plan = mesh.explain(_read_sql(sql), user=as_user)
     console.print(Text(str(plan)))
