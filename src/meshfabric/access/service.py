@@ -484,20 +484,32 @@ class AccessService:
 
     def audit_log(self, *, user: str | None = None, action: str | None = None, since: datetime | None = None,
                   decision: str | None = None, limit: int = 100, offset: int = 0) -> list[AuditEntry]:
-        stmt = select(AuditRow).order_by(AuditRow.id.desc())
-        if user:
-            stmt = stmt.where(AuditRow.principal == user)
-        if action:
-            stmt = stmt.where(AuditRow.action == action)
-        if decision:
-            stmt = stmt.where(AuditRow.decision == decision)
-        if since is not None:
-            stmt = stmt.where(AuditRow.at >= since)
+        """Audit entries, newest first."""
+        stmt = _audit_filter(select(AuditRow), user, action, since, decision).order_by(AuditRow.id.desc())
         with self.store.read() as s:
             rows = s.scalars(stmt.limit(limit).offset(offset))
             return [AuditEntry(r.id, r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC), r.principal, r.action,
                                r.resource, r.decision, r.reason, r.policy_version, r.sql_fingerprint, r.rows,
                                r.latency_ms) for r in rows]
+
+    def audit_count(self, *, user: str | None = None, action: str | None = None, since: datetime | None = None,
+                    decision: str | None = None) -> int:
+        stmt = _audit_filter(select(func.count()).select_from(AuditRow), user, action, since, decision)
+        with self.store.read() as s:
+            return int(s.scalar(stmt) or 0)
+
+
+def _audit_filter(stmt: Any, user: str | None, action: str | None, since: datetime | None,
+                  decision: str | None) -> Any:
+    if user:
+        stmt = stmt.where(AuditRow.principal == user)
+    if action:
+        stmt = stmt.where(AuditRow.action == action)
+    if decision:
+        stmt = stmt.where(AuditRow.decision == decision)
+    if since is not None:
+        stmt = stmt.where(AuditRow.at >= since)
+    return stmt
 
 
 def fingerprint(sql: str) -> str:
