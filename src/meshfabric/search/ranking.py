@@ -103,7 +103,7 @@ def score(doc: Any, groups: list[Group]) -> Scored:
             if (info := " ".join(x for x in (c.get("type", ""), c.get("description", ""),
                                              " ".join(c.get("classification") or [])) if x))
         ],
-        "tags": [(None, t, tokens(t)) for t in doc.tags or []],
+        "tags": [(None, tags, tokens(tags))] if (tags := ", ".join(str(t) for t in doc.tags or [])) else [],
         "owner": [(None, doc.owner, tokens(doc.owner))],
         "description": [(None, doc.description, tokens(doc.description))],
     }
