@@ -273,19 +273,20 @@ class MetadataGraph:
                 stmt = stmt.where(getattr(GraphNodeRow, name) == str(value))
                 continue
             prop = GraphNodeRow.properties[name]
+            # SQL narrows (JSON types differ per dialect: SQLite's true is 1); Python decides exactly
+            # (never a CAST to a number or boolean: PostgreSQL would fail on a node whose value is text)
             if isinstance(value, bool):
-                stmt = stmt.where(prop.as_boolean() == value)
-            elif isinstance(value, int):
-                stmt = stmt.where(prop.as_integer() == value)
-            elif isinstance(value, float):
-                stmt = stmt.where(prop.as_float() == value)
+                stmt = stmt.where(_json_text(prop).in_(["true", "1"] if value else ["false", "0"]))
+            elif isinstance(value, int | float):
+                if float(value).is_integer() and abs(value) < 1e15:
+                    stmt = stmt.where(_json_text(prop).like(f"%{int(value)}%"))
             elif isinstance(value, str):
-                # equal, or a list that may contain it (checked exactly below)
+                # equal, or a list that may contain it
                 stmt = stmt.where(or_(prop.as_string() == value, _json_text(prop).like(f"%{_like(value)}%",
                                                                                            escape="\\")))
-                post.append((name, value))
             else:
                 raise MeshfabricError(f"find: criterion {name}={value!r} must be a string, number or boolean")
+            post.append((name, value))
         stmt = stmt.order_by(GraphNodeRow.kind, GraphNodeRow.key)
         out: list[Node] = []
         skipped = 0
@@ -365,9 +366,14 @@ def _json_text(prop: Any) -> Any:
 
 
 def _matches(stored: Any, value: Any) -> bool:
+    """JSON equality: a boolean is not a number; a list matches when it holds the value."""
     if isinstance(stored, list):
-        return value in stored
-    return bool(stored == value)
+        return any(_matches(x, value) for x in stored)
+    if isinstance(stored, bool) or isinstance(value, bool):
+        return isinstance(stored, bool) and isinstance(value, bool) and stored == value
+    if isinstance(stored, int | float) and isinstance(value, int | float):
+        return float(stored) == float(value)
+    return type(stored) is type(value) and bool(stored == value)
 
 
 __all__ = ["KINDS", "Edge", "MetadataGraph", "Node"]
