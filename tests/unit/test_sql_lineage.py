@@ -211,6 +211,18 @@ CASES = [
          ["t"], [("s.id", "t.id"), ("s.a", "t.a")], schema=S_TS, id="merge-insert-values-known-target"),
     case("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", "duckdb", ["s"], ["t"], [],
          id="merge-delete-only"),
+    case("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+         "spark", ["s"], ["t"], [("s.*", "t.*")], id="spark-merge-star"),
+    case("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+         "databricks", ["s"], ["t"], [("s.id", "t.id"), ("s.b", "t.b")], schema=S_TS, id="merge-star-known-source"),
+    # ---- PIVOT / UNPIVOT / CLONE ----
+    case("SELECT a, x FROM t PIVOT (sum(v) FOR k IN ('x', 'y')) AS p", "snowflake", ["t"], [],
+         [("t.a", "a"), ("t.v", "x")], id="snowflake-pivot"),
+    case("SELECT region, q1 FROM sales PIVOT (sum(amount) FOR quarter IN ('q1', 'q2'))", "duckdb", ["sales"], [],
+         [("sales.region", "region"), ("sales.amount", "q1")], id="duckdb-pivot"),
+    case("SELECT id, col, val FROM t UNPIVOT (val FOR col IN (c1, c2)) AS u", "snowflake", ["t"], [],
+         [("t.id", "id"), ("t.c1", "val"), ("t.c2", "val")], id="snowflake-unpivot"),
+    case("CREATE TABLE t CLONE s", "snowflake", ["s"], ["t"], [("s.*", "t.*")], id="snowflake-clone"),
     # ---- DELETE ----
     case("DELETE FROM t WHERE id IN (SELECT id FROM s)", "postgres", ["s"], ["t"], [], id="delete-subquery"),
     case("DELETE FROM t USING s WHERE t.id = s.id", "postgres", ["s"], ["t"], [], id="delete-using"),
@@ -226,6 +238,10 @@ CASES = [
     case("DROP TABLE IF EXISTS x; CREATE TABLE x AS SELECT a FROM t; SELECT a FROM x", "duckdb", ["t", "x"], ["x"],
          [("t.a", "x.a"), ("x.a", "a")], id="script-drop-create-select"),
     case("DROP TABLE t; TRUNCATE u", None, [], [], [], id="script-no-lineage"),
+    case("SELECT 1\nGO\nINSERT INTO dbo.u (x) SELECT a FROM dbo.t\nGO 2\n", "tsql", ["dbo.t"], ["dbo.u"],
+         [("dbo.t.a", "dbo.u.x")], id="tsql-go-batches"),
+    case("BEGIN; INSERT INTO u SELECT a FROM t; COMMIT;", "postgres", ["t"], ["u"], [("t.a", "u.a")],
+         id="script-transaction"),
 ]
 
 

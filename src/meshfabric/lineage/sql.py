@@ -301,9 +301,15 @@ def _parse_script(sql: str, dialect: str | None) -> list[tuple[int, exp.Expr]]:
         raise SqlLineageError(f"cannot read the SQL: {exc}",
                               hint="check for an unterminated string, quoted identifier or comment") from exc
     chunks: list[list[Any]] = [[]]
+    go_line = None
     for tok in tokens:
         if tok.token_type == TokenType.SEMICOLON:
             chunks.append([])
+        elif tok.token_type == TokenType.COMMAND and tok.text.upper() == "GO":
+            chunks.append([])  # T-SQL batch separator (sqlcmd / SSMS scripts)
+            go_line = tok.line
+        elif go_line == tok.line and tok.token_type == TokenType.NUMBER:
+            continue  # GO 5: the repeat count belongs to the separator
         else:
             chunks[-1].append(tok)
     out: list[tuple[int, exp.Expr]] = []
@@ -368,6 +374,14 @@ _Slot = tuple[str, frozenset[InputField]]
 
 
 # -- one query -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Pivot:
+    """A table read through PIVOT or UNPIVOT."""
+
+    table: Any
+    pivot: Any
+
 
 class _QueryLineage:
     """Column lineage of one query (SELECT / set operation, with CTEs) resolved to base tables."""
@@ -545,9 +559,11 @@ class _QueryLineage:
                        f"{', '.join(sorted({str(f.source.table) for f in found}))}; pass a schema to decide")
         return found
 
-    def _known_columns(self, src: exp.Table | Scope) -> list[str] | None:
+    def _known_columns(self, src: exp.Table | Scope | _Pivot) -> list[str] | None:
         from sqlglot import exp
 
+        if isinstance(src, _Pivot):
+            return None
         if isinstance(src, exp.Table):
             cols = self._table_columns(src)
             return cols or None
@@ -556,13 +572,62 @@ class _QueryLineage:
             return None
         return [n for n, _ in slots]
 
-    def _from_source(self, src: exp.Table | Scope, name: str) -> set[InputField]:
+    def _from_source(self, src: exp.Table | Scope | _Pivot, name: str) -> set[InputField]:
         from sqlglot import exp
 
+        if isinstance(src, _Pivot):
+            return self._from_pivot(src, name)
         if isinstance(src, exp.Table):
             tname = _table_name(src)
             return {InputField(ColumnRef(tname, name), _IDENT)} if tname else set()
         return self._output_named(src, name) or set()
+
+    def _visible_sources(self, scope: Scope) -> dict[str, Any]:
+        """Alias → source; a PIVOTed / UNPIVOTed table is seen through its pivot, under both names."""
+        from sqlglot import exp
+
+        out: dict[str, Any] = {}
+        for alias, (_node, src) in scope.selected_sources.items():
+            pivots = src.args.get("pivots") if isinstance(src, exp.Table) else None
+            if pivots:
+                piv = _Pivot(src, pivots[-1])
+                out[alias.lower()] = piv
+                if pivots[-1].alias:
+                    out[pivots[-1].alias.lower()] = piv
+            else:
+                out[alias.lower()] = src
+        return out
+
+    def _from_pivot(self, src: _Pivot, name: str) -> set[InputField]:
+        from sqlglot import exp
+
+        tname = _table_name(src.table)
+        if tname is None:
+            return set()
+        piv = src.pivot
+
+        def cols(node: exp.Expr) -> set[str]:
+            return {c.name.lower() for c in node.find_all(exp.Column, exp.Identifier)
+                    if not isinstance(c.parent, exp.Column) and not isinstance(c, exp.Literal)}
+
+        fields = piv.args.get("fields") or []
+        if piv.args.get("unpivot"):
+            values = {e.name.lower() for e in piv.expressions}
+            names = {f.this.name.lower() for f in fields if isinstance(f, exp.In)}
+            unpivoted = {c.name.lower() for f in fields if isinstance(f, exp.In) for c in f.expressions}
+            if name in values:
+                return {InputField(ColumnRef(tname, c), _IDENT) for c in sorted(unpivoted)}
+            if name in names:
+                return set()  # holds the names of the unpivoted columns, not their values
+            return {InputField(ColumnRef(tname, name), _IDENT)}
+        outputs = {c.name.strip("'\"").lower() for c in piv.args.get("columns") or []}
+        if name in outputs or any(name.startswith(o + "_") or name.endswith("_" + o) for o in outputs):
+            found = {InputField(ColumnRef(tname, c), Transformation(DIRECT, AGGREGATION))
+                     for agg in piv.expressions for c in cols(agg)}
+            found |= {InputField(ColumnRef(tname, c), Transformation(INDIRECT, CONDITIONAL))
+                      for f in fields if isinstance(f, exp.In) for c in cols(f.this)}
+            return found
+        return {InputField(ColumnRef(tname, name), _IDENT)}  # a grouping column passes through
 
     def resolve_column(self, scope: Scope, col: exp.Column) -> set[InputField]:
         from sqlglot import exp
@@ -572,7 +637,7 @@ class _QueryLineage:
         table = col.table.lower() if col.table else None
         s: Scope | None = scope
         while s is not None:
-            sources = {k.lower(): v[1] for k, v in s.selected_sources.items()}
+            sources = self._visible_sources(s)
             sources.update({k.lower(): v for k, v in s.lateral_sources.items()})
             if table is not None:
                 if table in sources:
@@ -903,6 +968,14 @@ class _StatementAnalyzer:
         query = stmt.expression
         if isinstance(query, exp.Subquery):
             query = query.unnest()
+        clone = stmt.args.get("clone")
+        if kind == "table" and isinstance(clone, exp.Clone) and isinstance(clone.this, exp.Table):
+            # CREATE TABLE t CLONE s (Snowflake, BigQuery, Databricks): every column copied as is
+            self.result.kind = "create_table_clone"
+            self.result.targets.append(tname)
+            copy = exp.Select(expressions=[exp.Star()]).from_(clone.this.copy())
+            self._register(target, self._emit(self._lineage(copy), tname, None))
+            return
         if not isinstance(query, exp.Query):
             self.result.kind = f"create_{kind}"
             self._register(target, names or [])  # CREATE TABLE t (a INT, …): columns for later statements
@@ -977,11 +1050,16 @@ class _StatementAnalyzer:
         names: list[str] = []
         values: list[exp.Expr] = []
         conditions: list[exp.Expr] = []
+        star_copy = False
         whens = stmt.args.get("whens")
         for when in (whens.expressions if whens is not None else []):
             if when.args.get("condition") is not None:
                 conditions.append(when.args["condition"].copy())
             then = when.args.get("then")
+            if (isinstance(then, exp.Update) and any(isinstance(e, exp.Star) for e in then.expressions)) or (
+                    isinstance(then, exp.Insert) and isinstance(then.this, exp.Star)):
+                star_copy = True  # UPDATE SET * / INSERT *: every source column into its namesake
+                continue
             if isinstance(then, exp.Update):
                 for eq in then.expressions:
                     if isinstance(eq, exp.EQ) and isinstance(eq.this, exp.Column):
@@ -1007,6 +1085,12 @@ class _StatementAnalyzer:
         if conditions:
             select.set("where", exp.Where(this=exp.and_(*conditions)))
         select = _with_ctes(select, stmt)
+        if star_copy:
+            src_alias = using.alias_or_name
+            stars = select.copy()
+            stars.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(src_alias))])
+            star_ql = self._lineage(stars)
+            self._emit(star_ql, tname, None, include_target_source=_root_table(star_ql, tgt))
         ql = self._lineage(select)
         self._emit(ql, tname, names, include_target_source=_root_table(ql, tgt))
 
