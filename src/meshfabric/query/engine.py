@@ -216,6 +216,8 @@ def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, table: pa.Table) -
     the session's table (whatever the source already filtered), plus the hash salt as a column
     bound as a parameter. The user's query can then read nothing else: an expression that
     raises cannot be evaluated on a hidden row, because no hidden row is in the session."""
+    import duckdb
+
     from meshfabric.query.guard import DIALECT
     from meshfabric.query.secure import SALT_COLUMN
 
@@ -225,6 +227,9 @@ def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, table: pa.Table) -
         where = f" WHERE {scan.row_filter.sql(dialect=DIALECT)}" if scan.row_filter is not None else ""
         params = [scan.salt] if scan.salt is not None else []
         conn.execute(f'CREATE TABLE "{scan.name}" AS SELECT *{salt} FROM "{_INCOMING}"{where}', params)
+    except duckdb.Error as exc:
+        raise QueryError(f"the access policy of '{scan.product}' could not be applied: {_first_line(str(exc))}",
+                         hint="ask a workspace admin to check the policy (`meshfabric policy test`)") from None
     finally:
         conn.unregister(_INCOMING)
 

@@ -320,7 +320,8 @@ def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatal
                 if not inst.renames_columns and restrict_predicate(conjunct, alias, lambda e: True) is not None:
                     candidates.append((inst, alias, conjunct))
 
-    deciders = _push_deciders([inst for inst, _, _ in candidates], catalog)
+    secured = [i for i in instances if i.secured is not None and i.secured.row_filter is not None]
+    deciders = _push_deciders([inst for inst, _, _ in candidates] + secured, catalog)
     for inst, alias, conjunct in candidates:
         mapping, decide = real[inst.id], deciders[inst.id]
         refused: list[exp.Expression] = []
@@ -332,6 +333,20 @@ def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatal
             else:
                 inst.kept.append(found)
         inst.kept.extend(_rename(r, mapping) for r in refused)
+
+    for inst in secured:
+        # the policy's row filter holds for every row of the reference, whatever the analysis
+        # of the surrounding query made of it: its columns are read and it is offered to the source
+        assert inst.secured is not None and inst.secured.row_filter is not None
+        mapping, decide = real[inst.id], deciders[inst.id]
+        for column in inst.secured.row_filter.find_all(exp.Column):
+            if column.name.lower() in mapping:
+                inst.columns.add(mapping[column.name.lower()])
+        for conjunct in _operands_of(_rename(inst.secured.row_filter, mapping), exp.And):
+            if _is_row_atom(conjunct) and decide(conjunct):
+                inst.filters.append(conjunct)
+            else:
+                inst.kept.append(conjunct)
 
     for inst in instances:
         if inst.renames_columns:

@@ -62,6 +62,9 @@ def secure(query: exp.Query, views: Mapping[str, SecuredView]) -> exp.Query:
         return query
     names = {i.name.lower() for i in query.find_all(exp.Identifier)}
     star = any(not isinstance(s.parent, exp.Count) for s in query.find_all(exp.Star))
+    # ``SELECT t FROM ... t`` reads the whole row as a struct: every column then counts as used
+    aliases = {t.alias_or_name.lower() for t in query.find_all(exp.Table, exp.Subquery)}
+    star = star or any(not c.table and c.name.lower() in aliases for c in query.find_all(exp.Column))
     unaliased: set[tuple[str, str]] = set()
     for table in product_tables(query):
         fqn = ".".join(p.name for p in table.parts).lower()
