@@ -91,6 +91,8 @@ def bind(expr: exp.Expression, name: str, attributes: dict[str, Any]) -> exp.Exp
     which makes a comparison unknown, so the row filter keeps no rows)."""
     values = {**attributes, "name": name}
     out = expr.copy()
+    if isinstance(out, exp.Column) and out.name.startswith(_MARK):
+        return literal(values.get(out.name[len(_MARK):]))
     for column in list(out.find_all(exp.Column)):
         if column.name.startswith(_MARK):
             column.replace(literal(values.get(column.name[len(_MARK):])))
@@ -104,4 +106,7 @@ def literal(value: Any) -> exp.Expression:
         return exp.Boolean(this=value)
     if isinstance(value, int | float):
         return exp.Literal.number(value)
-    return exp.Literal.string(str(value))
+    text = str(value)
+    if "\x00" in text:
+        return exp.Null()  # no SQL string holds a NUL: match nothing rather than something else
+    return exp.Literal.string(text)
