@@ -18,7 +18,9 @@ operation branches to the base tables. The rules are documented in ``docs/LINEAG
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -262,9 +264,12 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
         raise SqlLineageError(f"the schema is not usable: {exc}",
                               hint="pass {table: {column: type}}, optionally nested by db and catalog") from exc
     statements = []
-    for index, stmt in _parse_script(sql, dialect):
+    with _quiet_sqlglot():
+        parsed = _parse_script(sql, dialect)
+    for index, stmt in parsed:
         try:
-            statements.append(_StatementAnalyzer(stmt, index, dialect, mapping).run())
+            with _quiet_sqlglot():
+                statements.append(_StatementAnalyzer(stmt, index, dialect, mapping).run())
         except SqlglotError as exc:  # a construct sqlglot cannot scope: say so, keep the other statements
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             statements.append(StatementLineage(index=index, kind=stmt.key,
@@ -273,6 +278,18 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
 
 
 # -- parsing ---------------------------------------------------------------------------------------
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot logs what it cannot parse or scope; those become this result's warnings instead."""
+    log = logging.getLogger("sqlglot")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
 
 def _dialect_name(dialect: str | None) -> str | None:
     if dialect is None or dialect == "":
@@ -961,6 +978,8 @@ class _StatementAnalyzer:
             target = target.this
         if not isinstance(target, exp.Table) or kind not in ("table", "view"):
             self.result.kind = f"create_{kind}" if kind else "create"
+            if kind in ("procedure", "function"):
+                self.result.warnings.append(f"{self.label}: the body of CREATE {kind.upper()} is not analysed")
             return
         tname = _table_name(target)
         if tname is None:
