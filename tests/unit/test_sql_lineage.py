@@ -162,6 +162,10 @@ CASES = [
     case("INSERT INTO `db`.`u` (`a`) SELECT `b` FROM `db`.`t`", "mysql", ["db.t"], ["db.u"], [("db.t.b", "db.u.a")],
          id="mysql-insert-backticks"),
     case("INSERT INTO t SELECT a FROM t", None, ["t"], ["t"], [("t.a", "t.a")], id="insert-self"),
+    case("INSERT INTO u BY NAME SELECT b AS y, a AS x FROM t", "duckdb", ["t"], ["u"],
+         [("t.a", "u.x"), ("t.b", "u.y")], schema={"u": {"x": "int", "y": "int"}}, id="duckdb-insert-by-name"),
+    case("INSERT INTO u SELECT b AS y, a AS x FROM t", "duckdb", ["t"], ["u"],
+         [("t.b", "u.x"), ("t.a", "u.y")], schema={"u": {"x": "int", "y": "int"}}, id="insert-position-not-name"),
     # ---- CREATE ----
     case("CREATE TABLE x AS SELECT a, b * 2 AS c FROM t", None, ["t"], ["x"], [("t.a", "x.a"), ("t.b", "x.c")],
          id="ctas"),

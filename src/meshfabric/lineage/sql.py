@@ -961,7 +961,7 @@ class _StatementAnalyzer:
         if not isinstance(query, exp.Query):
             return  # VALUES: no source columns
         query = _with_ctes(query, stmt)
-        if names is None:
+        if names is None and not stmt.args.get("by_name"):  # DuckDB INSERT … BY NAME matches names
             known = self._target_columns_known(self._normalized_table(target))
             names = known or None
         self._emit(self._lineage(query), tname, names)
