@@ -126,6 +126,8 @@ def test_a_token_acts_as_its_principal(client: TestClient) -> None:
     listed = client.get("/api/v1/products", headers=ALICE).json()
     assert sorted(p["fqn"] for p in listed["items"]) == ["crm.customers", "sales.orders"]
     assert listed["total"] == 2
+    domains = client.get("/api/v1/domains", headers=ALICE).json()["items"]
+    assert [(d["name"], d["products"]) for d in domains] == [("crm", 1), ("sales", 1)]
     # not granted: the same 404 as a product that does not exist
     hidden = _problem(client.get("/api/v1/products/logistics.shipments", headers=ALICE), 404)
     missing = _problem(client.get("/api/v1/products/logistics.nothing", headers=ALICE), 404)

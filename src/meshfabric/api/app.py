@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import io
 import time
+from collections import Counter
+from dataclasses import replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -157,11 +159,6 @@ def _page(items: list[dict[str, Any]], offset: int, limit: int) -> Page:
     return Page(items=items[offset: offset + limit], total=len(items), offset=offset, limit=limit)
 
 
-def _as(user: str | None) -> dict[str, Any]:
-    """``user=`` for the SDK when a principal is authenticated (none: the local principal)."""
-    return {"user": user} if user is not None else {}
-
-
 def _discoverable(mesh: Mesh, fqn: str, user: str | None) -> str:
     """The product's name if ``user`` may discover it; an unknown and a hidden product get the
     same 404."""
@@ -182,22 +179,22 @@ def _catalog_router() -> APIRouter:
     @router.get("/api/v1/domains", response_model=Page, tags=["catalog"])
     def domains(offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
         listed = mesh.domains()
-        if user is not None:
-            visible = mesh.access.visible_products(user)
-            if visible is not None:
-                seen = {p.split(".", 1)[0] for p in visible}
-                listed = [d for d in listed if d.name in seen]
+        visible = mesh.access.visible_products(user) if user is not None else None
+        if visible is not None:
+            # a domain shows only what the principal may discover, its product count included
+            counts = Counter(p.split(".", 1)[0] for p in visible)
+            listed = [replace(d, products=counts[d.name]) for d in listed if counts[d.name]]
         return _page([d.to_dict() for d in listed], offset, limit)
 
     @router.get("/api/v1/products", response_model=Page, tags=["catalog"])
     def products(domain: str | None = None, status: str | None = None, tag: str | None = None,
                  offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
-        found = mesh.products(domain=domain, status=status, tag=tag, **_as(user))
+        found = mesh.products(domain=domain, status=status, tag=tag, user=user)
         return _page([p.to_dict() for p in found], offset, limit)
 
     @router.get("/api/v1/products/{fqn}", tags=["catalog"])
     def product(fqn: str, mesh: Mesh = Mesh_, user: str | None = User) -> dict[str, Any]:
-        return mesh.product(fqn, **_as(user)).to_dict()  # type: ignore[no-any-return]
+        return mesh.product(fqn, user=user).to_dict()  # type: ignore[no-any-return]
 
     @router.get("/api/v1/products/{fqn}/schemas", response_model=Page, tags=["schemas"])
     def schema_versions(fqn: str, offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_,
@@ -256,7 +253,7 @@ def _catalog_router() -> APIRouter:
                  responses={200: {"content": {"application/json": {}, ARROW_STREAM: {}}}})
     def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
         start = time.perf_counter()
-        result = mesh.query(body.sql, limit=body.limit, **_as(user))
+        result = mesh.query(body.sql, limit=body.limit, user=user)
         table = result.arrow()
         if ARROW_STREAM in request.headers.get("accept", ""):
             import pyarrow as pa
