@@ -166,6 +166,13 @@ CASES = [
          [("t.a", "u.x"), ("t.b", "u.y")], schema={"u": {"x": "int", "y": "int"}}, id="duckdb-insert-by-name"),
     case("INSERT INTO u SELECT b AS y, a AS x FROM t", "duckdb", ["t"], ["u"],
          [("t.b", "u.x"), ("t.a", "u.y")], schema={"u": {"x": "int", "y": "int"}}, id="insert-position-not-name"),
+    case("FROM s INSERT OVERWRITE TABLE t1 SELECT a INSERT OVERWRITE TABLE t2 SELECT b WHERE c > 0", "hive", ["s"],
+         ["t1", "t2"], [("s.a", "t1.a"), ("s.b", "t2.b")], id="hive-multi-insert"),
+    case("INSERT FIRST WHEN a > 1 THEN INTO t1 (x) VALUES (a) ELSE INTO t2 SELECT a, b FROM s", "snowflake", ["s"],
+         ["t1", "t2"], [("s.a", "t1.x"), ("s.a", "t2.a"), ("s.b", "t2.b")], id="snowflake-insert-first"),
+    case("WITH upd AS (UPDATE acc SET bal = bal - 1 WHERE id = 1 RETURNING id, bal) "
+         "INSERT INTO log SELECT id, bal FROM upd", "postgres", ["acc"], ["acc", "log"],
+         [("acc.bal", "acc.bal"), ("acc.id", "log.id"), ("acc.bal", "log.bal")], id="postgres-data-modifying-cte"),
     # ---- CREATE ----
     case("CREATE TABLE x AS SELECT a, b * 2 AS c FROM t", None, ["t"], ["x"], [("t.a", "x.a"), ("t.b", "x.c")],
          id="ctas"),

@@ -849,11 +849,13 @@ class _StatementAnalyzer:
     def run(self) -> StatementLineage:
         from sqlglot import exp
 
-        stmt = self.stmt
+        stmt = self._data_modifying_ctes(self.stmt)
         if isinstance(stmt, exp.Query):
             self._query_statement(stmt)
         elif isinstance(stmt, exp.Insert):
             self._insert(stmt)
+        elif isinstance(stmt, exp.MultitableInserts):
+            self._multi_insert(stmt)
         elif isinstance(stmt, exp.Create):
             self._create(stmt)
         elif isinstance(stmt, exp.Merge):
@@ -872,6 +874,36 @@ class _StatementAnalyzer:
         return self.result
 
     # ---- helpers ----
+    def _data_modifying_ctes(self, stmt: exp.Expr) -> exp.Expr:
+        """PostgreSQL ``WITH u AS (UPDATE … RETURNING …) …``: the CTE's statement is analysed as part
+        of this one, and the CTE is read as ``SELECT <RETURNING> FROM <its table>``."""
+        from sqlglot import exp
+
+        with_ = stmt.args.get("with_")
+        dml = [c for c in (with_.expressions if with_ is not None else [])
+               if isinstance(c.this, (exp.Insert, exp.Update, exp.Delete))]
+        if not dml:
+            return stmt
+        stmt = stmt.copy()
+        for cte in stmt.args["with_"].expressions:
+            body = cte.this
+            if not isinstance(body, (exp.Insert, exp.Update, exp.Delete)):
+                continue
+            inner = _StatementAnalyzer(body, self.index, self.dialect, self.schema).run()
+            self.result.sources.extend(inner.sources)
+            self.result.targets.extend(inner.targets)
+            self.result.columns.extend(inner.columns)
+            self.result.dataset = sorted(set(self.result.dataset) | set(inner.dataset))
+            self.result.warnings.extend(inner.warnings)
+            table = body.this.this if isinstance(body.this, exp.Schema) else body.this
+            returning = body.args.get("returning")
+            items = [e.copy() for e in returning.expressions] if returning is not None else [exp.Null()]
+            replacement = exp.Select(expressions=items)
+            if isinstance(table, exp.Table):
+                replacement.set("from_", exp.From(this=table.copy()))
+            cte.set("this", replacement)
+        return stmt
+
     def _lineage(self, query: exp.Expr) -> _QueryLineage:
         return _QueryLineage(query, self.dialect, self.schema, self.result.warnings, self.label)
 
@@ -941,10 +973,12 @@ class _StatementAnalyzer:
         self.result.kind = "select"
         self._emit(self._lineage(stmt), None, None)
 
-    def _insert(self, stmt: exp.Insert) -> None:
+    def _insert(self, stmt: exp.Insert, source: exp.Expr | None = None, condition: exp.Expr | None = None) -> None:
+        """INSERT … SELECT; with ``source``, one branch of a multi-table INSERT reading from it."""
         from sqlglot import exp
 
-        self.result.kind = "insert_overwrite" if stmt.args.get("overwrite") else "insert"
+        if source is None:
+            self.result.kind = "insert_overwrite" if stmt.args.get("overwrite") else "insert"
         target = stmt.this
         names: list[str] | None = None
         if isinstance(target, exp.Schema):
@@ -958,6 +992,8 @@ class _StatementAnalyzer:
             return
         self.result.targets.append(tname)
         query = stmt.expression
+        if source is not None:
+            query = self._branch_query(query, source, condition)
         if not isinstance(query, exp.Query):
             return  # VALUES: no source columns
         query = _with_ctes(query, stmt)
@@ -965,6 +1001,44 @@ class _StatementAnalyzer:
             known = self._target_columns_known(self._normalized_table(target))
             names = known or None
         self._emit(self._lineage(query), tname, names)
+
+    @staticmethod
+    def _branch_query(query: exp.Expr | None, source: exp.Expr, condition: exp.Expr | None) -> exp.Expr:
+        """The query one branch of a multi-table INSERT runs: Hive's ``FROM s INSERT … SELECT a``
+        reads ``s``; Snowflake's ``INSERT ALL INTO t VALUES (a) … SELECT …`` reads the SELECT."""
+        from sqlglot import exp
+
+        if isinstance(source, exp.Query):
+            alias = exp.TableAlias(this=exp.to_identifier("_mf_src"))
+            relation: exp.Expr = exp.Subquery(this=source.copy(), alias=alias)
+        else:
+            relation = source.copy()
+        if isinstance(query, exp.Select) and query.args.get("from_") is None:
+            select = query.copy()
+        elif isinstance(query, exp.Values) and len(query.expressions) == 1:
+            select = exp.Select(expressions=[v.copy() for v in query.expressions[0].expressions])
+        elif query is None:
+            select = exp.Select(expressions=[exp.Star()])
+        else:
+            return query
+        select.set("from_", exp.From(this=relation))
+        if condition is not None:
+            select.set("where", exp.Where(this=condition.copy()))
+        return select
+
+    def _multi_insert(self, stmt: exp.Expr) -> None:
+        from sqlglot import exp
+
+        self.result.kind = "multi_insert"
+        source = stmt.args.get("source")
+        if source is None:
+            return
+        for branch in stmt.expressions:
+            if isinstance(branch, exp.ConditionalInsert):
+                if isinstance(branch.this, exp.Insert):
+                    self._insert(branch.this, source, branch.args.get("expression"))
+            elif isinstance(branch, exp.Insert):
+                self._insert(branch, source)
 
     def _create(self, stmt: exp.Create) -> None:
         from sqlglot import exp
