@@ -381,6 +381,9 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
     if problems:
         raise InvalidOpenLineageEvent(problems)
     parsed = parse_event(event)
+    problems = _limit_problems(parsed)
+    if problems:
+        raise InvalidOpenLineageEvent(problems)
     if parsed.run_id is not None:
         parsed = _with_run_id(parsed, canonical_run_id(parsed.run_id))
     store = _store_of(target)
@@ -403,6 +406,42 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
         session.flush()
         fold_event(store, session, parsed)
         return _result(row.id, parsed, duplicate=False)
+
+
+#: what the store keeps: a graph key (``namespace/name``, ``<dataset>.<field>``) is at most 512
+#: characters, the raw row's producer and schemaURL 2048
+KEY_LIMIT, URL_LIMIT = 512, 2048
+
+
+def _limit_problems(p: ParsedEvent) -> list[EventProblem]:
+    """Valid events this store cannot keep, named like spec problems (instead of a database error)."""
+    out: list[EventProblem] = []
+    for path, text in (("$.producer", p.producer), ("$.schemaURL", p.schema_url)):
+        if len(text) > URL_LIMIT:
+            out.append(EventProblem(path, f"is {len(text)} characters long; meshfabric keeps at most {URL_LIMIT}"))
+    keys: list[tuple[str, str]] = []
+    if p.job_name is not None and p.job_namespace is not None:
+        keys.append(("$.job", f"{p.job_namespace}/{p.job_name}"))
+    placed = [("$.dataset", p.dataset)] if p.dataset is not None else []
+    placed += [(f"$.{side}[{i}]", d) for side, items in (("inputs", p.inputs), ("outputs", p.outputs))
+               for i, d in enumerate(items)]
+    for where, d in placed:
+        keys.append((where, d.ref[1]))
+        schema = d.facets.get("schema")
+        fields = _flat_fields(schema.get("fields")) if isinstance(schema, dict) else []
+        keys += [(f"{where}.facets.schema", column_key(d.namespace, d.name, f["name"])) for f in fields]
+        lineage = d.facets.get("columnLineage")
+        if isinstance(lineage, dict):
+            for out_field, spec in (lineage.get("fields") or {}).items():
+                keys.append((f"{where}.facets.columnLineage.fields", column_key(d.namespace, d.name, out_field)))
+                for src in [*(spec.get("inputFields") or []), *(lineage.get("dataset") or [])]:
+                    keys.append((f"{where}.facets.columnLineage",
+                                 column_key(src["namespace"], src["name"], src["field"])))
+    for where, key in keys:
+        if len(key) > KEY_LIMIT:
+            out.append(EventProblem(where, f"names {key[:60]}…, {len(key)} characters; meshfabric keys a dataset, "
+                                           f"job or column by at most {KEY_LIMIT}"))
+    return list(dict.fromkeys(out))
 
 
 def _with_run_id(parsed: ParsedEvent, run_id: str) -> ParsedEvent:
@@ -454,20 +493,11 @@ def _iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _current(session: Session, kind: str, key: str) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from meshfabric.store.models_graph import GraphNodeRow
-
-    found = session.scalar(select(GraphNodeRow.properties).where(GraphNodeRow.kind == kind, GraphNodeRow.key == key))
-    return dict(found or {})
-
-
 def _merge_facets(stored: dict[str, Any], facets: dict[str, Any], when: str) -> tuple[dict[str, Any], dict[str, Any],
                                                                                      set[str]]:
     """Facets of a node after an event at ``when``: a facet replaces the stored one unless the
     stored one came from a later event; ``_deleted`` removes it. Returns the facets, their times
-    and the keys this event changed."""
+    and the keys whose value this event changed."""
     current = dict(stored.get("facets") or {})
     times = dict(stored.get("facetTimes") or {})
     changed: set[str] = set()
@@ -476,14 +506,35 @@ def _merge_facets(stored: dict[str, Any], facets: dict[str, Any], when: str) -> 
             continue
         times[key] = when
         if isinstance(facet, dict) and facet.get("_deleted") is True:
-            current.pop(key, None)
-        else:
+            if key in current:
+                current.pop(key)
+                changed.add(key)
+        elif current.get(key) != facet:
             current[key] = facet
-        changed.add(key)
+            changed.add(key)
     return current, times, changed
 
 
+Ref = tuple[str, str]
+
+
+def _refs_in(kind_col: Any, key_col: Any, refs: list[Ref]) -> Any:
+    """``(kind, key) IN refs`` as one ``kind = … AND key IN (…)`` per kind: SQLite answers a
+    row-value IN by scanning the whole index, this form by one index search per key."""
+    from sqlalchemy import and_, false, or_
+
+    by_kind: dict[str, list[str]] = {}
+    for kind, key in refs:
+        by_kind.setdefault(kind, []).append(key)
+    if not by_kind:
+        return false()
+    return or_(*(and_(kind_col == kind, key_col.in_(keys)) for kind, keys in by_kind.items()))
+
+
 class _Fold:
+    """One event's changes to the graph, gathered and then written in a few set-based statements:
+    one read of the nodes it touches, one upsert of the changed nodes, one upsert of its edges."""
+
     def __init__(self, store: Store, session: Session, parsed: ParsedEvent) -> None:
         from meshfabric.graph import MetadataGraph
 
@@ -491,32 +542,55 @@ class _Fold:
         self.s = session
         self.p = parsed
         self.when = _iso_utc(parsed.event_time)
-        self.edges: list[tuple[tuple[str, str], str, tuple[str, str], dict[str, Any] | None]] = []
+        self.edges: list[tuple[Ref, str, Ref, dict[str, Any] | None]] = []
+        self.stored: dict[Ref, tuple[str, dict[str, Any]]] = {}
+        self.nodes: dict[Ref, tuple[str, dict[str, Any]]] = {}
+        self.columns: dict[Ref, tuple[str, dict[str, Any]]] = {}
+        self.new_schema: list[Ref] = []
 
-    def dataset(self, ds: DatasetRef) -> tuple[str, str]:
+    def load(self, refs: list[Ref]) -> None:
+        from sqlalchemy import select
+
+        from meshfabric.store.models_graph import GraphNodeRow
+
+        wanted = [r for r in dict.fromkeys(refs) if r not in self.stored]
+        for i in range(0, len(wanted), 400):
+            for kind, key, name, props in self.s.execute(
+                    select(GraphNodeRow.kind, GraphNodeRow.key, GraphNodeRow.name, GraphNodeRow.properties)
+                    .where(_refs_in(GraphNodeRow.kind, GraphNodeRow.key, wanted[i:i + 400]))):
+                self.stored[(kind, key)] = (name, dict(props or {}))
+
+    def current(self, ref: Ref) -> dict[str, Any]:
+        if ref in self.nodes:
+            return dict(self.nodes[ref][1])
+        return dict(self.stored.get(ref, ("", {}))[1])
+
+    def put(self, ref: Ref, name: str, props: dict[str, Any]) -> None:
+        self.nodes[ref] = (name, {k: v for k, v in props.items() if v is not None})
+
+    def dataset(self, ds: DatasetRef) -> Ref:
         ref = ds.ref
         if ref[0] == "product":
             # a mesh product: its spec owns its properties and columns; the event only links to it
             return ref
-        stored = _current(self.s, *ref)
+        stored = self.current(ref)
         facets, times, changed = _merge_facets(stored, ds.facets, self.when)
-        props: dict[str, Any] = {"namespace": ds.namespace, "name": ds.name, "facets": facets, "facetTimes": times}
+        props = {**stored, "namespace": ds.namespace, "name": ds.name, "facets": facets, "facetTimes": times,
+                 "firstSeen": min(stored.get("firstSeen", self.when), self.when)}
         if "schema" in changed:
             fields = _flat_fields((facets.get("schema") or {}).get("fields"))
             props["fields"] = fields
-            self.graph.remove_edges(src=ref, rel="has_column", session=self.s)
+            self.new_schema.append(ref)
             for f in fields:
                 col = ("column", column_key(ds.namespace, ds.name, f["name"]))
-                self.graph.upsert_node(*col, name=f["name"], session=self.s,
-                                       properties={"dataset": ds.key, "field": f["name"], "type": f.get("type"),
-                                                   "description": f.get("description")})
+                self.columns[col] = (f["name"], {"dataset": ds.key, "field": f["name"], "type": f.get("type"),
+                                                 "description": f.get("description")})
                 self.edges.append((ref, "has_column", col, None))
         if "dataSource" in changed:
             props["source"] = (facets.get("dataSource") or {}).get("name")
         if "documentation" in changed:
             props["description"] = (facets.get("documentation") or {}).get("description")
-        props["firstSeen"] = min(stored.get("firstSeen", self.when), self.when)
-        self.graph.upsert_node(*ref, name=ds.name, properties=props, session=self.s)
+        self.put(ref, ds.name, props)
         return ref
 
     def column_lineage(self, ds: DatasetRef, job: str | None) -> None:
@@ -546,12 +620,12 @@ class _Fold:
                 if src_ds != ds.ref:
                     self.edges.append((ds.ref, "derived_from", src_ds, {"job": job, "via": "openlineage"}))
 
-    def job(self) -> tuple[str, str]:
+    def job(self) -> Ref:
         p = self.p
         ref = ("job", p.job_key or "")
-        stored = _current(self.s, *ref)
+        stored = self.current(ref)
         facets, times, changed = _merge_facets(stored, p.job_facets, self.when)
-        props: dict[str, Any] = {"namespace": p.job_namespace, "name": p.job_name, "facets": facets,
+        props: dict[str, Any] = {**stored, "namespace": p.job_namespace, "name": p.job_name, "facets": facets,
                                  "facetTimes": times}
         if "documentation" in changed:
             props["description"] = (facets.get("documentation") or {}).get("description")
@@ -570,16 +644,37 @@ class _Fold:
             props.update(inputs=[{"namespace": a, "name": b} for a, b in sorted(ins)],
                          outputs=[{"namespace": a, "name": b} for a, b in sorted(outs)],
                          ioTime=max(self.when, stored.get("ioTime", "")), ioRun=p.run_id)
-        self.graph.upsert_node(*ref, name=p.job_name, properties=props, session=self.s)
+        self.put(ref, p.job_name or ref[1], props)
         return ref
 
-    def run(self, job_ref: tuple[str, str]) -> tuple[str, str]:
+    def run(self, job_ref: Ref) -> Ref:
+        """The run's state, times and facets, merged with what earlier events said: the state of
+        the latest event by eventTime (OTHER never sets one), the first START, the latest end —
+        each a max/min, so any arrival order gives the same run."""
         p = self.p
         assert p.run_id is not None
         ref = ("run", p.run_id)
-        props = _run_state(self.s, p.run_id)
-        props["job"] = job_ref[1]
-        parent = props.get("facets", {}).get("parent")
+        stored = self.current(ref)
+        facets, times, _ = _merge_facets(stored, p.run_facets, self.when)
+        props = {**stored, "runId": p.run_id, "job": job_ref[1], "facets": facets, "facetTimes": times,
+                 "events": int(stored.get("events", 0)) + 1,
+                 "eventTime": max(stored.get("eventTime", ""), self.when),
+                 "firstEventTime": min(stored.get("firstEventTime", self.when), self.when)}
+        kind = p.event_type
+        if kind and kind != "OTHER" and stored.get("stateTime", "") <= self.when:
+            props["state"], props["stateTime"] = kind, self.when
+        props.setdefault("state", "NEW")
+        first_start = stored.get("firstStart")
+        if kind == "START":
+            first_start = min(first_start or self.when, self.when)
+        props["firstStart"] = first_start
+        props["startedAt"] = first_start or props["firstEventTime"]
+        if kind in TERMINAL_STATES:
+            props["endedAt"] = max(stored.get("endedAt") or self.when, self.when)
+        nominal = facets.get("nominalTime") or {}
+        props["nominalStartTime"] = nominal.get("nominalStartTime")
+        props["nominalEndTime"] = nominal.get("nominalEndTime")
+        parent = facets.get("parent")
         if isinstance(parent, dict) and isinstance(parent.get("run"), dict):
             try:
                 parent_id = canonical_run_id(str(parent["run"].get("runId")))
@@ -591,11 +686,21 @@ class _Fold:
                 self.edges.append((ref, "child_of", ("run", parent_id), None))
             if pjob.get("name"):
                 props["parentJob"] = f"{pjob.get('namespace')}/{pjob['name']}"
-        self.graph.upsert_node(*ref, name=p.run_id, properties=props, session=self.s)
+        self.put(ref, p.run_id, props)
         self.edges.append((ref, "run_of", job_ref, None))
         return ref
 
     def flush(self) -> None:
+        if self.columns:
+            self.load(list(self.columns))
+            for col, (name, props) in self.columns.items():
+                self.put(col, name, {**self.current(col), **props})
+        for ref in self.new_schema:
+            self.graph.remove_edges(src=ref, rel="has_column", session=self.s)
+        changed = [(ref, name, props) for ref, (name, props) in self.nodes.items()
+                   if self.stored.get(ref) != (name, props)]
+        if changed:
+            _upsert_nodes(self.s, changed)
         if self.edges:
             merged: dict[tuple[Any, str, Any], dict[str, Any] | None] = {}
             for src, rel, dst, props in self.edges:
@@ -604,38 +709,23 @@ class _Fold:
             self.graph.add_edges([(a, r, b, pr) for (a, r, b), pr in merged.items()], session=self.s)
 
 
-def _run_state(session: Session, run_id: str) -> dict[str, Any]:
-    """A run's properties recomputed from all its stored events in event-time order, so events
-    arriving out of order (COMPLETE before START) give the same result."""
-    from sqlalchemy import select
+def _upsert_nodes(session: Session, nodes: list[tuple[Ref, str, dict[str, Any]]]) -> None:
+    """Insert or replace graph nodes (name and properties) in one statement. The caller holds the
+    store's write lock and built each node's properties from the stored ones, so replacing them
+    loses nothing."""
+    from meshfabric.store.models import utcnow
+    from meshfabric.store.models_graph import GraphNodeRow
 
-    from meshfabric.store.models_openlineage import OpenLineageEventRow as Row
-
-    rows = session.execute(select(Row.event_type, Row.event_time, Row.event).where(Row.run_id == run_id)
-                           .order_by(Row.event_time, Row.id)).all()
-    state, started, ended, latest = None, None, None, None
-    facets: dict[str, Any] = {}
-    for event_type, when, event in rows:
-        when_iso = _iso_utc(when if when.tzinfo else when.replace(tzinfo=UTC))
-        latest = when_iso
-        if event_type and event_type != "OTHER":
-            state = event_type
-        if event_type == "START" and started is None:
-            started = when_iso
-        if event_type in TERMINAL_STATES:
-            ended = when_iso
-        for key, facet in ((event.get("run") or {}).get("facets") or {}).items():
-            if isinstance(facet, dict) and facet.get("_deleted") is True:
-                facets.pop(key, None)
-            else:
-                facets[key] = facet
-    if started is None and rows:
-        first = rows[0][1]
-        started = _iso_utc(first if first.tzinfo else first.replace(tzinfo=UTC))
-    nominal = facets.get("nominalTime") or {}
-    return {"runId": run_id, "state": state or "NEW", "startedAt": started, "endedAt": ended, "eventTime": latest,
-            "events": len(rows), "facets": facets, "nominalStartTime": nominal.get("nominalStartTime"),
-            "nominalEndTime": nominal.get("nominalEndTime")}
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    stmt = insert(GraphNodeRow.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=["kind", "key"], set_={
+        "name": stmt.excluded.name, "properties": stmt.excluded.properties, "updated_at": stmt.excluded.updated_at})
+    now = utcnow()
+    session.execute(stmt, [{"kind": k, "key": key, "name": name[:512], "properties": props, "created_at": now,
+                            "updated_at": now} for (k, key), name, props in nodes])
 
 
 def fold_event(store: Store, session: Session, parsed: ParsedEvent) -> None:
@@ -643,6 +733,12 @@ def fold_event(store: Store, session: Session, parsed: ParsedEvent) -> None:
     the caller's write transaction. Folding the same events again, in any order, gives the same
     graph."""
     fold = _Fold(store, session, parsed)
+    refs = [d.ref for d in (*parsed.inputs, *parsed.outputs)] + ([parsed.dataset.ref] if parsed.dataset else [])
+    if parsed.job_key is not None:
+        refs.append(("job", parsed.job_key))
+    if parsed.run_id is not None:
+        refs.append(("run", parsed.run_id))
+    fold.load(refs)
     if parsed.kind == "dataset":
         assert parsed.dataset is not None
         fold.dataset(parsed.dataset)
@@ -688,7 +784,7 @@ def _node_candidates(kind: str, rest: str) -> list[tuple[str, str]]:
 
 def resolve_node_id(target: Any, node_id: str) -> tuple[str, str]:
     """The graph node of a Marquez node id ``dataset:<namespace>:<name>`` or ``job:<namespace>:<name>``."""
-    from sqlalchemy import select, tuple_
+    from sqlalchemy import select
 
     from meshfabric.errors import NotFound
     from meshfabric.store.models_graph import GraphNodeRow
@@ -700,7 +796,7 @@ def resolve_node_id(target: Any, node_id: str) -> tuple[str, str]:
     candidates = _node_candidates(kind, rest)
     with _store_of(target).read() as s:
         found = set(s.execute(select(GraphNodeRow.kind, GraphNodeRow.key)
-                              .where(tuple_(GraphNodeRow.kind, GraphNodeRow.key).in_(candidates))).all())
+                              .where(_refs_in(GraphNodeRow.kind, GraphNodeRow.key, candidates))).all())
     for ref in candidates[::-1]:  # the longest namespace first: "postgres://h:5432" over "postgres"
         if tuple(ref) in found:
             return ref
@@ -786,7 +882,7 @@ def marquez_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH, *, li
     nodes each way. Jobs are those that read or write a dataset reached; a ``derived_from`` edge
     that no such job explains (SQL lineage, product specs) appears as a dataset-to-dataset edge.
     """
-    from sqlalchemy import select, tuple_
+    from sqlalchemy import select
     from sqlalchemy.orm import aliased
 
     from meshfabric.lineage.service import DATASET_KINDS, LineageService
@@ -822,7 +918,7 @@ def marquez_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH, *, li
             part = refs[i:i + 400]
             for kind, key, props, created, updated in s.execute(
                     select(GraphNodeRow.kind, GraphNodeRow.key, GraphNodeRow.properties, GraphNodeRow.created_at,
-                           GraphNodeRow.updated_at).where(tuple_(GraphNodeRow.kind, GraphNodeRow.key).in_(part))):
+                           GraphNodeRow.updated_at).where(_refs_in(GraphNodeRow.kind, GraphNodeRow.key, part))):
                 nodes[(kind, key)] = (dict(props or {}), created, updated)
             j, d = aliased(GraphNodeRow), aliased(GraphNodeRow)
             ds_part = [r for r in part if r[0] in DATASET_KINDS]
@@ -831,7 +927,7 @@ def marquez_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH, *, li
                     select(j.kind, j.key, GraphEdgeRow.rel, d.kind, d.key).select_from(GraphEdgeRow)
                     .join(j, j.id == GraphEdgeRow.src_id).join(d, d.id == GraphEdgeRow.dst_id)
                     .where(j.kind == "job", GraphEdgeRow.rel.in_(["reads", "writes"]),
-                           tuple_(d.kind, d.key).in_(ds_part))))
+                           _refs_in(d.kind, d.key, ds_part))))
         jobs = sorted({e[0] for e in io} - set(nodes))
         for i in range(0, len(jobs), 400):
             for kind, key, props, created, updated in s.execute(
