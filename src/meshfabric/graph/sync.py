@@ -51,15 +51,22 @@ PRODUCT_RELS = ("part_of", "owned_by", "reads_from", "tagged_with", "has_column"
 SQL_DIALECTS = {"sqlite": "sqlite", "duckdb": "duckdb", "postgres": "postgres", "mysql": "mysql"}
 
 
+def graph_behind(session: Session) -> bool:
+    """Whether the log holds events the graph has not folded yet (one query)."""
+    newest, last = session.execute(select(
+        select(func.max(EventRow.seq)).scalar_subquery(),
+        select(SubscriberOffsetRow.last_seq).where(SubscriberOffsetRow.subscriber == SUBSCRIBER)
+        .scalar_subquery())).one()
+    return newest is not None and newest > (last or 0)
+
+
 def sync_graph(store: Store) -> int:
     """Fold events after the graph's offset into the graph; returns how many were folded."""
     folded = 0
     while True:
         with store.read() as s:
-            last = s.scalar(select(SubscriberOffsetRow.last_seq).where(SubscriberOffsetRow.subscriber == SUBSCRIBER))
-            newest = s.scalar(select(func.max(EventRow.seq)))
-        if newest is None or newest <= (last or 0):
-            return folded
+            if not graph_behind(s):
+                return folded
         with store.write() as s:
             offset = s.get(SubscriberOffsetRow, SUBSCRIBER)
             if offset is None:

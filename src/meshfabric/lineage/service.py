@@ -231,25 +231,28 @@ class LineageService:
             raise MeshfabricError(f"depth must be 0 or more, not {depth}")
         if limit < 0 or offset < 0:
             raise MeshfabricError("limit and offset must be 0 or more")
-        self._sync()
-        ref = self.resolve(node)
+        # one read session (one pooled connection) for the whole walk: on PostgreSQL every
+        # session costs a ping and a BEGIN/ROLLBACK round trip
+        from meshfabric.graph.sync import graph_behind, sync_graph
+
         with self.store.read() as s:
+            if graph_behind(s):
+                s.rollback()
+                sync_graph(self.store)
+            ref = self.resolve(node, session=s)
             root_id, root = self._node_id(s, ref)
             seeds = [root_id]
             if columns and root.kind != "column":
                 seeds += list(s.scalars(select(GraphEdgeRow.dst_id).where(
                     GraphEdgeRow.src_id == root_id, GraphEdgeRow.rel == "has_column")))
             rows, total = _walk(s, seeds, root_id, direction, depth, limit, offset)
-        nodes = [LineageNode(k, key, name, d, p) for k, key, name, d, p, _ in rows]
-        ids = list(dict.fromkeys([root_id, *seeds, *(r[5] for r in rows)]))
-        edges = self.graph.edges_between(ids, [DERIVED, "has_column"])
+            nodes = [LineageNode(k, key, name, d, p) for k, key, name, d, p, _ in rows]
+            refs = {r[5]: (r[0], r[1]) for r in rows}
+            refs[root_id] = (root.kind, root.key)
+            ids = list(dict.fromkeys([root_id, *seeds, *refs]))
+            edges = self.graph.edges_between(ids, [DERIVED, "has_column"], refs=refs, session=s)
         rootn = LineageNode(root.kind, root.key, root.name, 0, dict(root.properties or {}))
         return Lineage(rootn, direction, depth, nodes, edges, total, limit, offset)
-
-    def _sync(self) -> None:
-        from meshfabric.graph.sync import sync_graph
-
-        sync_graph(self.store)
 
     # ---- impact --------------------------------------------------------------------------------
 
@@ -382,6 +385,8 @@ def _walk(s: Session, seeds: list[int], root_id: int, direction: Direction, dept
 
 
 def _json(value: Any) -> dict[str, Any]:
+    if not value or value == "{}":
+        return {}
     if isinstance(value, str):
         return dict(json.loads(value))
     return dict(value or {})
