@@ -301,3 +301,39 @@ def test_run_state_is_independent_of_arrival_order(store: Store, states: list[st
         assert datetime.fromisoformat(props["endedAt"]) == T0 + timedelta(seconds=terminal[-1])
     else:
         assert "endedAt" not in props
+
+
+def test_names_longer_than_the_store_keeps_are_refused_by_path(store: Store) -> None:
+    space = ns()
+    long_name = "x" * 600
+    before = rows(store)
+    event = run_event("START", str(uuid.uuid4()), (space, "j"), T0, outputs=[ds(space, long_name)])
+    with pytest.raises(InvalidOpenLineageEvent) as err:
+        ingest_openlineage(store, event)
+    assert [p.path for p in err.value.problems] == ["$.outputs[0]"]
+    event = run_event("START", str(uuid.uuid4()), (space, "j"), T0, inputs=[ds(space, "t", "c" * 600)])
+    with pytest.raises(InvalidOpenLineageEvent) as err:
+        ingest_openlineage(store, event)
+    assert [p.path for p in err.value.problems] == ["$.inputs[0].facets.schema"]
+    event = run_event("START", str(uuid.uuid4()), (space, "j" * 600), T0)
+    event["producer"] = "https://example.com/" + "p" * 3000
+    with pytest.raises(InvalidOpenLineageEvent) as err:
+        ingest_openlineage(store, event)
+    assert [p.path for p in err.value.problems] == ["$.job", "$.producer"]
+    assert rows(store) == before
+
+
+def test_parent_run_and_nested_fields(store: Store) -> None:
+    space, parent, child = ns(), str(uuid.uuid4()), str(uuid.uuid4())
+    nested = {"_producer": PRODUCER, "_schemaURL": SCHEMA_URL, "fields": [
+        {"name": "address", "type": "STRUCT", "fields": [{"name": "city", "type": "VARCHAR"}]}]}
+    event = run_event("START", child, (space, "dag.task"), T0, outputs=[{"namespace": space, "name": "t",
+                                                                         "facets": {"schema": nested}}],
+                      run_facets={"parent": {"_producer": PRODUCER, "_schemaURL": SCHEMA_URL,
+                                             "run": {"runId": parent}, "job": {"namespace": space, "name": "dag"}}})
+    ingest_openlineage(store, event)
+    props = run_node(store, child)
+    assert props["parentRun"] == parent and props["parentJob"] == f"{space}/dag"
+    assert [e.dst for e in MetadataGraph(store).neighbours("run", child, rel="child_of")] == [("run", parent)]
+    cols = {e.dst[1] for e in MetadataGraph(store).neighbours("dataset", f"{space}/t", rel="has_column")}
+    assert cols == {column_key(space, "t", "address"), column_key(space, "t", "address.city")}

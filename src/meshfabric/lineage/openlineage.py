@@ -441,7 +441,7 @@ def _limit_problems(p: ParsedEvent) -> list[EventProblem]:
         if len(key) > KEY_LIMIT:
             out.append(EventProblem(where, f"names {key[:60]}…, {len(key)} characters; meshfabric keys a dataset, "
                                            f"job or column by at most {KEY_LIMIT}"))
-    return list(dict.fromkeys(out))
+    return sorted(dict.fromkeys(out), key=lambda p: p.path)
 
 
 def _with_run_id(parsed: ParsedEvent, run_id: str) -> ParsedEvent:
