@@ -201,3 +201,27 @@ def test_import_does_not_load_sqlglot() -> None:
     code = "import sys, meshfabric.lineage; print('sqlglot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_long_cte_chains_resolve_without_deep_recursion() -> None:
+    n = 250  # deeper than Python's recursion limit would allow a naive walk
+    ctes = ["c0 AS (SELECT a, b FROM t)"] + [
+        f"c{i} AS (SELECT x.a + y.b AS a, x.b AS b FROM c{i - 1} x JOIN c{i - 1} y ON x.a = y.a)" for i in range(1, n)]
+    result = analyze_sql("WITH " + ", ".join(ctes) + f" SELECT a, b FROM c{n - 1}")
+    assert result.to_dict() == {"sources": ["t"], "targets": [], "columns": [["t.a", "a"], ["t.b", "a"], ["t.b", "b"]]}
+    assert result.warnings == []
+
+
+def test_nesting_beyond_the_parser_is_a_located_error() -> None:
+    sql = "SELECT 1;\nSELECT a FROM " + "(SELECT a FROM " * 200 + "t" + ") x" * 200
+    with pytest.raises(SqlLineageError, match="statement 2, line 2: nested too deeply to parse") as err:
+        sql_lineage(sql)
+    assert err.value.exit_code == 2
+
+
+def test_recursive_cte_with_two_base_branches() -> None:
+    sql = ("WITH RECURSIVE r AS (SELECT id, 0 AS d FROM t UNION ALL SELECT id, d FROM u UNION ALL "
+           "SELECT r.id, r.d + 1 FROM r JOIN e ON e.src = r.id WHERE r.d < 5) SELECT id, d FROM r")
+    assert sql_lineage(sql, "postgres") == {"sources": ["e", "t", "u"], "targets": [],
+                                            "columns": [["t.id", "id"], ["u.d", "d"], ["u.id", "id"]]}
+    assert ("e.src", IND, "JOIN") in dataset(sql, "postgres")

@@ -274,6 +274,9 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             statements.append(StatementLineage(index=index, kind=stmt.key,
                                                warnings=[f"statement {index}: not analysed ({first})"]))
+        except RecursionError:
+            statements.append(StatementLineage(index=index, kind=stmt.key, warnings=[
+                f"statement {index}: not analysed (nested too deeply for Python's recursion limit)"]))
     return SqlLineage(statements=statements, dialect=dialect)
 
 
@@ -350,6 +353,12 @@ def _parse_script(sql: str, dialect: str | None) -> list[tuple[int, exp.Expr]]:
                 statement=number, line=line, column=col,
                 hint="fix the SQL there" + ("" if dialect else ", or pass --dialect if it is dialect-specific SQL"),
             ) from exc
+        except RecursionError:
+            raise SqlLineageError(
+                f"statement {number}, line {chunk[0].line}: nested too deeply to parse",
+                statement=number, line=chunk[0].line, column=chunk[0].col,
+                hint="flatten the nesting (a CTE per level reads better, and is analysed however long the chain)",
+            ) from None
         for stmt in parsed:
             if stmt is not None:
                 out.append((number, stmt))
@@ -417,6 +426,10 @@ class _QueryLineage:
         self.by_expr = {id(s.expression): s for s in self.scopes}
         self._outputs: dict[int, list[_Slot]] = {}
         self._busy: set[int] = set()
+        # sqlglot lists a scope after the scopes it reads: resolving in that order keeps the
+        # recursion one level deep however long a chain of CTEs or nested subqueries is
+        for scope in self.scopes:
+            self.outputs(scope)
 
     def _warn(self, text: str) -> None:
         msg = f"{self.label}: {text}"
