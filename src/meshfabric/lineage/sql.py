@@ -878,6 +878,7 @@ class _StatementAnalyzer:
         elif isinstance(stmt, exp.Delete):
             self._delete(stmt)
         elif isinstance(stmt, exp.Command):
+            self.result.kind = "command"
             self.result.warnings.append(f"{self.label}: '{stmt.name}' statement not analysed (sqlglot "
                                         "could not parse it into a query)")
         else:
