@@ -46,6 +46,14 @@ def test_json_from_a_file(tmp_path: Path) -> None:
     assert json.loads(res.stdout) == EXPECTED
 
 
+def test_byte_order_mark_and_crlf_are_read(tmp_path: Path) -> None:
+    f = tmp_path / "win.sql"
+    f.write_bytes(b"\xef\xbb\xbfINSERT INTO u\r\nSELECT a\r\nFROM t;\r\n")
+    res = runner.invoke(app, ["lineage", "sql", str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"sources": ["t"], "targets": ["u"], "columns": [["t.a", "u.a"]]}
+
+
 def test_json_from_stdin() -> None:
     res = runner.invoke(app, ["lineage", "sql", "-", "--json"], input=SCRIPT)
     assert res.exit_code == 0, res.output

@@ -59,10 +59,10 @@ def _read_sql(file: str) -> str:
     from meshfabric.errors import ConfigError
 
     if file == "-":
-        return sys.stdin.read()
+        return sys.stdin.read().removeprefix("\ufeff")
     path = Path(file)
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # editors on Windows save a byte-order mark
     except FileNotFoundError:
         raise ConfigError(f"SQL file not found: {path}", hint="give a path to a .sql file, or '-' to read stdin") \
             from None
