@@ -269,3 +269,38 @@ def test_the_serve_command_refuses_no_auth_beyond_loopback(ws: Path, capsys: pyt
 
 def test_hs_auth_yaml_is_what_the_fixture_uses() -> None:
     assert f"${{{SECRET_ENV}}}" in HS_AUTH
+
+
+def test_a_bug_is_a_500_problem_that_reveals_nothing(tmp_path: Path) -> None:
+    mesh = Mesh.from_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        app = create_app(mesh, auth=False)
+
+        @app.get("/api/v1/broken")
+        def broken() -> None:
+            raise RuntimeError("secret internals at /srv/app.py line 12")
+
+        with TestClient(app, raise_server_exceptions=False) as c:
+            r = c.get("/api/v1/broken")
+            body = _problem(r, 500)
+            assert "secret internals" not in r.text and "RuntimeError" not in r.text
+            assert "bug" in body["detail"]
+            r = c.post("/api/v1/domains")
+            _problem(r, 405)
+            assert r.headers["allow"] == "GET"
+    finally:
+        mesh.close()
+
+
+def test_create_app_fails_at_start_on_bad_key_configuration(tmp_path: Path) -> None:
+    from meshfabric.errors import ConfigError
+
+    root = auth_workspace(tmp_path / "ws", HS_AUTH)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(SECRET_ENV, raising=False)
+        mp.delenv("MESHFABRIC_STORE_URL", raising=False)
+        with Mesh.open(root) as mesh:
+            with pytest.raises(ConfigError, match="not set"):
+                create_app(mesh)
+            # without authentication the secret is not needed
+            assert create_app(mesh, auth=False).state.auth is None
