@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from meshfabric.cli import lineage_sql_cmd
+from meshfabric.cli import lineage_ingest_cmd, lineage_sql_cmd
 from meshfabric.cli._common import JsonOpt, console, open_mesh, print_json, table
 
 NodeArg = typer.Argument(..., help="domain.product, domain.product.column, namespace/name, or KIND:KEY")
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     lineage = typer.Typer(help="Table and column lineage: from SQL, OpenLineage and applied products.",
                           no_args_is_help=True)
     lineage_sql_cmd.register(lineage)
+    lineage_ingest_cmd.register(lineage)
     lineage.command("upstream")(upstream)
     lineage.command("downstream")(downstream)
     lineage.command("impact")(impact)
