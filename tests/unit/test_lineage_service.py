@@ -158,6 +158,21 @@ def test_cycles_end(store: Store) -> None:
     assert _refs(lin.upstream("ns/self")) == []
 
 
+def test_unbounded_walks_deeper_than_the_first_bound(store: Store) -> None:
+    """A chain of 150 (deeper than the first bounded pass) with a cycle at its far end."""
+    g = MetadataGraph(store)
+    g.add_edges([(("dataset", f"ns/c{i + 1:03d}"), "derived_from", ("dataset", f"ns/c{i:03d}"), None)
+                 for i in range(149)] + [(("dataset", "ns/c000"), "derived_from", ("dataset", "ns/c005"), None)])
+    lin = LineageService(store=store)
+    up = lin.upstream("ns/c149", limit=10, offset=140)
+    assert up.total == 149
+    assert [(n.key, n.distance) for n in up.nodes] == [(f"ns/c{149 - d:03d}", d) for d in range(141, 150)]
+    down = lin.downstream("ns/c003")
+    assert down.total == 149 and down.nodes[-1].distance == 146
+    # c004…c073, and round the cycle c005 → c000 → c001 → c002
+    assert lin.downstream("ns/c003", depth=70).total == 73
+
+
 def _bfs(edges: set[tuple[int, int]], start: int, depth: int | None) -> dict[int, int]:
     dist = {start: 0}
     queue = deque([start])

@@ -44,6 +44,9 @@ _OL_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent
 _CL_SCHEMA = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
 #: a walk without a depth stops here even on a graph this deep (cycles end earlier: see _walk)
 MAX_DEPTH = 10_000
+#: an unbounded walk first goes this deep; only a graph deeper than this (or a cycle) costs a
+#: second, exactly bounded walk
+_FIRST_BOUND = 64
 
 Direction = Literal["upstream", "downstream"]
 
@@ -340,23 +343,16 @@ def _walk(s: Session, seeds: list[int], root_id: int, direction: Direction, dept
 
     The recursion carries (id, depth) and UNION drops repeated rows, so it stops when no new
     (node, depth) pair appears. A cycle would produce one at every depth, so the depth is always
-    bounded: by ``depth`` when given, else by the number of reachable nodes — which no shortest
-    path exceeds — counted first by a recursion over ids alone (which UNION makes terminate on
-    any graph).
+    bounded: by ``depth`` when given; without one, first by ``_FIRST_BOUND`` — a walk that ends
+    below it is complete — and only when it reaches that deep, by the number of reachable nodes
+    (which no shortest path exceeds), counted by a recursion over ids alone (which UNION makes
+    terminate on any graph).
     """
     near, far = ("src_id", "dst_id") if direction == "upstream" else ("dst_id", "src_id")
     seed_list = ", ".join(str(int(i)) for i in dict.fromkeys(seeds))
-    if depth is None:
-        reach = text(f"""
-            WITH RECURSIVE reach(id) AS (
-                SELECT id FROM graph_nodes WHERE id IN ({seed_list})
-                UNION
-                SELECT e.{far} FROM reach r JOIN graph_edges e ON e.{near} = r.id AND e.rel = '{DERIVED}'
-            )
-            SELECT COUNT(*) FROM reach""")
-        bound = min(int(s.execute(reach).scalar() or 0), MAX_DEPTH)
-    else:
-        bound = depth
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    # one order on every store: byte order of the key (SQLite's BINARY, PostgreSQL's "C")
+    order = "distance, kind, key" if sqlite else 'distance, kind COLLATE "C", key COLLATE "C"'
     walk = f"""
         WITH RECURSIVE walk(id, depth) AS (
             SELECT id, 0 FROM graph_nodes WHERE id IN ({seed_list})
@@ -370,18 +366,34 @@ def _walk(s: Session, seeds: list[int], root_id: int, direction: Direction, dept
             FROM best b JOIN graph_nodes n ON n.id = b.id
             WHERE b.id <> {int(root_id)}
         )"""
-    page = text(walk + """
-        SELECT kind, key, name, distance, properties, id, (SELECT COUNT(*) FROM found) AS total
-        FROM found ORDER BY distance, kind, key LIMIT :limit OFFSET :offset""").bindparams(
+    page = text(walk + f"""
+        SELECT kind, key, name, distance, properties, id, (SELECT COUNT(*) FROM found) AS total,
+               (SELECT MAX(depth) FROM walk) AS deepest
+        FROM found ORDER BY {order} LIMIT :limit OFFSET :offset""").bindparams(
         bindparam("bound"), bindparam("limit"), bindparam("offset"))
-    rows = s.execute(page, {"bound": bound, "limit": limit, "offset": offset}).all()
-    if rows:
-        total = int(rows[0][6])
-    elif offset:
-        total = int(s.execute(text(walk + " SELECT COUNT(*) FROM found"), {"bound": bound}).scalar() or 0)
+    counted = text(walk + " SELECT (SELECT COUNT(*) FROM found), (SELECT MAX(depth) FROM walk)")
+
+    def run(bound: int) -> tuple[list[Any], int, int]:
+        rows = s.execute(page, {"bound": bound, "limit": limit, "offset": offset}).all()
+        if rows:
+            return rows, int(rows[0][6]), int(rows[0][7] or 0)
+        total, deepest = s.execute(counted, {"bound": bound}).one()
+        return rows, int(total or 0), int(deepest or 0)
+
+    if depth is not None:
+        rows, total, _ = run(depth)
     else:
-        total = 0
-    return [(k, key, name, int(d), _json(p), int(i)) for k, key, name, d, p, i, _ in rows], total
+        rows, total, deepest = run(_FIRST_BOUND)
+        if deepest >= _FIRST_BOUND:
+            reach = text(f"""
+                WITH RECURSIVE reach(id) AS (
+                    SELECT id FROM graph_nodes WHERE id IN ({seed_list})
+                    UNION
+                    SELECT e.{far} FROM reach r JOIN graph_edges e ON e.{near} = r.id AND e.rel = '{DERIVED}'
+                )
+                SELECT COUNT(*) FROM reach""")
+            rows, total, _ = run(min(int(s.execute(reach).scalar() or 0), MAX_DEPTH))
+    return [(k, key, name, int(d), _json(p), int(i)) for k, key, name, d, p, i, *_ in rows], total
 
 
 def _json(value: Any) -> dict[str, Any]:
