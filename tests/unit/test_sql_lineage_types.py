@@ -225,3 +225,23 @@ def test_recursive_cte_with_two_base_branches() -> None:
     assert sql_lineage(sql, "postgres") == {"sources": ["e", "t", "u"], "targets": [],
                                             "columns": [["t.id", "id"], ["u.d", "d"], ["u.id", "id"]]}
     assert ("e.src", IND, "JOIN") in dataset(sql, "postgres")
+
+
+def test_concurrent_analyses_agree_and_leave_sqlglot_logging_as_it_was() -> None:
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = logging.getLogger("sqlglot")
+    before = log.level
+    log.setLevel(logging.INFO)
+    try:
+        scripts = ["CREATE TABLE x USING parquet AS SELECT a FROM t",  # BigQuery keeps it as a command
+                   "INSERT INTO u (x) SELECT sum(a) FROM t GROUP BY b", "SELECT a FROM t1 UNION SELECT b FROM t2"] * 8
+        expected = [analyze_sql(s, "bigquery").to_detail_dict() for s in scripts]
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda s: analyze_sql(s, "bigquery").to_detail_dict(), scripts))
+        assert got == expected
+        assert expected[0]["statements"][0]["kind"] == "command"
+        assert log.level == logging.INFO
+    finally:
+        log.setLevel(before)

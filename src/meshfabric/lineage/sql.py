@@ -19,6 +19,7 @@ operation branches to the base tables. The rules are documented in ``docs/LINEAG
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -282,16 +283,27 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
 
 # -- parsing ---------------------------------------------------------------------------------------
 
+_QUIET_LOCK = threading.Lock()
+_QUIET = {"depth": 0, "level": logging.NOTSET}
+
+
 @contextmanager
 def _quiet_sqlglot() -> Iterator[None]:
-    """sqlglot logs what it cannot parse or scope; those become this result's warnings instead."""
+    """sqlglot logs what it cannot parse or scope; those become this result's warnings instead.
+    Counted, so concurrent analyses (API threads) restore the logger's level only when the last ends."""
     log = logging.getLogger("sqlglot")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            _QUIET["level"] = log.level
+            log.setLevel(logging.ERROR)
+        _QUIET["depth"] += 1
     try:
         yield
     finally:
-        log.setLevel(level)
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                log.setLevel(_QUIET["level"])
 
 
 def _dialect_name(dialect: str | None) -> str | None:
