@@ -11,12 +11,13 @@ its offset. :func:`rebuild_search` recomputes everything, for recovery.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from meshfabric.search.text import index_text, tokens, vocabulary_term
@@ -93,6 +94,10 @@ class FullText:
     def put(self, session: Session, doc_id: int, fields: dict[str, str]) -> None:
         return None
 
+    def put_many(self, session: Session, docs: list[tuple[int, dict[str, str]]]) -> None:
+        for doc_id, fields in docs:
+            self.put(session, doc_id, fields)
+
     def remove(self, session: Session, doc_id: int) -> None:
         return None
 
@@ -108,10 +113,15 @@ class FullText:
 class SqliteFullText(FullText):
     """An FTS5 table whose rowid is the document id; each group becomes ``("a"* OR "b"*)``."""
 
+    _INSERT = text(f"INSERT INTO search_fts (rowid, {', '.join(FIELDS)}) "
+                   f"VALUES (:id, {', '.join(f':{f}' for f in FIELDS)})")
+
     def put(self, session: Session, doc_id: int, fields: dict[str, str]) -> None:
-        cols = ", ".join(FIELDS)
-        marks = ", ".join(f":{f}" for f in FIELDS)
-        session.execute(text(f"INSERT INTO search_fts (rowid, {cols}) VALUES (:id, {marks})"), {"id": doc_id, **fields})
+        self.put_many(session, [(doc_id, fields)])
+
+    def put_many(self, session: Session, docs: list[tuple[int, dict[str, str]]]) -> None:
+        if docs:
+            session.execute(self._INSERT, [{"id": doc_id, **fields} for doc_id, fields in docs])
 
     def remove(self, session: Session, doc_id: int) -> None:
         session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": doc_id})
@@ -135,12 +145,15 @@ class PostgresFullText(FullText):
     prefix terms; the ``simple`` configuration keeps words as they are (no stemming, no stop
     words), as the SQLite side does."""
 
+    _INSERT = text("INSERT INTO search_fts (doc_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
+                   "ON CONFLICT (doc_id) DO UPDATE SET tsv = EXCLUDED.tsv")
+
     def put(self, session: Session, doc_id: int, fields: dict[str, str]) -> None:
-        session.execute(
-            text("INSERT INTO search_fts (doc_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
-                 "ON CONFLICT (doc_id) DO UPDATE SET tsv = EXCLUDED.tsv"),
-            {"id": doc_id, "body": " ".join(fields[f] for f in FIELDS)},
-        )
+        self.put_many(session, [(doc_id, fields)])
+
+    def put_many(self, session: Session, docs: list[tuple[int, dict[str, str]]]) -> None:
+        if docs:
+            session.execute(self._INSERT, [{"id": i, "body": " ".join(f[k] for k in FIELDS)} for i, f in docs])
 
     def remove(self, session: Session, doc_id: int) -> None:
         session.execute(text("DELETE FROM search_fts WHERE doc_id = :id"), {"id": doc_id})
@@ -211,13 +224,19 @@ def put_document(session: Session, fts: FullText, kind: str, key: str, doc: Docu
     if row is None:
         row = SearchDocumentRow(kind=kind, key=key)
         session.add(row)
+    _fill(row, doc, _learn_terms(session, doc.terms()))
+    session.flush()
+    fts.put(session, row.id, doc.fields())
+
+
+def _fill(row: SearchDocumentRow, doc: Document, terms: list[str]) -> SearchDocumentRow:
+    row.kind, row.key = doc.kind, doc.key
     row.domain, row.name, row.owner, row.description = doc.domain, doc.name, doc.owner, doc.description
     row.tags, row.status, row.columns = doc.tags, doc.status, doc.columns
     row.classifications = doc.classifications
     row.updated_at = datetime.now(UTC)
-    row.terms = _learn_terms(session, doc.terms())
-    session.flush()
-    fts.put(session, row.id, doc.fields())
+    row.terms = terms
+    return row
 
 
 def _product_row(session: Session, fqn: str) -> ProductRow | None:
@@ -284,17 +303,23 @@ def sync_search(store: Store) -> int:
 
 
 def _rebuild(session: Session, fts: FullText) -> int:
+    """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words."""
     fts.clear(session)
     session.execute(delete(SearchDocumentRow))
     session.execute(delete(SearchTermRow))
-    count = 0
-    for drow in session.scalars(select(DomainRow).order_by(DomainRow.name)).all():
-        put_document(session, fts, "domain", drow.name, domain_document(drow))
-        count += 1
-    for prow in session.scalars(select(ProductRow).order_by(ProductRow.domain, ProductRow.name)).all():
-        put_document(session, fts, "product", f"{prow.domain}.{prow.name}", product_document(prow))
-        count += 1
-    return count
+    docs = [domain_document(r) for r in session.scalars(select(DomainRow).order_by(DomainRow.name))]
+    docs += [product_document(r) for r in
+             session.scalars(select(ProductRow).order_by(ProductRow.domain, ProductRow.name))]
+    terms = [d.terms() for d in docs]
+    counts = Counter(t for ts in terms for t in ts)
+    kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
+    rows = [_fill(SearchDocumentRow(), d, [t for t in ts if t in kept]) for d, ts in zip(docs, terms, strict=True)]
+    session.add_all(rows)
+    session.flush()
+    fts.put_many(session, [(row.id, d.fields()) for row, d in zip(rows, docs, strict=True)])
+    if kept:
+        session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
+    return len(docs)
 
 
 def rebuild_search(store: Store) -> int:
