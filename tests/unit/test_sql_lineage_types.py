@@ -235,11 +235,11 @@ def test_concurrent_analyses_agree_and_leave_sqlglot_logging_as_it_was() -> None
     before = log.level
     log.setLevel(logging.INFO)
     try:
-        scripts = ["CREATE TABLE x USING parquet AS SELECT a FROM t",  # BigQuery keeps it as a command
-                   "INSERT INTO u (x) SELECT sum(a) FROM t GROUP BY b", "SELECT a FROM t1 UNION ALL SELECT b FROM t2"] * 8
-        expected = [analyze_sql(s, "bigquery").to_detail_dict() for s in scripts]
+        scripts = ["REPLACE INTO t (a) SELECT b FROM s",  # sqlglot keeps it as a command, and logs that
+                   "INSERT INTO u (x) SELECT sum(a) FROM t GROUP BY b", "SELECT a FROM t1 UNION SELECT b FROM t2"] * 8
+        expected = [analyze_sql(s, "mysql").to_detail_dict() for s in scripts]
         with ThreadPoolExecutor(4) as pool:
-            got = list(pool.map(lambda s: analyze_sql(s, "bigquery").to_detail_dict(), scripts))
+            got = list(pool.map(lambda s: analyze_sql(s, "mysql").to_detail_dict(), scripts))
         assert got == expected
         assert expected[0]["statements"][0]["kind"] == "command"
         assert log.level == logging.INFO
