@@ -280,3 +280,41 @@ def test_unknown_and_malformed_node_ids(server: Server) -> None:
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
     r = server.get("/api/v1/lineage", nodeId="table:x")
     assert r.status_code == 400 and "nodeId" in r.json()["detail"]
+
+
+def test_a_principal_sees_only_the_products_it_may_discover(server: Server) -> None:
+    event = _valid()
+    event["eventType"] = "COMPLETE"
+    event["job"] = {"namespace": "airflow", "name": "export.orders"}
+    event["inputs"] = [{"namespace": "meshfabric", "name": "sales.orders"}]
+    event["outputs"] = [{"namespace": "s3://exports", "name": "orders.csv"}]
+    assert server.post(event).status_code == 201
+    node = "dataset:s3://exports:orders.csv"
+    product = "dataset:meshfabric:sales.orders"
+    mesh = server.mesh
+    assert mesh.access.visible_products("airflow") == set()
+    graph = {n["id"]: n for n in server.get("/api/v1/lineage", nodeId=node).json()["graph"]}
+    assert product not in graph and "job:airflow:export.orders" in graph
+    assert graph["job:airflow:export.orders"]["data"]["inputs"] == []
+    assert server.get("/api/v1/lineage", nodeId=product).status_code == 404
+    up = server.get("/api/v1/lineage/upstream", node="s3://exports/orders.csv").json()
+    assert up["nodes"] == [] and up["total"] == 0
+    assert server.get("/api/v1/lineage/impact", node="sales.orders").status_code == 404
+    dot = server.get("/api/v1/lineage/export", node="s3://exports/orders.csv", format="dot").text
+    assert "sales.orders" not in dot and "orders.csv" in dot
+    # the SDK, acting locally, sees everything
+    assert [n.key for n in mesh.lineage.upstream("s3://exports/orders.csv").nodes] == ["sales.orders"]
+
+    mesh.access.grant("airflow", "discover", product="sales.orders", grantee_kind="user")
+    try:
+        graph = {n["id"]: n for n in server.get("/api/v1/lineage", nodeId=node).json()["graph"]}
+        assert product in graph
+        assert graph["job:airflow:export.orders"]["data"]["inputs"] == [{"namespace": "meshfabric",
+                                                                          "name": "sales.orders"}]
+        up = server.get("/api/v1/lineage/upstream", node="s3://exports/orders.csv").json()
+        assert [n["key"] for n in up["nodes"]] == ["sales.orders"]
+        impact = server.get("/api/v1/lineage/impact", node="sales.orders").json()
+        assert impact["root"]["key"] == "sales.orders"
+    finally:
+        mesh.access.revoke("airflow", "discover", product="sales.orders", grantee_kind="user")
+    assert server.get("/api/v1/lineage", nodeId=product).status_code == 404

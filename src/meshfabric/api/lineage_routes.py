@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from meshfabric.api.deps import mesh_of, principal_of
+from meshfabric.lineage.openlineage import MESH_NAMESPACE
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["lineage"])
@@ -96,6 +97,67 @@ async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
     return JSONResponse(result.to_dict(), status_code=200 if result.duplicate else 201)
 
 
+# ---- what the caller may see -------------------------------------------------------------------
+#
+# Lineage is metadata about products, so a principal sees in it only the products it may
+# discover (the access layer's ``visible_products``): a hidden product and its columns are left
+# out of every answer, and asking for one is a 404 as for a product that does not exist.
+# OpenLineage datasets and jobs outside the mesh carry no policy and are visible to every
+# authenticated principal.
+
+
+class _Visibility:
+    def __init__(self, mesh: Mesh, user: str | None) -> None:
+        self.hidden: set[str] = set()
+        if user is None:  # a server without authentication acts as the local principal
+            return
+        visible = mesh.access.visible_products(user)
+        if visible is not None:
+            self.hidden = set(mesh.access.snapshot().product_owner) - set(visible)
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.hidden)
+
+    def ok(self, kind: str, key: str) -> bool:
+        if not self.hidden:
+            return True
+        if kind == "product":
+            return key not in self.hidden
+        if kind == "column" and "/" not in key:
+            return key.rpartition(".")[0] not in self.hidden
+        return True
+
+    def ok_id(self, node_id: str) -> bool:
+        """A Marquez node id (``dataset:meshfabric:<fqn>`` is a product)."""
+        prefix = f"dataset:{MESH_NAMESPACE}:"
+        return not (self.hidden and node_id.startswith(prefix) and node_id[len(prefix):] in self.hidden)
+
+    def require(self, mesh: Mesh, node: str) -> None:
+        if not self.hidden:
+            return
+        kind, key = mesh.lineage.resolve(node)
+        if not self.ok(kind, key):
+            from meshfabric.errors import NotFound
+
+            raise NotFound(f"'{node}' is not in the lineage graph",
+                           hint="name a product as domain.product, an OpenLineage dataset as namespace/name")
+
+
+def _filtered_walk(mesh: Mesh, vis: _Visibility, direction: str, node: str, depth: int | None, columns: bool,
+                   offset: int, limit: int) -> dict[str, Any]:
+    walk = getattr(mesh.lineage, direction)
+    if not vis.restricted:
+        return walk(node, depth=depth, columns=columns, limit=limit, offset=offset).to_dict()  # type: ignore[no-any-return]
+    vis.require(mesh, node)
+    full = walk(node, depth=depth, columns=columns, limit=100_000, offset=0)
+    nodes = [n for n in full.nodes if vis.ok(n.kind, n.key)]
+    body: dict[str, Any] = full.to_dict()
+    body.update(nodes=[n.to_dict() for n in nodes[offset:offset + limit]], total=len(nodes), offset=offset,
+                limit=limit, edges=[e.to_dict() for e in full.edges if vis.ok(*e.src) and vis.ok(*e.dst)])
+    return body
+
+
 @router.get("/api/v1/lineage")
 def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<namespace>:<name> or "
                                      "job:<namespace>:<name>"),
@@ -103,9 +165,24 @@ def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<
                 limit: int = Query(1000, ge=1, le=10_000, description="at most this many datasets each way"),
                 mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """The lineage graph around a dataset or job, shaped like Marquez's lineage API."""
+    from meshfabric.errors import NotFound
     from meshfabric.lineage.openlineage import marquez_lineage
 
-    return marquez_lineage(mesh, node_id, depth, limit=limit)
+    vis = _Visibility(mesh, user)
+    if not vis.ok_id(node_id):
+        raise NotFound(f"no dataset {node_id.partition(':')[2]!r} in the lineage graph")
+    graph = marquez_lineage(mesh, node_id, depth, limit=limit)
+    if vis.restricted:
+        kept = [n for n in graph["graph"] if vis.ok_id(n["id"])]
+        for n in kept:
+            n["inEdges"] = [e for e in n["inEdges"] if vis.ok_id(e["origin"])]
+            n["outEdges"] = [e for e in n["outEdges"] if vis.ok_id(e["destination"])]
+            if n["type"] == "JOB":
+                for side in ("inputs", "outputs"):
+                    n["data"][side] = [d for d in n["data"][side]
+                                       if vis.ok_id(f"dataset:{d['namespace']}:{d['name']}")]
+        graph = {"graph": kept}
+    return graph
 
 
 @router.get("/api/v1/lineage/events")
@@ -134,7 +211,7 @@ def upstream(node: str = Query(..., description="domain.product, namespace/name,
              offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000),
              mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """What a product, dataset or column was derived from, nearest first."""
-    return mesh.lineage.upstream(node, depth=depth, columns=columns, limit=limit, offset=offset).to_dict()  # type: ignore[no-any-return]
+    return _filtered_walk(mesh, _Visibility(mesh, user), "upstream", node, depth, columns, offset, limit)
 
 
 @router.get("/api/v1/lineage/downstream")
@@ -143,14 +220,28 @@ def downstream(node: str = Query(..., description="domain.product, namespace/nam
                offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000),
                mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """What was derived from a product, dataset or column, nearest first."""
-    return mesh.lineage.downstream(node, depth=depth, columns=columns, limit=limit, offset=offset).to_dict()  # type: ignore[no-any-return]
+    return _filtered_walk(mesh, _Visibility(mesh, user), "downstream", node, depth, columns, offset, limit)
 
 
 @router.get("/api/v1/lineage/impact")
 def impact(node: str = Query(..., description="a product, dataset or column"),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
-    """Everything downstream of a dataset or column: products, their columns, contracts, owners."""
-    return mesh.lineage.impact(node).to_dict()  # type: ignore[no-any-return]
+    """Everything downstream of a dataset or column: products, their columns, contracts, owners.
+    A principal sees the products it may discover; ``hidden_products`` counts the others reached."""
+    vis = _Visibility(mesh, user)
+    vis.require(mesh, node)
+    body: dict[str, Any] = mesh.lineage.impact(node).to_dict()
+    if vis.restricted:
+        shown = [p for p in body["products"] if vis.ok("product", p["product"])]
+        body["hidden_products"] = len(body["products"]) - len(shown)
+        body["products"] = shown
+        body["contracts"] = [c for c in body["contracts"] if vis.ok("product", c["product"])]
+        body["columns"] = [c for c in body["columns"] if vis.ok("column", c)]
+        body["domains"] = sorted({p["domain"] for p in shown} | {c["consumer"] for c in body["contracts"]
+                                                                 if c.get("consumer")})
+        body["owners"] = sorted({p["owner"] for p in shown if p.get("owner")}
+                                | {o for c in body["contracts"] for o in c.get("consumer_owners", [])})
+    return body
 
 
 @router.get("/api/v1/lineage/export")
@@ -158,6 +249,34 @@ def export(node: str = Query(...), format: str = Query("json", pattern="^(json|o
            depth: int | None = Query(None, ge=0),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Response:
     """The lineage around a node as JSON, OpenLineage RunEvents, Graphviz DOT or Mermaid."""
-    text = mesh.lineage.export(node, format=format, depth=depth)
+    vis = _Visibility(mesh, user)
     media = "application/json" if format in ("json", "openlineage") else "text/plain; charset=utf-8"
-    return Response(text, media_type=media)
+    if not vis.restricted:
+        return Response(mesh.lineage.export(node, format=format, depth=depth), media_type=media)
+    vis.require(mesh, node)
+    return Response(_restricted_export(mesh, vis, node, format, depth), media_type=media)
+
+
+def _restricted_export(mesh: Mesh, vis: _Visibility, node: str, format: str, depth: int | None) -> str:
+    """``LineageService.export`` over walks without the products the caller may not discover."""
+    from meshfabric.lineage import service as svc
+
+    up = mesh.lineage.upstream(node, depth=depth, columns=True, limit=100_000)
+    down = mesh.lineage.downstream(node, depth=depth, columns=True, limit=100_000)
+    nodes = {up.root.ref: up.root}
+    for n in up.nodes:
+        if vis.ok(n.kind, n.key):
+            nodes[n.ref] = n
+    for n in down.nodes:
+        if vis.ok(n.kind, n.key):
+            nodes.setdefault(n.ref, svc.LineageNode(n.kind, n.key, n.name, -n.distance, n.properties))
+    edges = sorted({(e.src, e.rel, e.dst): e for e in up.edges + down.edges
+                    if e.src in nodes and e.dst in nodes}.values(), key=lambda e: (e.src, e.rel, e.dst))
+    if format == "json":
+        return json.dumps({"root": up.root.to_dict(), "depth": depth, "nodes": [n.to_dict() for n in nodes.values()],
+                           "edges": [e.to_dict() for e in edges]}, indent=2, default=str)
+    if format == "openlineage":
+        return json.dumps(svc._openlineage(nodes, edges), indent=2)
+    if format == "dot":
+        return svc._dot(nodes, edges, up.root.ref)
+    return svc._mermaid(nodes, edges, up.root.ref)
