@@ -57,8 +57,18 @@ def serve(
     try:
         app = create_app(mesh, auth=not no_auth)
         mesh.events.start()
-        mode = "no authentication (local principal)" if no_auth else "authentication required"
-        console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs; {mode})")
+        console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+        console.print(_auth_summary(app.state.auth))
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         mesh.close()
+
+
+def _auth_summary(service: object | None) -> str:
+    if service is None:
+        return "no authentication: every request acts as the local principal"
+    spec = service.spec  # type: ignore[attr-defined]
+    if not service.verifier.enabled:  # type: ignore[attr-defined]
+        return "authentication required: API keys only (no JWT key in auth:)"
+    return (f"authentication required: API keys, or JWTs ({', '.join(spec.algorithms)}, "
+            f"iss {spec.issuer}, aud {spec.audience})")
