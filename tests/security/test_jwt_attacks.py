@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -307,3 +308,29 @@ def test_workspace_has_no_secret_in_the_store(hs: tuple[TestClient, Mesh]) -> No
     key = AuthService(mesh).create_api_key("etl").key
     dump = store_dump_text(mesh.store.url)
     assert key not in dump and key.split("_", 2)[2] not in dump
+
+
+def test_jwks_server_refuses_confusion_and_unknown_kids(tmp_path: Path) -> None:
+    """With a JWKS file: the key is chosen by kid, but never the algorithm — an HS256 token
+    'signed' with the public JWK or its PEM fails, as does a kid that is not in the set."""
+    import json
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    auth = rs_auth().replace("public_key_file: keys/idp.pem", "jwks_file: keys/jwks.json")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MESHFABRIC_STORE_URL", raising=False)
+        root = auth_workspace(tmp_path / "ws", auth)
+        (root / "keys").mkdir()
+        (root / "keys" / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig"}]}))
+        with Mesh.open(root) as mesh:
+            mesh.access.create_principal("alice")
+            with TestClient(create_app(mesh), raise_server_exceptions=False) as c:
+                good = jwt.encode(claims(), key, algorithm="RS256", headers={"kid": "k1"})
+                assert c.get(PROBE, headers=bearer(good)).status_code == 200
+                for secret in (pem, json.dumps(jwk).encode(), jwk["n"].encode()):
+                    _refused(c.get(PROBE, headers=bearer(hs_sign({"alg": "HS256", "kid": "k1"}, claims(), secret))))
+                _refused(c.get(PROBE, headers=bearer(jwt.encode(claims(), key, algorithm="RS256",
+                                                                headers={"kid": "k2"}))))
+                _refused(c.get(PROBE, headers=bearer(hs_sign({"alg": "RS256", "kid": {"$ne": 1}}, claims(), b""))))
