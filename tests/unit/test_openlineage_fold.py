@@ -337,3 +337,35 @@ def test_parent_run_and_nested_fields(store: Store) -> None:
     assert [e.dst for e in MetadataGraph(store).neighbours("run", child, rel="child_of")] == [("run", parent)]
     cols = {e.dst[1] for e in MetadataGraph(store).neighbours("dataset", f"{space}/t", rel="has_column")}
     assert cols == {column_key(space, "t", "address"), column_key(space, "t", "address.city")}
+
+
+def _finished(store: Store, run_id: str) -> list[dict[str, Any]]:
+    from meshfabric.store.models import EventRow
+
+    with store.read() as s:
+        found = s.execute(select(EventRow.data, EventRow.domain, EventRow.correlation_id)
+                          .where(EventRow.event_type == "lineage.run_finished",
+                                 EventRow.correlation_id == run_id.replace("-", "")).order_by(EventRow.seq)).all()
+    return [{**d, "_domain": dom} for d, dom, _ in found]
+
+
+def test_a_finished_run_is_announced_once_per_outcome(store: Store) -> None:
+    space, run = ns(), str(uuid.uuid4())
+    job = (space, "load")
+    ingest_openlineage(store, run_event("START", run, job, T0))
+    assert _finished(store, run) == []
+    complete = run_event("COMPLETE", run, job, T0 + timedelta(minutes=1), outputs=[ds("meshfabric", "sales.orders")])
+    ingest_openlineage(store, complete)
+    [done] = _finished(store, run)
+    assert done["state"] == "COMPLETE" and done["job"] == f"{space}/load" and done["_domain"] == "sales"
+    assert done["outputs"] == [{"namespace": "meshfabric", "name": "sales.orders"}]
+    # the same outcome reported again (other facets) is not a second announcement
+    again = run_event("COMPLETE", run, job, T0 + timedelta(minutes=1), run_facets={"custom": {
+        "_producer": PRODUCER, "_schemaURL": SCHEMA_URL, "x": 1}})
+    ingest_openlineage(store, again)
+    assert len(_finished(store, run)) == 1
+    failed = run_event("FAIL", run, job, T0 + timedelta(minutes=2), run_facets={"errorMessage": {
+        "_producer": PRODUCER, "_schemaURL": SCHEMA_URL, "message": "disk full", "programmingLanguage": "sql"}})
+    ingest_openlineage(store, failed)
+    states = _finished(store, run)
+    assert [e["state"] for e in states] == ["COMPLETE", "FAIL"] and states[1]["error"] == "disk full"

@@ -547,6 +547,8 @@ class _Fold:
         self.nodes: dict[Ref, tuple[str, dict[str, Any]]] = {}
         self.columns: dict[Ref, tuple[str, dict[str, Any]]] = {}
         self.new_schema: list[Ref] = []
+        #: the run's properties when this event moved it into COMPLETE, FAIL or ABORT
+        self.finished: dict[str, Any] | None = None
 
     def load(self, refs: list[Ref]) -> None:
         from sqlalchemy import select
@@ -687,6 +689,8 @@ class _Fold:
             if pjob.get("name"):
                 props["parentJob"] = f"{pjob.get('namespace')}/{pjob['name']}"
         self.put(ref, p.run_id, props)
+        if kind in TERMINAL_STATES and props.get("stateTime") == self.when and stored.get("state") != kind:
+            self.finished = props
         self.edges.append((ref, "run_of", job_ref, None))
         return ref
 
@@ -762,6 +766,27 @@ def fold_event(store: Store, session: Session, parsed: ParsedEvent) -> None:
     for ds in parsed.outputs:
         fold.column_lineage(ds, job_ref[1])
     fold.flush()
+    if fold.finished is not None:
+        _announce(session, parsed, fold.finished)
+
+
+def _announce(session: Session, parsed: ParsedEvent, run: dict[str, Any]) -> None:
+    """``lineage.run_finished`` in the domain event log (same transaction) when a run reaches
+    COMPLETE, FAIL or ABORT — for subscribers such as alerting; the domain is that of the first
+    mesh product it wrote, if any. Correlated by run id, so a run's events group together."""
+    from meshfabric.events import DomainEvent, append
+
+    products = [d.name for d in parsed.outputs if d.namespace == MESH_NAMESPACE]
+    data = {"runId": parsed.run_id, "job": parsed.job_key, "state": run.get("state"),
+            "startedAt": run.get("startedAt"), "endedAt": run.get("endedAt"), "producer": parsed.producer,
+            "inputs": [{"namespace": d.namespace, "name": d.name} for d in parsed.inputs],
+            "outputs": [{"namespace": d.namespace, "name": d.name} for d in parsed.outputs]}
+    error = (run.get("facets") or {}).get("errorMessage")
+    if isinstance(error, dict) and error.get("message"):
+        data["error"] = str(error["message"])[:2000]
+    domain = products[0].partition(".")[0] if products else None
+    append(session, DomainEvent("lineage.run_finished", domain, data,
+                                correlation_id=(parsed.run_id or "").replace("-", "")))
 
 
 # --------------------------------------------------------------------------------------------
