@@ -184,7 +184,10 @@ class Mesh:
         """Access control (``AccessService``): principals, roles, grants, policies, audit."""
         from meshfabric.access.service import AccessService
 
-        return AccessService(self)
+        service = self.__dict__.get("_access")
+        if service is None:
+            service = self.__dict__["_access"] = AccessService(self)
+        return service
 
     def sync_indexes(self) -> None:
         """Fold new domain events into the derived indexes (metadata graph, search index), each

@@ -33,7 +33,10 @@ class SecuredCatalog(StoreCatalog):
         self.referenced: list[str] = []
         self.policies: dict[str, EffectivePolicy] = {}
         if not who.is_admin:
-            self._levels = {fqn: access.permission_level(who, self._products[fqn].fqn, snap) for fqn in self._products}
+            key = ("levels", who.name, who.is_admin, tuple(self._products))
+            if key not in snap.memo:
+                snap.memo[key] = {fqn: access.permission_level(who, p.fqn, snap) for fqn, p in self._products.items()}
+            self._levels = snap.memo[key]
             self._products = {k: v for k, v in self._products.items() if self._levels[k] >= level("discover")}
 
     def lookup(self, domain: str, name: str) -> ProductBinding | None:
@@ -59,9 +62,12 @@ class SecuredCatalog(StoreCatalog):
             return out
         for binding in products:
             info = self._products[binding.fqn.lower()]
-            policy = effective(self.who, info.fqn, info.columns, self.snap.policies)
+            key = ("view", self.who.name, info.fqn, repr(info.columns))
+            if key not in self.snap.memo:
+                policy = effective(self.who, info.fqn, info.columns, self.snap.policies)
+                self.snap.memo[key] = (policy, secured_view(policy, info.columns, self.access.salt))
+            policy, view = self.snap.memo[key]
             self.policies[info.fqn] = policy
-            view = secured_view(policy, info.columns, self.access.salt)
             if view is not None:
                 out[binding.fqn.lower()] = view
         return out

@@ -14,9 +14,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from meshfabric.access.model import GRANTEE_KINDS, PERMISSIONS, PRINCIPAL_KINDS, AuditEntry, Grant, Principal, level
 from meshfabric.errors import AccessDenied, ConfigError, NotFound
@@ -56,6 +57,8 @@ class AccessSnapshot:
     product_owner: dict[str, str]  # fqn -> owner
     policies: list[tuple[str, PolicyRule]] = field(default_factory=list)
     policy_version: int = 0
+    #: results derived from this snapshot alone (permission levels, secured views), per principal
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 class AccessService:
@@ -64,6 +67,7 @@ class AccessService:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
         self.store = mesh.store
+        self._cached: tuple[int, AccessSnapshot] | None = None
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -106,30 +110,50 @@ class AccessService:
 
     # -- snapshot -----------------------------------------------------------------------------
     def snapshot(self) -> AccessSnapshot:
-        from meshfabric.spec.access_models import AccessPolicy
+        """The access state as of now. Every change to it (principals, groups, roles, grants,
+        policies, products and their owners) appends a domain event in its transaction, so the
+        newest event's position tells whether the snapshot kept from the last call still holds —
+        one indexed read instead of nine, also across processes sharing the store."""
+        from meshfabric.store.models import EventRow
 
         with self.store.read() as s:
-            principals = {r.name: r for r in s.scalars(select(PrincipalRow))}
-            members: dict[str, set[str]] = {}
-            for m in s.scalars(select(GroupMemberRow)):
-                members.setdefault(m.principal, set()).add(m.group_name)
-            groups = set(s.scalars(select(GroupRow.name)))
-            user_roles: dict[str, set[str]] = {}
-            group_roles: dict[str, set[str]] = {}
-            for a in s.scalars(select(RoleAssignmentRow)):
-                target = user_roles if a.assignee_kind == "user" else group_roles
-                target.setdefault(a.assignee, set()).add(a.role)
-            grants = list(s.scalars(select(GrantRow)))
-            owners = {d.name: set(d.owners or []) for d in s.scalars(select(DomainRow))}
-            product_owner = {f"{d}.{n}": o for d, n, o in s.execute(
-                select(ProductRow.domain, ProductRow.name, ProductRow.owner))}
-            rules: list[tuple[str, PolicyRule]] = []
-            for p in s.scalars(select(PolicyRow).order_by(PolicyRow.name)):
-                doc = AccessPolicy.model_validate(p.document)
-                rules.extend((doc.name, r) for r in doc.rules)
-            version = s.scalar(select(func.max(PolicyVersionRow.version))) or 0
+            seq = int(s.scalar(select(func.max(EventRow.seq))) or 0)
+            cached = self._cached
+            if cached is not None and cached[0] == seq:
+                return cached[1]
+            snap = self._load(s)
+        self._cached = (seq, snap)
+        return snap
+
+    def _load(self, s: Any) -> AccessSnapshot:
+        from meshfabric.spec.access_models import AccessPolicy
+
+        principals = {r.name: r for r in s.scalars(select(PrincipalRow))}
+        members: dict[str, set[str]] = {}
+        for m in s.scalars(select(GroupMemberRow)):
+            members.setdefault(m.principal, set()).add(m.group_name)
+        groups = set(s.scalars(select(GroupRow.name)))
+        user_roles: dict[str, set[str]] = {}
+        group_roles: dict[str, set[str]] = {}
+        for a in s.scalars(select(RoleAssignmentRow)):
+            target = user_roles if a.assignee_kind == "user" else group_roles
+            target.setdefault(a.assignee, set()).add(a.role)
+        grants = list(s.scalars(select(GrantRow)))
+        owners = {d.name: set(d.owners or []) for d in s.scalars(select(DomainRow))}
+        product_owner = {f"{d}.{n}": o for d, n, o in s.execute(
+            select(ProductRow.domain, ProductRow.name, ProductRow.owner))}
+        rules: list[tuple[str, PolicyRule]] = []
+        for p in s.scalars(select(PolicyRow).order_by(PolicyRow.name)):
+            doc = AccessPolicy.model_validate(p.document)
+            rules.extend((doc.name, r) for r in doc.rules)
+        version = s.scalar(select(func.max(PolicyVersionRow.version))) or 0
         return AccessSnapshot(principals, members, groups, user_roles, group_roles, grants, owners,
                               product_owner, rules, version)
+
+    def _changed(self, s: Any, event_type: str, data: dict[str, Any]) -> None:
+        from meshfabric.events import DomainEvent, append
+
+        append(s, DomainEvent(event_type, None, data))
 
     def require_manager(self, *, product: str | None = None, domain: str | None = None) -> Principal:
         """The local principal, if it may change access: a workspace admin for everything, an
@@ -211,6 +235,7 @@ class AccessService:
             if row is None:
                 raise NotFound(f"principal '{name}' not found")
             row.attributes = {**(row.attributes or {}), **attributes}
+            self._changed(s, "access.principal_updated", {"principal": name})
         return self.principal(name)
 
     def principals(self) -> list[Principal]:
@@ -228,6 +253,7 @@ class AccessService:
             if s.get(PrincipalRow, name) is not None:
                 raise ConfigError(f"'{name}' is already a principal", hint="principals and groups share one namespace")
             s.add(GroupRow(name=name, description=description))
+            self._changed(s, "access.group_created", {"group": name})
 
     def add_member(self, group: str, principal: str) -> None:
         self.require_manager()
@@ -235,12 +261,14 @@ class AccessService:
             if s.get(PrincipalRow, principal) is None and principal != self.local_name:
                 raise NotFound(f"principal '{principal}' not found", hint="add it with `meshfabric users add`")
             self._add_member(s, group, principal)
+            self._changed(s, "access.member_added", {"group": group, "principal": principal})
 
     def remove_member(self, group: str, principal: str) -> None:
         self.require_manager()
         with self.store.write() as s:
             s.execute(delete(GroupMemberRow).where(GroupMemberRow.group_name == group,
                                                    GroupMemberRow.principal == principal))
+            self._changed(s, "access.member_removed", {"group": group, "principal": principal})
 
     @staticmethod
     def _add_member(s: Any, group: str, principal: str) -> None:
@@ -271,6 +299,7 @@ class AccessService:
             if s.get(RoleRow, name) is not None:
                 raise ConfigError(f"role '{name}' already exists")
             s.add(RoleRow(name=name, description=description))
+            self._changed(s, "access.role_created", {"role": name})
 
     def assign_role(self, assignee: str, role: str, *, group: bool = False) -> None:
         """Give ``role`` to a principal (or, with ``group=True``, to every member of a group)."""
@@ -302,6 +331,7 @@ class AccessService:
             s.execute(delete(RoleAssignmentRow).where(
                 RoleAssignmentRow.role == role, RoleAssignmentRow.assignee == assignee,
                 RoleAssignmentRow.assignee_kind == ("group" if group else "user")))
+            self._changed(s, "access.role_unassigned", {"role": role, "assignee": assignee})
 
     def roles(self) -> list[dict[str, Any]]:
         with self.store.read() as s:
@@ -475,9 +505,10 @@ class AccessService:
         with self.store.write() as s:
             version = policy_version if policy_version is not None else int(
                 s.scalar(select(func.max(PolicyVersionRow.version))) or 0)
-            s.add(AuditRow(at=datetime.now(UTC), principal=principal, action=action, resource=resource[:1024],
-                           decision=decision, reason=reason, policy_version=version,
-                           sql_fingerprint=fingerprint(sql) if sql else "", rows=rows, latency_ms=latency_ms))
+            s.execute(insert(AuditRow).values(
+                at=datetime.now(UTC), principal=principal, action=action, resource=resource[:1024],
+                decision=decision, reason=reason, policy_version=version,
+                sql_fingerprint=fingerprint(sql) if sql else "", rows=rows, latency_ms=latency_ms))
             if decision == "denied":
                 append(s, DomainEvent("access.denied", resource.split(".")[0] if "." in resource else None, {
                     "principal": principal, "action": action, "resource": resource, "reason": reason}))
@@ -512,17 +543,21 @@ def _audit_filter(stmt: Any, user: str | None, action: str | None, since: dateti
     return stmt
 
 
+@lru_cache(maxsize=4096)
 def fingerprint(sql: str) -> str:
-    """SHA-256 of the normalised SQL: literals become ``?``, so one query shape has one
-    fingerprint whatever values it carries; unparseable text is hashed as written."""
-    import sqlglot
-    from sqlglot import exp
+    """SHA-256 of the normalised SQL: sqlglot's tokens lower-cased (DuckDB matches names without
+    regard to case) and every string and number literal replaced by ``?`` — one query shape has
+    one fingerprint whatever values, spacing, comments or keyword case it is written with.
 
+    >>> fingerprint("select a FROM t where x = 1") == fingerprint("SELECT a   from T WHERE x = 42 -- hi")
+    True
+    """
+    from sqlglot.tokens import Tokenizer, TokenType
+
+    literal = {TokenType.STRING, TokenType.NUMBER, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
+               TokenType.BIT_STRING, TokenType.BYTE_STRING, TokenType.RAW_STRING}
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-        for lit in list(tree.find_all(exp.Literal)):
-            lit.replace(exp.Placeholder())
-        text = tree.sql(dialect="duckdb", normalize=True, comments=False)
+        text = " ".join("?" if t.token_type in literal else t.text.lower() for t in Tokenizer().tokenize(sql))
     except Exception:
         text = " ".join(sql.split())
     return hashlib.sha256(text.encode()).hexdigest()
