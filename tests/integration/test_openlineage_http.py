@@ -318,3 +318,23 @@ def test_a_principal_sees_only_the_products_it_may_discover(server: Server) -> N
     finally:
         mesh.access.revoke("airflow", "discover", product="sales.orders", grantee_kind="user")
     assert server.get("/api/v1/lineage", nodeId=product).status_code == 404
+
+
+def test_column_lineage_in_marquez_shape(server: Server) -> None:
+    start, complete = _events(str(uuid.uuid4()))
+    client = server.client()
+    client.emit(start)
+    client.emit(complete)
+    field = f"datasetField:{NS}:mart.revenue_by_country:revenue"
+    r = server.get("/api/v1/column-lineage", nodeId=field)
+    assert r.status_code == 200
+    nodes = {n["id"]: n for n in r.json()["graph"]}
+    assert set(nodes) == {field, f"datasetField:{NS}:public.orders:amount",
+                          f"datasetField:{NS}:public.orders:customer_id"}
+    inputs = {(f["dataset"], f["field"]): f for f in nodes[field]["data"]["inputFields"]}
+    assert inputs[("public.orders", "amount")]["transformations"][0]["subtype"] == "AGGREGATION"
+    assert inputs[("public.orders", "customer_id")]["transformationType"] == "INDIRECT"
+    whole = server.get("/api/v1/column-lineage", nodeId=f"dataset:{NS}:mart.revenue_by_country").json()["graph"]
+    assert {f"datasetField:{NS}:mart.revenue_by_country:country", f"datasetField:{NS}:public.customers:country"} <= {
+        n["id"] for n in whole}
+    assert server.get("/api/v1/column-lineage", nodeId="datasetField:a").status_code == 400

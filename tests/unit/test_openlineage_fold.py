@@ -369,3 +369,37 @@ def test_a_finished_run_is_announced_once_per_outcome(store: Store) -> None:
     ingest_openlineage(store, failed)
     states = _finished(store, run)
     assert [e["state"] for e in states] == ["COMPLETE", "FAIL"] and states[1]["error"] == "disk full"
+
+
+def test_marquez_column_lineage(store: Store) -> None:
+    from meshfabric.lineage.openlineage import marquez_column_lineage
+
+    space = ns()
+    src = ds(space, "orders", "amount", "id")
+    mid = ds(space, "daily", "total", columnLineage=column_lineage(("total", space, "orders", "amount", "AGGREGATION")))
+    top = ds(space, "monthly", "total", columnLineage=column_lineage(("total", space, "daily", "total", "AGGREGATION")))
+    ingest_openlineage(store, run_event("COMPLETE", str(uuid.uuid4()), (space, "j1"), T0, inputs=[src], outputs=[mid]))
+    ingest_openlineage(store, run_event("COMPLETE", str(uuid.uuid4()), (space, "j2"), T0, inputs=[mid], outputs=[top]))
+    fid = f"datasetField:{space}:monthly:total"
+    graph = {n["id"]: n for n in marquez_column_lineage(store, fid)["graph"]}
+    assert set(graph) == {fid, f"datasetField:{space}:daily:total", f"datasetField:{space}:orders:amount"}
+    node = graph[fid]
+    assert node["type"] == "DATASET_FIELD"
+    assert node["data"] | {"inputFields": None} == {"namespace": space, "dataset": "monthly", "datasetVersion": None,
+                                                    "field": "total", "fieldType": "VARCHAR", "inputFields": None}
+    [inp] = node["data"]["inputFields"]
+    assert (inp["dataset"], inp["field"], inp["transformationType"]) == ("daily", "total", "DIRECT")
+    assert inp["transformations"][0]["subtype"] == "AGGREGATION"
+    assert node["inEdges"] == [{"origin": f"datasetField:{space}:daily:total", "destination": fid}]
+    near = {n["id"] for n in marquez_column_lineage(store, fid, depth=1)["graph"]}
+    assert near == {fid, f"datasetField:{space}:daily:total"}
+    amount = f"datasetField:{space}:orders:amount"
+    assert {n["id"] for n in marquez_column_lineage(store, amount)["graph"]} == {amount}
+    down = {n["id"] for n in marquez_column_lineage(store, amount, with_downstream=True)["graph"]}
+    assert down == set(graph)
+    whole = {n["id"] for n in marquez_column_lineage(store, f"dataset:{space}:daily")["graph"]}
+    assert whole == {f"datasetField:{space}:daily:total", amount}
+    with pytest.raises(NotFound):
+        marquez_column_lineage(store, f"datasetField:{space}:monthly:nope")
+    with pytest.raises(MeshfabricError):
+        marquez_column_lineage(store, "field:a:b:c")
