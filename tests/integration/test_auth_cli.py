@@ -141,3 +141,20 @@ def test_only_admins_create_credentials(tmp_path: Path, capsys: pytest.CaptureFi
             code, _, err = cli(capsys, "-w", root, *args)
             assert code == 2 and "'bob' is not an admin" in err, args
         assert json.loads(cli(capsys, "-w", root, "apikey", "list", "--all", "--json")[1]) == []
+
+
+def test_credential_changes_are_events_without_secrets(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = cli(capsys, "-w", ws, "apikey", "create", "--principal", "etl", "--name", "loader")[1].strip()
+    key_id = key.split("_")[1]
+    cli(capsys, "-w", ws, "apikey", "revoke", key_id)
+    issued = json.loads(cli(capsys, "-w", ws, "token", "create", "--user", "alice", "--json")[1])
+    cli(capsys, "-w", ws, "token", "revoke", issued["jti"], "--reason", "rotated")
+    with Mesh.open(ws) as mesh:
+        events = [e for e in mesh.events.list(limit=1000) if e.event_type.startswith("auth.")]
+    assert [(e.event_type, e.data.get("id") or e.data.get("jti")) for e in events] == [
+        ("auth.api_key_created", key_id), ("auth.api_key_revoked", key_id),
+        ("auth.token_issued", issued["jti"]), ("auth.token_revoked", issued["jti"])]
+    assert all(e.data["by"] == "local" for e in events)
+    assert events[0].data["principal"] == "etl" and events[3].data["reason"] == "rotated"
+    text = json.dumps([e.data for e in events])
+    assert key not in text and key.split("_", 2)[2] not in text and issued["token"] not in text

@@ -113,7 +113,16 @@ def create(store: Store, principal: str, *, name: str = "", expires_at: datetime
         s.add(row)
         s.flush()
         info = _info(row)
+        _event(s, "auth.api_key_created", info, created_by)
     return CreatedApiKey(key, info)
+
+
+def _event(session: Any, event_type: str, info: ApiKeyInfo, by: str) -> None:
+    """A domain event in the caller's transaction (the key itself never goes into one)."""
+    from meshfabric.events import DomainEvent, append
+
+    data = {k: v for k, v in info.to_dict().items() if k in ("id", "principal", "name", "expires_at")}
+    append(session, DomainEvent(event_type, None, {**data, "by": by}))
 
 
 def list_keys(store: Store, *, principal: str | None = None, include_inactive: bool = False) -> list[ApiKeyInfo]:
@@ -125,7 +134,7 @@ def list_keys(store: Store, *, principal: str | None = None, include_inactive: b
     return found if include_inactive else [k for k in found if k.status == "active"]
 
 
-def revoke(store: Store, key_id: str) -> ApiKeyInfo:
+def revoke(store: Store, key_id: str, *, by: str = "") -> ApiKeyInfo:
     key_id = key_id.removeprefix(PREFIX).split("_", 1)[0]
     with store.write() as s:
         row = s.scalars(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).first()
@@ -133,6 +142,7 @@ def revoke(store: Store, key_id: str) -> ApiKeyInfo:
             raise NotFound(f"no API key with id '{key_id}'", hint="list them with `meshfabric apikey list --all`")
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
+            _event(s, "auth.api_key_revoked", _info(row), by)
         return _info(row)
 
 

@@ -75,9 +75,15 @@ class AuthService:
     # -- tokens --------------------------------------------------------------------------------
     def issue_token(self, user: str, *, ttl: str | float | None = None, acting: str | None = None) -> IssuedToken:
         """An HS* token for ``user`` (an existing principal); the acting principal must be an admin."""
-        require_admin(self.mesh, acting)
+        who = require_admin(self.mesh, acting)
         _require_principal(self.mesh, user)
-        return self.verifier.issue(user, ttl)
+        issued = self.verifier.issue(user, ttl)
+        from meshfabric.events import DomainEvent, append
+
+        with self.mesh.store.write() as s:
+            append(s, DomainEvent("auth.token_issued", None, {"jti": issued.jti, "subject": user, "by": who,
+                                                                 "expires_at": issued.expires_at.isoformat()}))
+        return issued
 
     def revoke_token(self, jti_or_token: str, *, reason: str = "", acting: str | None = None) -> dict[str, Any]:
         """Put a token's ``jti`` on the revocation list. Given the token itself (one this server
@@ -95,8 +101,12 @@ class AuthService:
         with self.mesh.store.write() as s:
             row = s.get(RevokedTokenRow, jti)
             if row is None:
+                from meshfabric.events import DomainEvent, append
+
                 s.add(RevokedTokenRow(jti=jti, subject=subject, expires_at=expires, revoked_by=who, reason=reason,
                                       revoked_at=datetime.now(UTC)))
+                append(s, DomainEvent("auth.token_revoked", None, {"jti": jti, "subject": subject, "by": who,
+                                                                     "reason": reason}))
             # tokens past expiry (plus leeway) are refused anyway: their entries are dead weight
             cutoff = datetime.now(UTC) - timedelta(seconds=self.spec.leeway_seconds + 60)
             s.execute(delete(RevokedTokenRow).where(RevokedTokenRow.expires_at.is_not(None),
@@ -127,8 +137,8 @@ class AuthService:
         return _keys.list_keys(self.mesh.store, principal=principal, include_inactive=include_inactive)
 
     def revoke_api_key(self, key_id: str, *, acting: str | None = None) -> ApiKeyInfo:
-        require_admin(self.mesh, acting)
-        return _keys.revoke(self.mesh.store, key_id)
+        who = require_admin(self.mesh, acting)
+        return _keys.revoke(self.mesh.store, key_id, by=who)
 
 
 def expiry(value: str | datetime | None) -> datetime | None:
