@@ -183,7 +183,7 @@ class _Session:
     def load(self, name: str, result: ScanResult) -> None:
         scan = self.secured.get(name)
         if scan is not None:
-            load_secured(self.open(), scan, result.table)
+            load_secured(self.open(), scan, result, materialise=self.materialise)
         else:
             load(self.open(), name, result.table, self.materialise)
 
@@ -211,16 +211,33 @@ def load(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table, materialis
         conn.unregister(_INCOMING)
 
 
-def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, table: pa.Table) -> None:
-    """Load a scan of a secured product: only the rows its row filter admits are copied into
-    the session's table (whatever the source already filtered), plus the hash salt as a column
-    bound as a parameter. The user's query can then read nothing else: an expression that
-    raises cannot be evaluated on a hidden row, because no hidden row is in the session."""
+def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, result: ScanResult, *, materialise: bool) -> None:
+    """Load a scan of a secured product so that it holds only the rows its row filter admits,
+    plus the hash salt as a column (bound as a value, never SQL text). The user's query can then
+    read nothing else: an expression that raises cannot be evaluated on a hidden row, because no
+    hidden row is in the session.
+
+    When the source evaluated every conjunct of the row filter itself (the connector reports
+    what it pushed), the rows that arrived are already exactly the admitted ones and are loaded
+    like any scan; otherwise they are filtered while being copied into the session's table.
+    """
     import duckdb
+    import pyarrow as pa
+    from sqlglot import exp
 
     from meshfabric.query.guard import DIALECT
+    from meshfabric.query.planner import _operands_of
     from meshfabric.query.secure import SALT_COLUMN
 
+    table = result.table
+    needed = ({c.sql(dialect=DIALECT) for c in _operands_of(scan.row_filter, exp.And)}
+              if scan.row_filter is not None else set())
+    pushed = {f.sql(dialect=DIALECT) for f in result.pushed_filters}
+    if needed <= pushed:
+        if scan.salt is not None:
+            table = table.append_column(SALT_COLUMN, pa.array([scan.salt] * table.num_rows, pa.string()))
+        load(conn, scan.name, table, materialise)
+        return
     conn.register(_INCOMING, _registrable(table))
     try:
         salt = ", CAST(? AS VARCHAR) AS " + SALT_COLUMN if scan.salt is not None else ""

@@ -156,6 +156,8 @@ class _Instance:
     alias: str
     renames_columns: bool
     secured: SecuredView | None = None
+    #: the policy's row filter over the product's real column names (as offered to the source)
+    policy_filter: exp.Expression | None = None
     columns: set[str] = field(default_factory=set)
     filters: list[exp.Expression] = field(default_factory=list)
     kept: list[exp.Expression] = field(default_factory=list)
@@ -342,7 +344,8 @@ def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatal
         for column in inst.secured.row_filter.find_all(exp.Column):
             if column.name.lower() in mapping:
                 inst.columns.add(mapping[column.name.lower()])
-        for conjunct in _operands_of(_rename(inst.secured.row_filter, mapping), exp.And):
+        inst.policy_filter = _rename(inst.secured.row_filter, mapping)
+        for conjunct in _operands_of(inst.policy_filter, exp.And):
             if _is_row_atom(conjunct) and decide(conjunct):
                 inst.filters.append(conjunct)
             else:
@@ -591,7 +594,7 @@ def _build_scans(instances: list[_Instance], limit: int | None) -> list[Scan]:
                 kept=tuple(kept),
                 limit=limit,
                 instances=tuple(m.id for m in members),
-                row_filter=first.secured.row_filter if first.secured is not None else None,
+                row_filter=first.policy_filter,
                 salt=first.secured.salt if first.secured is not None else None,
             )
         )
