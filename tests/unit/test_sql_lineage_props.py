@@ -142,3 +142,30 @@ def test_set_operation_branches_contribute_by_position(case: tuple[str, list[lis
     for i in range(len(branches[0])):
         expected = set().union(*(b[i].sources for b in branches))
         assert {str(f.source) for f in got[f"o{i}"].direct} == expected, sql
+
+
+@settings(max_examples=40)
+@given(tables(), st.sampled_from(DIALECTS), st.booleans(), st.sampled_from(["plain", "cte", "derived"]))
+def test_star_expands_exactly_with_a_schema_and_stays_a_star_without(
+        tbls: list[tuple[str, str, list[str]]], dialect: str | None, with_schema: bool, wrap: str) -> None:
+    frm = f"{tbls[0][0]} AS {tbls[0][1]}" + "".join(
+        f" JOIN {n} AS {a} ON {tbls[0][1]}.{tbls[0][2][0]} = {a}.{c[0]}" for n, a, c in tbls[1:])
+    query = f"SELECT * FROM {frm}"
+    if wrap == "cte":
+        query = f"WITH q AS ({query}) SELECT * FROM q"
+    elif wrap == "derived":
+        query = f"SELECT d.* FROM ({query}) AS d"
+    schema: dict = {}
+    for name, _alias, cols in tbls:
+        node = schema
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = {c: "int" for c in cols}
+    if with_schema and len({n.count(".") for n, _a, _c in tbls}) > 1:
+        with_schema = False  # a MappingSchema nests every table equally deep
+    got = {tuple(e) for e in analyze_sql(query, dialect=dialect, schema=schema if with_schema else None).edges}
+    if with_schema:
+        assert got == {(f"{n}.{c}", c) for n, _a, cols in tbls for c in cols}
+    else:
+        assert got == {(f"{n}.*", "*") for n, _a, _c in tbls}
