@@ -203,6 +203,8 @@ CASES = [
          [("s.b", "t.a"), ("s.d", "t.c")], id="mysql-update-join"),
     case("UPDATE o SET o.total = s.amt FROM orders o JOIN sums s ON o.id = s.id", "tsql", ["sums"], ["orders"],
          [("sums.amt", "orders.total")], id="tsql-update-alias-from"),
+    case("UPDATE dbo.t SET a = s.x FROM dbo.t JOIN dbo.s s ON dbo.t.id = s.id", "tsql", ["dbo.s"], ["dbo.t"],
+         [("dbo.s.x", "dbo.t.a")], id="tsql-update-qualified-target-in-from"),
     case("UPDATE t SET a = (SELECT max(x) FROM s WHERE s.id = t.id)", "postgres", ["s"], ["t"], [("s.x", "t.a")],
          id="update-scalar-subquery"),
     case("UPDATE t SET a = s.b FROM (SELECT id, sum(v) AS b FROM src GROUP BY id) AS s WHERE t.id = s.id",

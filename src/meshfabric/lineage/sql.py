@@ -1124,8 +1124,11 @@ class _StatementAnalyzer:
         found = None
         # T-SQL: UPDATE alias SET … FROM real_table AS alias JOIN …: the target is one of the FROM tables
         for candidate in list(from_tables) + [j.this for j in joins]:
-            if (isinstance(candidate, exp.Table) and not target.db
-                    and candidate.alias_or_name.lower() == target.name.lower()):
+            if not isinstance(candidate, exp.Table):
+                continue
+            by_alias = not target.db and candidate.alias_or_name.lower() == target.name.lower()
+            by_name = not candidate.alias and _table_name(candidate) == _table_name(target)
+            if by_alias or by_name:
                 found = candidate
                 break
         if found is not None:
