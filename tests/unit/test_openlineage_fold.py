@@ -403,3 +403,11 @@ def test_marquez_column_lineage(store: Store) -> None:
         marquez_column_lineage(store, f"datasetField:{space}:monthly:nope")
     with pytest.raises(MeshfabricError):
         marquez_column_lineage(store, "field:a:b:c")
+
+
+def test_nul_characters_are_refused_not_a_database_error(store: Store) -> None:
+    event = run_event("START", str(uuid.uuid4()), (ns(), "bad\x00name"), T0)
+    event["run"]["facets"] = {"custom": {"_producer": PRODUCER, "_schemaURL": SCHEMA_URL, "note": "a\x00b"}}
+    with pytest.raises(InvalidOpenLineageEvent) as err:
+        ingest_openlineage(store, event)
+    assert [p.path for p in err.value.problems] == ["$.job.name", "$.run.facets.custom.note"]

@@ -381,7 +381,7 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
     if problems:
         raise InvalidOpenLineageEvent(problems)
     parsed = parse_event(event)
-    problems = _limit_problems(parsed)
+    problems = sorted(_nul_problems(event) + _limit_problems(parsed), key=lambda p: p.path)
     if problems:
         raise InvalidOpenLineageEvent(problems)
     if parsed.run_id is not None:
@@ -411,6 +411,23 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
 #: what the store keeps: a graph key (``namespace/name``, ``<dataset>.<field>``) is at most 512
 #: characters, the raw row's producer and schemaURL 2048
 KEY_LIMIT, URL_LIMIT = 512, 2048
+
+
+def _nul_problems(value: Any, path: tuple[Any, ...] = ()) -> list[EventProblem]:
+    """Strings holding a NUL character, which PostgreSQL text cannot store (no producer sends one)."""
+    out: list[EventProblem] = []
+    if isinstance(value, str):
+        if "\x00" in value:
+            out.append(EventProblem(_json_path(path), "contains a NUL character (\\u0000), which cannot be stored"))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if "\x00" in k:
+                out.append(EventProblem(_json_path(path), "has a key with a NUL character (\\u0000)"))
+            out += _nul_problems(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _nul_problems(v, (*path, i))
+    return out[:20]
 
 
 def _limit_problems(p: ParsedEvent) -> list[EventProblem]:
