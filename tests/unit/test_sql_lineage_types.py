@@ -57,6 +57,17 @@ def test_conditional_is_indirect_and_values_are_direct() -> None:
     assert sql_lineage("SELECT CASE kind WHEN 1 THEN 'a' ELSE 'b' END AS label FROM orders")["columns"] == []
 
 
+def test_aggregate_filter_clause_is_conditional() -> None:
+    got = fields("SELECT count(*) FILTER (WHERE s = 1) AS n, sum(v) FILTER (WHERE k > 0) AS total FROM t", "postgres")
+    assert got == {"n": {("t.s", IND, "CONDITIONAL", False)},
+                   "total": {("t.v", D, "AGGREGATION", False), ("t.k", IND, "CONDITIONAL", False)}}
+
+
+def test_lambda_parameters_are_not_columns() -> None:
+    assert fields("SELECT transform(arr, x -> x + t.k) AS y FROM t", "spark") == {
+        "y": {("t.arr", D, "TRANSFORMATION", False), ("t.k", D, "TRANSFORMATION", False)}}
+
+
 def test_conditional_through_a_derived_column_reaches_its_inputs() -> None:
     got = fields("SELECT CASE WHEN f THEN 1 ELSE 0 END AS z FROM (SELECT a > b AS f FROM t) q")
     assert got == {"z": {("t.a", IND, "CONDITIONAL", False), ("t.b", IND, "CONDITIONAL", False)}}

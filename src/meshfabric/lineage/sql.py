@@ -776,6 +776,12 @@ class _QueryLineage:
             if node.args.get("default") is not None:
                 found |= self.refs(scope, node.args["default"], value)
             return found
+        if isinstance(node, exp.Filter):  # agg(x) FILTER (WHERE cond): cond picks the rows aggregated
+            cond = Transformation(INDIRECT, CONDITIONAL) if ctx.type == DIRECT else ctx
+            found = self.refs(scope, node.this, ctx)
+            if node.expression is not None:
+                found |= self.refs(scope, node.expression, cond)
+            return found
         if isinstance(node, exp.If):
             cond = Transformation(INDIRECT, CONDITIONAL) if ctx.type == DIRECT else ctx
             value = _bump(ctx, TRANSFORMATION)
