@@ -354,16 +354,15 @@ class MetadataGraph:
             if rels is not None:
                 rel_sql = " AND rel IN (" + ", ".join(f"'{r}'" for r in rels if _REL.fullmatch(r)) + ")"
             pg = s.get_bind().dialect.name != "sqlite"
+            conn = s.connection()
             for part in _chunks(ids, 10_000 if pg else 900):
-                if pg:
-                    q = text(f"SELECT src_id, rel, dst_id, properties FROM graph_edges "
-                             f"WHERE src_id = ANY(:ids){rel_sql}")
-                    result = s.execute(q, {"ids": list(part)})
-                else:
-                    # ids are ints formatted here (no user text): one plain indexed scan per chunk
-                    result = s.execute(text(f"SELECT src_id, rel, dst_id, properties FROM graph_edges "
-                                            f"WHERE src_id IN ({', '.join(str(i) for i in part)}){rel_sql}"))
-                found.extend((a, r, b, p) for a, r, b, p in result if b in wanted)
+                # ids are ints formatted here (no user text): one indexed scan per chunk, run by the
+                # driver without SQLAlchemy's per-row processing
+                listed = ", ".join(str(i) for i in part)
+                where = f"src_id = ANY('{{{listed}}}'::bigint[])" if pg else f"src_id IN ({listed})"
+                result = conn.exec_driver_sql(f"SELECT src_id, rel, dst_id, properties FROM graph_edges "
+                                              f"WHERE {where}{rel_sql}")
+                found.extend((a, r, b, p) for a, r, b, p in result.all() if b in wanted)
             unknown = [i for i in {x for a, _, b, _ in found for x in (a, b)} if i not in names]
             for part in _chunks(unknown, 900):
                 q2 = select(GraphNodeRow.id, GraphNodeRow.kind, GraphNodeRow.key).where(GraphNodeRow.id.in_(list(part)))

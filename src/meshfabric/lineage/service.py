@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshfabric.errors import MeshfabricError, NotFound
@@ -366,33 +366,35 @@ def _walk(s: Session, seeds: list[int], root_id: int, direction: Direction, dept
             FROM best b JOIN graph_nodes n ON n.id = b.id
             WHERE b.id <> {int(root_id)}
         )"""
-    page = text(walk + f"""
-        SELECT kind, key, name, distance, properties, id, (SELECT COUNT(*) FROM found) AS total,
-               (SELECT MAX(depth) FROM walk) AS deepest
-        FROM found ORDER BY {order} LIMIT :limit OFFSET :offset""").bindparams(
-        bindparam("bound"), bindparam("limit"), bindparam("offset"))
-    counted = text(walk + " SELECT (SELECT COUNT(*) FROM found), (SELECT MAX(depth) FROM walk)")
+    # every value below is an int formatted here (ids, bound, limit, offset): no user text reaches
+    # the SQL, and the driver runs it without SQLAlchemy's per-statement processing
+    conn = s.connection()
 
     def run(bound: int) -> tuple[list[Any], int, int]:
-        rows = s.execute(page, {"bound": bound, "limit": limit, "offset": offset}).all()
+        sql = walk.replace(":bound", str(int(bound)))
+        rows = conn.exec_driver_sql(sql + f"""
+            SELECT kind, key, name, distance, properties, id, (SELECT COUNT(*) FROM found) AS total,
+                   (SELECT MAX(depth) FROM walk) AS deepest
+            FROM found ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}""").all()
         if rows:
-            return rows, int(rows[0][6]), int(rows[0][7] or 0)
-        total, deepest = s.execute(counted, {"bound": bound}).one()
-        return rows, int(total or 0), int(deepest or 0)
+            return list(rows), int(rows[0][6]), int(rows[0][7] or 0)
+        total, deepest = conn.exec_driver_sql(sql + " SELECT (SELECT COUNT(*) FROM found), "
+                                                    "(SELECT MAX(depth) FROM walk)").one()
+        return [], int(total or 0), int(deepest or 0)
 
     if depth is not None:
         rows, total, _ = run(depth)
     else:
         rows, total, deepest = run(_FIRST_BOUND)
         if deepest >= _FIRST_BOUND:
-            reach = text(f"""
+            reach = f"""
                 WITH RECURSIVE reach(id) AS (
                     SELECT id FROM graph_nodes WHERE id IN ({seed_list})
                     UNION
                     SELECT e.{far} FROM reach r JOIN graph_edges e ON e.{near} = r.id AND e.rel = '{DERIVED}'
                 )
-                SELECT COUNT(*) FROM reach""")
-            rows, total, _ = run(min(int(s.execute(reach).scalar() or 0), MAX_DEPTH))
+                SELECT COUNT(*) FROM reach"""
+            rows, total, _ = run(min(int(conn.exec_driver_sql(reach).scalar() or 0), MAX_DEPTH))
     return [(k, key, name, int(d), _json(p), int(i)) for k, key, name, d, p, i, *_ in rows], total
 
 
