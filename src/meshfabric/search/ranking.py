@@ -26,10 +26,11 @@ owners, and descriptions last.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshfabric.search.text import highlight, tokens, word_matches
+from meshfabric.search.text import highlight, word_matches, words
 
 WEIGHTS: dict[str, float] = {
     "name": 100, "columns": 20, "tags": 6, "owner": 5, "domain": 5, "column_info": 3, "description": 1,
@@ -68,77 +69,82 @@ class Match:
 @dataclass
 class Scored:
     score: float
-    matches: list[Match] = field(default_factory=list)
+    #: how many of the query's groups matched somewhere
+    groups_matched: int = 0
+    #: (field, column, text shown) -> the accepted terms that matched in it
+    matched: dict[tuple[str, str | None, str], set[str]] = field(default_factory=dict)
+
+    @property
+    def matches(self) -> list[Match]:
+        """The matched fields with their snippets, in field-weight order, a column once (by name
+        when its name matched, else by its type/description). Built only for the hits shown."""
+        order = list(WEIGHTS)
+        out: list[Match] = []
+        seen: set[str] = set()
+        for (name, column, shown), terms in sorted(self.matched.items(),
+                                                   key=lambda kv: (order.index(kv[0][0]), kv[0][1] or "")):
+            if name == "column_info":
+                m = Match("column", highlight(f"{column}: {shown}", terms, window=16), column)
+            elif name == "columns":
+                m = Match("column", highlight(shown, terms), column)
+            else:
+                m = Match(LABELS.get(name, name), highlight(shown, terms, window=24))
+            if m.label() not in seen:
+                seen.add(m.label())
+                out.append(m)
+        return out
 
 
-def _best(words: list[str], group: Group) -> tuple[float, set[str]]:
-    """The best quality any of ``words`` reaches for ``group``, and the accepted terms that reach it."""
+def _best(found: Sequence[str], group: Group) -> tuple[float, set[str]]:
+    """The best quality any of ``found`` reaches for ``group``, and the accepted terms that reach it."""
     best, hit = 0.0, set()
     for term, quality in group.accepted.items():
-        for w in words:
-            q = word_matches(w, term) * quality
-            if q > 0:
+        for w in found:
+            if w.startswith(term):
                 hit.add(term)
-                best = max(best, q)
+                best = max(best, quality if w == term else quality * word_matches(w, term))
     return best, hit
 
 
-def _exact(groups: list[Group], words: list[str]) -> float:
-    if not words or len(words) != len(groups):
+def _exact(groups: list[Group], name: Sequence[str]) -> float:
+    if not name or len(name) != len(groups):
         return 0.0
-    qualities = [g.accepted.get(w, 0.0) for g, w in zip(groups, words, strict=True)]
+    qualities = [g.accepted.get(w, 0.0) for g, w in zip(groups, name, strict=True)]
     return min(qualities)
 
 
 def score(doc: Any, groups: list[Group]) -> Scored:
     """Score a search_documents row (anything with its attributes) against the query's groups."""
     columns = [c for c in doc.columns or [] if isinstance(c, dict)]
-    fields: dict[str, list[tuple[str | None, str, list[str]]]] = {
-        "name": [(None, doc.name, tokens(doc.name))],
-        "domain": [(None, doc.domain, tokens(doc.domain))] if doc.kind == "product" else [],
-        "columns": [(c["name"], c["name"], tokens(c["name"])) for c in columns],
+    fields: dict[str, list[tuple[str | None, str, tuple[str, ...]]]] = {
+        "name": [(None, doc.name, words(doc.name))],
+        "domain": [(None, doc.domain, words(doc.domain))] if doc.kind == "product" else [],
+        "columns": [(c["name"], c["name"], words(c["name"])) for c in columns],
         "column_info": [
-            (c["name"], info, tokens(info))
+            (c["name"], info, words(info))
             for c in columns
             if (info := " ".join(x for x in (c.get("type", ""), c.get("description", ""),
                                              " ".join(c.get("classification") or [])) if x))
         ],
-        "tags": [(None, tags, tokens(tags))] if (tags := ", ".join(str(t) for t in doc.tags or [])) else [],
-        "owner": [(None, doc.owner, tokens(doc.owner))],
-        "description": [(None, doc.description, tokens(doc.description))],
+        "tags": [(None, tags, words(tags))] if (tags := ", ".join(str(t) for t in doc.tags or [])) else [],
+        "owner": [(None, doc.owner, words(doc.owner))],
+        "description": [(None, doc.description, words(doc.description))],
     }
     total = 0.0
+    hit_groups = 0
     matched: dict[tuple[str, str | None, str], set[str]] = {}
     for group in groups:
         best = 0.0
         for name, entries in fields.items():
-            for column, shown, words in entries:
-                quality, hit = _best(words, group)
+            for column, shown, found in entries:
+                quality, hit = _best(found, group)
                 if quality > 0:
                     best = max(best, WEIGHTS[name] * quality)
                     matched.setdefault((name, column, shown), set()).update(hit)
         total += best
-    name_words = tokens(doc.name)
-    exact = max(_exact(groups, name_words), _exact(groups, tokens(doc.domain) + name_words)
+        hit_groups += best > 0
+    name_words = words(doc.name)
+    exact = max(_exact(groups, name_words), _exact(groups, words(doc.domain) + name_words)
                 if doc.kind == "product" else 0.0)
     total += EXACT_NAME * exact
-    order = list(WEIGHTS)
-    matches = []
-    for (name, column, shown), terms in sorted(matched.items(), key=lambda kv: (order.index(kv[0][0]),
-                                                                                 kv[0][1] or "")):
-        if name == "column_info":
-            snippet = highlight(f"{column}: {shown}", terms, window=16)
-            matches.append(Match("column", snippet, column))
-        elif name == "columns":
-            matches.append(Match("column", highlight(shown, terms), column))
-        else:
-            matches.append(Match(LABELS.get(name, name), highlight(shown, terms, window=24)))
-    # a column matched by name and by description is shown once, by name
-    seen: set[str] = set()
-    unique = []
-    for m in matches:
-        key = m.label()
-        if key not in seen:
-            seen.add(key)
-            unique.append(m)
-    return Scored(round(total, 3), unique)
+    return Scored(round(total, 3), hit_groups, matched)

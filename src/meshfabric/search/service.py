@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from meshfabric.errors import QueryError
 from meshfabric.search.index import full_text, query_words, sync_search
-from meshfabric.search.ranking import Group, Match, score
+from meshfabric.search.ranking import Group, Match, Scored, score
 from meshfabric.search.text import distance, vocabulary_term
 from meshfabric.spec.models import LIFECYCLE
 from meshfabric.store.models_search import SearchDocumentRow, SearchTermRow
@@ -147,7 +147,8 @@ def _check(text: str, limit: int, offset: int, filters: Filters) -> None:
 
 
 def _candidates(session: Session, ids: set[int] | None, filters: Filters) -> list[SearchDocumentRow]:
-    stmt = select(SearchDocumentRow)
+    # the vocabulary terms of each document are for the index's bookkeeping, not for ranking
+    stmt = select(SearchDocumentRow).options(defer(SearchDocumentRow.terms))
     if filters.domain is not None:
         stmt = stmt.where(SearchDocumentRow.domain == filters.domain)
     if filters.status is not None:
@@ -212,31 +213,33 @@ def search(
             return SearchResults(text, hits[offset: offset + limit], len(hits), offset, limit, mode)
         groups = [Group(w, {w: 1.0}) for w in words]
 
-        def run(every: bool) -> list[SearchHit]:
+        def run(every: bool) -> list[tuple[SearchDocumentRow, Scored]]:
             ids = fts.match(session, [list(g.accepted) for g in groups], every=every)
             found = []
             for row in _candidates(session, ids, filters):
                 if not filters.keeps(row, visible):
                     continue
                 scored = score(row, groups)
-                if scored.score > 0 and scored.matches:
-                    found.append(_hit(row, scored.score, scored.matches))
+                # the index selects candidates; what counts is what the words of the document say
+                if scored.matched and (scored.groups_matched == len(groups) if every else scored.score > 0):
+                    found.append((row, scored))
             return found
 
-        hits = run(True)
-        if len(hits) < FEW:
+        ranked = run(True)
+        if len(ranked) < FEW:
             for g in groups:
                 extra = _corrections(session, g.word)
                 if extra:
                     corrections[g.word] = next(iter(extra))  # the closest, most frequent
                     g.accepted.update(extra)
             if corrections:
-                hits = run(True)
-        if not hits and len(groups) > 1:
+                ranked = run(True)
+        if not ranked and len(groups) > 1:
             mode = "any"
-            hits = run(False)
-    hits.sort(key=lambda h: (-h.score, h.kind != "product", h.fqn))
-    return SearchResults(text, hits[offset: offset + limit], len(hits), offset, limit, mode, corrections)
+            ranked = run(False)
+    ranked.sort(key=lambda rs: (-rs[1].score, rs[0].kind != "product", rs[0].key))
+    page = [_hit(row, scored.score, scored.matches) for row, scored in ranked[offset: offset + limit]]
+    return SearchResults(text, page, len(ranked), offset, limit, mode, corrections)
 
 
 def _hit(row: SearchDocumentRow, points: float, matches: list[Match]) -> SearchHit:

@@ -17,6 +17,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import pairwise
 
 #: a run of letters and digits: underscores, dots, dashes, @ and spaces separate words
@@ -29,6 +30,8 @@ MAX_TERM = 40
 
 def fold(text: str) -> str:
     """Lower case without accents: what the index stores and queries compare."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -36,6 +39,9 @@ def fold(text: str) -> str:
 def spans(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, folded word) for every word of ``text``, positions in the original."""
     for run in _RUN.finditer(text):
+        if run.group().isascii() and _CAMEL.search(run.group()) is None:
+            yield run.start(), run.end(), run.group().lower()
+            continue
         cuts = [0, *(m.start() for m in _CAMEL.finditer(run.group())), len(run.group())]
         for a, b in pairwise(cuts):
             start, end = run.start() + a, run.start() + b
@@ -44,14 +50,21 @@ def spans(text: str) -> Iterator[tuple[int, int, str]]:
                 yield start, end, word
 
 
+@lru_cache(maxsize=65_536)
+def words(text: str) -> tuple[str, ...]:
+    """The folded words of ``text`` in order (repeats kept); cached, as catalogs repeat their texts
+    (column names, types, owners) and every search scores the same documents again."""
+    return tuple(w for _, _, w in spans(text))
+
+
 def tokens(text: str) -> list[str]:
     """The folded words of ``text`` in order (repeats kept)."""
-    return [w for _, _, w in spans(text)]
+    return list(words(text))
 
 
 def index_text(*texts: str) -> str:
     """Tokens joined by spaces: the form every full-text column is written in."""
-    return " ".join(w for t in texts for w in tokens(t))
+    return " ".join(w for t in texts for w in words(t))
 
 
 def vocabulary_term(word: str) -> bool:
