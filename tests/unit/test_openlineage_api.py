@@ -1,6 +1,6 @@
 """POST /api/v1/lineage never fails with a server error: any JSON, and any valid event with one
 value replaced at any place, is either stored (201/200) or refused with a 400 problem that names
-a JSON path (hypothesis, through FastAPI's TestClient)."""
+a JSON path (hypothesis, through FastAPI's TestClient; SQLite and PostgreSQL stores)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,12 +23,13 @@ PRODUCER = "https://example.com/producer"
 FACET_URL = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     import os
 
     saved = os.environ.pop("MESHFABRIC_STORE_URL", None)
-    mesh = Mesh.open(build_workspace(tmp_path_factory.mktemp("olapi") / "ws"))
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    mesh = Mesh.open(build_workspace(tmp_path_factory.mktemp("olapi") / "ws"), store=url)
     try:
         with TestClient(create_app(mesh, auth=False)) as c:
             yield c
@@ -109,6 +109,6 @@ def test_the_valid_event_is_stored(client: TestClient) -> None:
     assert r.status_code == 201 and r.json()["kind"] == "run" and r.json()["duplicate"] is False
 
 
-def test_a_json_array_body_is_refused(client: TestClient, tmp_path: Path) -> None:
+def test_a_json_array_body_is_refused(client: TestClient) -> None:
     r = client.post("/api/v1/lineage", json=[valid_event()])
     assert r.status_code == 400 and r.json()["errors"][0]["path"] == "$"
