@@ -62,8 +62,17 @@ def _decode(raw: bytes, encoding: str) -> bytes:
     return out
 
 
-@router.post("/api/v1/lineage", status_code=201, responses={**_PROBLEM_RESPONSE, 200: {
-    "description": "The same event was received before; nothing new was stored"}})
+_EVENT_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "title": "OpenLineage event",
+    "description": "One RunEvent, DatasetEvent or JobEvent of the OpenLineage spec "
+                   "(https://openlineage.io/spec/2-0-2/OpenLineage.json); may be sent gzip-compressed "
+                   "with Content-Encoding: gzip",
+    "required": ["eventTime", "producer", "schemaURL"]}}}}
+
+
+@router.post("/api/v1/lineage", status_code=201, openapi_extra={"requestBody": _EVENT_BODY},
+             responses={**_PROBLEM_RESPONSE, 200: {"description": "The same event was received before; nothing "
+                                                                  "new was stored"}})
 async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
                        user: str | None = Depends(principal_of)) -> Response:
     """Receive one OpenLineage event (what the OpenLineage clients' HTTP transport sends)."""
