@@ -147,6 +147,31 @@ def test_sql_product_gets_lineage_from_its_sql(mesh: Mesh) -> None:
     assert [n.ref for n in again.nodes] == [n.ref for n in up.nodes] and len(again.edges) == len(up.edges)
 
 
+def test_sql_lineage_follows_the_product_that_serves_a_table(mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Applied before any product serves `orders`, the SQL product derives from the physical table
+    (dataset shop_db/orders); once sales.orders is applied on that table, from the product."""
+    # only the graph is under test here: the search index (synced beside it) has its own tests
+    monkeypatch.setattr(Mesh, "sync_indexes", lambda self: sync_graph(self.store))
+    root = mesh.root
+    assert root is not None
+    orders_spec = root / "products/sales/orders.yaml"
+    orders_spec.unlink()
+    write(root / "products/sales/big_orders.yaml", BIG_ORDERS_YAML)
+    mesh.apply()
+    up = mesh.lineage.upstream("sales.big_orders")
+    assert [n.ref for n in up.nodes] == [("dataset", "shop_db/orders")]
+    assert [n.ref for n in mesh.lineage.upstream("sales.big_orders.double_amount").nodes] == [
+        ("column", "shop_db/orders.amount")]
+    write(orders_spec, ORDERS_YAML)
+    mesh.apply()
+    assert [n.ref for n in mesh.lineage.upstream("sales.big_orders").nodes] == [("product", "sales.orders")]
+    assert [n.ref for n in mesh.lineage.upstream("sales.big_orders.double_amount").nodes] == [
+        ("column", "sales.orders.amount")]
+    # and a change to sales.orders.amount reaches the SQL product
+    assert [p["product"] for p in mesh.lineage.impact("sales.orders.amount").products] == [
+        "sales.orders", "sales.big_orders"]
+
+
 def test_impact_of_a_column_crosses_domains(mesh: Mesh) -> None:
     mesh.apply()
     # logistics.shipments is built from sales.orders (its order_id copied through)
