@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from access_support import HIDDEN_AMOUNTS, SECRETS, build, setup_principals
 from helpers import cli, default_store
@@ -340,3 +342,57 @@ def test_sdk_and_cli_return_the_same_masked_rows(mesh: Any, capsys: pytest.Captu
     assert code == 0, err
     assert json.loads(out) == sdk
     assert_no_leak(out)
+
+
+# -- generated queries -----------------------------------------------------------------------
+_COLS = ["id", "region", "amount", "email", "card", "ssn", "birth", "note"]
+_TEXT_COLS = ["email", "card", "ssn", "note", "region"]
+_SECRET_LITERALS = ["'111-11-1111'", "'eu1@x.com'", "'4111111111111111'", "'US'", "'SECRET-US-NOTE'", "999", "50"]
+
+
+def _aggregate(fn: str, column: str, other: str) -> str:
+    if fn == "string_agg":
+        return f"string_agg({column}, ',')"
+    if fn == "arg_max":
+        return f"arg_max({column}, {other})"
+    return f"{fn}({column})"
+
+
+@st.composite
+def _queries(draw: st.DrawFn) -> str:
+    col = st.sampled_from(_COLS)
+    text = st.sampled_from(_TEXT_COLS)
+    if draw(st.booleans()):
+        row_item = st.one_of(
+            col,
+            text.map(lambda c: f"upper({c})"),
+            text.map(lambda c: f"{c} || '-'"),
+            text.map(lambda c: f"first_value({c}) OVER (ORDER BY amount DESC)"),
+            text.map(lambda c: f"CASE WHEN {c} IS NULL THEN 'n' ELSE {c} END"),
+        )
+        items = draw(st.lists(row_item, min_size=1, max_size=3))
+    else:
+        agg = st.tuples(st.sampled_from(["min", "max", "first", "last", "any_value", "string_agg", "arg_max"]),
+                        text, col).map(lambda t: _aggregate(*t))
+        items = draw(st.lists(agg, min_size=1, max_size=3))
+    sql = f"SELECT {', '.join(items)} FROM sales.orders"
+    where = draw(st.one_of(st.none(), st.tuples(col, st.sampled_from(["=", "<>", ">", "<", "LIKE"]),
+                                               st.sampled_from(_SECRET_LITERALS))))
+    if where is not None:
+        c, op, lit = where
+        sql += f" WHERE CAST({c} AS VARCHAR) {op} CAST({lit} AS VARCHAR)" + draw(st.sampled_from(["", " OR true"]))
+    wrap = draw(st.sampled_from(["plain", "cte", "subquery", "union"]))
+    if wrap == "cte":
+        sql = f"WITH q AS ({sql}) SELECT * FROM q"
+    elif wrap == "subquery":
+        sql = f"SELECT * FROM ({sql}) AS s"
+    elif wrap == "union":
+        sql = f"{sql} UNION ALL {sql}"
+    return sql
+
+
+@pytest.mark.slow
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sql=_queries())
+def test_generated_queries_never_reveal_raw_values_or_hidden_rows(mesh: Any, sql: str) -> None:
+    run_or_refused(mesh, sql)
