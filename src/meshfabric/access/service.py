@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 DEFAULT_LOCAL = "local"
 SALT_ENV = "MESHFABRIC_MASK_SALT"
+#: seconds a snapshot is kept even when no new event arrived (see ``AccessService.snapshot``)
+SNAPSHOT_TTL = 5.0
 
 
 @dataclass
@@ -67,7 +69,7 @@ class AccessService:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
         self.store = mesh.store
-        self._cached: tuple[int, AccessSnapshot] | None = None
+        self._cached: tuple[int, float, AccessSnapshot] | None = None
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -113,16 +115,20 @@ class AccessService:
         """The access state as of now. Every change to it (principals, groups, roles, grants,
         policies, products and their owners) appends a domain event in its transaction, so the
         newest event's position tells whether the snapshot kept from the last call still holds —
-        one indexed read instead of nine, also across processes sharing the store."""
+        one indexed read instead of nine, also across processes sharing the store. A kept
+        snapshot is also reloaded after :data:`SNAPSHOT_TTL` seconds: on PostgreSQL two writers
+        can commit out of sequence order, and the later-committed lower position would otherwise
+        go unnoticed until the next event."""
         from meshfabric.store.models import EventRow
 
+        now = time.monotonic()
         with self.store.read() as s:
             seq = int(s.scalar(select(func.max(EventRow.seq))) or 0)
             cached = self._cached
-            if cached is not None and cached[0] == seq:
-                return cached[1]
+            if cached is not None and cached[0] == seq and now - cached[1] < SNAPSHOT_TTL:
+                return cached[2]
             snap = self._load(s)
-        self._cached = (seq, snap)
+        self._cached = (seq, now, snap)
         return snap
 
     def _load(self, s: Any) -> AccessSnapshot:
