@@ -190,12 +190,16 @@ def test_duplicates_equal_a_window_count(rows: list[tuple[Any, ...]], column: st
         want_values = duck.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM (SELECT {key}, count(*) OVER "
                                    f"(PARTITION BY {key}) AS c FROM t WHERE {not_null}) WHERE c > 1)").fetchone()[0]
         for dialect, con in (("sqlite", lite), ("duckdb", duck)):
-            values, dup_rows = con.execute(qc.duplicates_sql(rule, COLUMNS, '"t"', dialect)).fetchone()
-            assert (values, dup_rows or 0) == (want_values, want_rows), dialect
-            sample = con.execute(qc.duplicates_sample_sql(rule, COLUMNS, '"t"', dialect, 5)).fetchall()
-            assert len(sample) == min(5, want_values) and all(r[-1] > 1 for r in sample)
+            got = con.execute(qc.duplicates_sql(rule, COLUMNS, '"t"', dialect, 5)).fetchall()
+            values, dup_rows = (got[0][-2], got[0][-1]) if got else (0, 0)
+            assert (values, dup_rows) == (want_values, want_rows), dialect
+            # the sample: the most repeated values, most repeated first, each with its row count
+            counts = [r[-3] for r in got]
+            assert len(got) == min(5, want_values) and all(c > 1 for c in counts) and counts == sorted(counts)[::-1]
+            assert all(len(r) == len(cols) + 3 for r in got)
         for dialect in DIALECTS:
-            sqlglot.parse_one(qc.duplicates_sql(rule, COLUMNS, qc.dialect(dialect).quote("t"), dialect), read=dialect)
+            sql = qc.duplicates_sql(rule, COLUMNS, qc.dialect(dialect).quote("t"), dialect, 5)
+            sqlglot.parse_one(sql, read=dialect)
     finally:
         lite.close()
         duck.close()

@@ -461,43 +461,43 @@ def _product(alias: str = ALIAS, placeholder: str = PLACEHOLDER) -> exp.Table:
                      alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
 
 
-def duplicates_sql(rule: UniquenessRule, columns: Sequence[ColumnInfo], relation: str, dialect_name: str) -> str:
-    """Count duplicated key values and the rows involved in them.
+def duplicates_sql(rule: UniquenessRule, columns: Sequence[ColumnInfo], relation: str, dialect_name: str,
+                   limit: int) -> str:
+    """One GROUP BY pass for a uniqueness rule: the ``limit`` most repeated key values with their
+    row counts (``_mf_rows``), each row also carrying the totals over all duplicated values —
+    how many values are duplicated (``_mf_dup_values``) and how many rows share them
+    (``_mf_dup_rows``). No row back means no duplicates.
 
     >>> from meshfabric.types import LogicalType
     >>> from meshfabric.quality.rules import UniquenessRule
     >>> cols = [ColumnInfo("sku", "varchar", LogicalType("string"), case_insensitive=True)]
-    >>> print(duplicates_sql(UniquenessRule(type="uniqueness", column="sku"), cols, "`items`", "mysql"))
-    SELECT COUNT(*) AS `dup_values`, SUM(`_mf_d`.`n`) AS `dup_rows` FROM (SELECT COUNT(*) AS `n` \
-FROM (SELECT * FROM `items`) AS `_mf_t` WHERE NOT `_mf_t`.`sku` IS NULL \
-GROUP BY CAST(`_mf_t`.`sku` AS BINARY) HAVING COUNT(*) > 1) AS `_mf_d`
+    >>> print(duplicates_sql(UniquenessRule(type="uniqueness", column="sku"), cols, "`items`", "mysql", 10))
+    SELECT `_mf_d`.`sku` AS `sku`, `_mf_d`.`_mf_rows` AS `_mf_rows`, COUNT(*) OVER () AS `_mf_dup_values`, \
+SUM(`_mf_d`.`_mf_rows`) OVER () AS `_mf_dup_rows` FROM (SELECT CAST(`_mf_t`.`sku` AS BINARY) AS `sku`, \
+COUNT(*) AS `_mf_rows` FROM (SELECT * FROM `items`) AS `_mf_t` WHERE NOT `_mf_t`.`sku` IS NULL \
+GROUP BY CAST(`_mf_t`.`sku` AS BINARY) HAVING COUNT(*) > 1) AS `_mf_d` ORDER BY `_mf_d`.`_mf_rows` DESC LIMIT 10
     """
-    d = dialect(dialect_name)
-    cols = resolve(rule.column_names(), columns)
-    groups = exp.select(exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)).from_(_product())
-    groups = groups.where(_not_null(cols)).group_by(*[d.exact(ref(c), c) for c in cols])
-    groups = groups.having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
-    outer = exp.select(
-        exp.alias_(exp.Count(this=exp.Star()), "dup_values", quoted=True),
-        exp.alias_(exp.Sum(this=exp.column("n", table=exp.to_identifier("_mf_d", quoted=True), quoted=True)),
-                   "dup_rows", quoted=True),
-    ).from_(exp.alias_(exp.Subquery(this=groups), "_mf_d", table=True, quoted=True))
-    return select_sql(outer, relation, d)
-
-
-def duplicates_sample_sql(rule: UniquenessRule, columns: Sequence[ColumnInfo], relation: str, dialect_name: str,
-                          limit: int) -> str:
-    """The most repeated key values with their row counts (column ``_mf_rows``)."""
     d = dialect(dialect_name)
     cols = resolve(rule.column_names(), columns)
     keys = [d.exact(ref(c), c) for c in cols]
     count = exp.Count(this=exp.Star())
-    query = exp.select(*[exp.alias_(k.copy(), c.name, quoted=True) for k, c in zip(keys, cols, strict=True)],
-                       exp.alias_(count, "_mf_rows", quoted=True)).from_(_product())
-    query = query.where(_not_null(cols)).group_by(*keys)
-    query = query.having(exp.GT(this=count.copy(), expression=exp.Literal.number(1)))
-    query = query.order_by(exp.Ordered(this=count.copy(), desc=True)).limit(limit)
-    return select_sql(query, relation, d)
+    groups = exp.select(*[exp.alias_(k.copy(), c.name, quoted=True) for k, c in zip(keys, cols, strict=True)],
+                        exp.alias_(count, "_mf_rows", quoted=True)).from_(_product())
+    groups = groups.where(_not_null(cols)).group_by(*keys)
+    groups = groups.having(exp.GT(this=count.copy(), expression=exp.Literal.number(1)))
+
+    def inner(name: str) -> exp.Column:
+        return exp.column(name, table=exp.to_identifier("_mf_d", quoted=True), quoted=True)
+
+    every = exp.Window(this=exp.Count(this=exp.Star()))
+    rows_total = exp.Window(this=exp.Sum(this=inner("_mf_rows")))
+    outer = exp.select(*[exp.alias_(inner(c.name), c.name, quoted=True) for c in cols],
+                       exp.alias_(inner("_mf_rows"), "_mf_rows", quoted=True),
+                       exp.alias_(every, "_mf_dup_values", quoted=True),
+                       exp.alias_(rows_total, "_mf_dup_rows", quoted=True))
+    outer = outer.from_(exp.alias_(exp.Subquery(this=groups), "_mf_d", table=True, quoted=True))
+    outer = outer.order_by(exp.Ordered(this=inner("_mf_rows"), desc=True)).limit(limit)
+    return select_sql(outer, relation, d)
 
 
 def _orphans(rule: ReferentialRule, cols: Sequence[ColumnInfo], ref_cols: Sequence[ColumnInfo],

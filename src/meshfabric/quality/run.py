@@ -549,10 +549,14 @@ class _Judge:
         if isinstance(rule, CompletenessRule):
             result = _row_result(rule, self.rows - _count(v["nonnull"]), self.rows)
         elif isinstance(rule, UniquenessRule):
-            dup_values, dup_rows = self.fetch(qc.duplicates_sql(rule, self.columns, relation, dialect))[0]
-            result = _row_result(rule, _count(dup_rows), _count(v["checked"]))
-            result.extra["duplicate_values"] = _count(dup_values)
-            result.detail = f"{_count(dup_rows)} rows share {_count(dup_values)} duplicated values"
+            rows = self.fetch(qc.duplicates_sql(rule, self.columns, relation, dialect, SAMPLE_ROWS))
+            dup_values, dup_rows = (_count(rows[0][-2]), _count(rows[0][-1])) if rows else (0, 0)
+            result = _row_result(rule, dup_rows, _count(v["checked"]))
+            result.extra["duplicate_values"] = dup_values
+            result.detail = f"{dup_rows} rows share {dup_values} duplicated values"
+            if not result.passed:  # the most repeated values came back with the totals
+                names = [c.name for c in qc.resolve(rule.column_names(), self.columns)]
+                result.sample = _rows([*names, "rows"], [r[:-2] for r in rows])
         elif isinstance(rule, ReferentialRule) and "failing" in v:  # checked against the key list in the scan
             result = _row_result(rule, _count(v["failing"]), _count(v["checked"]))
             result.detail = f"keys of {rule.reference} (another source) checked in this source's scan"
@@ -585,10 +589,6 @@ class _Judge:
     # -- samples -----------------------------------------------------------------------------
     def _sample(self, i: int, rule: AnyRule) -> list[Any]:
         relation, dialect = self.session.relation, self.session.dialect
-        if isinstance(rule, UniquenessRule):
-            cols = qc.resolve(rule.column_names(), self.columns)
-            rows = self.fetch(qc.duplicates_sample_sql(rule, self.columns, relation, dialect, SAMPLE_ROWS))
-            return _rows([*(c.name for c in cols), "rows"], rows)
         if isinstance(rule, ReferentialRule) and i not in self.local:
             rule = self.ev.scan_rules[i]  # the key-list form
         elif isinstance(rule, ReferentialRule):
