@@ -249,6 +249,7 @@ def test_typos_are_corrected_from_the_vocabulary(mesh: Mesh) -> None:
     assert results.mode == "all"
     assert [h.fqn for h in results if h.kind == "product"] == RANKED
     assert mesh.search("shipmnets").items[0].fqn == "sales.shipments"
+    assert mesh.search("ucstomer").corrections == {"ucstomer": "customer"}
     # correct words are not "corrected", and words of nothing stay unmatched
     assert mesh.search("customer").corrections == {}
     assert mesh.search("qqqqzzzz").total == 0
