@@ -103,14 +103,14 @@ class Filters:
     def products_only(self) -> bool:
         return any(v is not None for v in (self.tag, self.classification, self.status))
 
-    def keeps(self, row: SearchDocumentRow, visible: set[str] | None) -> bool:
+    def keeps(self, row: SearchDocumentRow, visible: Visibility) -> bool:
         if row.kind == "product":
-            if visible is not None and row.key not in visible:
+            if visible.products is not None and row.key not in visible.products:
                 return False
         else:
             if self.products_only:
                 return False
-            if visible is not None and not any(fqn.split(".", 1)[0] == row.key for fqn in visible):
+            if visible.domains is not None and row.key not in visible.domains:
                 return False
         if self.tag is not None and self.tag.casefold() not in {str(t).casefold() for t in row.tags or []}:
             return False
@@ -124,9 +124,21 @@ class Filters:
         return True
 
 
+@dataclass(frozen=True)
+class Visibility:
+    """What a user may discover: product fqns, and the domains holding one of them (None: all)."""
+
+    products: set[str] | None = None
+    domains: set[str] | None = None
+
+    @classmethod
+    def of(cls, products: set[str] | None) -> Visibility:
+        return cls(products, None if products is None else {fqn.split(".", 1)[0] for fqn in products})
+
+
 def visible_products(mesh: Mesh, user: str | None) -> set[str] | None:
     """The fqns ``user`` may discover, from the access layer; ``None`` when everything is visible
-    (or no access layer is installed yet)."""
+    (or no access layer is installed)."""
     try:
         check = mesh.access.visible_products
     except (AttributeError, ImportError):
@@ -205,7 +217,7 @@ def search(
     _check(text, limit, offset, filters)
     store = mesh.store
     sync_search(store)
-    visible = visible_products(mesh, user)
+    visible = Visibility.of(visible_products(mesh, user))
     words = query_words(text)
     fts = full_text(store)
     corrections: dict[str, str] = {}
