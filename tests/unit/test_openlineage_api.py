@@ -112,3 +112,12 @@ def test_the_valid_event_is_stored(client: TestClient) -> None:
 def test_a_json_array_body_is_refused(client: TestClient) -> None:
     r = client.post("/api/v1/lineage", json=[valid_event()])
     assert r.status_code == 400 and r.json()["errors"][0]["path"] == "$"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/lineage/events?offset=9223372036854775807",
+                                  "/api/v1/lineage/upstream?node=sales.orders&offset=9223372036854775807",
+                                  "/api/v1/lineage/downstream?node=sales.orders&depth=9223372036854775807",
+                                  "/api/v1/lineage?nodeId=dataset:a:b&depth=1000"])
+def test_out_of_range_numbers_are_refused(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code in (400, 422), r.text

@@ -235,7 +235,7 @@ def lineage_events(namespace: str | None = None,
                    kind: str | None = Query(None, pattern="^(run|dataset|job)$"),
                    since: datetime | None = Query(None, description="eventTime at or after (ISO 8601)"),
                    until: datetime | None = Query(None, description="eventTime before (ISO 8601)"),
-                   offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                   offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(100, ge=1, le=1000),
                    mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """Stored OpenLineage events exactly as received, newest eventTime first."""
     from meshfabric.lineage.openlineage import list_events
@@ -248,8 +248,8 @@ def lineage_events(namespace: str | None = None,
 
 @router.get("/api/v1/lineage/upstream")
 def upstream(node: str = Query(..., description="domain.product, namespace/name, a column, or kind:key"),
-             depth: int | None = Query(None, ge=0), columns: bool = False,
-             offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000),
+             depth: int | None = Query(None, ge=0, le=10_000), columns: bool = False,
+             offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(1000, ge=1, le=10_000),
              mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """What a product, dataset or column was derived from, nearest first."""
     return _filtered_walk(mesh, _Visibility(mesh, user), "upstream", node, depth, columns, offset, limit)
@@ -257,8 +257,8 @@ def upstream(node: str = Query(..., description="domain.product, namespace/name,
 
 @router.get("/api/v1/lineage/downstream")
 def downstream(node: str = Query(..., description="domain.product, namespace/name, a column, or kind:key"),
-               depth: int | None = Query(None, ge=0), columns: bool = False,
-               offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000),
+               depth: int | None = Query(None, ge=0, le=10_000), columns: bool = False,
+               offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(1000, ge=1, le=10_000),
                mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """What was derived from a product, dataset or column, nearest first."""
     return _filtered_walk(mesh, _Visibility(mesh, user), "downstream", node, depth, columns, offset, limit)
@@ -287,7 +287,7 @@ def impact(node: str = Query(..., description="a product, dataset or column"),
 
 @router.get("/api/v1/lineage/export")
 def export(node: str = Query(...), format: str = Query("json", pattern="^(json|openlineage|dot|mermaid)$"),
-           depth: int | None = Query(None, ge=0),
+           depth: int | None = Query(None, ge=0, le=10_000),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Response:
     """The lineage around a node as JSON, OpenLineage RunEvents, Graphviz DOT or Mermaid."""
     vis = _Visibility(mesh, user)
