@@ -411,3 +411,18 @@ def test_nul_characters_are_refused_not_a_database_error(store: Store) -> None:
     with pytest.raises(InvalidOpenLineageEvent) as err:
         ingest_openlineage(store, event)
     assert [p.path for p in err.value.problems] == ["$.job.name", "$.run.facets.custom.note"]
+
+
+def test_per_run_dataset_facets_are_kept_on_the_run(store: Store) -> None:
+    space, run = ns(), str(uuid.uuid4())
+    out = {"namespace": space, "name": "t", "outputFacets": {"outputStatistics": {
+        "_producer": PRODUCER, "_schemaURL": SCHEMA_URL, "rowCount": 42, "size": 1024}}}
+    inp = {"namespace": space, "name": "s", "inputFacets": {"inputStatistics": {
+        "_producer": PRODUCER, "_schemaURL": SCHEMA_URL, "rowCount": 7}}}
+    ingest_openlineage(store, run_event("START", run, (space, "j"), T0, inputs=[inp]))
+    ingest_openlineage(store, run_event("COMPLETE", run, (space, "j"), T0 + timedelta(seconds=1), outputs=[out]))
+    props = run_node(store, run)
+    assert props["outputFacets"][f"{space}/t"]["outputStatistics"]["rowCount"] == 42
+    assert props["inputFacets"][f"{space}/s"]["inputStatistics"]["rowCount"] == 7
+    latest = {n["id"]: n for n in marquez_lineage(store, f"dataset:{space}:t")["graph"]}[f"job:{space}:j"]
+    assert latest["data"]["latestRun"]["outputFacets"][f"{space}/t"]["outputStatistics"]["size"] == 1024

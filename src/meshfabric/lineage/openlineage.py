@@ -690,6 +690,13 @@ class _Fold:
         props["startedAt"] = first_start or props["firstEventTime"]
         if kind in TERMINAL_STATES:
             props["endedAt"] = max(stored.get("endedAt") or self.when, self.when)
+        # per-run facets of its datasets (row counts, bytes, data quality), keyed namespace/name
+        for side, items in (("inputFacets", p.inputs), ("outputFacets", p.outputs)):
+            merged = dict(stored.get(side) or {})
+            for d in items:
+                if d.io_facets:
+                    merged[d.key] = {**merged.get(d.key, {}), **d.io_facets}
+            props[side] = merged or None
         nominal = facets.get("nominalTime") or {}
         props["nominalStartTime"] = nominal.get("nominalStartTime")
         props["nominalEndTime"] = nominal.get("nominalEndTime")
@@ -898,7 +905,8 @@ def _run_data(key: str, props: dict[str, Any], created: Any, updated: Any) -> di
     return {"id": key, "createdAt": _ts(created), "updatedAt": _ts(updated),
             "nominalStartTime": props.get("nominalStartTime"), "nominalEndTime": props.get("nominalEndTime"),
             "state": props.get("state"), "startedAt": started, "endedAt": ended, "durationMs": duration,
-            "facets": props.get("facets") or {}}
+            "facets": props.get("facets") or {}, "inputFacets": props.get("inputFacets") or {},
+            "outputFacets": props.get("outputFacets") or {}}
 
 
 def _job_data(key: str, props: dict[str, Any], created: Any, updated: Any,
