@@ -121,3 +121,31 @@ def test_a_json_array_body_is_refused(client: TestClient) -> None:
 def test_out_of_range_numbers_are_refused(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code in (400, 422), r.text
+
+
+@pytest.mark.parametrize("body", [
+    b'{"eventTime": NaN}',
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a": ' * 200 + b"1" + b"}" * 200,
+])
+def test_bodies_no_store_could_keep_are_refused(client: TestClient, body: bytes) -> None:
+    r = client.post("/api/v1/lineage", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_deeply_nested_facets_and_nan_values_are_refused(client: TestClient) -> None:
+    event = valid_event()
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(100):
+        deep = {"d": deep}
+    event["run"]["facets"]["deep"] = {"_producer": PRODUCER, "_schemaURL": FACET_URL, "d": deep}
+    r = client.post("/api/v1/lineage", json=event)
+    assert r.status_code == 400 and "deeper" in r.json()["detail"]
+    from meshfabric.lineage.openlineage import InvalidOpenLineageEvent, ingest_openlineage
+
+    event = valid_event()
+    event["outputs"][0]["facets"]["columnLineage"]["ratio"] = float("nan")
+    mesh = client.app.state.mesh  # type: ignore[attr-defined]
+    with pytest.raises(InvalidOpenLineageEvent) as err:
+        ingest_openlineage(mesh, event)
+    assert err.value.problems[0].path == "$.outputs[0].facets.columnLineage.ratio"

@@ -70,6 +70,10 @@ _EVENT_BODY = {"required": True, "content": {"application/json": {"schema": {
     "required": ["eventTime", "producer", "schemaURL"]}}}}
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 @router.post("/api/v1/lineage", status_code=201, openapi_extra={"requestBody": _EVENT_BODY},
              responses={**_PROBLEM_RESPONSE, 200: {"description": "The same event was received before; nothing "
                                                                   "new was stored"}})
@@ -89,8 +93,8 @@ async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
     except ValueError as exc:
         return _problem(request, 400, "InvalidOpenLineageEvent", "invalid OpenLineage event", str(exc))
     try:
-        event = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        event = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, NaN, too deep
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         return _problem(request, 400, "InvalidOpenLineageEvent", "invalid OpenLineage event",
                         f"the body is not JSON{where}: {exc}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -377,11 +378,14 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
     ``duplicate=True``; events of one run may arrive in any order — the run's state is the one
     of its latest event by ``eventTime``.
     """
-    problems = validate_event(event)
+    problems = _nul_problems(event)
+    if any("nests deeper" in p.message for p in problems):
+        raise InvalidOpenLineageEvent(problems)
+    problems = sorted(validate_event(event) + problems, key=lambda p: p.path)
     if problems:
         raise InvalidOpenLineageEvent(problems)
     parsed = parse_event(event)
-    problems = sorted(_nul_problems(event) + _limit_problems(parsed), key=lambda p: p.path)
+    problems = _limit_problems(parsed)
     if problems:
         raise InvalidOpenLineageEvent(problems)
     if parsed.run_id is not None:
@@ -413,21 +417,34 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
 KEY_LIMIT, URL_LIMIT = 512, 2048
 
 
-def _nul_problems(value: Any, path: tuple[Any, ...] = ()) -> list[EventProblem]:
-    """Strings holding a NUL character, which PostgreSQL text cannot store (no producer sends one)."""
+#: deeper JSON is refused: real events nest a dozen levels, and deep recursion is a denial of service
+MAX_NESTING = 64
+
+
+def _nul_problems(event: Any) -> list[EventProblem]:
+    """Strings holding a NUL character, which PostgreSQL text cannot store, numbers JSON cannot
+    write (NaN, Infinity), and nesting deeper than MAX_NESTING; no producer sends any of them.
+    Walked with an explicit stack, so no input can exhaust Python's recursion limit."""
     out: list[EventProblem] = []
-    if isinstance(value, str):
-        if "\x00" in value:
-            out.append(EventProblem(_json_path(path), "contains a NUL character (\\u0000), which cannot be stored"))
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            if "\x00" in k:
-                out.append(EventProblem(_json_path(path), "has a key with a NUL character (\\u0000)"))
-            out += _nul_problems(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _nul_problems(v, (*path, i))
-    return out[:20]
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(event, ())]
+    while stack and len(out) < 20:
+        value, path = stack.pop()
+        if len(path) > MAX_NESTING:
+            out.append(EventProblem(_json_path(path[:MAX_NESTING]), f"nests deeper than {MAX_NESTING} levels"))
+            break
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append(EventProblem(_json_path(path), f"{value} is not a JSON number"))
+        elif isinstance(value, str):
+            if "\x00" in value:
+                out.append(EventProblem(_json_path(path), "contains a NUL character (\\u0000), which cannot be stored"))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if "\x00" in str(k):
+                    out.append(EventProblem(_json_path(path), "has a key with a NUL character (\\u0000)"))
+                stack.append((v, (*path, k)))
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+    return out
 
 
 def _limit_problems(p: ParsedEvent) -> list[EventProblem]:
