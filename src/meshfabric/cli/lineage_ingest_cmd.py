@@ -30,6 +30,8 @@ def read_events(text: str, source: str) -> list[tuple[str, Any]]:
         return []
     try:
         whole = json.loads(stripped)
+    except RecursionError:
+        raise ConfigError(f"{source}: JSON nested too deeply", hint="give OpenLineage events") from None
     except json.JSONDecodeError:
         whole = None
     else:
@@ -42,6 +44,8 @@ def read_events(text: str, source: str) -> list[tuple[str, Any]]:
             continue
         try:
             out.append((f"{source}:{n}", json.loads(line)))
+        except RecursionError:
+            raise ConfigError(f"{source}:{n}: JSON nested too deeply", hint="give OpenLineage events") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{source}:{n}: not JSON ({exc.msg} at column {exc.colno})",
                               hint="give one JSON event, a JSON array of events, or one event per line") from None
