@@ -46,6 +46,10 @@ class SecuredView:
     row_filter: exp.Expression | None = None
     salt: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> SecuredView:
+        # carried in table metadata through every copy of the query tree; never mutated
+        return self
+
     @property
     def restricts(self) -> bool:
         return self.row_filter is not None or any(m is not None for _, m in self.columns)
@@ -82,12 +86,16 @@ def secure(query: exp.Query, views: Mapping[str, SecuredView]) -> exp.Query:
         ] or list(view.columns[:1])
         inner = exp.Table(this=table.this.copy(), db=table.args["db"].copy())
         inner.meta[SECURE_TAG] = view
-        select = exp.select(
-            *((mask.copy() if mask is not None else exp.column(name, quoted=True)).as_(name, quoted=True)
-              for name, mask in wanted)
-        ).from_(inner)
+        select = exp.Select(
+            expressions=[
+                exp.alias_(mask.copy() if mask is not None else exp.column(name, quoted=True), name, quoted=True,
+                           copy=False)
+                for name, mask in wanted
+            ],
+            from_=exp.From(this=inner),
+        )
         if view.row_filter is not None:
-            select = select.where(view.row_filter.copy())
+            select.set("where", exp.Where(this=view.row_filter.copy()))
         sub = exp.Subquery(this=select, alias=alias.copy())
         joins = table.args.get("joins")
         if joins:
