@@ -26,6 +26,9 @@ FTS_TABLE = "search_fts"
 UNMODELLED_TABLES = frozenset(
     {FTS_TABLE} | {f"{FTS_TABLE}_{suffix}" for suffix in ("data", "idx", "content", "docsize", "config")}
 )
+#: FTS5's own bookkeeping: rows exist from the moment the migration creates the table (its
+#: configuration version, an empty structure record) before anything is indexed
+FTS_SHADOW_TABLES = UNMODELLED_TABLES - {FTS_TABLE}
 Base.metadata.info.setdefault("unmodelled_tables", set()).update(UNMODELLED_TABLES)
 
 
