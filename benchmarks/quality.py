@@ -421,10 +421,8 @@ def _time_statements(connector: Any) -> list[dict[str, Any]]:
 def _statement_kind(sql: str) -> str:
     if 'AS "n",' in sql[:40]:
         return "aggregate scan"
-    if '"dup_values"' in sql:
-        return "duplicates"
-    if '"_mf_rows"' in sql:
-        return "duplicates sample"
+    if '"_mf_dup_values"' in sql:
+        return "duplicates (totals + sample)"
     if '"failing"' in sql[:40]:
         return "orphans"
     if "NOT EXISTS" in sql.upper():
