@@ -338,3 +338,39 @@ def test_column_lineage_in_marquez_shape(server: Server) -> None:
     assert {f"datasetField:{NS}:mart.revenue_by_country:country", f"datasetField:{NS}:public.customers:country"} <= {
         n["id"] for n in whole}
     assert server.get("/api/v1/column-lineage", nodeId="datasetField:a").status_code == 400
+
+
+def test_concurrent_senders(server: Server) -> None:
+    """Eight clients at once, each sending its runs' events (and one repeat) in reverse order:
+    every event is stored once and every run ends COMPLETE."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    space = f"conc{uuid.uuid4().hex[:6]}"
+
+    def sender(i: int) -> list[int]:
+        codes = []
+        for k in range(4):
+            run = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{space}/{i}/{k}"))
+            events = [{**_valid(), "eventType": state, "run": {"runId": run},
+                       "eventTime": (T0 + timedelta(seconds=n)).isoformat(),
+                       "job": {"namespace": space, "name": f"job{i}"},
+                       "inputs": [{"namespace": space, "name": "shared"}],
+                       "outputs": [{"namespace": space, "name": f"out{i}"}]}
+                      for n, state in enumerate(("START", "RUNNING", "COMPLETE"))]
+            for event in [*reversed(events), events[0]]:
+                codes.append(server.post(event).status_code)
+        return codes
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = [c for result in pool.map(sender, range(8)) for c in result]
+    assert codes.count(201) == 8 * 4 * 3 and codes.count(200) == 8 * 4
+    from meshfabric.graph import MetadataGraph
+
+    graph = MetadataGraph(server.mesh.store)
+    for i in range(8):
+        for k in range(4):
+            run = graph.get("run", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{space}/{i}/{k}")))
+            assert run is not None and run.properties["state"] == "COMPLETE" and run.properties["events"] == 3
+    down = server.get("/api/v1/lineage/downstream", node=f"{space}/shared").json()
+    assert sorted(n["key"] for n in down["nodes"]) == sorted(f"{space}/out{i}" for i in range(8))
+    assert server.get("/api/v1/lineage/events", namespace=space, limit=1).json()["total"] == 8 * 4 * 3
