@@ -505,19 +505,28 @@ class AccessService:
     def audit(self, principal: str, action: str, resource: str, decision: str, reason: str = "", *,
               policy_version: int | None = None, sql: str | None = None, rows: int | None = None,
               latency_ms: float | None = None) -> None:
-        """Record one decision; a denial also appends an ``access.denied`` event."""
+        """Record one decision; a denial also appends an ``access.denied`` event.
+
+        An allowed decision is one INSERT in its own short transaction, without the store's
+        writer lock: audit rows are append-only and nothing reads them in sequence, so queries
+        do not queue behind an apply. A denial appends an event too, and events must be
+        committed in sequence order (subscribers keep offsets), so it takes the normal write path.
+        """
         from meshfabric.events import DomainEvent, append
 
+        if policy_version is None:
+            policy_version = self.policy_version()
+        values = {"at": datetime.now(UTC), "principal": principal, "action": action, "resource": resource[:1024],
+                  "decision": decision, "reason": reason, "policy_version": policy_version,
+                  "sql_fingerprint": fingerprint(sql) if sql else "", "rows": rows, "latency_ms": latency_ms}
+        if decision != "denied":
+            with self.store.engine.begin() as conn:
+                conn.execute(insert(AuditRow).values(**values))
+            return
         with self.store.write() as s:
-            version = policy_version if policy_version is not None else int(
-                s.scalar(select(func.max(PolicyVersionRow.version))) or 0)
-            s.execute(insert(AuditRow).values(
-                at=datetime.now(UTC), principal=principal, action=action, resource=resource[:1024],
-                decision=decision, reason=reason, policy_version=version,
-                sql_fingerprint=fingerprint(sql) if sql else "", rows=rows, latency_ms=latency_ms))
-            if decision == "denied":
-                append(s, DomainEvent("access.denied", resource.split(".")[0] if "." in resource else None, {
-                    "principal": principal, "action": action, "resource": resource, "reason": reason}))
+            s.execute(insert(AuditRow).values(**values))
+            append(s, DomainEvent("access.denied", resource.split(".")[0] if "." in resource else None, {
+                "principal": principal, "action": action, "resource": resource, "reason": reason}))
 
     def audit_log(self, *, user: str | None = None, action: str | None = None, since: datetime | None = None,
                   decision: str | None = None, limit: int = 100, offset: int = 0) -> list[AuditEntry]:
