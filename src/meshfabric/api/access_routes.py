@@ -17,7 +17,7 @@ from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["access"])
 
-_Offset = Query(0, ge=0, description="Items to skip")
+_Offset = Query(0, ge=0, le=10**9, description="Items to skip")
 _Limit = Query(100, ge=1, le=1000, description="Items per page")
 
 

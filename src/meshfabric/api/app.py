@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meshfabric import __version__
-from meshfabric.api.deps import authenticate, mesh_of, principal_of
+from meshfabric.api.deps import MAX_OFFSET, authenticate, mesh_of, principal_of
 from meshfabric.errors import MeshfabricError, NotFound
 from meshfabric.mesh import Mesh
 
@@ -167,7 +167,7 @@ def _discoverable(mesh: Mesh, fqn: str, user: str | None) -> str:
     return str(mesh.access.authorize(user, "discover", fqn))
 
 
-Offset = Query(0, ge=0, description="Items to skip")
+Offset = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip")
 Limit = Query(100, ge=1, le=1000, description="Items per page")
 
 
@@ -241,7 +241,7 @@ def _catalog_router() -> APIRouter:
     @router.get("/api/v1/events", response_model=Page, tags=["events"])
     def events(event_type: str | None = Query(None, alias="type"), domain: str | None = None,
                correlation_id: str | None = None,
-               after_seq: int = Query(0, ge=0, description="Only events after this sequence number (a cursor)"),
+               after_seq: int = Query(0, ge=0, le=2**63 - 1, description="Only events after this sequence (a cursor)"),
                limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
         if user is not None:
             _require_admin(mesh, user, "the event log")

@@ -23,6 +23,11 @@ api_key_scheme = APIKeyHeader(
 )
 
 
+#: the largest ``offset`` a list accepts: far beyond any real page, and far below the 64-bit integers
+#: a store's OFFSET overflows at (an unbounded offset reached SQLite as an OverflowError: a 500)
+MAX_OFFSET = 1_000_000_000
+
+
 def mesh_of(request: Request) -> Mesh:
     return request.app.state.mesh  # type: ignore[no-any-return]
 

@@ -73,7 +73,7 @@ def profile(fqn: str, columns: str | None = Query(None, description="comma-separ
 @router.get("/api/v1/alerts")
 def alerts(product: str | None = None,
            status: str | None = Query(None, description="open, acknowledged, resolved or active"),
-           detector: str | None = None, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+           detector: str | None = None, offset: int = Query(0, ge=0, le=10**9), limit: int = Query(100, ge=1, le=1000),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     if product is not None and user is not None:
         product = _product(mesh, product, user, "discover")
