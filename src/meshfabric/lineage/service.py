@@ -159,12 +159,48 @@ class LineageService:
                             "OpenLineage dataset as namespace/name, or prefix the kind (dataset:KEY); "
                             "products appear after `meshfabric apply`")
 
-    def _node_id(self, s: Session, ref: NodeRef) -> tuple[int, GraphNodeRow]:
-        row = s.scalars(select(GraphNodeRow).where(GraphNodeRow.kind == ref[0], GraphNodeRow.key == ref[1])).first()
-        if row is None:
-            raise NotFound(f"no {ref[0]} '{ref[1]}' in the lineage graph",
+    def _root(self, s: Session, node: str | NodeRef) -> Any:
+        """The start node of a walk (id, kind, key, name, properties), the graph first brought up
+        to date with the event log when it is behind."""
+        from sqlalchemy import func
+
+        from meshfabric.graph.sync import SUBSCRIBER, graph_behind, sync_graph
+        from meshfabric.store.models import EventRow, SubscriberOffsetRow
+
+        if isinstance(node, tuple):
+            kind, key = str(node[0]), str(node[1])
+        else:
+            key = str(node).strip()
+            if not key:
+                raise MeshfabricError("a lineage node name is empty", hint="name a product as domain.product")
+            m = _KIND_PREFIX.match(key)
+            kind = m.group(1) if m and m.group(1) in KINDS else ""
+            key = m.group(2) if kind and m else key
+        behind = (select(func.max(EventRow.seq)).scalar_subquery()
+                  > func.coalesce(select(SubscriberOffsetRow.last_seq)
+                                  .where(SubscriberOffsetRow.subscriber == SUBSCRIBER).scalar_subquery(), 0))
+        stmt = select(GraphNodeRow.id, GraphNodeRow.kind, GraphNodeRow.key, GraphNodeRow.name,
+                      GraphNodeRow.properties, behind).where(GraphNodeRow.key == key)
+        if kind:
+            stmt = stmt.where(GraphNodeRow.kind == kind)
+        rows = s.execute(stmt).all()
+        if (rows[0][5] if rows else graph_behind(s)):
+            s.rollback()
+            sync_graph(self.store)
+            rows = s.execute(stmt).all()
+        by_kind = {r[1]: r for r in rows}
+        for k in (kind,) if kind else ("product", "dataset", "column", "job"):
+            if k in by_kind:
+                return by_kind[k]
+        if not kind and len(by_kind) == 1:
+            return rows[0]
+        if kind:
+            raise NotFound(f"no {kind} '{key}' in the lineage graph",
                            hint="products appear after `meshfabric apply`; add edges with `meshfabric lineage add`")
-        return row.id, row
+        raise NotFound(f"'{key}' is not in the lineage graph",
+                       hint="name a product as domain.product, a column as domain.product.column, an "
+                            "OpenLineage dataset as namespace/name, or prefix the kind (dataset:KEY); "
+                            "products appear after `meshfabric apply`")
 
     # ---- writes --------------------------------------------------------------------------------
 
@@ -234,16 +270,12 @@ class LineageService:
             raise MeshfabricError(f"depth must be 0 or more, not {depth}")
         if limit < 0 or offset < 0:
             raise MeshfabricError("limit and offset must be 0 or more")
-        # one read session (one pooled connection) for the whole walk: on PostgreSQL every
-        # session costs a ping and a BEGIN/ROLLBACK round trip
-        from meshfabric.graph.sync import graph_behind, sync_graph
-
+        # one read session (one pooled connection) for the whole walk, and one statement that
+        # finds the start node and asks whether the graph is behind the event log: on a server
+        # store every round trip counts
         with self.store.read() as s:
-            if graph_behind(s):
-                s.rollback()
-                sync_graph(self.store)
-            ref = self.resolve(node, session=s)
-            root_id, root = self._node_id(s, ref)
+            root = self._root(s, node)
+            root_id = root.id
             seeds = [root_id]
             if columns and root.kind != "column":
                 seeds += list(s.scalars(select(GraphEdgeRow.dst_id).where(
@@ -254,7 +286,7 @@ class LineageService:
             refs[root_id] = (root.kind, root.key)
             ids = list(dict.fromkeys([root_id, *seeds, *refs]))
             edges = self.graph.edges_between(ids, [DERIVED, "has_column"], refs=refs, session=s)
-        rootn = LineageNode(root.kind, root.key, root.name, 0, dict(root.properties or {}))
+        rootn = LineageNode(root.kind, root.key, root.name, 0, _json(root.properties))
         return Lineage(rootn, direction, depth, nodes, edges, total, limit, offset)
 
     # ---- impact --------------------------------------------------------------------------------
