@@ -19,6 +19,9 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -269,11 +272,101 @@ class DatasetRef:
 
 
 def dataset_ref(namespace: str, name: str) -> tuple[str, str]:
-    """Graph node of an OpenLineage dataset: a mesh product when the namespace is
-    ``meshfabric`` (the name is its fqn), else ``("dataset", "namespace/name")``."""
+    """Graph node of an OpenLineage dataset: a mesh product when the namespace is ``meshfabric``
+    (the name is its fqn) or when it names the table a product is served from (see
+    :func:`physical_names`, in effect while an event is folded or lineage is read); else
+    ``("dataset", "namespace/name")``."""
     if namespace == MESH_NAMESPACE:
         return ("product", name)
+    physical = _PHYSICAL.get()
+    if physical:
+        fqn = physical.get((namespace, name))
+        if fqn is not None:
+            return ("product", fqn)
     return ("dataset", f"{namespace}/{name}")
+
+
+#: (OpenLineage namespace, name) of the table behind each product, while folding or reading
+_PHYSICAL: ContextVar[dict[tuple[str, str], str] | None] = ContextVar("meshfabric_ol_physical", default=None)
+_PHYSICAL_CACHE: dict[str, tuple[Any, dict[tuple[str, str], str]]] = {}
+_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
+
+
+@contextmanager
+def products_by_table(target: Any) -> Iterator[None]:
+    """Within the block, OpenLineage names of tables behind products resolve to the products."""
+    with _store_of(target).read() as s:
+        names = physical_names(s)
+    token = _PHYSICAL.set(names)
+    try:
+        yield
+    finally:
+        _PHYSICAL.reset(token)
+
+
+def _source_location(kind: str, spec: dict[str, Any]) -> tuple[str, int, str] | None:
+    """host, port, database of a PostgreSQL/MySQL source spec, ${ENV} resolved (None if unset)."""
+    from urllib.parse import urlsplit
+
+    from meshfabric.errors import ConfigError
+    from meshfabric.spec.loader import resolve_env
+
+    try:
+        def env(value: Any) -> str | None:
+            return resolve_env(str(value), where="source") if value not in (None, "") else None
+
+        host, port, database = env(spec.get("host")), env(spec.get("port")), env(spec.get("database"))
+        url = env(spec.get("url"))
+        if url:
+            parts = urlsplit(url)
+            host = host or parts.hostname
+            port = port or (str(parts.port) if parts.port else None)
+            database = database or (parts.path.lstrip("/").split("/")[0] or None)
+    except (ConfigError, ValueError):
+        return None
+    if not host or not database:
+        return None
+    return host, int(port) if port and str(port).isdigit() else _DEFAULT_PORTS[kind], database
+
+
+def physical_names(session: Session) -> dict[tuple[str, str], str]:
+    """The OpenLineage (namespace, name) of the table each product is served from, by the
+    OpenLineage naming conventions — PostgreSQL ``postgres://host:port`` + ``database.schema.table``
+    (schema ``public`` when the port names none), MySQL/MariaDB ``mysql://host:port`` +
+    ``database.table`` — so events of Airflow, dbt or Spark jobs reading or writing that table land
+    on the product. Host names are compared as written (``localhost`` is not ``127.0.0.1``).
+    Cached per store until a product or source changes."""
+    from sqlalchemy import func, select
+
+    from meshfabric.store.models import ProductRow, SourceRow
+
+    stamp = session.execute(select(func.count(ProductRow.id), func.max(ProductRow.updated_at),
+                                   select(func.max(SourceRow.updated_at)).scalar_subquery())).one()
+    url = str(session.get_bind().engine.url)
+    cached = _PHYSICAL_CACHE.get(url)
+    if cached is not None and cached[0] == tuple(stamp):
+        return cached[1]
+    sources = {name: (kind, spec) for name, kind, spec in
+               session.execute(select(SourceRow.name, SourceRow.kind, SourceRow.spec))
+               if kind in _DEFAULT_PORTS}
+    located = {name: (kind, _source_location(kind, dict(spec or {}))) for name, (kind, spec) in sources.items()}
+    out: dict[tuple[str, str], str] = {}
+    for domain, product, source, spec in session.execute(
+            select(ProductRow.domain, ProductRow.name, ProductRow.source, ProductRow.spec)):
+        table = ((spec or {}).get("output") or {}).get("table")
+        kind, where = located.get(source, (None, None))
+        if not table or where is None:
+            continue
+        host, port, database = where
+        scheme = "postgres" if kind == "postgres" else "mysql"
+        parts = str(table).split(".")
+        if kind == "postgres":
+            name = f"{database}.{parts[0] if len(parts) > 1 else 'public'}.{parts[-1]}"
+        else:
+            name = f"{parts[0] if len(parts) > 1 else database}.{parts[-1]}"
+        out[(f"{scheme}://{host}:{port}", name)] = f"{domain}.{product}"
+    _PHYSICAL_CACHE[url] = (tuple(stamp), out)
+    return out
 
 
 @dataclass(frozen=True)
@@ -408,7 +501,11 @@ def ingest_openlineage(target: Any, event: Any, *, principal: str | None = None)
                   fingerprint=digest, event=event)
         session.add(row)
         session.flush()
-        fold_event(store, session, parsed)
+        token = _PHYSICAL.set(physical_names(session))
+        try:
+            fold_event(store, session, parsed)
+        finally:
+            _PHYSICAL.reset(token)
         return _result(row.id, parsed, duplicate=False)
 
 
@@ -958,7 +1055,8 @@ def marquez_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH, *, li
     if depth < 0 or depth > MAX_GRAPH_DEPTH:
         raise _bad_input(f"depth must be between 0 and {MAX_GRAPH_DEPTH}, not {depth}")
     store = _store_of(target)
-    root = resolve_node_id(store, node_id)
+    with products_by_table(store):
+        root = resolve_node_id(store, node_id)
     service = LineageService(target if not _is_store(target) else None, store=store)
     with store.read() as s:
         if root[0] == "job":
@@ -1094,7 +1192,8 @@ def marquez_column_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH
     if depth < 0 or depth > MAX_GRAPH_DEPTH:
         raise _bad_input(f"depth must be between 0 and {MAX_GRAPH_DEPTH}, not {depth}")
     store = _store_of(target)
-    root, is_dataset = _column_ref(store, node_id)
+    with products_by_table(store):
+        root, is_dataset = _column_ref(store, node_id)
     service = LineageService(target if not _is_store(target) else None, store=store)
     walks = [service.upstream(root, depth=depth, columns=is_dataset, limit=limit)]
     if with_downstream:
