@@ -102,7 +102,8 @@ def test_reapply_updates_the_graph_incrementally(mesh: Mesh, tmp_path: Path) -> 
     root = mesh.root
     assert root is not None
     orders = ORDERS_YAML.replace("tags: [orders, revenue]", "tags: [orders, finance]").replace(
-        "owner: sales-team@example.com", "owner: revenue-team@example.com")
+        "owner: sales-team@example.com", "owner: revenue-team@example.com").replace(
+        "  - name: amount\n    type: double\n", "  - name: amount\n    type: double\n    classification: [finance]\n")
     write(root / "products/sales/orders.yaml", orders)
     (root / "products/logistics/shipments.yaml").unlink()
     mesh.apply()
@@ -111,6 +112,8 @@ def test_reapply_updates_the_graph_incrementally(mesh: Mesh, tmp_path: Path) -> 
     assert o is not None and o.properties["owner"] == "revenue-team@example.com" and o.properties["revision"] == 2
     assert _out(g, "product", "sales.orders", "tagged_with") == [("tag", "finance"), ("tag", "orders")]
     assert _out(g, "product", "sales.orders", "owned_by") == [("team", "revenue-team@example.com")]
+    assert [n.key for n in g.find("column", classification="finance")] == ["sales.orders.amount"]
+    assert _out(g, "product", "sales.orders", "conforms_to") == [("schema_version", "sales.orders@v1")]
     # the deleted product is gone with its columns and schema versions
     assert g.get("product", "logistics.shipments") is None
     assert g.find("column", product="logistics.shipments") == []
