@@ -105,3 +105,27 @@ def test_the_table_behind_a_product_is_the_product(workspace: tuple[Mesh, str, s
     ingest_openlineage(mesh, _event([{"namespace": namespace.replace("127.0.0.1", "localhost"), "name": name}],
                                     [{"namespace": "s3://exports", "name": "other.csv"}]))
     assert mesh.graph.get("dataset", f"{namespace.replace('127.0.0.1', 'localhost')}/{name}") is not None
+
+
+def test_a_hidden_product_stays_hidden_under_its_table_name(workspace: tuple[Mesh, str, str]) -> None:
+    from meshfabric.api.lineage_routes import get_column_lineage, get_lineage
+    from meshfabric.errors import NotFound
+
+    mesh, namespace, name = workspace
+    ingest_openlineage(mesh, _event([{"namespace": namespace, "name": name}],
+                                    [{"namespace": "s3://exports", "name": "orders.csv"}]))
+    mesh.access.create_principal("analyst")
+    for node in (f"dataset:{namespace}:{name}", "dataset:meshfabric:sales.orders"):
+        with pytest.raises(NotFound):
+            get_lineage(node_id=node, depth=5, limit=100, mesh=mesh, user="analyst")
+    with pytest.raises(NotFound):
+        get_column_lineage(node_id=f"datasetField:{namespace}:{name}:amount", depth=5, with_downstream=False,
+                           limit=100, mesh=mesh, user="analyst")
+    graph = get_lineage(node_id="dataset:s3://exports:orders.csv", depth=5, limit=100, mesh=mesh, user="analyst")
+    job = next(n for n in graph["graph"] if n["id"] == "job:airflow:export")
+    assert job["data"]["inputs"] == [] and job["inEdges"] == []
+    assert "dataset:meshfabric:sales.orders" not in {n["id"] for n in graph["graph"]}
+    # the local principal (an admin) sees it under either name
+    assert "dataset:meshfabric:sales.orders" in {
+        n["id"] for n in get_lineage(node_id=f"dataset:{namespace}:{name}", depth=5, limit=100, mesh=mesh,
+                                     user=None)["graph"]}

@@ -157,6 +157,18 @@ class _Visibility:
                            hint="name a product as domain.product, an OpenLineage dataset as namespace/name")
 
 
+def _root_hidden(mesh: Mesh, vis: _Visibility, node_id: str, *, field: bool) -> bool:
+    """Whether a Marquez node id names a product (or a product's field) the caller may not
+    discover — also when named by the table behind it."""
+    if not vis.restricted:
+        return False
+    from meshfabric.lineage.openlineage import products_by_table, resolve_field_id, resolve_node_id
+
+    with products_by_table(mesh):
+        ref = resolve_field_id(mesh.store, node_id)[0] if field else resolve_node_id(mesh, node_id)
+    return not vis.ok(*ref)
+
+
 def _filtered_walk(mesh: Mesh, vis: _Visibility, direction: str, node: str, depth: int | None, columns: bool,
                    offset: int, limit: int) -> dict[str, Any]:
     walk = getattr(mesh.lineage, direction)
@@ -182,18 +194,21 @@ def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<
     from meshfabric.lineage.openlineage import marquez_lineage
 
     vis = _Visibility(mesh, user)
-    if not vis.ok_id(node_id):
+    if _root_hidden(mesh, vis, node_id, field=False):
         raise NotFound(f"no dataset {node_id.partition(':')[2]!r} in the lineage graph")
     graph = marquez_lineage(mesh, node_id, depth, limit=limit)
     if vis.restricted:
+        from meshfabric.lineage.openlineage import dataset_ref, products_by_table
+
         kept = [n for n in graph["graph"] if vis.ok_id(n["id"])]
-        for n in kept:
-            n["inEdges"] = [e for e in n["inEdges"] if vis.ok_id(e["origin"])]
-            n["outEdges"] = [e for e in n["outEdges"] if vis.ok_id(e["destination"])]
-            if n["type"] == "JOB":
-                for side in ("inputs", "outputs"):
-                    n["data"][side] = [d for d in n["data"][side]
-                                       if vis.ok_id(f"dataset:{d['namespace']}:{d['name']}")]
+        with products_by_table(mesh):
+            for n in kept:
+                n["inEdges"] = [e for e in n["inEdges"] if vis.ok_id(e["origin"])]
+                n["outEdges"] = [e for e in n["outEdges"] if vis.ok_id(e["destination"])]
+                if n["type"] == "JOB":
+                    for side in ("inputs", "outputs"):
+                        n["data"][side] = [d for d in n["data"][side]
+                                           if vis.ok(*dataset_ref(d["namespace"], d["name"]))]
         graph = {"graph": kept}
     return graph
 
@@ -210,11 +225,8 @@ def get_column_lineage(node_id: str = Query(..., alias="nodeId", description="da
     from meshfabric.lineage.openlineage import marquez_column_lineage
 
     vis = _Visibility(mesh, user)
-    prefix = f"{node_id.partition(':')[0]}:{MESH_NAMESPACE}:"
-    if vis.restricted and node_id.startswith(prefix):
-        rest = node_id[len(prefix):]
-        if any(rest == fqn or rest.startswith(fqn + ":") for fqn in vis.hidden):
-            raise NotFound(f"no field or dataset {rest!r} in the lineage graph")
+    if _root_hidden(mesh, vis, node_id, field=node_id.startswith("datasetField:")):
+        raise NotFound(f"no field or dataset {node_id.partition(':')[2]!r} in the lineage graph")
     graph = marquez_column_lineage(mesh, node_id, depth, with_downstream=with_downstream, limit=limit)
     if vis.restricted:
         def ok(field_id: str) -> bool:

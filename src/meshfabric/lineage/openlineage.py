@@ -1149,7 +1149,7 @@ def _field_candidates(rest: str) -> list[tuple[str, str, str]]:
     return sorted(out, key=lambda c: (-len(c[0]), -len(c[1])))
 
 
-def _column_ref(store: Store, node_id: str) -> tuple[Ref, bool]:
+def resolve_field_id(store: Store, node_id: str) -> tuple[Ref, bool]:
     """The graph node of ``datasetField:<ns>:<name>:<field>`` (a column) or ``dataset:<ns>:<name>``
     (its columns); the flag says whether it is a dataset."""
     from sqlalchemy import select
@@ -1193,7 +1193,7 @@ def marquez_column_lineage(target: Any, node_id: str, depth: int = DEFAULT_DEPTH
         raise _bad_input(f"depth must be between 0 and {MAX_GRAPH_DEPTH}, not {depth}")
     store = _store_of(target)
     with products_by_table(store):
-        root, is_dataset = _column_ref(store, node_id)
+        root, is_dataset = resolve_field_id(store, node_id)
     service = LineageService(target if not _is_store(target) else None, store=store)
     walks = [service.upstream(root, depth=depth, columns=is_dataset, limit=limit)]
     if with_downstream:
@@ -1358,8 +1358,11 @@ __all__ = [
     "fold_event",
     "ingest_openlineage",
     "list_events",
-    "marquez_column_lineage", "marquez_lineage",
+    "marquez_column_lineage",
+    "marquez_lineage",
     "parse_event",
+    "products_by_table",
+    "resolve_field_id",
     "resolve_node_id",
     "validate_event",
 ]
