@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["quality"])
+#: alert ids are 64-bit integers in the store: larger path values are refused before a lookup
+AlertId = Path(..., ge=1, le=2**62)
 
 
 class AlertNote(BaseModel):
@@ -102,21 +104,22 @@ def _alert(mesh: Mesh, alert_id: int, user: str | None, action: str = "discover"
 
 
 @router.get("/api/v1/alerts/{alert_id}")
-def alert(alert_id: int, mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+def alert(alert_id: int = AlertId, mesh: Mesh = Depends(mesh_of),
+          user: str | None = Depends(principal_of)) -> dict[str, Any]:
     result = _alert(mesh, alert_id, user).to_dict()
     result["deliveries"] = [d.to_dict() for d in mesh.alerts.deliveries(alert_id)]
     return result  # type: ignore[no-any-return]
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack")
-def alert_ack(alert_id: int, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
+def alert_ack(alert_id: int = AlertId, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
               user: str | None = Depends(principal_of)) -> dict[str, Any]:
     _alert(mesh, alert_id, user, "query")
     return mesh.alerts.ack(alert_id, note=body.note if body else "", by=user).to_dict()  # type: ignore[no-any-return]
 
 
 @router.post("/api/v1/alerts/{alert_id}/resolve")
-def alert_resolve(alert_id: int, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
+def alert_resolve(alert_id: int = AlertId, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
                   user: str | None = Depends(principal_of)) -> dict[str, Any]:
     _alert(mesh, alert_id, user, "query")
     return mesh.alerts.resolve(alert_id, note=body.note if body else "", by=user).to_dict()  # type: ignore[no-any-return]
