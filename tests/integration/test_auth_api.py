@@ -320,3 +320,19 @@ def test_huge_offsets_are_422_not_500(client: TestClient) -> None:
                     assert r.status_code < 500, (method, url, name, value, r.text)
                 checked.append((path, name))
     assert len(checked) >= 6
+
+
+def test_out_of_range_numbers_and_malformed_schemas_are_4xx(client: TestClient) -> None:
+    for url in ("/api/v1/alerts/9223372036854775808", "/api/v1/products/sales.orders/schemas/9223372036854775808",
+                "/api/v1/alerts/-1"):
+        r = client.get(url, headers=ALICE)
+        assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith(PROBLEM), (url, r.text)
+    for body in ({"new": [], "previous": [[{}]]}, {"new": [None], "previous": [[]]},
+                 {"new": {"type": 5}, "previous": [{"type": "object"}]},
+                 {"new": {"columns": [{"name": "a"}]}, "previous": [[]]},
+                 {"new": [{"name": "a", "type": "no_such_type"}], "previous": [[{"name": "a", "type": "int"}]]}):
+        r = client.post("/api/v1/schemas/check", json=body, headers=ALICE)
+        assert r.status_code in (400, 422) and r.headers["content-type"].startswith(PROBLEM), (body, r.text)
+    ok = client.post("/api/v1/schemas/check", headers=ALICE, json={
+        "new": {"columns": [{"name": "a", "type": "bigint"}]}, "previous": [[{"name": "a", "type": "int"}]]})
+    assert ok.status_code == 200 and ok.json()["compatible"] is True

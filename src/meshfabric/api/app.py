@@ -20,15 +20,15 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meshfabric import __version__
 from meshfabric.api.deps import MAX_OFFSET, authenticate, mesh_of, principal_of
-from meshfabric.errors import MeshfabricError, NotFound
+from meshfabric.errors import ConfigError, MeshfabricError, NotFound
 from meshfabric.mesh import Mesh
 
 PROBLEM = "application/problem+json"
@@ -41,11 +41,47 @@ class QueryRequest(BaseModel):
     limit: int | None = Field(None, ge=0, description="Return at most this many rows")
 
 
+class ColumnIn(BaseModel):
+    """One column of a tabular schema (further keys, e.g. ``description``, are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(..., min_length=1, max_length=256)
+    type: str = Field(..., min_length=1, max_length=256, description="a logical type, e.g. bigint, decimal(10,2)")
+    nullable: bool = True
+    aliases: list[str] = Field(default_factory=list, description="earlier names of this column")
+
+
+class ColumnsIn(BaseModel):
+    columns: list[ColumnIn]
+
+
+#: a tabular schema (a list of columns, or {"columns": [...]}) or a JSON Schema document
+SchemaIn = list[ColumnIn] | ColumnsIn | dict[str, Any] | bool
+
+
 class SchemaCheckRequest(BaseModel):
-    new: Any = Field(..., description="The new schema: a list of columns or a JSON Schema")
-    previous: list[Any] = Field(..., min_length=1, description="Earlier schemas, latest first")
-    mode: str = Field("BACKWARD", description="NONE, BACKWARD, FORWARD, FULL (+ _TRANSITIVE)")
+    new: SchemaIn = Field(..., description="The new schema: a list of columns or a JSON Schema")
+    previous: list[SchemaIn] = Field(..., min_length=1, max_length=100, description="Earlier schemas, latest first")
+    mode: str = Field("BACKWARD", max_length=64, description="NONE, BACKWARD, FORWARD, FULL (+ _TRANSITIVE)")
     policy: Literal["strict", "lenient"] = "strict"
+
+
+def _schema_doc(schema: Any) -> Any:
+    """The plain document of a validated schema; a JSON Schema must itself be valid."""
+    if isinstance(schema, list):
+        return [c.model_dump(exclude_unset=False) for c in schema]
+    if isinstance(schema, ColumnsIn):
+        return {"columns": [c.model_dump() for c in schema.columns]}
+    if isinstance(schema, dict):
+        from jsonschema.exceptions import SchemaError
+        from jsonschema.validators import validator_for
+
+        try:
+            validator_for(schema).check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path) or "the root"
+            raise ConfigError(f"not a valid JSON Schema at {where}: {exc.message}") from None
+    return schema
 
 
 class Page(BaseModel):
@@ -114,6 +150,15 @@ def _install_problem_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
         return problem(exc.status_code, title, detail, request.url.path, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite refuses to bind an integer beyond 64 bits: a number from the request that no
+        # parameter bound caught (a router should bound its integers; this keeps it a 4xx)
+        if "too large" in str(exc):
+            return problem(400, "number out of range", "a number in the request is too large (at most 2^63-1)",
+                           request.url.path, kind="NumberOutOfRange")
+        return await _bug(request, exc)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -202,14 +247,23 @@ def _catalog_router() -> APIRouter:
         return _page([v.to_dict() for v in mesh.schemas.history(_discoverable(mesh, fqn, user))], offset, limit)
 
     @router.get("/api/v1/products/{fqn}/schemas/{version}", tags=["schemas"])
-    def schema_version(fqn: str, version: int, mesh: Mesh = Mesh_, user: str | None = User) -> dict[str, Any]:
+    def schema_version(fqn: str, version: int = Path(..., ge=1, le=2**63 - 1), mesh: Mesh = Mesh_,
+                       user: str | None = User) -> dict[str, Any]:
         return mesh.schemas.get(_discoverable(mesh, fqn, user), version).to_dict()  # type: ignore[no-any-return]
 
     @router.post("/api/v1/schemas/check", tags=["schemas"])
     def schema_check(body: SchemaCheckRequest) -> dict[str, Any]:
         from meshfabric.contracts import check_compatibility
 
-        return check_compatibility(body.new, body.previous, body.mode, policy=body.policy).to_dict()
+        new, previous = _schema_doc(body.new), [_schema_doc(p) for p in body.previous]
+        try:
+            return check_compatibility(new, previous, body.mode, policy=body.policy).to_dict()
+        except MeshfabricError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            # the schemas passed validation but still hold something the comparison cannot read
+            raise ConfigError(f"cannot compare these schemas: {exc.__class__.__name__}: {exc}",
+                              hint="each column needs a name and a logical type; JSON Schemas must be valid") from None
 
     @router.get("/api/v1/contracts", response_model=Page, tags=["contracts"])
     def contracts(product: str | None = None, consumer: str | None = None, offset: int = Offset,
