@@ -7,6 +7,7 @@ must drop hidden rows itself while loading the scan.
 
 from __future__ import annotations
 
+import pytest
 import sqlglot
 from hypothesis import given
 from hypothesis import strategies as st
@@ -86,3 +87,32 @@ def test_any_mask_set_holds_for_select_star(masked: set[str]) -> None:
     assert len(rows) == CUSTOMERS.num_rows
     for column in ("id", "name", "region"):
         assert all((r[column] is None) == (column in masked) for r in rows)
+
+
+def test_secured_scans_load_before_the_session_is_hardened(monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from meshfabric.query import engine
+
+    events: list[str] = []
+    sessions: list[duckdb.DuckDBPyConnection] = []
+    real_load, real_harden = engine.load_secured, engine.harden
+
+    def load_secured(conn: duckdb.DuckDBPyConnection, *args: object, **kw: object) -> None:
+        events.append("load")
+        real_load(conn, *args, **kw)  # type: ignore[arg-type]
+
+    def harden(conn: duckdb.DuckDBPyConnection) -> None:
+        real_harden(conn)
+        events.append("harden")
+        sessions.append(conn)
+        with pytest.raises(duckdb.Error):
+            conn.execute("SET enable_external_access = true")
+        with pytest.raises(duckdb.Error):
+            conn.execute("SELECT * FROM read_csv_auto('/etc/passwd')")
+
+    monkeypatch.setattr(engine, "load_secured", load_secured)
+    monkeypatch.setattr(engine, "harden", harden)
+    sql = "SELECT c.name, o.status FROM crm.customer c JOIN sales.orders o ON o.customer_id = c.id"
+    rows = run_query(sql, memory_catalog(), views=views).arrow().to_pylist()
+    assert events == ["load", "load", "harden"] and rows
