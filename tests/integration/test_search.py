@@ -317,6 +317,19 @@ def test_added_column_is_found(mesh: Mesh) -> None:
     assert hit.matched[0].label() == "column tracking_code"
 
 
+def test_added_product_is_found(mesh: Mesh) -> None:
+    assert mesh.root is not None
+    cols = [("ticket_id", "bigint", "", ""), ("opened_at", "timestamp", "when the customer wrote", "")]
+    extra = dict(owner="support@example.com", description="Questions customers asked", tags=["support"],
+                          status="draft", columns=cols)
+    _table(mesh.root, "crm.tickets", cols)
+    write(mesh.root / "products" / "crm.tickets.yaml", _product("crm", "tickets", **extra))
+    _reapply(mesh)
+    assert mesh.search("tickets").fqns == ["crm.tickets"]
+    assert mesh.search("support@example.com").fqns == ["crm.tickets"]
+    assert mesh.search("tikets").corrections == {"tikets": "tickets"}
+
+
 def test_domain_changes_follow(mesh: Mesh) -> None:
     assert mesh.root is not None
     write(mesh.root / "mesh.yaml", MESH_YAML.replace("Customer relationships", "Accounts and contacts"))

@@ -221,10 +221,12 @@ def put_document(session: Session, fts: FullText, kind: str, key: str, doc: Docu
             return
     if doc is None:
         return
+    terms = _learn_terms(session, doc.terms())
     if row is None:
-        row = SearchDocumentRow(kind=kind, key=key)
+        row = _fill(SearchDocumentRow(), doc, terms)
         session.add(row)
-    _fill(row, doc, _learn_terms(session, doc.terms()))
+    else:
+        _fill(row, doc, terms)
     session.flush()
     fts.put(session, row.id, doc.fields())
 
