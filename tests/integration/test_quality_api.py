@@ -91,3 +91,63 @@ def test_alerts_list_show_ack_resolve(served: tuple[TestClient, Mesh]) -> None:
     bad = client.get("/api/v1/alerts", params={"status": "closedish"})
     assert bad.status_code == 400 and "closedish" in bad.json()["detail"]
     assert client.get("/api/v1/alerts/999999").status_code == 404
+
+
+# -- as authenticated principals with different rights ------------------------------------------
+SECURED_RULES = """\
+quality:
+  - {type: range, column: amount, min: 0, max: 100, name: small_amounts}
+"""
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    import access_support as acc
+    from auth_support import HS_AUTH, secret_env
+
+    root = tmp_path_factory.mktemp("qsec") / "ws"
+    acc.build(root, mesh=acc.MESH + HS_AUTH)
+    spec = root / "specs" / "orders.yaml"
+    spec.write_text(spec.read_text() + SECURED_RULES)
+    with secret_env(), default_store(), Mesh.open(root) as mesh:
+        mesh.apply()
+        acc.setup_principals(mesh)
+        mesh.access.create_principal("admin")  # the local admin, also signing in over REST
+        with TestClient(create_app(mesh), raise_server_exceptions=False) as client:
+            yield client
+
+
+def _as(user: str) -> dict[str, str]:
+    from auth_support import bearer, hs_token
+
+    return bearer(hs_token(sub=user))
+
+
+def test_samples_hold_raw_values_only_for_unmasked_principals(secured: TestClient) -> None:
+    from auth_support import secret_env
+
+    with secret_env():
+        admin = secured.post("/api/v1/products/sales.orders/quality/runs", headers=_as("admin"))
+        assert admin.status_code == 200, admin.text
+        small = admin.json()["results"][0]
+        assert not small["passed"] and sorted(s["amount"] for s in small["sample"]) == [999.0]
+        # alice: masked and filtered on sales.orders — the verdict, not the hidden row's values
+        alice = secured.post("/api/v1/products/sales.orders/quality/runs", headers=_as("alice"))
+        assert alice.status_code == 200, alice.text
+        result = alice.json()["results"][0]
+        assert not result["passed"] and result["sample"] == [] and "withheld" in result["detail"]
+        assert "999" not in alice.text and "hidden@us.com" not in alice.text
+        history = secured.get("/api/v1/products/sales.orders/quality/runs", headers=_as("alice")).json()
+        assert history["items"] and all(r["sample"] == [] for run in history["items"] for r in run["results"])
+        # a profile reads raw values: refused for a masked principal
+        refused = secured.get("/api/v1/products/sales.orders/profile", headers=_as("alice"))
+        assert refused.status_code == 403, refused.text
+        # mallory holds nothing: the product looks like one that does not exist
+        hidden = secured.post("/api/v1/products/sales.orders/quality/runs", headers=_as("mallory"))
+        missing = secured.post("/api/v1/products/sales.nothing/quality/runs", headers=_as("mallory"))
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json()["detail"].replace("sales.orders", "X") == missing.json()["detail"].replace(
+            "sales.nothing", "X")
+        # carol may discover sales.orders: she sees its rules but may not run them
+        assert secured.get("/api/v1/products/sales.orders/quality/rules", headers=_as("carol")).status_code == 200
+        assert secured.post("/api/v1/products/sales.orders/quality/runs", headers=_as("carol")).status_code == 403

@@ -47,7 +47,7 @@ def quality_run(fqn: str, statements: bool = False, mesh: Mesh = Depends(mesh_of
     """Run every rule of the product in its source now; the run is stored and returned. A run
     whose rules fail is still a 200: its ``status`` says ``failed``."""
     product = _product(mesh, fqn, user)
-    return mesh.quality.run(product).to_dict(statements=statements)  # type: ignore[no-any-return]
+    return _masked(mesh, user, product, [mesh.quality.run(product).to_dict(statements=statements)])[0]
 
 
 @router.get("/api/v1/products/{fqn}/quality/runs")
@@ -56,7 +56,23 @@ def quality_runs(fqn: str, limit: int = Query(20, ge=1, le=500), mesh: Mesh = De
     """The latest runs, newest first, with their rule results."""
     product = _product(mesh, fqn, user, "discover")
     runs = [r.to_dict() for r in mesh.quality.history(product, limit=limit)]
-    return _page(runs, 0, limit)
+    return _page(_masked(mesh, user, product, runs), 0, limit)
+
+
+def _masked(mesh: Mesh, user: str | None, product: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs as ``user`` may see them: failing-row samples hold raw values, so a principal with
+    masks or a row filter on the product gets the results without them."""
+    if user is None:
+        return runs
+    policy = mesh.access.effective(user, product)
+    if policy.exempt or (policy.row_filter is None and all(m.mask == "clear" for m in policy.masks.values())):
+        return runs
+    for run in runs:
+        for result in run["results"]:
+            if result.get("sample"):
+                result["sample"] = []
+                result["detail"] = (result.get("detail") or "") + " (sample withheld: masked or filtered principal)"
+    return runs
 
 
 @router.get("/api/v1/products/{fqn}/profile")
@@ -66,7 +82,7 @@ def profile(fqn: str, columns: str | None = Query(None, description="comma-separ
     """Per-column statistics computed in the source; pii columns are withheld."""
     product = _product(mesh, fqn, user)
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    result = mesh.profile(product, columns=names, top=top)
+    result = mesh.profile(product, columns=names, top=top, user=user)
     if record:
         mesh.record_profile(result)
     return result.to_dict()  # type: ignore[no-any-return]
