@@ -68,6 +68,14 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
     # the quality step catches the day loaded twice: duplicates, and the volume spike on that day
     assert "FAIL uniqueness_order_id" in text and "2026-09-14 loaded twice" in text
     assert "2026-09-14 zscore" in text or "2026-09-14 mad" in text
+    # access: the same question, two roles, two answers; neither shows a raw email; audited
+    maria = text[text.index("Query crm.customers as maria"):text.index("Query crm.customers as frank")]
+    frank = text[text.index("Query crm.customers as frank"):text.index("maria asks for sales.orders")]
+    assert "@" not in maria + frank and "***" in frank and " PT " in maria
+    assert not any(country in maria for country in (" DE ", " FR ", " ES ", " NL ", " PL "))
+    assert "refused: product 'sales.orders' not found" in text
+    trail = text[text.index("The audit trail of both"):]
+    assert "denied" in trail and "allowed" in trail and "maria" in trail and "frank" in trail
     assert "domain events recorded" in text and "3 product.created" in text
     assert (root / MARKER).is_file()
 

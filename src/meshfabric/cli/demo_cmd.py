@@ -92,6 +92,25 @@ def demo(
                                    style=style), overflow="fold")
             console.print(Text("   (about 0.3 % of normal days also cross |z| > 3: medium alerts; "
                                "an alert resolves itself after 10 normal points)", style="dim"), overflow="fold")
+        elif kind == "policies":
+            for policy in payload:
+                masks = ", ".join(f"{m.column}: {m.mask}" for m in policy.masks.values() if m.mask != "clear")
+                rows = policy.row_filter.sql(dialect="duckdb") if policy.row_filter is not None else "all rows"
+                console.print(f"   {policy.principal}: masks {masks or 'none'}; rows: {rows}")
+        elif kind == "access_result":
+            user, result = payload
+            data = result.arrow()
+            console.print(table(f"as {user}", data.column_names, [list(r.values()) for r in data.to_pylist()]))
+        elif kind == "access_denied":
+            if isinstance(payload, Exception):
+                console.print(Text(f"   refused: {payload}", style="yellow"), overflow="fold")
+            else:
+                console.print(Text("   unexpectedly answered", style="bold red"))
+        elif kind == "audit":
+            console.print(table(None, ["at", "principal", "action", "resource", "decision", "policy v", "rows", "ms"],
+                                [[f"{e.at:%H:%M:%S}", e.principal, e.action, e.resource, e.decision,
+                                  e.policy_version, e.rows, f"{e.latency_ms:.1f}" if e.latency_ms is not None else ""]
+                                 for e in payload]))
         elif kind == "compliance":
             metrics, result = payload
             shown = ", ".join(f"{k}={v:.3f}" if k != "latency" else f"{k}={v:.0f} ms" for k, v in metrics.items())
