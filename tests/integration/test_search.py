@@ -455,6 +455,11 @@ def test_cli_table_json_filters_and_reindex(mesh: Mesh, capsys: pytest.CaptureFi
     code, out, err = cli(capsys, "-w", ws, "search", "pii", "--classification", "pii", "--tag", "revenue",
                          "--owner", "sales-team@example.com", "--status", "published", "--json")
     assert [i["fqn"] for i in json.loads(out)["items"]] == ["sales.orders"]
+    mesh.access.create_principal("dana")
+    mesh.access.grant("dana", "discover", domain="marketing", grantee_kind="user")
+    code, out, err = cli(capsys, "-w", ws, "search", "customer email", "--as", "dana", "--json")
+    assert code == 0, err
+    assert [i["fqn"] for i in json.loads(out)["items"]] == ["marketing.newsletter", "marketing.campaigns"]
 
 
 def test_api_search(mesh: Mesh) -> None:

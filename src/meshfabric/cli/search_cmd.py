@@ -46,6 +46,7 @@ def search(
     limit: int = typer.Option(20, "--limit", "-n", help="Hits per page (1-1000)."),
     offset: int = typer.Option(0, "--offset", help="Skip this many hits (pagination)."),
     reindex: bool = typer.Option(False, "--reindex", help="Rebuild the search index from the catalog first."),
+    as_user: str = typer.Option(None, "--as", help="Search as this principal (the local principal must be an admin)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Search data products (and domains) by name, column, tag, owner and description, best first."""
@@ -57,7 +58,7 @@ def search(
             err_console.print(Text(f"search index rebuilt: {count} documents", style="dim"))
             if not text and not any((domain, tag, owner, classification, status)):
                 return
-        results = mesh.search(text, domain=domain, tag=tag, owner=owner, classification=classification,
+        results = mesh.search(text, user=as_user, domain=domain, tag=tag, owner=owner, classification=classification,
                               status=status, limit=limit, offset=offset)
     if as_json:
         print_json(results.to_dict())
