@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -155,3 +156,25 @@ def test_matches_name_each_field_once_with_snippets() -> None:
 def test_no_match_scores_zero() -> None:
     result = score(doc("orders"), query("zebra"))
     assert (result.score, result.matches) == (0, [])
+
+
+WORD = st.from_regex(r"[a-z]{3,8}", fullmatch=True)
+
+
+@given(st.lists(WORD, min_size=1, max_size=3, unique=True), st.lists(WORD, max_size=4))
+def test_tiers_hold_for_any_words(words: list[str], noise: list[str]) -> None:
+    """Whatever the words: the exact name, then the words in a longer name, then in columns, tags,
+    the owner, column descriptions and the description, strictly in that order."""
+    noise = [w for w in noise if not any(w.startswith(q) or q.startswith(w) for q in words)]
+    joined = "_".join(words)
+    tiers = [
+        doc(joined),
+        doc(f"{joined}_{'_'.join(noise) or 'zz'}"),
+        doc("zz", columns=[{"name": w} for w in words]),
+        doc("zz", tags=words),
+        doc("zz", owner="-".join(words) + "@example.com"),
+        doc("zz", columns=[{"name": "zz", "description": " ".join(words)}]),
+        doc("zz", description=" ".join([*noise, *words])),
+    ]
+    scores = [score(d, query(*words)).score for d in tiers]
+    assert all(a > b > 0 for a, b in pairwise(scores)), scores
