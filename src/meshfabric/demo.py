@@ -138,6 +138,33 @@ schema:
   - {name: cost, type: "decimal(10,2)", description: Shipping cost in EUR}
 """
 
+DAILY_REVENUE_YAML = """\
+kind: DataProduct
+domain: sales
+name: daily_revenue
+owner: finance-analytics@acme.example
+description: Completed revenue per day and channel, derived in the sales database by SQL.
+tags: [revenue, finance]
+status: published
+version: 1.0.0
+output:
+  source: sales_db
+  sql: |
+    SELECT order_date AS day, channel,
+           count(*) AS orders,
+           sum(amount) AS revenue_eur,
+           round(avg(amount), 2) AS avg_order_eur
+    FROM orders
+    WHERE status = 'completed'
+    GROUP BY order_date, channel
+schema:
+  - {name: day, type: date, nullable: false}
+  - {name: channel, type: string}
+  - {name: orders, type: bigint, nullable: false}
+  - {name: revenue_eur, type: "decimal(38,2)"}
+  - {name: avg_order_eur, type: double}
+"""
+
 QUESTION = "Revenue and delivery time by country and carrier, completed orders of 2026"
 DEMO_SQL = """\
 SELECT c.country,
@@ -266,6 +293,7 @@ def write_workspace(root: Path) -> None:
         "products/crm/customers.yaml": CUSTOMERS_YAML,
         "products/sales/orders.yaml": ORDERS_YAML,
         "products/logistics/shipments.yaml": SHIPMENTS_YAML,
+        "products/sales/daily_revenue.yaml": DAILY_REVENUE_YAML,
         "policies/customer-privacy.yaml": ACCESS_POLICY_YAML,
         ".gitignore": ".meshfabric/\ndata/\n",
         MARKER: "created by meshfabric demo; `meshfabric demo` may overwrite this folder\n",
@@ -323,6 +351,7 @@ def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | 
         evolve_schema(root, mesh, step, say)
         contract_round(root, mesh, step, say)
         quality_round(mesh, step, say)
+        discovery_round(mesh, step, say)
         access_round(mesh, step, say)
         say("events", mesh.events.list(limit=None))
     finally:
@@ -481,3 +510,16 @@ def access_round(mesh: Any, step: Callable[[str, Callable[[], object]], object],
         return [e for user in ("maria", "frank") for e in mesh.access.audit_log(user=user, limit=5)]
 
     say("audit", step("The audit trail of both: every decision, allowed or denied", trail))
+
+
+def discovery_round(mesh: Any, step: Callable[[str, Callable[[], object]], object],
+                    say: Callable[[str, object], None]) -> None:
+    """Find products by searching; see where a SQL-defined product's columns come from; see what
+    a change to one column would break, across domains."""
+    say("search", step('Search the catalog: "customer email"', lambda: mesh.search("customer email", limit=5)))
+    say("search", step('Search with a typo: "revenu per chanel"', lambda: mesh.search("revenu per chanel", limit=3)))
+    walk = step("Column lineage of sales.daily_revenue, derived from its SQL on apply",
+                lambda: mesh.lineage.upstream("sales.daily_revenue", columns=True))
+    say("lineage", walk)
+    say("impact", step("Impact analysis: what changing sales.orders.amount would affect",
+                       lambda: mesh.lineage.impact("sales.orders.amount")))

@@ -68,6 +68,12 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
     # the quality step catches the day loaded twice: duplicates, and the volume spike on that day
     assert "FAIL uniqueness_order_id" in text and "2026-09-14 loaded twice" in text
     assert "2026-09-14 zscore" in text or "2026-09-14 mad" in text
+    # discovery: search ranks, typos are read, SQL-defined lineage, impact across domains
+    found = text[text.index('Search the catalog: "customer email"'):text.index("Search with a typo")]
+    assert "crm.customers" in found
+    assert "chanel → channel" in text and "sales.daily_revenue matched on" in text
+    assert "sales.orders.amount ────AGGREGATION────▶ sales.daily_revenue.revenue_eur" in text
+    assert "contract" in text and "with consumer logistics" in text
     # access: the same question, two roles, two answers; neither shows a raw email; audited
     maria = text[text.index("Query crm.customers as maria"):text.index("Query crm.customers as frank")]
     frank = text[text.index("Query crm.customers as frank"):text.index("maria asks for sales.orders")]
@@ -76,7 +82,7 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
     assert "refused: product 'sales.orders' not found" in text
     trail = text[text.index("The audit trail of both"):]
     assert "denied" in trail and "allowed" in trail and "maria" in trail and "frank" in trail
-    assert "domain events recorded" in text and "3 product.created" in text
+    assert "domain events recorded" in text and "4 product.created" in text
     assert (root / MARKER).is_file()
 
     expected = _co_located_answer(root)
@@ -90,6 +96,7 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
         assert {fqn: (p.source, p.status) for fqn, p in products.items()} == {
             "crm.customers": ("crm_db", "published"),
             "sales.orders": ("sales_db", "published"),
+            "sales.daily_revenue": ("sales_db", "published"),
             "logistics.shipments": ("lake", "published"),
         }
         got = mesh.query(DEMO_SQL).arrow().to_pylist()
@@ -101,11 +108,11 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
 
     # the workspace is a normal workspace afterwards
     code, listed, _ = cli(capsys, "-w", root, "products", "list", "--json")
-    assert code == 0 and len(json.loads(listed)) == 3
+    assert code == 0 and len(json.loads(listed)) == 4
 
     # running the demo again in its own folder starts over cleanly
     code, out, err = cli(capsys, "demo", root, "--orders", 2_000)
     assert code == 0, out + err
     assert "2,000 orders" in flat(out)
     code, events, _ = cli(capsys, "-w", root, "events", "list", "--json", "--type", "product.created")
-    assert len(json.loads(events)) == 3
+    assert len(json.loads(events)) == 4

@@ -92,6 +92,25 @@ def demo(
                                    style=style), overflow="fold")
             console.print(Text("   (about 0.3 % of normal days also cross |z| > 3: medium alerts; "
                                "an alert resolves itself after 10 normal points)", style="dim"), overflow="fold")
+        elif kind == "search":
+            hits = payload
+            if hits.corrections:
+                read = ", ".join(f"{a} → {b}" for a, b in hits.corrections.items())
+                console.print(Text(f"   (read as: {read})", style="dim"))
+            for h in hits.items:
+                console.print(Text(f"   {h.score:6.2f}  {h.fqn:<22} matched on {h.matched_on}"), overflow="fold")
+        elif kind == "lineage":
+            for e in payload.edges:
+                if e.rel == "derived_from":
+                    kind_ = e.properties.get("subtype") or e.properties.get("type") or ""
+                    console.print(f"   {e.dst[1]:<28} ──{kind_:─^15}──▶ {e.src[1]}")
+        elif kind == "impact":
+            impact = payload
+            for p in impact.products:
+                console.print(f"   product  {p['product']:<22} columns {', '.join(p['columns'])}  (owner {p['owner']})")
+            for c in impact.contracts:
+                console.print(f"   contract {c['contract'][:8]} on {c['product']} with consumer {c['consumer']}")
+            console.print(f"   owners to tell: {', '.join(impact.owners)}; domains: {', '.join(impact.domains)}")
         elif kind == "policies":
             for policy in payload:
                 masks = ", ".join(f"{m.column}: {m.mask}" for m in policy.masks.values() if m.mask != "clear")
