@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
 from meshfabric.lineage.openlineage import MESH_NAMESPACE
@@ -337,3 +338,22 @@ def _restricted_export(mesh: Mesh, vis: _Visibility, node: str, format: str, dep
     if format == "dot":
         return svc._dot(nodes, edges, up.root.ref)
     return svc._mermaid(nodes, edges, up.root.ref)
+
+
+class SqlLineageRequest(BaseModel):
+    sql: str = Field(..., min_length=1, max_length=1_000_000, description="A statement or a whole script")
+    dialect: str | None = Field(None, max_length=32, description="postgres, mysql, duckdb, sqlite, spark, hive, "
+                                "snowflake, bigquery, tsql, …; default: sqlglot's generic dialect")
+    schema_: dict[str, Any] | None = Field(None, alias="schema",
+                                           description="{table: {column: type}}: expands * and qualifies columns")
+    detail: bool = Field(False, description="add typed column edges and indirect dependencies per statement")
+
+
+@router.post("/api/v1/lineage/sql")
+def lineage_of_sql(body: SqlLineageRequest, user: str | None = Depends(principal_of)) -> dict[str, Any]:
+    """Table and column lineage of SQL text (nothing is stored): ``sources``, ``targets`` and
+    ``columns`` as ``[source_table.column, target_table.column]`` pairs, as ``lineage sql`` prints."""
+    from meshfabric.lineage.sql import analyze_sql
+
+    result = analyze_sql(body.sql, dialect=body.dialect, schema=body.schema_)
+    return result.to_detail_dict() if body.detail else result.to_dict()
