@@ -355,6 +355,14 @@ def test_sync_folds_only_new_events_and_survives_a_rebuild(mesh: Mesh) -> None:
     assert [h.fqn for h in mesh.search("customer email") if h.kind == "product"] == RANKED
 
 
+def test_data_written_events_leave_the_index_alone(mesh: Mesh) -> None:
+    before = _docs(mesh)
+    mesh.events.publish(mesh_event("product.data_written", "sales.orders"))
+    assert sync_search(mesh.store) == 0
+    assert _offset(mesh) == mesh.events.last_seq()
+    assert _docs(mesh) == before
+
+
 def mesh_event(event_type: str, fqn: str) -> Any:
     from meshfabric.events import DomainEvent
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from meshfabric.search.text import index_text, tokens, vocabulary_term
@@ -254,8 +254,13 @@ def _set_offset(session: Session, seq: int) -> None:
         row.last_seq, row.updated_at = seq, datetime.now(UTC)
 
 
+#: product events that change nothing the index holds (new rows in the product's data)
+_CONTENT_UNCHANGED = ("product.data_written",)
+
+
 def _relevant() -> Any:
-    return or_(EventRow.event_type.startswith("product."), EventRow.event_type.startswith("domain."))
+    return and_(or_(EventRow.event_type.startswith("product."), EventRow.event_type.startswith("domain.")),
+                EventRow.event_type.not_in(_CONTENT_UNCHANGED))
 
 
 # -- public entry points --------------------------------------------------------------------------
