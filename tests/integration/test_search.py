@@ -521,3 +521,26 @@ def test_concurrent_syncs_fold_each_event_once(mesh: Mesh) -> None:
     assert set(mesh.search("renamed").fqns) == {"sales.orders", "crm.customer_email"}
     with mesh.store.read() as s:
         assert s.scalar(select(func.count()).select_from(SearchDocumentRow)) == len(PRODUCTS) + 3
+
+
+def test_api_search_acts_as_the_authenticated_principal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With authentication on, a token's principal only finds what it may discover."""
+    from fastapi.testclient import TestClient
+
+    from auth_support import auth_workspace, bearer, hs_token, secret_env
+    from meshfabric.api.app import create_app
+
+    monkeypatch.delenv("MESHFABRIC_STORE_URL", raising=False)
+    with secret_env():
+        root = auth_workspace(tmp_path / "ws")
+        with Mesh.open(root) as m:
+            m.apply()
+            m.access.create_principal("alice")
+            m.access.grant("alice", "query", product="crm.customers", grantee_kind="user")
+            with TestClient(create_app(m)) as client:
+                assert client.get("/api/v1/search", params={"q": "customer"}).status_code == 401
+                r = client.get("/api/v1/search", params={"q": "customer"}, headers=bearer(hs_token()))
+                assert r.status_code == 200, r.text
+                assert [i["fqn"] for i in r.json()["items"]] == ["crm.customers", "crm"]
+                everything = m.search("customer")
+                assert "sales.orders" in everything.fqns
