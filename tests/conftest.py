@@ -80,3 +80,25 @@ def mysql_url() -> Iterator[str]:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def both_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A fresh, migrated metadata store: once on SQLite, once on a PostgreSQL database of its own."""
+    from helpers import pg_database
+    from meshfabric.store import open_store
+
+    if request.param == "sqlite":
+        store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    request.getfixturevalue("pg_url")
+    with pg_database("mf_store") as url:
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.close()

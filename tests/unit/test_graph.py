@@ -4,7 +4,6 @@ neighbours with pagination — on SQLite and PostgreSQL stores."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,29 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from helpers import pg_database
 from meshfabric.errors import MeshfabricError, NotFound
 from meshfabric.graph import MetadataGraph
 from meshfabric.store import Store, open_store
 from meshfabric.store.models_graph import GraphEdgeRow, GraphNodeRow
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'graph.db'}")
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    request.getfixturevalue("pg_url")
-    with pg_database("mf_graph") as url:
-        s = open_store(url)
-        try:
-            yield s
-        finally:
-            s.close()
+@pytest.fixture
+def store(both_stores: Store) -> Store:
+    return both_stores
 
 
 def _rows(store: Store) -> tuple[int, int]:

@@ -7,7 +7,6 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SHARED
-from helpers import pg_database
 from meshfabric.errors import MeshfabricError, NotFound
 from meshfabric.graph import MetadataGraph
 from meshfabric.lineage.service import LineageService
@@ -24,22 +22,9 @@ from meshfabric.store import Store, open_store
 OL_SPEC = SHARED / "conformance" / "openlineage" / "spec"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'lineage.db'}")
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    request.getfixturevalue("pg_url")
-    with pg_database("mf_lineage") as url:
-        s = open_store(url)
-        try:
-            yield s
-        finally:
-            s.close()
+@pytest.fixture
+def store(both_stores: Store) -> Store:
+    return both_stores
 
 
 def _pipeline(lin: LineageService) -> None:
