@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import build_workspace, customers_rows, orders_rows
+from helpers import build_workspace, customers_rows, default_store, orders_rows
 from meshfabric import Mesh
 from meshfabric.api.app import ARROW_STREAM, PROBLEM, create_app
 
@@ -33,19 +33,11 @@ def _expected_revenue() -> list[tuple[str, int, float]]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    import os
-
-    saved = os.environ.pop("MESHFABRIC_STORE_URL", None)
     root = build_workspace(tmp_path_factory.mktemp("api") / "ws")
-    mesh = Mesh.open(root)
-    mesh.apply()
-    try:
+    with default_store(), Mesh.open(root) as mesh:
+        mesh.apply()
         with TestClient(create_app(mesh, auth=False)) as c:
             yield c
-    finally:
-        mesh.close()
-        if saved is not None:
-            os.environ["MESHFABRIC_STORE_URL"] = saved
 
 
 def test_health(client: TestClient) -> None:

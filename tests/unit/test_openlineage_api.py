@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import build_workspace
+from helpers import build_workspace, default_store
 from meshfabric import Mesh
 from meshfabric.api.app import create_app
 
@@ -25,18 +25,10 @@ FACET_URL = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    import os
-
-    saved = os.environ.pop("MESHFABRIC_STORE_URL", None)
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    mesh = Mesh.open(build_workspace(tmp_path_factory.mktemp("olapi") / "ws"), store=url)
-    try:
-        with TestClient(create_app(mesh, auth=False)) as c:
-            yield c
-    finally:
-        mesh.close()
-        if saved is not None:
-            os.environ["MESHFABRIC_STORE_URL"] = saved
+    with default_store(), Mesh.open(build_workspace(tmp_path_factory.mktemp("olapi") / "ws"), store=url) as mesh, \
+            TestClient(create_app(mesh, auth=False)) as c:
+        yield c
 
 
 def valid_event() -> dict[str, Any]:
