@@ -3,7 +3,10 @@
 CRM customers live in a SQLite database, sales orders in a DuckDB database file and logistics
 shipments in Parquet files. The demo writes the workspace, applies it, and answers a question
 no single domain can: revenue and delivery times by country and carrier, in one SQL statement.
-Data is generated deterministically (hash-based, no randomness, no downloads).
+Then it evolves a schema, guards a data contract, runs quality rules and the anomaly monitor on
+a day whose load ran twice, searches the catalog, follows the column lineage of a product
+defined by SQL and the impact of a change, and lets two people with different roles ask the
+same question. Data is generated deterministically (hash-based, no randomness, no downloads).
 """
 
 from __future__ import annotations
@@ -335,7 +338,7 @@ def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | 
     counts = step("Generate data: CRM in SQLite, sales in DuckDB, logistics in Parquet",
                   lambda: generate_data(root, sizes))
     say("counts", counts)
-    step("Write the workspace: mesh.yaml and three product specs", lambda: write_workspace(root))
+    step("Write the workspace: mesh.yaml, four product specs and an access policy", lambda: write_workspace(root))
     say("files", sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml")))
     mesh = Mesh.open(root)
     try:
