@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -37,16 +37,13 @@ from sqlglot import exp
 from meshfabric.connectors import (
     ServerAddress,
     TransientError,
-    call_with_retries,
     column_not_found,
     driver_message,
     rows_only,
-    server_address,
     table_not_found,
 )
 from meshfabric.connectors.base import (
     ColumnInfo,
-    Connector,
     PortSession,
     ScanRequest,
     ScanResult,
@@ -64,12 +61,13 @@ from meshfabric.connectors.pushdown import (
     subquery_sql,
     table_ref,
 )
+from meshfabric.connectors.server import ServerConnector
 from meshfabric.types import LogicalType
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from meshfabric.spec.models import OutputPort, SourceSpec
+    from meshfabric.spec.models import OutputPort
 
 T = TypeVar("T")
 
@@ -184,22 +182,22 @@ def _parse(name: str, column_type: str, collation: str | None, nullable: bool) -
     return _Column(info, base, precision, scale)
 
 
-class MySQLConnector(Connector):
+class MySQLConnector(ServerConnector):
     """A MySQL or MariaDB database. Each operation takes a connection of its own from the
     connector's pool (threads never share one) and rolls back before giving it back."""
 
     kind = "mysql"
     dialect = "mysql"
 
-    def __init__(self, name: str, spec: SourceSpec, root: Any) -> None:
-        super().__init__(name, spec, root)
-        try:
-            self._address: ServerAddress = server_address(spec, default_port=3306)
-        except ValueError as exc:
-            raise self.error(str(exc), hint="fix the source's url/host/port in mesh.yaml") from None
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            partial(_connect, self._address), _close, reset=_rollback, alive=_alive
-        )
+    default_port = 3306
+
+    def _new_pool(self) -> ConnectionPool[Any]:
+        return ConnectionPool(partial(_connect, self._address), _close, reset=_rollback, alive=_alive)
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
+        import pymysql
+
+        return (pymysql.Error,)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -220,27 +218,6 @@ class MySQLConnector(Connector):
         if code in _TRANSIENT_CODES:
             return TransientError(f"cannot reach MySQL at {addr.host}:{addr.port}: {message}")
         return self.error(f"MySQL error: {message}")
-
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        """A pooled connection, outside any transaction; driver errors come out classified."""
-        import pymysql
-
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except pymysql.Error as exc:
-            raise self._classify(exc) from None
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def _run(self, fn: Callable[[Any], T]) -> T:
-        def once() -> T:
-            with self._connection() as conn:
-                return fn(conn)
-
-        return call_with_retries(self, once)
 
     @staticmethod
     def _rows(conn: Any, sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:

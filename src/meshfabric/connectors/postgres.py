@@ -20,9 +20,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -30,18 +29,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from sqlglot import exp
 
 from meshfabric.connectors import (
-    ServerAddress,
     TransientError,
-    call_with_retries,
     column_not_found,
     driver_message,
     rows_only,
-    server_address,
     table_not_found,
 )
 from meshfabric.connectors.base import (
     ColumnInfo,
-    Connector,
     PortSession,
     ScanRequest,
     ScanResult,
@@ -61,12 +56,13 @@ from meshfabric.connectors.pushdown import (
     subquery_sql,
     table_ref,
 )
+from meshfabric.connectors.server import ServerConnector
 from meshfabric.types import LogicalType
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from meshfabric.spec.models import OutputPort, SourceSpec
+    from meshfabric.spec.models import OutputPort
 
 T = TypeVar("T")
 
@@ -236,22 +232,22 @@ ORDER BY a.attnum
 _DATABASE_SQL = "SELECT (to_jsonb(d) - 'datacl')::text FROM pg_database d WHERE d.datname = current_database()"
 
 
-class PostgresConnector(Connector):
+class PostgresConnector(ServerConnector):
     """A PostgreSQL database. Each operation takes a connection of its own from the connector's
     pool (threads never share one) and rolls back before giving it back."""
 
     kind = "postgres"
     dialect = "postgres"
 
-    def __init__(self, name: str, spec: SourceSpec, root: Any) -> None:
-        super().__init__(name, spec, root)
-        try:
-            self._address: ServerAddress = server_address(spec, default_port=5432)
-        except ValueError as exc:
-            raise self.error(str(exc), hint="fix the source's url/host/port in mesh.yaml") from None
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            partial(_connect, self._uri()), _close, reset=_rollback, alive=_alive
-        )
+    default_port = 5432
+
+    def _new_pool(self) -> ConnectionPool[Any]:
+        return ConnectionPool(partial(_connect, self._uri()), _close, reset=_rollback, alive=_alive)
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
+        import adbc_driver_manager
+
+        return (adbc_driver_manager.Error,)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -280,27 +276,6 @@ class PostgresConnector(Connector):
         if any(t in lower for t in _TRANSIENT) or sqlstate.startswith(_TRANSIENT_SQLSTATE):
             return TransientError(f"cannot reach PostgreSQL at {addr.host}:{addr.port}: {message}")
         return self.error(f"PostgreSQL error: {message}")
-
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        """A pooled connection, outside any transaction; driver errors come out classified."""
-        import adbc_driver_manager
-
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except adbc_driver_manager.Error as exc:
-            raise self._classify(exc) from None
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def _run(self, fn: Callable[[Any], T]) -> T:
-        def once() -> T:
-            with self._connection() as conn:
-                return fn(conn)
-
-        return call_with_retries(self, once)
 
     @staticmethod
     def _rows(conn: Any, sql: str, params: Sequence[Any] | None = None, *, copy: bool = True) -> list[tuple[Any, ...]]:
