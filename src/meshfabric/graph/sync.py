@@ -299,10 +299,6 @@ class _Folder:
                   for name, (_, cols) in served.items()}
         try:
             sources, pairs = _analyze(sql, dialect, schema or None)
-        except NotImplementedError:
-            self.g.upsert_node("product", fqn, properties={"lineage_error": "SQL lineage is not available"},
-                               session=self.s)
-            return
         except Exception as exc:  # a product whose SQL cannot be analysed still gets its other facts
             log.warning("lineage of %s: %s", fqn, exc)
             self.g.upsert_node("product", fqn, properties={"lineage_error": f"{exc.__class__.__name__}: {exc}"},
@@ -399,15 +395,9 @@ class _Folder:
 def _analyze(sql: str, dialect: str | None, schema: dict[str, Any] | None
              ) -> tuple[list[str], list[tuple[str, str, dict[str, Any]]]]:
     """Tables read and direct column edges ``(source, target, {type, subtype, masking})`` of a SQL
-    port; the typed analysis when :mod:`meshfabric.lineage.sql` has it, else the plain shape."""
-    try:
-        from meshfabric.lineage.sql import analyze_sql, iter_edges
-    except ImportError:
-        from meshfabric.lineage import sql_lineage
+    port, typed by :func:`meshfabric.lineage.sql.analyze_sql`."""
+    from meshfabric.lineage.sql import analyze_sql, iter_edges
 
-        plain = sql_lineage(sql, dialect=dialect, schema=schema)
-        return ([str(t) for t in plain.get("sources") or []],
-                [(str(a), str(b), {"type": "DIRECT"}) for a, b, *_ in plain.get("columns") or []])
     result = analyze_sql(sql, dialect=dialect, schema=schema)
     edges = [(str(a), str(b), {"type": t.type, "subtype": t.subtype, "masking": t.masking or None})
              for a, b, t in iter_edges(result)]

@@ -396,11 +396,8 @@ class AlertService:
         """Resolve; ``by`` defaults to the workspace's local principal."""
         return self._after(resolve(self.mesh.store, alert_id, note=note, by=by or self._local()))
 
-    def _local(self) -> str | None:
-        try:
-            return str(self.mesh.access.local_name)
-        except Exception:  # an access layer that cannot say who is local must not block handling an alert
-            return None
+    def _local(self) -> str:
+        return str(self.mesh.access.local_name)
 
     def deliveries(self, alert_id: int) -> builtins.list[DeliveryInfo]:
         return deliveries(self.mesh.store, alert_id)

@@ -137,13 +137,8 @@ class Visibility:
 
 
 def visible_products(mesh: Mesh, user: str | None) -> set[str] | None:
-    """The fqns ``user`` may discover, from the access layer; ``None`` when everything is visible
-    (or no access layer is installed)."""
-    try:
-        check = mesh.access.visible_products
-    except (AttributeError, ImportError):
-        return None
-    found = check(user)
+    """The fqns ``user`` may discover, from the access layer; ``None`` when everything is visible."""
+    found = mesh.access.visible_products(user)
     return None if found is None else set(found)
 
 
