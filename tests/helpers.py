@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -274,3 +274,32 @@ def copy_workspace(template: Path, target: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(template, target))
+
+
+def in_threads(worker: Callable[[Any], Any], url: str, threads: int = 4) -> list[Any]:
+    """Run ``worker(store)`` in ``threads`` threads at once, each on a store of its own opened on
+    ``url``; returns what they returned, and raises the first exception any of them hit."""
+    import threading
+
+    from meshfabric.store import open_store
+
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        store = open_store(url)
+        try:
+            results.append(worker(store))
+        except BaseException as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+        finally:
+            store.close()
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from helpers import PG_ADMIN, cli, pg_database, write, write_sqlite
+from helpers import PG_ADMIN, cli, in_threads, pg_database, write, write_sqlite
 from meshfabric import Mesh, catalog
 from meshfabric.errors import QueryError
 from meshfabric.search import index as search_index
 from meshfabric.search import rebuild_search, sync_search
 from meshfabric.spec.loader import load_workspace
-from meshfabric.store import open_store
 from meshfabric.store.models import SubscriberOffsetRow
 from meshfabric.store.models_search import SearchDocumentRow, SearchTermRow
 
@@ -499,24 +497,7 @@ def test_concurrent_syncs_fold_each_event_once(mesh: Mesh) -> None:
         write(mesh.root / "products" / f"{fqn}.yaml", _spec(fqn, description=f"Renamed {fqn.split('.')[1]}"))
     # apply without syncing, so the events wait for the threads below
     catalog.apply_workspace(load_workspace(mesh.root), mesh.store, mesh.connector)
-    folded: list[int] = []
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        store = open_store(mesh.store.url)
-        try:
-            folded.append(sync_search(store))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            store.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    folded = in_threads(sync_search, mesh.store.url)
     assert sorted(folded)[:-1] == [0, 0, 0] and sorted(folded)[-1] >= 2
     assert set(mesh.search("renamed").fqns) == {"sales.orders", "crm.customer_email"}
     with mesh.store.read() as s:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
-from helpers import pg_database, store_snapshot
+from helpers import in_threads, pg_database, store_snapshot
 from meshfabric.errors import ConfigError
 from meshfabric.store import HEAD_REVISION, MIGRATIONS, Store, open_store
 from meshfabric.store.models import Base, DomainRow, SourceRow
@@ -129,26 +128,13 @@ def test_concurrent_writers_in_threads_lose_no_update(tmp_path: Path) -> None:
     with setup.write() as s:
         s.add(DomainRow(name="counter", description="0", owners=[]))
     setup.close()
-    errors: list[BaseException] = []
+    def worker(store: Store) -> None:
+        for _ in range(25):
+            with store.write() as s:
+                row = s.get(DomainRow, "counter")
+                row.description = str(int(row.description) + 1)
 
-    def worker() -> None:
-        store = open_store(url)
-        try:
-            for _ in range(25):
-                with store.write() as s:
-                    row = s.get(DomainRow, "counter")
-                    row.description = str(int(row.description) + 1)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            store.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    in_threads(worker, url)
     check = open_store(url)
     with check.read() as s:
         assert s.get(DomainRow, "counter").description == "100"
