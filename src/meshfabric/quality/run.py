@@ -497,11 +497,11 @@ class _Evaluation:
         judge = _Judge(self, session, columns, values, local)
         return [judge.rule(i, rule) for i, rule in enumerate(self.rules)]
 
-    def _federated(self, rule: ReferentialRule, placeholder: RuleResult) -> RuleResult:
+    def _federated(self, rule: ReferentialRule, in_scan: RuleResult) -> RuleResult:
         sql = qc.federated_orphans_sql(rule, self.info.fqn)
         self.statements.append(sql)
         failing = _count(self.mesh.query(sql).arrow().column(0)[0].as_py())
-        result = _row_result(rule, failing, placeholder.total_rows or 0)
+        result = _row_result(rule, failing, in_scan.total_rows or 0)
         result.detail = f"checked against {rule.reference} in another source (federated query)"
         if not result.passed:
             sample = qc.federated_orphans_sql(rule, self.info.fqn, sample=SAMPLE_ROWS)
