@@ -2,7 +2,8 @@
 
 Every error carries a message a user can act on. The CLI maps each class to an exit code
 (:attr:`MeshfabricError.exit_code`) and prints ``message`` without a traceback; the REST API
-maps it to an RFC 9457 problem document.
+maps it to an RFC 9457 problem document with the class's HTTP status
+(:attr:`MeshfabricError.http_status`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ from dataclasses import dataclass, field
 
 
 class MeshfabricError(Exception):
-    """Base class. ``exit_code`` 2 means bad input; 1 means a check failed."""
+    """Base class. ``exit_code`` 2 means bad input; 1 means a check failed.
+
+    ``http_status`` is the status the REST API answers with: 400 for bad input, 422 for a
+    check that failed; subclasses that say who or what is at fault override it.
+    """
 
     exit_code = 2
+    http_status = 400
     title = "meshfabric error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -67,6 +73,7 @@ class ConfigError(MeshfabricError):
 class SourceError(MeshfabricError):
     """A source could not be reached or read. Names the source and what to check."""
 
+    http_status = 502
     title = "source error"
 
     def __init__(self, source: str, message: str, *, hint: str | None = None) -> None:
@@ -75,6 +82,7 @@ class SourceError(MeshfabricError):
 
 
 class NotFound(MeshfabricError):
+    http_status = 404
     title = "not found"
 
 
@@ -85,6 +93,7 @@ class QueryError(MeshfabricError):
 
 
 class AccessDenied(MeshfabricError):
+    http_status = 403
     title = "access denied"
 
 
@@ -92,6 +101,7 @@ class IncompatibleSchema(MeshfabricError):
     """A new schema version breaks its product's compatibility mode; lists every reason."""
 
     exit_code = 1
+    http_status = 422
     title = "incompatible schema"
 
     def __init__(self, message: str, reasons: list[str]) -> None:
@@ -103,6 +113,7 @@ class CheckFailed(MeshfabricError):
     """A check ran and did not pass (schema drift, a failed quality rule...)."""
 
     exit_code = 1
+    http_status = 422
     title = "check failed"
 
 

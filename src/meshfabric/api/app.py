@@ -92,16 +92,8 @@ class Page(BaseModel):
 
 
 def _status(exc: MeshfabricError) -> int:
-    name = exc.__class__.__name__
-    if name == "AuthenticationFailed":
-        return 401
-    if isinstance(exc, NotFound):
-        return 404
-    if name == "AccessDenied":
-        return 403
-    if name == "SourceError":
-        return 502
-    return 422 if exc.exit_code == 1 else 400
+    """The HTTP status of a meshfabric error: each error class carries its own."""
+    return exc.http_status
 
 
 def problem(status: int, title: str, detail: str, instance: str, *, kind: str | None = None,

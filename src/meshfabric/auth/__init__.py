@@ -33,6 +33,7 @@ class AuthenticationFailed(MeshfabricError):
     ``missing`` is true when no credentials were sent at all.
     """
 
+    http_status = 401
     title = "authentication required"
 
     def __init__(self, message: str, *, missing: bool = False, hint: str | None = None) -> None:
