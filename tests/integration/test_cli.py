@@ -27,7 +27,7 @@ def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def applied_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from meshfabric import Mesh
-    from meshfabric.workspace_init import scaffold
+    from meshfabric.cli.workspace_init import scaffold
 
     root = tmp_path_factory.mktemp("template") / "geo-mesh"
     scaffold(root)

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import cli, flat
 from meshfabric import Mesh
-from meshfabric.demo import DEMO_SQL, MARKER
+from meshfabric.cli.demo import DEMO_SQL, MARKER
 
 ORDERS = 20_000
 

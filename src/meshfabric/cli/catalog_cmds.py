@@ -29,7 +29,7 @@ def init(
     name: str = typer.Option(None, help="Workspace name (default: the folder's name)."),
 ) -> None:
     """Create a workspace: mesh.yaml, an example product spec and a small CSV it serves."""
-    from meshfabric.workspace_init import scaffold
+    from meshfabric.cli.workspace_init import scaffold
 
     created = scaffold(directory, name)
     for path in created:

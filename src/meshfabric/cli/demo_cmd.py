@@ -23,7 +23,7 @@ def demo(
     orders: int = typer.Option(200_000, help="Number of orders to generate."),
 ) -> None:
     """Generate three domains' data in SQLite, DuckDB and Parquet, apply their specs, query across them."""
-    from meshfabric.demo import DemoSizes, run_demo
+    from meshfabric.cli.demo import DemoSizes, run_demo
 
     counter = {"n": 0}
 
