@@ -9,11 +9,13 @@ shows up as "Could not set lock on file", which is retried with backoff.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -67,7 +69,8 @@ def duckdb_logical(native: str, arrow_type: pa.DataType | None) -> LogicalType:
 
 def describe(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[ColumnInfo]:
     """Columns of any relation DuckDB can read: ``DESCRIBE`` for names, types and nullability,
-    an empty result for the Arrow types the rows will have."""
+    an empty result for the Arrow types the rows will have, and :func:`collated_columns` for
+    the string columns DuckDB compares through a collation."""
     rows = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
     schema = con.execute(f"SELECT * FROM {relation_sql} LIMIT 0").to_arrow_table().schema
     out = []
@@ -75,7 +78,57 @@ def describe(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[ColumnIn
         name, native, null = row[0], str(row[1]), row[2]
         arrow_type = schema.field(i).type if i < len(schema) else None
         out.append(ColumnInfo(name, native, duckdb_logical(native, arrow_type), nullable=null != "NO"))
-    return out
+    collated = collated_columns(con, relation_sql, [c.name for c in out if c.type.name == "string"])
+    return [replace(c, case_insensitive=True) if c.name in collated else c for c in out]
+
+
+_PROBE = "mf_probe_{}"
+
+
+def collated_columns(con: duckdb.DuckDBPyConnection, relation_sql: str, names: list[str]) -> set[str]:
+    """The columns among ``names`` that DuckDB does not compare byte for byte.
+
+    A collation is part of a column's type, yet ``DESCRIBE``, ``duckdb_columns()`` and the
+    Python types all print plain ``VARCHAR``, and a view's or query's column takes the
+    collation of its expression (``upper(name)`` keeps ``name``'s NOCASE), as does every
+    column once ``default_collation`` is set. So DuckDB is asked how it would compare each
+    column with a string: the plan of ``"col" = 'literal'`` wraps the column in the collation's
+    functions (``lower``, ``strip_accents``, ``nfc_normalize``, ICU sort keys) or a cast.
+    A column counts as exact only when the plan compares the bare column; one the plan does
+    not show that way, or a plan that cannot be had, counts as collated.
+    """
+    import duckdb
+
+    if not names:
+        return set()
+    items = ", ".join(f"{quote_ident(n, 'duckdb')} = '{_PROBE.format(i)}'" for i, n in enumerate(names))
+    try:
+        raw = con.execute(f"EXPLAIN (FORMAT JSON) SELECT {items} FROM {relation_sql}").fetchall()
+        texts = list(_strings(json.loads(raw[0][1])))
+    except (duckdb.Error, ValueError, IndexError, TypeError):  # unknown means collated
+        return set(names)
+    collated = set()
+    for i, name in enumerate(names):
+        literal = f"'{_PROBE.format(i)}'"
+        shown = [t for t in texts if literal in t]
+        bare = all(t == f"({name} = {literal})" or (_BARE.match(t) and t.endswith(f" = {literal})")) for t in shown)
+        if not shown or not bare:
+            collated.add(name)
+    return collated
+
+
+_BARE = re.compile(r"^\([A-Za-z_][A-Za-z0-9_]* = '[^']*'\)$")
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from _strings(item)
 
 
 def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:

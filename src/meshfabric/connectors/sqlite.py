@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 FETCH_ROWS = 65536
 _DECIMAL_RE = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", re.IGNORECASE)
-_INSENSITIVE_COLLATIONS = {"NOCASE", "RTRIM"}
 
 
 def declared_logical(declared: str) -> LogicalType | None:
@@ -205,20 +204,20 @@ class SQLiteConnector(Connector):
     def _columns_of(
         self, conn: sqlite3.Connection, pragma: str, relation_sql: str, ddl: str | None
     ) -> list[ColumnInfo]:
-        """Columns from ``PRAGMA table_xinfo``; collations from the CREATE TABLE text, unknown
-        (so treated as insensitive) for views and queries."""
-        collations = _collations(ddl) if ddl else None
+        """Columns from ``PRAGMA table_xinfo``; each column's collation asked of SQLite itself
+        (:func:`column_collations`). A column counts as case-sensitive only when SQLite
+        compares it with BINARY; NOCASE, RTRIM, custom collations and anything that cannot be
+        determined count as insensitive, so its string filters stay in DuckDB."""
+        rows = [r for r in conn.execute(pragma).fetchall() if r[6] != 1]
+        collations = column_collations(conn, relation_sql, [r[1] for r in rows], ddl)
         out = []
         untyped = []
-        for _cid, name, declared, notnull, _default, _pk, hidden in conn.execute(pragma).fetchall():
-            if hidden == 1:
-                continue
+        for _cid, name, declared, notnull, _default, _pk, _hidden in rows:
             logical = declared_logical(declared or "")
             if logical is None:
                 untyped.append(name)
                 logical = LogicalType("string")
-            coll = collations.get(name.lower(), "BINARY") if collations is not None else None
-            insensitive = logical.name == "string" and (coll is None or coll.upper() in _INSENSITIVE_COLLATIONS)
+            insensitive = collations.get(name) != "BINARY"
             out.append(ColumnInfo(name, declared or "", logical, nullable=not notnull, case_insensitive=insensitive))
         if untyped:
             guessed = self._storage_classes(conn, relation_sql, untyped)
@@ -382,25 +381,74 @@ class SQLiteConnector(Connector):
         return self._run(run)
 
 
-def _collations(ddl: str) -> dict[str, str] | None:
-    """Column name (lower case) → declared collation, from CREATE TABLE text; None if unreadable."""
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import SqlglotError
+_COLLSEQ = re.compile(r"^(\w+)-(?:8|16LE|16BE|16)$")
+_COMPARE_OPS = frozenset({"Eq", "Ne", "Lt", "Le", "Gt", "Ge"})
 
+
+def column_collations(
+    conn: sqlite3.Connection, relation_sql: str, names: list[str], ddl: str | None = None
+) -> dict[str, str | None]:
+    """Column name → the collation SQLite compares it with (upper case), None when unknown.
+
+    SQLite keeps a column's collation only inside its CREATE TABLE text and has no pragma for
+    it, and a view's or query's column takes the collation of its expression. Rather than
+    parse that text, SQLite is asked, twice:
+
+    * the comparison SQLite compiles for ``"col" = 'literal'`` over the relation itself (a
+      table, a view or the port's query) names its collating sequence in ``EXPLAIN`` (the
+      ``P4`` of the ``Eq`` opcode, ``NOCASE-8``): exactly what a pushed filter would use;
+    * for a table, its CREATE TABLE is replayed in a private in-memory database and an index
+      built over every column: ``PRAGMA index_xinfo`` reports the collation of each key,
+      which is the column's declared one however the DDL spells it.
+
+    A collation is known only when every answer agrees; otherwise it is None (insensitive).
+    """
+    probed = {name: _explained_collation(conn, relation_sql, name) for name in names}
+    if ddl is None:
+        return probed
+    declared = _declared_collations(ddl)
+    return {
+        name: coll if declared is not None and declared.get(name) == coll else None for name, coll in probed.items()
+    }
+
+
+def _explained_collation(conn: sqlite3.Connection, relation_sql: str, name: str) -> str | None:
+    """The collation of the comparisons SQLite compiles for ``"name" = 'literal'``."""
+    col = quote_ident(name, "sqlite")
     try:
-        tree = sqlglot.parse_one(ddl, dialect="sqlite")
-    except SqlglotError:
+        program = conn.execute(f"EXPLAIN SELECT {col} = 'mf_probe' FROM {relation_sql}").fetchall()
+    except sqlite3.Error:
         return None
-    out = {}
-    for cd in tree.find_all(exp.ColumnDef):
-        coll = "BINARY"
-        for constraint in cd.constraints:
-            if isinstance(constraint.kind, exp.CollateColumnConstraint):
-                target = constraint.kind.this
-                coll = target.name if isinstance(target, exp.Expression) else str(target)
-        out[cd.name.lower()] = coll
-    return out
+    found: set[str | None] = set()
+    for op in program:
+        if len(op) > 5 and op[1] in _COMPARE_OPS:
+            m = _COLLSEQ.match(str(op[5] if op[5] is not None else ""))
+            found.add(m.group(1).upper() if m else None)
+    return found.pop() if len(found) == 1 else None
+
+
+def _declared_collations(ddl: str) -> dict[str, str] | None:
+    """Column name → declared collation (upper case) of a CREATE TABLE, read back from an index
+    over its columns in a scratch in-memory copy; None when the DDL cannot be replayed there
+    (virtual tables, collations registered only by some application)."""
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        scratch.execute(ddl)
+        (table,) = scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchone()
+        info = scratch.execute(f"PRAGMA table_xinfo({quote_ident(table, 'sqlite')})").fetchall()
+        keys = [r[1] for r in info if r[6] != 1]
+        if not keys:
+            return {}
+        scratch.execute(
+            f"CREATE INDEX mf_probe_index ON {quote_ident(table, 'sqlite')} "
+            f"({', '.join(quote_ident(k, 'sqlite') for k in keys)})"
+        )
+        rows = scratch.execute("PRAGMA index_xinfo(mf_probe_index)").fetchall()
+        return {str(r[2]): str(r[4]).upper() for r in rows if r[5] and r[2] is not None and r[4]}
+    except (sqlite3.Error, TypeError, ValueError):
+        return None
+    finally:
+        scratch.close()
 
 
 def _arrow_type(logical: LogicalType) -> pa.DataType:
