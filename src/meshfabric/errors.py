@@ -92,6 +92,22 @@ class QueryError(MeshfabricError):
     title = "query error"
 
 
+class QueryTimeout(QueryError):
+    """A query ran into its time limit and was stopped: its statement in the engine and its
+    scans still running in the sources were cancelled. Says the limit and what was running."""
+
+    title = "query timeout"
+
+    def __init__(self, seconds: float, running: str) -> None:
+        self.seconds = seconds
+        self.running = running
+        super().__init__(
+            f"the query was stopped after its time limit of {seconds:g} s while {running}",
+            hint="make the query cheaper (filter early, bound recursive CTEs), or raise the query time limit "
+            "of your access configuration (access.query_timeout in mesh.yaml)",
+        )
+
+
 class AccessDenied(MeshfabricError):
     http_status = 403
     title = "access denied"

@@ -12,9 +12,11 @@ filter after the scan, so pushing is an optimisation, never a change of meaning.
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -61,6 +63,134 @@ class TableStats:
     exact: bool = False
 
 
+class Cancelled(Exception):
+    """A scan was not started, or was stopped, because its query's :class:`Deadline` passed."""
+
+
+class Deadline:
+    """The time limit of one query, shared by the engine and every scan it runs.
+
+    Work registers how to stop itself with :meth:`cancels` (``conn.interrupt()``, a cancel
+    request to the server...) for as long as it runs. When the limit passes, a watcher thread
+    (:meth:`start`) calls every registered hook, and calls them again, less and less often,
+    until each registration ends: a hook called just before its statement started — when an
+    interrupt is lost — is simply called again. A hook registered after the limit passed is
+    called at once. Work that has not started yet checks :meth:`check` and does not start.
+
+    A hook call and the end of its registration exclude each other, so once :meth:`cancels`
+    has returned its hook is never called again and the connection it names can be reused;
+    :attr:`Cancel.fired` says whether the hook ran at all (a connection whose statement may
+    have been cancelled is better closed than pooled).
+    """
+
+    #: how long after the limit the watcher keeps re-calling hooks of work that does not end
+    GIVE_UP_AFTER = 120.0
+
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("a query time limit must be positive")
+        self.seconds = float(seconds)
+        self.at = time.monotonic() + self.seconds
+        self._lock = threading.Lock()
+        self._hooks: dict[int, Cancel] = {}
+        self._next = 0
+        self._passed = threading.Event()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def remaining(self) -> float:
+        """Seconds left, 0 once the limit has passed."""
+        return 0.0 if self._passed.is_set() else max(0.0, self.at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self._passed.is_set() or time.monotonic() >= self.at
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when the limit has passed: do not start new work."""
+        if self.expired:
+            raise Cancelled(f"the time limit of {self.seconds:g} s has passed")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the limit passes (True) or ``timeout`` seconds pass (False)."""
+        return self._passed.wait(self.remaining() if timeout is None else min(timeout, self.remaining()))
+
+    @contextmanager
+    def cancels(self, hook: Callable[[], object]) -> Iterator[Cancel]:
+        """Call ``hook`` to stop the work inside the block should the limit pass meanwhile."""
+        cancel = Cancel(hook)
+        with self._lock:
+            key = self._next
+            self._next += 1
+            self._hooks[key] = cancel
+        try:
+            if self.expired:
+                cancel.fire()
+            yield cancel
+        finally:
+            with self._lock:
+                self._hooks.pop(key, None)
+            cancel.end()
+
+    def start(self) -> Deadline:
+        """Start the watcher thread that cancels the registered work when the limit passes."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="mf-deadline", daemon=True)
+            self._watcher.start()
+        return self
+
+    def stop(self) -> None:
+        """Every piece of work under this limit is over: the watcher can end."""
+        self._stop.set()
+
+    def expire(self) -> None:
+        """Let the limit pass now (the watcher calls this at :attr:`at`)."""
+        self._passed.set()
+        self._fire_all()
+
+    def _watch(self) -> None:
+        if self._stop.wait(max(0.0, self.at - time.monotonic())):
+            return
+        self.expire()
+        # work registered late (its statement had not started when the hook was called) is
+        # cancelled on a later round: keep going until the work is over (stop) or given up on
+        delay, given_up = 0.05, time.monotonic() + self.GIVE_UP_AFTER
+        while time.monotonic() < given_up:
+            if self._stop.wait(delay):
+                return
+            self._fire_all()
+            delay = min(delay * 2, 1.0)
+
+    def _fire_all(self) -> None:
+        with self._lock:
+            hooks = list(self._hooks.values())
+        for cancel in hooks:
+            cancel.fire()
+
+
+class Cancel:
+    """One registration of :meth:`Deadline.cancels`."""
+
+    def __init__(self, hook: Callable[[], object]) -> None:
+        self._hook = hook
+        self._lock = threading.Lock()
+        self._ended = False
+        #: whether the hook was called: the work may have been cut short
+        self.fired = False
+
+    def fire(self) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self.fired = True
+            with suppress(Exception):  # a failed cancel is tried again; the work ends anyway
+                self._hook()
+
+    def end(self) -> None:
+        with self._lock:
+            self._ended = True
+
+
 @dataclass
 class ScanRequest:
     """What to read from one output port.
@@ -69,12 +199,37 @@ class ScanRequest:
     row cardinality: connectors return a table with the right number of rows and no columns).
     ``filters`` are conjuncts the caller wants pushed; the connector pushes those it can and
     reports them in :attr:`ScanResult.pushed_filters`.
+
+    ``deadline`` is the time limit of the query the scan belongs to: a connector does not start
+    a scan whose limit has passed (:meth:`check`), gives the source the time left where the
+    source can enforce it (:meth:`remaining`), and registers how to stop its statement
+    (:meth:`cancels`). Connectors that do none of this still work; the engine stops waiting.
     """
 
     port: OutputPort
     columns: list[str] | None = None
     filters: list[exp.Expression] = field(default_factory=list)
     limit: int | None = None
+    deadline: Deadline | None = None
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when the query's time limit has passed."""
+        if self.deadline is not None:
+            self.deadline.check()
+
+    def remaining(self) -> float | None:
+        """Seconds the scan may still take, None without a limit."""
+        return None if self.deadline is None else self.deadline.remaining()
+
+    @contextmanager
+    def cancels(self, hook: Callable[[], object]) -> Iterator[Cancel | None]:
+        """``hook`` stops the statement run inside the block when the limit passes; yields the
+        registration (None without a limit) whose ``fired`` says whether it did."""
+        if self.deadline is None:
+            yield None
+            return
+        with self.deadline.cancels(hook) as cancel:
+            yield cancel
 
 
 @dataclass

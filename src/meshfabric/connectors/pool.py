@@ -11,6 +11,9 @@ The pool keeps connections that finished their work cleanly and hands them out a
 * a connection is returned only when the code using it raised nothing and its ``reset``
   (a rollback: nothing of one operation's transaction may reach the next) succeeded; any
   error discards it, so a broken or half-used connection is never reused;
+* a connection whose statement was (or may have been) cancelled — a query time limit
+  passed — is marked with :meth:`spoil` and closed instead of returned: a cancel request can
+  reach the server after its statement ended and cut short the next one;
 * one idle for ``check_after`` seconds is checked with ``alive`` before reuse, and one idle
   for ``max_idle_seconds`` is closed instead (servers drop idle sessions, and an old session
   only holds server memory);
@@ -65,6 +68,7 @@ class ConnectionPool(Generic[C]):
         self.check_after = check_after
         self._lock = threading.Lock()
         self._idle: list[tuple[C, float]] = []
+        self._spoiled: set[int] = set()
         self._pid = os.getpid()
         self._closed = False
         self._finalizer = weakref.finalize(self, _close_all, self._idle, close, self._pid)
@@ -82,6 +86,11 @@ class ConnectionPool(Generic[C]):
             self._discard(conn)
             raise
         self._checkin(conn)
+
+    def spoil(self, conn: C) -> None:
+        """Close ``conn``, which is in use, when it comes back instead of keeping it."""
+        with self._lock:
+            self._spoiled.add(id(conn))
 
     @property
     def idle(self) -> int:
@@ -121,6 +130,11 @@ class ConnectionPool(Generic[C]):
         return conn
 
     def _checkin(self, conn: C) -> None:
+        with self._lock:
+            spoiled = id(conn) in self._spoiled
+        if spoiled:
+            self._discard(conn)
+            return
         if self._reset is not None:
             try:
                 self._reset(conn)
@@ -142,6 +156,8 @@ class ConnectionPool(Generic[C]):
             return False
 
     def _discard(self, conn: C) -> None:
+        with self._lock:
+            self._spoiled.discard(id(conn))
         with suppress(Exception):
             self._close(conn)
 

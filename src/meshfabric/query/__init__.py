@@ -43,7 +43,12 @@ __all__ = [
 
 
 def run_query(
-    sql: str, catalog: ProductCatalog, *, limit: int | None = None, views: Views | None = None
+    sql: str,
+    catalog: ProductCatalog,
+    *,
+    limit: int | None = None,
+    views: Views | None = None,
+    timeout: float | None = None,
 ) -> QueryResult:
     """Run one SELECT over products of ``catalog`` and return its rows as Arrow, with stats.
 
@@ -52,22 +57,31 @@ def run_query(
     masked, filtered subqueries before planning (:mod:`.secure`). Raises QueryError for
     refused or failing SQL and SourceError, naming the source, when a source cannot be read.
 
+    ``timeout`` (seconds, None for no limit) bounds the whole query, planning included: when it
+    passes, the engine's statement is interrupted, scans still running are cancelled in their
+    sources, scans not started never start, and QueryTimeout (a QueryError) says what was
+    running. ValueError when it is not positive.
+
     >>> result = run_query("SELECT region, sum(amount) FROM sales.orders GROUP BY 1", catalog)  # doctest: +SKIP
     >>> result.arrow(), result.stats.rows_moved  # doctest: +SKIP
     """
+    from meshfabric.connectors.base import Deadline
     from meshfabric.query.engine import execute
     from meshfabric.query.guard import guard
     from meshfabric.query.planner import plan
 
+    deadline = Deadline(timeout) if timeout is not None else None
     start = time.perf_counter()
     guarded = guard(sql, catalog)
     the_plan = plan(_secured(guarded, views), catalog, limit=limit)
-    return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start)
+    return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start, deadline=deadline)
 
 
 def explain(sql: str, catalog: ProductCatalog, *, views: Views | None = None) -> Plan:
     """The plan of a query without running it; ``str(plan)`` prints what each source would be
-    sent (columns, pushed and kept filters, the source SQL) and the query DuckDB would run."""
+    sent (columns, pushed and kept filters, the source SQL) and the query DuckDB would run.
+
+    Nothing is executed (sources are only asked for their columns), so it takes no timeout."""
     from meshfabric.query.guard import guard
     from meshfabric.query.planner import plan, with_source_sql
 

@@ -14,6 +14,12 @@ joins many tables badly (TPC-H Q9 at SF1: 2.4–2.9 s over registered Arrow, 0.7
 Copying into a DuckDB table computes those statistics, at ~0.1 s per million rows. With two
 scans there is no join order to choose — DuckDB already builds on the smaller side from the row
 counts Arrow gives — so only plans with :data:`MATERIALISE_MIN_SCANS` scans or more are copied.
+
+A query may carry a time limit (a :class:`~meshfabric.connectors.base.Deadline`). When it
+passes, the engine stops waiting and raises :class:`~meshfabric.errors.QueryTimeout`, and the
+work is cancelled where it runs: the DuckDB statement (or a scan being copied into it) is
+interrupted, every scan still reading is cancelled in its source by its connector (which also
+gave the source the time left as a server-side limit), and scans not yet started never start.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from meshfabric.errors import QueryError, SourceError
+from meshfabric.connectors.base import Cancelled, Deadline
+from meshfabric.errors import QueryError, QueryTimeout, SourceError
 from meshfabric.query.guard import check_sql, product_tables
 from meshfabric.query.result import QueryResult, QueryStats, ScanStats
 
@@ -58,22 +66,34 @@ _SCAN_NAME = re.compile(r"__mf_scan_\d+")
 _INCOMING = "__mf_incoming"
 
 
-def execute(plan: Plan, catalog: ProductCatalog, *, planning_seconds: float = 0.0) -> QueryResult:
+def execute(
+    plan: Plan, catalog: ProductCatalog, *, planning_seconds: float = 0.0, deadline: Deadline | None = None
+) -> QueryResult:
     """Run every scan of ``plan`` and then its engine query; return the result with stats.
 
     ``scan_seconds`` covers reading the sources and loading them into DuckDB (the two overlap);
-    ``engine_seconds`` the hardening and the query itself.
+    ``engine_seconds`` the hardening and the query itself. With a ``deadline`` (started here if
+    it is not yet), everything stops when it passes and QueryTimeout says what was running.
     """
     _recheck(plan.sql, {s.name for s in plan.scans})
     started = time.perf_counter()
     session = _Session(materialise=len(plan.scans) >= MATERIALISE_MIN_SCANS,
-                       secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None})
+                       secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None},
+                       deadline=deadline)
+    if deadline is not None:
+        deadline.start()
     try:
-        results = run_scans(plan.scans, catalog, on_result=session.load, while_reading=session.open)
-        scanned = time.perf_counter()
-        conn = session.open()
-        harden(conn)
-        table = _run(conn, plan)
+        # when this raises, run_scans has arranged to stop the deadline once its scans are over
+        results = run_scans(plan.scans, catalog, on_result=session.load, while_reading=session.open,
+                            deadline=deadline)
+        try:
+            scanned = time.perf_counter()
+            conn = session.open()
+            harden(conn)
+            table = _run(conn, plan, deadline)
+        finally:
+            if deadline is not None:
+                deadline.stop()
     finally:
         session.close()
     finished = time.perf_counter()
@@ -92,6 +112,7 @@ def run_scans(
     *,
     on_result: Callable[[str, ScanResult], None] | None = None,
     while_reading: Callable[[], object] | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, ScanResult]:
     """Read all scans concurrently; ``on_result(name, result)`` runs in the calling thread as
     each scan completes, while the others are still reading, and ``while_reading()`` once as
@@ -99,49 +120,53 @@ def run_scans(
 
     The first failure (of a scan or of a callback) cancels the scans not yet started and is
     raised — a scan's as a SourceError naming its source; scans already running finish in the
-    background.
+    background. With a ``deadline``, each scan gets it (connectors cancel their statement when
+    it passes) and once it passes QueryTimeout names the scans that had not finished; when this
+    raises, ``deadline.stop()`` is called as soon as the scans left in the background are over.
     """
     if not scans:
         return {}
     connectors = {scan.name: catalog.connector(scan.source) for scan in scans}
     pool = ThreadPoolExecutor(max_workers=min(len(scans), MAX_PARALLEL_SCANS), thread_name_prefix="mf-scan")
-    futures: dict[Future[ScanResult], Scan] = {pool.submit(_read, connectors[scan.name], scan): scan for scan in scans}
+    futures: dict[Future[ScanResult], Scan] = {
+        pool.submit(_read, connectors[scan.name], scan, deadline): scan for scan in scans
+    }
     results: dict[str, ScanResult] = {}
+    finished = False
     try:
         if while_reading is not None:
             while_reading()
         pending: set[Future[ScanResult]] = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(
+                pending, timeout=None if deadline is None else deadline.remaining(), return_when=FIRST_COMPLETED
+            )
             # every failure among the finished ones first, in plan order: report it before loading
             failed = [f for f in futures if f in done and f.exception() is not None]
             if failed:
                 error = failed[0].exception()
                 assert error is not None
+                if deadline is not None and (deadline.expired or isinstance(error, Cancelled)):
+                    raise _timeout(deadline, _reading(s for f, s in futures.items() if f in failed or f in pending))
                 raise _source_error(futures[failed[0]], error) from error
             for future in (f for f in futures if f in done):
-                name = futures[future].name
-                results[name] = future.result()
+                scan = futures[future]
+                results[scan.name] = future.result()
                 if on_result is not None:
-                    on_result(name, results[name])
+                    try:
+                        on_result(scan.name, results[scan.name])
+                    except Exception:
+                        if deadline is not None and deadline.expired:
+                            raise _timeout(deadline, f"the engine was loading '{scan.product}'") from None
+                        raise
+            if pending and deadline is not None and deadline.expired:
+                raise _timeout(deadline, _reading(s for f, s in futures.items() if f in pending))
+        finished = True
         return {scan.name: results[scan.name] for scan in scans}
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def run_engine(plan: Plan, tables: dict[str, pa.Table], *, materialise: bool | None = None) -> pa.Table:
-    """Load the scanned tables, harden the session, run the plan's query, return Arrow.
-
-    ``materialise`` None applies :data:`MATERIALISE_MIN_SCANS`.
-    """
-    _recheck(plan.sql, set(tables))
-    if materialise is None:
-        materialise = len(tables) >= MATERIALISE_MIN_SCANS
-    conn = hardened_connection(tables, materialise=materialise)
-    try:
-        return _run(conn, plan)
-    finally:
-        conn.close()
+        if deadline is not None and not finished:
+            _stop_when_done(deadline, futures)
 
 
 def hardened_connection(tables: dict[str, pa.Table], *, materialise: bool = True) -> duckdb.DuckDBPyConnection:
@@ -168,9 +193,12 @@ class _Session:
     takes ~25 ms), loaded scan by scan, and closed off the caller's path (freeing millions of
     copied rows takes 40–90 ms, and the result no longer needs them)."""
 
-    def __init__(self, *, materialise: bool, secured: dict[str, Scan] | None = None) -> None:
+    def __init__(
+        self, *, materialise: bool, secured: dict[str, Scan] | None = None, deadline: Deadline | None = None
+    ) -> None:
         self.materialise = materialise
         self.secured = secured or {}
+        self.deadline = deadline
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> duckdb.DuckDBPyConnection:
@@ -182,10 +210,12 @@ class _Session:
 
     def load(self, name: str, result: ScanResult) -> None:
         scan = self.secured.get(name)
-        if scan is not None:
-            load_secured(self.open(), scan, result, materialise=self.materialise)
-        else:
-            load(self.open(), name, result.table, self.materialise)
+        conn = self.open()
+        with _interruptible(conn, self.deadline):
+            if scan is not None:
+                load_secured(conn, scan, result, materialise=self.materialise)
+            else:
+                load(conn, name, result.table, self.materialise)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -257,19 +287,69 @@ def harden(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
 
 
-def _run(conn: duckdb.DuckDBPyConnection, plan: Plan) -> pa.Table:
+def _run(conn: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None = None) -> pa.Table:
     import duckdb
 
     names = {s.name: s.product for s in plan.scans}
     try:
-        return conn.execute(plan.sql).to_arrow_table()
-    except duckdb.Error as exc:
+        with _interruptible(conn, deadline):
+            if deadline is not None:
+                deadline.check()
+            return conn.execute(plan.sql).to_arrow_table()
+    except (duckdb.Error, Cancelled) as exc:
+        if deadline is not None and deadline.expired:
+            raise _timeout(deadline, "the engine was running the query") from None
         message = _SCAN_NAME.sub(lambda m: names.get(m.group(0), m.group(0)), str(exc))
         raise QueryError(f"the query failed: {_first_line(message)}") from None
 
 
-def _read(connector: Connector, scan: Scan) -> ScanResult:
-    return connector.scan(scan.request())
+@contextmanager
+def _interruptible(conn: duckdb.DuckDBPyConnection, deadline: Deadline | None) -> Iterator[None]:
+    """Interrupt the statement ``conn`` runs inside the block when ``deadline`` passes."""
+    if deadline is None:
+        yield
+        return
+    with deadline.cancels(conn.interrupt):
+        yield
+
+
+def _read(connector: Connector, scan: Scan, deadline: Deadline | None = None) -> ScanResult:
+    request = scan.request()
+    if deadline is not None:
+        deadline.check()  # queued behind other scans until the limit passed: never started
+        request.deadline = deadline
+    return connector.scan(request)
+
+
+def _timeout(deadline: Deadline, running: str) -> QueryTimeout:
+    return QueryTimeout(deadline.seconds, running)
+
+
+def _reading(scans: Iterable[Scan]) -> str:
+    """What was still being read: "reading 'a.b' from source 'x' and 'c.d' from source 'y'"."""
+    parts = [f"'{s.product}' from source '{s.source}'" for s in scans]
+    if not parts:
+        return "the scans were being loaded"
+    return "reading " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+
+
+def _stop_when_done(deadline: Deadline, futures: Iterable[Future[ScanResult]]) -> None:
+    """Stop ``deadline`` (its watcher) once every scan left running in the background is over."""
+    running = [f for f in futures if not f.done()]
+    if not running:
+        deadline.stop()
+        return
+    lock, left = threading.Lock(), [len(running)]
+
+    def one_done(_: Future[ScanResult]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            deadline.stop()
+
+    for future in running:
+        future.add_done_callback(one_done)
 
 
 def _recheck(sql: str, internal: set[str]) -> None:
