@@ -4,23 +4,13 @@ A filter is pushed only when the source is certain to keep exactly the rows Duck
 because a pushed filter can also carry a LIMIT and a row-level security rule. That rules out
 more than it seems (see "Pushdown correctness traps" in the design notes):
 
-* MySQL/MariaDB compare strings through the column collation: ``_ci`` collations ignore case and
-  every ``PAD SPACE`` collation (``utf8mb4_bin`` included) ignores trailing spaces, so string
-  predicates go only to columns with a binary ``NO PAD`` collation.
-* PostgreSQL orders strings by the column collation; only ``C``/``POSIX`` order by bytes like
-  DuckDB. Equality is byte-wise for every deterministic collation. ``char(n)`` pads.
-* ``LIKE`` treats ``\\`` as an escape in PostgreSQL and MySQL but not in DuckDB, so patterns with
-  a backslash stay in DuckDB; SQLite's ``LIKE`` ignores ASCII case; MySQL's follows the
-  collation, so it goes only to binary ``NO PAD`` columns (where ``_`` is one character and
-  trailing spaces count, as in DuckDB).
-* MySQL has no boolean (``tinyint(1)`` holds 2) and its zero dates satisfy ``IS NULL``.
-* ``real``/``float`` columns compare in single precision in some sources and double in others,
-  and ``timestamptz`` literals depend on the session time zone.
-* Comparing two columns is exact only where both sides are read alike: columns of one number,
-  date or timestamp type in PostgreSQL and DuckDB databases, strings too when PostgreSQL
-  compares them under one collation (byte order for ranges), and any column of a file read by
-  DuckDB itself (no collations there). A DuckDB database hides a column's collation, and
-  MySQL compares zero dates and padded strings its own way, so those are refused.
+collations that ignore case or trailing spaces, ``LIKE`` escapes, booleans that hold 2, zero
+dates that are ``IS NULL``, ``real`` columns compared in single precision, ``timestamptz``
+literals read in the session's time zone. What each source kind compares like DuckDB is
+decided by its dialect object, whose module says why (:mod:`meshfabric.connectors.dialects`);
+this module applies those answers to a predicate, generically. Comparing two columns is exact
+only where both sides are read alike, so it needs the same type on both sides and a family the
+dialect allows.
 
 Everything not listed as safe is refused: function calls, subqueries, arithmetic that sqlglot
 cannot fold into a literal.
@@ -36,8 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -45,7 +35,10 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 from sqlglot.optimizer.simplify import simplify
 
+from meshfabric.connectors import dialects
 from meshfabric.connectors.base import ColumnInfo, ScanRequest, TableInfo
+from meshfabric.connectors.dialects import Dialect, UnsupportedType, native_base, native_collation
+from meshfabric.connectors.dialects.base import FAMILIES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ScanPlan",
     "UnknownColumn",
+    "UnsupportedType",
     "build_count",
     "build_create_table",
     "build_select",
@@ -70,178 +64,25 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------------
-# What each dialect evaluates like DuckDB
+# What each source evaluates like DuckDB (the decisions live in its dialect object)
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
 _ORDERING = (exp.LT, exp.LTE, exp.GT, exp.GTE)
 
-_FAMILIES = {
-    "tinyint": "number",
-    "smallint": "number",
-    "integer": "number",
-    "bigint": "number",
-    "decimal": "number",
-    "double": "number",
-    "string": "string",
-    "date": "temporal",
-    "timestamp": "temporal",
-    "boolean": "boolean",
-}
 
-_COLLATE = re.compile(r"\s+COLLATE\s+(\"[^\"]+\"|\S+)\s*$", re.IGNORECASE)
-
-
-def native_collation(native_type: str) -> str | None:
-    """The collation a connector appended to a native type (``text COLLATE "C"``), if any."""
-    m = _COLLATE.search(native_type)
-    return m.group(1).strip('"') if m else None
-
-
-def native_base(native_type: str) -> str:
-    """``character varying(25) COLLATE "C"`` → ``character varying``; ``int(11) unsigned`` → ``int``."""
-    text = _COLLATE.sub("", native_type).lower()
-    text = re.sub(r"\(.*?\)", "", text)
-    text = re.sub(r"\b(unsigned|signed|zerofill)\b", "", text)
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True)
-class _Rules:
-    """How one dialect compares values, where that can differ from DuckDB."""
-
-    #: per logical type, the native base types whose values compare like DuckDB's; None
-    #: accepts any declared type, a missing logical type allows only IS NULL
-    natives: Mapping[str, frozenset[str] | None]
-    string_equality: Callable[[ColumnInfo], bool]
-    string_order: Callable[[ColumnInfo], bool]
-    like: Callable[[ColumnInfo, str], bool] = lambda col, pattern: False
-    null_check: Callable[[ColumnInfo], bool] = lambda col: True
-    string_literal: Callable[[str], bool] = lambda text: "\x00" not in text
-    #: families (number, temporal, string) whose columns may be compared with each other when
-    #: both have the same type; strings must also pass ``column_strings``
-    column_families: frozenset[str] = frozenset()
-    #: whether two string columns compare like DuckDB (``ordering`` for <, <=, >, >=)
-    column_strings: Callable[[ColumnInfo, ColumnInfo, bool], bool] = lambda a, b, ordering: False
-
-
-_PG_BYTE_ORDER = frozenset({"c", "posix", "ucs_basic", "pg_c_utf8"})
-
-
-def _pg_equality(col: ColumnInfo) -> bool:
-    return not col.case_insensitive and native_base(col.native_type) in ("text", "character varying")
-
-
-def _pg_order(col: ColumnInfo) -> bool:
-    return _pg_equality(col) and (native_collation(col.native_type) or "").lower() in _PG_BYTE_ORDER
-
-
-def _pg_string_pair(a: ColumnInfo, b: ColumnInfo, ordering: bool) -> bool:
-    """Two PostgreSQL string columns compare like DuckDB under one collation: any deterministic
-    one for equality (byte-wise), a byte-order one for ranges. Two different collations do not
-    even compare in PostgreSQL."""
-    same = (native_collation(a.native_type) or "") == (native_collation(b.native_type) or "")
-    exact = _pg_order if ordering else _pg_equality
-    return same and exact(a) and exact(b)
-
-
-# Binary collations without trailing-space padding; every other MySQL collation pads or folds.
-_MYSQL_EXACT = re.compile(r"^(binary|\w+_nopad_bin|utf8mb4_0900_bin)$", re.IGNORECASE)
-
-
-def _mysql_string(col: ColumnInfo) -> bool:
-    return not col.case_insensitive and bool(_MYSQL_EXACT.match(native_collation(col.native_type) or ""))
-
-
-def _mysql_like(col: ColumnInfo, pattern: str) -> bool:
-    """LIKE matches like DuckDB's on a binary NO PAD column of a character set: case and
-    trailing spaces count and ``_`` is one character (under ``binary`` it would be one byte).
-    MySQL's default escape character is the backslash and DuckDB has none, so a pattern holding
-    one is refused (its string literal would be read differently too)."""
-    collation = (native_collation(col.native_type) or "").lower()
-    return _mysql_string(col) and collation != "binary" and "\\" not in pattern
-
-
-def _sqlite_string(col: ColumnInfo) -> bool:
-    return not col.case_insensitive
-
-
-def _duckdb_string(col: ColumnInfo) -> bool:
-    return not col.case_insensitive
-
-
-_ANY = None
-_PG_INTS = frozenset({"smallint", "integer", "bigint"})
-_MYSQL_INTS = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
-_RULES: dict[str, _Rules] = {
-    "postgres": _Rules(
-        natives={
-            **dict.fromkeys(("smallint", "integer", "bigint"), _PG_INTS),
-            # numeric without a precision reads as double: comparing the double is not the same
-            "decimal": frozenset({"numeric"}),
-            "double": frozenset({"double precision"}),
-            "string": frozenset({"text", "character varying"}),
-            "date": frozenset({"date"}),
-            "timestamp": frozenset({"timestamp without time zone"}),
-            "boolean": frozenset({"boolean"}),
-        },
-        string_equality=_pg_equality,
-        string_order=_pg_order,
-        like=lambda col, pattern: _pg_equality(col) and "\\" not in pattern,
-        column_families=frozenset({"number", "temporal", "string"}),
-        column_strings=_pg_string_pair,
-    ),
-    "mysql": _Rules(
-        natives={
-            **dict.fromkeys(("tinyint", "smallint", "integer", "bigint"), _MYSQL_INTS),
-            "decimal": frozenset({"decimal"}),
-            "double": frozenset({"double"}),
-            "string": frozenset({"varchar", "text", "tinytext", "mediumtext", "longtext"}),
-            "date": frozenset({"date"}),
-            "timestamp": frozenset({"datetime"}),
-        },
-        string_equality=_mysql_string,
-        string_order=_mysql_string,
-        like=_mysql_like,
-        null_check=lambda col: col.type.name not in ("date", "timestamp", "timestamptz"),
-        # backslash escapes depend on the session's sql_mode
-        string_literal=lambda text: "\x00" not in text and "\\" not in text,
-    ),
-    "sqlite": _Rules(
-        # values live in storage classes: decimals are REAL, dates are text in any format
-        natives={"bigint": _ANY, "double": _ANY, "string": _ANY},
-        string_equality=_sqlite_string,
-        string_order=_sqlite_string,
-    ),
-    "duckdb": _Rules(
-        natives=dict.fromkeys(_FAMILIES, _ANY),
-        string_equality=_duckdb_string,
-        string_order=_duckdb_string,
-        like=lambda col, pattern: _duckdb_string(col),
-        # a DuckDB database may declare COLLATE NOCASE on a column and DESCRIBE does not say so
-        column_families=frozenset({"number", "temporal"}),
-    ),
-}
-#: files read by a private DuckDB: the same engine, and a file column has no collation
-_RULES["files"] = replace(
-    _RULES["duckdb"],
-    column_families=frozenset({"number", "temporal", "string"}),
-    column_strings=lambda a, b, ordering: _duckdb_string(a) and _duckdb_string(b),
-)
-
-
-def _rules(dialect: str, rules: str | None = None) -> _Rules:
+def _rules(dialect: str, rules: str | None = None) -> Dialect:
     try:
-        return _RULES[rules or dialect]
-    except KeyError:
+        return dialects.dialect(rules or dialect)
+    except dialects.UnknownDialect:
         raise ValueError(f"no pushdown rules for '{rules or dialect}'") from None
 
 
-def _family(col: ColumnInfo, rules: _Rules) -> str | None:
+def _family(col: ColumnInfo, d: Dialect) -> str | None:
     """The comparison family of a column, or None when only IS NULL may be pushed."""
-    family = _FAMILIES.get(col.type.name)
-    if family is None or col.type.name not in rules.natives:
+    family = FAMILIES.get(col.type.name)
+    if family is None or col.type.name not in d.pushable_natives:
         return None
-    allowed = rules.natives[col.type.name]
+    allowed = d.pushable_natives[col.type.name]
     if allowed is None:
         return family if col.native_type.strip() else None
     return family if native_base(col.native_type) in allowed else None
@@ -337,14 +178,14 @@ def _value(node: exp.Expression) -> _Value | None:
     return _plain_value(folded)
 
 
-def _value_for(col: ColumnInfo, family: str, value: _Value, rules: _Rules) -> exp.Expression | None:
+def _value_for(col: ColumnInfo, family: str, value: _Value, d: Dialect) -> exp.Expression | None:
     """The literal to compare ``col`` with, or None when the source could compare differently."""
     if family == "number":
         return value.node if value.kind == "number" else None
     if family == "boolean":
         return value.node if value.kind == "boolean" else None
     if family == "string":
-        return value.node if value.kind == "string" and rules.string_literal(value.text) else None
+        return value.node if value.kind == "string" and d.pushes_string_literal(value.text) else None
     if family == "temporal":
         if value.kind in ("date", "timestamp"):
             return value.node
@@ -390,7 +231,7 @@ def _only_args(node: exp.Expression, allowed: set[str]) -> bool:
 @dataclass
 class _Preparer:
     columns: Mapping[str, ColumnInfo]
-    rules: _Rules
+    rules: Dialect
 
     def prepare(self, node: exp.Expression) -> exp.Expression | None:
         if isinstance(node, exp.Paren):
@@ -413,7 +254,7 @@ class _Preparer:
             return self._comparison(node)
         if isinstance(node, exp.Is) and _only_args(node, {"this", "expression"}):
             col = _column(node.this, self.columns)
-            if col is None or not isinstance(node.expression, exp.Null) or not self.rules.null_check(col):
+            if col is None or not isinstance(node.expression, exp.Null) or not self.rules.pushes_null_check(col):
                 return None
             return exp.Is(this=_ref(col), expression=exp.Null())
         if isinstance(node, exp.In) and _only_args(node, {"this", "expressions"}):
@@ -434,7 +275,7 @@ class _Preparer:
     def _string_ok(self, col: ColumnInfo, ordering: bool) -> bool:
         if _family(col, self.rules) != "string":
             return True
-        return self.rules.string_order(col) if ordering else self.rules.string_equality(col)
+        return self.rules.pushes_string_order(col) if ordering else self.rules.pushes_string_equality(col)
 
     def _comparison(self, node: exp.Expression) -> exp.Expression | None:
         first, second = _column(node.this, self.columns), _column(node.expression, self.columns)
@@ -454,11 +295,11 @@ class _Preparer:
     def _column_pair(self, node: exp.Expression, left: ColumnInfo, right: ColumnInfo) -> exp.Expression | None:
         """``a < b`` over two columns of one type, where the source compares them like DuckDB."""
         family = _family(left, self.rules)
-        if family is None or family not in self.rules.column_families or _family(right, self.rules) != family:
+        if family is None or family not in self.rules.pushable_column_families or _family(right, self.rules) != family:
             return None
         if left.type != right.type or native_base(left.native_type) != native_base(right.native_type):
             return None
-        if family == "string" and not self.rules.column_strings(left, right, isinstance(node, _ORDERING)):
+        if family == "string" and not self.rules.pushes_column_strings(left, right, isinstance(node, _ORDERING)):
             return None
         return type(node)(this=_ref(left), expression=_ref(right))
 
@@ -489,7 +330,7 @@ class _Preparer:
         if not (isinstance(pattern, exp.Literal) and pattern.is_string):
             return None
         text = str(pattern.this)
-        if not self.rules.string_literal(text) or not self.rules.like(col, text):
+        if not self.rules.pushes_string_literal(text) or not self.rules.pushes_like(col, text):
             return None
         like = exp.Like(this=_ref(col), expression=exp.Literal.string(text))
         return exp.Not(this=exp.Paren(this=like)) if node.args.get("negate") else like
@@ -519,12 +360,12 @@ def portable_predicate(
 
 
 def _gen(node: exp.Expression, dialect: str) -> str:
-    return node.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+    return dialects.dialect(dialect).sql(node)
 
 
 def quote_ident(name: str, dialect: str) -> str:
     """An identifier quoted for ``dialect``, whatever characters it holds."""
-    return _gen(exp.to_identifier(name, quoted=True), dialect)
+    return dialects.dialect(dialect).quote(name)
 
 
 def table_ref(name: str | TableInfo, dialect: str) -> exp.Table:
@@ -748,60 +589,15 @@ def plan_scan(
 # Creating tables from Arrow schemas
 
 
-class UnsupportedType(TypeError):
-    """An Arrow type a dialect has no column type for."""
-
-
 def sql_type(arrow_type: pa.DataType, dialect: str) -> str:
     """The column type that stores ``arrow_type`` in ``dialect`` and reads back as the same
-    logical type (decimals keep precision and scale, timestamps keep microseconds)."""
-    import pyarrow as pa
-    import pyarrow.types as t
+    logical type (decimals keep precision and scale, timestamps keep microseconds).
 
-    at = arrow_type
-    if t.is_dictionary(at):
-        return sql_type(at.value_type, dialect)
-    mysql, pg, sqlite = dialect == "mysql", dialect == "postgres", dialect == "sqlite"
-    if t.is_null(at):
-        return "LONGTEXT" if mysql else "TEXT"
-    if t.is_boolean(at):
-        return "BOOLEAN"
-    simple = {
-        pa.int8(): "SMALLINT" if pg else "TINYINT",
-        pa.int16(): "SMALLINT",
-        pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT",
-        pa.uint8(): "SMALLINT",
-        pa.uint16(): "INTEGER",
-        pa.uint32(): "BIGINT",
-        pa.uint64(): "BIGINT UNSIGNED" if mysql else ("UBIGINT" if dialect == "duckdb" else "DECIMAL(20,0)"),
-        pa.float16(): "FLOAT" if mysql else "REAL",
-        pa.float32(): "FLOAT" if mysql else "REAL",
-        pa.float64(): "DOUBLE PRECISION" if pg else "DOUBLE",
-        pa.date32(): "DATE",
-        pa.date64(): "DATE",
-    }
-    if at in simple:
-        return simple[at]
-    if t.is_decimal(at):
-        return f"DECIMAL({at.precision},{at.scale})"
-    if t.is_string(at) or t.is_large_string(at) or getattr(t, "is_string_view", lambda _: False)(at):
-        return "LONGTEXT" if mysql else "TEXT"
-    if t.is_binary(at) or t.is_large_binary(at) or t.is_fixed_size_binary(at):
-        return "LONGBLOB" if mysql else ("BYTEA" if pg else "BLOB")
-    if t.is_time(at):
-        return "TIME(6)" if mysql else "TIME"
-    if t.is_timestamp(at):
-        if mysql:
-            return "DATETIME(6)"  # TIMESTAMP stops in 2038; values are written as UTC
-        if at.tz and not sqlite:
-            return "TIMESTAMPTZ" if dialect == "duckdb" else "TIMESTAMP WITH TIME ZONE"
-        return "TIMESTAMP"
-    if (t.is_duration(at) or t.is_interval(at)) and dialect in ("postgres", "duckdb"):
-        return "INTERVAL"
-    if (t.is_list(at) or t.is_large_list(at)) and dialect in ("postgres", "duckdb"):
-        return sql_type(at.value_type, dialect) + "[]"
-    raise UnsupportedType(f"no {dialect} column type for Arrow type {at}")
+    >>> import pyarrow as pa
+    >>> sql_type(pa.timestamp("us", tz="UTC"), "mysql"), sql_type(pa.uint64(), "duckdb")
+    ('DATETIME(6)', 'UBIGINT')
+    """
+    return dialects.dialect(dialect).column_type(arrow_type)
 
 
 def build_create_table(
@@ -820,12 +616,10 @@ def build_create_table(
     """
     import pyarrow.types as t
 
+    d = dialects.dialect(dialect)
     defs = []
     for f in schema:
-        type_text = sql_type(f.type, dialect)
-        # sqlglot's SQLite generator folds declared types to affinities; keep the names, since
-        # the declared type is what tells a reader that text holds dates or decimals.
-        kind = exp.DataType.build(type_text, dialect="duckdb" if dialect == "sqlite" else dialect)
+        kind = exp.DataType.build(d.column_type(f.type), dialect=d.ddl_name)
         constraints = []
         base = f.type.value_type if t.is_dictionary(f.type) else f.type
         if string_collation and (t.is_string(base) or t.is_large_string(base)):
@@ -834,4 +628,4 @@ def build_create_table(
             )
         defs.append(exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True), kind=kind, constraints=constraints))
     create = exp.Create(this=exp.Schema(this=table_ref(table, dialect), expressions=defs), kind="TABLE")
-    return _gen(create, "duckdb" if dialect == "sqlite" else dialect)
+    return create.sql(dialect=d.ddl_name, unsupported_level=ErrorLevel.RAISE)

@@ -21,7 +21,8 @@ with ORDER BY … LIMIT 2 OFFSET k, so the result is exact), and the anomaly sam
 samples are a further statement per failed rule, sent only when it failed.
 
 SQL is built as sqlglot trees and generated with ``unsupported_level=ErrorLevel.RAISE``; what a
-dialect does differently lives in its :class:`SqlDialect` subclass, nowhere else. The product's
+dialect does differently lives in its dialect object (:mod:`meshfabric.connectors.dialects`),
+nowhere else. The product's
 relation is the FROM-clause text the connector gives (a quoted table, ``(sql) AS _mf_src``, a
 DuckDB file reader); it is sent as written and wrapped as ``(SELECT * FROM <relation>)``, so it
 can be aliased whatever its form.
@@ -38,7 +39,10 @@ from typing import Any, cast
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from meshfabric.connectors import dialects
 from meshfabric.connectors.base import ColumnInfo
+from meshfabric.connectors.dialects import Dialect
+from meshfabric.connectors.pushdown import subquery_sql
 from meshfabric.errors import ConfigError
 from meshfabric.quality.rules import (
     AcceptedValuesRule,
@@ -65,150 +69,15 @@ _TEMPORAL = ("date", "timestamp", "timestamptz")
 # ---------------------------------------------------------------------------------------------
 # Dialects
 
-
-class SqlDialect:
-    """How one source kind spells what quality rules need. Subclasses override only where they
-    differ from the sqlglot default."""
-
-    name = ""
-    #: whether a quantile can be an aggregate of the main scan (an ordered-set aggregate)
-    quantile_in_scan = False
-    #: whether STDDEV_SAMP exists; otherwise it is derived from count, sum and sum of squares
-    has_stddev = True
-    #: whether aggregates that cannot be partial (``COUNT(DISTINCT …)``, ordered-set quantiles)
-    #: get a statement of their own: in PostgreSQL one of them in the main scan keeps the whole
-    #: scan from using parallel workers (measured: 66 s instead of 31 s + 4 s on 10M rows)
-    serial_apart = False
-
-    def sql(self, node: exp.Expression) -> str:
-        return node.sql(dialect=self.name, unsupported_level=ErrorLevel.RAISE)
-
-    def quote(self, name: str) -> str:
-        return self.sql(exp.to_identifier(name, quoted=True))
-
-    def text(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        """The column as text, for patterns and lengths."""
-        if col.type.name == "string":
-            return value
-        return exp.Cast(this=value, to=exp.DataType.build("TEXT"))
-
-    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        """The column in a form whose equality and grouping are byte-wise (see module notes)."""
-        return value
-
-    def regex(self, value: exp.Expression, pattern: str) -> exp.Expression:
-        return exp.RegexpLike(this=value, expression=exp.Literal.string(pattern))
-
-    def length(self, value: exp.Expression) -> exp.Expression:
-        return exp.Length(this=value)
-
-    def double(self, value: exp.Expression) -> exp.Expression:
-        return exp.Cast(this=value, to=exp.DataType.build("DOUBLE"))
-
-    def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
-        raise NotImplementedError(self.name)
-
-    def latest(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        return exp.Max(this=value)
-
-    def temporal(self, text: str, logical: str) -> exp.Expression:
-        kind = "DATE" if logical == "date" else "TIMESTAMP"
-        return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build(kind))
+#: how one source kind spells what quality rules need (:mod:`meshfabric.connectors.dialects`)
+SqlDialect = Dialect
 
 
-class _Postgres(SqlDialect):
-    name = "postgres"
-    quantile_in_scan = True
-    serial_apart = True
-
-    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        if col.type.name == "string" and col.case_insensitive:  # citext, nondeterministic collations
-            cast = exp.Cast(this=value, to=exp.DataType.build("TEXT"))
-            return exp.Collate(this=cast, expression=exp.Identifier(this="C", quoted=True))
-        return value
-
-    def text(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        # citext makes `~` case-blind and nondeterministic collations refuse it: match the bytes
-        if col.type.name == "string" and col.case_insensitive:
-            return self.exact(value, col)
-        return super().text(value, col)
-
-    def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
-        return exp.WithinGroup(
-            this=exp.PercentileCont(this=exp.Literal.number(q)),
-            expression=exp.Order(expressions=[exp.Ordered(this=self.double(value))]),
-        )
-
-    def double(self, value: exp.Expression) -> exp.Expression:
-        return exp.Cast(this=value, to=exp.DataType.build("DOUBLE PRECISION", dialect="postgres"))
-
-
-class _MySQL(SqlDialect):
-    """MySQL and MariaDB. Strings compare through collations that ignore case and trailing
-    spaces, so exact comparisons cast to binary; ``REGEXP`` follows the collation too, so
-    patterns start with PCRE/ICU's ``(?-i)``; MariaDB has no ``REGEXP_LIKE``, both have
-    ``REGEXP_INSTR``."""
-
-    name = "mysql"
-
-    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        if col.type.name == "string":
-            return exp.Cast(this=value, to=exp.DataType.build("BINARY", dialect="mysql"))
-        return value
-
-    def regex(self, value: exp.Expression, pattern: str) -> exp.Expression:
-        found = exp.Anonymous(this="REGEXP_INSTR", expressions=[value, exp.Literal.string("(?-i)" + pattern)])
-        return exp.GT(this=found, expression=exp.Literal.number(0))
-
-    def text(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        if col.type.name == "string":
-            return value
-        return exp.Cast(this=value, to=exp.DataType.build("CHAR", dialect="mysql"))
-
-    def latest(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        if col.type.name == "timestamptz":  # TIMESTAMP: seconds since the epoch, whatever the session zone
-            return exp.Anonymous(this="UNIX_TIMESTAMP", expressions=[exp.Max(this=value)])
-        return exp.Max(this=value)
-
-    def temporal(self, text: str, logical: str) -> exp.Expression:
-        kind = "DATE" if logical == "date" else "DATETIME"
-        return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build(kind, dialect="mysql"))
-
-
-class _SQLite(SqlDialect):
-    """SQLite keeps dates as ISO text, has no STDDEV and no REGEXP function of its own: the
-    connector registers Python's ``re.search`` as ``regexp`` on its connections."""
-
-    name = "sqlite"
-    has_stddev = False
-
-    def exact(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression:
-        if col.type.name == "string" and col.case_insensitive:
-            return exp.Collate(this=value, expression=exp.Var(this="BINARY"))
-        return value
-
-    def double(self, value: exp.Expression) -> exp.Expression:
-        return exp.Cast(this=value, to=exp.DataType.build("REAL", dialect="sqlite"))
-
-    def temporal(self, text: str, logical: str) -> exp.Expression:
-        return exp.Literal.string(text.replace("T", " ", 1) if logical != "date" else text[:10])
-
-
-class _DuckDB(SqlDialect):
-    name = "duckdb"
-    quantile_in_scan = True
-
-    def quantile(self, value: exp.Expression, q: float) -> exp.Expression:
-        return exp.Anonymous(this="QUANTILE_CONT", expressions=[self.double(value), exp.Literal.number(q)])
-
-
-_DIALECTS: dict[str, SqlDialect] = {d.name: d for d in (_Postgres(), _MySQL(), _SQLite(), _DuckDB())}
-
-
-def dialect(name: str) -> SqlDialect:
+def dialect(name: str) -> Dialect:
+    """The dialect object of a source kind, for the quality rules run in it."""
     try:
-        return _DIALECTS[name]
-    except KeyError:
+        return dialects.dialect(name)
+    except dialects.UnknownDialect:
         raise ConfigError(f"quality rules cannot run in a '{name}' source") from None
 
 
@@ -239,7 +108,7 @@ def ref(col: ColumnInfo, table: str | None = ALIAS) -> exp.Column:
     return exp.column(col.name, table=exp.to_identifier(table, quoted=True) if table else None, quoted=True)
 
 
-def literal(value: Any, col: ColumnInfo, d: SqlDialect) -> exp.Expression:
+def literal(value: Any, col: ColumnInfo, d: Dialect) -> exp.Expression:
     """A spec value as a literal comparable with ``col``: temporal columns get typed literals
     from ISO text, numeric columns numbers (a string that is no number is refused)."""
     if isinstance(value, bool):
@@ -286,7 +155,7 @@ def _not_null(cols: Sequence[ColumnInfo], table: str | None = ALIAS) -> exp.Expr
 # Row predicates
 
 
-def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) -> exp.Expression | None:
+def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: Dialect) -> exp.Expression | None:
     """The condition a row fails ``rule`` on, nulls excluded where the rule says so; None for
     rules that are not judged row by row in the main scan.
 
@@ -341,8 +210,8 @@ class Scan:
     column holding role ``role`` of rule ``i`` (``("*", "rows")`` is the row count).
 
     ``apart`` is a second statement over the product for the aggregates a source cannot compute
-    in parallel (see :attr:`SqlDialect.serial_apart`); its columns follow the main statement's
-    in ``aliases`` order. :meth:`values` runs both and maps each key to its value.
+    in parallel (see :attr:`~meshfabric.connectors.dialects.Dialect.serial_apart`); its columns
+    follow the main statement's in ``aliases`` order. :meth:`values` runs both and maps each key to its value.
     """
 
     sql: str
@@ -360,7 +229,7 @@ class Scan:
         return dict(zip(self.aliases, row, strict=True))
 
 
-def measures(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) -> dict[str, exp.Expression]:
+def measures(rule: AnyRule, cols: Sequence[ColumnInfo], d: Dialect) -> dict[str, exp.Expression]:
     """The aggregates rule ``rule`` needs from the main scan, by role."""
     if isinstance(rule, CompletenessRule):
         return {"nonnull": exp.Count(this=ref(cols[0]))}
@@ -376,7 +245,7 @@ def measures(rule: AnyRule, cols: Sequence[ColumnInfo], d: SqlDialect) -> dict[s
     return {}
 
 
-def _statistic(rule: StatisticRule, col: ColumnInfo, d: SqlDialect) -> dict[str, exp.Expression]:
+def _statistic(rule: StatisticRule, col: ColumnInfo, d: Dialect) -> dict[str, exp.Expression]:
     value = ref(col)
     if rule.statistic == "distinct_count":
         return {"value": exp.Count(this=exp.Distinct(expressions=[d.exact(value, col)]))}
@@ -429,7 +298,7 @@ def _not_partial(node: exp.Expression) -> bool:
     return node.find(exp.Distinct, exp.WithinGroup) is not None
 
 
-def select_sql(query: exp.Select, relation: str, d: SqlDialect, *, table_alias: str | None = ALIAS,
+def select_sql(query: exp.Select, relation: str, d: Dialect, *, table_alias: str | None = ALIAS,
                relations: Mapping[str, str] | None = None) -> str:
     """Generate ``query`` (whose FROM is filled in here) with the relation text put in place.
 
@@ -501,7 +370,7 @@ GROUP BY CAST(`_mf_t`.`sku` AS BINARY) HAVING COUNT(*) > 1) AS `_mf_d` ORDER BY 
 
 
 def _orphans(rule: ReferentialRule, cols: Sequence[ColumnInfo], ref_cols: Sequence[ColumnInfo],
-             d: SqlDialect) -> exp.Expression:
+             d: Dialect) -> exp.Expression:
     """``key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM <referenced> WHERE keys match)``.
 
     Each key pair is compared with ``=`` and, where the dialect needs it, also exactly: the
@@ -564,7 +433,7 @@ _CLAUSE_WORDS = {"where", "join", "inner", "left", "right", "full", "cross", "na
                  "lateral", "straight_join"}
 
 
-def custom_relation(text: str, relation: str, d: SqlDialect) -> str:
+def custom_relation(text: str, relation: str, d: Dialect) -> str:
     """A custom rule's SQL with ``{table}`` replaced by the product's relation as a subquery,
     aliased ``t`` unless the rule gives it an alias of its own.
 
@@ -587,8 +456,6 @@ def custom_relation(text: str, relation: str, d: SqlDialect) -> str:
 
 def custom_sql(rule: CustomSqlRule, relation: str, dialect_name: str, *, sample: int | None = None) -> str:
     """The statement a custom rule runs: the failing rows counted (or sampled), or its metric."""
-    from meshfabric.connectors.pushdown import subquery_sql
-
     d = dialect(dialect_name)
     try:
         text = subquery_sql(custom_relation(rule.sql, relation, d), dialect_name)

@@ -46,8 +46,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel
 
+from meshfabric.connectors.dialects import dialect
 from meshfabric.errors import ConfigError, NotFound
 from meshfabric.types import INTEGER_TYPES, NUMERIC_TYPES
 
@@ -61,8 +61,6 @@ QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: how many top values per column by default
 TOP = 10
 TEMPORAL = ("date", "time", "timestamp", "timestamptz")
-#: dialects with an exact ordered-set quantile aggregate usable in the one-scan statement
-_NATIVE_QUANTILES = ("postgres", "duckdb")
 
 
 def kind_of(logical: str) -> str:
@@ -169,13 +167,14 @@ def _json_value(value: Any) -> Any:
 
 
 class _SQL:
-    """Expression builders for one dialect; every statement is generated with RAISE."""
+    """Statements over a port's relation, spelled by the source's dialect object
+    (:mod:`meshfabric.connectors.dialects`); every statement is generated with RAISE."""
 
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
+    def __init__(self, dialect_name: str) -> None:
+        self.d = dialect(dialect_name)
 
     def gen(self, node: exp.Expression) -> str:
-        return node.sql(dialect=self.dialect, unsupported_level=ErrorLevel.RAISE)
+        return self.d.sql(node)
 
     @staticmethod
     def col(name: str) -> exp.Column:
@@ -185,37 +184,14 @@ class _SQL:
     def ident(name: str) -> exp.Identifier:
         return exp.to_identifier(name, quoted=True)
 
-    def double(self, node: exp.Expression) -> exp.Expression:
-        return exp.cast(node, exp.DataType.build("DOUBLE"))
-
-    def exact(self, node: exp.Expression) -> exp.Expression:
-        """A string expression that compares byte-wise, whatever the column's collation."""
-        if self.dialect == "postgres":
-            return exp.Collate(this=exp.cast(node, exp.DataType.build("TEXT")), expression=self.ident("C"))
-        if self.dialect == "mysql":
-            return exp.cast(node, exp.DataType.build("BINARY", dialect="mysql"))
-        if self.dialect == "sqlite":
-            return exp.Collate(this=node, expression=exp.var("BINARY"))
-        return node
-
     def key(self, column: ColumnInfo, kind: str) -> exp.Expression:
-        """What distinct counts and top values group by."""
+        """What distinct counts and top values group by: strings byte-wise, identifiers as text."""
         ref = self.col(column.name)
         if kind == "string":
-            return self.exact(ref)
+            return self.d.bytewise(ref)
         if kind == "identifier":
             return exp.cast(ref, exp.DataType.build("TEXT"))
         return ref
-
-    def length(self, node: exp.Expression) -> exp.Expression:
-        return exp.Length(this=node)  # CHAR_LENGTH on MySQL: characters, not bytes
-
-    def quantiles(self, node: exp.Expression, qs: Sequence[float]) -> exp.Expression:
-        array = exp.Array(expressions=[exp.Literal.number(repr(float(q))) for q in qs])
-        if self.dialect == "postgres":
-            return exp.WithinGroup(this=exp.PercentileCont(this=array),
-                                   expression=exp.Order(expressions=[exp.Ordered(this=self.double(node))]))
-        return exp.Anonymous(this="quantile_cont", expressions=[self.double(node), array])
 
     def select(self, items: list[tuple[exp.Expression, str]], relation: str, *,
                where: exp.Expression | None = None, group: exp.Expression | None = None,
@@ -349,7 +325,7 @@ def _profile(
     sql: _SQL, relation: str, cols: list[_Col], fetch: Callable[[str], list[tuple[Any, ...]]],
     top: int, qs: list[float],
 ) -> tuple[int, list[ColumnProfile]]:
-    native_quantiles = sql.dialect in _NATIVE_QUANTILES
+    d = sql.d
     items: list[tuple[exp.Expression, str]] = [(exp.Count(this=exp.Star()), "n")]
     for c in cols:
         ref, p = sql.col(c.info.name), f"c{c.i}_"
@@ -359,16 +335,16 @@ def _profile(
         if c.kind in ("numeric", "temporal") and not c.redacted:
             items += [(exp.Min(this=ref), p + "min"), (exp.Max(this=ref), p + "max")]
         if c.kind == "string" and not c.redacted:
-            key = sql.exact(ref)
+            key = d.bytewise(ref)
             items += [(exp.Min(this=key), p + "min"), (exp.Max(this=key), p + "max")]
         if c.numeric:
-            items.append((exp.Avg(this=sql.double(ref)), p + "mean"))
-            if native_quantiles and qs and not c.redacted:
-                items.append((sql.quantiles(ref, qs), p + "q"))
+            items.append((exp.Avg(this=d.double(ref)), p + "mean"))
+            if d.quantile_in_scan and qs and not c.redacted:
+                items.append((d.quantile(ref, qs), p + "q"))
         if c.kind == "string":
-            length = sql.length(ref)
+            length = d.length(ref)
             items += [(exp.Min(this=length), p + "lmin"), (exp.Max(this=length), p + "lmax"),
-                      (exp.Avg(this=sql.double(length)), p + "lmean")]
+                      (exp.Avg(this=d.double(length)), p + "lmean")]
     names = [alias for _, alias in items]
     row = dict(zip(names, fetch(sql.select(items, relation))[0], strict=True))
     total = _int(row["n"])
@@ -397,7 +373,7 @@ def _profile(
                if c.numeric and prof.count and prof.mean is not None and math.isfinite(prof.mean)]
     if numeric:
         _moments(sql, relation, numeric, fetch)
-    if not native_quantiles and qs:
+    if not d.quantile_in_scan and qs:
         for c, prof in numeric:
             if not c.redacted:
                 prof.quantiles = _ranked_quantiles(sql, relation, c, prof.count, qs, fetch)
@@ -416,7 +392,7 @@ def _moments(sql: _SQL, relation: str, numeric: list[tuple[_Col, ColumnProfile]]
     for c, prof in numeric:
         d = f"d{c.i}"
         shift = float(prof.mean or 0.0)
-        value = sql.double(sql.col(c.info.name))
+        value = sql.d.double(sql.col(c.info.name))
         # x + 3.5 rather than x - -3.5: "--" starts a comment in PostgreSQL and SQLite
         magnitude = exp.Literal.number(repr(abs(shift)))
         centred = exp.Add(this=value, expression=magnitude) if shift < 0 else exp.Sub(this=value, expression=magnitude)
@@ -471,7 +447,7 @@ def _ranked_quantiles(sql: _SQL, relation: str, c: _Col, count: int, qs: list[fl
     ranks = sorted({r + 1 for lo, hi, _ in positions.values() for r in (lo, hi)})
     ref = sql.col(c.info.name)
     window = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=ref)]))
-    inner = sql.select([(sql.double(ref), "v"), (window, "rn")], relation,
+    inner = sql.select([(sql.d.double(ref), "v"), (window, "rn")], relation,
                        where=exp.Not(this=exp.Is(this=ref.copy(), expression=exp.Null())))
     outer = sql.select(
         [(sql.col("rn"), "rn"), (sql.col("v"), "v")], f"({inner}) AS {sql.gen(sql.ident('_mf_ranked'))}",
