@@ -177,9 +177,29 @@ def _parse(name: str, column_type: str, collation: str | None, nullable: bool) -
     else:
         logical = LogicalType("string")  # char, varchar, text, enum, set, time
     native = column_type + (f" COLLATE {collation}" if collation else "")
-    insensitive = bool(collation) and bool(re.search(r"_(ci|ai)(_|$)", collation or "", re.IGNORECASE))
+    insensitive = logical.name == "string" and base in _STRINGS and collation_insensitive(collation)
     info = ColumnInfo(name, native, logical, nullable=nullable, case_insensitive=insensitive)
     return _Column(info, base, precision, scale)
+
+
+def collation_insensitive(collation: str | None) -> bool:
+    """Whether a MySQL/MariaDB collation may find two different strings equal by case or accent.
+
+    Names say it: ``_ci`` ignores case, ``_ai`` accents (``utf8mb4_0900_ai_ci``,
+    ``uca1400_as_ci``), ``_bin``/``binary`` compare code points and ``_cs`` (``_as_cs``)
+    respects case and accents. A collation with none of those marks, or no collation known
+    (a column described from result metadata), counts as insensitive. Trailing-space padding
+    (every ``PAD SPACE`` collation, ``utf8mb4_bin`` too) is told by the collation name the
+    native type carries: pushdown sends string filters only to ``NO PAD`` binary ones.
+    """
+    parts = (collation or "").lower().split("_")
+    if not collation:
+        return True
+    if parts == ["binary"] or parts[-1] == "bin":
+        return False
+    if "ci" in parts or "ai" in parts:
+        return True
+    return "cs" not in parts
 
 
 class MySQLConnector(ServerConnector):

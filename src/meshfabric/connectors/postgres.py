@@ -197,6 +197,19 @@ def _collation_name(row_collation: str | None, db: dict[str, Any]) -> str | None
     return f"{'icu' if provider == 'i' else 'builtin'}:{locale}"
 
 
+#: string base types whose equality is byte-wise under a deterministic collation
+_EXACT_STRINGS = frozenset({"text", "varchar", "name", "char"})
+
+
+def _inexact_base(citext: bool | None, typname: str | None, category: str | None) -> bool:
+    """Whether the type under a column's domains and arrays compares strings inexactly:
+    citext ignores case, ``char(n)`` ignores trailing spaces, and any other string type
+    (category S) defines its own equality, so it counts as insensitive too."""
+    if citext or typname is None:
+        return True
+    return typname == "bpchar" or (category == "S" and typname not in _EXACT_STRINGS)
+
+
 _RELATIONS_SQL = """
 SELECT n.nspname, c.relname, c.relkind::text, c.oid::bigint, c.relpages::bigint, c.reltuples::float8,
        array_position(current_schemas(false), n.nspname::text)
@@ -219,8 +232,23 @@ SELECT a.attname,
        t.typname, e.typname,
        CASE WHEN a_t.typtype = 'd' THEN a_t.typtypmod ELSE a.atttypmod END,
        a.attnotnull, co.collname, co.collisdeterministic,
-       a_t.typname
+       a_t.typname,
+       b.citext, b.typname, b.typcategory::text
 FROM pg_attribute a
+-- the type under every domain and array level: citext hides under domains of domains and arrays
+CROSS JOIN LATERAL (
+    WITH RECURSIVE chain(oid, depth) AS (
+        SELECT a.atttypid, 0
+        UNION ALL
+        SELECT CASE WHEN ct.typtype = 'd' THEN ct.typbasetype ELSE ct.typelem END, chain.depth + 1
+        FROM chain JOIN pg_type ct ON ct.oid = chain.oid
+        WHERE chain.depth < 64 AND (ct.typtype = 'd' OR (ct.typcategory = 'A' AND ct.typelem <> 0))
+    )
+    SELECT bool_or(bt.typname = 'citext') AS citext,
+           (array_agg(bt.typname::text ORDER BY chain.depth DESC))[1] AS typname,
+           (array_agg(bt.typcategory ORDER BY chain.depth DESC))[1] AS typcategory
+    FROM chain JOIN pg_type bt ON bt.oid = chain.oid
+) b
 JOIN pg_type a_t ON a_t.oid = a.atttypid
 JOIN pg_type t ON t.oid = CASE WHEN a_t.typtype = 'd' THEN a_t.typbasetype ELSE a.atttypid END
 LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
@@ -340,9 +368,8 @@ class PostgresConnector(ServerConnector):
     def _columns_of(self, conn: Any, oid: int) -> list[_Column]:
         db = self._database(conn)
         out = []
-        for name, native, typname, elem, typmod, notnull, collname, deterministic, declared in self._rows(
-            conn, _COLUMNS_SQL, (oid,)
-        ):
+        rows = self._rows(conn, _COLUMNS_SQL, (oid,))
+        for name, native, typname, elem, typmod, notnull, collname, deterministic, declared, *base in rows:
             typmod = int(typmod)
             if elem is not None:
                 inner = _logical(elem, typmod)
@@ -352,7 +379,7 @@ class PostgresConnector(ServerConnector):
             collation = _collation_name(collname, db)
             if collation is not None:
                 native = f'{native} COLLATE "{collation}"'
-            insensitive = deterministic is False or "citext" in (typname, declared)
+            insensitive = deterministic is False or "citext" in (typname, declared) or _inexact_base(*base)
             info = ColumnInfo(name, native, logical, nullable=not notnull, case_insensitive=insensitive)
             out.append(_Column(info, typname, elem, typmod))
         return out
