@@ -70,7 +70,9 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
 _ORDERING = (exp.LT, exp.LTE, exp.GT, exp.GTE)
 
 
-def _rules(dialect: str, rules: str | None = None) -> Dialect:
+def _pushdown_dialect(dialect: str, rules: str | None = None) -> Dialect:
+    """The dialect object whose pushdown answers apply: ``rules`` names a source kind whose
+    answers differ from its SQL dialect's (``files``: DuckDB reading files)."""
     try:
         return dialects.dialect(rules or dialect)
     except dialects.UnknownDialect:
@@ -231,7 +233,7 @@ def _only_args(node: exp.Expression, allowed: set[str]) -> bool:
 @dataclass
 class _Preparer:
     columns: Mapping[str, ColumnInfo]
-    rules: Dialect
+    dialect: Dialect
 
     def prepare(self, node: exp.Expression) -> exp.Expression | None:
         if isinstance(node, exp.Paren):
@@ -247,14 +249,14 @@ class _Preparer:
             return type(node)(this=_grouped(left), expression=_grouped(right))
         if isinstance(node, exp.Column):
             col = _column(node, self.columns)
-            if col is None or _family(col, self.rules) != "boolean":
+            if col is None or _family(col, self.dialect) != "boolean":
                 return None
             return exp.EQ(this=_ref(col), expression=exp.Boolean(this=True))
         if isinstance(node, _COMPARISONS) and _only_args(node, {"this", "expression"}):
             return self._comparison(node)
         if isinstance(node, exp.Is) and _only_args(node, {"this", "expression"}):
             col = _column(node.this, self.columns)
-            if col is None or not isinstance(node.expression, exp.Null) or not self.rules.pushes_null_check(col):
+            if col is None or not isinstance(node.expression, exp.Null) or not self.dialect.pushes_null_check(col):
                 return None
             return exp.Is(this=_ref(col), expression=exp.Null())
         if isinstance(node, exp.In) and _only_args(node, {"this", "expressions"}):
@@ -266,16 +268,16 @@ class _Preparer:
         return None
 
     def _side(self, col: ColumnInfo, node: exp.Expression) -> exp.Expression | None:
-        family = _family(col, self.rules)
+        family = _family(col, self.dialect)
         value = _value(node)
         if family is None or value is None:
             return None
-        return _value_for(col, family, value, self.rules)
+        return _value_for(col, family, value, self.dialect)
 
     def _string_ok(self, col: ColumnInfo, ordering: bool) -> bool:
-        if _family(col, self.rules) != "string":
+        if _family(col, self.dialect) != "string":
             return True
-        return self.rules.pushes_string_order(col) if ordering else self.rules.pushes_string_equality(col)
+        return self.dialect.pushes_string_order(col) if ordering else self.dialect.pushes_string_equality(col)
 
     def _comparison(self, node: exp.Expression) -> exp.Expression | None:
         first, second = _column(node.this, self.columns), _column(node.expression, self.columns)
@@ -294,12 +296,12 @@ class _Preparer:
 
     def _column_pair(self, node: exp.Expression, left: ColumnInfo, right: ColumnInfo) -> exp.Expression | None:
         """``a < b`` over two columns of one type, where the source compares them like DuckDB."""
-        family = _family(left, self.rules)
-        if family is None or family not in self.rules.pushable_column_families or _family(right, self.rules) != family:
+        family = _family(left, self.dialect)
+        if family not in self.dialect.pushable_column_families or _family(right, self.dialect) != family:
             return None
         if left.type != right.type or native_base(left.native_type) != native_base(right.native_type):
             return None
-        if family == "string" and not self.rules.pushes_column_strings(left, right, isinstance(node, _ORDERING)):
+        if family == "string" and not self.dialect.pushes_column_strings(left, right, isinstance(node, _ORDERING)):
             return None
         return type(node)(this=_ref(left), expression=_ref(right))
 
@@ -325,12 +327,12 @@ class _Preparer:
     def _like(self, node: exp.Like) -> exp.Expression | None:
         col = _column(node.this, self.columns)
         pattern = node.expression
-        if col is None or _family(col, self.rules) != "string":
+        if col is None or _family(col, self.dialect) != "string":
             return None
         if not (isinstance(pattern, exp.Literal) and pattern.is_string):
             return None
         text = str(pattern.this)
-        if not self.rules.pushes_string_literal(text) or not self.rules.pushes_like(col, text):
+        if not self.dialect.pushes_string_literal(text) or not self.dialect.pushes_like(col, text):
             return None
         like = exp.Like(this=_ref(col), expression=exp.Literal.string(text))
         return exp.Not(this=exp.Paren(this=like)) if node.args.get("negate") else like
@@ -343,9 +345,10 @@ def prepare_predicate(
 
     The rewrite quotes each column with its exact source name and folds constant expressions
     into literals (``DATE '1994-01-01' + INTERVAL '1' YEAR`` → ``CAST('1995-01-01' AS DATE)``).
-    ``rules`` names the rule set when it is not the dialect's (``files``: DuckDB over files).
+    ``rules`` names the source kind whose pushdown answers apply when they are not the dialect's
+    (``files``: DuckDB over files, see :mod:`meshfabric.connectors.dialects.duckdb`).
     """
-    return _Preparer(columns, _rules(dialect, rules)).prepare(predicate)
+    return _Preparer(columns, _pushdown_dialect(dialect, rules)).prepare(predicate)
 
 
 def portable_predicate(
