@@ -1,4 +1,4 @@
-"""Quality rule models: defaults, validation, durations, scores and the ODCS mapping."""
+"""Quality rule models: defaults, validation, durations and scores."""
 
 from __future__ import annotations
 
@@ -9,20 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from meshfabric.contracts.odcs import Contract
 from meshfabric.quality.rules import (
     FORMATS,
-    AnomalyRule,
-    CompletenessRule,
-    CustomSqlRule,
-    ReferentialRule,
-    StatisticRule,
-    UniquenessRule,
     parse_duration,
     parse_rules,
-    rule_to_odcs,
-    rules_from_odcs,
-    rules_to_odcs,
 )
 from meshfabric.quality.scores import rule_score, score_run
 from meshfabric.spec.models import ProductSpec
@@ -153,53 +143,3 @@ def test_scores_stay_in_unit_interval(items: list[tuple[str, str, bool, int, int
     assert all(0.0 <= v <= 1.0 for v in scores.dimensions.values())
     assert scores.overall is None or 0.0 <= scores.overall <= 1.0
 
-
-# -- ODCS ------------------------------------------------------------------------------------
-
-
-def test_rules_round_trip_through_odcs_quality_entries() -> None:
-    rules = product([
-        {"type": "completeness", "column": "email", "threshold": 0.98, "severity": "warning"},
-        {"type": "uniqueness", "column": "id"},
-        {"type": "accepted_values", "column": "status", "values": ["new", "paid"]},
-        {"type": "regex", "column": "sku", "pattern": "^[A-Z]{3}-[0-9]+$", "threshold": 0.5},
-        {"type": "row_count", "min": 10, "max": 20},
-        {"type": "custom_sql", "sql": "SELECT MAX(x) FROM {table}", "returns": "metric", "max": 5, "name": "max_x"},
-        {"type": "anomaly", "columns": ["x"]},
-        {"type": "statistic", "column": "x", "statistic": "mean", "max": 1},
-    ]).quality or []
-    obj = rules_to_odcs(rules, "orders")
-    doc = {"apiVersion": "v3.1.0", "kind": "DataContract", "id": "c", "version": "1.0.0", "status": "active",
-           "schema": [obj]}
-    back = rules_from_odcs(Contract(doc).quality_rules)
-    assert len(back) == 6  # anomaly detection and statistics have no ODCS metric
-    key = {(r.type, tuple(r.column_names())): r for r in back}
-    assert key[("completeness", ("email",))].threshold == pytest.approx(0.98)
-    assert key[("completeness", ("email",))].severity == "warning"
-    assert key[("uniqueness", ("id",))].threshold == 1.0
-    assert key[("accepted_values", ("status",))].values == ["new", "paid"]
-    assert key[("regex", ("sku",))].pattern == "^[A-Z]{3}-[0-9]+$"
-    assert (key[("row_count", ())].min, key[("row_count", ())].max) == (10, 20)
-    custom = key[("custom_sql", ())]
-    assert isinstance(custom, CustomSqlRule) and custom.sql == "SELECT MAX(x) FROM {table}" and custom.max == 5
-
-
-def test_odcs_entries_that_cannot_be_expressed_are_left_out() -> None:
-    doc = {"apiVersion": "v3.1.0", "kind": "DataContract", "id": "c", "version": "1.0.0", "status": "active",
-           "schema": [{"name": "t", "quality": [{"type": "text", "description": "be nice"}],
-                       "properties": [{"name": "a", "quality": [
-                           {"metric": "nullValues", "mustBeLessThan": 5},  # a count, not a share
-                           {"metric": "nullValues", "mustBe": 0},
-                           {"metric": "invalidValues", "unit": "percent", "mustBeLessOrEqualTo": 10,
-                            "arguments": {"validValues": [1, 2]}},
-                       ]}]}]}
-    rules = rules_from_odcs(Contract(doc).quality_rules)
-    assert [(r.type, getattr(r, "threshold", None)) for r in rules] == [("completeness", 1.0),
-                                                                         ("accepted_values", 0.9)]
-    assert rule_to_odcs(AnomalyRule(type="anomaly", columns=["x"])) is None
-    assert rule_to_odcs(StatisticRule(type="statistic", column="x", statistic="mean", max=1)) is None
-    assert rule_to_odcs(UniquenessRule(type="uniqueness", columns=["a", "b"])) is None
-    assert rule_to_odcs(ReferentialRule(type="referential", column="a", reference="s.o")) is None
-    assert rule_to_odcs(CompletenessRule(type="not_null", column="a")) == (
-        "a", {"metric": "nullValues", "unit": "percent", "mustBeLessOrEqualTo": 0.0, "name": "not_null_a",
-              "dimension": "completeness", "severity": "error"})

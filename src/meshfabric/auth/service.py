@@ -114,10 +114,6 @@ class AuthService:
         return {"jti": jti, "subject": subject, "expires_at": expires.isoformat() if expires else None,
                 "revoked_by": who}
 
-    def is_revoked(self, jti: str) -> bool:
-        with self.mesh.store.read() as s:
-            return s.get(RevokedTokenRow, jti) is not None
-
     def revoked_tokens(self) -> list[dict[str, Any]]:
         with self.mesh.store.read() as s:
             rows = list(s.scalars(select(RevokedTokenRow).order_by(RevokedTokenRow.revoked_at)))

@@ -38,8 +38,8 @@ CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 #: the OpenLineage namespace of mesh products, whose dataset name is the product fqn (as
 #: ``lineage.service`` exports them), so a job reporting it links to the product node
 MESH_NAMESPACE = "meshfabric"
-#: the run states a RunEvent can report; OTHER adds metadata without changing the state
-RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+#: the run states that end a run (START and RUNNING do not; OTHER adds metadata without
+#: changing the state)
 TERMINAL_STATES = ("COMPLETE", "ABORT", "FAIL")
 #: facet containers and the spec definition each facet in them extends
 _LOCATIONS = {"RunFacet": "run", "JobFacet": "job", "DatasetFacet": "dataset",
