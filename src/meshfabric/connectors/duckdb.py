@@ -145,7 +145,8 @@ def scan_relation(
     cols: list[ColumnInfo],
     started: float,
 ) -> ScanResult:
-    """Run one scan in DuckDB: pushed filters, projection and limit all in one statement."""
+    """Run one scan in DuckDB: pushed filters, projection and limit all in one statement,
+    interrupted when the query's time limit passes (an interrupted connection stays usable)."""
     try:
         plan = plan_scan(
             request, {c.name: c for c in cols}, "duckdb", relation=relation_sql, rules=connector.pushdown_rules
@@ -153,8 +154,10 @@ def scan_relation(
     except UnknownColumn as exc:
         where = request.port.table or request.port.path or "sql"
         raise column_not_found(connector, exc.name, where, exc.available) from None
-    result = con.execute(plan.sql)
-    table = rows_only(int(result.fetchone()[0])) if plan.count_only else result.to_arrow_table()
+    with request.cancels(con.interrupt):
+        request.check()
+        result = con.execute(plan.sql)
+        table = rows_only(int(result.fetchone()[0])) if plan.count_only else result.to_arrow_table()
     return ScanResult(table, plan.sql, plan.pushed, time.perf_counter() - started)
 
 
@@ -313,6 +316,7 @@ class DuckDBConnector(Connector):
         started = time.perf_counter()
 
         def run(con: duckdb.DuckDBPyConnection) -> ScanResult:
+            request.check()
             relation = self._relation(con, request.port)
             return scan_relation(self, con, request, relation, describe(con, relation), started)
 

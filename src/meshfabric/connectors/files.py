@@ -295,8 +295,9 @@ class FilesConnector(Connector):
 
     def scan(self, request: ScanRequest) -> ScanResult:
         started = time.perf_counter()
+        request.check()
         relation, _, _ = self._relation(request.port)
-        with self._duckdb() as con:
+        with self._duckdb() as con:  # scan_relation interrupts the reader when the time is up
             return scan_relation(self, con, request, relation, describe(con, relation), started)
 
     def write(self, table: str, data: pa.Table, mode: Literal["append", "replace", "create"] = "append") -> int:

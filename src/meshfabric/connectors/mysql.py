@@ -402,6 +402,12 @@ class MySQLConnector(ServerConnector):
         started = time.perf_counter()
 
         def run(conn: Any) -> tuple[Any, pa.Table | int, dict[str, _Column]]:
+            request.check()
+            marker = uuid.uuid4().hex
+            with request.cancels(partial(_kill_marked, self._address, marker, self._pool, conn)):
+                return read(conn, partial(_limited, request, marker, "mariadb" in conn.get_server_info().lower()))
+
+        def read(conn: Any, limited: Callable[[str], str]) -> tuple[Any, pa.Table | int, dict[str, _Column]]:
             relation, cols = self._describe(conn, request.port)
             by_name = {c.info.name: c for c in cols}
             infos = {c.info.name: c.info for c in cols}
@@ -410,13 +416,13 @@ class MySQLConnector(ServerConnector):
             except UnknownColumn as exc:
                 raise column_not_found(self, exc.name, request.port.table or "sql", exc.available) from None
             if plan.count_only:
-                return plan, int(self._rows(conn, plan.sql)[0][0]), by_name
+                return plan, int(self._rows(conn, limited(plan.sql))[0][0]), by_name
             conn.rollback()
             try:
-                return plan, self._read(plan.sql), by_name
+                return plan, self._read(limited(plan.sql)), by_name
             except _ZeroDate:
                 safe = plan_scan(request, infos, self.dialect, relation=relation, select=self._select(cols, True))
-                return safe, self._read(safe.sql), by_name
+                return safe, self._read(limited(safe.sql)), by_name
 
         plan, table, by_name = self._run(run)
         out = rows_only(table) if isinstance(table, int) else self._arrow(table, plan.columns, by_name)
@@ -586,6 +592,56 @@ def _connect(addr: ServerAddress) -> Any:
 
 def _close(conn: Any) -> None:
     conn.close()
+
+
+_MARK = "mf-scan"
+_SELECT = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
+
+
+def _limited(request: ScanRequest, marker: str, mariadb: bool, sql: str) -> str:
+    """``sql`` as sent under the query's time limit: the server stops it itself when the time
+    left has passed (MariaDB ``SET STATEMENT max_statement_time``, MySQL's
+    ``MAX_EXECUTION_TIME`` hint), and a comment names it for :func:`_kill_marked`."""
+    remaining = request.remaining()
+    if remaining is None:
+        return sql
+    request.check()
+    if mariadb:
+        sql = f"SET STATEMENT max_statement_time={max(remaining, 0.001):.3f} FOR {sql}"
+    elif _SELECT.match(sql):
+        sql = _SELECT.sub(f"SELECT /*+ MAX_EXECUTION_TIME({max(1, int(remaining * 1000))}) */", sql, count=1)
+    return f"{sql} /* {_MARK}:{marker} */"
+
+
+def _kill_marked(addr: ServerAddress, marker: str, pool: ConnectionPool[Any], conn: Any) -> None:
+    """Stop the statements carrying ``marker`` (read by connectorx on connections of its own,
+    or on ``conn``) with KILL QUERY from a separate connection; ``conn`` is not pooled again."""
+    import pymysql
+
+    pool.spoil(conn)
+    killer = pymysql.connect(
+        host=addr.host,
+        port=addr.port,
+        user=addr.user or "",
+        password=addr.password or "",
+        connect_timeout=5,
+        read_timeout=5,
+        write_timeout=5,
+        ssl_disabled=_ssl_disabled(addr.params),
+    )
+    try:
+        with killer.cursor() as cur:
+            # the pattern is built by CONCAT so this statement's own text does not match it
+            cur.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST "
+                "WHERE INFO LIKE CONCAT('%%', %s, ':', %s, ' */%%') AND ID <> CONNECTION_ID()",
+                (_MARK, marker),
+            )
+            for (thread,) in cur.fetchall():
+                with suppress(pymysql.Error):
+                    cur.execute(f"KILL QUERY {int(thread)}")
+    finally:
+        killer.close()
 
 
 def _rollback(conn: Any) -> None:

@@ -17,6 +17,7 @@ Reading notes (measured on PostgreSQL 15, TPC-H lineitem SF 0.2, 1.2M rows, 2 co
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -460,6 +461,12 @@ class PostgresConnector(ServerConnector):
         started = time.perf_counter()
 
         def run(conn: Any) -> tuple[Any, pa.Table, dict[str, _Column]]:
+            request.check()
+            with request.cancels(partial(_cancel, self._pool, conn)):
+                _time_limit(conn, request)
+                return read(conn)
+
+        def read(conn: Any) -> tuple[Any, pa.Table, dict[str, _Column]]:
             relation, cols, rel = self._describe(conn, request.port)
             by_name = {c.info.name: c for c in cols}
             select = {c.info.name: expr for c in cols if (expr := c.read_as) is not None}
@@ -473,8 +480,9 @@ class PostgresConnector(ServerConnector):
                 self._exec(conn, "SET TRANSACTION READ ONLY")
             parts = self._ranges(rel) if rel is not None and not plan.count_only and request.limit is None else []
             if rel is not None and len(parts) > 1:
-                table = self._parallel(conn, request.port, plan, rel.info, select, parts)
+                table = self._parallel(conn, request.port, plan, rel.info, select, parts, request)
             else:
+                _time_limit(conn, request)  # the time left now, for the statement that takes it
                 cur = conn.cursor()
                 cur.execute(plan.sql)
                 table = cur.fetch_arrow_table()
@@ -505,6 +513,7 @@ class PostgresConnector(ServerConnector):
         relation: TableInfo,
         select: dict[str, exp.Expression],
         parts: list[tuple[int, int | None]],
+        request: ScanRequest,
     ) -> pa.Table:
         """Read ``sql`` in ctid ranges over several connections that share one snapshot, so the
         union is exactly what one connection would have read."""
@@ -512,6 +521,7 @@ class PostgresConnector(ServerConnector):
 
         if int(self._rows(conn, "SELECT current_setting('server_version_num')::int")[0][0]) < 140000:
             conn.rollback()
+            _time_limit(conn, request)
             cur = conn.cursor()
             cur.execute(plan.sql)
             return cur.fetch_arrow_table()
@@ -528,9 +538,11 @@ class PostgresConnector(ServerConnector):
             sql = build_select(
                 port, plan.columns, [*plan.prepared, *cond], None, "postgres", relation=relation, select=select
             )
-            with self._connection() as worker:
+            with self._connection() as worker, request.cancels(partial(_cancel, self._pool, worker)):
+                request.check()
                 self._exec(worker, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 self._exec(worker, f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                _time_limit(worker, request)
                 cur = worker.cursor()
                 cur.execute(sql)
                 return cur.fetch_arrow_table()
@@ -680,6 +692,28 @@ def _rollback(conn: Any) -> None:
     """End whatever transaction an operation left open: an idle pooled session must not hold a
     snapshot (it would hold back vacuum) nor carry a READ ONLY or snapshot setting onwards."""
     conn.rollback()
+
+
+def _time_limit(conn: Any, request: ScanRequest) -> None:
+    """Let the server end the scan's statements itself when the query's time limit passes:
+    ``statement_timeout`` for the rest of the transaction (the rollback that returns the
+    connection to the pool ends it), set to the time left."""
+    remaining = request.remaining()
+    if remaining is None:
+        return
+    request.check()
+    cur = conn.cursor()
+    try:
+        cur.execute(f"SET LOCAL statement_timeout = {max(1, math.ceil(remaining * 1000))}")
+    finally:
+        cur.close()
+
+
+def _cancel(pool: ConnectionPool[Any], conn: Any) -> None:
+    """Cancel the statement ``conn`` runs (a cancel request on a connection of its own, which
+    the server may act on after the statement ended: the connection is closed, not pooled)."""
+    pool.spoil(conn)
+    conn.adbc_cancel()
 
 
 def _alive(conn: Any) -> bool:

@@ -283,6 +283,12 @@ class SQLiteConnector(Connector):
         started = time.perf_counter()
 
         def run(conn: sqlite3.Connection) -> tuple[Any, pa.Table]:
+            request.check()
+            # interrupt() may come from another thread; the connection is closed after the scan
+            with request.cancels(conn.interrupt):
+                return read(conn)
+
+        def read(conn: sqlite3.Connection) -> tuple[Any, pa.Table]:
             relation, cols = self._describe(conn, request.port)
             infos = {c.name: c for c in cols}
             try:
