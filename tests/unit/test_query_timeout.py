@@ -143,6 +143,17 @@ def test_a_scan_queued_until_after_the_limit_is_not_started() -> None:
     assert isinstance(shop, MemoryConnector) and shop.requests == []
 
 
+def test_a_limit_that_passed_while_planning_runs_nothing() -> None:
+    catalog = memory_catalog()
+    the_plan = plan(guard("SELECT id FROM sales.orders", catalog).expression, catalog)
+    deadline = Deadline(30)
+    deadline.expire()
+    with pytest.raises(QueryTimeout, match="while the query was being planned"):
+        engine.execute(the_plan, catalog, deadline=deadline)
+    shop = catalog.connector("shop")
+    assert isinstance(shop, MemoryConnector) and shop.requests == []
+
+
 def product_catalog(connector: Connector, products: dict[str, OutputPort]) -> StaticCatalog:
     """A catalog over real ports of ``connector``: columns as the connector describes them."""
     bindings = {}

@@ -81,6 +81,8 @@ def execute(
                        secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None},
                        deadline=deadline)
     if deadline is not None:
+        if deadline.expired:
+            raise _timeout(deadline, "the query was being planned")
         deadline.start()
     try:
         # when this raises, run_scans has arranged to stop the deadline once its scans are over
@@ -123,6 +125,7 @@ def run_scans(
     background. With a ``deadline``, each scan gets it (connectors cancel their statement when
     it passes) and once it passes QueryTimeout names the scans that had not finished; when this
     raises, ``deadline.stop()`` is called as soon as the scans left in the background are over.
+    Hooks are called by the deadline's watcher: the caller starts it (:func:`execute` does).
     """
     if not scans:
         return {}
@@ -149,6 +152,8 @@ def run_scans(
                 if deadline is not None and (deadline.expired or isinstance(error, Cancelled)):
                     raise _timeout(deadline, _reading(s for f, s in futures.items() if f in failed or f in pending))
                 raise _source_error(futures[failed[0]], error) from error
+            if pending and deadline is not None and deadline.expired:
+                raise _timeout(deadline, _reading(s for f, s in futures.items() if f in pending))
             for future in (f for f in futures if f in done):
                 scan = futures[future]
                 results[scan.name] = future.result()
@@ -159,8 +164,6 @@ def run_scans(
                         if deadline is not None and deadline.expired:
                             raise _timeout(deadline, f"the engine was loading '{scan.product}'") from None
                         raise
-            if pending and deadline is not None and deadline.expired:
-                raise _timeout(deadline, _reading(s for f, s in futures.items() if f in pending))
         finished = True
         return {scan.name: results[scan.name] for scan in scans}
     finally:
