@@ -92,6 +92,7 @@ def _pg_products(pg_url: str, schema: str, connector: Connector) -> Iterator[tup
     pg_exec(
         pg_url,
         f"CREATE TABLE {schema}.small AS SELECT g AS n FROM generate_series(1, 10) g",
+        f"ANALYZE {schema}.small",
         # 100 rows, half a second each: 50 s unless cancelled
         f"CREATE VIEW {schema}.sleepy AS SELECT g AS n FROM generate_series(1, 100) g, LATERAL pg_sleep(0.5) s",
         # a product of two series: 10^12 rows
@@ -139,6 +140,32 @@ def test_a_slow_postgres_scan_is_cancelled_in_the_server(pg: tuple[str, str, Sta
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'meshfabric' "
         "AND datname = current_database() AND state LIKE 'idle in transaction%'",
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-connection", "parallel-ranges"])
+def test_a_postgres_scan_waiting_on_a_lock_is_cancelled(
+    pg: tuple[str, str, StaticCatalog], parallel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan that never ends on its own: another session holds the table locked. Read over one
+    connection, or in ctid ranges over several sharing a snapshot: every statement is cancelled."""
+    import psycopg
+
+    from meshfabric.connectors import postgres
+
+    url, schema, catalog = pg
+    if parallel:
+        monkeypatch.setattr(postgres, "PARALLEL_MIN_PAGES", 1)
+        monkeypatch.setattr(postgres.os, "cpu_count", lambda: 3)
+    with psycopg.connect(url) as locker:
+        locker.execute(f"LOCK TABLE {schema}.small IN ACCESS EXCLUSIVE MODE")
+        error, took = timed_out("SELECT n FROM x.small", catalog)
+        assert took < STOPS_WITHIN and "reading 'x.small' from source 'pg'" in str(error)
+        assert wait_until(lambda: not pg_running(url, schema)), pg_running(url, schema)
+        assert wait_until(scan_threads_done)
+        locker.rollback()
+    result = run_query("SELECT n FROM x.small ORDER BY n", catalog, timeout=30)
+    assert result.rows == [(n,) for n in range(1, 11)]
 
 
 @pytest.mark.postgres

@@ -255,6 +255,26 @@ def test_a_hook_registered_after_the_limit_is_called_at_once() -> None:
     assert deadline.remaining() == 0
 
 
+def test_mysql_statements_carry_the_time_left_and_a_marker() -> None:
+    from meshfabric.connectors.mysql import _limited
+
+    port = OutputPort(source="my", table="t")
+    sql = 'SELECT `n` FROM `t` WHERE `n` > 1'
+    assert _limited(ScanRequest(port), "abc", True, sql) == sql  # no limit: sent as planned
+    request = ScanRequest(port, deadline=Deadline(20))
+    maria = _limited(request, "abc", True, sql)
+    assert maria.startswith("SET STATEMENT max_statement_time=") and maria.endswith(f"FOR {sql} /* mf-scan:abc */")
+    assert 19 < float(maria.split("=")[1].split()[0]) <= 20
+    mysql = _limited(request, "abc", False, sql)
+    assert mysql.startswith("SELECT /*+ MAX_EXECUTION_TIME(")
+    assert mysql.endswith(") */ `n` FROM `t` WHERE `n` > 1 /* mf-scan:abc */")
+    assert 19_000 < int(mysql.split("(")[1].split(")")[0]) <= 20_000
+    expired = Deadline(20)
+    expired.expire()
+    with pytest.raises(Cancelled):
+        _limited(ScanRequest(port, deadline=expired), "abc", True, sql)
+
+
 def test_a_spoiled_connection_is_closed_instead_of_pooled() -> None:
     closed: list[int] = []
     counter = iter(range(100))
