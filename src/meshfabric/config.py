@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from meshfabric.errors import ConfigError
@@ -11,6 +12,18 @@ from meshfabric.spec.models import MeshSpec
 
 STORE_ENV = "MESHFABRIC_STORE_URL"
 STATE_DIR = ".meshfabric"
+
+
+@dataclass
+class Settings:
+    """The workspace folder and its ``mesh.yaml`` as last loaded: one object the services share,
+    updated in place when an apply loads a new ``mesh.yaml`` (``spec`` None: a store opened
+    without a workspace)."""
+
+    root: Path | None = None
+    spec: MeshSpec | None = None
+    #: the principal calls without ``user=`` act as (``meshfabric --as NAME``); None: the local one
+    acting: str | None = None
 
 
 def find_root(start: Path | str | None = None) -> Path:

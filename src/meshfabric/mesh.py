@@ -1,26 +1,38 @@
-"""The SDK facade. ``Mesh`` wires the store, connectors, catalog, query and events together and
-delegates every operation to the capability that owns it."""
+"""The SDK facade. ``Mesh`` only wires: it opens the store, holds the workspace settings and the
+connector provider, and builds each capability's service from those and the access service.
+No service holds the ``Mesh``; each receives what it uses in its constructor, and every method
+that reads or changes anything takes the acting principal (``user=``, default the workspace's
+local principal) and asks the access service once per action."""
 
 from __future__ import annotations
 
 import sys
-import threading
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshfabric import catalog
-from meshfabric.config import find_root, store_url
-from meshfabric.errors import ConfigError, NotFound, QueryError
+from meshfabric.catalog.connections import Connections, make_connector
+from meshfabric.config import Settings, find_root, store_url
+from meshfabric.errors import ConfigError
 from meshfabric.events import EventLog
-from meshfabric.query.catalog import ProductBinding, ProductColumn
-from meshfabric.spec.loader import load_mesh, load_workspace, resolved_source
-from meshfabric.spec.models import MeshSpec, OutputPort, SourceSpec
+from meshfabric.spec.loader import load_mesh, load_workspace
+from meshfabric.spec.models import MeshSpec
 from meshfabric.store import Store, open_store
-from meshfabric.types import parse_type
 
 if TYPE_CHECKING:
+    from meshfabric.access.enforce import QueryService
+    from meshfabric.access.service import AccessService
+    from meshfabric.catalog.service import CatalogService
     from meshfabric.connectors.base import Connector, TableInfo
+    from meshfabric.contracts import SchemaRegistry
+    from meshfabric.contracts.service import ContractService
+    from meshfabric.graph import MetadataGraph
+    from meshfabric.lineage.service import LineageService
+    from meshfabric.quality.alerts import AlertService
+    from meshfabric.quality.run import QualityService
     from meshfabric.query.result import QueryResult
+    from meshfabric.search.service import SearchResults
 
 
 class Mesh:
@@ -33,12 +45,18 @@ class Mesh:
 
     def __init__(self, store: Store, root: Path | None = None, spec: MeshSpec | None = None) -> None:
         self.store = store
-        self.root = root
-        self.spec = spec
-        self.events = EventLog(store)
-        self._connectors: dict[str, Connector] = {}
-        self._lock = threading.Lock()
+        self.settings = Settings(root, spec)
+        self.connections = Connections(store, self.settings)
+        self.events = EventLog(store, self.access)
         self._configure_monitor()
+
+    @property
+    def root(self) -> Path | None:
+        return self.settings.root
+
+    @property
+    def spec(self) -> MeshSpec | None:
+        return self.settings.spec
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -55,9 +73,7 @@ class Mesh:
 
     def close(self) -> None:
         self.events.stop()
-        for conn in self._connectors.values():
-            conn.close()
-        self._connectors.clear()
+        self.connections.close()
         self.store.close()
 
     def __enter__(self) -> Mesh:
@@ -65,6 +81,70 @@ class Mesh:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- services ---------------------------------------------------------------------------
+    @cached_property
+    def access(self) -> AccessService:
+        """Access control: principals, roles, grants, policies, decisions, audit."""
+        from meshfabric.access.service import AccessService
+
+        return AccessService(self.store, self.settings)
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        """Domains, products and sources as the acting principal may see them; publishing."""
+        from meshfabric.catalog.service import CatalogService
+
+        return CatalogService(self.store, self.connections, self.access, self.events, after_write=self._changed)
+
+    @cached_property
+    def queries(self) -> QueryService:
+        """Federated SQL for the acting principal (``mesh.query`` / ``mesh.explain``)."""
+        from meshfabric.access.enforce import QueryService
+
+        return QueryService(self.store, self.connections, self.access)
+
+    @cached_property
+    def schemas(self) -> SchemaRegistry:
+        """The schema registry: history, get, diff, deprecate."""
+        from meshfabric.contracts import SchemaRegistry
+
+        return SchemaRegistry(self.store, self.access)
+
+    @cached_property
+    def contracts(self) -> ContractService:
+        """Data contracts: generate, import_, export, list, get, test."""
+        from meshfabric.contracts.service import ContractService
+
+        return ContractService(self.store, self.access)
+
+    @cached_property
+    def quality(self) -> QualityService:
+        """Data quality: run a product's rules in its source, history, profiles."""
+        from meshfabric.quality.run import QualityService
+
+        return QualityService(self.store, self.connections, self.access, self.queries, self.events)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        """Quality alerts: list, get, ack, resolve, deliveries, deliver."""
+        from meshfabric.quality.alerts import AlertService
+
+        return AlertService(self.store, self.access, self.events, self.settings)
+
+    @cached_property
+    def lineage(self) -> LineageService:
+        """Lineage: transformations, upstream, downstream, impact, export, OpenLineage."""
+        from meshfabric.lineage.service import LineageService
+
+        return LineageService(self.store, self.access)
+
+    @cached_property
+    def graph(self) -> MetadataGraph:
+        """The metadata graph: nodes, typed edges, property search, neighbours."""
+        from meshfabric.graph import MetadataGraph
+
+        return MetadataGraph(self.store)
 
     # -- specs ------------------------------------------------------------------------------
     def apply(
@@ -77,7 +157,7 @@ class Mesh:
 
         def connector(name: str) -> Connector:
             if name not in fresh:
-                fresh[name] = self._make_connector(name, specs.mesh.sources[name], root)
+                fresh[name] = make_connector(name, specs.mesh.sources[name], root)
             return fresh[name]
 
         scope = Path(path).resolve() if path is not None else None
@@ -91,103 +171,42 @@ class Mesh:
             for conn in fresh.values():
                 conn.close()
         if result.applied:
-            self.sync_indexes()
-            self.spec = specs.mesh
+            self.settings.spec = specs.mesh
             self._configure_monitor()
-            with self._lock:
-                for conn in self._connectors.values():
-                    conn.close()
-                self._connectors.clear()
-            if self.events.subscriptions:
-                self.events.deliver()
+            self.connections.reset()
+            self._changed()
         return result
 
+    def _changed(self) -> None:
+        """After a write: fold new events into the derived indexes, hand them to subscribers."""
+        self.sync_indexes()
+        if self.events.subscriptions:
+            self.events.deliver()
+
     # -- catalog ----------------------------------------------------------------------------
-    def domains(self) -> list[catalog.DomainInfo]:
-        return catalog.list_domains(self.store)
+    def domains(self, *, user: str | None = None) -> list[catalog.DomainInfo]:
+        return self.catalog.domains(user=user)
 
     def products(self, *, domain: str | None = None, status: str | None = None,
                  tag: str | None = None, user: str | None = None) -> list[catalog.ProductInfo]:
         """Products the acting principal (``user``, else the local principal) may discover."""
-        found = catalog.list_products(self.store, domain=domain, status=status, tag=tag)
-        visible = self.access.visible_products(user)
-        return found if visible is None else [p for p in found if p.fqn in visible]
+        return self.catalog.products(domain=domain, status=status, tag=tag, user=user)
 
     def product(self, fqn: str, *, user: str | None = None) -> catalog.ProductInfo:
         """One product; one the principal may not discover is reported exactly like a missing one."""
-        if user is None and not self.access.configured:
-            return catalog.get_product(self.store, fqn)
-        return catalog.get_product(self.store, self.access.authorize(user, "discover", fqn))
+        return self.catalog.product(fqn, user=user)
 
     def sources(self) -> list[catalog.SourceInfo]:
-        applied = {s.name: s for s in catalog.list_sources(self.store)}
-        if self.spec:
-            for name, src in self.spec.sources.items():
-                applied.setdefault(name, catalog.SourceInfo(name, src.kind, src.description,
-                                                            src.model_dump(mode="json", exclude_none=True)))
-        return sorted(applied.values(), key=lambda s: s.name)
+        return self.catalog.sources()
 
-    @property
-    def schemas(self) -> Any:
-        """The schema registry (``SchemaRegistry``): history, get, diff, deprecate."""
-        from meshfabric.contracts import SchemaRegistry
-
-        return SchemaRegistry(self.store)
-
-    @property
-    def contracts(self) -> Any:
-        """Data contracts (``ContractService``): generate, import_, export, list, get, test."""
-        from meshfabric.contracts.service import ContractService
-
-        return ContractService(self)
-
-    @property
-    def quality(self) -> Any:
-        """Data quality (``QualityService``): run a product's rules in its source, history."""
-        from meshfabric.quality.run import QualityService
-
-        return QualityService(self)
-
-    @property
-    def alerts(self) -> Any:
-        """Quality alerts (``AlertService``): list, get, ack, resolve, deliveries, deliver."""
-        from meshfabric.quality.alerts import AlertService
-
-        return AlertService(self)
-
-    @property
-    def lineage(self) -> Any:
-        """Lineage (``LineageService``): add_transformation, upstream, downstream, impact, export,
-        OpenLineage ingestion."""
-        from meshfabric.lineage.service import LineageService
-
-        return LineageService(self)
-
-    @property
-    def graph(self) -> Any:
-        """The metadata graph (``MetadataGraph``): nodes, typed edges, property search, neighbours."""
-        from meshfabric.graph import MetadataGraph
-
-        return MetadataGraph(self.store)
-
-    def search(self, text: str, *, user: str | None = None, **filters: Any) -> Any:
-        """Ranked full-text search over products, columns, tags and owners (``SearchResults``).
+    def search(self, text: str, *, user: str | None = None, **filters: Any) -> SearchResults:
+        """Ranked full-text search over products, columns, tags and owners.
 
         Filters: ``domain``, ``tag``, ``owner``, ``classification``, ``status``, ``limit``, ``offset``.
         """
         from meshfabric.search import search
 
-        return search(self, text, user=user, **filters)
-
-    @property
-    def access(self) -> Any:
-        """Access control (``AccessService``): principals, roles, grants, policies, audit."""
-        from meshfabric.access.service import AccessService
-
-        service = self.__dict__.get("_access")
-        if service is None:
-            service = self.__dict__["_access"] = AccessService(self)
-        return service
+        return search(self.store, self.access, text, user=user, **filters)
 
     def sync_indexes(self) -> None:
         """Fold new domain events into the derived indexes (metadata graph, search index), each
@@ -199,27 +218,13 @@ class Mesh:
         sync_search(self.store)
 
     def profile(self, product: str, *, user: str | None = None, **options: Any) -> Any:
-        """Profile a product's columns inside its source (``ProductProfile``).
-
-        Options: ``columns`` (names), ``top`` (top values per column, default 10), ``quantiles``
-        (default 0.05, 0.25, 0.5, 0.75, 0.95), ``reveal`` (show values of pii columns). A profile
-        reads raw values, so a principal with masks or a row filter on the product is refused.
-        """
-        from meshfabric.quality.profile import profile_product
-
-        info = self.product(self.access.authorize_raw(user, product))
-        return profile_product(info, self.connector(info.source), **options)
+        """Profile a product's columns inside its source (``ProductProfile``); see
+        :meth:`meshfabric.quality.run.QualityService.profile`."""
+        return self.quality.profile(product, user=user, **options)
 
     def record_profile(self, profile: Any) -> Any:
-        """Store a profile's numbers as metric points (``{product}/profile.<stat>/<column>``) and
-        let the monitor judge them; returns the monitor's ``ObserveResult``."""
-        from meshfabric.quality.monitor import Observation, record
-
-        result = record(self, [Observation(profile.product, metric, value, column, profile.profiled_at)
-                               for metric, column, value in profile.metrics()])
-        if self.events.subscriptions:
-            self.events.deliver()
-        return result
+        """Store a profile's numbers as metric points and let the monitor judge them."""
+        return self.quality.record_profile(profile)
 
     def _configure_monitor(self) -> None:
         """Make ``alerts:`` of mesh.yaml the monitor's configuration for this store, so a quality
@@ -235,118 +240,34 @@ class Mesh:
     # -- sources ----------------------------------------------------------------------------
     def connector(self, name: str) -> Connector:
         """The connector of a source: its applied spec, else the one in mesh.yaml."""
-        with self._lock:
-            if name in self._connectors:
-                return self._connectors[name]
-            spec = self._source_spec(name)
-            conn = self._make_connector(name, spec, self.root or Path.cwd())
-            self._connectors[name] = conn
-            return conn
-
-    def _source_spec(self, name: str) -> SourceSpec:
-        for info in catalog.list_sources(self.store):
-            if info.name == name:
-                return SourceSpec.model_validate(info.spec)
-        if self.spec and name in self.spec.sources:
-            return self.spec.sources[name]
-        known = [s.name for s in self.sources()]
-        import difflib
-
-        close = difflib.get_close_matches(name, known, n=1)
-        raise NotFound(
-            f"source '{name}' is not configured",
-            hint=f"did you mean '{close[0]}'?" if close else f"known sources: {', '.join(known) or 'none'}",
-        )
-
-    @staticmethod
-    def _make_connector(name: str, spec: SourceSpec, root: Path) -> Connector:
-        from meshfabric.connectors import get_connector
-
-        return get_connector(name, resolved_source(name, spec), root)
+        return self.connections(name)
 
     def test_source(self, name: str) -> None:
-        self.connector(name).test()
+        self.connections(name).test()
 
     def source_tables(self, name: str) -> list[TableInfo]:
-        return self.connector(name).list_tables()
+        return self.connections(name).list_tables()
 
     def write(self, product: str, data: Any, *, mode: str = "append", user: str | None = None) -> int:
-        """Publish data (Arrow, pandas or polars) into a product's output port.
-
-        The data is checked against the declared schema first; a mismatch writes nothing.
-        Emits ``product.data_written``.
-        """
-        from meshfabric.catalog.publish import write_product
-        from meshfabric.events import DomainEvent
-
-        info = self.product(self.access.authorize(user, "write", product))
-        rows = write_product(info, self.connector(info.source), _as_arrow(data), mode)  # type: ignore[arg-type]
-        self.events.publish(DomainEvent("product.data_written", info.domain,
-                                        {"product": info.fqn, "rows": rows, "mode": mode}))
-        self.sync_indexes()
-        if self.events.subscriptions:
-            self.events.deliver()
-        return rows
+        """Publish data (Arrow, pandas or polars) into a product's output port (``write``)."""
+        return self.catalog.write(product, data, mode=mode, user=user)
 
     # -- query ------------------------------------------------------------------------------
-    def query(self, sql: str, *, limit: int | None = None, user: str | None = None) -> QueryResult:
+    def query(self, sql: str, *, limit: int | None = None, user: str | None = None,
+              timeout: float | None = None) -> QueryResult:
         """Run one SELECT over products (``domain.product``) across all their sources.
 
         Acts as ``user`` (only when the local principal is a workspace admin) or the local
         principal: products it may not discover do not exist for it, masks and row filters of
-        the access policies are applied, and the decision is audited.
+        the access policies are applied, the principal's time limit holds (``timeout`` may only
+        lower it), and the decision is audited.
         """
-        from meshfabric.access.enforce import run
-
-        return run(self, sql, user=user, limit=limit)  # type: ignore[no-any-return]
+        return self.queries.run(sql, user=user, limit=limit, timeout=timeout)  # type: ignore[no-any-return]
 
     def explain(self, sql: str, *, user: str | None = None) -> Any:
-        from meshfabric.access.enforce import run
-
-        return run(self, sql, user=user, explain=True)
+        return self.queries.run(sql, user=user, explain=True)
 
     def _require_root(self) -> Path:
         if self.root is None:
             raise ConfigError("this mesh was opened without a workspace folder", hint="use Mesh.open(path)")
         return self.root
-
-
-def _as_arrow(data: Any) -> Any:
-    import pyarrow as pa
-
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    if hasattr(data, "to_arrow"):  # polars
-        return data.to_arrow()
-    if data.__class__.__module__.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False)
-    raise ConfigError(f"cannot write a {type(data).__name__}", hint="pass a pyarrow Table, pandas or polars DataFrame")
-
-
-class StoreCatalog:
-    """The applied catalog as the query layer sees it (implements ``ProductCatalog``)."""
-
-    def __init__(self, mesh: Mesh) -> None:
-        self._mesh = mesh
-        self._products = {p.fqn.lower(): p for p in catalog.list_products(mesh.store)}
-
-    def _binding(self, p: catalog.ProductInfo) -> ProductBinding:
-        cols = tuple(ProductColumn(c["name"], parse_type(c["type"]), c.get("nullable", True)) for c in p.columns)
-        return ProductBinding(p.domain, p.name, p.source, OutputPort.model_validate(p.output), cols, p.status)
-
-    def lookup(self, domain: str, name: str) -> ProductBinding | None:
-        p = self._products.get(f"{domain}.{name}".lower())
-        if p is None:
-            return None
-        if p.status == "retired":
-            raise QueryError(f"product '{p.fqn}' is retired and can no longer be queried",
-                             hint="ask its owner for the product that replaced it")
-        return self._binding(p)
-
-    def all_products(self) -> list[ProductBinding]:
-        return [self._binding(p) for p in self._products.values() if p.status != "retired"]
-
-    def connector(self, source: str) -> Connector:
-        return self._mesh.connector(source)

@@ -147,8 +147,8 @@ def test_write_needs_the_write_permission(mesh: Any) -> None:
     assert {e.action for e in mesh.access.audit_log(limit=3)} >= {"write"}
 
 
-def test_profiles_are_refused_to_masked_principals(mesh: Any) -> None:
-    with pytest.raises(AccessDenied, match="raw values"):
+def test_profiles_are_refused_to_filtered_principals(mesh: Any) -> None:
+    with pytest.raises(AccessDenied, match="a profile measures every row"):
         mesh.profile("sales.orders", user="alice")
     assert mesh.profile("sales.orders").product == "sales.orders"
 

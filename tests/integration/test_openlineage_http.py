@@ -90,6 +90,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         mesh = Mesh.open(root, store=next(pg) if pg else None)
         mesh.apply()
         mesh.access.create_principal("airflow", kind="service")
+        # a producer of its own domain: it may send lineage, but not about products it cannot see
+        mesh.access.grant("airflow", "write", domain="logistics", grantee_kind="user")
         key = AuthService(mesh).create_api_key("airflow").key
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -282,17 +284,58 @@ def test_unknown_and_malformed_node_ids(server: Server) -> None:
     assert r.status_code == 400 and "nodeId" in r.json()["detail"]
 
 
+def test_lineage_writes_need_rights_on_every_product_named(server: Server) -> None:
+    """A principal may not attach lineage to products it cannot see (404, as for a product that
+    does not exist) nor claim to have written one it may not write (403); nothing is stored."""
+    mesh = server.mesh
+    hidden = _valid()
+    hidden["inputs"] = [{"namespace": "meshfabric", "name": "sales.orders"}]
+    hidden["outputs"] = [{"namespace": "s3://exports", "name": "stolen.csv"}]
+    r = server.post(hidden)
+    assert r.status_code == 404 and "sales.orders" in r.json()["detail"]
+    # a product that does not exist is refused exactly like one that is hidden
+    ghost = _valid()
+    ghost["outputs"] = [{"namespace": "meshfabric", "name": "sales.no_such_product"}]
+    assert server.post(ghost).status_code == 404
+    # a column lineage facet pointing into a hidden product is the same as naming it
+    facet = _valid()
+    facet["outputs"] = [{"namespace": "s3://exports", "name": "cols.csv", "facets": {"columnLineage": {
+        "_producer": "x", "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json",
+        "fields": {"a": {"inputFields": [{"namespace": "meshfabric", "name": "sales.orders", "field": "amount"}]}}}}}]
+    assert server.post(facet).status_code == 404
+    mesh.access.grant("airflow", "query", product="sales.orders", grantee_kind="user")
+    try:
+        written = _valid()
+        written["outputs"] = [{"namespace": "meshfabric", "name": "sales.orders"}]
+        r = server.post(written)
+        assert r.status_code == 403 and "lineage write" in r.json()["detail"]
+    finally:
+        mesh.access.revoke("airflow", "query", product="sales.orders", grantee_kind="user")
+    items = server.get("/api/v1/lineage/events", limit=1000).json()["items"]
+    named = json.dumps([i["event"] for i in items])
+    assert "stolen.csv" not in named and "no_such_product" not in named and "cols.csv" not in named
+    # a principal with no grant at all may send no lineage
+    mesh.access.create_principal("nobody", kind="service")
+    from meshfabric.auth.service import AuthService
+
+    key = AuthService(mesh).create_api_key("nobody").key
+    r = requests.post(f"{server.url}/api/v1/lineage", json=_valid(), headers={"Authorization": f"Bearer {key}"},
+                      timeout=30)
+    assert r.status_code == 403
+
+
 def test_a_principal_sees_only_the_products_it_may_discover(server: Server) -> None:
     event = _valid()
     event["eventType"] = "COMPLETE"
     event["job"] = {"namespace": "airflow", "name": "export.orders"}
     event["inputs"] = [{"namespace": "meshfabric", "name": "sales.orders"}]
     event["outputs"] = [{"namespace": "s3://exports", "name": "orders.csv"}]
-    assert server.post(event).status_code == 201
+    # sent by the workspace itself, which may; airflow, which may not discover sales.orders, reads it
+    server.mesh.lineage.ingest(event)
     node = "dataset:s3://exports:orders.csv"
     product = "dataset:meshfabric:sales.orders"
     mesh = server.mesh
-    assert mesh.access.visible_products("airflow") == set()
+    assert "sales.orders" not in mesh.access.visible_products("airflow")
     graph = {n["id"]: n for n in server.get("/api/v1/lineage", nodeId=node).json()["graph"]}
     assert product not in graph and "job:airflow:export.orders" in graph
     assert graph["job:airflow:export.orders"]["data"]["inputs"] == []

@@ -1,37 +1,44 @@
 """Enforcement on the query path: who may see which product, the secured views handed to the
-query layer, and one audit entry per decision.
+query layer, one audit entry per decision, the principal's time limit, and errors that never
+carry a value a policy hides.
 
 :class:`SecuredCatalog` is the ``ProductCatalog`` of a principal: a product it may not discover
 does not exist for it (the guard's "not found" text and its "did you mean" hint are computed over
 what it may discover), a product it may discover but not query is an ``AccessDenied``.
+:class:`QueryService` is ``mesh.query`` / ``mesh.explain``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from meshfabric.access.model import Principal, level
-from meshfabric.errors import AccessDenied, MeshfabricError, NotFound, QueryError
-from meshfabric.mesh import StoreCatalog
+from meshfabric.catalog.queryable import StoreCatalog
+from meshfabric.errors import AccessDenied, MeshfabricError, QueryError, SourceError
 
 if TYPE_CHECKING:
     from meshfabric.access.policy import EffectivePolicy
     from meshfabric.access.service import AccessService, AccessSnapshot
-    from meshfabric.mesh import Mesh
+    from meshfabric.connectors.base import Connector
     from meshfabric.query.catalog import ProductBinding
+    from meshfabric.query.result import QueryResult
     from meshfabric.query.secure import SecuredView
+    from meshfabric.store import Store
 
 
 class SecuredCatalog(StoreCatalog):
     """The applied catalog as one principal may see it."""
 
-    def __init__(self, mesh: Mesh, access: AccessService, who: Principal, snap: AccessSnapshot) -> None:
-        super().__init__(mesh)
+    def __init__(self, store: Store, connections: Callable[[str], Connector], access: AccessService,
+                 who: Principal, snap: AccessSnapshot) -> None:
+        super().__init__(store, connections)
         self.access, self.who, self.snap = access, who, snap
         self.hidden: list[str] = []
         self.referenced: list[str] = []
         self.policies: dict[str, EffectivePolicy] = {}
+        self.secured: dict[str, SecuredView] = {}
         if not who.is_admin:
             key = ("levels", who.name, who.is_admin, tuple(self._products))
             if key not in snap.memo:
@@ -70,78 +77,116 @@ class SecuredCatalog(StoreCatalog):
             self.policies[info.fqn] = policy
             if view is not None:
                 out[binding.fqn.lower()] = view
+                self.secured[info.fqn] = view
         return out
 
 
-def run(mesh: Mesh, sql: str, *, user: str | None, limit: int | None = None, explain: bool = False) -> Any:
-    """``mesh.query`` / ``mesh.explain`` for the acting principal, audited."""
-    from meshfabric import query as q
+class QueryService:
+    """``mesh.query`` and ``mesh.explain``: one SELECT over products for the acting principal,
+    secured, time-limited and audited."""
 
-    start = time.perf_counter()
-    access = mesh.access
-    action = "explain" if explain else "query"
-    snap = access.snapshot()
-    who = access.acting(user, snap)
-    catalog = SecuredCatalog(mesh, access, who, snap)
-    views = None if who.is_admin else catalog.views
-    try:
-        out: Any = (q.explain(sql, catalog, views=views) if explain
-                    else q.run_query(sql, catalog, limit=limit, views=views))
-    except MeshfabricError as exc:
-        resource = ",".join(catalog.referenced + catalog.hidden) or "-"
-        if catalog.hidden:
-            reason = f"no discover permission on {', '.join(catalog.hidden)}"
-        elif isinstance(exc, QueryError | AccessDenied):
-            reason = exc.message
-        else:
-            reason = f"{type(exc).__name__}: {exc.message}"
-        decision = "denied" if isinstance(exc, QueryError | AccessDenied) else "error"
-        access.audit(who.name, action, resource, decision, reason[:2000], policy_version=snap.policy_version,
-                     sql=sql, latency_ms=(time.perf_counter() - start) * 1000)
-        raise
-    rows = None if explain else out.arrow().num_rows
-    masked = sorted(f"{p}:{len([m for m in e.masks.values() if m.mask != 'clear'])} masks"
-                    + (" +filter" if e.row_filter is not None else "") for p, e in catalog.policies.items())
-    access.audit(who.name, action, ",".join(catalog.referenced) or "-", "allowed", "; ".join(masked),
-                 policy_version=snap.policy_version, sql=sql, rows=rows,
-                 latency_ms=(time.perf_counter() - start) * 1000)
-    return out
+    def __init__(self, store: Store, connections: Callable[[str], Connector], access: AccessService) -> None:
+        self.store = store
+        self.connections = connections
+        self.access = access
+
+    def catalog(self, user: str | None) -> SecuredCatalog:
+        """The catalog ``user`` queries through (its products, views and connectors)."""
+        snap = self.access.snapshot()
+        return SecuredCatalog(self.store, self.connections, self.access, self.access.acting(user, snap), snap)
+
+    def timeout(self, who: Principal) -> float:
+        """Seconds ``who`` may run one query (``access.query_timeout``)."""
+        return self.access.config.query_timeout.for_principal(who.name, who.groups, who.roles)
+
+    def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
+            timeout: float | None = None) -> Any:
+        """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
+        principal's own limit."""
+        from meshfabric import query as q
+
+        start = time.perf_counter()
+        action = "explain" if explain else "query"
+        catalog = self.catalog(user)
+        who, snap = catalog.who, catalog.snap
+        views = None if who.is_admin else catalog.views
+        seconds = self.timeout(who) if timeout is None else min(timeout, self.timeout(who))
+        try:
+            try:
+                out: Any = (q.explain(sql, catalog, views=views) if explain
+                            else q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds))
+            except (QueryError, SourceError) as exc:
+                raise self._policy_error(catalog, exc) or exc from None
+        except MeshfabricError as exc:
+            resource = ",".join(catalog.referenced + catalog.hidden) or "-"
+            if catalog.hidden:
+                reason = f"no discover permission on {', '.join(catalog.hidden)}"
+            elif isinstance(exc, QueryError | AccessDenied):
+                reason = exc.message
+            else:
+                reason = f"{type(exc).__name__}: {exc.message}"
+            decision = "denied" if isinstance(exc, QueryError | AccessDenied) else "error"
+            self.access.audit(who.name, action, resource, decision, reason[:2000], policy_version=snap.policy_version,
+                              sql=sql, latency_ms=(time.perf_counter() - start) * 1000)
+            raise
+        rows = None
+        if not explain:
+            rows = out.arrow().num_rows
+            _withhold_filtered_counts(out, catalog)
+        masked = sorted(f"{p}:{len([m for m in e.masks.values() if m.mask != 'clear'])} masks"
+                        + (" +filter" if e.row_filter is not None else "") for p, e in catalog.policies.items())
+        self.access.audit(who.name, action, ",".join(catalog.referenced) or "-", "allowed", "; ".join(masked),
+                          policy_version=snap.policy_version, sql=sql, rows=rows,
+                          latency_ms=(time.perf_counter() - start) * 1000)
+        return out
+
+    def _policy_error(self, catalog: SecuredCatalog, exc: MeshfabricError) -> QueryError | None:
+        """When a query of a masked or filtered principal fails, find whether one of its policy
+        expressions failed (a row filter or a SQL mask evaluated on a value it cannot handle):
+        each is evaluated alone, in the same secured way, and the first that fails replaces the
+        error with one that names the policy and the column — never the value, which the source's
+        or the engine's message may quote. None when the policies evaluate fine: the error came
+        from the user's own SQL over the rows and masked values it may see."""
+        from meshfabric import query as q
+
+        suspects = [(fqn, view) for fqn, view in catalog.secured.items()
+                    if view.row_filter is not None
+                    or any(m.mask.startswith("sql:") for m in catalog.policies[fqn].masks.values())]
+        if not suspects:
+            return None
+        for fqn, view in suspects:
+            policy = catalog.policies[fqn]
+            probes: list[tuple[str, str, str]] = []
+            if view.row_filter is not None:
+                names = ", ".join(p for p, _ in policy.filters)
+                probes.append((f"SELECT count(*) FROM {fqn}", f"the row filter of policy {names!r}", ""))
+            for column, mask in policy.masks.items():
+                if mask.mask.startswith("sql:"):
+                    ident = '"' + column.replace('"', '""') + '"'
+                    probes.append((f"SELECT count({ident}) FROM {fqn}", f"the mask of policy '{mask.policy}'",
+                                   column))
+            for sql, what, column in probes:
+                try:
+                    q.run_query(sql, catalog, views=catalog.views)
+                except (QueryError, SourceError):
+                    on = f" on column '{column}'" if column else ""
+                    return QueryError(
+                        f"{what}{on} of product '{fqn}' could not be evaluated for '{catalog.who.name}' "
+                        f"(a value does not fit the policy's expression; the value is not shown)",
+                        hint="ask a workspace admin to fix the policy (`meshfabric policy test`)")
+        return None
 
 
-def authorize(mesh: Mesh, user: str | None, permission: str, product: str, *, audit: bool = True) -> str:
-    """The product's canonical name once ``user`` holds ``permission`` on it.
+def _withhold_filtered_counts(result: QueryResult, catalog: SecuredCatalog) -> None:
+    """Scan statistics of a product whose row filter the source did not apply count rows the
+    principal may not see: report the rows the filter admitted instead (the engine loads only
+    those), never the rows read."""
+    from dataclasses import replace
 
-    A product the principal may not discover raises the very ``NotFound`` a missing product
-    raises (message and hint computed over what it may discover); a weaker permission than
-    needed raises ``AccessDenied``. Every decision is audited.
-    """
-    import difflib
-
-    access = mesh.access
-    snap = access.snapshot()
-    who = access.acting(user, snap)
-    known = {fqn.lower(): fqn for fqn in snap.product_owner}
-    fqn = known.get(product.lower())
-    have = access.permission_level(who, fqn, snap) if fqn is not None else 0
-    if fqn is None or have < level("discover"):
-        if audit:
-            access.audit(who.name, permission, product, "denied",
-                         "no such product" if fqn is None else "no discover permission")
-        visible = sorted(f for f in known.values() if access.permission_level(who, f, snap) >= level("discover"))
-        close = difflib.get_close_matches(product, visible, n=1)
-        raise NotFound(f"product '{product}' not found",
-                       hint=f"did you mean '{close[0]}'?" if close else "list products with `meshfabric products list`")
-    if have < level(permission):
-        if audit:
-            access.audit(who.name, permission, fqn, "denied", f"holds {_name(have)}, needs {permission}")
-        raise AccessDenied(f"'{who.name}' may not {permission} product '{fqn}'",
-                           hint=f"ask an owner of domain '{fqn.split('.')[0]}' for a {permission} grant")
-    if audit and permission != "discover":
-        access.audit(who.name, permission, fqn, "allowed")
-    return fqn
-
-
-def _name(lvl: int) -> str:
-    from meshfabric.access.model import PERMISSIONS
-
-    return PERMISSIONS[lvl - 1] if lvl else "nothing"
+    filtered = {fqn.lower() for fqn, view in catalog.secured.items() if view.row_filter is not None}
+    if not filtered:
+        return
+    stats = result.stats
+    scans = tuple(replace(s, rows=s.admitted_rows if s.admitted_rows is not None else s.rows)
+                  if s.product.lower() in filtered else s for s in stats.scans)
+    result.stats = replace(stats, scans=scans)

@@ -70,3 +70,44 @@ class AuditEntry:
         d = asdict(self)
         d["at"] = self.at.isoformat()
         return d
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a principal can do to a product (or to the workspace when ``on`` is
+    ``"workspace"``), the permission it needs, and what is withheld from a principal that holds
+    the permission but only through masks or a row filter. docs/ACCESS.md prints this table."""
+
+    name: str
+    permission: str
+    what: str
+    withheld: str = ""
+    on: str = "product"
+
+
+#: every action a service asks the access layer about: one question per action and resource
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("discover", "discover", "see that a product exists: its spec, schema versions, contracts, quality "
+           "rules, lineage, search hits, alerts and the verdicts of quality runs",
+           "every value measured from the data (observed values, counts, samples, profile statistics)"),
+    Action("quality.read", "discover", "read stored quality runs and alerts",
+           "measured values (observed value, failing and total row counts, samples, details, alert values) "
+           "unless the principal may query the columns they were measured on, unmasked and unfiltered"),
+    Action("query", "query", "run SQL over the product",
+           "masked columns show the mask, hidden rows do not exist; scan statistics count only admitted rows"),
+    Action("quality.run", "query", "run the product's quality rules in its source now",
+           "as quality.read: the run is stored whole, the answer to a restricted principal omits values"),
+    Action("profile", "query", "profile the product's columns in its source",
+           "refused to a principal with a row filter; masked columns are left out of its profile"),
+    Action("write", "write", "publish data into the product's output port"),
+    Action("alert.manage", "write", "acknowledge or resolve the product's alerts"),
+    Action("contract.write", "write", "generate, import or change the product's contracts, and record a "
+           "contract test (its violations are stored)"),
+    Action("lineage.write", "write", "attach lineage to the product: as the output of an OpenLineage run or "
+           "transformation (its inputs need query)"),
+    Action("lineage.input", "query", "name the product as an input of an OpenLineage run or transformation"),
+    Action("admin", "admin", "grant, revoke and change policies on the product"),
+    Action("events.read", "admin", "read the domain event log", on="workspace"),
+    Action("lineage.ingest", "write", "send OpenLineage events (also needs lineage.write / lineage.input on every "
+           "product they name): a principal holding write on some product or domain", on="workspace"),
+)}

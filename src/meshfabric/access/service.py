@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select
 
-from meshfabric.access.model import GRANTEE_KINDS, PERMISSIONS, PRINCIPAL_KINDS, AuditEntry, Grant, Principal, level
+from meshfabric.access.decision import Decision
+from meshfabric.access.model import (
+    ACTIONS,
+    GRANTEE_KINDS,
+    PERMISSIONS,
+    PRINCIPAL_KINDS,
+    AuditEntry,
+    Grant,
+    Principal,
+    level,
+)
+from meshfabric.config import Settings
 from meshfabric.errors import AccessDenied, ConfigError, NotFound
 from meshfabric.store.models import DomainRow, ProductRow
 from meshfabric.store.models_access import (
@@ -36,8 +47,8 @@ from meshfabric.store.models_access import (
 
 if TYPE_CHECKING:
     from meshfabric.access.policy import EffectivePolicy
-    from meshfabric.mesh import Mesh
     from meshfabric.spec.access_models import AccessSpec, PolicyRule
+    from meshfabric.store import Store
 
 DEFAULT_LOCAL = "local"
 SALT_ENV = "MESHFABRIC_MASK_SALT"
@@ -66,9 +77,9 @@ class AccessSnapshot:
 class AccessService:
     """Access control of one mesh (``mesh.access``)."""
 
-    def __init__(self, mesh: Mesh) -> None:
-        self.mesh = mesh
-        self.store = mesh.store
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or Settings()
         self._cached: tuple[int, float, AccessSnapshot] | None = None
 
     # -- configuration ------------------------------------------------------------------------
@@ -76,12 +87,12 @@ class AccessService:
     def config(self) -> AccessSpec:
         from meshfabric.spec.access_models import AccessSpec
 
-        spec = self.mesh.spec
+        spec = self.settings.spec
         return spec.access if spec is not None else AccessSpec()
 
     @property
     def configured(self) -> bool:
-        spec = self.mesh.spec
+        spec = self.settings.spec
         return spec is not None and "access" in spec.model_fields_set
 
     @property
@@ -97,7 +108,7 @@ class AccessService:
             return resolve_env(self.config.hash_salt, where="access.hash_salt")
         if os.environ.get(SALT_ENV):
             return os.environ[SALT_ENV]
-        root = self.mesh.root
+        root = self.settings.root
         if root is None:
             raise ConfigError("the 'hash' mask needs a salt", hint=f"export {SALT_ENV}=… on the server")
         path = root / ".meshfabric" / "mask_salt"
@@ -165,7 +176,7 @@ class AccessService:
         """The local principal, if it may change access: a workspace admin for everything, an
         owner (or admin grantee) of a domain or product for grants on it."""
         snap = self.snapshot()
-        me = self.principal(self.local_name, snap)
+        me = self.acting(None, snap)
         if me.is_admin:
             return me
         if (product is not None and product in snap.product_owner
@@ -453,6 +464,8 @@ class AccessService:
         principal is a workspace admin (the REST server and ``--as`` act for others)."""
         snap = snap or self.snapshot()
         local = self.principal(self.local_name, snap)
+        if user is None:
+            user = self.settings.acting
         if user is None or user == local.name:
             return local
         if not local.is_admin:
@@ -463,32 +476,101 @@ class AccessService:
             )
         return self.principal(user, snap)
 
+    def decide(self, user: str | None, action: str, product: str | None = None, *,
+               audit: bool = True) -> Decision:
+        """The one question a service asks before an action: may ``user`` (None: the local
+        principal) do ``action`` (see :data:`~meshfabric.access.model.ACTIONS`) to ``product``?
+
+        Returns the :class:`Decision` — the canonical product name, the permission held and the
+        masks and row filter that shape what the service may return. A product the principal may
+        not discover raises the very ``NotFound`` a missing product raises (message and hint
+        computed over what it may discover); too weak a permission raises ``AccessDenied``. Every
+        denial, and every allowed action beyond discovering, is audited.
+        """
+        spec = ACTIONS.get(action)
+        if spec is None:
+            raise ConfigError(f"unknown action '{action}'", hint=f"use one of {', '.join(ACTIONS)}")
+        snap = self.snapshot()
+        who = self.acting(user, snap)
+        if spec.on == "workspace" or product is None:
+            return self._decide_workspace(who, spec.name, spec.permission, snap, audit=audit)
+        fqn, have = self._resolve(who, product, spec.permission, snap, action=spec.name, audit=audit)
+        policy = None
+        if not who.is_admin and have >= level("query"):
+            policy = self._effective(who, fqn, snap)
+        if audit and spec.permission != "discover":
+            self.audit(who.name, spec.name, fqn, "allowed", policy_version=snap.policy_version)
+        return Decision(who, spec.name, fqn, level("admin") if who.is_admin else have, policy)
+
+    def _decide_workspace(self, who: Principal, action: str, permission: str, snap: AccessSnapshot, *,
+                          audit: bool) -> Decision:
+        """A workspace-wide action: an admin may; for ``write`` it is enough to hold write on some
+        product or domain (a producer), for anything else a workspace admin is needed."""
+        if who.is_admin:
+            return Decision(who, action, None, level("admin"))
+        best = max((self.permission_level(who, fqn, snap) for fqn in snap.product_owner), default=0)
+        mine = {who.name, *who.groups}
+        if any(mine & owners for owners in snap.owners.values()):
+            best = level("admin")
+        for g in snap.grants:
+            if g.resource_kind == "domain" and {"user": g.grantee == who.name, "group": g.grantee in who.groups,
+                                                "role": g.grantee in who.roles}[g.grantee_kind]:
+                best = max(best, level(g.permission))
+        if permission != "admin" and best >= level(permission):
+            if audit:
+                self.audit(who.name, action, "*", "allowed", policy_version=snap.policy_version)
+            return Decision(who, action, None, best)
+        needs = "a workspace admin" if permission == "admin" else f"{permission} on some product or domain"
+        if audit:
+            self.audit(who.name, action, "*", "denied", f"needs {needs}", policy_version=snap.policy_version)
+        raise AccessDenied(f"'{who.name}' may not {action.replace('.', ' ')}: that needs {needs}",
+                           hint="ask a workspace admin")
+
+    def _resolve(self, who: Principal, product: str, permission: str, snap: AccessSnapshot, *, action: str,
+                 audit: bool) -> tuple[str, int]:
+        known = {fqn.lower(): fqn for fqn in snap.product_owner}
+        fqn = known.get(product.lower())
+        have = self.permission_level(who, fqn, snap) if fqn is not None else 0
+        if fqn is None or have < level("discover"):
+            if audit:
+                self.audit(who.name, action, product[:256], "denied",
+                           "no such product" if fqn is None else "no discover permission",
+                           policy_version=snap.policy_version)
+            visible = sorted(f for f in known.values() if self.permission_level(who, f, snap) >= level("discover"))
+            close = difflib.get_close_matches(product, visible, n=1)
+            raise NotFound(f"product '{product}' not found", hint=f"did you mean '{close[0]}'?" if close
+                           else "list products with `meshfabric products list`")
+        if have < level(permission):
+            if audit:
+                self.audit(who.name, action, fqn, "denied", f"holds {_permission_name(have)}, needs {permission}",
+                           policy_version=snap.policy_version)
+            raise AccessDenied(f"'{who.name}' may not {action.replace('.', ' ')} product '{fqn}': that needs "
+                               f"{permission}", hint=f"ask an owner of domain '{fqn.split('.')[0]}' for a "
+                                                     f"{permission} grant")
+        return fqn, have
+
+    def _effective(self, who: Principal, fqn: str, snap: AccessSnapshot) -> EffectivePolicy:
+        from meshfabric.access.policy import effective
+        from meshfabric.catalog import get_product
+
+        key = ("effective", who.name, fqn)
+        if key not in snap.memo:
+            snap.memo[key] = effective(who, fqn, get_product(self.store, fqn).columns, snap.policies)
+        return snap.memo[key]  # type: ignore[no-any-return]
+
     def authorize(self, user: str | None, permission: str, product: str) -> str:
-        """The product's canonical name once ``user`` holds ``permission`` on it (audited).
-        NotFound — the same as for a missing product — when it may not even discover it."""
-        from meshfabric.access.enforce import authorize
-
-        return authorize(self.mesh, user, permission, product)
-
-    def authorize_raw(self, user: str | None, product: str) -> str:
-        """Like ``authorize(user, "query", product)``, and refuses a principal that has masks or
-        a row filter on the product: for operations that read raw values (profiles)."""
-        fqn = self.authorize(user, "query", product)
-        policy = self.effective(user, fqn)
-        if not policy.exempt and (policy.row_filter is not None
-                                  or any(m.mask != "clear" for m in policy.masks.values())):
-            self.audit(policy.principal, "profile", fqn, "denied", "masked or filtered principal")
-            raise AccessDenied(f"'{policy.principal}' has masks or a row filter on '{fqn}' and may not read raw values",
-                               hint="query the product instead; its masks and filter then apply")
-        return fqn
+        """The product's canonical name once ``user`` holds ``permission`` on it (audited): the
+        permission's own action of :meth:`decide`."""
+        return self.decide(user, permission, product).product or product
 
     def effective(self, user: str | None, product: str, snap: AccessSnapshot | None = None) -> EffectivePolicy:
         """The masks and row filter ``user`` gets on ``product`` (``policy test``)."""
         from meshfabric.access.policy import effective
+        from meshfabric.catalog import get_product
 
         snap = snap or self.snapshot()
         who = self.acting(user, snap)
-        info = self.mesh.product(product)
+        info = get_product(self.store, product)
         return effective(who, info.fqn, info.columns, snap.policies)
 
     # -- policies -----------------------------------------------------------------------------
@@ -588,6 +670,10 @@ def _check_name(name: str, what: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_.@+-]{1,256}", name or ""):
         raise ConfigError(f"'{name}' is not a valid {what} name",
                           hint="use letters, digits and . _ @ + - (no spaces)")
+
+
+def _permission_name(lvl: int) -> str:
+    return PERMISSIONS[lvl - 1] if lvl else "nothing"
 
 
 def elapsed_ms(start: float) -> float:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections import Counter
-from dataclasses import replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -28,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meshfabric import __version__
 from meshfabric.api.deps import MAX_OFFSET, authenticate, mesh_of, principal_of
-from meshfabric.errors import ConfigError, MeshfabricError, NotFound
+from meshfabric.errors import ConfigError, MeshfabricError
 from meshfabric.mesh import Mesh
 
 PROBLEM = "application/problem+json"
@@ -196,14 +194,6 @@ def _page(items: list[dict[str, Any]], offset: int, limit: int) -> Page:
     return Page(items=items[offset: offset + limit], total=len(items), offset=offset, limit=limit)
 
 
-def _discoverable(mesh: Mesh, fqn: str, user: str | None) -> str:
-    """The product's name if ``user`` may discover it; an unknown and a hidden product get the
-    same 404."""
-    if user is None:
-        return str(mesh.product(fqn).fqn)
-    return str(mesh.access.authorize(user, "discover", fqn))
-
-
 Offset = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip")
 Limit = Query(100, ge=1, le=1000, description="Items per page")
 
@@ -215,13 +205,7 @@ def _catalog_router() -> APIRouter:
 
     @router.get("/api/v1/domains", response_model=Page, tags=["catalog"])
     def domains(offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
-        listed = mesh.domains()
-        visible = mesh.access.visible_products(user) if user is not None else None
-        if visible is not None:
-            # a domain shows only what the principal may discover, its product count included
-            counts = Counter(p.split(".", 1)[0] for p in visible)
-            listed = [replace(d, products=counts[d.name]) for d in listed if counts[d.name]]
-        return _page([d.to_dict() for d in listed], offset, limit)
+        return _page([d.to_dict() for d in mesh.domains(user=user)], offset, limit)
 
     @router.get("/api/v1/products", response_model=Page, tags=["catalog"])
     def products(domain: str | None = None, status: str | None = None, tag: str | None = None,
@@ -236,12 +220,12 @@ def _catalog_router() -> APIRouter:
     @router.get("/api/v1/products/{fqn}/schemas", response_model=Page, tags=["schemas"])
     def schema_versions(fqn: str, offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_,
                         user: str | None = User) -> Page:
-        return _page([v.to_dict() for v in mesh.schemas.history(_discoverable(mesh, fqn, user))], offset, limit)
+        return _page([v.to_dict() for v in mesh.schemas.history(fqn, user=user)], offset, limit)
 
     @router.get("/api/v1/products/{fqn}/schemas/{version}", tags=["schemas"])
     def schema_version(fqn: str, version: int = Path(..., ge=1, le=2**63 - 1), mesh: Mesh = Mesh_,
                        user: str | None = User) -> dict[str, Any]:
-        return mesh.schemas.get(_discoverable(mesh, fqn, user), version).to_dict()  # type: ignore[no-any-return]
+        return mesh.schemas.get(fqn, version, user=user).to_dict()
 
     @router.post("/api/v1/schemas/check", tags=["schemas"])
     def schema_check(body: SchemaCheckRequest) -> dict[str, Any]:
@@ -260,22 +244,13 @@ def _catalog_router() -> APIRouter:
     @router.get("/api/v1/contracts", response_model=Page, tags=["contracts"])
     def contracts(product: str | None = None, consumer: str | None = None, offset: int = Offset,
                   limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
-        found = mesh.contracts.list(product=product, consumer=consumer)
-        if user is not None:
-            visible = mesh.access.visible_products(user)
-            if visible is not None:
-                found = [c for c in found if c.product in visible]
+        found = mesh.contracts.list(product=product, consumer=consumer, user=user)
         return _page([c.to_dict() for c in found], offset, limit)
 
     @router.get("/api/v1/contracts/{contract_id}", tags=["contracts"],
                 responses={200: {"content": {"application/json": {}, "application/yaml": {}}}})
     def contract(contract_id: str, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
-        found = mesh.contracts.get(contract_id)
-        if user is not None:
-            try:
-                _discoverable(mesh, found.product_fqn or "", user)
-            except NotFound:
-                raise NotFound(f"no contract with id '{contract_id}'") from None
+        found = mesh.contracts.get(contract_id, user=user)
         if "yaml" in request.headers.get("accept", ""):
             from meshfabric.contracts.odcs import dump_contract
 
@@ -289,10 +264,8 @@ def _catalog_router() -> APIRouter:
                correlation_id: str | None = None,
                after_seq: int = Query(0, ge=0, le=2**63 - 1, description="Only events after this sequence (a cursor)"),
                limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
-        if user is not None:
-            _require_admin(mesh, user, "the event log")
         items = mesh.events.list(event_type=event_type, domain=domain, correlation_id=correlation_id,
-                                 after_seq=after_seq, limit=limit)
+                                 after_seq=after_seq, limit=limit, user=user)
         return Page(items=[e.to_dict() for e in items], total=len(items), offset=after_seq, limit=limit)
 
     @router.post("/api/v1/query", tags=["query"],
@@ -316,9 +289,3 @@ def _catalog_router() -> APIRouter:
 
     return router
 
-
-def _require_admin(mesh: Mesh, user: str, what: str) -> None:
-    from meshfabric.errors import AccessDenied
-
-    if not mesh.access.principal(user).is_admin:
-        raise AccessDenied(f"only admins may read {what}")

@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
-from meshfabric.lineage.openlineage import MESH_NAMESPACE
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["lineage"])
@@ -83,7 +82,7 @@ async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
     """Receive one OpenLineage event (what the OpenLineage clients' HTTP transport sends)."""
     from starlette.concurrency import run_in_threadpool
 
-    from meshfabric.lineage.openlineage import InvalidOpenLineageEvent, ingest_openlineage
+    from meshfabric.lineage.openlineage import InvalidOpenLineageEvent
 
     raw = await request.body()
     try:
@@ -101,7 +100,7 @@ async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
                         f"the body is not JSON{where}: {exc}",
                         errors=[{"path": "$", "message": "not JSON"}])
     try:
-        result = await run_in_threadpool(ingest_openlineage, mesh, event, principal=user)
+        result = await run_in_threadpool(lambda: mesh.lineage.ingest(event, user=user))
     except InvalidOpenLineageEvent as exc:
         detail = "; ".join(p.render() for p in exc.problems[:5])
         if len(exc.problems) > 5:
@@ -111,79 +110,6 @@ async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
     return JSONResponse(result.to_dict(), status_code=200 if result.duplicate else 201)
 
 
-# ---- what the caller may see -------------------------------------------------------------------
-#
-# Lineage is metadata about products, so a principal sees in it only the products it may
-# discover (the access layer's ``visible_products``): a hidden product and its columns are left
-# out of every answer, and asking for one is a 404 as for a product that does not exist.
-# OpenLineage datasets and jobs outside the mesh carry no policy and are visible to every
-# authenticated principal.
-
-
-class _Visibility:
-    def __init__(self, mesh: Mesh, user: str | None) -> None:
-        self.hidden: set[str] = set()
-        if user is None:  # a server without authentication acts as the local principal
-            return
-        visible = mesh.access.visible_products(user)
-        if visible is not None:
-            self.hidden = set(mesh.access.snapshot().product_owner) - set(visible)
-
-    @property
-    def restricted(self) -> bool:
-        return bool(self.hidden)
-
-    def ok(self, kind: str, key: str) -> bool:
-        if not self.hidden:
-            return True
-        if kind == "product":
-            return key not in self.hidden
-        if kind == "column" and "/" not in key:
-            return key.rpartition(".")[0] not in self.hidden
-        return True
-
-    def ok_id(self, node_id: str) -> bool:
-        """A Marquez node id (``dataset:meshfabric:<fqn>`` is a product)."""
-        prefix = f"dataset:{MESH_NAMESPACE}:"
-        return not (self.hidden and node_id.startswith(prefix) and node_id[len(prefix):] in self.hidden)
-
-    def require(self, mesh: Mesh, node: str) -> None:
-        if not self.hidden:
-            return
-        kind, key = mesh.lineage.resolve(node)
-        if not self.ok(kind, key):
-            from meshfabric.errors import NotFound
-
-            raise NotFound(f"'{node}' is not in the lineage graph",
-                           hint="name a product as domain.product, an OpenLineage dataset as namespace/name")
-
-
-def _root_hidden(mesh: Mesh, vis: _Visibility, node_id: str, *, field: bool) -> bool:
-    """Whether a Marquez node id names a product (or a product's field) the caller may not
-    discover — also when named by the table behind it."""
-    if not vis.restricted:
-        return False
-    from meshfabric.lineage.openlineage import products_by_table, resolve_field_id, resolve_node_id
-
-    with products_by_table(mesh):
-        ref = resolve_field_id(mesh.store, node_id)[0] if field else resolve_node_id(mesh, node_id)
-    return not vis.ok(*ref)
-
-
-def _filtered_walk(mesh: Mesh, vis: _Visibility, direction: str, node: str, depth: int | None, columns: bool,
-                   offset: int, limit: int) -> dict[str, Any]:
-    walk = getattr(mesh.lineage, direction)
-    if not vis.restricted:
-        return walk(node, depth=depth, columns=columns, limit=limit, offset=offset).to_dict()  # type: ignore[no-any-return]
-    vis.require(mesh, node)
-    full = walk(node, depth=depth, columns=columns, limit=100_000, offset=0)
-    nodes = [n for n in full.nodes if vis.ok(n.kind, n.key)]
-    body: dict[str, Any] = full.to_dict()
-    body.update(nodes=[n.to_dict() for n in nodes[offset:offset + limit]], total=len(nodes), offset=offset,
-                limit=limit, edges=[e.to_dict() for e in full.edges if vis.ok(*e.src) and vis.ok(*e.dst)])
-    return body
-
-
 @router.get("/api/v1/lineage")
 def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<namespace>:<name> or "
                                      "job:<namespace>:<name>"),
@@ -191,27 +117,7 @@ def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<
                 limit: int = Query(1000, ge=1, le=10_000, description="at most this many datasets each way"),
                 mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """The lineage graph around a dataset or job, shaped like Marquez's lineage API."""
-    from meshfabric.errors import NotFound
-    from meshfabric.lineage.openlineage import marquez_lineage
-
-    vis = _Visibility(mesh, user)
-    if _root_hidden(mesh, vis, node_id, field=False):
-        raise NotFound(f"no dataset {node_id.partition(':')[2]!r} in the lineage graph")
-    graph = marquez_lineage(mesh, node_id, depth, limit=limit)
-    if vis.restricted:
-        from meshfabric.lineage.openlineage import dataset_ref, products_by_table
-
-        kept = [n for n in graph["graph"] if vis.ok_id(n["id"])]
-        with products_by_table(mesh):
-            for n in kept:
-                n["inEdges"] = [e for e in n["inEdges"] if vis.ok_id(e["origin"])]
-                n["outEdges"] = [e for e in n["outEdges"] if vis.ok_id(e["destination"])]
-                if n["type"] == "JOB":
-                    for side in ("inputs", "outputs"):
-                        n["data"][side] = [d for d in n["data"][side]
-                                           if vis.ok(*dataset_ref(d["namespace"], d["name"]))]
-        graph = {"graph": kept}
-    return graph
+    return mesh.lineage.marquez(node_id, depth, limit=limit, user=user)
 
 
 @router.get("/api/v1/column-lineage")
@@ -222,25 +128,7 @@ def get_column_lineage(node_id: str = Query(..., alias="nodeId", description="da
                        limit: int = Query(1000, ge=1, le=10_000),
                        mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """Column lineage of a field or of every field of a dataset, shaped like Marquez's column-lineage API."""
-    from meshfabric.errors import NotFound
-    from meshfabric.lineage.openlineage import marquez_column_lineage
-
-    vis = _Visibility(mesh, user)
-    if _root_hidden(mesh, vis, node_id, field=node_id.startswith("datasetField:")):
-        raise NotFound(f"no field or dataset {node_id.partition(':')[2]!r} in the lineage graph")
-    graph = marquez_column_lineage(mesh, node_id, depth, with_downstream=with_downstream, limit=limit)
-    if vis.restricted:
-        def ok(field_id: str) -> bool:
-            return vis.ok_id("dataset:" + field_id.partition(":")[2].rpartition(":")[0])
-
-        kept = [n for n in graph["graph"] if ok(n["id"])]
-        for n in kept:
-            n["inEdges"] = [e for e in n["inEdges"] if ok(e["origin"])]
-            n["outEdges"] = [e for e in n["outEdges"] if ok(e["destination"])]
-            n["data"]["inputFields"] = [f for f in n["data"]["inputFields"]
-                                        if vis.ok_id(f"dataset:{f['namespace']}:{f['dataset']}")]
-        graph = {"graph": kept}
-    return graph
+    return mesh.lineage.column_lineage(node_id, depth, with_downstream=with_downstream, limit=limit, user=user)
 
 
 @router.get("/api/v1/lineage/events")
@@ -255,11 +143,9 @@ def lineage_events(namespace: str | None = None,
                    offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(100, ge=1, le=1000),
                    mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """Stored OpenLineage events exactly as received, newest eventTime first."""
-    from meshfabric.lineage.openlineage import list_events
-
-    items, total = list_events(mesh, namespace=namespace, job=job, dataset=dataset, run_id=run_id,
-                               event_type=event_type, kind=kind, since=since, until=until,
-                               offset=offset, limit=limit)
+    items, total = mesh.lineage.events(namespace=namespace, job=job, dataset=dataset, run_id=run_id,
+                                       event_type=event_type, kind=kind, since=since, until=until,
+                                       offset=offset, limit=limit, user=user)
     return {"items": items, "total": total, "offset": offset, "limit": limit}
 
 
@@ -269,7 +155,8 @@ def upstream(node: str = Query(..., description="domain.product, namespace/name,
              offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(1000, ge=1, le=10_000),
              mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """What a product, dataset or column was derived from, nearest first."""
-    return _filtered_walk(mesh, _Visibility(mesh, user), "upstream", node, depth, columns, offset, limit)
+    return mesh.lineage.upstream(node, depth=depth, columns=columns, limit=limit, offset=offset,
+                                 user=user).to_dict()
 
 
 @router.get("/api/v1/lineage/downstream")
@@ -278,7 +165,8 @@ def downstream(node: str = Query(..., description="domain.product, namespace/nam
                offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(1000, ge=1, le=10_000),
                mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """What was derived from a product, dataset or column, nearest first."""
-    return _filtered_walk(mesh, _Visibility(mesh, user), "downstream", node, depth, columns, offset, limit)
+    return mesh.lineage.downstream(node, depth=depth, columns=columns, limit=limit, offset=offset,
+                                   user=user).to_dict()
 
 
 @router.get("/api/v1/lineage/impact")
@@ -286,20 +174,7 @@ def impact(node: str = Query(..., description="a product, dataset or column"),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """Everything downstream of a dataset or column: products, their columns, contracts, owners.
     A principal sees the products it may discover; ``hidden_products`` counts the others reached."""
-    vis = _Visibility(mesh, user)
-    vis.require(mesh, node)
-    body: dict[str, Any] = mesh.lineage.impact(node).to_dict()
-    if vis.restricted:
-        shown = [p for p in body["products"] if vis.ok("product", p["product"])]
-        body["hidden_products"] = len(body["products"]) - len(shown)
-        body["products"] = shown
-        body["contracts"] = [c for c in body["contracts"] if vis.ok("product", c["product"])]
-        body["columns"] = [c for c in body["columns"] if vis.ok("column", c)]
-        body["domains"] = sorted({p["domain"] for p in shown} | {c["consumer"] for c in body["contracts"]
-                                                                 if c.get("consumer")})
-        body["owners"] = sorted({p["owner"] for p in shown if p.get("owner")}
-                                | {o for c in body["contracts"] for o in c.get("consumer_owners", [])})
-    return body
+    return mesh.lineage.impact(node, user=user).to_dict()
 
 
 @router.get("/api/v1/lineage/export")
@@ -307,37 +182,8 @@ def export(node: str = Query(...), format: str = Query("json", pattern="^(json|o
            depth: int | None = Query(None, ge=0, le=10_000),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Response:
     """The lineage around a node as JSON, OpenLineage RunEvents, Graphviz DOT or Mermaid."""
-    vis = _Visibility(mesh, user)
     media = "application/json" if format in ("json", "openlineage") else "text/plain; charset=utf-8"
-    if not vis.restricted:
-        return Response(mesh.lineage.export(node, format=format, depth=depth), media_type=media)
-    vis.require(mesh, node)
-    return Response(_restricted_export(mesh, vis, node, format, depth), media_type=media)
-
-
-def _restricted_export(mesh: Mesh, vis: _Visibility, node: str, format: str, depth: int | None) -> str:
-    """``LineageService.export`` over walks without the products the caller may not discover."""
-    from meshfabric.lineage import service as svc
-
-    up = mesh.lineage.upstream(node, depth=depth, columns=True, limit=100_000)
-    down = mesh.lineage.downstream(node, depth=depth, columns=True, limit=100_000)
-    nodes = {up.root.ref: up.root}
-    for n in up.nodes:
-        if vis.ok(n.kind, n.key):
-            nodes[n.ref] = n
-    for n in down.nodes:
-        if vis.ok(n.kind, n.key):
-            nodes.setdefault(n.ref, svc.LineageNode(n.kind, n.key, n.name, -n.distance, n.properties))
-    edges = sorted({(e.src, e.rel, e.dst): e for e in up.edges + down.edges
-                    if e.src in nodes and e.dst in nodes}.values(), key=lambda e: (e.src, e.rel, e.dst))
-    if format == "json":
-        return json.dumps({"root": up.root.to_dict(), "depth": depth, "nodes": [n.to_dict() for n in nodes.values()],
-                           "edges": [e.to_dict() for e in edges]}, indent=2, default=str)
-    if format == "openlineage":
-        return json.dumps(svc._openlineage(nodes, edges), indent=2)
-    if format == "dot":
-        return svc._dot(nodes, edges, up.root.ref)
-    return svc._mermaid(nodes, edges, up.root.ref)
+    return Response(mesh.lineage.export(node, format=format, depth=depth, user=user), media_type=media)
 
 
 class SqlLineageRequest(BaseModel):

@@ -18,7 +18,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 #: passed with -w/--workspace before the command; default: the current folder
-STATE: dict[str, Any] = {"workspace": None}
+STATE: dict[str, Any] = {"workspace": None, "acting": None}
 
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
@@ -26,7 +26,9 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 def open_mesh() -> Mesh:
     from meshfabric.mesh import Mesh
 
-    return Mesh.open(STATE["workspace"])
+    mesh = Mesh.open(STATE["workspace"])
+    mesh.settings.acting = STATE.get("acting")
+    return mesh
 
 
 def print_json(data: Any) -> None:

@@ -38,8 +38,13 @@ def _root(
     workspace: Path = typer.Option(
         None, "--workspace", "-w", help="Workspace folder (default: the nearest folder with mesh.yaml)."
     ),
+    acting: str = typer.Option(
+        None, "--as", help="Act as this principal in every command (the local principal must be a workspace "
+                           "admin); each command's own --as wins.",
+    ),
 ) -> None:
     STATE["workspace"] = workspace
+    STATE["acting"] = acting
 
 
 @app.command("version")

@@ -47,10 +47,9 @@ def generate(
 ) -> None:
     """Generate a contract from a product: its schema, SLA defaults raised by the consumer's needs."""
     from meshfabric.contracts.odcs import dump_contract
-    from meshfabric.contracts.service import ContractService
 
     with open_mesh() as mesh:
-        contract = ContractService(mesh).generate(product, consumer, _pairs(require, "--require"), save=save)
+        contract = mesh.contracts.generate(product, consumer, _pairs(require, "--require"), save=save)
     text = dump_contract(contract)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -63,10 +62,9 @@ def generate(
 
 def import_(file: Path = typer.Argument(..., help="ODCS v3.1 YAML file.")) -> None:
     """Validate an ODCS contract and store it in the catalog."""
-    from meshfabric.contracts.service import ContractService
 
     with open_mesh() as mesh:
-        contract = ContractService(mesh).import_(file)
+        contract = mesh.contracts.import_(file)
     console.print(f"imported contract {contract.id} ({contract.product_fqn or 'no product'} → "
                   f"{contract.consumer_domain or 'no consumer'}, v{contract.version}, {contract.status})")
 
@@ -76,10 +74,9 @@ def export(
     output: Path = typer.Option(None, "--output", "-o"),
 ) -> None:
     """Print or write a stored contract as ODCS YAML, exactly as stored."""
-    from meshfabric.contracts.service import ContractService
 
     with open_mesh() as mesh:
-        text = ContractService(mesh).export(contract_id)
+        text = mesh.contracts.export(contract_id)
     if output:
         output.write_text(text, encoding="utf-8")
     else:
@@ -92,10 +89,9 @@ def list_(
     as_json: bool = JsonOpt,
 ) -> None:
     """List stored contracts."""
-    from meshfabric.contracts.service import ContractService
 
     with open_mesh() as mesh:
-        items = ContractService(mesh).list(product=product, consumer=consumer)
+        items = mesh.contracts.list(product=product, consumer=consumer)
     if as_json:
         print_json([c.to_dict() for c in items])
         return
@@ -106,10 +102,9 @@ def list_(
 
 def show(contract_id: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """Show a contract: parties, validity, SLA and the columns it binds."""
-    from meshfabric.contracts.service import ContractService
 
     with open_mesh() as mesh:
-        c = ContractService(mesh).get(contract_id)
+        c = mesh.contracts.get(contract_id)
     if as_json:
         print_json(c.to_dict())
         return
@@ -129,7 +124,6 @@ def test(
     as_json: bool = JsonOpt,
 ) -> None:
     """Evaluate a contract against measured metrics. Exit 1 on any violation or missing metric."""
-    from meshfabric.contracts.service import ContractService
     from meshfabric.errors import ConfigError
 
     values = _pairs(metric, "--metric")
@@ -139,7 +133,7 @@ def test(
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read metrics from {metrics}: {exc}") from None
     with open_mesh() as mesh:
-        result = ContractService(mesh).test(contract_id, values)
+        result = mesh.contracts.test(contract_id, values)
     if as_json:
         print_json({"compliant": result.compliant, "violations": [v.to_dict() for v in result],
                     "missing": [getattr(m, "__dict__", str(m)) for m in result.missing]})

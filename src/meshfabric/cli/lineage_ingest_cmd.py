@@ -59,7 +59,7 @@ def ingest_cmd(
     """Validate OpenLineage events and fold them into the lineage graph (exit 2 if any is invalid;
     the valid ones are stored, and an event stored before is recognised, not stored twice)."""
     from meshfabric.errors import MeshfabricError
-    from meshfabric.lineage.openlineage import InvalidOpenLineageEvent, ingest_openlineage
+    from meshfabric.lineage.openlineage import InvalidOpenLineageEvent
 
     try:
         events: list[tuple[str, Any]] = []
@@ -81,7 +81,7 @@ def ingest_cmd(
     try:
         for where, event in events:
             try:
-                result = ingest_openlineage(mesh, event)
+                result = mesh.lineage.ingest(event)
             except InvalidOpenLineageEvent as exc:
                 outcomes.append({"source": where, "status": "invalid",
                                  "problems": [p.to_dict() for p in exc.problems]})

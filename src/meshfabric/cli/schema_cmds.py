@@ -99,10 +99,9 @@ def _print_changes(result: Any, against: list[str]) -> None:
 
 def schema_history(product: str = typer.Argument(..., help="domain.product"), as_json: bool = JsonOpt) -> None:
     """Every registered schema version of a product, newest first."""
-    from meshfabric.contracts import SchemaRegistry
 
     with open_mesh() as mesh:
-        versions = SchemaRegistry(mesh.store).history(product)
+        versions = mesh.schemas.history(product)
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
@@ -117,10 +116,9 @@ def schema_show(
     version: int = typer.Option(None, "--version", "-v", help="Default: the latest."),
 ) -> None:
     """Print one schema version as JSON."""
-    from meshfabric.contracts import SchemaRegistry
 
     with open_mesh() as mesh:
-        v = SchemaRegistry(mesh.store).get(product, version)
+        v = mesh.schemas.get(product, version)
     print_json(v.to_dict())
 
 
@@ -131,10 +129,9 @@ def schema_diff(
     as_json: bool = JsonOpt,
 ) -> None:
     """The changes between two versions, and which break the product's mode."""
-    from meshfabric.contracts import SchemaRegistry
 
     with open_mesh() as mesh:
-        result = SchemaRegistry(mesh.store).diff(product, old, new)
+        result = mesh.schemas.diff(product, old, new)
     if as_json:
         print_json(result.to_dict())
     else:
@@ -143,8 +140,7 @@ def schema_diff(
 
 def schema_deprecate(product: str = typer.Argument(...), version: int = typer.Argument(...)) -> None:
     """Mark a version deprecated: transitive checks no longer hold new versions to it."""
-    from meshfabric.contracts import SchemaRegistry
 
     with open_mesh() as mesh:
-        SchemaRegistry(mesh.store).deprecate(product, version)
+        mesh.schemas.deprecate(product, version)
     console.print(f"{product} schema version {version} deprecated")

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from meshfabric.contracts.compat import CompatibilityResult, check_compatibility
 from meshfabric.errors import NotFound
 from meshfabric.store import Store
 from meshfabric.store.models import SchemaVersionRow
+
+if TYPE_CHECKING:
+    from meshfabric.access.service import AccessService
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,23 @@ def register(session: Session, product: str, schema: Any, mode: str, product_ver
 
 
 class SchemaRegistry:
-    """Read access and deprecation for the CLI, SDK and API."""
+    """Read access and deprecation for the CLI, SDK and API, as the acting principal: a product's
+    versions exist for a principal that may discover it, deprecating one needs ``write``. Without
+    an access service (a bare store) everything is allowed."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: AccessService | None = None) -> None:
         self.store = store
+        self.access = access
 
-    def history(self, product: str) -> list[SchemaVersion]:
+    def _product(self, product: str, user: str | None, action: str = "discover") -> str:
+        if self.access is None:
+            return product
+        return self.access.decide(user, action, product).product or product
+
+    def history(self, product: str, *, user: str | None = None) -> list[SchemaVersion]:
+        return self._history(self._product(product, user))
+
+    def _history(self, product: str) -> list[SchemaVersion]:
         with self.store.read() as s:
             versions = history(s, product)
         if not versions:
@@ -109,8 +123,11 @@ class SchemaRegistry:
                            hint="apply the product first; every apply that changes its schema adds a version")
         return versions
 
-    def get(self, product: str, version: int | None = None) -> SchemaVersion:
-        versions = self.history(product)
+    def get(self, product: str, version: int | None = None, *, user: str | None = None) -> SchemaVersion:
+        return self._get(self._product(product, user), version)
+
+    def _get(self, product: str, version: int | None) -> SchemaVersion:
+        versions = self._history(product)
         if version is None:
             return versions[0]
         for v in versions:
@@ -119,14 +136,16 @@ class SchemaRegistry:
         raise NotFound(f"product '{product}' has no schema version {version}",
                        hint=f"versions: {', '.join(str(v.version) for v in reversed(versions))}")
 
-    def diff(self, product: str, old: int, new: int) -> CompatibilityResult:
-        a, b = self.get(product, old), self.get(product, new)
+    def diff(self, product: str, old: int, new: int, *, user: str | None = None) -> CompatibilityResult:
+        product = self._product(product, user)
+        a, b = self._get(product, old), self._get(product, new)
         return check_compatibility(b.schema, [a.schema], b.mode if b.mode != "NONE" else "FULL")
 
-    def deprecate(self, product: str, version: int) -> SchemaVersion:
+    def deprecate(self, product: str, version: int, *, user: str | None = None) -> SchemaVersion:
         from meshfabric.events import DomainEvent, append
 
-        target = self.get(product, version)
+        product = self._product(product, user, "write")
+        target = self._get(product, version)
         with self.store.write() as s:
             row = s.scalar(select(SchemaVersionRow).where(SchemaVersionRow.product == product,
                                                           SchemaVersionRow.version == version))

@@ -21,8 +21,10 @@ from meshfabric.events import DomainEvent, append
 from meshfabric.store.models import ContractRow, ContractViolationRow, DomainRow
 
 if TYPE_CHECKING:
+    from meshfabric.access.decision import Decision
+    from meshfabric.access.service import AccessService
     from meshfabric.contracts.compliance import Evaluation
-    from meshfabric.mesh import Mesh
+    from meshfabric.store import Store
 
 
 @dataclass(frozen=True)
@@ -52,34 +54,47 @@ def contracts_of(session: Session, product: str) -> list[Contract]:
 
 
 class ContractService:
-    def __init__(self, mesh: Mesh) -> None:
-        self.mesh = mesh
-        self.store = mesh.store
+    """``mesh.contracts``, each call as the acting principal: contracts of a product exist for a
+    principal that may discover it; creating, importing and testing need ``write`` on it
+    (``contract.write``); the measured values of recorded violations only for one that may read
+    the product unmasked and unfiltered."""
+
+    def __init__(self, store: Store, access: AccessService) -> None:
+        self.store = store
+        self.access = access
 
     # -- creating ---------------------------------------------------------------------------
     def generate(self, product: str, consumer: str, requirements: dict[str, float] | None = None,
-                 *, save: bool = False) -> Contract:
-        """A contract for ``consumer`` built from the product's current schema and SLA defaults."""
+                 *, save: bool = False, user: str | None = None) -> Contract:
+        """A contract for ``consumer`` built from the product's current schema and SLA defaults
+        (saved with ``save``; both need ``contract.write``)."""
+        from meshfabric.catalog import get_product
         from meshfabric.contracts.generate import generate_contract
 
-        info = self.mesh.product(product)
+        decision = self.access.decide(user, "contract.write" if save else "discover", product)
+        info = get_product(self.store, decision.product or product)
         self._require_domain(consumer)
         contract = generate_contract(info, consumer, requirements)
         if save:
-            self.save(contract, event="contract.created")
+            self._save(contract, event="contract.created")
         return contract
 
-    def import_(self, source: str | Path) -> Contract:
+    def import_(self, source: str | Path, *, user: str | None = None) -> Contract:
         """Validate an ODCS document and store it (replacing a stored contract with the same id)."""
         contract = load_contract(source)
-        if contract.product_fqn:
-            self.mesh.product(contract.product_fqn)  # NotFound names the product and suggests
+        if not contract.product_fqn:
+            raise ConfigError("the contract names no product", hint="set customProperties meshfabric.product")
+        self.access.decide(user, "contract.write", contract.product_fqn)
         if contract.consumer_domain:
             self._require_domain(contract.consumer_domain)
-        self.save(contract, event="contract.imported")
+        with self.store.read() as s:
+            stored = s.get(ContractRow, contract.id)
+            if stored is not None and stored.product and stored.product != contract.product_fqn:
+                self.access.decide(user, "contract.write", stored.product)  # it replaces another product's
+        self._save(contract, event="contract.imported")
         return contract
 
-    def save(self, contract: Contract, *, event: str = "contract.updated") -> None:
+    def _save(self, contract: Contract, *, event: str = "contract.updated") -> None:
         now = datetime.now(UTC)
         with self.store.write() as s:
             row = s.get(ContractRow, contract.id)
@@ -108,39 +123,62 @@ class ContractService:
                            hint=f"did you mean '{close[0]}'?" if close else f"domains: {', '.join(known)}")
 
     # -- reading ----------------------------------------------------------------------------
-    def list(self, *, product: str | None = None, consumer: str | None = None) -> list[ContractInfo]:
+    def list(self, *, product: str | None = None, consumer: str | None = None,
+             user: str | None = None) -> list[ContractInfo]:
+        """Contracts of the products ``user`` may discover."""
+        if product:
+            product = self.access.decide(user, "discover", product).product
+        visible = self.access.visible_products(user)
         stmt = select(ContractRow).order_by(ContractRow.product, ContractRow.consumer, ContractRow.id)
         if product:
             stmt = stmt.where(ContractRow.product == product)
         if consumer:
             stmt = stmt.where(ContractRow.consumer == consumer)
         with self.store.read() as s:
-            return [_info(r) for r in s.scalars(stmt)]
+            return [_info(r) for r in s.scalars(stmt) if visible is None or r.product in visible]
 
-    def get(self, contract_id: str) -> Contract:
+    def _row(self, contract_id: str, user: str | None, action: str = "discover") -> tuple[ContractRow, Decision]:
+        """The contract named by its id or an unambiguous prefix of it, among those of products
+        ``user`` may discover: another product's contract does not exist for it."""
+        visible = self.access.visible_products(user)
         with self.store.read() as s:
             row = s.get(ContractRow, contract_id)
-            if row is None:
-                ids = [i for (i,) in s.execute(select(ContractRow.id))]
+            if row is not None and visible is not None and row.product not in visible:
+                row = None
+            if row is None and contract_id:
+                ids = [i for i, p in s.execute(select(ContractRow.id, ContractRow.product))
+                       if visible is None or p in visible]
                 matches = [i for i in ids if i.startswith(contract_id)]
                 if len(matches) == 1:
                     row = s.get(ContractRow, matches[0])
             if row is None:
                 raise NotFound(f"contract '{contract_id}' not found",
                                hint="list contracts with `meshfabric contract list`")
-            return Contract(dict(row.document))
+            s.expunge(row)
+        try:
+            decision = self.access.decide(user, action, row.product)
+        except NotFound:
+            raise NotFound(f"contract '{contract_id}' not found",
+                           hint="list contracts with `meshfabric contract list`") from None
+        return row, decision
 
-    def export(self, contract_id: str) -> str:
-        return dump_contract(self.get(contract_id))
+    def get(self, contract_id: str, *, user: str | None = None) -> Contract:
+        return Contract(dict(self._row(contract_id, user)[0].document))
+
+    def export(self, contract_id: str, *, user: str | None = None) -> str:
+        return dump_contract(self.get(contract_id, user=user))
 
     # -- compliance -------------------------------------------------------------------------
-    def test(self, contract_id: str, metrics: dict[str, float], *, measured_at: datetime | None = None) -> Evaluation:
-        """Evaluate a contract against measured metrics; persist and emit every violation."""
+    def test(self, contract_id: str, metrics: dict[str, float], *, measured_at: datetime | None = None,
+             user: str | None = None) -> Evaluation:
+        """Evaluate a contract against measured metrics; persist and emit every violation
+        (``contract.write``)."""
         from meshfabric.contracts.compliance import evaluate
 
         if not metrics:
             raise ConfigError("no metrics given", hint="pass --metric name=value or --metrics FILE.json")
-        contract = self.get(contract_id)
+        row, _ = self._row(contract_id, user, "contract.write")
+        contract = Contract(dict(row.document))
         at = measured_at or datetime.now(UTC)
         result = evaluate(contract, metrics, measured_at=at)
         domain = (contract.product_fqn or "").split(".")[0] or None
@@ -154,13 +192,25 @@ class ContractService:
                 }))
         return result
 
-    def violations(self, contract_id: str | None = None) -> list[dict[str, Any]]:
-        stmt = select(ContractViolationRow).order_by(ContractViolationRow.id)
+    def violations(self, contract_id: str | None = None, *, user: str | None = None) -> list[dict[str, Any]]:
+        """Recorded violations (of one contract), with the measured value only for a principal
+        that may read the product unmasked and unfiltered."""
+        stmt = select(ContractViolationRow, ContractRow.product).join(
+            ContractRow, ContractRow.id == ContractViolationRow.contract_id).order_by(ContractViolationRow.id)
         if contract_id:
-            stmt = stmt.where(ContractViolationRow.contract_id == self.get(contract_id).id)
+            stmt = stmt.where(ContractViolationRow.contract_id == self._row(contract_id, user)[0].id)
+        visible = self.access.visible_products(user)
+        decisions: dict[str, Decision] = {}
+        out = []
         with self.store.read() as s:
-            return [{"contract_id": r.contract_id, "metric": r.metric, "actual": r.actual, "threshold": r.threshold,
-                     "operator": r.operator, "measured_at": r.measured_at.isoformat()} for r in s.scalars(stmt)]
+            rows = [(r, p) for r, p in s.execute(stmt) if visible is None or p in visible]
+        for r, product in rows:
+            if visible is not None and product not in decisions:
+                decisions[product] = self.access.decide(user, "quality.read", product, audit=False)
+            shown = product not in decisions or decisions[product].sees_values(None)
+            out.append({"contract_id": r.contract_id, "metric": r.metric, "actual": r.actual if shown else None,
+                        "threshold": r.threshold, "operator": r.operator, "measured_at": r.measured_at.isoformat()})
+        return out
 
 
 def _number(value: Any) -> float | None:

@@ -105,8 +105,12 @@ class DeadLetter:
 
 
 class EventLog:
-    def __init__(self, store: Store) -> None:
+    """The durable event log of a store. ``access`` (given by the wiring) decides who may read
+    it: ``list`` asks it once for ``events.read`` (a workspace admin), for the acting principal."""
+
+    def __init__(self, store: Store, access: Any = None) -> None:
         self.store = store
+        self.access = access
         self._subs: dict[str, Subscription] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -129,8 +133,11 @@ class EventLog:
         after_seq: int = 0,
         limit: int | None = 100,
         newest_first: bool = False,
+        user: str | None = None,
     ) -> list[DomainEvent]:
         """Events matching every given filter. ``event_type`` accepts ``family.*`` patterns."""
+        if self.access is not None:
+            self.access.decide(user, "events.read")
         stmt = select(EventRow).where(EventRow.seq > after_seq)
         if event_type:
             if event_type.endswith(".*"):

@@ -31,7 +31,8 @@ from meshfabric.graph import KINDS, Edge, MetadataGraph, Node, NodeRef
 from meshfabric.store.models_graph import GraphEdgeRow, GraphNodeRow
 
 if TYPE_CHECKING:
-    from meshfabric.mesh import Mesh
+    from meshfabric.access.service import AccessService
+    from meshfabric.lineage.openlineage import IngestResult
     from meshfabric.store import Store
 
 DERIVED = "derived_from"
@@ -103,11 +104,13 @@ class Impact:
     domains: list[str]
     columns: list[str]
     truncated: bool = False
+    #: affected products the principal may not discover (left out above)
+    hidden_products: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"root": self.root.to_dict(), "products": self.products, "datasets": self.datasets,
                 "contracts": self.contracts, "owners": self.owners, "domains": self.domains,
-                "columns": self.columns, "truncated": self.truncated}
+                "columns": self.columns, "truncated": self.truncated, "hidden_products": self.hidden_products}
 
 
 def _now() -> datetime:
@@ -118,14 +121,46 @@ _KIND_PREFIX = re.compile(r"^([a-z_]+):(?!//)(.+)$")
 
 
 class LineageService:
-    def __init__(self, mesh: Mesh | None = None, *, store: Store | None = None) -> None:
-        if store is None:
-            if mesh is None:
-                raise MeshfabricError("LineageService needs a Mesh or a store")
-            store = mesh.store
-        self.mesh = mesh
+    """``mesh.lineage``: every read and write as the acting principal (``user=``), which the
+    access service (when given) decides once per call; without one (a bare store, in tools and
+    tests) everything is visible and writable."""
+
+    def __init__(self, store: Store, access: AccessService | None = None) -> None:
         self.store = store
+        self.access = access
         self.graph = MetadataGraph(store)
+
+    def visibility(self, user: str | None) -> Visibility:
+        """The products ``user`` may not discover."""
+        if self.access is None:
+            return Visibility()
+        visible = self.access.visible_products(user)
+        if visible is None:
+            return Visibility()
+        return Visibility(set(self.access.snapshot().product_owner) - set(visible))
+
+    def _require(self, vis: Visibility, node: str | NodeRef) -> None:
+        if not vis.restricted:
+            return
+        kind, key = self.resolve(node)
+        if not vis.ok(kind, key):
+            raise NotFound(f"'{node}' is not in the lineage graph",
+                           hint="name a product as domain.product, an OpenLineage dataset as namespace/name")
+
+    def _may_write(self, user: str | None, written: list[NodeRef], read: list[NodeRef]) -> str | None:
+        """Decide a lineage write: ``lineage.ingest`` for the principal, ``lineage.write`` on every
+        product written and ``lineage.input`` on every product read. A workspace admin may also
+        name products not (yet) in the catalog; for anyone else an unknown product is the same
+        NotFound as a hidden one. Returns the principal's name (None without access control)."""
+        if self.access is None:
+            return None
+        decision = self.access.decide(user, "lineage.ingest")
+        if decision.exempt:
+            return decision.principal.name
+        for action, refs in (("lineage.write", written), ("lineage.input", read)):
+            for fqn in dict.fromkeys(key for kind, key in refs if kind == "product"):
+                self.access.decide(user, action, fqn)
+        return decision.principal.name
 
     # ---- resolving names -----------------------------------------------------------------------
 
@@ -207,7 +242,7 @@ class LineageService:
     def add_transformation(self, sources: list[str], target: str, type: str = "transformation",
                            metadata: dict[str, Any] | None = None, *, columns: list[tuple[str, str]] | None = None,
                            column_types: dict[Any, Any] | None = None, job: str | None = None,
-                           session: Session | None = None) -> None:
+                           session: Session | None = None, user: str | None = None) -> None:
         """Record that ``target`` was derived from ``sources``: one ``target -derived_from-> source``
         edge each (properties: type, job, metadata), plus, per ``(source_column, target_column)``
         pair in ``columns`` (``"table.col"`` names, tables as in sources/target), a column edge
@@ -220,6 +255,9 @@ class LineageService:
         with self.graph._session(session) as s:
             tgt = self.resolve(target, create=True, session=s)
             srcs = [self.resolve(x, create=True, session=s) for x in sources]
+            col_tables = [self.resolve(c.rpartition(".")[0], create=True, session=s)
+                          for pair in columns or [] for c in pair if c.rpartition(".")[0]]
+            self._may_write(user, [tgt], srcs + [r for r in col_tables if r != tgt])
             named = {str(target): tgt, **{str(a): b for a, b in zip(sources, srcs, strict=True)}}
             props: dict[str, Any] = {"type": type}
             if job:
@@ -255,14 +293,25 @@ class LineageService:
     # ---- walks ---------------------------------------------------------------------------------
 
     def upstream(self, node: str | NodeRef, *, depth: int | None = None, columns: bool = False,
-                 limit: int = 1000, offset: int = 0) -> Lineage:
+                 limit: int = 1000, offset: int = 0, user: str | None = None) -> Lineage:
         """What ``node`` was derived from, nearest first, up to ``depth`` hops (None: all)."""
-        return self._lineage(node, "upstream", depth, columns, limit, offset)
+        return self._visible_walk(node, "upstream", depth, columns, limit, offset, user)
 
     def downstream(self, node: str | NodeRef, *, depth: int | None = None, columns: bool = False,
-                   limit: int = 1000, offset: int = 0) -> Lineage:
+                   limit: int = 1000, offset: int = 0, user: str | None = None) -> Lineage:
         """What was derived from ``node``, nearest first, up to ``depth`` hops (None: all)."""
-        return self._lineage(node, "downstream", depth, columns, limit, offset)
+        return self._visible_walk(node, "downstream", depth, columns, limit, offset, user)
+
+    def _visible_walk(self, node: str | NodeRef, direction: Direction, depth: int | None, columns: bool,
+                      limit: int, offset: int, user: str | None, vis: Visibility | None = None) -> Lineage:
+        vis = vis or self.visibility(user)
+        if not vis.restricted:
+            return self._lineage(node, direction, depth, columns, limit, offset)
+        self._require(vis, node)
+        full = self._lineage(node, direction, depth, columns, 100_000, 0)
+        nodes = [n for n in full.nodes if vis.ok(n.kind, n.key)]
+        edges = [e for e in full.edges if vis.ok(*e.src) and vis.ok(*e.dst)]
+        return Lineage(full.root, direction, depth, nodes[offset:offset + limit], edges, len(nodes), limit, offset)
 
     def _lineage(self, node: str | NodeRef, direction: Direction, depth: int | None, columns: bool,
                  limit: int, offset: int) -> Lineage:
@@ -291,9 +340,25 @@ class LineageService:
 
     # ---- impact --------------------------------------------------------------------------------
 
-    def impact(self, node_or_column: str | NodeRef, *, limit: int = 10_000) -> Impact:
+    def impact(self, node_or_column: str | NodeRef, *, limit: int = 10_000, user: str | None = None) -> Impact:
         """Everything downstream of a dataset or a column (all depths, column edges included), as
-        products with their affected columns, their contracts and consumers, owners and domains."""
+        products with their affected columns, their contracts and consumers, owners and domains.
+        A principal sees the products it may discover; ``hidden_products`` counts the others."""
+        vis = self.visibility(user)
+        self._require(vis, node_or_column)
+        impact = self._impact(node_or_column, limit)
+        if not vis.restricted:
+            return impact
+        shown = [p for p in impact.products if vis.ok("product", p["product"])]
+        contracts = [c for c in impact.contracts if vis.ok("product", c["product"])]
+        return Impact(impact.root, shown, impact.datasets, contracts,
+                      sorted({p["owner"] for p in shown if p.get("owner")}
+                             | {o for c in contracts for o in c.get("consumer_owners", [])}),
+                      sorted({p["domain"] for p in shown} | {c["consumer"] for c in contracts if c.get("consumer")}),
+                      [c for c in impact.columns if vis.ok("column", c)], impact.truncated,
+                      hidden_products=len(impact.products) - len(shown))
+
+    def _impact(self, node_or_column: str | NodeRef, limit: int) -> Impact:
         walk = self._lineage(node_or_column, "downstream", None, True, limit, 0)
         root = walk.root
         reached = [root, *walk.nodes]
@@ -341,19 +406,21 @@ class LineageService:
     # ---- export --------------------------------------------------------------------------------
 
     def export(self, node: str | NodeRef, format: str = "json", depth: int | None = None, *,
-               columns: bool = True) -> str:
+               columns: bool = True, user: str | None = None) -> str:
         """The lineage around ``node`` (upstream and downstream) as JSON, OpenLineage RunEvents
         (a JSON array), Graphviz DOT or a Mermaid flowchart."""
         if format not in FORMATS:
             raise MeshfabricError(f"unknown export format '{format}'", hint=f"use one of {', '.join(FORMATS)}")
-        up = self.upstream(node, depth=depth, columns=columns, limit=100_000)
-        down = self.downstream(node, depth=depth, columns=columns, limit=100_000)
+        vis = self.visibility(user)
+        up = self._visible_walk(node, "upstream", depth, columns, 100_000, 0, user, vis)
+        down = self._visible_walk(node, "downstream", depth, columns, 100_000, 0, user, vis)
         nodes: dict[NodeRef, LineageNode] = {up.root.ref: up.root}
         for n in up.nodes:
             nodes[n.ref] = n
         for n in down.nodes:
             nodes.setdefault(n.ref, LineageNode(n.kind, n.key, n.name, -n.distance, n.properties))
-        edges = list({(e.src, e.rel, e.dst): e for e in up.edges + down.edges}.values())
+        edges = list({(e.src, e.rel, e.dst): e for e in up.edges + down.edges
+                      if e.src in nodes and e.dst in nodes}.values())
         edges.sort(key=lambda e: (e.src, e.rel, e.dst))
         if format == "json":
             return json.dumps({"root": up.root.to_dict(), "depth": depth,
@@ -364,6 +431,159 @@ class LineageService:
         if format == "dot":
             return _dot(nodes, edges, up.root.ref)
         return _mermaid(nodes, edges, up.root.ref)
+
+    # ---- OpenLineage ---------------------------------------------------------------------------
+
+    def ingest(self, event: Any, *, user: str | None = None) -> IngestResult:
+        """Validate, store and fold one OpenLineage event sent by ``user`` (see
+        :meth:`_may_write` for what that needs)."""
+        from meshfabric.lineage.openlineage import dataset_ref, ingest_openlineage, products_by_table
+
+        written, read = _event_datasets(event)
+        with products_by_table(self.store):
+            refs_w = [dataset_ref(ns, name) for ns, name in written]
+            refs_r = [dataset_ref(ns, name) for ns, name in read]
+        principal = self._may_write(user, refs_w, refs_r)
+        return ingest_openlineage(self.store, event, principal=principal)
+
+    def marquez(self, node_id: str, depth: int = 20, *, limit: int = 1000, user: str | None = None) -> dict[str, Any]:
+        """The lineage graph around a dataset or job, shaped like Marquez's lineage API."""
+        from meshfabric.lineage.openlineage import dataset_ref, marquez_lineage, products_by_table, resolve_node_id
+
+        vis = self.visibility(user)
+        if vis.restricted:
+            with products_by_table(self.store):
+                if not vis.ok(*resolve_node_id(self.store, node_id)):
+                    raise NotFound(f"no dataset {node_id.partition(':')[2]!r} in the lineage graph")
+        graph = marquez_lineage(self.store, node_id, depth, limit=limit)
+        if not vis.restricted:
+            return graph
+        kept = [n for n in graph["graph"] if vis.ok_id(n["id"])]
+        with products_by_table(self.store):
+            for n in kept:
+                n["inEdges"] = [e for e in n["inEdges"] if vis.ok_id(e["origin"])]
+                n["outEdges"] = [e for e in n["outEdges"] if vis.ok_id(e["destination"])]
+                if n["type"] == "JOB":
+                    for side in ("inputs", "outputs"):
+                        n["data"][side] = [d for d in n["data"][side]
+                                           if vis.ok(*dataset_ref(d["namespace"], d["name"]))]
+        return {"graph": kept}
+
+    def column_lineage(self, node_id: str, depth: int = 20, *, with_downstream: bool = False, limit: int = 1000,
+                       user: str | None = None) -> dict[str, Any]:
+        """Column lineage of a field or of every field of a dataset, shaped like Marquez's API."""
+        from meshfabric.lineage.openlineage import marquez_column_lineage, products_by_table, resolve_field_id
+
+        vis = self.visibility(user)
+        if vis.restricted:
+            with products_by_table(self.store):
+                ref = resolve_field_id(self.store, node_id)[0]
+            if not vis.ok(*ref):
+                raise NotFound(f"no field or dataset {node_id.partition(':')[2]!r} in the lineage graph")
+        graph = marquez_column_lineage(self.store, node_id, depth, with_downstream=with_downstream, limit=limit)
+        if not vis.restricted:
+            return graph
+
+        def ok(field_id: str) -> bool:
+            return vis.ok_id("dataset:" + field_id.partition(":")[2].rpartition(":")[0])
+
+        kept = [n for n in graph["graph"] if ok(n["id"])]
+        for n in kept:
+            n["inEdges"] = [e for e in n["inEdges"] if ok(e["origin"])]
+            n["outEdges"] = [e for e in n["outEdges"] if ok(e["destination"])]
+            n["data"]["inputFields"] = [f for f in n["data"]["inputFields"]
+                                        if vis.ok_id(f"dataset:{f['namespace']}:{f['dataset']}")]
+        return {"graph": kept}
+
+    def events(self, *, offset: int = 0, limit: int = 100, user: str | None = None,
+               **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """Stored OpenLineage events exactly as received, newest first, and how many match;
+        an event that names a product hidden from ``user`` is left out."""
+        from meshfabric.lineage.openlineage import dataset_ref, list_events, products_by_table
+
+        vis = self.visibility(user)
+        if not vis.restricted:
+            return list_events(self.store, offset=offset, limit=limit, **filters)  # type: ignore[no-any-return]
+        items, _ = list_events(self.store, offset=0, limit=1_000_000, **filters)
+        with products_by_table(self.store):
+            def shown(item: dict[str, Any]) -> bool:
+                written, read = _event_datasets(item.get("event"))
+                return all(vis.ok(*dataset_ref(ns, name)) for ns, name in written + read)
+
+            kept = [i for i in items if shown(i)]
+        return kept[offset:offset + limit], len(kept)
+
+
+# ---- what a principal may see and write ----------------------------------------------------------
+#
+# Lineage is metadata about products, so a principal sees in it only the products it may
+# discover: a hidden product and its columns are left out of every answer (the walk still runs
+# through them, so what lies beyond stays reachable at its true distance), and asking for one is
+# the NotFound of a node that does not exist. OpenLineage datasets and jobs outside the mesh
+# carry no policy and are visible to every principal.
+
+
+class Visibility:
+    """The products hidden from one principal (empty: it sees everything)."""
+
+    def __init__(self, hidden: set[str] | None = None) -> None:
+        self.hidden: set[str] = hidden or set()
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.hidden)
+
+    def ok(self, kind: str, key: str) -> bool:
+        if not self.hidden:
+            return True
+        if kind == "product":
+            return key not in self.hidden
+        if kind == "column" and "/" not in key:
+            return key.rpartition(".")[0] not in self.hidden
+        return True
+
+    def ok_id(self, node_id: str) -> bool:
+        """A Marquez node id (``dataset:meshfabric:<fqn>`` is a product)."""
+        prefix = f"dataset:{MESH_NAMESPACE}:"
+        return not (self.hidden and node_id.startswith(prefix) and node_id[len(prefix):] in self.hidden)
+
+
+def _event_datasets(event: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(written, read) ``(namespace, name)`` pairs an OpenLineage event names — its outputs and
+    the dataset of a DatasetEvent are written; its inputs and the input fields of every column
+    lineage facet are read. Tolerant of any shape: validation judges the event afterwards."""
+    def pair(d: Any) -> tuple[str, str] | None:
+        if isinstance(d, dict) and isinstance(d.get("namespace"), str) and isinstance(d.get("name"), str):
+            return (d["namespace"], d["name"])
+        return None
+
+    def listed(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else []
+
+    written: list[tuple[str, str]] = []
+    read: list[tuple[str, str]] = []
+    if not isinstance(event, dict):
+        return written, read
+    datasets = [*listed(event.get("outputs")), *listed(event.get("inputs")), event.get("dataset")]
+    for d in [*listed(event.get("outputs")), event.get("dataset")]:
+        if (p := pair(d)) is not None:
+            written.append(p)
+    for d in listed(event.get("inputs")):
+        if (p := pair(d)) is not None:
+            read.append(p)
+    for d in datasets:
+        facets = d.get("facets") if isinstance(d, dict) else None
+        facet = facets.get("columnLineage") if isinstance(facets, dict) else None
+        if not isinstance(facet, dict):
+            continue
+        fields = facet.get("fields") if isinstance(facet.get("fields"), dict) else {}
+        sources = listed(facet.get("dataset"))
+        for spec in fields.values():
+            if isinstance(spec, dict):
+                sources += listed(spec.get("inputFields"))
+        read += [p for f in sources if (p := pair({"namespace": f.get("namespace"), "name": f.get("name")}
+                                                   if isinstance(f, dict) else None)) is not None]
+    return written, read
 
 
 # ---- the recursive walk ----------------------------------------------------------------------

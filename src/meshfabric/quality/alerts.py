@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +36,10 @@ from meshfabric.errors import ConfigError, MeshfabricError, NotFound
 from meshfabric.store.models import AlertDeliveryRow, AlertRow, utcnow
 
 if TYPE_CHECKING:
+    from meshfabric.access.decision import Decision
+    from meshfabric.access.service import AccessService
+    from meshfabric.config import Settings
+    from meshfabric.events import EventLog
     from meshfabric.store import Store
 
 log = logging.getLogger("meshfabric.alerts")
@@ -362,53 +366,99 @@ def deliver(
 
 
 class AlertService:
-    """The SDK's view of alerts (``mesh.alerts``)."""
+    """The SDK's view of alerts (``mesh.alerts``), each call as the acting principal: an alert
+    exists for a principal that may discover its product; its values (``value``, ``expected``,
+    ``score`` and the message that quotes them) only for one that could read them through a
+    query (:func:`redact_alert`); acknowledging and resolving need ``write`` on the product."""
 
-    def __init__(self, mesh: Any) -> None:
-        self.mesh = mesh
-
-    def _product(self, product: str | None) -> str | None:
-        if product is None:
-            return None
-        try:
-            return str(self.mesh.product(product).fqn)
-        except NotFound:
-            return product  # alerts outlive a product removed from the catalog
+    def __init__(self, store: Store, access: AccessService, events: EventLog, settings: Settings) -> None:
+        self.store = store
+        self.access = access
+        self.events = events
+        self.settings = settings
 
     def list(self, *, product: str | None = None, status: str | None = None, series: str | None = None,
-             detector: str | None = None, limit: int = 100) -> builtins.list[AlertInfo]:
-        return list_alerts(self.mesh.store, product=self._product(product), status=status, series=series,
-                           detector=detector, limit=limit)
+             detector: str | None = None, limit: int = 100, user: str | None = None) -> builtins.list[AlertInfo]:
+        """Alerts of the products ``user`` may discover, most recently updated first."""
+        if product is not None:
+            try:
+                product = self.access.decide(user, "quality.read", product).product
+            except NotFound:
+                if self.access.visible_products(user) is not None:
+                    raise
+                # alerts outlive a product removed from the catalog: an admin still finds them
+        visible = self.access.visible_products(user)
+        found = list_alerts(self.store, product=product, status=status, series=series, detector=detector,
+                            limit=limit if visible is None else max(limit, 1) * 4 + 100)
+        decisions: dict[str, Decision] = {}
+        out = []
+        for alert in found:
+            if visible is not None and alert.product not in visible:
+                continue
+            if visible is not None and alert.product not in decisions:
+                decisions[alert.product] = self.access.decide(user, "quality.read", alert.product, audit=False)
+            out.append(redact_alert(alert, decisions.get(alert.product)))
+        return out[:limit]
 
-    def get(self, alert_id: int) -> AlertInfo:
-        return get_alert(self.mesh.store, alert_id)
+    def _decided(self, alert_id: int, user: str | None, action: str) -> tuple[AlertInfo, Decision | None]:
+        info = get_alert(self.store, alert_id)
+        try:
+            decision = self.access.decide(user, action, info.product)
+        except NotFound:
+            if self.access.visible_products(user) is None and action == "quality.read":
+                return info, None  # a removed product's alert, asked for by an admin
+            raise NotFound(f"alert {alert_id} does not exist",
+                           hint="list alerts with `meshfabric alerts list`") from None
+        return info, decision
+
+    def get(self, alert_id: int, *, user: str | None = None) -> AlertInfo:
+        info, decision = self._decided(alert_id, user, "quality.read")
+        return redact_alert(info, decision)
 
     def _after(self, info: AlertInfo) -> AlertInfo:
-        if self.mesh.events.subscriptions:
-            self.mesh.events.deliver()
+        if self.events.subscriptions:
+            self.events.deliver()
         return info
 
-    def ack(self, alert_id: int, *, note: str = "", by: str | None = None) -> AlertInfo:
-        """Acknowledge; ``by`` defaults to the workspace's local principal."""
-        return self._after(acknowledge(self.mesh.store, alert_id, note=note, by=by or self._local()))
+    def ack(self, alert_id: int, *, note: str = "", user: str | None = None) -> AlertInfo:
+        """Acknowledge (``alert.manage``: write on the product); recorded as done by ``user``."""
+        _, decision = self._decided(alert_id, user, "alert.manage")
+        by = decision.principal.name if decision is not None else self.access.local_name
+        return redact_alert(self._after(acknowledge(self.store, alert_id, note=note, by=by)), decision)
 
-    def resolve(self, alert_id: int, *, note: str = "", by: str | None = None) -> AlertInfo:
-        """Resolve; ``by`` defaults to the workspace's local principal."""
-        return self._after(resolve(self.mesh.store, alert_id, note=note, by=by or self._local()))
+    def resolve(self, alert_id: int, *, note: str = "", user: str | None = None) -> AlertInfo:
+        """Resolve (``alert.manage``: write on the product); recorded as done by ``user``."""
+        _, decision = self._decided(alert_id, user, "alert.manage")
+        by = decision.principal.name if decision is not None else self.access.local_name
+        return redact_alert(self._after(resolve(self.store, alert_id, note=note, by=by)), decision)
 
-    def _local(self) -> str:
-        return str(self.mesh.access.local_name)
+    def deliveries(self, alert_id: int, *, user: str | None = None) -> builtins.list[DeliveryInfo]:
+        self._decided(alert_id, user, "quality.read")
+        return deliveries(self.store, alert_id)
 
-    def deliveries(self, alert_id: int) -> builtins.list[DeliveryInfo]:
-        return deliveries(self.mesh.store, alert_id)
-
-    def deliver(self, alert_id: int) -> builtins.list[DeliveryInfo]:
+    def deliver(self, alert_id: int, *, user: str | None = None) -> builtins.list[DeliveryInfo]:
         """Send an alert again to the configured webhooks (after an endpoint was down)."""
         from meshfabric.quality.monitor import MonitorConfig, config_for
 
-        info = self.get(alert_id)
-        spec = self.mesh.spec
-        config = MonitorConfig.from_spec(spec.alerts) if spec is not None else config_for(self.mesh.store)
+        info, _ = self._decided(alert_id, user, "alert.manage")
+        spec = self.settings.spec
+        config = MonitorConfig.from_spec(spec.alerts) if spec is not None else config_for(self.store)
         if not config.webhooks:
             raise ConfigError("no webhooks are configured", hint="add alerts: webhooks: [...] to mesh.yaml")
-        return deliver(self.mesh.store, [(info, "redelivered")], config.webhooks)
+        return deliver(self.store, [(info, "redelivered")], config.webhooks)
+
+
+def redact_alert(alert: AlertInfo, decision: Decision | None) -> AlertInfo:
+    """``alert`` as the principal of ``decision`` may see it (None: unrestricted): the values
+    and the message that quotes them only when it may read the series' columns unmasked and
+    unfiltered (``*``, the whole table: no column values, only a row filter hides them)."""
+    if decision is None:
+        return alert
+    column = alert.column
+    columns: list[str] | None = [] if column in ("", "*") else column.split(",")
+    if alert.metric.startswith("custom"):
+        columns = None
+    if decision.sees_values(columns):
+        return alert
+    return replace(alert, value=None, expected=None, score=None,
+                   message=f"{alert.detector} flagged {alert.metric} of {alert.product} (values withheld)")

@@ -62,9 +62,13 @@ from meshfabric.quality.rules import (
 from meshfabric.quality.scores import score_run
 
 if TYPE_CHECKING:
+    from meshfabric.access.decision import Decision
+    from meshfabric.access.enforce import QueryService
+    from meshfabric.access.service import AccessService
     from meshfabric.catalog import ProductInfo
-    from meshfabric.connectors.base import ColumnInfo, PortSession
-    from meshfabric.mesh import Mesh
+    from meshfabric.connectors.base import ColumnInfo, Connector, PortSession
+    from meshfabric.events import EventLog
+    from meshfabric.store import Store
     from meshfabric.store.models import MetricPointRow
 
 log = logging.getLogger("meshfabric.quality")
@@ -149,37 +153,63 @@ class QualityRun:
 
 
 class QualityService:
-    """``mesh.quality``: run rules, read runs back."""
+    """``mesh.quality``: run rules, read runs back, profile — each as the acting principal.
 
-    def __init__(self, mesh: Mesh) -> None:
-        self.mesh = mesh
+    A run measures the whole product in its source and is stored whole: it is the product's
+    quality record, whoever asked for it. What a principal gets back is shaped by its access
+    decision (:func:`redact_run`): verdicts and scores to anyone who may discover the product,
+    measured values only where it could read the same values through a query.
+    """
+
+    def __init__(self, store: Store, connections: Callable[[str], Connector], access: AccessService,
+                 queries: QueryService, events: EventLog) -> None:
+        self.store = store
+        self.connections = connections
+        self.access = access
+        self.queries = queries
+        self.events = events
 
     # -- rules -------------------------------------------------------------------------------
-    def rules(self, product: str) -> list[AnyRule]:
+    def rules(self, product: str, *, user: str | None = None) -> list[AnyRule]:
         """The quality rules of a product as applied to the catalog."""
+        return self._rules(self.access.decide(user, "discover", product).product or product)
+
+    def _rules(self, fqn: str) -> list[AnyRule]:
         from meshfabric.store.models import ProductRow
 
-        info = self.mesh.product(product)
-        with self.mesh.store.read() as s:
-            row = s.scalar(select(ProductRow).where(ProductRow.domain == info.domain, ProductRow.name == info.name))
+        domain, _, name = fqn.partition(".")
+        with self.store.read() as s:
+            row = s.scalar(select(ProductRow).where(ProductRow.domain == domain, ProductRow.name == name))
             doc = (row.spec or {}).get("quality") if row is not None else None
         return parse_rules(doc)
 
-    def products_with_rules(self) -> list[str]:
-        return [p.fqn for p in self.mesh.products() if p.status != "retired" and self.rules(p.fqn)]
+    def products_with_rules(self, *, user: str | None = None) -> list[str]:
+        from meshfabric.catalog import list_products
+
+        visible = self.access.visible_products(user)
+        return [p.fqn for p in list_products(self.store) if p.status != "retired" and self._rules(p.fqn)
+                and (visible is None or p.fqn in visible)]
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, product: str) -> QualityRun:
-        """Run every rule of ``product`` in its source and store the run (see the module notes).
+    def run(self, product: str, *, user: str | None = None) -> QualityRun:
+        """Run every rule of ``product`` in its source and store the run (see the module notes);
+        returns it as ``user`` may see it (:func:`redact_run`).
 
+        Needs ``query`` on the product and on every product a referential rule checks against.
         An unknown product raises NotFound; anything that goes wrong while measuring is stored
         as a run with status ``error``.
         """
-        info = self.mesh.product(product)
-        rules = self.rules(info.fqn)
+        from meshfabric.catalog import get_product
+
+        decision = self.access.decide(user, "quality.run", product)
+        info = get_product(self.store, decision.product or product)
+        rules = self._rules(info.fqn)
+        for rule in rules:
+            if isinstance(rule, ReferentialRule):
+                self.access.decide(user, "query", rule.reference)
         started = datetime.now(UTC)
         clock = time.perf_counter()
-        evaluation = _Evaluation(self.mesh, info, rules, started)
+        evaluation = _Evaluation(self, info, rules, started)
         error = ""
         try:
             results = evaluation.run()
@@ -200,19 +230,19 @@ class QualityService:
         )
         points = self._persist(info, run, evaluation.rows)
         self._observe(points)
-        if self.mesh.events.subscriptions:
-            self.mesh.events.deliver()
-        return run
+        if self.events.subscriptions:
+            self.events.deliver()
+        return redact_run(run, decision)
 
-    def run_all(self) -> list[QualityRun]:
+    def run_all(self, *, user: str | None = None) -> list[QualityRun]:
         """Run every product that has rules, one after the other."""
-        return [self.run(p) for p in self.products_with_rules()]
+        return [self.run(p, user=user) for p in self.products_with_rules(user=user)]
 
     def _persist(self, info: ProductInfo, run: QualityRun, rows: int | None) -> list[MetricPointRow]:
         from meshfabric.events import DomainEvent, append
         from meshfabric.store.models import MetricPointRow, QualityResultRow, QualityRunRow
 
-        with self.mesh.store.write() as s:
+        with self.store.write() as s:
             row = QualityRunRow(
                 product=run.product, status=run.status, score=run.score, dimension_scores=run.dimension_scores,
                 rules_total=len(run.results), rules_failed=run.rules_failed, error=run.error[:8000],
@@ -258,7 +288,7 @@ class QualityService:
             monitor = importlib.import_module("meshfabric.quality.monitor")
             observe: Callable[..., Any] | None = getattr(monitor, "observe", None)
             if observe is not None:
-                observe(self.mesh.store, points)
+                observe(self.store, points)
         except ModuleNotFoundError as exc:
             if exc.name != "meshfabric.quality.monitor":
                 log.exception("the quality monitor cannot be loaded")
@@ -266,12 +296,14 @@ class QualityService:
             log.exception("the quality monitor failed to observe %d points", len(points))
 
     # -- reading -----------------------------------------------------------------------------
-    def history(self, product: str, *, limit: int = 20) -> list[QualityRun]:
-        """The latest runs of a product, newest first, with their rule results."""
+    def history(self, product: str, *, limit: int = 20, user: str | None = None) -> list[QualityRun]:
+        """The latest runs of a product, newest first, with their rule results as ``user`` may
+        see them (``quality.read``, :func:`redact_run`)."""
         from meshfabric.store.models import QualityResultRow, QualityRunRow
 
-        fqn = self.mesh.product(product).fqn
-        with self.mesh.store.read() as s:
+        decision = self.access.decide(user, "quality.read", product)
+        fqn = decision.product
+        with self.store.read() as s:
             runs = list(s.scalars(select(QualityRunRow).where(QualityRunRow.product == fqn)
                                   .order_by(QualityRunRow.started_at.desc(), QualityRunRow.id.desc()).limit(limit)))
             ids = [r.id for r in runs]
@@ -285,11 +317,94 @@ class QualityService:
                         r.detail,
                     ))
         return [
-            QualityRun(r.product, r.status, results[r.id], r.score, dict(r.dimension_scores or {}),
-                       _utc(r.started_at), _utc(r.finished_at or r.started_at), r.seconds, r.queries, r.error,
-                       r.correlation_id, int(r.id))
+            redact_run(QualityRun(r.product, r.status, results[r.id], r.score, dict(r.dimension_scores or {}),
+                                  _utc(r.started_at), _utc(r.finished_at or r.started_at), r.seconds, r.queries,
+                                  r.error, r.correlation_id, int(r.id)), decision)
             for r in runs
         ]
+
+    # -- profiles ----------------------------------------------------------------------------
+    def profile(self, product: str, *, user: str | None = None, columns: Sequence[str] | None = None,
+                **options: Any) -> Any:
+        """Profile a product's columns inside its source (``ProductProfile``).
+
+        Options: ``columns`` (names), ``top`` (top values per column, default 10), ``quantiles``
+        (default 0.05, 0.25, 0.5, 0.75, 0.95), ``reveal`` (show values of pii columns). A profile
+        reads raw values over every row: a principal with a row filter on the product is
+        refused, and columns it sees masked are left out (asking for one by name is refused).
+        """
+        from meshfabric.catalog import get_product
+        from meshfabric.errors import AccessDenied
+        from meshfabric.quality.profile import profile_product
+
+        decision = self.access.decide(user, "profile", product)
+        fqn = decision.product or product
+        name = decision.principal.name
+        if decision.policy is not None and decision.policy.row_filter is not None:
+            self.access.audit(name, "profile", fqn, "denied", "row-filtered principal")
+            raise AccessDenied(f"'{name}' sees only some rows of '{fqn}' and may not profile it: a profile "
+                               "measures every row", hint="query the product instead; its row filter then applies")
+        info = get_product(self.store, fqn)
+        masked = decision.masked_columns
+        if masked:
+            asked = [c for c in columns or [] if c.lower() in masked]
+            if asked:
+                self.access.audit(name, "profile", fqn, "denied", f"masked columns {', '.join(asked)}")
+                raise AccessDenied(f"'{name}' sees column(s) {', '.join(asked)} of '{fqn}' masked and may not "
+                                   "profile them", hint="profile the other columns, or query the product")
+            columns = [c for c in (columns or [c["name"] for c in info.columns]) if c.lower() not in masked]
+            if not columns:
+                raise AccessDenied(f"'{name}' sees every column of '{fqn}' masked: nothing to profile")
+        return profile_product(info, self.connections(info.source), columns=columns, **options)
+
+    def record_profile(self, profile: Any) -> Any:
+        """Store a profile's numbers as metric points (``{product}/profile.<stat>/<column>``) and
+        let the monitor judge them; returns the monitor's ``ObserveResult``."""
+        from meshfabric.quality.monitor import Observation, record
+
+        result = record(self.store, [Observation(profile.product, metric, value, column, profile.profiled_at)
+                                     for metric, column, value in profile.metrics()])
+        if self.events.subscriptions:
+            self.events.deliver()
+        return result
+
+
+#: said in place of values a principal may not see
+WITHHELD = "values withheld: they are measured over data this principal sees masked, filtered or not at all"
+
+
+def redact_run(run: QualityRun, decision: Decision) -> QualityRun:
+    """``run`` as the principal of ``decision`` may see it: verdicts, thresholds and scores
+    always; observed values, row counts, samples, details and extra observations of a rule only
+    when it may read the rule's columns unmasked and unfiltered (a custom SQL rule reads any
+    column); the statements sent and an error's text only when it may read the whole product so.
+
+    >>> from meshfabric.access.decision import Decision
+    >>> from meshfabric.access.model import Principal
+    >>> r = RuleResult("r", "completeness", ["email"], "completeness", "error", False, 0.5, ">= 0.9", 3, 6,
+    ...                [{"email": None}], "3 of 6")
+    >>> run = QualityRun("crm.c", "failed", [r], 0.5, {}, datetime.now(UTC), datetime.now(UTC), 0.1, 1)
+    >>> seen = redact_run(run, Decision(Principal("eve"), "quality.read", "crm.c", 1))
+    >>> (seen.results[0].passed, seen.results[0].observed, seen.results[0].sample, run.results[0].observed)
+    (False, None, [], 0.5)
+    """
+    from dataclasses import replace
+
+    if decision.sees_values(None):
+        return run
+    results = []
+    for r in run.results:
+        columns = None if r.type == "custom_sql" else r.columns
+        if decision.sees_values(columns):
+            results.append(r)
+        else:
+            results.append(replace(r, observed=None, failing_rows=None, total_rows=None, sample=[], detail=WITHHELD,
+                                   extra={}))
+    error = ("the run failed in the source (the message is shown to principals who may read the product)"
+             if run.error else "")
+    return replace(run, results=results, error=error, statements=[])
+
+
 
 
 def _utc(ts: datetime) -> datetime:
@@ -408,8 +523,8 @@ def _rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str,
 class _Evaluation:
     """Measures and judges the rules of one product; counts and keeps every statement sent."""
 
-    def __init__(self, mesh: Mesh, info: ProductInfo, rules: list[AnyRule], started: datetime) -> None:
-        self.mesh = mesh
+    def __init__(self, service: QualityService, info: ProductInfo, rules: list[AnyRule], started: datetime) -> None:
+        self.service = service
         self.info = info
         self.rules = rules
         self.started = started
@@ -428,7 +543,7 @@ class _Evaluation:
 
         if not self.rules:
             return []
-        connector = self.mesh.connector(self.info.source)
+        connector = self.service.connections(self.info.source)
         port = OutputPort.model_validate(self.info.output)
         local, remote = self._references(connector)
         self.scan_rules = list(self.rules)
@@ -455,12 +570,13 @@ class _Evaluation:
         sql = (f"SELECT DISTINCT {key} FROM {rule.reference} WHERE {key} IS NOT NULL ORDER BY 1 "
                f"LIMIT {KEYSET_LIMIT + 1}")
         self.statements.append(sql)
-        column = self.mesh.query(sql).arrow().column(0).to_pylist()
+        column = self.service.queries.run(sql).arrow().column(0).to_pylist()
         return column if len(column) <= KEYSET_LIMIT else None
 
     def _references(self, connector: Any) -> tuple[dict[int, tuple[str, list[ColumnInfo]]], dict[int, ReferentialRule]]:
         """Referenced products of referential rules: in the same source (relation and columns,
         for an anti-join in the source) or elsewhere (checked by a federated query)."""
+        from meshfabric.catalog import get_product
         from meshfabric.spec.models import OutputPort
 
         local: dict[int, tuple[str, list[ColumnInfo]]] = {}
@@ -468,7 +584,7 @@ class _Evaluation:
         for i, rule in enumerate(self.rules):
             if not isinstance(rule, ReferentialRule):
                 continue
-            target = self.mesh.product(rule.reference)
+            target = get_product(self.service.store, rule.reference)
             if target.source == self.info.source:
                 port = OutputPort.model_validate(target.output)
                 local[i] = connector.run_on_port(port, lambda s: (s.relation, list(s.columns)))
@@ -500,13 +616,13 @@ class _Evaluation:
     def _federated(self, rule: ReferentialRule, in_scan: RuleResult) -> RuleResult:
         sql = qc.federated_orphans_sql(rule, self.info.fqn)
         self.statements.append(sql)
-        failing = _count(self.mesh.query(sql).arrow().column(0)[0].as_py())
+        failing = _count(self.service.queries.run(sql).arrow().column(0)[0].as_py())
         result = _row_result(rule, failing, in_scan.total_rows or 0)
         result.detail = f"checked against {rule.reference} in another source (federated query)"
         if not result.passed:
             sample = qc.federated_orphans_sql(rule, self.info.fqn, sample=SAMPLE_ROWS)
             self.statements.append(sample)
-            result.sample = [jsonable(r) for r in self.mesh.query(sample).arrow().to_pylist()]
+            result.sample = [jsonable(r) for r in self.service.queries.run(sample).arrow().to_pylist()]
         return result
 
 

@@ -30,6 +30,10 @@ class ScanStats:
     pushed_filters: tuple[str, ...] = ()
     kept_filters: tuple[str, ...] = ()
     limit: int | None = None
+    #: rows a secured scan's row filter admitted into the engine (None: the scan has no filter
+    #: the engine applied itself); not part of ``as_dict``: the access layer reports it as
+    #: ``rows`` to a filtered principal
+    admitted_rows: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -28,7 +28,8 @@ from meshfabric.spec.models import LIFECYCLE
 from meshfabric.store.models_search import SearchDocumentRow, SearchTermRow
 
 if TYPE_CHECKING:
-    from meshfabric.mesh import Mesh
+    from meshfabric.access.service import AccessService
+    from meshfabric.store import Store
 
 #: fewer hits than this and typo correction is tried
 FEW = 3
@@ -136,9 +137,9 @@ class Visibility:
         return cls(products, None if products is None else {fqn.split(".", 1)[0] for fqn in products})
 
 
-def visible_products(mesh: Mesh, user: str | None) -> set[str] | None:
+def visible_products(access: Any, user: str | None) -> set[str] | None:
     """The fqns ``user`` may discover, from the access layer; ``None`` when everything is visible."""
-    found = mesh.access.visible_products(user)
+    found = access.visible_products(user)
     return None if found is None else set(found)
 
 
@@ -191,7 +192,8 @@ def _corrections(session: Session, word: str) -> dict[str, float]:
 
 
 def search(
-    mesh: Mesh,
+    store: Store,
+    access: AccessService,
     text: str,
     *,
     user: str | None = None,
@@ -210,9 +212,8 @@ def search(
     """
     filters = Filters(domain, tag, owner, classification, status)
     _check(text, limit, offset, filters)
-    store = mesh.store
     sync_search(store)
-    visible = Visibility.of(visible_products(mesh, user))
+    visible = Visibility.of(visible_products(access, user))
     words = query_words(text)
     fts = full_text(store)
     corrections: dict[str, str] = {}

@@ -37,6 +37,52 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+#: seconds a query may run when ``access.query_timeout`` does not say otherwise
+DEFAULT_QUERY_TIMEOUT = 300.0
+
+
+class QueryTimeoutSpec(_Model):
+    """``access.query_timeout``: how long one query may run before it is cancelled, in seconds.
+
+    The most specific entry wins — the user's own, else the largest of its groups', else the
+    largest of its roles', else ``default``. A number instead of the mapping sets ``default``.
+    """
+
+    default: float = Field(DEFAULT_QUERY_TIMEOUT, gt=0, le=7 * 24 * 3600)
+    users: dict[str, float] = Field(default_factory=dict)
+    groups: dict[str, float] = Field(default_factory=dict)
+    roles: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"default": value}
+        return value
+
+    @field_validator("users", "groups", "roles")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, seconds in value.items():
+            if not 0 < seconds <= 7 * 24 * 3600:
+                raise ValueError(f"the limit of '{name}' must be more than 0 and at most a week, not {seconds}")
+        return value
+
+    def for_principal(self, name: str, groups: tuple[str, ...], roles: tuple[str, ...]) -> float:
+        """The limit that applies to a principal.
+
+        >>> QueryTimeoutSpec(default=60, roles={"etl": 3600}).for_principal("ana", (), ("etl",))
+        3600.0
+        """
+        if name in self.users:
+            return float(self.users[name])
+        for table, held in ((self.groups, groups), (self.roles, roles)):
+            mine = [table[h] for h in held if h in table]
+            if mine:
+                return float(max(mine))
+        return float(self.default)
+
+
 class AccessSpec(_Model):
     """``access:`` in mesh.yaml.
 
@@ -53,6 +99,10 @@ class AccessSpec(_Model):
     )
     hash_salt: str | None = Field(
         None, description="salt of the 'hash' mask, as ${ENV_VAR}; default $MESHFABRIC_MASK_SALT"
+    )
+    query_timeout: QueryTimeoutSpec = Field(
+        default_factory=QueryTimeoutSpec,
+        description="seconds a query may run (a number, or default/users/groups/roles); then it is cancelled",
     )
 
     @field_validator("hash_salt")
