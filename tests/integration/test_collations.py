@@ -602,6 +602,9 @@ def test_row_filter_on_a_case_insensitive_column_is_not_trusted_at_the_source(pe
         assert m.query("SELECT count(*) AS n FROM hr.people WHERE name <> 'abc'").arrow().column("n").to_pylist() == [
             12 - len(exact)
         ]
+        # a pushed filter with a pushed LIMIT would stop at the first three NOCASE matches ('abc')
+        limited = m.query("SELECT name FROM hr.people WHERE name = 'ABC' LIMIT 3").arrow()
+        assert limited.column("name").to_pylist() == ["ABC"] * 3
         assert m.query("SELECT count(*) AS n FROM hr.people WHERE lower(name) = 'abc'").arrow().column(
             "n"
         ).to_pylist() == [12]
