@@ -1,4 +1,4 @@
-"""``contract generate|import|export|list|show|test|check|changelog``."""
+"""``contract generate|import|export|list|show|test|violations|check|changelog``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
     contract = typer.Typer(help="Data contracts between producer products and consumer domains (ODCS v3.1).",
                            no_args_is_help=True)
     for name, fn in (("generate", generate), ("import", import_), ("export", export), ("list", list_),
-                     ("show", show), ("test", test), ("check", check), ("changelog", changelog)):
+                     ("show", show), ("test", test), ("violations", violations), ("check", check),
+                     ("changelog", changelog)):
         contract.command(name)(fn)
     app.add_typer(contract, name="contract")
 
@@ -60,11 +61,14 @@ def generate(
         err_console.print(f"saved contract {contract.id}")
 
 
-def import_(file: Path = typer.Argument(..., help="ODCS v3.1 YAML file.")) -> None:
+def import_(file: Path = typer.Argument(..., help="ODCS v3.1 YAML file."), as_json: bool = JsonOpt) -> None:
     """Validate an ODCS contract and store it in the catalog."""
 
     with open_mesh() as mesh:
         contract = mesh.contracts.import_(file)
+    if as_json:
+        print_json(contract.to_dict())
+        return
     console.print(f"imported contract {contract.id} ({contract.product_fqn or 'no product'} → "
                   f"{contract.consumer_domain or 'no consumer'}, v{contract.version}, {contract.status})")
 
@@ -146,6 +150,22 @@ def test(
                            style="green" if result.compliant else "bold red"))
     if not result.compliant:
         raise typer.Exit(1)
+
+
+def violations(
+    contract_id: str = typer.Argument(None, help="Contract id (a unique prefix works); default: every contract."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recorded violations; the measured value only where you may read the product unmasked."""
+
+    with open_mesh() as mesh:
+        found = mesh.contracts.violations(contract_id)
+    if as_json:
+        print_json(found)
+        return
+    console.print(table("violations", ["contract", "metric", "actual", "operator", "threshold", "measured at"],
+                        [[v["contract_id"][:8], v["metric"], v["actual"],
+                          v["operator"], v["threshold"], v["measured_at"]] for v in found]))
 
 
 def check(path: Path = typer.Argument(None, help="Workspace or a part of it (default: the whole workspace).")) -> None:

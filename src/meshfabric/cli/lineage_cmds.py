@@ -1,4 +1,6 @@
-"""``lineage upstream|downstream|impact|export|add``: the lineage graph kept in the store.
+"""``lineage upstream|downstream|impact|export|graph|column-lineage|events|add``: the lineage
+graph kept in the store (``graph``, ``column-lineage`` and ``events`` answer as the Marquez-shaped
+REST endpoints do).
 
 ``lineage sql`` lives in :mod:`meshfabric.cli.lineage_sql_cmd` and is added to the same group.
 """
@@ -30,6 +32,9 @@ def register(app: typer.Typer) -> None:
     lineage.command("downstream")(downstream)
     lineage.command("impact")(impact)
     lineage.command("export")(export)
+    lineage.command("graph")(graph)
+    lineage.command("column-lineage")(column_lineage)
+    lineage.command("events")(events)
     lineage.command("add")(add)
     app.add_typer(lineage, name="lineage")
 
@@ -99,6 +104,60 @@ def export(node: str = NodeArg,
     with open_mesh() as mesh:
         text = mesh.lineage.export(node, format=format, depth=depth)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+NodeIdArg = typer.Argument(..., help="dataset:<namespace>:<name> or job:<namespace>:<name>")
+
+
+def graph(node_id: str = NodeIdArg,
+          depth: int = typer.Option(20, "--depth", "-d", min=0, help="Dataset-to-dataset steps each way."),
+          limit: int = typer.Option(1000, "--limit", min=1, help="At most this many datasets each way."),
+          as_json: bool = JsonOpt) -> None:
+    """The lineage graph around a dataset or job, as GET /api/v1/lineage answers (Marquez's shape)."""
+    with open_mesh() as mesh:
+        found = mesh.lineage.marquez(node_id, depth, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    console.print(table(None, ["node", "in", "out"],
+                        [[n["id"], ", ".join(e["origin"] for e in n["inEdges"]),
+                          ", ".join(e["destination"] for e in n["outEdges"])] for n in found["graph"]]))
+
+
+def column_lineage(node_id: str = typer.Argument(..., help="datasetField:<namespace>:<name>:<field> or "
+                                                      "dataset:<namespace>:<name>"),
+                   depth: int = typer.Option(20, "--depth", "-d", min=0),
+                   downstream: bool = typer.Option(False, "--downstream", help="Follow the fields' consumers too."),
+                   limit: int = typer.Option(1000, "--limit", min=1),
+                   as_json: bool = JsonOpt) -> None:
+    """Column lineage of a field or of every field of a dataset, as GET /api/v1/column-lineage answers."""
+    with open_mesh() as mesh:
+        found = mesh.lineage.column_lineage(node_id, depth, with_downstream=downstream, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    console.print(table(None, ["field", "from"],
+                        [[n["id"], ", ".join(f"{f['dataset']}.{f['field']}" for f in n["data"]["inputFields"])]
+                         for n in found["graph"]]))
+
+
+def events(job: str = typer.Option(None, "--job", help="namespace/name"),
+           dataset: str = typer.Option(None, "--dataset", help="DatasetEvents about this dataset."),
+           limit: int = typer.Option(100, "--limit", "-n", min=1), offset: int = OffsetOpt,
+           as_json: bool = JsonOpt) -> None:
+    """Stored OpenLineage events exactly as received, newest first (GET /api/v1/lineage/events)."""
+    with open_mesh() as mesh:
+        items, total = mesh.lineage.events(job=job, dataset=dataset, offset=offset, limit=limit)
+    if as_json:
+        print_json({"items": items, "total": total, "offset": offset, "limit": limit})
+        return
+    rows = []
+    for item in items:
+        event = item.get("event") or {}
+        job_of, run_of = event.get("job") or {}, event.get("run") or {}
+        rows.append([event.get("eventTime", ""), event.get("eventType", ""),
+                     f"{job_of.get('namespace', '')}/{job_of.get('name', '')}", run_of.get("runId", "")])
+    console.print(table(f"{total} event(s)", ["time", "type", "job", "run"], rows))
 
 
 def add(sources: list[str] = typer.Option(..., "--source", "-s", help="What the target is derived from (repeat)."),

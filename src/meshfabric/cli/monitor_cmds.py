@@ -124,20 +124,28 @@ def alerts_show(alert_id: int = typer.Argument(...), as_json: bool = JsonOpt) ->
 
 
 def alerts_ack(
-    alert_id: int = typer.Argument(...), note: str = typer.Option("", "--note", help="Why, for the event log.")
+    alert_id: int = typer.Argument(...), note: str = typer.Option("", "--note", help="Why, for the event log."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Acknowledge an alert: someone is on it; repeats still add to it."""
     with open_mesh() as mesh:
         alert = mesh.alerts.ack(alert_id, note=note)
+    if as_json:
+        print_json(alert.to_dict())
+        return
     console.print(f"alert {alert.id} {alert.status}")
 
 
 def alerts_resolve(
-    alert_id: int = typer.Argument(...), note: str = typer.Option("", "--note", help="Why, for the event log.")
+    alert_id: int = typer.Argument(...), note: str = typer.Option("", "--note", help="Why, for the event log."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Resolve an alert; the next anomaly on its series opens a new one."""
     with open_mesh() as mesh:
         alert = mesh.alerts.resolve(alert_id, note=note)
+    if as_json:
+        print_json(alert.to_dict())
+        return
     console.print(f"alert {alert.id} {alert.status}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from meshfabric.cli._common import console, err_console, open_mesh, table
+from meshfabric.cli._common import console, err_console, open_mesh, print_json, table
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -92,8 +92,12 @@ def _write(data: object, fmt: str, output: Path | None) -> None:
 def explain(
     sql: str = typer.Argument(..., help="SQL text, '-' for stdin, or @FILE."),
     as_user: str = typer.Option(None, "--as", help="Act as this principal (the local principal must be an admin)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON: {\"plan\": text}, unwrapped."),
 ) -> None:
     """Show the plan: what each source will be sent and what runs in the engine."""
     with open_mesh() as mesh:
         plan = mesh.explain(_read_sql(sql), user=as_user)
+    if as_json:
+        print_json({"plan": str(plan)})
+        return
     console.print(Text(str(plan)))
