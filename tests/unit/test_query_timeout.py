@@ -260,7 +260,7 @@ def test_mysql_statements_carry_the_time_left_and_a_marker() -> None:
     from meshfabric.connectors.mysql import _limited
 
     port = OutputPort(source="my", table="t")
-    sql = 'SELECT `n` FROM `t` WHERE `n` > 1'
+    sql = "SELECT `n` FROM `t` WHERE `n` > 1"
     assert _limited(ScanRequest(port), "abc", True, sql) == sql  # no limit: sent as planned
     request = ScanRequest(port, deadline=Deadline(20))
     maria = _limited(request, "abc", True, sql)

@@ -77,17 +77,18 @@ def execute(
     """
     _recheck(plan.sql, {s.name for s in plan.scans})
     started = time.perf_counter()
-    session = _Session(materialise=len(plan.scans) >= MATERIALISE_MIN_SCANS,
-                       secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None},
-                       deadline=deadline)
+    session = _Session(
+        materialise=len(plan.scans) >= MATERIALISE_MIN_SCANS,
+        secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None},
+        deadline=deadline,
+    )
     if deadline is not None:
         if deadline.expired:
             raise _timeout(deadline, "the query was being planned")
         deadline.start()
     try:
         # when this raises, run_scans has arranged to stop the deadline once its scans are over
-        results = run_scans(plan.scans, catalog, on_result=session.load, while_reading=session.open,
-                            deadline=deadline)
+        results = run_scans(plan.scans, catalog, on_result=session.load, while_reading=session.open, deadline=deadline)
         try:
             scanned = time.perf_counter()
             conn = session.open()
@@ -263,8 +264,11 @@ def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, result: ScanResult
     from meshfabric.query.secure import SALT_COLUMN
 
     table = result.table
-    needed = ({c.sql(dialect=DIALECT) for c in _operands_of(scan.row_filter, exp.And)}
-              if scan.row_filter is not None else set())
+    needed = (
+        {c.sql(dialect=DIALECT) for c in _operands_of(scan.row_filter, exp.And)}
+        if scan.row_filter is not None
+        else set()
+    )
     pushed = {f.sql(dialect=DIALECT) for f in result.pushed_filters}
     if needed <= pushed:
         if scan.salt is not None:
@@ -278,8 +282,10 @@ def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, result: ScanResult
         params = [scan.salt] if scan.salt is not None else []
         conn.execute(f'CREATE TABLE "{scan.name}" AS SELECT *{salt} FROM "{_INCOMING}"{where}', params)
     except duckdb.Error as exc:
-        raise QueryError(f"the access policy of '{scan.product}' could not be applied: {_first_line(str(exc))}",
-                         hint="ask a workspace admin to check the policy (`meshfabric policy test`)") from None
+        raise QueryError(
+            f"the access policy of '{scan.product}' could not be applied: {_first_line(str(exc))}",
+            hint="ask a workspace admin to check the policy (`meshfabric policy test`)",
+        ) from None
     finally:
         conn.unregister(_INCOMING)
 
