@@ -118,7 +118,7 @@ def bench(label: str, store_url: str | None, runs: int, chain: int) -> None:
     validate_event(events[0])  # load the schemas once
     v = per_event(validate_event, events)
     raw = per_event(raw_insert(mesh.store), events)
-    ingest = per_event(lambda e: ingest_openlineage(mesh, e), events)
+    ingest = per_event(lambda e: ingest_openlineage(mesh.store, e), events)
     url, server, thread = serve(mesh)
     client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=url)))
     from openlineage.client.serde import Serde
@@ -144,15 +144,15 @@ def bench(label: str, store_url: str | None, runs: int, chain: int) -> None:
 
     cns = f"chain{uuid.uuid4().hex[:6]}"
     for i in range(1, chain + 1):
-        ingest_openlineage(mesh, {"eventType": "COMPLETE", "eventTime": T0.isoformat(), "producer": PRODUCER,
-                                  "schemaURL": CORE, "run": {"runId": str(uuid.uuid4())},
-                                  "job": {"namespace": cns, "name": f"j{i}"},
-                                  "inputs": [{"namespace": cns, "name": f"d{i - 1}"}],
-                                  "outputs": [{"namespace": cns, "name": f"d{i}"}]})
+        ingest_openlineage(mesh.store, {"eventType": "COMPLETE", "eventTime": T0.isoformat(), "producer": PRODUCER,
+                                        "schemaURL": CORE, "run": {"runId": str(uuid.uuid4())},
+                                        "job": {"namespace": cns, "name": f"j{i}"},
+                                        "inputs": [{"namespace": cns, "name": f"d{i - 1}"}],
+                                        "outputs": [{"namespace": cns, "name": f"d{i}"}]})
     mid = f"dataset:{cns}:d{chain // 2}"
     for depth in (5, 20):
         t = time.perf_counter()
-        graph = marquez_lineage(mesh, mid, depth)["graph"]
+        graph = marquez_lineage(mesh.store, mid, depth)["graph"]
         ms = (time.perf_counter() - t) * 1000
         print(f"  lineage depth {depth:2d} on a {chain}-job chain: {len(graph)} nodes in {ms:.1f} ms")
     server.should_exit = True

@@ -91,19 +91,19 @@ def test_the_table_behind_a_product_is_the_product(workspace: tuple[Mesh, str, s
     mesh, namespace, name = workspace
     facet = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s", "fields": {
         "total": {"inputFields": [{"namespace": namespace, "name": name, "field": "amount"}]}}}
-    ingest_openlineage(mesh, _event([{"namespace": namespace, "name": name}],
-                                    [{"namespace": "s3://exports", "name": "orders.csv",
-                                      "facets": {"columnLineage": facet}}]))
+    ingest_openlineage(mesh.store, _event([{"namespace": namespace, "name": name}],
+                                          [{"namespace": "s3://exports", "name": "orders.csv",
+                                            "facets": {"columnLineage": facet}}]))
     up = mesh.lineage.upstream("s3://exports/orders.csv", columns=True)
     assert ("product", "sales.orders") in {n.ref for n in up.nodes}
     assert ("column", "sales.orders.amount") in {n.ref for n in up.nodes}
     assert mesh.graph.get("dataset", f"{namespace}/{name}") is None
     # and the Marquez view names it by its mesh id, also when asked by its physical one
-    graph = {n["id"] for n in marquez_lineage(mesh, f"dataset:{namespace}:{name}")["graph"]}
+    graph = {n["id"] for n in marquez_lineage(mesh.store, f"dataset:{namespace}:{name}")["graph"]}
     assert graph == {"dataset:meshfabric:sales.orders", "job:airflow:export", "dataset:s3://exports:orders.csv"}
     # another host name for the same server is another dataset (names are compared as written)
-    ingest_openlineage(mesh, _event([{"namespace": namespace.replace("127.0.0.1", "localhost"), "name": name}],
-                                    [{"namespace": "s3://exports", "name": "other.csv"}]))
+    ingest_openlineage(mesh.store, _event([{"namespace": namespace.replace("127.0.0.1", "localhost"), "name": name}],
+                                          [{"namespace": "s3://exports", "name": "other.csv"}]))
     assert mesh.graph.get("dataset", f"{namespace.replace('127.0.0.1', 'localhost')}/{name}") is not None
 
 
@@ -112,8 +112,8 @@ def test_a_hidden_product_stays_hidden_under_its_table_name(workspace: tuple[Mes
     from meshfabric.errors import NotFound
 
     mesh, namespace, name = workspace
-    ingest_openlineage(mesh, _event([{"namespace": namespace, "name": name}],
-                                    [{"namespace": "s3://exports", "name": "orders.csv"}]))
+    ingest_openlineage(mesh.store, _event([{"namespace": namespace, "name": name}],
+                                          [{"namespace": "s3://exports", "name": "orders.csv"}]))
     mesh.access.create_principal("analyst")
     for node in (f"dataset:{namespace}:{name}", "dataset:meshfabric:sales.orders"):
         with pytest.raises(NotFound):

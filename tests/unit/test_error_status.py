@@ -43,22 +43,23 @@ def _status_by_class_name(exc: MeshfabricError) -> int:
     return 422 if exc.exit_code == 1 else 400
 
 
+#: by class name, so that moving a class to another module does not break the check
 EXPECTED = {
-    "meshfabric.errors.MeshfabricError": 400,
-    "meshfabric.errors.SpecError": 400,
-    "meshfabric.errors.ConfigError": 400,
-    "meshfabric.errors.QueryError": 400,
-    "meshfabric.errors.SourceError": 502,
-    "meshfabric.errors.NotFound": 404,
-    "meshfabric.errors.AccessDenied": 403,
-    "meshfabric.errors.IncompatibleSchema": 422,
-    "meshfabric.errors.CheckFailed": 422,
-    "meshfabric.errors.SchemaDriftError": 422,
-    "meshfabric.errors.ContractBroken": 422,
-    "meshfabric.auth.AuthenticationFailed": 401,
-    "meshfabric.contracts.jsonschema_diff.InvalidSchemaError": 400,
-    "meshfabric.lineage.sql.SqlLineageError": 400,
-    "meshfabric.lineage.openlineage.InvalidOpenLineageEvent": 400,
+    "MeshfabricError": 400,
+    "SpecError": 400,
+    "ConfigError": 400,
+    "QueryError": 400,
+    "SourceError": 502,
+    "NotFound": 404,
+    "AccessDenied": 403,
+    "IncompatibleSchema": 422,
+    "CheckFailed": 422,
+    "SchemaDriftError": 422,
+    "ContractBroken": 422,
+    "AuthenticationFailed": 401,
+    "InvalidSchemaError": 400,
+    "SqlLineageError": 400,
+    "InvalidOpenLineageEvent": 400,
 }
 
 ERROR_CLASSES = _every_error_class()
@@ -71,5 +72,5 @@ def test_status_of_every_error_class_is_unchanged(cls: type[MeshfabricError]) ->
 
 
 def test_known_error_classes_have_their_status() -> None:
-    found = {f"{c.__module__}.{c.__qualname__}": c.http_status for c in ERROR_CLASSES}
+    found = {c.__qualname__: c.http_status for c in ERROR_CLASSES}
     assert {name: found.get(name) for name in EXPECTED} == EXPECTED

@@ -139,5 +139,5 @@ def test_deeply_nested_facets_and_nan_values_are_refused(client: TestClient) -> 
     event["outputs"][0]["facets"]["columnLineage"]["ratio"] = float("nan")
     mesh = client.app.state.mesh  # type: ignore[attr-defined]
     with pytest.raises(InvalidOpenLineageEvent) as err:
-        ingest_openlineage(mesh, event)
+        ingest_openlineage(mesh.store, event)
     assert err.value.problems[0].path == "$.outputs[0].facets.columnLineage.ratio"
