@@ -333,7 +333,7 @@ class Check:
 
 
 def suite(lay: Layout) -> list[Check]:
-    from meshfabric.quality.rules import FORMATS
+    from meshfabric.spec.quality_rules import FORMATS
 
     n = lay.rows
     return [
@@ -505,7 +505,7 @@ def floor_sql(orders: str, customers: str, dialect: str = "duckdb") -> str:
     In PostgreSQL the distinct count gets a pass of its own: a ``COUNT(DISTINCT …)`` cannot be
     a partial aggregate there, and in the main pass it would keep the whole pass from using
     parallel workers (DuckDB has no such limit, so there it stays in the main pass)."""
-    from meshfabric.quality.rules import FORMATS
+    from meshfabric.spec.quality_rules import FORMATS
 
     def like(col: str, pattern: str) -> str:
         return f"regexp_matches({col}, '{pattern}')" if dialect == "duckdb" else f"{col} ~ '{pattern}'"

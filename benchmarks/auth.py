@@ -48,7 +48,6 @@ def main() -> None:
     from auth_support import SECRET, SECRET_ENV, auth_workspace
     from meshfabric import Mesh
     from meshfabric.api.app import create_app
-    from meshfabric.auth.service import AuthService
 
     os.environ[SECRET_ENV] = SECRET
     os.environ.pop("MESHFABRIC_STORE_URL", None)
@@ -59,7 +58,7 @@ def main() -> None:
         mesh.access.create_principal("alice")
         for fqn in ("sales.orders", "crm.customers", "logistics.shipments"):
             mesh.access.grant("alice", "query", product=fqn, grantee_kind="user")
-        auth = AuthService(mesh)
+        auth = mesh.auth
         token = auth.issue_token("alice", ttl="1h").token
         key = auth.create_api_key("alice").key
         variants: dict[str, tuple[TestClient, dict[str, str]]] = {

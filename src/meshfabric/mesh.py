@@ -23,6 +23,7 @@ from meshfabric.store import Store, open_store
 if TYPE_CHECKING:
     from meshfabric.access.enforce import QueryService
     from meshfabric.access.service import AccessService
+    from meshfabric.auth.service import AuthService
     from meshfabric.catalog.service import CatalogService
     from meshfabric.connectors.base import Connector, TableInfo
     from meshfabric.contracts import SchemaRegistry
@@ -91,6 +92,13 @@ class Mesh:
         return AccessService(self.store, self.settings)
 
     @cached_property
+    def auth(self) -> AuthService:
+        """Credentials: verify requests, issue and revoke tokens and API keys."""
+        from meshfabric.auth.service import AuthService
+
+        return AuthService(self.store, self.settings, self.access)
+
+    @cached_property
     def catalog(self) -> CatalogService:
         """Domains, products and sources as the acting principal may see them; publishing."""
         from meshfabric.catalog.service import CatalogService
@@ -116,7 +124,7 @@ class Mesh:
         """Data contracts: generate, import_, export, list, get, test."""
         from meshfabric.contracts.service import ContractService
 
-        return ContractService(self.store, self.access)
+        return ContractService(self.store, self.access, lambda fqn: catalog.get_product(self.store, fqn))
 
     @cached_property
     def quality(self) -> QualityService:

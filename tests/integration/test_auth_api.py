@@ -24,7 +24,6 @@ from auth_support import HS_AUTH, SECRET, SECRET_ENV, auth_workspace, bearer, hs
 from helpers import cli, customers_rows, pg_database, write
 from meshfabric import Mesh
 from meshfabric.api.app import PROBLEM, create_app
-from meshfabric.auth.service import AuthService
 
 POLICY = """\
 kind: AccessPolicy
@@ -139,7 +138,7 @@ def test_a_token_acts_as_its_principal(client: TestClient) -> None:
     assert hidden["status"] == missing["status"] and hidden["status"] in (400, 404)
     assert hidden["detail"].replace("shipments", "X") == missing["detail"].replace("nothing", "X")
     # the service account has no grants at all
-    key = AuthService(client.app.state.mesh).create_api_key("etl").key  # type: ignore[attr-defined]
+    key = client.app.state.mesh.auth.create_api_key("etl").key  # type: ignore[attr-defined]
     assert client.get("/api/v1/products", headers={"X-API-Key": key}).json()["total"] == 0
 
 
@@ -181,7 +180,7 @@ def test_credentials_on_a_postgresql_store(tmp_path: Path, pg_url: str) -> None:
         with Mesh.open(root, store=url) as mesh:
             mesh.apply()
             _setup(mesh)
-            auth = AuthService(mesh)
+            auth = mesh.auth
             issued = auth.issue_token("alice", ttl="5m")
             created = auth.create_api_key("etl", expires="1d", name="loader")
             with TestClient(create_app(mesh), raise_server_exceptions=False) as c:
@@ -242,7 +241,7 @@ def test_real_server_with_tokens_keys_and_the_openlineage_client(server: str, ws
     assert httpx.get(server + "/api/v1/products", headers=ALICE).json()["total"] == 2
 
     with secret_env(), Mesh.open(ws) as mesh:
-        key = AuthService(mesh).create_api_key("etl", name="openlineage").key
+        key = mesh.auth.create_api_key("etl", name="openlineage").key
     assert httpx.get(server + "/api/v1/products", headers={"X-API-Key": key}).status_code == 200
 
     def emit(api_key: str) -> None:

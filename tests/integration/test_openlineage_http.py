@@ -81,7 +81,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     import uvicorn
 
     from meshfabric.api.app import create_app
-    from meshfabric.auth.service import AuthService
 
     saved = os.environ.pop("MESHFABRIC_STORE_URL", None)
     pg = _fresh_pg() if request.param == "postgres" else None
@@ -92,7 +91,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         mesh.access.create_principal("airflow", kind="service")
         # a producer of its own domain: it may send lineage, but not about products it cannot see
         mesh.access.grant("airflow", "write", domain="logistics", grantee_kind="user")
-        key = AuthService(mesh).create_api_key("airflow").key
+        key = mesh.auth.create_api_key("airflow").key
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -316,9 +315,8 @@ def test_lineage_writes_need_rights_on_every_product_named(server: Server) -> No
     assert "stolen.csv" not in named and "no_such_product" not in named and "cols.csv" not in named
     # a principal with no grant at all may send no lineage
     mesh.access.create_principal("nobody", kind="service")
-    from meshfabric.auth.service import AuthService
 
-    key = AuthService(mesh).create_api_key("nobody").key
+    key = mesh.auth.create_api_key("nobody").key
     r = requests.post(f"{server.url}/api/v1/lineage", json=_valid(), headers={"Authorization": f"Bearer {key}"},
                       timeout=30)
     assert r.status_code == 403

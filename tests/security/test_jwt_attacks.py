@@ -39,7 +39,6 @@ from auth_support import (
 from meshfabric import Mesh
 from meshfabric.api.app import PROBLEM, create_app
 from meshfabric.auth import apikeys
-from meshfabric.auth.service import AuthService
 
 PROBE = "/api/v1/domains"
 
@@ -154,11 +153,11 @@ def test_revoked_jti(hs: tuple[TestClient, Mesh]) -> None:
     client, mesh = hs
     token = hs_token(jti="to-be-revoked")
     assert client.get(PROBE, headers=bearer(token)).status_code == 200
-    AuthService(mesh).revoke_token("to-be-revoked", reason="laptop lost")
+    mesh.auth.revoke_token("to-be-revoked", reason="laptop lost")
     _refused(client.get(PROBE, headers=bearer(token)))
     # revoking by the token itself works too, and records its expiry
     other = hs_token()
-    done = AuthService(mesh).revoke_token(other)
+    done = mesh.auth.revoke_token(other)
     assert done["subject"] == "alice" and done["expires_at"]
     _refused(client.get(PROBE, headers=bearer(other)))
 
@@ -199,7 +198,7 @@ def test_arbitrary_claim_values_never_cause_a_5xx(client: TestClient, override: 
 
 def test_api_keys(hs: tuple[TestClient, Mesh]) -> None:
     client, mesh = hs
-    auth = AuthService(mesh)
+    auth = mesh.auth
     key = auth.create_api_key("etl", name="nightly load").key
     assert client.get(PROBE, headers={"X-API-Key": key}).status_code == 200
     assert client.get(PROBE, headers=bearer(key)).status_code == 200
@@ -305,7 +304,7 @@ def test_workspace_has_no_secret_in_the_store(hs: tuple[TestClient, Mesh]) -> No
     _, mesh = hs
     dump = store_dump_text(mesh.store.url)
     assert SECRET not in dump
-    key = AuthService(mesh).create_api_key("etl").key
+    key = mesh.auth.create_api_key("etl").key
     dump = store_dump_text(mesh.store.url)
     assert key not in dump and key.split("_", 2)[2] not in dump
 

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from meshfabric.access.model import Principal
 from meshfabric.access.policy import effective, mask_expression, secured_view
-from meshfabric.access.sqlcheck import bind, parse_policy_sql
 from meshfabric.spec.access_models import AccessPolicy, AccessSpec, PolicyRule
+from meshfabric.spec.policy_sql import bind, parse_policy_sql
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "id", "type": "bigint"},

@@ -19,7 +19,7 @@ from meshfabric.connectors.base import ColumnInfo
 from meshfabric.connectors.sqlite import _regexp
 from meshfabric.errors import ConfigError
 from meshfabric.quality import compile as qc
-from meshfabric.quality.rules import (
+from meshfabric.spec.quality_rules import (
     AcceptedValuesRule,
     AnyRule,
     CompletenessRule,
@@ -207,7 +207,7 @@ def test_duplicates_equal_a_window_count(rows: list[tuple[Any, ...]], column: st
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_every_statement_kind_parses_in_its_dialect(dialect: str) -> None:
-    from meshfabric.quality.rules import AnomalyRule, CustomSqlRule, FormatRule, ReferentialRule
+    from meshfabric.spec.quality_rules import AnomalyRule, CustomSqlRule, FormatRule, ReferentialRule
 
     rel = qc.dialect(dialect).quote("t")
     rule = ReferentialRule(type="referential", column="i", reference="a.b", reference_column="i")
@@ -258,7 +258,8 @@ def test_literals_follow_the_column_type() -> None:
 def test_doctests_show_sql_in_and_out() -> None:
     import doctest
 
-    from meshfabric.quality import rules, scores
+    from meshfabric.quality import scores
+    from meshfabric.spec import quality_rules as rules
 
     for module in (qc, rules, scores):
         assert doctest.testmod(module).failed == 0, module.__name__

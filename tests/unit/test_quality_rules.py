@@ -9,13 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from meshfabric.quality.rules import (
+from meshfabric.quality.scores import rule_score, score_run
+from meshfabric.spec.models import ProductSpec
+from meshfabric.spec.quality_rules import (
     FORMATS,
     parse_duration,
     parse_rules,
 )
-from meshfabric.quality.scores import rule_score, score_run
-from meshfabric.spec.models import ProductSpec
 
 
 def product(quality: list[dict], columns: list[str] | None = None) -> ProductSpec:

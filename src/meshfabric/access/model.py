@@ -108,6 +108,10 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("lineage.input", "query", "name the product as an input of an OpenLineage run or transformation"),
     Action("admin", "admin", "grant, revoke and change policies on the product"),
     Action("events.read", "admin", "read the domain event log", on="workspace"),
+    Action("access.read", "admin", "read principals, groups, roles, grants, policies, effective policies and "
+           "the audit log (a principal may read itself)", on="workspace"),
+    Action("credentials.manage", "admin", "issue and revoke tokens, create, list and revoke API keys",
+           on="workspace"),
     Action("lineage.ingest", "write", "send OpenLineage events (also needs lineage.write / lineage.input on every "
            "product they name): a principal holding write on some product or domain", on="workspace"),
 )}

@@ -28,10 +28,10 @@ from typing import Any
 from sqlglot import exp
 
 from meshfabric.access.model import Principal
-from meshfabric.access.sqlcheck import bind, parse_policy_sql
 from meshfabric.errors import QueryError
 from meshfabric.query.secure import SALT_COLUMN, SecuredView
 from meshfabric.spec.access_models import MaskSpec, PolicyRule
+from meshfabric.spec.policy_sql import bind, parse_policy_sql
 
 _STRICTNESS = {"clear": 0, "sql": 1, "show_first_n": 2, "show_last_n": 2, "date_year": 3, "hash": 4, "redact": 5,
                "null": 6}

@@ -25,6 +25,7 @@ from meshfabric.access.model import (
     GRANTEE_KINDS,
     PERMISSIONS,
     PRINCIPAL_KINDS,
+    Action,
     AuditEntry,
     Grant,
     Principal,
@@ -196,6 +197,13 @@ class AccessService:
                            hint="add the local principal to access.admins in mesh.yaml")
 
     # -- principals ---------------------------------------------------------------------------
+    def describe(self, name: str, *, acting: str | None = None) -> Principal:
+        """One principal as a reader may see it: itself, or anyone for a workspace admin."""
+        snap = self.snapshot()
+        if self.acting(acting, snap).name != name:
+            self.decide(acting, "access.read")
+        return self.principal(name, snap)
+
     def principal(self, name: str, snap: AccessSnapshot | None = None) -> Principal:
         """The principal called ``name``; NotFound for an unknown name (the local principal
         exists without being created)."""
@@ -255,7 +263,8 @@ class AccessService:
             self._changed(s, "access.principal_updated", {"principal": name})
         return self.principal(name)
 
-    def principals(self) -> list[Principal]:
+    def principals(self, *, acting: str | None = None) -> list[Principal]:
+        self.decide(acting, "access.read")
         snap = self.snapshot()
         names = sorted(set(snap.principals) | {self.local_name})
         return [self.principal(n, snap) for n in names]
@@ -300,7 +309,8 @@ class AccessService:
         if exists is None:
             s.add(GroupMemberRow(group_name=group, principal=principal))
 
-    def groups(self) -> list[dict[str, Any]]:
+    def groups(self, *, acting: str | None = None) -> list[dict[str, Any]]:
+        self.decide(acting, "access.read")
         with self.store.read() as s:
             members: dict[str, list[str]] = {}
             for m in s.scalars(select(GroupMemberRow).order_by(GroupMemberRow.principal)):
@@ -350,7 +360,8 @@ class AccessService:
                 RoleAssignmentRow.assignee_kind == ("group" if group else "user")))
             self._changed(s, "access.role_unassigned", {"role": role, "assignee": assignee})
 
-    def roles(self) -> list[dict[str, Any]]:
+    def roles(self, *, acting: str | None = None) -> list[dict[str, Any]]:
+        self.decide(acting, "access.read")
         with self.store.read() as s:
             holders: dict[str, list[str]] = {}
             for a in s.scalars(select(RoleAssignmentRow).order_by(RoleAssignmentRow.assignee)):
@@ -411,7 +422,8 @@ class AccessService:
                     "grantee": grantee, "grantee_kind": grantee_kind, "resource": resource, "permission": permission}))
         return int(n or 0)
 
-    def grants(self) -> list[Grant]:
+    def grants(self, *, acting: str | None = None) -> list[Grant]:
+        self.decide(acting, "access.read")
         with self.store.read() as s:
             return [_grant(r) for r in s.scalars(select(GrantRow).order_by(GrantRow.resource, GrantRow.grantee))]
 
@@ -493,7 +505,7 @@ class AccessService:
         snap = self.snapshot()
         who = self.acting(user, snap)
         if spec.on == "workspace" or product is None:
-            return self._decide_workspace(who, spec.name, spec.permission, snap, audit=audit)
+            return self._decide_workspace(who, spec, snap, audit=audit)
         fqn, have = self._resolve(who, product, spec.permission, snap, action=spec.name, audit=audit)
         policy = None
         if not who.is_admin and have >= level("query"):
@@ -502,10 +514,10 @@ class AccessService:
             self.audit(who.name, spec.name, fqn, "allowed", policy_version=snap.policy_version)
         return Decision(who, spec.name, fqn, level("admin") if who.is_admin else have, policy)
 
-    def _decide_workspace(self, who: Principal, action: str, permission: str, snap: AccessSnapshot, *,
-                          audit: bool) -> Decision:
+    def _decide_workspace(self, who: Principal, spec: Action, snap: AccessSnapshot, *, audit: bool) -> Decision:
         """A workspace-wide action: an admin may; for ``write`` it is enough to hold write on some
         product or domain (a producer), for anything else a workspace admin is needed."""
+        action, permission = spec.name, spec.permission
         if who.is_admin:
             return Decision(who, action, None, level("admin"))
         best = max((self.permission_level(who, fqn, snap) for fqn in snap.product_owner), default=0)
@@ -523,8 +535,11 @@ class AccessService:
         needs = "a workspace admin" if permission == "admin" else f"{permission} on some product or domain"
         if audit:
             self.audit(who.name, action, "*", "denied", f"needs {needs}", policy_version=snap.policy_version)
-        raise AccessDenied(f"'{who.name}' may not {action.replace('.', ' ')}: that needs {needs}",
-                           hint="ask a workspace admin")
+        if permission == "admin":
+            raise AccessDenied(f"'{who.name}' is not an admin: only workspace admins may {spec.what}",
+                               hint="run as a workspace admin (access.admins in mesh.yaml)")
+        raise AccessDenied(f"'{who.name}' may not {spec.what}: that needs {needs}",
+                           hint="ask an owner of a domain for a write grant")
 
     def _resolve(self, who: Principal, product: str, permission: str, snap: AccessSnapshot, *, action: str,
                  audit: bool) -> tuple[str, int]:
@@ -563,18 +578,36 @@ class AccessService:
         permission's own action of :meth:`decide`."""
         return self.decide(user, permission, product).product or product
 
-    def effective(self, user: str | None, product: str, snap: AccessSnapshot | None = None) -> EffectivePolicy:
-        """The masks and row filter ``user`` gets on ``product`` (``policy test``)."""
+    def effective(self, user: str | None, product: str, snap: AccessSnapshot | None = None, *,
+                  acting: str | None = None) -> EffectivePolicy:
+        """The masks and row filter ``user`` gets on ``product`` (``policy test``): for a workspace
+        admin (``acting``), or for ``user`` asking about itself."""
         from meshfabric.access.policy import effective
         from meshfabric.catalog import get_product
 
         snap = snap or self.snapshot()
+        if user is not None and self.acting(acting, snap).name == user:
+            product = self.decide(user, "discover", product, audit=False).product or product
+        else:
+            self.decide(acting, "access.read")
         who = self.acting(user, snap)
         info = get_product(self.store, product)
         return effective(who, info.fqn, info.columns, snap.policies)
 
+    def policy_test(self, user: str, product: str, *, acting: str | None = None) -> dict[str, Any]:
+        """What ``user`` gets on ``product``: its strongest permission, masks and row filter
+        (``policy test``; for a workspace admin, or a principal asking about itself)."""
+        from meshfabric.catalog import get_product
+
+        snap = self.snapshot()
+        policy = self.effective(user, product, snap, acting=acting)
+        fqn = get_product(self.store, policy.product).fqn
+        lvl = self.permission_level(self.acting(user, snap), fqn, snap)
+        return {"permission": _permission_name(lvl) if lvl else None, **policy.to_dict()}
+
     # -- policies -----------------------------------------------------------------------------
-    def policies(self) -> list[dict[str, Any]]:
+    def policies(self, *, acting: str | None = None) -> list[dict[str, Any]]:
+        self.decide(acting, "access.read")
         with self.store.read() as s:
             return [{"name": p.name, "file": p.file, "document": p.document, "updated_at": p.updated_at.isoformat()}
                     for p in s.scalars(select(PolicyRow).order_by(PolicyRow.name))]
@@ -611,8 +644,10 @@ class AccessService:
                 "principal": principal, "action": action, "resource": resource, "reason": reason}))
 
     def audit_log(self, *, user: str | None = None, action: str | None = None, since: datetime | None = None,
-                  decision: str | None = None, limit: int = 100, offset: int = 0) -> list[AuditEntry]:
-        """Audit entries, newest first."""
+                  decision: str | None = None, limit: int = 100, offset: int = 0,
+                  acting: str | None = None) -> list[AuditEntry]:
+        """Audit entries, newest first (``access.read``: a workspace admin)."""
+        self.decide(acting, "access.read")
         stmt = _audit_filter(select(AuditRow), user, action, since, decision).order_by(AuditRow.id.desc())
         with self.store.read() as s:
             rows = s.scalars(stmt.limit(limit).offset(offset))
@@ -621,7 +656,8 @@ class AccessService:
                                r.latency_ms) for r in rows]
 
     def audit_count(self, *, user: str | None = None, action: str | None = None, since: datetime | None = None,
-                    decision: str | None = None) -> int:
+                    decision: str | None = None, acting: str | None = None) -> int:
+        self.decide(acting, "access.read", audit=False)
         stmt = _audit_filter(select(func.count()).select_from(AuditRow), user, action, since, decision)
         with self.store.read() as s:
             return int(s.scalar(stmt) or 0)

@@ -166,9 +166,7 @@ def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
     app.state.mesh = mesh
     app.state.auth = None
     if auth:
-        from meshfabric.auth.service import AuthService
-
-        service = AuthService(mesh)
+        service = mesh.auth
         service.verifier  # noqa: B018  (load keys now: a bad configuration stops the server at start)
         app.state.auth = service
     _install_problem_handlers(app)

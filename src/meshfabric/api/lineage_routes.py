@@ -199,7 +199,7 @@ class SqlLineageRequest(BaseModel):
 def lineage_of_sql(body: SqlLineageRequest, user: str | None = Depends(principal_of)) -> dict[str, Any]:
     """Table and column lineage of SQL text (nothing is stored): ``sources``, ``targets`` and
     ``columns`` as ``[source_table.column, target_table.column]`` pairs, as ``lineage sql`` prints."""
-    from meshfabric.lineage.sql import analyze_sql
+    from meshfabric.query.lineage import analyze_sql
 
     result = analyze_sql(body.sql, dialect=body.dialect, schema=body.schema_)
     return result.to_detail_dict() if body.detail else result.to_dict()

@@ -6,7 +6,7 @@ or raises :class:`AuthenticationFailed` (HTTP 401). What that principal may do i
 layer's decision, not this package's.
 
 >>> from meshfabric.auth import AuthService          # doctest: +SKIP
->>> auth = AuthService(mesh)                         # doctest: +SKIP
+>>> auth = mesh.auth                                  # doctest: +SKIP
 >>> issued = auth.issue_token("alice", ttl="1h")     # doctest: +SKIP
 >>> auth.authenticate(f"Bearer {issued.token}")      # doctest: +SKIP
 'alice'

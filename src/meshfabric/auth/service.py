@@ -11,15 +11,17 @@ from sqlalchemy import delete, select
 from meshfabric.auth import AuthenticationFailed
 from meshfabric.auth import apikeys as _keys
 from meshfabric.auth.tokens import INVALID, IssuedToken, TokenVerifier
-from meshfabric.errors import AccessDenied, ConfigError, NotFound
+from meshfabric.errors import ConfigError, NotFound
 from meshfabric.spec.auth_models import AuthSpec, seconds_of
 from meshfabric.store.models_auth import RevokedTokenRow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from meshfabric.access.service import AccessService
     from meshfabric.auth.apikeys import ApiKeyInfo, CreatedApiKey
-    from meshfabric.mesh import Mesh
+    from meshfabric.config import Settings
+    from meshfabric.store import Store
 
 MISSING = "authentication required: send 'Authorization: Bearer <token or API key>' or 'X-API-Key: <API key>'"
 
@@ -27,16 +29,28 @@ MISSING = "authentication required: send 'Authorization: Bearer <token or API ke
 class AuthService:
     """Credentials of one mesh. Build it once per server: key material is loaded on first use."""
 
-    def __init__(self, mesh: Mesh, spec: AuthSpec | None = None) -> None:
-        self.mesh = mesh
-        self.spec = spec or (mesh.spec.auth if mesh.spec is not None else AuthSpec())
+    def __init__(self, store: Store, settings: Settings, access: AccessService, spec: AuthSpec | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.access = access
+        self.spec = spec or (settings.spec.auth if settings.spec is not None else AuthSpec())
         self._verifier: TokenVerifier | None = None
 
     @property
     def verifier(self) -> TokenVerifier:
         if self._verifier is None:
-            self._verifier = TokenVerifier(self.spec, self.mesh.root)
+            self._verifier = TokenVerifier(self.spec, self.settings.root)
         return self._verifier
+
+    def _admin(self, acting: str | None) -> str:
+        """The acting principal's name once the access service says it manages credentials."""
+        return self.access.decide(acting, "credentials.manage").principal.name
+
+    def _require_principal(self, name: str) -> None:
+        with self.store.read() as s:
+            if not _stored_principal(s, name):
+                raise NotFound(f"no principal named '{name}'", hint=f"create it first: meshfabric users add {name} "
+                                                                    "(or --service for a service account)")
 
     # -- requests ------------------------------------------------------------------------------
     def authenticate(self, authorization: str | None = None, api_key: str | None = None) -> str:
@@ -52,7 +66,7 @@ class AuthService:
             raise AuthenticationFailed("send one credential, not both an Authorization and an X-API-Key header")
         jti = None
         if api_key is not None:
-            name = _keys.verify(self.mesh.store, api_key)
+            name = _keys.verify(self.store, api_key)
         else:
             assert authorization is not None
             scheme, _, credential = authorization.strip().partition(" ")
@@ -60,12 +74,12 @@ class AuthService:
             if scheme.lower() != "bearer" or not credential or " " in credential:
                 raise AuthenticationFailed("malformed Authorization header: expected 'Bearer <token or API key>'")
             if _keys.looks_like_api_key(credential):
-                name = _keys.verify(self.mesh.store, credential)
+                name = _keys.verify(self.store, credential)
             else:
                 claims = self.verifier.verify(credential)
                 name, jti = self.verifier.subject_of(claims), claims.get("jti")
         # one read for both checks: this runs on every request
-        with self.mesh.store.read() as s:
+        with self.store.read() as s:
             if jti is not None and s.get(RevokedTokenRow, jti) is not None:
                 raise AuthenticationFailed(INVALID)
             if not _stored_principal(s, name):
@@ -75,12 +89,12 @@ class AuthService:
     # -- tokens --------------------------------------------------------------------------------
     def issue_token(self, user: str, *, ttl: str | float | None = None, acting: str | None = None) -> IssuedToken:
         """An HS* token for ``user`` (an existing principal); the acting principal must be an admin."""
-        who = require_admin(self.mesh, acting)
-        _require_principal(self.mesh, user)
+        who = self._admin(acting)
+        self._require_principal(user)
         issued = self.verifier.issue(user, ttl)
         from meshfabric.events import DomainEvent, append
 
-        with self.mesh.store.write() as s:
+        with self.store.write() as s:
             append(s, DomainEvent("auth.token_issued", None, {"jti": issued.jti, "subject": user, "by": who,
                                                                  "expires_at": issued.expires_at.isoformat()}))
         return issued
@@ -88,7 +102,7 @@ class AuthService:
     def revoke_token(self, jti_or_token: str, *, reason: str = "", acting: str | None = None) -> dict[str, Any]:
         """Put a token's ``jti`` on the revocation list. Given the token itself (one this server
         verifies), its expiry is kept too, so the entry can be pruned once the token is dead."""
-        who = require_admin(self.mesh, acting)
+        who = self._admin(acting)
         jti, subject, expires = jti_or_token.strip(), "", None
         if jti.count(".") == 2:
             claims = self.verifier.verify(jti)
@@ -98,7 +112,7 @@ class AuthService:
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
         if not jti or len(jti) > 256:
             raise ConfigError("give the token's jti (or the token itself)")
-        with self.mesh.store.write() as s:
+        with self.store.write() as s:
             row = s.get(RevokedTokenRow, jti)
             if row is None:
                 from meshfabric.events import DomainEvent, append
@@ -114,8 +128,9 @@ class AuthService:
         return {"jti": jti, "subject": subject, "expires_at": expires.isoformat() if expires else None,
                 "revoked_by": who}
 
-    def revoked_tokens(self) -> list[dict[str, Any]]:
-        with self.mesh.store.read() as s:
+    def revoked_tokens(self, *, acting: str | None = None) -> list[dict[str, Any]]:
+        self._admin(acting)
+        with self.store.read() as s:
             rows = list(s.scalars(select(RevokedTokenRow).order_by(RevokedTokenRow.revoked_at)))
         return [{"jti": r.jti, "subject": r.subject, "revoked_by": r.revoked_by, "reason": r.reason,
                  "expires_at": r.expires_at.isoformat() if r.expires_at else None,
@@ -125,16 +140,18 @@ class AuthService:
     def create_api_key(self, principal: str, *, expires: str | datetime | None = None, name: str = "",
                        acting: str | None = None) -> CreatedApiKey:
         """A new key for ``principal``; ``expires`` is a duration (``90d``) or a date/time."""
-        who = require_admin(self.mesh, acting)
-        _require_principal(self.mesh, principal)
-        return _keys.create(self.mesh.store, principal, name=name, expires_at=expiry(expires), created_by=who)
+        who = self._admin(acting)
+        self._require_principal(principal)
+        return _keys.create(self.store, principal, name=name, expires_at=expiry(expires), created_by=who)
 
-    def api_keys(self, *, principal: str | None = None, include_inactive: bool = False) -> list[ApiKeyInfo]:
-        return _keys.list_keys(self.mesh.store, principal=principal, include_inactive=include_inactive)
+    def api_keys(self, *, principal: str | None = None, include_inactive: bool = False,
+                 acting: str | None = None) -> list[ApiKeyInfo]:
+        self._admin(acting)
+        return _keys.list_keys(self.store, principal=principal, include_inactive=include_inactive)
 
     def revoke_api_key(self, key_id: str, *, acting: str | None = None) -> ApiKeyInfo:
-        who = require_admin(self.mesh, acting)
-        return _keys.revoke(self.mesh.store, key_id, by=who)
+        who = self._admin(acting)
+        return _keys.revoke(self.store, key_id, by=who)
 
 
 def expiry(value: str | datetime | None) -> datetime | None:
@@ -166,36 +183,11 @@ def expiry(value: str | datetime | None) -> datetime | None:
 
 
 # -- the access layer's principals ---------------------------------------------------------------
-def principal_exists(mesh: Mesh, name: str) -> bool:
+def _stored_principal(session: Session, name: str) -> bool:
     """Whether ``name`` is a principal created in the store. The workspace's implicit local
     principal is not one: it acts on this machine (CLI, SDK) and is never reachable over REST."""
-    with mesh.store.read() as s:
-        return _stored_principal(s, name)
-
-
-def _stored_principal(session: Session, name: str) -> bool:
     # the access layer's table read by primary key: its full snapshot (principals, groups, roles,
     # grants, policies) costs ~10x more, and authentication needs only existence
     from meshfabric.store.models_access import PrincipalRow
 
     return len(name) <= 256 and session.get(PrincipalRow, name) is not None
-
-
-def _require_principal(mesh: Mesh, name: str) -> None:
-    if not principal_exists(mesh, name):
-        raise NotFound(f"no principal named '{name}'",
-                       hint=f"create it first: meshfabric users add {name} (or --service for a service account)")
-
-
-def require_admin(mesh: Mesh, acting: str | None) -> str:
-    """The acting principal's name (default: the workspace's local principal) if it is an admin."""
-    access = mesh.access
-    name = acting if acting is not None else access.local_name
-    try:
-        principal = access.principal(name)
-    except NotFound:
-        principal = None
-    if principal is None or not principal.is_admin:
-        raise AccessDenied(f"'{name}' is not an admin: only admins create or revoke credentials",
-                           hint="run as a workspace admin (access.admins in mesh.yaml)")
-    return name

@@ -29,10 +29,9 @@ def token_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Issue a signed token for USER; send it as `Authorization: Bearer <token>`."""
-    from meshfabric.auth.service import AuthService
 
     with open_mesh() as mesh:
-        issued = AuthService(mesh).issue_token(user, ttl=ttl)
+        issued = mesh.auth.issue_token(user, ttl=ttl)
     if as_json:
         print_json(issued.to_dict())
         return
@@ -49,10 +48,9 @@ def token_revoke(
     as_json: bool = JsonOpt,
 ) -> None:
     """Refuse a token from now on, wherever it is presented."""
-    from meshfabric.auth.service import AuthService
 
     with open_mesh() as mesh:
-        done = AuthService(mesh).revoke_token(jti, reason=reason)
+        done = mesh.auth.revoke_token(jti, reason=reason)
     if as_json:
         print_json(done)
         return
@@ -62,10 +60,9 @@ def token_revoke(
 @token_app.command("revoked")
 def token_revoked(as_json: bool = JsonOpt) -> None:
     """List revoked tokens that have not expired yet (or whose expiry is unknown)."""
-    from meshfabric.auth.service import AuthService
 
     with open_mesh() as mesh:
-        rows = AuthService(mesh).revoked_tokens()
+        rows = mesh.auth.revoked_tokens()
     if as_json:
         print_json(rows)
         return
@@ -82,10 +79,9 @@ def apikey_create(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an API key. It is printed ONCE: only its hash is stored."""
-    from meshfabric.auth.service import AuthService
 
     with open_mesh() as mesh:
-        created = AuthService(mesh).create_api_key(principal, expires=expires, name=name)
+        created = mesh.auth.create_api_key(principal, expires=expires, name=name)
     if as_json:
         print_json(created.to_dict())
         return
@@ -103,10 +99,9 @@ def apikey_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List API keys (never the keys themselves)."""
-    from meshfabric.auth.service import AuthService
 
     with open_mesh() as mesh:
-        keys = AuthService(mesh).api_keys(principal=principal, include_inactive=show_all)
+        keys = mesh.auth.api_keys(principal=principal, include_inactive=show_all)
     if as_json:
         print_json([k.to_dict() for k in keys])
         return
@@ -123,10 +118,9 @@ def apikey_list(
 def apikey_revoke(key_id: str = typer.Argument(..., help="The key's id (from `apikey list`)."),
                   as_json: bool = JsonOpt) -> None:
     """Revoke an API key: requests presenting it get 401 from now on."""
-    from meshfabric.auth.service import AuthService
 
     with open_mesh() as mesh:
-        info = AuthService(mesh).revoke_api_key(key_id)
+        info = mesh.auth.revoke_api_key(key_id)
     if as_json:
         print_json(info.to_dict())
         return

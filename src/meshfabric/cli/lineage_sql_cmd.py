@@ -12,7 +12,7 @@ from rich.text import Text
 from meshfabric.cli._common import console, err_console, print_json, table
 
 if TYPE_CHECKING:
-    from meshfabric.lineage.sql import SqlLineage
+    from meshfabric.query.lineage import SqlLineage
 
 
 def register(lineage: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def sql_cmd(
     try:
         sql = _read_sql(file)
         schema = _read_schema(schema_file) if schema_file is not None else None
-        from meshfabric.lineage.sql import analyze_sql
+        from meshfabric.query.lineage import analyze_sql
 
         result = analyze_sql(sql, dialect=dialect, schema=schema)
     except MeshfabricError as exc:

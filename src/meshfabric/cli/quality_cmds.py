@@ -68,7 +68,7 @@ def run(
     """Run quality rules in the product's source. Exit 1 when an error-severity rule fails or a
     run errors (the reason is stored with the run)."""
     from meshfabric.errors import ConfigError
-    from meshfabric.quality.rules import parse_duration
+    from meshfabric.spec.quality_rules import parse_duration
 
     if (product is None) == (not all_):
         raise ConfigError("name one product or pass --all", hint="e.g. meshfabric quality run sales.orders")

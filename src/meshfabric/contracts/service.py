@@ -21,8 +21,11 @@ from meshfabric.events import DomainEvent, append
 from meshfabric.store.models import ContractRow, ContractViolationRow, DomainRow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from meshfabric.access.decision import Decision
     from meshfabric.access.service import AccessService
+    from meshfabric.catalog import ProductInfo
     from meshfabric.contracts.compliance import Evaluation
     from meshfabric.store import Store
 
@@ -59,20 +62,20 @@ class ContractService:
     (``contract.write``); the measured values of recorded violations only for one that may read
     the product unmasked and unfiltered."""
 
-    def __init__(self, store: Store, access: AccessService) -> None:
+    def __init__(self, store: Store, access: AccessService, product: Callable[[str], ProductInfo]) -> None:
         self.store = store
         self.access = access
+        self._product = product
 
     # -- creating ---------------------------------------------------------------------------
     def generate(self, product: str, consumer: str, requirements: dict[str, float] | None = None,
                  *, save: bool = False, user: str | None = None) -> Contract:
         """A contract for ``consumer`` built from the product's current schema and SLA defaults
         (saved with ``save``; both need ``contract.write``)."""
-        from meshfabric.catalog import get_product
         from meshfabric.contracts.generate import generate_contract
 
         decision = self.access.decide(user, "contract.write" if save else "discover", product)
-        info = get_product(self.store, decision.product or product)
+        info = self._product(decision.product or product)
         self._require_domain(consumer)
         contract = generate_contract(info, consumer, requirements)
         if save:

@@ -395,8 +395,8 @@ class _Folder:
 def _analyze(sql: str, dialect: str | None, schema: dict[str, Any] | None
              ) -> tuple[list[str], list[tuple[str, str, dict[str, Any]]]]:
     """Tables read and direct column edges ``(source, target, {type, subtype, masking})`` of a SQL
-    port, typed by :func:`meshfabric.lineage.sql.analyze_sql`."""
-    from meshfabric.lineage.sql import analyze_sql, iter_edges
+    port, typed by :func:`meshfabric.query.lineage.analyze_sql`."""
+    from meshfabric.query.lineage import analyze_sql, iter_edges
 
     result = analyze_sql(sql, dialect=dialect, schema=schema)
     edges = [(str(a), str(b), {"type": t.type, "subtype": t.subtype, "masking": t.masking or None})

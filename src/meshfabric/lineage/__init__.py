@@ -1,4 +1,4 @@
-"""Lineage: table and column lineage derived from SQL (:mod:`.sql`), and the lineage graph of
+"""Lineage: table and column lineage derived from SQL (:mod:`meshfabric.query.lineage`), and the lineage graph of
 datasets, jobs and runs kept in the store (:mod:`.service`), fed by applied products and
 OpenLineage events."""
 
@@ -7,32 +7,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from meshfabric.lineage.sql import SqlLineage
+    from meshfabric.query.lineage import SqlLineage
 
-#: names served lazily from :mod:`.sql` (it imports sqlglot only when a function runs)
+#: names served lazily from :mod:`meshfabric.query.lineage` (it imports sqlglot only when a function runs)
 _FROM_SQL = ("ColumnLineage", "ColumnRef", "InputField", "SqlLineage", "SqlLineageError", "StatementLineage",
              "Transformation")
 
 
 def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Table and column lineage of a SQL statement or script; see :func:`.sql.sql_lineage`."""
-    from meshfabric.lineage.sql import sql_lineage as _impl
+    """Table and column lineage of a SQL statement or script; see :func:`meshfabric.query.lineage.sql_lineage`."""
+    from meshfabric.query.lineage import sql_lineage as _impl
 
     return _impl(sql, dialect=dialect, schema=schema)
 
 
 def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> SqlLineage:
-    """Typed column lineage (OpenLineage transformation types) per statement; see :func:`.sql.analyze_sql`."""
-    from meshfabric.lineage.sql import analyze_sql as _impl
+    """Typed column lineage (OpenLineage transformation types) per statement; see
+    :func:`meshfabric.query.lineage.analyze_sql`."""
+    from meshfabric.query.lineage import analyze_sql as _impl
 
     return _impl(sql, dialect=dialect, schema=schema)
 
 
 def __getattr__(name: str) -> Any:
     if name in _FROM_SQL:
-        from meshfabric.lineage import sql
+        from meshfabric.query import lineage
 
-        return getattr(sql, name)
+        return getattr(lineage, name)
     raise AttributeError(f"module 'meshfabric.lineage' has no attribute '{name}'")
 
 

@@ -1,7 +1,7 @@
 """Data quality: rules declared in product specs, compiled to SQL and run inside each source.
 
-``rules`` (the spec models) is imported by the spec loader and stays light; the compiler, the
-runner and the scores load on first use, so ``import meshfabric`` pays nothing for them.
+The rules' spec models live in :mod:`meshfabric.spec.quality_rules` (the spec loader reads
+them); the compiler, the runner and the scores load on first use, so ``import meshfabric`` pays nothing for them.
 
 >>> from meshfabric import Mesh                          # doctest: +SKIP
 >>> run = Mesh.open("ws").quality.run("sales.orders")    # doctest: +SKIP
@@ -16,15 +16,15 @@ if TYPE_CHECKING:
     from meshfabric.quality.alerts import AlertInfo
     from meshfabric.quality.monitor import MonitorConfig, observe
     from meshfabric.quality.profile import ProductProfile
-    from meshfabric.quality.rules import Rule
     from meshfabric.quality.run import QualityRun, QualityService, RuleResult
     from meshfabric.quality.scores import Scores, score_run
+    from meshfabric.spec.quality_rules import Rule
 
 __all__ = ["QualityRun", "QualityService", "Rule", "RuleResult", "Scores", "score_run"]
 __all__ += ["AlertInfo", "MonitorConfig", "ProductProfile", "observe"]
 
 _HOMES = {
-    "Rule": "meshfabric.quality.rules",
+    "Rule": "meshfabric.spec.quality_rules",
     "QualityRun": "meshfabric.quality.run",
     "QualityService": "meshfabric.quality.run",
     "RuleResult": "meshfabric.quality.run",

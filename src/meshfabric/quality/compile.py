@@ -6,7 +6,7 @@ Every aggregate rule of a product becomes one or more aggregates of a single
 once however many rules it has:
 
 >>> from meshfabric.types import LogicalType
->>> from meshfabric.quality.rules import CompletenessRule, RangeRule
+>>> from meshfabric.spec.quality_rules import CompletenessRule, RangeRule
 >>> cols = [ColumnInfo("id", "bigint", LogicalType("bigint")), ColumnInfo("amount", "double", LogicalType("double"))]
 >>> rules = [CompletenessRule(type="not_null", column="id"), RangeRule(type="range", column="amount", min=0)]
 >>> print(compile_scan(rules, cols, '"orders"', "postgres").sql)
@@ -44,7 +44,7 @@ from meshfabric.connectors.base import ColumnInfo
 from meshfabric.connectors.dialects import Dialect
 from meshfabric.connectors.pushdown import subquery_sql
 from meshfabric.errors import ConfigError
-from meshfabric.quality.rules import (
+from meshfabric.spec.quality_rules import (
     AcceptedValuesRule,
     AnomalyRule,
     AnyRule,
@@ -160,7 +160,7 @@ def failing_predicate(rule: AnyRule, cols: Sequence[ColumnInfo], d: Dialect) -> 
     rules that are not judged row by row in the main scan.
 
     >>> from meshfabric.types import LogicalType
-    >>> from meshfabric.quality.rules import FormatRule
+    >>> from meshfabric.spec.quality_rules import FormatRule
     >>> c = [ColumnInfo("mail", "varchar(80)", LogicalType("string"), case_insensitive=True)]
     >>> d = dialect("mysql")
     >>> d.sql(failing_predicate(FormatRule(type="format", column="mail", format="country_code"), c, d))
@@ -338,7 +338,7 @@ def duplicates_sql(rule: UniquenessRule, columns: Sequence[ColumnInfo], relation
     (``_mf_dup_rows``). No row back means no duplicates.
 
     >>> from meshfabric.types import LogicalType
-    >>> from meshfabric.quality.rules import UniquenessRule
+    >>> from meshfabric.spec.quality_rules import UniquenessRule
     >>> cols = [ColumnInfo("sku", "varchar", LogicalType("string"), case_insensitive=True)]
     >>> print(duplicates_sql(UniquenessRule(type="uniqueness", column="sku"), cols, "`items`", "mysql", 10))
     SELECT `_mf_d`.`sku` AS `sku`, `_mf_d`.`_mf_rows` AS `_mf_rows`, COUNT(*) OVER () AS `_mf_dup_values`, \
@@ -406,7 +406,7 @@ def orphans_sql(rule: ReferentialRule, columns: Sequence[ColumnInfo], relation: 
 def federated_orphans_sql(rule: ReferentialRule, product: str, *, sample: int | None = None) -> str:
     """The same check over two sources, for the federated query engine (product names, DuckDB).
 
-    >>> from meshfabric.quality.rules import ReferentialRule
+    >>> from meshfabric.spec.quality_rules import ReferentialRule
     >>> rule = ReferentialRule(type="referential", column="customer_id", reference="crm.customers")
     >>> federated_orphans_sql(rule, "sales.orders")
     'SELECT COUNT(*) AS failing FROM sales.orders AS c WHERE NOT "c"."customer_id" IS NULL AND NOT EXISTS(SELECT 1 \

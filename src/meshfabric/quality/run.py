@@ -45,7 +45,8 @@ from sqlalchemy import select
 
 from meshfabric.errors import ConfigError, MeshfabricError
 from meshfabric.quality import compile as qc
-from meshfabric.quality.rules import (
+from meshfabric.quality.scores import score_run
+from meshfabric.spec.quality_rules import (
     AcceptedValuesRule,
     AnomalyRule,
     AnyRule,
@@ -59,7 +60,6 @@ from meshfabric.quality.rules import (
     UniquenessRule,
     parse_rules,
 )
-from meshfabric.quality.scores import score_run
 
 if TYPE_CHECKING:
     from meshfabric.access.decision import Decision

@@ -128,7 +128,7 @@ class MaskSpec(_Model):
         if len(given) != 1:
             raise ValueError("a mask needs exactly one of 'show_first_n', 'show_last_n' or 'sql'")
         if self.sql is not None:
-            from meshfabric.access.sqlcheck import check_expression
+            from meshfabric.spec.policy_sql import check_expression
 
             check_expression(self.sql, what="mask")
         return self
@@ -182,7 +182,7 @@ class PolicyRule(_Model):
     @classmethod
     def _filter(cls, value: str | None) -> str | None:
         if value is not None:
-            from meshfabric.access.sqlcheck import check_expression
+            from meshfabric.spec.policy_sql import check_expression
 
             check_expression(value, what="row filter")
         return value
@@ -205,7 +205,7 @@ class PolicyRule(_Model):
             raise ValueError("a rule needs 'columns', 'row_filter' or (with 'tag') 'mask'")
         for column, mask in self.columns.items():
             if isinstance(mask, MaskSpec) and mask.sql is not None:
-                from meshfabric.access.sqlcheck import check_mask_columns
+                from meshfabric.spec.policy_sql import check_mask_columns
 
                 check_mask_columns(mask.sql, column)
         return self

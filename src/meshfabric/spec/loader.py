@@ -344,7 +344,7 @@ def _cross_check_policies(
             if rule.row_filter is not None:
                 from sqlglot import exp
 
-                from meshfabric.access.sqlcheck import parse_policy_sql
+                from meshfabric.spec.policy_sql import parse_policy_sql
 
                 named = {c.name for c in parse_policy_sql(rule.row_filter).find_all(exp.Column)
                          if not c.name.startswith("mf_user_attribute_")}

@@ -19,9 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from meshfabric.quality.rules import Rule, validate_quality
 from meshfabric.spec.access_models import AccessSpec
 from meshfabric.spec.auth_models import AuthSpec
+from meshfabric.spec.quality_rules import Rule, validate_quality
 from meshfabric.types import TypeParseError, parse_type
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
