@@ -31,6 +31,7 @@ from meshfabric.graph import KINDS, Edge, MetadataGraph, Node, NodeRef
 from meshfabric.store.models_graph import GraphEdgeRow, GraphNodeRow
 
 if TYPE_CHECKING:
+    from meshfabric.access.decision import Decision
     from meshfabric.access.service import AccessService
     from meshfabric.lineage.openlineage import IngestResult
     from meshfabric.store import Store
@@ -147,14 +148,15 @@ class LineageService:
             raise NotFound(f"'{node}' is not in the lineage graph",
                            hint="name a product as domain.product, an OpenLineage dataset as namespace/name")
 
-    def _may_write(self, user: str | None, written: list[NodeRef], read: list[NodeRef]) -> str | None:
+    def _may_write(self, user: str | None, written: list[NodeRef], read: list[NodeRef],
+                   decision: Decision | None = None) -> str | None:
         """Decide a lineage write: ``lineage.ingest`` for the principal, ``lineage.write`` on every
         product written and ``lineage.input`` on every product read. A workspace admin may also
         name products not (yet) in the catalog; for anyone else an unknown product is the same
         NotFound as a hidden one. Returns the principal's name (None without access control)."""
         if self.access is None:
             return None
-        decision = self.access.decide(user, "lineage.ingest")
+        decision = decision or self.access.decide(user, "lineage.ingest")
         if decision.exempt:
             return decision.principal.name
         for action, refs in (("lineage.write", written), ("lineage.input", read)):
@@ -252,12 +254,23 @@ class LineageService:
         ``writes`` the target. Idempotent: the same call twice leaves one edge each."""
         if not sources and not columns:
             raise MeshfabricError(f"a transformation into '{target}' needs at least one source")
-        with self.graph._session(session) as s:
+        def refs(s: Session) -> tuple[NodeRef, list[NodeRef], list[NodeRef]]:
             tgt = self.resolve(target, create=True, session=s)
             srcs = [self.resolve(x, create=True, session=s) for x in sources]
             col_tables = [self.resolve(c.rpartition(".")[0], create=True, session=s)
                           for pair in columns or [] for c in pair if c.rpartition(".")[0]]
-            self._may_write(user, [tgt], srcs + [r for r in col_tables if r != tgt])
+            return tgt, srcs, [r for r in col_tables if r != tgt]
+
+        if session is None:
+            # decided before the write transaction opens: the decision reads the store, and a
+            # read waiting behind this thread's own write lock would never get it (SQLite)
+            with self.store.read() as r:
+                tgt, srcs, col_tables = refs(r)
+            self._may_write(user, [tgt], srcs + col_tables)
+        with self.graph._session(session) as s:
+            if session is not None:
+                tgt, srcs, col_tables = refs(s)
+                self._may_write(user, [tgt], srcs + col_tables)
             named = {str(target): tgt, **{str(a): b for a, b in zip(sources, srcs, strict=True)}}
             props: dict[str, Any] = {"type": type}
             if job:
@@ -435,16 +448,22 @@ class LineageService:
     # ---- OpenLineage ---------------------------------------------------------------------------
 
     def ingest(self, event: Any, *, user: str | None = None) -> IngestResult:
-        """Validate, store and fold one OpenLineage event sent by ``user`` (see
-        :meth:`_may_write` for what that needs)."""
+        """Validate, store and fold one OpenLineage event sent by ``user``: a principal that may
+        send none gets 403 before its event is read; a valid event is then checked product by
+        product (:meth:`_may_write`) before anything is stored."""
         from meshfabric.lineage.openlineage import dataset_ref, ingest_openlineage, products_by_table
 
-        written, read = _event_datasets(event)
-        with products_by_table(self.store):
-            refs_w = [dataset_ref(ns, name) for ns, name in written]
-            refs_r = [dataset_ref(ns, name) for ns, name in read]
-        principal = self._may_write(user, refs_w, refs_r)
-        return ingest_openlineage(self.store, event, principal=principal)
+        who = self.access.decide(user, "lineage.ingest") if self.access is not None else None
+
+        def authorize(valid: Any) -> None:
+            written, read = _event_datasets(valid)
+            with products_by_table(self.store):
+                refs_w = [dataset_ref(ns, name) for ns, name in written]
+                refs_r = [dataset_ref(ns, name) for ns, name in read]
+            self._may_write(user, refs_w, refs_r, who)
+
+        return ingest_openlineage(self.store, event, principal=who.principal.name if who else None,
+                                  authorize=authorize)
 
     def marquez(self, node_id: str, depth: int = 20, *, limit: int = 1000, user: str | None = None) -> dict[str, Any]:
         """The lineage graph around a dataset or job, shaped like Marquez's lineage API."""
