@@ -45,7 +45,7 @@ def main() -> None:
 
     from access_support import build, setup_principals
     from meshfabric import Mesh
-    from meshfabric.mesh import StoreCatalog
+    from meshfabric.catalog.queryable import StoreCatalog
     from meshfabric.query import run_query
 
     root = build(Path(tempfile.mkdtemp(prefix="mf-access-bench-")) / "ws")
@@ -62,7 +62,7 @@ def main() -> None:
         access = mesh.access
 
         def unsecured() -> int:
-            return run_query(sql, StoreCatalog(mesh)).arrow().num_rows
+            return run_query(sql, StoreCatalog(mesh.store, mesh.connections)).arrow().num_rows
 
         def admin() -> int:
             return mesh.query(sql).arrow().num_rows
@@ -89,7 +89,7 @@ def main() -> None:
             snap = access.snapshot()
             who = access.acting("alice", snap)
             t1 = time.perf_counter()
-            catalog = SecuredCatalog(mesh, access, who, snap)
+            catalog = SecuredCatalog(mesh.store, mesh.connections, access, who, snap)
             guarded = guard(sql, catalog)
             t2 = time.perf_counter()
             views = catalog.views(guarded.products)

@@ -97,6 +97,8 @@ class QueryTimeout(QueryError):
     scans still running in the sources were cancelled. Says the limit and what was running."""
 
     title = "query timeout"
+    #: the engine gave up waiting on its sources and itself: a gateway timeout, not bad input
+    http_status = 504
 
     def __init__(self, seconds: float, running: str) -> None:
         self.seconds = seconds

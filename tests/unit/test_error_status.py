@@ -60,7 +60,11 @@ EXPECTED = {
     "InvalidSchemaError": 400,
     "SqlLineageError": 400,
     "InvalidOpenLineageEvent": 400,
+    "QueryTimeout": 504,
 }
+
+#: classes whose status deliberately differs from the class-name mapping the API used before
+CHANGED = {"QueryTimeout": 504}
 
 ERROR_CLASSES = _every_error_class()
 
@@ -68,7 +72,7 @@ ERROR_CLASSES = _every_error_class()
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
 def test_status_of_every_error_class_is_unchanged(cls: type[MeshfabricError]) -> None:
     exc = cls.__new__(cls)  # the status is a class attribute: no constructor arguments needed
-    assert _status(exc) == cls.http_status == _status_by_class_name(exc)
+    assert _status(exc) == cls.http_status == CHANGED.get(cls.__qualname__, _status_by_class_name(exc))
 
 
 def test_known_error_classes_have_their_status() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -142,14 +143,17 @@ class IngestResult:
                 "duplicate": self.duplicate}
 
 
-def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None) -> IngestResult:
+def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None,
+                       authorize: Callable[[Any], object] | None = None) -> IngestResult:
     """Validate one OpenLineage event, store it raw and fold it into the lineage graph, in one
     store transaction.
 
     Raises :class:`InvalidOpenLineageEvent` (with every problem and its JSON path) when the
-    event breaks the spec. Sending the same event again is a no-op that returns the first row's
-    id with ``duplicate=True``; events of one run may arrive in any order — the run's state is
-    the one of its latest event by ``eventTime``.
+    event breaks the spec. ``authorize(event)``, when given, runs once the event is known to be
+    valid and before anything is stored (the lineage service's permission check). Sending the
+    same event again is a no-op that returns the first row's id with ``duplicate=True``; events
+    of one run may arrive in any order — the run's state is the one of its latest event by
+    ``eventTime``.
     """
     problems = json_problems(event)
     if any("nests deeper" in p.message for p in problems):
@@ -161,6 +165,8 @@ def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None
     problems = _limit_problems(parsed)
     if problems:
         raise InvalidOpenLineageEvent(problems)
+    if authorize is not None:
+        authorize(event)
     if parsed.run_id is not None:
         parsed = _with_run_id(parsed, canonical_run_id(parsed.run_id))
     digest = fingerprint(event)

@@ -101,7 +101,7 @@ def execute(
         session.close()
     finished = time.perf_counter()
     stats = QueryStats(
-        scans=tuple(_scan_stats(scan, results[scan.name]) for scan in plan.scans),
+        scans=tuple(_scan_stats(scan, results[scan.name], session.admitted.get(scan.name)) for scan in plan.scans),
         planning_seconds=planning_seconds,
         scan_seconds=scanned - started,
         engine_seconds=finished - scanned,
@@ -203,6 +203,8 @@ class _Session:
         self.materialise = materialise
         self.secured = secured or {}
         self.deadline = deadline
+        #: rows each secured scan's row filter admitted (what its scan statistics may report)
+        self.admitted: dict[str, int] = {}
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> duckdb.DuckDBPyConnection:
@@ -217,7 +219,7 @@ class _Session:
         conn = self.open()
         with _interruptible(conn, self.deadline):
             if scan is not None:
-                load_secured(conn, scan, result, materialise=self.materialise)
+                self.admitted[name] = load_secured(conn, scan, result, materialise=self.materialise)
             else:
                 load(conn, name, result.table, self.materialise)
 
@@ -245,15 +247,16 @@ def load(conn: duckdb.DuckDBPyConnection, name: str, table: pa.Table, materialis
         conn.unregister(_INCOMING)
 
 
-def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, result: ScanResult, *, materialise: bool) -> None:
+def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, result: ScanResult, *, materialise: bool) -> int:
     """Load a scan of a secured product so that it holds only the rows its row filter admits,
     plus the hash salt as a column (bound as a value, never SQL text). The user's query can then
     read nothing else: an expression that raises cannot be evaluated on a hidden row, because no
-    hidden row is in the session.
+    hidden row is in the session. Returns the rows admitted.
 
     When the source evaluated every conjunct of the row filter itself (the connector reports
     what it pushed), the rows that arrived are already exactly the admitted ones and are loaded
-    like any scan; otherwise they are filtered while being copied into the session's table.
+    like any scan; otherwise they are filtered while being copied into the session's table. A
+    filter that fails on a value is reported without the engine's message, which may quote it.
     """
     import duckdb
     import pyarrow as pa
@@ -274,20 +277,25 @@ def load_secured(conn: duckdb.DuckDBPyConnection, scan: Scan, result: ScanResult
         if scan.salt is not None:
             table = table.append_column(SALT_COLUMN, pa.array([scan.salt] * table.num_rows, pa.string()))
         load(conn, scan.name, table, materialise)
-        return
+        return int(table.num_rows)
     conn.register(_INCOMING, _registrable(table))
     try:
         salt = ", CAST(? AS VARCHAR) AS " + SALT_COLUMN if scan.salt is not None else ""
         where = f" WHERE {scan.row_filter.sql(dialect=DIALECT)}" if scan.row_filter is not None else ""
         params = [scan.salt] if scan.salt is not None else []
         conn.execute(f'CREATE TABLE "{scan.name}" AS SELECT *{salt} FROM "{_INCOMING}"{where}', params)
-    except duckdb.Error as exc:
+        counted = conn.execute(f'SELECT count(*) FROM "{scan.name}"').fetchone()
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
         raise QueryError(
-            f"the access policy of '{scan.product}' could not be applied: {_first_line(str(exc))}",
+            f"the row filter of the access policy on '{scan.product}' could not be evaluated "
+            "(a value does not fit its expression; the value is not shown)",
             hint="ask a workspace admin to check the policy (`meshfabric policy test`)",
         ) from None
     finally:
         conn.unregister(_INCOMING)
+    return int(counted[0]) if counted else 0
 
 
 def harden(conn: duckdb.DuckDBPyConnection) -> None:
@@ -393,7 +401,7 @@ def _source_error(scan: Scan, error: BaseException) -> SourceError:
     )
 
 
-def _scan_stats(scan: Scan, result: ScanResult) -> ScanStats:
+def _scan_stats(scan: Scan, result: ScanResult, admitted: int | None = None) -> ScanStats:
     from meshfabric.query.guard import DIALECT
 
     return ScanStats(
@@ -407,6 +415,7 @@ def _scan_stats(scan: Scan, result: ScanResult) -> ScanStats:
         pushed_filters=tuple(f.sql(dialect=DIALECT) for f in result.pushed_filters),
         kept_filters=tuple(f.sql(dialect=DIALECT) for f in scan.kept),
         limit=scan.limit,
+        admitted_rows=admitted,
     )
 
 
