@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -105,13 +106,11 @@ class Impact:
     domains: list[str]
     columns: list[str]
     truncated: bool = False
-    #: affected products the principal may not discover (left out above)
-    hidden_products: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"root": self.root.to_dict(), "products": self.products, "datasets": self.datasets,
                 "contracts": self.contracts, "owners": self.owners, "domains": self.domains,
-                "columns": self.columns, "truncated": self.truncated, "hidden_products": self.hidden_products}
+                "columns": self.columns, "truncated": self.truncated}
 
 
 def _now() -> datetime:
@@ -138,18 +137,25 @@ class LineageService:
         visible = self.access.visible_products(user)
         if visible is None:
             return Visibility()
-        return Visibility(set(self.access.snapshot().product_owner) - set(visible))
+        access = self.access
+
+        def opaque(fqn: str) -> bool:
+            return not access.decide(user, "quality.read", fqn, audit=False).sees_values(None)
+
+        return Visibility(set(access.snapshot().product_owner) - set(visible), opaque)
 
     def _require(self, vis: Visibility, node: str | NodeRef) -> None:
         if not vis.restricted:
             return
         kind, key = self.resolve(node)
         if not vis.ok(kind, key):
-            raise NotFound(f"'{node}' is not in the lineage graph",
-                           hint="name a product as domain.product, an OpenLineage dataset as namespace/name")
+            # exactly what a node that does not exist gets (see _root)
+            explicit = isinstance(node, tuple) or bool((m := _KIND_PREFIX.match(str(node).strip()))
+                                                       and m.group(1) in KINDS)
+            raise _not_in_graph(kind if explicit else "", key)
 
     def _may_write(self, user: str | None, written: list[NodeRef], read: list[NodeRef],
-                   decision: Decision | None = None) -> str | None:
+                   decision: Decision | None = None, names: dict[str, str] | None = None) -> str | None:
         """Decide a lineage write: ``lineage.ingest`` for the principal, ``lineage.write`` on every
         product written and ``lineage.input`` on every product read. A workspace admin may also
         name products not (yet) in the catalog; for anyone else an unknown product is the same
@@ -161,7 +167,16 @@ class LineageService:
             return decision.principal.name
         for action, refs in (("lineage.write", written), ("lineage.input", read)):
             for fqn in dict.fromkeys(key for kind, key in refs if kind == "product"):
-                self.access.decide(user, action, fqn)
+                try:
+                    self.access.decide(user, action, fqn)
+                except NotFound:
+                    # named by the table it is served from (``names``): the refusal must not name
+                    # the product the principal may not discover
+                    shown = (names or {}).get(fqn)
+                    if shown is None:
+                        raise
+                    raise NotFound(f"dataset '{shown}' not found",
+                                   hint="list products with `meshfabric products list`") from None
         return decision.principal.name
 
     # ---- resolving names -----------------------------------------------------------------------
@@ -231,13 +246,7 @@ class LineageService:
                 return by_kind[k]
         if not kind and len(by_kind) == 1:
             return rows[0]
-        if kind:
-            raise NotFound(f"no {kind} '{key}' in the lineage graph",
-                           hint="products appear after `meshfabric apply`; add edges with `meshfabric lineage add`")
-        raise NotFound(f"'{key}' is not in the lineage graph",
-                       hint="name a product as domain.product, a column as domain.product.column, an "
-                            "OpenLineage dataset as namespace/name, or prefix the kind (dataset:KEY); "
-                            "products appear after `meshfabric apply`")
+        raise _not_in_graph(kind, key)
 
     # ---- writes --------------------------------------------------------------------------------
 
@@ -319,12 +328,15 @@ class LineageService:
                       limit: int, offset: int, user: str | None, vis: Visibility | None = None) -> Lineage:
         vis = vis or self.visibility(user)
         if not vis.restricted:
-            return self._lineage(node, direction, depth, columns, limit, offset)
+            walk = self._lineage(node, direction, depth, columns, limit, offset)
+            walk.root, walk.nodes = vis.shown(walk.root), [vis.shown(n) for n in walk.nodes]
+            return walk
         self._require(vis, node)
         full = self._lineage(node, direction, depth, columns, 100_000, 0)
-        nodes = [n for n in full.nodes if vis.ok(n.kind, n.key)]
+        nodes = [vis.shown(n) for n in full.nodes if vis.ok(n.kind, n.key)]
         edges = [e for e in full.edges if vis.ok(*e.src) and vis.ok(*e.dst)]
-        return Lineage(full.root, direction, depth, nodes[offset:offset + limit], edges, len(nodes), limit, offset)
+        return Lineage(vis.shown(full.root), direction, depth, nodes[offset:offset + limit], edges, len(nodes),
+                       limit, offset)
 
     def _lineage(self, node: str | NodeRef, direction: Direction, depth: int | None, columns: bool,
                  limit: int, offset: int) -> Lineage:
@@ -356,7 +368,7 @@ class LineageService:
     def impact(self, node_or_column: str | NodeRef, *, limit: int = 10_000, user: str | None = None) -> Impact:
         """Everything downstream of a dataset or a column (all depths, column edges included), as
         products with their affected columns, their contracts and consumers, owners and domains.
-        A principal sees the products it may discover; ``hidden_products`` counts the others."""
+        A principal sees the products it may discover; the others are left out without a trace."""
         vis = self.visibility(user)
         self._require(vis, node_or_column)
         impact = self._impact(node_or_column, limit)
@@ -368,8 +380,7 @@ class LineageService:
                       sorted({p["owner"] for p in shown if p.get("owner")}
                              | {o for c in contracts for o in c.get("consumer_owners", [])}),
                       sorted({p["domain"] for p in shown} | {c["consumer"] for c in contracts if c.get("consumer")}),
-                      [c for c in impact.columns if vis.ok("column", c)], impact.truncated,
-                      hidden_products=len(impact.products) - len(shown))
+                      [c for c in impact.columns if vis.ok("column", c)], impact.truncated)
 
     def _impact(self, node_or_column: str | NodeRef, limit: int) -> Impact:
         walk = self._lineage(node_or_column, "downstream", None, True, limit, 0)
@@ -460,7 +471,9 @@ class LineageService:
             with products_by_table(self.store):
                 refs_w = [dataset_ref(ns, name) for ns, name in written]
                 refs_r = [dataset_ref(ns, name) for ns, name in read]
-            self._may_write(user, refs_w, refs_r, who)
+            physical = {ref[1]: f"{ns}/{name}" for (ns, name), ref in zip(written + read, refs_w + refs_r, strict=True)
+                        if ref[0] == "product" and ns != MESH_NAMESPACE}
+            self._may_write(user, refs_w, refs_r, who, physical)
 
         return ingest_openlineage(self.store, event, principal=who.principal.name if who else None,
                                   authorize=authorize)
@@ -473,7 +486,9 @@ class LineageService:
         if vis.restricted:
             with products_by_table(self.store):
                 if not vis.ok(*resolve_node_id(self.store, node_id)):
-                    raise NotFound(f"no dataset {node_id.partition(':')[2]!r} in the lineage graph")
+                    kind, _, rest = node_id.partition(":")  # what a missing node gets (ol_read)
+                    raise NotFound(f"no {kind} {rest!r} in the lineage graph", hint="datasets and jobs appear "
+                                   "once an OpenLineage event names them (POST /api/v1/lineage)")
         graph = marquez_lineage(self.store, node_id, depth, limit=limit)
         if not vis.restricted:
             return graph
@@ -498,7 +513,12 @@ class LineageService:
             with products_by_table(self.store):
                 ref = resolve_field_id(self.store, node_id)[0]
             if not vis.ok(*ref):
-                raise NotFound(f"no field or dataset {node_id.partition(':')[2]!r} in the lineage graph")
+                kind, _, rest = node_id.partition(":")  # what a missing node gets (ol_read)
+                if kind == "dataset":
+                    raise NotFound(f"no dataset {rest!r} in the lineage graph", hint="datasets and jobs appear "
+                                   "once an OpenLineage event names them (POST /api/v1/lineage)")
+                raise NotFound(f"no field {rest!r} in the lineage graph",
+                               hint="fields appear with a schema or columnLineage facet of an OpenLineage event")
         graph = marquez_column_lineage(self.store, node_id, depth, with_downstream=with_downstream, limit=limit)
         if not vis.restricted:
             return graph
@@ -542,11 +562,43 @@ class LineageService:
 # carry no policy and are visible to every principal.
 
 
-class Visibility:
-    """The products hidden from one principal (empty: it sees everything)."""
+def _not_in_graph(kind: str, key: str) -> NotFound:
+    """The NotFound of a node that is not in the graph (``kind`` when the name gave one); a
+    hidden product's node gets the very same."""
+    if kind:
+        return NotFound(f"no {kind} '{key}' in the lineage graph",
+                        hint="products appear after `meshfabric apply`; add edges with `meshfabric lineage add`")
+    return NotFound(f"'{key}' is not in the lineage graph",
+                    hint="name a product as domain.product, a column as domain.product.column, an "
+                         "OpenLineage dataset as namespace/name, or prefix the kind (dataset:KEY); "
+                         "products appear after `meshfabric apply`")
 
-    def __init__(self, hidden: set[str] | None = None) -> None:
+
+#: product node properties measured from data (a quality score is a ratio of failing rows, a
+#: write's row count counts hidden rows too): shown only to who may read the product's values
+DATA_PROPERTIES = ("quality_score", "last_written_rows")
+
+
+class Visibility:
+    """The products hidden from one principal (empty: it sees everything), and which of the
+    products it sees are opaque to it (``opaque(fqn)``: masks or a row filter, or discover only),
+    whose data-derived node properties it does not get."""
+
+    def __init__(self, hidden: set[str] | None = None, opaque: Callable[[str], bool] | None = None) -> None:
         self.hidden: set[str] = hidden or set()
+        self._opaque = opaque
+        self._known: dict[str, bool] = {}
+
+    def shown(self, node: LineageNode) -> LineageNode:
+        """``node`` without the properties measured from a product's data it may not read."""
+        if self._opaque is None or node.kind != "product" or not any(k in node.properties for k in DATA_PROPERTIES):
+            return node
+        if node.key not in self._known:
+            self._known[node.key] = self._opaque(node.key)
+        if not self._known[node.key]:
+            return node
+        props = {k: v for k, v in node.properties.items() if k not in DATA_PROPERTIES}
+        return LineageNode(node.kind, node.key, node.name, node.distance, props)
 
     @property
     def restricted(self) -> bool:

@@ -448,6 +448,10 @@ class AlertService:
         return deliver(self.store, [(info, "redelivered")], config.webhooks)
 
 
+#: whole-table series that count rows and read no column's values
+_TABLE_METRICS = frozenset({"row_count"})
+
+
 def redact_alert(alert: AlertInfo, decision: Decision | None) -> AlertInfo:
     """``alert`` as the principal of ``decision`` may see it (None: unrestricted): the values
     and the message that quotes them only when it may read the series' columns unmasked and
@@ -456,7 +460,9 @@ def redact_alert(alert: AlertInfo, decision: Decision | None) -> AlertInfo:
         return alert
     column = alert.column
     columns: list[str] | None = [] if column in ("", "*") else column.split(",")
-    if alert.metric.startswith("custom"):
+    if column in ("", "*") and alert.metric.split(".")[0] not in _TABLE_METRICS:
+        # a series over the whole table that is not a row count (a custom SQL metric — named as
+        # its rule or by its ``metric:`` —, a score) may be measured over any column
         columns = None
     if decision.sees_values(columns):
         return alert

@@ -393,16 +393,24 @@ def redact_run(run: QualityRun, decision: Decision) -> QualityRun:
     if decision.sees_values(None):
         return run
     results = []
+    hidden_dimensions: set[str] = set()
     for r in run.results:
-        columns = None if r.type == "custom_sql" else r.columns
+        # a failing row's sample also shows the product's key columns, which may be masked
+        shown = {str(k) for row in r.sample if isinstance(row, dict) for k in row
+                 if not str(k).startswith("_") and k not in ("rows", "problem")}
+        columns = None if r.type == "custom_sql" else [*r.columns, *sorted(shown)]
         if decision.sees_values(columns):
             results.append(r)
         else:
+            hidden_dimensions.add(r.dimension)
             results.append(replace(r, observed=None, failing_rows=None, total_rows=None, sample=[], detail=WITHHELD,
                                    extra={}))
     error = ("the run failed in the source (the message is shown to principals who may read the product)"
              if run.error else "")
-    return replace(run, results=results, error=error, statements=[])
+    # a score is 1 - failing/checked of its rules: measured like their values, and withheld with them
+    dimensions = {d: v for d, v in run.dimension_scores.items() if d not in hidden_dimensions}
+    score = run.score if not hidden_dimensions else None
+    return replace(run, results=results, error=error, statements=[], score=score, dimension_scores=dimensions)
 
 
 

@@ -170,9 +170,26 @@ def _candidates(session: Session, ids: set[int] | None, filters: Filters) -> lis
     return found
 
 
-def _corrections(session: Session, word: str) -> dict[str, float]:
-    """Vocabulary words within the allowed edit distance of ``word``, with their quality, best first."""
-    if not vocabulary_term(word) or session.get(SearchTermRow, word) is not None:
+def _vocabulary(session: Session, visible: Visibility) -> set[str] | None:
+    """The terms of the documents a principal may discover (None: every term): corrections
+    drawn from a hidden product's words would spell out its name, columns and owners."""
+    if visible.products is None:
+        return None
+    terms: set[str] = set()
+    rows = session.execute(select(SearchDocumentRow.kind, SearchDocumentRow.key, SearchDocumentRow.terms))
+    for kind, key, found in rows:
+        shown = visible.products if kind == "product" else visible.domains or set()
+        if key in shown:
+            terms.update(str(t) for t in found or [])
+    return terms
+
+
+def _corrections(session: Session, word: str, vocabulary: set[str] | None = None) -> dict[str, float]:
+    """Vocabulary words within the allowed edit distance of ``word``, with their quality, best
+    first; only words in ``vocabulary`` when given."""
+    if not vocabulary_term(word):
+        return {}
+    if (word in vocabulary) if vocabulary is not None else session.get(SearchTermRow, word) is not None:
         return {}
     allowed = 1 if len(word) <= 4 else 2
     term = SearchTermRow.term
@@ -184,6 +201,8 @@ def _corrections(session: Session, word: str) -> dict[str, float]:
             func.substr(term, 1, 2) == word[1] + word[0]),
     ))
     near = [(d, -count, term) for term, count in rows if (d := distance(word, term, allowed)) <= allowed]
+    if vocabulary is not None:
+        near = [n for n in near if n[2] in vocabulary]
     if not near:
         return {}
     closest = min(d for d, _, _ in near)
@@ -241,8 +260,9 @@ def search(
 
         ranked = run(True)
         if len(ranked) < FEW:
+            vocabulary = _vocabulary(session, visible)
             for g in groups:
-                extra = _corrections(session, g.word)
+                extra = _corrections(session, g.word, vocabulary)
                 if extra:
                     corrections[g.word] = next(iter(extra))  # the closest, most frequent
                     g.accepted.update(extra)
