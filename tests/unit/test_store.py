@@ -162,3 +162,32 @@ def test_sqlite_store_folder_is_created(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{target}")
     store.close()
     assert target.is_file()
+
+
+def test_a_read_after_a_write_does_not_take_the_write_lock(tmp_path: Path) -> None:
+    """A read that a write's connection serves later begins a plain (deferred) transaction: were it
+    IMMEDIATE, a read inside another thread's — or this thread's own — open write would wait out
+    the busy timeout."""
+    import threading
+
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    with store.write() as s:
+        s.add(DomainRow(name="d", description="", owners=[]))
+    with store.engine.connect() as conn:  # the pool hands back the write's connection
+        assert not conn.info.get("mf_immediate")
+    entered, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.write():
+            entered.set()
+            release.wait(30)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert entered.wait(30)
+        with store.read() as s:  # must not queue behind the open write
+            assert s.scalar(select(DomainRow.name)) == "d"
+    finally:
+        release.set()
+        t.join()

@@ -58,16 +58,21 @@ class Store:
         for attempt in range(8):
             try:
                 with self.engine.connect() as conn:
+                    # the flag lives on the pooled DBAPI connection: cleared after this transaction,
+                    # or every later read on it would begin IMMEDIATE and queue behind writers
                     conn.info["mf_immediate"] = True
-                    with conn.begin():
-                        if not self.is_sqlite:
-                            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-                        session = Session(bind=conn, expire_on_commit=False, autoflush=True)
-                        try:
-                            yield session
-                            session.flush()
-                        finally:
-                            session.close()
+                    try:
+                        with conn.begin():
+                            if not self.is_sqlite:
+                                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                            session = Session(bind=conn, expire_on_commit=False, autoflush=True)
+                            try:
+                                yield session
+                                session.flush()
+                            finally:
+                                session.close()
+                    finally:
+                        conn.info.pop("mf_immediate", None)
                 return
             except OperationalError as exc:
                 # the busy timeout makes this rare; retry the whole transaction, never surface it
@@ -92,11 +97,14 @@ class Store:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
             conn.info["mf_immediate"] = True
-            with conn.begin():
-                if not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            try:
+                with conn.begin():
+                    if not self.is_sqlite:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            finally:
+                conn.info.pop("mf_immediate", None)
 
     def current_revision(self) -> str | None:
         try:
