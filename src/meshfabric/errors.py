@@ -92,6 +92,14 @@ class QueryError(MeshfabricError):
     title = "query error"
 
 
+class UnknownProduct(QueryError):
+    """SQL names a product that does not exist — or that the principal may not discover, which
+    is answered exactly alike: a 404 like every other way of asking for a product."""
+
+    title = "product not found"
+    http_status = 404
+
+
 class QueryTimeout(QueryError):
     """A query ran into its time limit and was stopped: its statement in the engine and its
     scans still running in the sources were cancelled. Says the limit and what was running."""

@@ -277,7 +277,7 @@ def _rest(world: World, user: str, method: str, path: str, **kw: Any) -> Outcome
         return Outcome("ok", response.json() if "json" in kind else response.text)
     assert response.status_code in (400, 403, 404), response.text
     status = str(response.status_code)
-    return Outcome(NOT_FOUND if status == "400" else status, message=response.json()["detail"], status=status)
+    return Outcome(NOT_FOUND if status == "404" else status, message=response.json()["detail"], status=status)
 
 
 def _items(data: Any) -> Any:
@@ -342,8 +342,6 @@ class Op:
     rest: Callable[[World, str], Outcome] | None
     sig: Callable[[Any], str]
     expect: tuple[str, ...]
-    #: the HTTP status of NOT_FOUND: SQL naming a product fails as a query error (400)
-    missing: str = NOT_FOUND
 
 
 def _cli_json(*args: Any) -> Callable[[World, str], Outcome]:
@@ -580,12 +578,12 @@ OPS: list[Op] = [
        lambda w, u: _rest(w, u, "POST", "/api/v1/query", json={"sql": SQL}),
        _query_rows,
        _row(NOT_FOUND, DENIED, "1EU:masked 2EU:masked 3US:masked 4US:masked 5APAC:masked", "1EU:raw 2EU:raw",
-            *[FULL_QUERY] * 4), missing="400"),
+            *[FULL_QUERY] * 4)),
     Op("explain",
        lambda w, u: {"plan": str(w.mesh.explain(SQL, user=u))},
        _cli_json("explain", SQL),
        None,
-       lambda d: _plan(d["plan"]), _row(NOT_FOUND, DENIED, "mask", "filter", *["plain"] * 4), missing="400"),
+       lambda d: _plan(d["plan"]), _row(NOT_FOUND, DENIED, "mask", "filter", *["plain"] * 4)),
     Op("write",
        lambda w, u: {"rows": w.mesh.write("sales.orders", w.ids["empty"], user=u)},
        lambda w, u: _cli(w, u, ["products", "write", "sales.orders", str(w.tmp / "empty.parquet")], parse="text"),
@@ -644,7 +642,7 @@ def test_cell(world: World, op: Op, column: int) -> None:
             # one text for one refusal, whichever interface asked
             assert got.message == sdk.message, f"{where}: {got.message!r} != {sdk.message!r}"
             if interface == "rest":
-                status = op.missing if expected == NOT_FOUND else DENIED
+                status = expected
                 assert got.status == status, f"{where}: HTTP {got.status}, expected {status}"
             continue
         assert got.kind == "ok", f"{where}: expected allowed, got {got.kind}: {got.message}"

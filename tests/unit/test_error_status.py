@@ -61,10 +61,11 @@ EXPECTED = {
     "SqlLineageError": 400,
     "InvalidOpenLineageEvent": 400,
     "QueryTimeout": 504,
+    "UnknownProduct": 404,
 }
 
 #: classes whose status deliberately differs from the class-name mapping the API used before
-CHANGED = {"QueryTimeout": 504}
+CHANGED = {"QueryTimeout": 504, "UnknownProduct": 404}
 
 ERROR_CLASSES = _every_error_class()
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from meshfabric.errors import QueryError
+from meshfabric.errors import QueryError, UnknownProduct
 
 if TYPE_CHECKING:
     from meshfabric.query.catalog import ProductBinding, ProductCatalog
@@ -216,7 +216,7 @@ def resolve_product(table: exp.Table, catalog: ProductCatalog) -> ProductBinding
             f"system table '{fqn}' cannot be queried: only data products (domain.product) can",
             hint=_close_hint(fqn, known),
         )
-    raise QueryError(f"product '{fqn}' not found", hint=_close_hint(fqn, known))
+    raise UnknownProduct(f"product '{fqn}' not found", hint=_close_hint(fqn, known))
 
 
 def visible_ctes(node: exp.Expression) -> set[str]:
