@@ -371,7 +371,10 @@ class LineageService:
         A principal sees the products it may discover; the others are left out without a trace."""
         vis = self.visibility(user)
         self._require(vis, node_or_column)
+        from dataclasses import replace
+
         impact = self._impact(node_or_column, limit)
+        impact = replace(impact, root=vis.shown(impact.root))  # its quality score, as in the walks
         if not vis.restricted:
             return impact
         shown = [p for p in impact.products if vis.ok("product", p["product"])]
