@@ -26,6 +26,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meshfabric import __version__
 from meshfabric.api.deps import MAX_OFFSET, authenticate, mesh_of, principal_of
+from meshfabric.api.models import (
+    Compatibility,
+    ContractDocument,
+    ContractSummary,
+    Domain,
+    EventPage,
+    Health,
+    Page,
+    Problem,
+    Product,
+    QueryResult,
+    SchemaVersion,
+    page,
+)
 from meshfabric.errors import ConfigError, MeshfabricError
 from meshfabric.mesh import Mesh
 
@@ -80,13 +94,6 @@ def _schema_doc(schema: Any) -> Any:
             where = "/".join(str(p) for p in exc.path) or "the root"
             raise ConfigError(f"not a valid JSON Schema at {where}: {exc.message}") from None
     return schema
-
-
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    total: int
-    offset: int
-    limit: int
 
 
 def _status(exc: MeshfabricError) -> int:
@@ -156,6 +163,33 @@ def _install_problem_handlers(app: FastAPI) -> None:
                        "meshfabric, please report it with the request that caused it", request.url.path)
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what every error is: a problem document. Each operation gets
+    a ``default`` response with the :class:`Problem` schema, and the 422s FastAPI lists (with
+    its ``HTTPValidationError``, which this API never sends) are problem documents too."""
+    generate = app.openapi
+    ref = {"$ref": "#/components/schemas/Problem"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = generate()
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            for operations in doc.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    for code, response in responses.items():
+                        if code[0] in "45":
+                            response["content"] = {PROBLEM: {"schema": ref}}
+                    responses.setdefault("default", {"description": "An error: a problem document (RFC 9457)",
+                                                     "content": {PROBLEM: {"schema": ref}}})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
     """The API over ``mesh``. With ``auth`` (the default) every route but health requires a
     credential; key material from mesh.yaml's ``auth:`` is loaded now, so a bad configuration
@@ -170,13 +204,14 @@ def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
         service.verifier  # noqa: B018  (load keys now: a bad configuration stops the server at start)
         app.state.auth = service
     _install_problem_handlers(app)
+    _document_problems(app)
     secured = [Depends(authenticate)]
 
     public = APIRouter(tags=["health"])
 
-    @public.get("/api/v1/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "store_revision": mesh.store.current_revision()}
+    @public.get("/api/v1/health", response_model=Health)
+    def health() -> Health:
+        return Health(status="ok", version=__version__, store_revision=mesh.store.current_revision())
 
     app.include_router(public)
     app.include_router(_catalog_router(), dependencies=secured)
@@ -188,10 +223,6 @@ def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
     return app
 
 
-def _page(items: list[dict[str, Any]], offset: int, limit: int) -> Page:
-    return Page(items=items[offset: offset + limit], total=len(items), offset=offset, limit=limit)
-
-
 Offset = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip")
 Limit = Query(100, ge=1, le=1000, description="Items per page")
 
@@ -201,32 +232,37 @@ def _catalog_router() -> APIRouter:
     Mesh_ = Depends(mesh_of)
     User = Depends(principal_of)
 
-    @router.get("/api/v1/domains", response_model=Page, tags=["catalog"])
-    def domains(offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
-        return _page([d.to_dict() for d in mesh.domains(user=user)], offset, limit)
+    @router.get("/api/v1/domains", response_model=Page[Domain], tags=["catalog"])
+    def domains(offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Any:
+        return page([d.to_dict() for d in mesh.domains(user=user)], offset, limit)
 
-    @router.get("/api/v1/products", response_model=Page, tags=["catalog"])
+    # a product's output port is stored without its unset keys: they stay out of the answer
+    @router.get("/api/v1/products", response_model=Page[Product], response_model_exclude_unset=True,
+                tags=["catalog"])
     def products(domain: str | None = None, status: str | None = None, tag: str | None = None,
-                 offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+                 offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Any:
         found = mesh.products(domain=domain, status=status, tag=tag, user=user)
-        return _page([p.to_dict() for p in found], offset, limit)
+        return page([p.to_dict() for p in found], offset, limit)
 
-    @router.get("/api/v1/products/{fqn}", tags=["catalog"])
-    def product(fqn: str, mesh: Mesh = Mesh_, user: str | None = User) -> dict[str, Any]:
-        return mesh.product(fqn, user=user).to_dict()  # type: ignore[no-any-return]
+    @router.get("/api/v1/products/{fqn}", response_model=Product, response_model_exclude_unset=True,
+                tags=["catalog"])
+    def product(fqn: str, mesh: Mesh = Mesh_, user: str | None = User) -> Any:
+        return mesh.product(fqn, user=user).to_dict()
 
-    @router.get("/api/v1/products/{fqn}/schemas", response_model=Page, tags=["schemas"])
+    @router.get("/api/v1/products/{fqn}/schemas", response_model=Page[SchemaVersion], tags=["schemas"])
     def schema_versions(fqn: str, offset: int = Offset, limit: int = Limit, mesh: Mesh = Mesh_,
-                        user: str | None = User) -> Page:
-        return _page([v.to_dict() for v in mesh.schemas.history(fqn, user=user)], offset, limit)
+                        user: str | None = User) -> Any:
+        return page([v.to_dict() for v in mesh.schemas.history(fqn, user=user)], offset, limit)
 
-    @router.get("/api/v1/products/{fqn}/schemas/{version}", tags=["schemas"])
+    @router.get("/api/v1/products/{fqn}/schemas/{version}", response_model=SchemaVersion, tags=["schemas"])
     def schema_version(fqn: str, version: int = Path(..., ge=1, le=2**63 - 1), mesh: Mesh = Mesh_,
-                       user: str | None = User) -> dict[str, Any]:
+                       user: str | None = User) -> Any:
         return mesh.schemas.get(fqn, version, user=user).to_dict()
 
-    @router.post("/api/v1/schemas/check", tags=["schemas"])
-    def schema_check(body: SchemaCheckRequest) -> dict[str, Any]:
+    # a change's ``reason`` is there only when it has one
+    @router.post("/api/v1/schemas/check", response_model=Compatibility, response_model_exclude_unset=True,
+                 tags=["schemas"])
+    def schema_check(body: SchemaCheckRequest) -> Any:
         from meshfabric.contracts import check_compatibility
 
         new, previous = _schema_doc(body.new), [_schema_doc(p) for p in body.previous]
@@ -239,14 +275,15 @@ def _catalog_router() -> APIRouter:
             raise ConfigError(f"cannot compare these schemas: {exc.__class__.__name__}: {exc}",
                               hint="each column needs a name and a logical type; JSON Schemas must be valid") from None
 
-    @router.get("/api/v1/contracts", response_model=Page, tags=["contracts"])
+    @router.get("/api/v1/contracts", response_model=Page[ContractSummary], tags=["contracts"])
     def contracts(product: str | None = None, consumer: str | None = None, offset: int = Offset,
-                  limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+                  limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Any:
         found = mesh.contracts.list(product=product, consumer=consumer, user=user)
-        return _page([c.to_dict() for c in found], offset, limit)
+        return page([c.to_dict() for c in found], offset, limit)
 
-    @router.get("/api/v1/contracts/{contract_id}", tags=["contracts"],
-                responses={200: {"content": {"application/json": {}, "application/yaml": {}}}})
+    # the document is returned as it is stored (JSON or, with Accept: application/yaml, YAML)
+    @router.get("/api/v1/contracts/{contract_id}", tags=["contracts"], response_model=ContractDocument,
+                responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
     def contract(contract_id: str, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
         found = mesh.contracts.get(contract_id, user=user)
         if "yaml" in request.headers.get("accept", ""):
@@ -257,17 +294,18 @@ def _catalog_router() -> APIRouter:
 
         return Response(json.dumps(found.to_dict(), default=str), media_type="application/json")
 
-    @router.get("/api/v1/events", response_model=Page, tags=["events"])
+    @router.get("/api/v1/events", response_model=EventPage, tags=["events"])
     def events(event_type: str | None = Query(None, alias="type"), domain: str | None = None,
                correlation_id: str | None = None,
                after_seq: int = Query(0, ge=0, le=2**63 - 1, description="Only events after this sequence (a cursor)"),
-               limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Page:
+               limit: int = Limit, mesh: Mesh = Mesh_, user: str | None = User) -> Any:
         items = mesh.events.list(event_type=event_type, domain=domain, correlation_id=correlation_id,
                                  after_seq=after_seq, limit=limit, user=user)
-        return Page(items=[e.to_dict() for e in items], total=len(items), offset=after_seq, limit=limit)
+        return {"items": [e.to_dict() for e in items], "total": len(items), "offset": after_seq, "limit": limit}
 
-    @router.post("/api/v1/query", tags=["query"],
-                 responses={200: {"content": {"application/json": {}, ARROW_STREAM: {}}}})
+    # the JSON answer is written by hand (json.dumps(default=str) takes any value a source returns)
+    @router.post("/api/v1/query", tags=["query"], response_model=QueryResult,
+                 responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
     def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
         start = time.perf_counter()
         result = mesh.query(body.sql, limit=body.limit, user=user)

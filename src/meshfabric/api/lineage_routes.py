@@ -22,6 +22,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
+from meshfabric.api.models import (
+    Impact,
+    IngestResult,
+    LineageEventRecord,
+    LineageExport,
+    LineageWalk,
+    MarquezGraph,
+    Page,
+    SqlLineage,
+    page,
+)
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["lineage"])
@@ -74,11 +85,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-@router.post("/api/v1/lineage", status_code=201, openapi_extra={"requestBody": _EVENT_BODY},
-             responses={**_PROBLEM_RESPONSE, 200: {"description": "The same event was received before; nothing "
-                                                                  "new was stored"}})
-async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
-                       user: str | None = Depends(principal_of)) -> Response:
+@router.post("/api/v1/lineage", status_code=201, response_model=IngestResult,
+             openapi_extra={"requestBody": _EVENT_BODY},
+             responses={**_PROBLEM_RESPONSE, 200: {"model": IngestResult, "description": "The same event was "
+                                                   "received before; nothing new was stored"}})
+async def post_lineage(request: Request, response: Response, mesh: Mesh = Depends(mesh_of),
+                       user: str | None = Depends(principal_of)) -> Any:
     """Receive one OpenLineage event (what the OpenLineage clients' HTTP transport sends)."""
     from starlette.concurrency import run_in_threadpool
 
@@ -107,31 +119,32 @@ async def post_lineage(request: Request, mesh: Mesh = Depends(mesh_of),
             detail += f"; and {len(exc.problems) - 5} more"
         return _problem(request, 400, "InvalidOpenLineageEvent", exc.title, detail, hint=exc.hint,
                         errors=[p.to_dict() for p in exc.problems])
-    return JSONResponse(result.to_dict(), status_code=200 if result.duplicate else 201)
+    response.status_code = 200 if result.duplicate else 201
+    return result.to_dict()
 
 
-@router.get("/api/v1/lineage")
+@router.get("/api/v1/lineage", response_model=MarquezGraph)
 def get_lineage(node_id: str = Query(..., alias="nodeId", description="dataset:<namespace>:<name> or "
                                      "job:<namespace>:<name>"),
                 depth: int = Query(20, ge=0, le=100, description="dataset-to-dataset steps each way"),
                 limit: int = Query(1000, ge=1, le=10_000, description="at most this many datasets each way"),
-                mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+                mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """The lineage graph around a dataset or job, shaped like Marquez's lineage API."""
     return mesh.lineage.marquez(node_id, depth, limit=limit, user=user)
 
 
-@router.get("/api/v1/column-lineage")
+@router.get("/api/v1/column-lineage", response_model=MarquezGraph)
 def get_column_lineage(node_id: str = Query(..., alias="nodeId", description="datasetField:<namespace>:<name>:"
                                             "<field> or dataset:<namespace>:<name>"),
                        depth: int = Query(20, ge=0, le=100),
                        with_downstream: bool = Query(False, alias="withDownstream"),
                        limit: int = Query(1000, ge=1, le=10_000),
-                       mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+                       mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """Column lineage of a field or of every field of a dataset, shaped like Marquez's column-lineage API."""
     return mesh.lineage.column_lineage(node_id, depth, with_downstream=with_downstream, limit=limit, user=user)
 
 
-@router.get("/api/v1/lineage/events")
+@router.get("/api/v1/lineage/events", response_model=Page[LineageEventRecord])
 def lineage_events(namespace: str | None = None,
                    job: str | None = Query(None, description="job name (with namespace=) or namespace/name"),
                    dataset: str | None = Query(None, description="DatasetEvents about this dataset"),
@@ -141,43 +154,47 @@ def lineage_events(namespace: str | None = None,
                    since: datetime | None = Query(None, description="eventTime at or after (ISO 8601)"),
                    until: datetime | None = Query(None, description="eventTime before (ISO 8601)"),
                    offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(100, ge=1, le=1000),
-                   mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+                   mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """Stored OpenLineage events exactly as received, newest eventTime first."""
     items, total = mesh.lineage.events(namespace=namespace, job=job, dataset=dataset, run_id=run_id,
                                        event_type=event_type, kind=kind, since=since, until=until,
                                        offset=offset, limit=limit, user=user)
-    return {"items": items, "total": total, "offset": offset, "limit": limit}
+    return page(items, offset, limit, total=total)
 
 
-@router.get("/api/v1/lineage/upstream")
+@router.get("/api/v1/lineage/upstream", response_model=LineageWalk)
 def upstream(node: str = Query(..., description="domain.product, namespace/name, a column, or kind:key"),
              depth: int | None = Query(None, ge=0, le=10_000), columns: bool = False,
              offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(1000, ge=1, le=10_000),
-             mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+             mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """What a product, dataset or column was derived from, nearest first."""
     return mesh.lineage.upstream(node, depth=depth, columns=columns, limit=limit, offset=offset,
                                  user=user).to_dict()
 
 
-@router.get("/api/v1/lineage/downstream")
+@router.get("/api/v1/lineage/downstream", response_model=LineageWalk)
 def downstream(node: str = Query(..., description="domain.product, namespace/name, a column, or kind:key"),
                depth: int | None = Query(None, ge=0, le=10_000), columns: bool = False,
                offset: int = Query(0, ge=0, le=1_000_000_000), limit: int = Query(1000, ge=1, le=10_000),
-               mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+               mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """What was derived from a product, dataset or column, nearest first."""
     return mesh.lineage.downstream(node, depth=depth, columns=columns, limit=limit, offset=offset,
                                    user=user).to_dict()
 
 
-@router.get("/api/v1/lineage/impact")
+# the contracts and products of an impact are collected from graph properties: a key the
+# graph does not hold stays out of the answer
+@router.get("/api/v1/lineage/impact", response_model=Impact, response_model_exclude_unset=True)
 def impact(node: str = Query(..., description="a product, dataset or column"),
-           mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+           mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """Everything downstream of a dataset or column: products, their columns, contracts, owners.
     A principal sees the products it may discover; ``hidden_products`` counts the others reached."""
     return mesh.lineage.impact(node, user=user).to_dict()
 
 
-@router.get("/api/v1/lineage/export")
+@router.get("/api/v1/lineage/export", response_class=Response, responses={200: {
+    "model": LineageExport | list[dict[str, Any]], "content": {"text/plain": {"schema": {"type": "string"}}},
+    "description": "json: the graph around the node; openlineage: a list of RunEvents; dot, mermaid: text"}})
 def export(node: str = Query(...), format: str = Query("json", pattern="^(json|openlineage|dot|mermaid)$"),
            depth: int | None = Query(None, ge=0, le=10_000),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Response:
@@ -195,8 +212,9 @@ class SqlLineageRequest(BaseModel):
     detail: bool = Field(False, description="add typed column edges and indirect dependencies per statement")
 
 
-@router.post("/api/v1/lineage/sql")
-def lineage_of_sql(body: SqlLineageRequest, user: str | None = Depends(principal_of)) -> dict[str, Any]:
+# ``statements`` is in the answer only with ``detail``
+@router.post("/api/v1/lineage/sql", response_model=SqlLineage, response_model_exclude_unset=True)
+def lineage_of_sql(body: SqlLineageRequest, user: str | None = Depends(principal_of)) -> Any:
     """Table and column lineage of SQL text (nothing is stored): ``sources``, ``targets`` and
     ``columns`` as ``[source_table.column, target_table.column]`` pairs, as ``lineage sql`` prints."""
     from meshfabric.query.lineage import analyze_sql

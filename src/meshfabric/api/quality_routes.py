@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
+from meshfabric.api.models import Alert, AlertDetail, Page, Profile, QualityRules, QualityRun, page
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["quality"])
@@ -23,68 +24,67 @@ class AlertNote(BaseModel):
     note: str = Field("", max_length=2000, description="Why: shown in the alert's history")
 
 
-def _page(items: list[dict[str, Any]], offset: int, limit: int, total: int | None = None) -> dict[str, Any]:
-    return {"items": items, "total": len(items) if total is None else total, "offset": offset, "limit": limit}
-
-
-@router.get("/api/v1/products/{fqn}/quality/rules")
-def quality_rules(fqn: str, mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+# the rules as their spec models, without the options left unset (as a spec file writes them)
+@router.get("/api/v1/products/{fqn}/quality/rules", response_model=QualityRules,
+            response_model_exclude_none=True)
+def quality_rules(fqn: str, mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     rules = mesh.quality.rules(fqn, user=user)
-    return _page([r.model_dump(mode="json", exclude_none=True, by_alias=True) for r in rules], 0, len(rules))
+    return page(rules, 0, len(rules))
 
 
-@router.post("/api/v1/products/{fqn}/quality/runs")
+# ``statements`` is in a run's body only when asked for
+@router.post("/api/v1/products/{fqn}/quality/runs", response_model=QualityRun, response_model_exclude_unset=True)
 def quality_run(fqn: str, statements: bool = False, mesh: Mesh = Depends(mesh_of),
-                user: str | None = Depends(principal_of)) -> dict[str, Any]:
+                user: str | None = Depends(principal_of)) -> Any:
     """Run every rule of the product in its source now; the run is stored and returned. A run
     whose rules fail is still a 200: its ``status`` says ``failed``."""
     return mesh.quality.run(fqn, user=user).to_dict(statements=statements)
 
 
-@router.get("/api/v1/products/{fqn}/quality/runs")
+@router.get("/api/v1/products/{fqn}/quality/runs", response_model=Page[QualityRun],
+            response_model_exclude_unset=True)
 def quality_runs(fqn: str, limit: int = Query(20, ge=1, le=500), mesh: Mesh = Depends(mesh_of),
-                 user: str | None = Depends(principal_of)) -> dict[str, Any]:
+                 user: str | None = Depends(principal_of)) -> Any:
     """The latest runs, newest first, with their rule results."""
-    return _page([r.to_dict() for r in mesh.quality.history(fqn, limit=limit, user=user)], 0, limit)
+    return page([r.to_dict() for r in mesh.quality.history(fqn, limit=limit, user=user)], 0, limit)
 
 
-@router.get("/api/v1/products/{fqn}/profile")
+@router.get("/api/v1/products/{fqn}/profile", response_model=Profile)
 def profile(fqn: str, columns: str | None = Query(None, description="comma-separated; default all"),
             top: int = Query(10, ge=0, le=100), record: bool = Query(False, description="store as metric points"),
-            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     """Per-column statistics computed in the source; pii columns are withheld."""
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     result = mesh.quality.profile(fqn, columns=names, top=top, user=user)
     if record:
         mesh.quality.record_profile(result)
-    return result.to_dict()  # type: ignore[no-any-return]
+    return result.to_dict()
 
 
-@router.get("/api/v1/alerts")
+@router.get("/api/v1/alerts", response_model=Page[Alert])
 def alerts(product: str | None = None,
            status: str | None = Query(None, description="open, acknowledged, resolved or active"),
            detector: str | None = None, offset: int = Query(0, ge=0, le=10**9), limit: int = Query(100, ge=1, le=1000),
-           mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> dict[str, Any]:
+           mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
     found = mesh.alerts.list(product=product, status=status, detector=detector, limit=offset + limit, user=user)
     items = [a.to_dict() for a in found]
-    return _page(items[offset:], offset, limit, total=len(items))
+    return page(items[offset:], offset, limit, total=len(items))
 
 
-@router.get("/api/v1/alerts/{alert_id}")
-def alert(alert_id: int = AlertId, mesh: Mesh = Depends(mesh_of),
-          user: str | None = Depends(principal_of)) -> dict[str, Any]:
-    result = mesh.alerts.get(alert_id, user=user).to_dict()
-    result["deliveries"] = [d.to_dict() for d in mesh.alerts.deliveries(alert_id, user=user)]
-    return result  # type: ignore[no-any-return]
+@router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)
+def alert(alert_id: int = AlertId, mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
+    """An alert with the outcome of delivering it to each webhook."""
+    found = mesh.alerts.get(alert_id, user=user).to_dict()
+    return {**found, "deliveries": [d.to_dict() for d in mesh.alerts.deliveries(alert_id, user=user)]}
 
 
-@router.post("/api/v1/alerts/{alert_id}/ack")
+@router.post("/api/v1/alerts/{alert_id}/ack", response_model=Alert)
 def alert_ack(alert_id: int = AlertId, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
-              user: str | None = Depends(principal_of)) -> dict[str, Any]:
-    return mesh.alerts.ack(alert_id, note=body.note if body else "", user=user).to_dict()  # type: ignore[no-any-return]
+              user: str | None = Depends(principal_of)) -> Any:
+    return mesh.alerts.ack(alert_id, note=body.note if body else "", user=user).to_dict()
 
 
-@router.post("/api/v1/alerts/{alert_id}/resolve")
+@router.post("/api/v1/alerts/{alert_id}/resolve", response_model=Alert)
 def alert_resolve(alert_id: int = AlertId, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
-                  user: str | None = Depends(principal_of)) -> dict[str, Any]:
-    return mesh.alerts.resolve(alert_id, note=body.note if body else "", user=user).to_dict()  # type: ignore[no-any-return]
+                  user: str | None = Depends(principal_of)) -> Any:
+    return mesh.alerts.resolve(alert_id, note=body.note if body else "", user=user).to_dict()
