@@ -12,8 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
+from meshfabric.api.access_models import AuditEntry, EffectivePolicy, Grant, Group, Principal, Role
 from meshfabric.api.deps import mesh_of, principal_of
-from meshfabric.api.models import AuditEntry, EffectivePolicy, Grant, Group, Page, Principal, Role, page
+from meshfabric.api.models import Page, page
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["access"])

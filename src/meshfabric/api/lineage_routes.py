@@ -22,17 +22,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
-from meshfabric.api.models import (
+from meshfabric.api.lineage_models import (
     Impact,
     IngestResult,
     LineageEventRecord,
     LineageExport,
     LineageWalk,
     MarquezGraph,
-    Page,
     SqlLineage,
-    page,
 )
+from meshfabric.api.models import Page, page
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["lineage"])

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
-from meshfabric.api.models import Alert, AlertDetail, Page, Profile, QualityRules, QualityRun, page
+from meshfabric.api.models import Page, page
+from meshfabric.api.quality_models import Alert, AlertDetail, Profile, QualityRules, QualityRun
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["quality"])

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from meshfabric.api.deps import mesh_of, principal_of
-from meshfabric.api.models import SearchResults
+from meshfabric.api.search_models import SearchResults
 from meshfabric.mesh import Mesh
 
 router = APIRouter(tags=["search"])

@@ -1,0 +1,32 @@
+"""Response bodies of the search route (see ``api.models``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from meshfabric.api.models import Page
+
+
+class SearchMatch(BaseModel):
+    field: str = Field(..., description="name, column, tag, owner, domain or description")
+    snippet: str = Field(..., description="the matched text, HTML-escaped, matching words in <mark>")
+    column: str | None = Field(None, description="the column, for a column match")
+
+
+class SearchHit(BaseModel):
+    fqn: str
+    kind: str = Field(..., description="product or domain")
+    domain: str
+    name: str
+    description: str
+    owner: str
+    tags: list[str]
+    status: str
+    score: float
+    matched: list[SearchMatch]
+
+
+class SearchResults(Page[SearchHit]):
+    query: str
+    mode: str = Field(..., description="all (every word matched), any (some word) or browse (no words)")
+    corrections: dict[str, str] = Field(..., description="query word -> the word it was read as")
