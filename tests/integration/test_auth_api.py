@@ -242,6 +242,8 @@ def test_real_server_with_tokens_keys_and_the_openlineage_client(server: str, ws
 
     with secret_env(), Mesh.open(ws) as mesh:
         key = mesh.auth.create_api_key("etl", name="openlineage").key
+        # sending lineage needs write on some product or domain (a producer)
+        mesh.access.grant("etl", "write", domain="sales", grantee_kind="user")
     assert httpx.get(server + "/api/v1/products", headers={"X-API-Key": key}).status_code == 200
 
     def emit(api_key: str) -> None:

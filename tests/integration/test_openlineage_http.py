@@ -299,7 +299,8 @@ def test_lineage_writes_need_rights_on_every_product_named(server: Server) -> No
     # a column lineage facet pointing into a hidden product is the same as naming it
     facet = _valid()
     facet["outputs"] = [{"namespace": "s3://exports", "name": "cols.csv", "facets": {"columnLineage": {
-        "_producer": "x", "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json",
+        "_producer": "https://example.com/p",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet",
         "fields": {"a": {"inputFields": [{"namespace": "meshfabric", "name": "sales.orders", "field": "amount"}]}}}}}]
     assert server.post(facet).status_code == 404
     mesh.access.grant("airflow", "query", product="sales.orders", grantee_kind="user")

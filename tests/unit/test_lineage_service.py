@@ -279,3 +279,24 @@ def test_openlineage_export_is_valid(store: Store) -> None:
     revenue = by_output["finance.revenue"]
     assert revenue["outputs"][0]["namespace"] == "meshfabric"
     assert revenue["outputs"][0]["facets"]["columnLineage"]["fields"]["total"]["inputFields"][0]["field"] == "amount"
+
+
+def test_reading_the_datasets_an_event_names_leaves_the_event_as_sent() -> None:
+    """The permission check reads every dataset an OpenLineage event names — inputs, outputs and
+    each column lineage facet's input fields — before the very same event is stored and folded:
+    it must not change it (it once appended the input fields to the facet's ``dataset`` list,
+    which made every output column derive from every input column)."""
+    import copy
+
+    from meshfabric.lineage.service import _event_datasets
+
+    field = {"namespace": "pg", "name": "public.orders", "field": "amount"}
+    event = {"inputs": [{"namespace": "pg", "name": "public.orders"}],
+             "outputs": [{"namespace": "pg", "name": "mart.revenue", "facets": {"columnLineage": {
+                 "fields": {"revenue": {"inputFields": [field]}},
+                 "dataset": [{"namespace": "pg", "name": "public.customers", "field": "id"}]}}}]}
+    before = copy.deepcopy(event)
+    written, read = _event_datasets(event)
+    assert event == before
+    assert written == [("pg", "mart.revenue")]
+    assert sorted(set(read)) == [("pg", "public.customers"), ("pg", "public.orders")]

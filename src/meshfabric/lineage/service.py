@@ -651,7 +651,7 @@ def _event_datasets(event: Any) -> tuple[list[tuple[str, str]], list[tuple[str, 
         if not isinstance(facet, dict):
             continue
         fields = facet.get("fields") if isinstance(facet.get("fields"), dict) else {}
-        sources = listed(facet.get("dataset"))
+        sources = list(listed(facet.get("dataset")))  # a copy: the event itself is stored and folded
         for spec in fields.values():
             if isinstance(spec, dict):
                 sources += listed(spec.get("inputFields"))
