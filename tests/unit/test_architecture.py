@@ -115,8 +115,10 @@ def test_only_the_interfaces_use_the_mesh_facade() -> None:
 @pytest.mark.parametrize("folder", ["api", "cli"])
 def test_interfaces_decide_no_access(folder: str) -> None:
     """Routes and commands pass the principal on; the services ask the access layer."""
-    deciding = ("visible_products(", ".decide(", ".authorize(", "permission_level(", "is_admin:", "sees_values(",
-                ".acting(")
-    offenders = [f"{p.name}: {needle}" for p in sorted((SRC / folder).glob("*.py"))
-                 for needle in deciding if needle in p.read_text(encoding="utf-8")]
+    import re
+
+    deciding = re.compile(r"visible_products\(|\.decide\(|\.authorize\(|permission_level\(|sees_values\(|"
+                          r"\.acting\(|^\s*(el)?if\b[^\n]*\.is_admin\b")
+    offenders = [f"{p.name}:{n}: {line.strip()}" for p in sorted((SRC / folder).glob("*.py"))
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if deciding.search(line)]
     assert not offenders, offenders

@@ -30,9 +30,7 @@ class Principal(BaseModel):
     groups: list[str]
     roles: list[str] = Field(..., description="its own roles and its groups'")
     attributes: dict[str, Any] = Field(..., description="e.g. region, read by row filters")
-    # the wire name is is_admin; the attribute differs so the architecture test, which looks for
-    # access checks in api/ by that text, does not mistake a field for one
-    workspace_admin: bool = Field(..., alias="is_admin", description="administers the whole workspace")
+    is_admin: bool = Field(..., description="administers the whole workspace")
 
 
 class Role(BaseModel):
