@@ -298,3 +298,24 @@ def test_mariadb_case_insensitive_filter_is_applied_at_the_scan(tmp_path: Path, 
         out = m.query("SELECT * FROM sales.orders WHERE CASE WHEN secret <> 'ok' THEN CAST(secret AS INT) = 0 "
                       "ELSE true END", user="alice").arrow().to_pylist()
         assert out == [{"id": 1, "region": "EU", "secret": "ok"}]
+
+
+def test_the_event_log_is_read_and_written_by_workspace_admins_only(mesh: Any) -> None:
+    """Events carry what changed across every domain (grants, denials, alerts with their values):
+    reading, following, subscribing, publishing and retrying are workspace-admin actions."""
+    from meshfabric.events import DomainEvent
+
+    event = DomainEvent("product.updated", "sales", {"product": "sales.orders"})
+    for call in (lambda: mesh.events.list(user="alice"),
+                 lambda: mesh.events.replay(lambda e: None, user="alice"),
+                 lambda: next(mesh.events.iter_new(0, user="alice")),
+                 lambda: mesh.events.subscribe("*", lambda e: None, name="spy", user="alice"),
+                 lambda: mesh.events.dead_letters(user="alice"),
+                 lambda: mesh.events.publish(event, user="etl-bot")):
+        with pytest.raises(AccessDenied, match="is not an admin"):
+            call()
+    assert "spy" not in {s.name for s in mesh.events.subscriptions}
+    published = mesh.events.publish(event)  # the workspace admin
+    assert mesh.events.list(event_type="product.updated", newest_first=True, limit=1)[0].id == published.id
+    denied = [e for e in mesh.access.audit_log(user="alice", decision="denied") if e.action == "events.read"]
+    assert len(denied) == 5

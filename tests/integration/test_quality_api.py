@@ -93,6 +93,22 @@ def test_alerts_list_show_ack_resolve(served: tuple[TestClient, Mesh]) -> None:
     assert client.get("/api/v1/alerts/999999").status_code == 404
 
 
+def test_alert_pages_count_every_match(served: tuple[TestClient, Mesh]) -> None:
+    client, mesh = served
+    config = MonitorConfig(detectors=(MADDetector(window=10, min_points=5),))
+    for series in ("page_a", "page_b", "page_c"):
+        for i in range(10):
+            record(mesh.store, [Observation("sales.orders", series, 1.0 if i % 2 else -1.0,
+                                            ts=T0 + timedelta(hours=i))], config=config)
+        record(mesh.store, [Observation("sales.orders", series, 40.0, ts=T0 + timedelta(hours=10))], config=config)
+    whole = client.get("/api/v1/alerts", params={"status": "open"}).json()
+    assert whole["total"] == len(whole["items"]) >= 3
+    second = client.get("/api/v1/alerts", params={"status": "open", "offset": 1, "limit": 1}).json()
+    assert second["total"] == whole["total"] and [a["id"] for a in second["items"]] == [whole["items"][1]["id"]]
+    beyond = client.get("/api/v1/alerts", params={"status": "open", "offset": whole["total"]}).json()
+    assert beyond["items"] == [] and beyond["total"] == whole["total"]
+
+
 # -- as authenticated principals with different rights ------------------------------------------
 SECURED_RULES = """\
 quality:

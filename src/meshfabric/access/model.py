@@ -107,7 +107,9 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            "transformation (its inputs need query)"),
     Action("lineage.input", "query", "name the product as an input of an OpenLineage run or transformation"),
     Action("admin", "admin", "grant, revoke and change policies on the product"),
-    Action("events.read", "admin", "read the domain event log", on="workspace"),
+    Action("events.read", "admin", "read, follow or subscribe to the domain event log and its dead letters",
+           on="workspace"),
+    Action("events.write", "admin", "publish domain events of one's own, retry dead letters", on="workspace"),
     Action("access.read", "admin", "read principals, groups, roles, grants, policies, effective policies and "
            "the audit log (a principal may read itself)", on="workspace"),
     Action("credentials.manage", "admin", "issue and revoke tokens, create, list and revoke API keys",

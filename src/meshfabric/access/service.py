@@ -710,7 +710,3 @@ def _check_name(name: str, what: str) -> None:
 
 def _permission_name(lvl: int) -> str:
     return PERMISSIONS[lvl - 1] if lvl else "nothing"
-
-
-def elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

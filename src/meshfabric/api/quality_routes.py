@@ -67,9 +67,9 @@ def alerts(product: str | None = None,
            status: str | None = Query(None, description="open, acknowledged, resolved or active"),
            detector: str | None = None, offset: int = Query(0, ge=0, le=10**9), limit: int = Query(100, ge=1, le=1000),
            mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Any:
-    found = mesh.alerts.list(product=product, status=status, detector=detector, limit=offset + limit, user=user)
-    items = [a.to_dict() for a in found]
-    return page(items[offset:], offset, limit, total=len(items))
+    found, total = mesh.alerts.page(product=product, status=status, detector=detector, limit=limit, offset=offset,
+                                    user=user)
+    return page([a.to_dict() for a in found], offset, limit, total=total)
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail)

@@ -63,7 +63,7 @@ class CatalogService:
 
         info = self.product(product, user=user, action="write")
         rows = write_product(info, self.connections(info.source), as_arrow(data), mode)  # type: ignore[arg-type]
-        self.events.publish(DomainEvent("product.data_written", info.domain,
+        self.events.record(DomainEvent("product.data_written", info.domain,
                                         {"product": info.fqn, "rows": rows, "mode": mode}))
         if self._after_write is not None:
             self._after_write()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -42,7 +41,3 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     return t
-
-
-def workspace_path(path: Path | None) -> Path | None:
-    return path if path is not None else STATE["workspace"]

@@ -339,8 +339,3 @@ def with_retries(
     if on_give_up is not None:
         raise on_give_up(last) from None
     raise last
-
-
-def batched(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -105,8 +105,11 @@ class DeadLetter:
 
 
 class EventLog:
-    """The durable event log of a store. ``access`` (given by the wiring) decides who may read
-    it: ``list`` asks it once for ``events.read`` (a workspace admin), for the acting principal."""
+    """The durable event log of a store. ``access`` (given by the wiring) decides who may use it,
+    once per call, for the acting principal: reading, following, subscribing and dead letters
+    need ``events.read``, publishing and retrying ``events.write`` (both a workspace admin).
+    Services append the events of their own changes inside their transactions (:func:`append`)
+    or, after deciding themselves, with :meth:`record`."""
 
     def __init__(self, store: Store, access: Any = None) -> None:
         self.store = store
@@ -117,9 +120,19 @@ class EventLog:
         self._stop = threading.Event()
 
     # -- publishing -------------------------------------------------------------------------
-    def publish(self, event: DomainEvent) -> DomainEvent:
+    def publish(self, event: DomainEvent, *, user: str | None = None) -> DomainEvent:
+        """Append an event of the caller's own (``events.write``)."""
+        self._decide(user, "events.write")
+        return self.record(event)
+
+    def record(self, event: DomainEvent) -> DomainEvent:
+        """Append ``event`` for a service that has already decided the change it describes."""
         with self.store.write() as session:
             return append(session, event)
+
+    def _decide(self, user: str | None, action: str) -> None:
+        if self.access is not None:
+            self.access.decide(user, action)
 
     # -- reading and replay -----------------------------------------------------------------
     def list(
@@ -136,8 +149,13 @@ class EventLog:
         user: str | None = None,
     ) -> list[DomainEvent]:
         """Events matching every given filter. ``event_type`` accepts ``family.*`` patterns."""
-        if self.access is not None:
-            self.access.decide(user, "events.read")
+        self._decide(user, "events.read")
+        return self._list(event_type=event_type, domain=domain, correlation_id=correlation_id, since=since,
+                          until=until, after_seq=after_seq, limit=limit, newest_first=newest_first)
+
+    def _list(self, *, event_type: str | None = None, domain: str | None = None, correlation_id: str | None = None,
+              since: datetime | None = None, until: datetime | None = None, after_seq: int = 0,
+              limit: int | None = 100, newest_first: bool = False) -> list[DomainEvent]:
         stmt = select(EventRow).where(EventRow.seq > after_seq)
         if event_type:
             if event_type.endswith(".*"):
@@ -158,12 +176,13 @@ class EventLog:
         with self.store.read() as session:
             return [_from_row(r) for r in session.scalars(stmt)]
 
-    def replay(self, handler: Callable[[DomainEvent], Any], **filters: Any) -> int:
+    def replay(self, handler: Callable[[DomainEvent], Any], *, user: str | None = None, **filters: Any) -> int:
         """Feed every matching stored event, oldest first, to ``handler``; returns the count."""
+        self._decide(user, "events.read")
         count = 0
         after = filters.pop("after_seq", 0)
         while True:
-            batch = self.list(after_seq=after, limit=500, **filters)
+            batch = self._list(after_seq=after, limit=500, **filters)
             for event in batch:
                 result = handler(event)
                 if inspect.isawaitable(result):
@@ -177,11 +196,13 @@ class EventLog:
         with self.store.read() as session:
             return session.scalar(select(func.max(EventRow.seq))) or 0
 
-    def iter_new(self, after_seq: int, poll: float = 0.5, stop: threading.Event | None = None) -> Iterator[DomainEvent]:
+    def iter_new(self, after_seq: int, poll: float = 0.5, stop: threading.Event | None = None, *,
+                 user: str | None = None) -> Iterator[DomainEvent]:
         """Follow the log (for ``events tail``): yields events as they are appended."""
+        self._decide(user, "events.read")
         stop = stop or threading.Event()
         while not stop.is_set():
-            batch = self.list(after_seq=after_seq, limit=500)
+            batch = self._list(after_seq=after_seq, limit=500)
             yield from batch
             if batch:
                 after_seq = batch[-1].seq or after_seq
@@ -198,6 +219,7 @@ class EventLog:
         from_beginning: bool = False,
         max_attempts: int = 3,
         backoff: float = 0.1,
+        user: str | None = None,
     ) -> Subscription:
         """Register a handler (sync or async) for ``event_type`` (``*`` and ``family.*`` work).
 
@@ -205,6 +227,7 @@ class EventLog:
         so a restarted process resumes where it stopped. A new subscriber starts at the end of
         the log unless ``from_beginning``.
         """
+        self._decide(user, "events.read")
         name = name or f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
         with self._lock:
             taken = self._subs.get(name)
@@ -247,7 +270,7 @@ class EventLog:
             with self.store.read() as session:
                 offset_row = session.get(SubscriberOffsetRow, sub.name)
                 offset = offset_row.last_seq if offset_row else 0
-            batch = self.list(after_seq=offset, limit=200)
+            batch = self._list(after_seq=offset, limit=200)
             if not batch:
                 return delivered
             for event in batch:
@@ -291,7 +314,12 @@ class EventLog:
                 row.updated_at = datetime.now(UTC)
 
     # -- dead letters -----------------------------------------------------------------------
-    def dead_letters(self, subscriber: str | None = None, *, include_replayed: bool = False) -> list[DeadLetter]:
+    def dead_letters(self, subscriber: str | None = None, *, include_replayed: bool = False,
+                     user: str | None = None) -> list[DeadLetter]:
+        self._decide(user, "events.read")
+        return self._dead_letters(subscriber, include_replayed=include_replayed)
+
+    def _dead_letters(self, subscriber: str | None = None, *, include_replayed: bool = False) -> list[DeadLetter]:
         stmt = select(DeadLetterRow, EventRow).join(EventRow, EventRow.id == DeadLetterRow.event_id)
         if subscriber:
             stmt = stmt.where(DeadLetterRow.subscriber == subscriber)
@@ -303,13 +331,14 @@ class EventLog:
                 for d, e in session.execute(stmt.order_by(DeadLetterRow.id))
             ]
 
-    def retry_dead_letters(self, subscriber: str) -> int:
+    def retry_dead_letters(self, subscriber: str, *, user: str | None = None) -> int:
         """Hand each dead-lettered event to the (fixed) subscriber again; returns successes."""
+        self._decide(user, "events.write")
         sub = self._subs.get(subscriber)
         if sub is None:
             raise KeyError(f"subscriber '{subscriber}' is not registered in this process")
         ok_count = 0
-        for dl in self.dead_letters(subscriber):
+        for dl in self._dead_letters(subscriber):
             ok, _, _ = _run(self._call(sub, dl.event))
             if ok:
                 ok_count += 1

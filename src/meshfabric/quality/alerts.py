@@ -23,7 +23,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -151,6 +151,26 @@ def _delivery_info(row: AlertDeliveryRow) -> DeliveryInfo:
 # Reading and changing alerts
 
 
+def _alert_query(stmt: Any, *, product: str | None, status: str | None, series: str | None,
+                 detector: str | None, products: Collection[str] | None) -> Any:
+    if status is not None:
+        if status == "active":
+            stmt = stmt.where(AlertRow.status.in_(ACTIVE))
+        elif status in STATUSES:
+            stmt = stmt.where(AlertRow.status == status)
+        else:
+            raise ConfigError(f"unknown alert status '{status}'", hint="use open, acknowledged, resolved or active")
+    if product is not None:
+        stmt = stmt.where(AlertRow.product == product)
+    if products is not None:
+        stmt = stmt.where(AlertRow.product.in_(sorted(products)))
+    if series is not None:
+        stmt = stmt.where(AlertRow.series == series)
+    if detector is not None:
+        stmt = stmt.where(AlertRow.detector == detector)
+    return stmt
+
+
 def list_alerts(
     store: Store,
     *,
@@ -159,25 +179,26 @@ def list_alerts(
     series: str | None = None,
     detector: str | None = None,
     limit: int = 100,
+    offset: int = 0,
+    products: Collection[str] | None = None,
 ) -> list[AlertInfo]:
-    """Alerts, most recently updated first. ``status`` may also be ``active`` (open or acknowledged)."""
-    query = select(AlertRow)
-    if status is not None:
-        if status == "active":
-            query = query.where(AlertRow.status.in_(ACTIVE))
-        elif status in STATUSES:
-            query = query.where(AlertRow.status == status)
-        else:
-            raise ConfigError(f"unknown alert status '{status}'", hint="use open, acknowledged, resolved or active")
-    if product is not None:
-        query = query.where(AlertRow.product == product)
-    if series is not None:
-        query = query.where(AlertRow.series == series)
-    if detector is not None:
-        query = query.where(AlertRow.detector == detector)
-    query = query.order_by(AlertRow.updated_at.desc(), AlertRow.id.desc()).limit(max(1, limit))
+    """Alerts, most recently updated first. ``status`` may also be ``active`` (open or acknowledged);
+    ``products`` keeps only alerts of those products."""
+    query = _alert_query(select(AlertRow), product=product, status=status, series=series, detector=detector,
+                         products=products)
+    query = query.order_by(AlertRow.updated_at.desc(), AlertRow.id.desc()).limit(max(1, limit)).offset(offset)
     with store.read() as s:
         return [alert_info(r) for r in s.scalars(query)]
+
+
+def count_alerts(store: Store, *, product: str | None = None, status: str | None = None, series: str | None = None,
+                 detector: str | None = None, products: Collection[str] | None = None) -> int:
+    from sqlalchemy import func
+
+    query = _alert_query(select(func.count()).select_from(AlertRow), product=product, status=status, series=series,
+                         detector=detector, products=products)
+    with store.read() as s:
+        return int(s.scalar(query) or 0)
 
 
 def _row(session: Session, alert_id: int) -> AlertRow:
@@ -378,8 +399,17 @@ class AlertService:
         self.settings = settings
 
     def list(self, *, product: str | None = None, status: str | None = None, series: str | None = None,
-             detector: str | None = None, limit: int = 100, user: str | None = None) -> builtins.list[AlertInfo]:
+             detector: str | None = None, limit: int = 100, offset: int = 0,
+             user: str | None = None) -> builtins.list[AlertInfo]:
         """Alerts of the products ``user`` may discover, most recently updated first."""
+        return self.page(product=product, status=status, series=series, detector=detector, limit=limit,
+                         offset=offset, user=user)[0]
+
+    def page(self, *, product: str | None = None, status: str | None = None, series: str | None = None,
+             detector: str | None = None, limit: int = 100, offset: int = 0,
+             user: str | None = None) -> tuple[builtins.list[AlertInfo], int]:
+        """A page of :meth:`list` and how many alerts match in all; the principal's products are
+        selected in the store, so pages and totals count only what it may see."""
         if product is not None:
             try:
                 product = self.access.decide(user, "quality.read", product).product
@@ -388,17 +418,15 @@ class AlertService:
                     raise
                 # alerts outlive a product removed from the catalog: an admin still finds them
         visible = self.access.visible_products(user)
-        found = list_alerts(self.store, product=product, status=status, series=series, detector=detector,
-                            limit=limit if visible is None else max(limit, 1) * 4 + 100)
+        where = {"product": product, "status": status, "series": series, "detector": detector, "products": visible}
+        found = list_alerts(self.store, limit=limit, offset=offset, **where)
         decisions: dict[str, Decision] = {}
         out = []
         for alert in found:
-            if visible is not None and alert.product not in visible:
-                continue
             if visible is not None and alert.product not in decisions:
                 decisions[alert.product] = self.access.decide(user, "quality.read", alert.product, audit=False)
             out.append(redact_alert(alert, decisions.get(alert.product)))
-        return out[:limit]
+        return out, count_alerts(self.store, **where)
 
     def _decided(self, alert_id: int, user: str | None, action: str) -> tuple[AlertInfo, Decision | None]:
         info = get_alert(self.store, alert_id)

@@ -80,11 +80,6 @@ def parse_policy_sql(text: str, *, what: str = "expression") -> exp.Expression:
     return expr
 
 
-def placeholders(expr: exp.Expression) -> set[str]:
-    """Attribute names a bound expression needs."""
-    return {c.name[len(_MARK):] for c in expr.find_all(exp.Column) if c.name.startswith(_MARK)}
-
-
 def bind(expr: exp.Expression, name: str, attributes: dict[str, Any]) -> exp.Expression:
     """A copy with each ``{user.x}`` replaced by the attribute's value as a literal node
     (strings quoted by sqlglot, numbers as numbers, booleans, NULL when the principal lacks it —
