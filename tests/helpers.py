@@ -303,3 +303,28 @@ def in_threads(worker: Callable[[Any], Any], url: str, threads: int = 4) -> list
     if errors:
         raise errors[0]
     return results
+
+
+def pg_exec(url: str, *statements: str) -> list[Any]:
+    """Run statements on a PostgreSQL database in autocommit; the rows of the last one."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        out: list[Any] = []
+        for sql in statements:
+            cur = conn.execute(sql)
+            out = cur.fetchall() if cur.description else []
+        return out
+
+
+def product_catalog(connector: Any, products: dict[str, Any]) -> Any:
+    """A query catalog over real ports of ``connector`` (``{fqn: OutputPort}``), with columns as
+    the connector describes them."""
+    from meshfabric.query.catalog import ProductBinding, ProductColumn, StaticCatalog
+
+    bindings = {}
+    for fqn, port in products.items():
+        domain, name = fqn.split(".")
+        columns = tuple(ProductColumn(c.name, c.type, c.nullable) for c in connector.columns(port))
+        bindings[fqn] = ProductBinding(domain, name, connector.name, port, columns)
+    return StaticCatalog(bindings, {connector.name: connector})

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlglot
 
+from helpers import pg_exec
 from meshfabric.connectors import KINDS, get_connector
 from meshfabric.connectors.base import Connector, ScanRequest
 from meshfabric.errors import SourceError
@@ -226,17 +227,6 @@ class TestEveryConnector:
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL
-
-
-def pg_exec(url: str, *statements: str) -> list[Any]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        out: list[Any] = []
-        for sql in statements:
-            cur = conn.execute(sql)
-            out = cur.fetchall() if cur.description else []
-        return out
 
 
 def duckdb_postgres(url: str) -> duckdb.DuckDBPyConnection:

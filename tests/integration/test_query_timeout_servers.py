@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
+from helpers import pg_exec, product_catalog
 from meshfabric.connectors import get_connector
 from meshfabric.connectors.base import Connector, Deadline, ScanRequest
 from meshfabric.errors import QueryTimeout, SourceError
 from meshfabric.query import explain, run_query
-from meshfabric.query.catalog import ProductBinding, ProductColumn, StaticCatalog
+from meshfabric.query.catalog import StaticCatalog
 from meshfabric.spec.models import OutputPort, SourceSpec
 
 LIMIT = 0.5
@@ -41,15 +42,6 @@ def wait_until(condition: Callable[[], bool], within: float = STOPS_WITHIN) -> b
     return condition()
 
 
-def product_catalog(connector: Connector, products: dict[str, OutputPort]) -> StaticCatalog:
-    bindings = {}
-    for fqn, port in products.items():
-        domain, name = fqn.split(".")
-        columns = tuple(ProductColumn(c.name, c.type, c.nullable) for c in connector.columns(port))
-        bindings[fqn] = ProductBinding(domain, name, connector.name, port, columns)
-    return StaticCatalog(bindings, {connector.name: connector})
-
-
 def timed_out(sql: str, catalog: StaticCatalog) -> tuple[QueryTimeout, float]:
     # planning counts against the limit too: plan once untimed, so that on a loaded machine the
     # first planning of a process (imports, the planner's column cache) does not eat the limit
@@ -65,17 +57,6 @@ def scan_threads_done() -> bool:
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
-
-
-def pg_exec(url: str, *statements: str) -> list[Any]:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        out: list[Any] = []
-        for sql in statements:
-            cur = conn.execute(sql)
-            out = cur.fetchall() if cur.description else []
-        return out
 
 
 @pytest.fixture

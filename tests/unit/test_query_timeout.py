@@ -16,13 +16,14 @@ import duckdb
 import pytest
 from test_query_planner import MemoryConnector, memory_catalog
 
+from helpers import product_catalog
 from meshfabric.connectors import get_connector
-from meshfabric.connectors.base import Cancelled, ColumnInfo, Connector, Deadline, ScanRequest
+from meshfabric.connectors.base import Cancelled, ColumnInfo, Deadline, ScanRequest
 from meshfabric.connectors.duckdb import scan_relation
 from meshfabric.connectors.pool import ConnectionPool
 from meshfabric.errors import QueryError, QueryTimeout, SourceError
 from meshfabric.query import engine, explain, run_query
-from meshfabric.query.catalog import ProductBinding, ProductColumn, StaticCatalog
+from meshfabric.query.catalog import StaticCatalog
 from meshfabric.query.guard import guard
 from meshfabric.query.planner import plan
 from meshfabric.spec.models import OutputPort, SourceSpec
@@ -156,16 +157,6 @@ def test_a_limit_that_passed_while_planning_runs_nothing() -> None:
         engine.execute(the_plan, catalog, deadline=deadline)
     shop = catalog.connector("shop")
     assert isinstance(shop, MemoryConnector) and shop.requests == []
-
-
-def product_catalog(connector: Connector, products: dict[str, OutputPort]) -> StaticCatalog:
-    """A catalog over real ports of ``connector``: columns as the connector describes them."""
-    bindings = {}
-    for fqn, port in products.items():
-        domain, name = fqn.split(".")
-        columns = tuple(ProductColumn(c.name, c.type, c.nullable) for c in connector.columns(port))
-        bindings[fqn] = ProductBinding(domain, name, connector.name, port, columns)
-    return StaticCatalog(bindings, {connector.name: connector})
 
 
 def test_a_sqlite_scan_is_interrupted_in_sqlite(tmp_path: Path) -> None:
