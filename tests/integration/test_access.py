@@ -319,3 +319,21 @@ def test_the_event_log_is_read_and_written_by_workspace_admins_only(mesh: Any) -
     assert mesh.events.list(event_type="product.updated", newest_first=True, limit=1)[0].id == published.id
     denied = [e for e in mesh.access.audit_log(user="alice", decision="denied") if e.action == "events.read"]
     assert len(denied) == 5
+
+
+def test_a_referential_rule_shows_no_counts_measured_over_rows_hidden_in_the_referenced_product(
+        ws: Path, mesh: Any) -> None:
+    """crm.customers.id must exist in sales.orders.id: how many customers have no order is
+    counted over every order, also those alice's row filter on sales.orders hides from her — so
+    she gets the verdict without the counts, though she reads crm.customers.id unmasked."""
+    spec = ws / "specs" / "customers.yaml"
+    spec.write_text(spec.read_text() + "quality:\n  - {type: referential, column: id, reference: sales.orders, "
+                                       "reference_column: id, name: has_orders}\n")
+    mesh.apply()
+    mine = {r.rule: r for r in mesh.quality.run("crm.customers", user="alice").results}["has_orders"]
+    assert mine.failing_rows is None and mine.total_rows is None and mine.sample == []
+    admin = {r.rule: r for r in mesh.quality.run("crm.customers").results}["has_orders"]
+    assert admin.total_rows is not None and admin.passed == mine.passed
+    [stored] = [r for r in mesh.quality.history("crm.customers", user="alice", limit=1)[0].results
+                if r.rule == "has_orders"]
+    assert stored.failing_rows is None

@@ -232,7 +232,25 @@ class QualityService:
         self._observe(points)
         if self.events.subscriptions:
             self.events.deliver()
-        return redact_run(run, decision)
+        return redact_run(run, decision, opaque_rules=self._opaque_rules(user, rules))
+
+    def _opaque_rules(self, user: str | None, rules: Sequence[AnyRule]) -> frozenset[str]:
+        """Referential rules whose counts depend on rows of the referenced product ``user`` may
+        not read unmasked and unfiltered (or may not see at all)."""
+        from meshfabric.errors import NotFound
+
+        opaque = set()
+        for rule in rules:
+            if not isinstance(rule, ReferentialRule):
+                continue
+            try:
+                seen = self.access.decide(user, "quality.read", rule.reference, audit=False)
+            except NotFound:
+                opaque.add(rule.label)
+                continue
+            if not seen.sees_values(rule.reference_names()):
+                opaque.add(rule.label)
+        return frozenset(opaque)
 
     def run_all(self, *, user: str | None = None) -> list[QualityRun]:
         """Run every product that has rules, one after the other."""
@@ -303,6 +321,7 @@ class QualityService:
 
         decision = self.access.decide(user, "quality.read", product)
         fqn = decision.product
+        opaque = self._opaque_rules(user, self._rules(fqn or product))
         with self.store.read() as s:
             runs = list(s.scalars(select(QualityRunRow).where(QualityRunRow.product == fqn)
                                   .order_by(QualityRunRow.started_at.desc(), QualityRunRow.id.desc()).limit(limit)))
@@ -319,7 +338,7 @@ class QualityService:
         return [
             redact_run(QualityRun(r.product, r.status, results[r.id], r.score, dict(r.dimension_scores or {}),
                                   _utc(r.started_at), _utc(r.finished_at or r.started_at), r.seconds, r.queries,
-                                  r.error, r.correlation_id, int(r.id)), decision)
+                                  r.error, r.correlation_id, int(r.id)), decision, opaque_rules=opaque)
             for r in runs
         ]
 
@@ -373,11 +392,13 @@ class QualityService:
 WITHHELD = "values withheld: they are measured over data this principal sees masked, filtered or not at all"
 
 
-def redact_run(run: QualityRun, decision: Decision) -> QualityRun:
+def redact_run(run: QualityRun, decision: Decision, *, opaque_rules: frozenset[str] = frozenset()) -> QualityRun:
     """``run`` as the principal of ``decision`` may see it: verdicts, thresholds and scores
     always; observed values, row counts, samples, details and extra observations of a rule only
     when it may read the rule's columns unmasked and unfiltered (a custom SQL rule reads any
     column); the statements sent and an error's text only when it may read the whole product so.
+    ``opaque_rules`` names rules whose values also depend on data it may not read elsewhere (a
+    referential rule's referenced product); theirs are withheld too.
 
     >>> from meshfabric.access.decision import Decision
     >>> from meshfabric.access.model import Principal
@@ -390,7 +411,7 @@ def redact_run(run: QualityRun, decision: Decision) -> QualityRun:
     """
     from dataclasses import replace
 
-    if decision.sees_values(None):
+    if decision.sees_values(None) and not opaque_rules:
         return run
     results = []
     hidden_dimensions: set[str] = set()
@@ -399,7 +420,7 @@ def redact_run(run: QualityRun, decision: Decision) -> QualityRun:
         shown = {str(k) for row in r.sample if isinstance(row, dict) for k in row
                  if not str(k).startswith("_") and k not in ("rows", "problem")}
         columns = None if r.type == "custom_sql" else [*r.columns, *sorted(shown)]
-        if decision.sees_values(columns):
+        if decision.sees_values(columns) and r.rule not in opaque_rules:
             results.append(r)
         else:
             hidden_dimensions.add(r.dimension)
