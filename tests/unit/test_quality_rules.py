@@ -68,6 +68,10 @@ def test_spec_without_rules_stores_nothing_new() -> None:
         ({"type": "anomaly", "columns": ["a"], "contamination": 0.9}, "contamination"),
         ({"type": "format", "column": "a", "format": "emial"}, "'email'"),
         ({"type": "not_null", "column": "a", "name": "has space"}, "may use letters"),
+        ({"type": "custom_sql", "sql": "SELECT count(*) FROM {table}", "returns": "metric", "min": 0,
+          "metric": "row_count"}, "written by every run"),
+        ({"type": "range", "column": "a", "min": 0, "metric": "score.validity"}, "written by every run"),
+        ({"type": "range", "column": "a", "min": 0, "metric": "profile.max"}, "written by every run"),
     ],
 )
 def test_invalid_rules_are_refused(rule: dict, message: str) -> None:

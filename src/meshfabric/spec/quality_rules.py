@@ -117,6 +117,19 @@ def _plain_scalar(value: Any) -> Any:
 Scalar = str | bool | int | float
 
 
+def _reserved_metric(metric: str, rule_type: str) -> bool:
+    """Series every run or profile writes itself (``row_count``, ``score``, ``score.<dimension>``,
+    ``profile.<statistic>``): a rule may not write into them — a row count rule excepted, whose
+    measure is the run's row count.
+
+    >>> _reserved_metric("row_count", "custom_sql"), _reserved_metric("row_count", "row_count")
+    (True, False)
+    """
+    if metric == "row_count":
+        return rule_type != "row_count"
+    return metric == "score" or metric.startswith(("score.", "profile."))
+
+
 def _bound(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
@@ -610,6 +623,9 @@ def validate_quality(
                                      "give one of them another 'name'", rule.label))
         names.setdefault(rule.label, i)
         key = (rule.metric_name, rule.series_column)
+        if _reserved_metric(rule.metric_name, rule.type):
+            problems.append(_problem((i, "metric"), f"the series '{rule.metric_name}' is written by every run and "
+                                     "profile; give the rule another 'metric' or 'name'", rule.metric_name))
         if key in series:
             problems.append(_problem((i, "metric"), f"rules {series[key]} and {i} would both write the series "
                                      f"'{key[0]}/{key[1]}'; set 'metric' on one of them", rule.metric_name))
