@@ -303,7 +303,7 @@ def _catalog_router() -> APIRouter:
                                  after_seq=after_seq, limit=limit, user=user)
         return {"items": [e.to_dict() for e in items], "total": len(items), "offset": after_seq, "limit": limit}
 
-    # the JSON answer is written by hand (json.dumps(default=str) takes any value a source returns)
+    # the JSON answer is written by json_dumps: exact numbers (decimals, big integers), NaN as null
     @router.post("/api/v1/query", tags=["query"], response_model=QueryResult,
                  responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
     def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
@@ -317,11 +317,11 @@ def _catalog_router() -> APIRouter:
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table)
             return Response(sink.getvalue(), media_type=ARROW_STREAM)
-        import json
+        from meshfabric.query.result import json_dumps
 
-        payload = {"columns": table.column_names, "rows": [list(r.values()) for r in table.to_pylist()],
+        payload = {"columns": table.column_names, "rows": result.rows,
                    "row_count": table.num_rows, "seconds": round(time.perf_counter() - start, 4)}
-        return Response(json.dumps(payload, default=str), media_type="application/json")
+        return Response(json_dumps(payload), media_type="application/json")
 
     return router
 

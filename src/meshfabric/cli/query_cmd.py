@@ -80,9 +80,9 @@ def _write(data: object, fmt: str, output: Path | None) -> None:
         pcsv.write_csv(data, sink)
         text = sink.getvalue().to_pybytes().decode()
     else:
-        import json
+        from meshfabric.query.result import json_dumps
 
-        text = json.dumps(data.to_pylist(), default=str, indent=2) + "\n"
+        text = json_dumps(data.to_pylist(), indent=2) + "\n"
     if output:
         output.write_text(text, encoding="utf-8")
     else:

@@ -7,7 +7,12 @@ the query metrics will be fed from.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -126,6 +131,10 @@ class QueryResult:
     def seconds(self) -> float:
         return self.stats.total_seconds
 
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The rows as a JSON array of objects (column name → value), written by :func:`json_dumps`."""
+        return json_dumps(self._table.to_pylist(), indent=indent)
+
     def scan_stats(self) -> list[dict[str, Any]]:
         """Per scan: product, source, source_sql, rows, seconds, columns and filters."""
         return [s.as_dict() for s in self.stats.scans]
@@ -138,3 +147,106 @@ class QueryResult:
             f"<QueryResult {self.num_rows} rows x {len(self.columns)} columns, "
             f"{len(self.stats.scans)} scans, {self.stats.rows_moved} rows moved, {self.seconds:.3f} s>"
         )
+
+
+# -- JSON ------------------------------------------------------------------------------------------
+
+#: decimals whose exponent lies within this range are written in positional notation
+#: (``123.4500``), others in E-notation (``1.2E+60``): both are exact JSON numbers
+_POSITIONAL_EXPONENT = 60
+
+
+def json_dumps(value: Any, *, indent: int | None = None) -> str:
+    """JSON text of query results, with every number written exactly.
+
+    ``json.dumps(default=str)`` turns decimals (``sum(bigint)`` is one) into strings and writes
+    NaN as the invalid token ``NaN``; the CLI (``query --format json``) and the REST API
+    (``POST /api/v1/query``) both write through this function instead, so they agree:
+
+    - integers of any size are JSON integers; decimals are JSON numbers with all their digits
+      (parse them with ``json.loads(text, parse_float=decimal.Decimal)`` to keep every digit);
+    - NaN, Infinity and -Infinity (float or decimal) are ``null``: JSON has no such numbers,
+      and a string would change the type of the column for a reader;
+    - dates, times and timestamps are ISO 8601 strings, intervals ISO 8601 durations, binary
+      values base64 strings, anything else its ``str``.
+
+    >>> from decimal import Decimal
+    >>> json_dumps({"pop": Decimal("12345678901234567890123456789012345678"), "x": float("nan")})
+    '{"pop": 12345678901234567890123456789012345678, "x": null}'
+    >>> json_dumps([2**64, Decimal("0.000000010"), Decimal("1E+3"), -0.5])
+    '[18446744073709551616, 0.000000010, 1000, -0.5]'
+    """
+    parts: list[str] = []
+    _encode(value, parts, indent, 0)
+    return "".join(parts)
+
+
+def json_number(value: Decimal) -> str:
+    """The exact JSON number text of a finite decimal (callers map NaN and infinities first).
+
+    >>> json_number(Decimal("-1.50")), json_number(Decimal("1E+61"))
+    ('-1.50', '1E+61')
+    """
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int), "NaN and infinities have no JSON number"
+    if -_POSITIONAL_EXPONENT <= exponent <= _POSITIONAL_EXPONENT:
+        return format(value, "f")
+    return str(value)
+
+
+def _scalar(value: Any) -> str | None:
+    """JSON text of a value that is not a container, or None when it is one."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    if isinstance(value, Decimal):
+        return json_number(value) if value.is_finite() else "null"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return json.dumps(value.isoformat())
+    if isinstance(value, dt.timedelta):
+        return json.dumps(_duration(0, 0, (value.days * 86400 + value.seconds) * 10**9 + value.microseconds * 1000))
+    if all(hasattr(value, a) for a in ("months", "days", "nanoseconds")):  # Arrow's MonthDayNano
+        return json.dumps(_duration(value.months, value.days, value.nanoseconds))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return json.dumps(base64.b64encode(bytes(value)).decode("ascii"))
+    if isinstance(value, (dict, list, tuple)):
+        return None
+    return json.dumps(str(value))
+
+
+def _duration(months: int, days: int, nanoseconds: int) -> str:
+    """ISO 8601 duration, each part signed on its own: ``P1M2DT3.5S``, ``PT-1S``, ``PT0S``."""
+    date = (f"{months}M" if months else "") + (f"{days}D" if days else "")
+    if nanoseconds or not date:
+        return f"P{date}T{json_number(Decimal(nanoseconds).scaleb(-9).normalize())}S"
+    return f"P{date}"
+
+
+def _encode(value: Any, out: list[str], indent: int | None, level: int) -> None:
+    text = _scalar(value)
+    if text is not None:
+        out.append(text)
+        return
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    opener, closer = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    if not items:
+        out.append(opener + closer)
+        return
+    if indent is None:
+        inner, outer, comma = "", "", ", "
+    else:
+        inner, outer, comma = "\n" + " " * (indent * (level + 1)), "\n" + " " * (indent * level), ","
+    out.append(opener)
+    for i, (key, item) in enumerate(items):
+        out.append((comma if i else "") + inner)
+        if isinstance(value, dict):
+            out.append(json.dumps(str(key)) + ": ")
+        _encode(item, out, indent, level + 1)
+    out.append(outer + closer)
