@@ -23,6 +23,10 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 MY_HOST, MY_PORT = "127.0.0.1", 3306
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# Apache-2.0 peer data kept in the repository (see tests/conformance/README.md)
+CONFORMANCE = Path(__file__).resolve().parent / "conformance"
+# Confluent Community License data: only from shared/ beside the checkout, never copied
+CONFLUENT_CASES = SHARED / "conformance" / "confluent-json-schema"
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -37,6 +41,16 @@ def require_server(name: str, host: str, port: int) -> None:
     if _reachable(host, port):
         return
     msg = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(msg + " (required under CI=true)")
+    pytest.skip(msg)
+
+
+def require_shared(path: Path) -> None:
+    """Data that may not be copied into the repository: skip without it, fail under CI=true."""
+    if path.exists():
+        return
+    msg = f"{path} is not beside the checkout (Confluent Community License data, not copied)"
     if IN_CI:
         pytest.fail(msg + " (required under CI=true)")
     pytest.skip(msg)

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import CONFORMANCE
 from helpers import ORDERS_YAML, build_workspace, cli, default_store_url, flat, store_snapshot, write
 from meshfabric import Mesh, NotFound
 from meshfabric.contracts.odcs import load_contract, validate_odcs
 from meshfabric.errors import ContractBroken
 
 ORDERS = "products/sales/orders.yaml"
-ODCS_EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "odcs" / "examples"
+ODCS_EXAMPLES = CONFORMANCE / "odcs" / "examples"
 
 
 @pytest.fixture
@@ -102,8 +103,6 @@ def test_cli_contract_commands(ws: Path, tmp_path: Path, capsys: pytest.CaptureF
 
 def test_cli_changelog_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = ODCS_EXAMPLES / "sla__database-table-sla.odcs.yaml"
-    if not src.is_file():
-        pytest.skip("shared/conformance is not beside the checkout")
     doc = yaml.safe_load(src.read_text())
     old = write(tmp_path / "old.yaml", yaml.safe_dump(doc))
     code, out, _ = cli(capsys, "contract", "changelog", old, old)

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED
+from conftest import CONFORMANCE
 from helpers import build_workspace, cli, flat
 from meshfabric import Mesh
 
-EXAMPLES = SHARED / "conformance" / "openlineage" / "examples"
+EXAMPLES = CONFORMANCE / "openlineage" / "examples"
 
 
 @pytest.fixture

@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import PG_HOST, PG_PORT, SHARED, require_server
+from conftest import CONFORMANCE, PG_HOST, PG_PORT, require_server
 from helpers import build_workspace
 from meshfabric import Mesh
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = SHARED / "conformance" / "openlineage" / "examples"
+EXAMPLES = CONFORMANCE / "openlineage" / "examples"
 NS = "postgres://warehouse:5432"
 T0 = datetime(2024, 6, 1, 2, 0, tzinfo=UTC)
 

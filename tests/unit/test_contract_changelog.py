@@ -6,13 +6,13 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import CONFORMANCE
 from meshfabric.contracts.changelog import (
     ContractBreak,
     breaking_for_consumers,
@@ -24,7 +24,7 @@ from meshfabric.contracts.generate import generate_contract
 from meshfabric.contracts.odcs import Contract, dump_contract, load_contract
 from meshfabric.types import parse_type
 
-ODCS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "odcs"
+ODCS = CONFORMANCE / "odcs"
 NOW = datetime(2025, 1, 15, tzinfo=UTC)
 
 COLUMNS: list[dict[str, Any]] = [

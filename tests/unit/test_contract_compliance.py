@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import CONFORMANCE
 from meshfabric.contracts.compliance import Evaluation, Interval, Violation, allowed_values, evaluate, satisfies
 from meshfabric.contracts.generate import generate_contract
 from meshfabric.contracts.odcs import Contract, load_contract
 
-ODCS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "odcs"
+ODCS = CONFORMANCE / "odcs"
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHARED
+from conftest import CONFORMANCE
 from meshfabric.errors import MeshfabricError, NotFound
 from meshfabric.graph import MetadataGraph
 from meshfabric.lineage.service import LineageService
 from meshfabric.store import Store, open_store
 
-OL_SPEC = SHARED / "conformance" / "openlineage" / "spec"
+OL_SPEC = CONFORMANCE / "openlineage" / "spec"
 
 
 @pytest.fixture

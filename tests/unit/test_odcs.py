@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import CONFORMANCE
 from meshfabric.contracts.odcs import (
     SCHEMA_PATH,
     Contract,
@@ -22,11 +23,8 @@ from meshfabric.contracts.odcs import (
 )
 from meshfabric.errors import MeshfabricError, SpecError
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 ODCS = CONFORMANCE / "odcs"
 EXAMPLES = sorted((ODCS / "examples").glob("*.odcs.yaml"))
-
-pytestmark = pytest.mark.skipif(not ODCS.is_dir(), reason=f"conformance data not found at {ODCS}")
 
 
 def _minimal(**extra: object) -> dict:

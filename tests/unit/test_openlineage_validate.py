@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SHARED
+from conftest import CONFORMANCE
 from meshfabric.lineage.openlineage import (
     CORE_ID,
     event_kind,
@@ -23,7 +23,7 @@ from meshfabric.lineage.openlineage import (
     validate_event,
 )
 
-EXAMPLES = SHARED / "conformance" / "openlineage" / "examples"
+EXAMPLES = CONFORMANCE / "openlineage" / "examples"
 PRODUCER = "https://github.com/example/producer/v1"
 FACET_URL = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
 
