@@ -176,3 +176,31 @@ class ContractBroken(CheckFailed):
             "the change breaks consumer contracts (nothing was written):\n" + "\n".join(f"  - {b}" for b in breaks),
             hint="agree a new contract version with the consumers first, or keep the columns they rely on",
         )
+
+
+class StoreUnavailable(ConfigError):
+    """The metadata store cannot be opened: a PostgreSQL store's server refuses the connection,
+    its database or role does not exist, the password is wrong. Says which, and how to fix it;
+    never shows the password."""
+
+    title = "metadata store unavailable"
+    #: the store behind the API is down or misconfigured: the service cannot answer at all
+    http_status = 503
+
+
+class StoreBusy(MeshfabricError):
+    """The metadata store stayed locked by another process for longer than a write may wait.
+    Names the store and how to find the holder. Nothing was written."""
+
+    title = "metadata store busy"
+    #: retry later: another writer holds the store
+    http_status = 503
+
+
+class StoreChanged(MeshfabricError):
+    """Another apply changed the store between this apply's planning and its commit, on what
+    this apply would change too (a stale checkout would revert it). Nothing was written."""
+
+    title = "store changed during apply"
+    #: an optimistic-lock conflict
+    http_status = 409

@@ -62,10 +62,19 @@ EXPECTED = {
     "InvalidOpenLineageEvent": 400,
     "QueryTimeout": 504,
     "UnknownProduct": 404,
+    "StoreUnavailable": 503,
+    "StoreBusy": 503,
+    "StoreChanged": 409,
 }
 
 #: classes whose status deliberately differs from the class-name mapping the API used before
-CHANGED = {"QueryTimeout": 504, "UnknownProduct": 404}
+CHANGED = {
+    "QueryTimeout": 504,
+    "UnknownProduct": 404,
+    "StoreUnavailable": 503,
+    "StoreBusy": 503,
+    "StoreChanged": 409,
+}
 
 ERROR_CLASSES = _every_error_class()
 
