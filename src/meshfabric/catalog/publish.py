@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from meshfabric.errors import CheckFailed, ConfigError
+from meshfabric.errors import CheckFailed, ConfigError, SourceError
 from meshfabric.types import parse_type, to_arrow
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 WriteMode = Literal["append", "replace", "create"]
 _GLOB = re.compile(r"[*?\[]")
+#: extensions of the files a files source writes, in order of preference for a glob port
+_WRITABLE = (".parquet", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".pq")
 
 
 def conform(data: pa.Table, columns: list[dict[str, Any]], product: str) -> pa.Table:
@@ -75,10 +77,14 @@ def write_target(product: ProductInfo, mode: WriteMode) -> str:
         raise ConfigError(f"product '{product.fqn}' reads many files ({path}): only 'append' adds to it",
                           hint="append a batch, or remove the old files in the source first")
     folder, _, pattern = path.rpartition("/")
-    name = f"part-{uuid.uuid4().hex}.parquet"
-    if not re.fullmatch(pattern.replace(".", r"\.").replace("*", ".*").replace("?", "."), name):
+    matches = re.compile(pattern.replace(".", r"\.").replace("*", ".*").replace("?", "."), re.IGNORECASE).fullmatch
+    stem = f"part-{uuid.uuid4().hex}"
+    # the new file takes the format of the files the glob names (`*.csv` gets a CSV file)
+    name = next((stem + ext for ext in _WRITABLE if matches(stem + ext)), None)
+    if name is None:
         raise ConfigError(f"cannot name a new file matching '{path}' for product '{product.fqn}'",
-                          hint="use a glob like 'folder/*.parquet' for products written by meshfabric")
+                          hint="use a glob like 'folder/*.parquet' (or *.csv, *.jsonl) for products written by "
+                          "meshfabric")
     return f"{folder}/{name}" if folder else name
 
 
@@ -88,4 +94,8 @@ def write_product(product: ProductInfo, connector: Connector, data: pa.Table, mo
         raise ConfigError(f"unknown write mode '{mode}'", hint="use append, replace or create")
     target = write_target(product, mode)
     table = conform(data, product.columns, product.fqn)
-    return connector.write(target, table, mode)
+    try:
+        return connector.write(target, table, mode)
+    except SourceError as exc:  # the connector knows the table, the user asked for the product
+        raise SourceError(exc.source, f"cannot write product '{product.fqn}': "
+                          + exc.message.removeprefix(f"source '{exc.source}': "), hint=exc.hint) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -301,11 +302,10 @@ class FilesConnector(Connector):
             return scan_relation(self, con, request, relation, describe(con, relation), started)
 
     def write(self, table: str, data: pa.Table, mode: Literal["append", "replace", "create"] = "append") -> int:
-        """Write a Parquet file (``.parquet`` is added to a bare name) atomically: a temporary
-        file is renamed over the target, so readers see the old or the new file, never half."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
+        """Write a file in the format its name says: Parquet, CSV (``.tsv``: tab-separated) or
+        JSON lines (``.parquet`` is added to a bare name). Atomic: a temporary file is renamed
+        over the target, so readers see the old or the new file, never half. Appending to a
+        text file keeps its old bytes as they are and adds the rows after them."""
         if mode not in ("append", "replace", "create"):
             raise self.error(f"unknown write mode '{mode}'", hint="use append, replace or create")
         self._require_base()
@@ -314,8 +314,10 @@ class FilesConnector(Connector):
             raise self.error(f"'{table}' is not a file name")
         if file_format(rel) is None:
             rel = rel.with_name(rel.name + ".parquet")
-        if file_format(rel) != "parquet" or rel.name.lower().endswith(_COMPRESSED):
-            raise self.error(f"cannot write '{table}': the files source writes Parquet only")
+        if rel.name.lower().endswith(_COMPRESSED):
+            raise self.error(f"cannot write '{table}': compressed files are only read",
+                             hint="write to an uncompressed .parquet, .csv or .jsonl file")
+        fmt = file_format(rel)
         target = self.base / rel
         self._inside(target.parent, table)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -324,19 +326,66 @@ class FilesConnector(Connector):
             exists = target.exists()
             if exists and mode == "create":
                 raise self.error(f"file '{table}' already exists", hint="write with mode 'append' or 'replace'")
-            out = data
-            if exists and mode == "append":
-                try:
-                    out = pa.concat_tables([pq.read_table(target), data], promote_options="permissive")
-                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                    raise self.error(f"cannot append to '{table}': {str(exc)[:200]}") from None
+            old = target if exists and mode == "append" and target.stat().st_size else None
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
             try:
-                pq.write_table(out, tmp)
+                if fmt == "parquet":
+                    self._write_parquet(tmp, old, data, table)
+                else:
+                    self._write_text(tmp, old, data, str(fmt), "\t" if target.suffix.lower() == ".tsv" else ",", table)
                 os.replace(tmp, target)
             finally:
                 tmp.unlink(missing_ok=True)
         return int(data.num_rows)
+
+    def _write_parquet(self, tmp: Path, old: Path | None, data: pa.Table, table: str) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = data
+        if old is not None:
+            try:
+                out = pa.concat_tables([pq.read_table(old), data], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise self.error(f"cannot append to '{table}': {str(exc)[:200]}") from None
+        pq.write_table(out, tmp)
+
+    def _write_text(self, tmp: Path, old: Path | None, data: pa.Table, fmt: str, delimiter: str, table: str) -> None:
+        """CSV through Arrow's writer (with a header when the file is new); JSON lines through
+        DuckDB, which writes decimals as exact numbers and times as ISO strings."""
+        if fmt == "json" and old is not None and _first_byte(old) == b"[":
+            raise self.error(f"cannot append to '{table}': it holds one JSON array, not one object per line",
+                             hint="rewrite it as JSON lines (one object per line), or write with mode 'replace'")
+        if fmt == "csv" and old is not None:
+            data = self._csv_order(old, data, delimiter, table)
+        with tmp.open("wb") as out:
+            if old is not None:
+                with old.open("rb") as src:
+                    shutil.copyfileobj(src, out)
+                    src.seek(-1, os.SEEK_END)
+                    if src.read(1) != b"\n":
+                        out.write(b"\n")
+            if fmt == "csv":
+                import pyarrow.csv as pcsv
+
+                pcsv.write_csv(data, out, pcsv.WriteOptions(include_header=old is None, delimiter=delimiter))
+        if fmt == "json":
+            _append_json_lines(tmp, data)
+
+    def _csv_order(self, old: Path, data: pa.Table, delimiter: str, table: str) -> pa.Table:
+        """``data``'s columns in the order of the CSV file's header, which must name the same columns."""
+        import csv
+
+        with old.open(encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=delimiter), [])
+        by_name = {n.lower(): n for n in data.column_names}
+        if sorted(h.strip().lower() for h in header) != sorted(by_name):
+            raise self.error(
+                f"cannot append to '{table}': its header ({', '.join(header)}) does not name the columns "
+                f"written ({', '.join(data.column_names)})",
+                hint="make the file's header match the product's schema, or write with mode 'replace'",
+            )
+        return data.select([by_name[h.strip().lower()] for h in header])
 
     def stats(self, port: OutputPort) -> TableStats:
         """Parquet row counts come exactly from file footers; small text files are counted and
@@ -367,6 +416,35 @@ def _confined_duckdb(base: Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def _first_byte(path: Path) -> bytes:
+    """The first byte of a text file that is not white space (b"" when there is none)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(4096):
+            stripped = chunk.lstrip()
+            if stripped:
+                return stripped[:1]
+    return b""
+
+
+def _append_json_lines(path: Path, data: pa.Table) -> None:
+    """Add ``data`` to ``path`` as JSON lines, written by a throwaway DuckDB (not a confined
+    reader: this one writes, and only to the path the connector checked)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("batch", data)
+        part = path.with_name(path.name + ".part")
+        try:
+            con.execute(f"COPY batch TO {exp.Literal.string(str(part)).sql('duckdb')} (FORMAT json)")
+            with path.open("ab") as out, part.open("rb") as src:
+                shutil.copyfileobj(src, out)
+        finally:
+            part.unlink(missing_ok=True)
+    finally:
+        con.close()
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:

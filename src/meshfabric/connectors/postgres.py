@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -120,6 +121,15 @@ _TRANSIENT = (
     "connection to server was lost",
     "no route to host",
 )
+#: integrity violations (SQLSTATE class 23) a write can run into: what broke, how to fix the rows
+_CONSTRAINTS = {
+    "23505": ("unique constraint", "leave out the rows whose keys the table already holds or that repeat within "
+              "the batch, or write with mode 'replace'"),
+    "23503": ("foreign key constraint", "write the rows they reference first, or fix the referencing values"),
+    "23502": ("not-null constraint", "give the column a value in every row"),
+    "23514": ("check constraint", "fix the values the check refuses"),
+    "23P01": ("exclusion constraint", "leave out the rows that conflict with rows the table already holds"),
+}
 _TRANSIENT_SQLSTATE = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
 _AUTH = ("password authentication failed", "authentication failed", "no pg_hba.conf entry", "does not exist")
 
@@ -575,6 +585,8 @@ class PostgresConnector(ServerConnector):
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, table: str, data: pa.Table, mode: Literal["append", "replace", "create"] = "append") -> int:
+        """Write in one transaction (replace's DROP and CREATE included): all rows or none."""
+        import adbc_driver_manager
         import pyarrow as pa
 
         if mode not in ("append", "replace", "create"):
@@ -608,6 +620,9 @@ class PostgresConnector(ServerConnector):
             try:
                 if frame.num_rows:
                     cur.adbc_ingest(name, frame, mode="append", db_schema_name=schema)
+            except adbc_driver_manager.IntegrityError as exc:
+                # the pool rolls the transaction back: the DDL above and every row go with it
+                raise self._constraint_error(exc, table) from None
             finally:
                 cur.close()
             conn.commit()
@@ -617,6 +632,25 @@ class PostgresConnector(ServerConnector):
             return self._run(run)
         except pa.ArrowInvalid as exc:
             raise self.error(f"cannot write to '{table}': {str(exc)[:200]}") from None
+
+    def _constraint_error(self, exc: Exception, table: str) -> Exception:
+        """A constraint the rows break, named with the key and batch row PostgreSQL reports
+        (``Key (id)=(1) already exists``, ``COPY t, line 2``) instead of libpq's COPY error."""
+        details = {
+            bytes(k).decode(): bytes(v).decode(errors="replace") for k, v in (getattr(exc, "details", None) or [])
+        }
+        sqlstate = str(getattr(exc, "sqlstate", "") or details.get("PG_DIAG_SQLSTATE", ""))
+        kind, hint = _CONSTRAINTS.get(sqlstate, ("a constraint", "check the rows against the table's constraints"))
+        constraint = details.get("PG_DIAG_CONSTRAINT_NAME")
+        what = f"{kind} '{constraint}'" if constraint else kind
+        message = f"the rows break {what} of table '{table}'"
+        detail = details.get("PG_DIAG_MESSAGE_DETAIL") or details.get("PG_DIAG_MESSAGE_PRIMARY")
+        if detail:
+            message += f": {detail.rstrip('.')}"
+        line = re.search(r"\bline (\d+)", details.get("PG_DIAG_CONTEXT", ""))
+        if line:
+            message += f" (row {line.group(1)} of the batch)"
+        return self.error(message + "; nothing was written", hint=hint)
 
     def _conform(self, data: pa.Table, cols: list[_Column], table: str) -> pa.Table:
         """Cast data to the existing table's column types: COPY BINARY needs exact types."""
