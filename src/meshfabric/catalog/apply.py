@@ -17,16 +17,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meshfabric.connectors.base import ColumnInfo, Connector
-from meshfabric.errors import ContractBroken, IncompatibleSchema, SchemaDrift, SchemaDriftError, SpecError, SpecProblem
+from meshfabric.errors import (
+    ContractBroken,
+    IncompatibleSchema,
+    SchemaDrift,
+    SchemaDriftError,
+    SpecError,
+    SpecProblem,
+    StoreChanged,
+)
 from meshfabric.events import DomainEvent, append
 from meshfabric.spec.loader import LoadedProduct, WorkspaceSpecs
 from meshfabric.spec.models import LIFECYCLE, ProductSpec
 from meshfabric.store import Store
-from meshfabric.store.models import DomainRow, ProductRow, SourceRow
+from meshfabric.store.models import ContractRow, DomainRow, EventRow, ProductRow, SourceRow
+from meshfabric.store.models_access import PolicyRow
 from meshfabric.types import parse_type
 
 Action = Literal["create", "update", "unchanged", "delete"]
@@ -131,6 +140,8 @@ def apply_workspace(
         if scope != specs.root:
             rel_scope = str(scope.relative_to(specs.root))
     products = [p for p in specs.products if _in_scope(p.file, rel_scope)]
+    # what the store held when this apply started planning (an optimistic lock, checked at commit)
+    planned_from = None if dry_run else _store_state(store)
 
     # 1. the real schema of every product in scope (raises SourceError naming the source)
     warnings: list[str] = []
@@ -155,9 +166,69 @@ def apply_workspace(
                                     write=False)
         return ApplyResult(changes, warnings, False, correlation_id)
     with store.write() as session:
+        moved = _moved_since(session, planned_from)
         changes, events = _reconcile(session, specs, products, columns, rel_scope, correlation_id, warnings,
                                      write=True)
+        _refuse_reverts(changes, moved)  # raising rolls the whole transaction back
     return ApplyResult(changes, warnings, True, correlation_id, events)
+
+
+_Key = tuple[str, str]
+
+
+def _newest_seq(session: Session) -> int:
+    return int(session.scalar(select(func.max(EventRow.seq))) or 0)
+
+
+def _fingerprints(session: Session) -> dict[_Key, str]:
+    """A digest of every catalog object an apply writes, by (kind, name)."""
+    out: dict[_Key, str] = {}
+    for s in session.scalars(select(SourceRow)):
+        out["source", s.name] = _hash([s.kind, s.spec])
+    for d in session.scalars(select(DomainRow)):
+        out["domain", d.name] = _hash([d.description, d.owners])
+    for p in session.scalars(select(ProductRow)):
+        out["product", f"{p.domain}.{p.name}"] = _hash([p.spec_hash, p.file, p.revision])
+    for c in session.scalars(select(ContractRow)):
+        out["contract", c.id] = _hash([c.document, c.file])
+    for r in session.scalars(select(PolicyRow)):
+        out["policy", r.name] = _hash([r.digest, r.file])
+    return out
+
+
+def _store_state(store: Store) -> tuple[int, dict[_Key, str]]:
+    """The newest event and the catalog's fingerprints, read when an apply starts planning."""
+    with store.read() as session:
+        return _newest_seq(session), _fingerprints(session)
+
+
+def _moved_since(session: Session, planned_from: tuple[int, dict[_Key, str]] | None) -> set[_Key]:
+    """Inside the write transaction: the catalog objects another writer changed (created,
+    updated, deleted) since ``planned_from``. Every catalog change appends an event, so an
+    unchanged newest event means nothing moved and the fingerprints need no second read."""
+    if planned_from is None:
+        return set()
+    seq, before = planned_from
+    if _newest_seq(session) == seq:
+        return set()
+    after = _fingerprints(session)
+    return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+
+
+def _refuse_reverts(changes: list[Change], moved: set[_Key]) -> None:
+    """Refuse an apply that would change again what another apply changed while this one was
+    planning: two checkouts applying at once would otherwise revert each other. Changes that
+    do not touch those objects (or agree with them: "unchanged") go through."""
+    clash = [c for c in changes if c.action != "unchanged" and (c.kind, c.name) in moved]
+    if not clash:
+        return
+    names = ", ".join(f"{c.kind} {c.name}" for c in clash[:10]) + (" ..." if len(clash) > 10 else "")
+    raise StoreChanged(
+        f"another apply changed {names} while this apply was planning; applying now would "
+        "change it back (nothing was written)",
+        hint="your spec files may be stale: pull the latest ones (e.g. `git pull`) and run apply again; "
+        "`meshfabric events list` shows what the other apply did",
+    )
 
 
 def _reconcile(
