@@ -21,6 +21,8 @@ from meshfabric.spec.models import MeshSpec
 from meshfabric.store import Store, open_store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from meshfabric.access.enforce import QueryService
     from meshfabric.access.service import AccessService
     from meshfabric.auth.service import AuthService
@@ -156,10 +158,14 @@ class Mesh:
 
     # -- specs ------------------------------------------------------------------------------
     def apply(
-        self, path: str | Path | None = None, *, dry_run: bool = False, allow_drift: bool = False
+        self, path: str | Path | None = None, *, dry_run: bool = False, allow_drift: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> catalog.ApplyResult:
-        """Apply the workspace's spec files (only those under ``path`` when given)."""
+        """Apply the workspace's spec files (only those under ``path`` when given); ``progress(what,
+        done, total)`` is told how far it got."""
         root = self._require_root()
+        if progress is not None:
+            progress("validating spec files", 0, 1)
         specs = load_workspace(root)
         fresh: dict[str, Connector] = {}
 
@@ -173,7 +179,8 @@ class Mesh:
             raise ConfigError(f"{scope} is not inside the workspace {root}")
         try:
             result = catalog.apply_workspace(
-                specs, self.store, connector, scope=scope, dry_run=dry_run, allow_drift=allow_drift
+                specs, self.store, connector, scope=scope, dry_run=dry_run, allow_drift=allow_drift,
+                progress=progress,
             )
         finally:
             for conn in fresh.values():

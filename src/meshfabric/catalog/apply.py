@@ -132,8 +132,12 @@ def apply_workspace(
     scope: Path | None = None,
     dry_run: bool = False,
     allow_drift: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ApplyResult:
-    """Plan and (unless ``dry_run``) apply a loaded workspace. Raises before writing anything."""
+    """Plan and (unless ``dry_run``) apply a loaded workspace. Raises before writing anything.
+
+    ``progress(what, done, total)`` is told of each product's source read and of the store write."""
+    report = progress or (lambda what, done, total: None)
     rel_scope: str | None = None
     if scope is not None:
         scope = scope.resolve()
@@ -147,7 +151,8 @@ def apply_workspace(
     warnings: list[str] = []
     drifts: list[SchemaDrift] = []
     columns: dict[str, list[dict[str, Any]]] = {}
-    for lp in products:
+    for i, lp in enumerate(products):
+        report(f"reading the schema of {lp.spec.fqn} from source '{lp.spec.output.source}'", i, len(products))
         real = connector(lp.spec.output.source).columns(lp.spec.output)
         cols, problems = effective_columns(lp.spec, real)
         columns[lp.spec.fqn] = cols
@@ -156,6 +161,7 @@ def apply_workspace(
                 warnings.extend(f"{lp.spec.fqn}: {p}" for p in problems)
             else:
                 drifts.append(SchemaDrift(lp.spec.fqn, problems))
+    report("read source schemas", len(products), len(products))
     if drifts:
         raise SchemaDriftError(drifts)
 
@@ -165,6 +171,7 @@ def apply_workspace(
             changes, _ = _reconcile(session, specs, products, columns, rel_scope, correlation_id, warnings,
                                     write=False)
         return ApplyResult(changes, warnings, False, correlation_id)
+    report("writing to the metadata store", 0, 1)
     with store.write() as session:
         moved = _moved_since(session, planned_from)
         changes, events = _reconcile(session, specs, products, columns, rel_scope, correlation_id, warnings,

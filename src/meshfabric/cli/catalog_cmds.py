@@ -8,6 +8,7 @@ import typer
 from rich.text import Text
 
 from meshfabric.cli._common import STATE, JsonOpt, console, err_console, open_mesh, print_json, table
+from meshfabric.cli._progress import progress
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +52,8 @@ def apply(
         path = Path(workspace) / path  # `-w WS apply products/sales`: the part is relative to WS
     mesh = Mesh.open(workspace if workspace is not None else path)
     try:
-        result = mesh.apply(path, dry_run=dry_run, allow_drift=allow_drift)
+        with progress(enabled=not as_json) as report:
+            result = mesh.apply(path, dry_run=dry_run, allow_drift=allow_drift, progress=report)
     finally:
         mesh.close()
     if as_json:
@@ -158,6 +160,7 @@ def products_write(
         raise
     except Exception as exc:  # pyarrow's parse errors say what and where
         raise ConfigError(f"cannot read {file}: {exc}") from None
-    with open_mesh() as mesh:
+    with open_mesh() as mesh, progress() as report:
+        report(f"writing {data.num_rows} rows to {product}", 0, 1)
         rows = mesh.write(product, data, mode=mode)
     console.print(f"wrote {rows} rows to {product} ({mode})")

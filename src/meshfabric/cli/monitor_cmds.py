@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from meshfabric.cli._common import JsonOpt, console, open_mesh, print_json, table
+from meshfabric.cli._progress import progress
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +48,8 @@ def profile(
     """Profile a product's columns inside its source: nulls, distinct, min/max, mean, stddev,
     quantiles, skewness, kurtosis, string lengths and top values."""
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    with open_mesh() as mesh:
+    with open_mesh() as mesh, progress(enabled=not as_json) as report:
+        report(f"profiling {product} in its source", 0, 1)
         prof = mesh.profile(product, columns=names, top=top, reveal=reveal)
         observed = mesh.record_profile(prof) if record else None
     if as_json:

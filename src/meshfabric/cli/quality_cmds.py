@@ -14,6 +14,7 @@ import typer
 from rich.text import Text
 
 from meshfabric.cli._common import JsonOpt, console, err_console, open_mesh, print_json, table
+from meshfabric.cli._progress import progress
 
 if TYPE_CHECKING:
     from meshfabric.quality.run import QualityRun
@@ -80,14 +81,18 @@ def run(
     try:
         while True:
             started = time.monotonic()
-            with open_mesh() as mesh:
+            with open_mesh() as mesh, progress(enabled=not as_json) as report:
                 service = mesh.quality
                 if all_:
                     targets = service.products_with_rules()
                     if not targets:
                         err_console.print("no product has quality rules")
-                    runs = [service.run(p) for p in targets]
+                    runs = []
+                    for i, target in enumerate(targets):
+                        report(f"running quality rules of {target}", i, len(targets))
+                        runs.append(service.run(target))
                 else:
+                    report(f"running quality rules of {product}", 0, 1)
                     runs = [service.run(product)]
             code = _exit_code(runs)
             if as_json:
