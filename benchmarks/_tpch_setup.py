@@ -140,8 +140,11 @@ def _primary_key_sql(table: str) -> str:
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------
-def prepare_postgres(database: str, files: dict[str, Path], *, reload: bool, report: LoadReport, log: Log) -> None:
-    """Create ``database`` if needed and (re)load the PostgreSQL tables whose row counts differ."""
+def prepare_postgres(
+    database: str, files: dict[str, Path], *, reload: bool, report: LoadReport, log: Log, step: Log = print
+) -> None:
+    """Create ``database`` if needed and (re)load the PostgreSQL tables whose row counts differ;
+    ``step`` is told of each table before it is checked."""
     import psycopg
 
     with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres", autocommit=True) as admin:
@@ -152,6 +155,7 @@ def prepare_postgres(database: str, files: dict[str, Path], *, reload: bool, rep
 
     with psycopg.connect(f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={database}", autocommit=True) as conn:
         for table in PG_TABLES:
+            step(f"postgres: {table}")
             expected = parquet_rows(files[table])
             if not reload and _pg_count(conn, table) == expected:
                 report.reused.append(f"postgres.{table}")
@@ -199,6 +203,7 @@ def prepare_mariadb(
     collation: str | None,
     report: LoadReport,
     log: Log,
+    step: Log = print,
 ) -> None:
     """Create ``database`` if needed and (re)load the MariaDB tables whose row counts (or
     collation, when one is asked for) differ. ``collation`` None keeps the server default."""
@@ -219,6 +224,7 @@ def prepare_mariadb(
         with conn.cursor() as cur:
             cur.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
             for table in MY_TABLES:
+                step(f"mariadb: {table}")
                 expected = parquet_rows(files[table])
                 if not reload and _my_state(cur, database, table) == (expected, wanted_collation):
                     report.reused.append(f"mariadb.{table}")
@@ -287,14 +293,32 @@ def _my_load_inserts(cur: Any, table: str, path: Path, rows_per_statement: int =
 
 # -- everything -------------------------------------------------------------------------------------
 def prepare(
-    scale: float, *, reload: bool = False, mariadb_collation: str | None = None, log: Log = print
+    scale: float,
+    *,
+    reload: bool = False,
+    mariadb_collation: str | None = None,
+    log: Log = print,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[dict[str, Path], str, LoadReport]:
-    """Generate and load everything; returns the Parquet files, the database name and a report."""
+    """Generate and load everything; returns the Parquet files, the database name and a report.
+    ``progress(what, done, total)`` is told of each step (a Rich bar from ``meshfabric.cli._progress``)."""
     report = LoadReport()
+    total = 1 + len(PG_TABLES) + len(MY_TABLES)
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(what, done, total)
+        done += 1
+
+    step("parquet: TPC-H files")
     files = parquet_files(scale, report, log)
     database = database_name(scale)
-    prepare_postgres(database, files, reload=reload, report=report, log=log)
-    prepare_mariadb(database, files, reload=reload, collation=mariadb_collation, report=report, log=log)
+    prepare_postgres(database, files, reload=reload, report=report, log=log, step=step)
+    prepare_mariadb(database, files, reload=reload, collation=mariadb_collation, report=report, log=log, step=step)
+    if progress is not None:
+        progress("loaded", total, total)
     if report.reused:
         log(f"reused (row counts match): {', '.join(report.reused)}")
     return files, database, report

@@ -58,6 +58,8 @@ if str(HERE) not in sys.path:
 import _tpch_setup as setup  # noqa: E402 - needs this folder on sys.path first
 from tests import tpch  # noqa: E402 - _tpch_setup put the repository root on sys.path
 
+from meshfabric.cli._progress import progress  # noqa: E402
+
 #: The queries the issue asks for; ``--queries all`` runs the 22.
 DEFAULT_QUERIES = (2, 3, 5, 9, 10, 12, 14, 19)
 ENGINES = ("meshfabric", "duckdb-scanners", "duckdb-parquet")
@@ -577,9 +579,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text, flush=True)
 
     log(f"== federated TPC-H SF{args.scale:g}: {len(args.queries)} queries, warm-up + {args.runs} runs each ==")
-    files, database, load = setup.prepare(
-        args.scale, reload=args.reload, mariadb_collation=args.mariadb_collation, log=log
-    )
+    with progress() as report:  # a bar on a terminal only: piped output stays plain lines
+        files, database, load = setup.prepare(
+            args.scale, reload=args.reload, mariadb_collation=args.mariadb_collation, log=log, progress=report
+        )
     env = environment(database)
     log("environment: " + ", ".join(f"{k} {v}" for k, v in env.items()))
 

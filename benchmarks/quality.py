@@ -73,6 +73,8 @@ if str(HERE) not in sys.path:
 
 import _quality_data as qd  # noqa: E402 - needs this folder on sys.path first
 
+from meshfabric.cli._progress import progress  # noqa: E402
+
 VENVS = HERE / ".venvs"
 WORK = qd.DATA_ROOT / "runs"
 TOOLS = ("floor", "meshfabric", "great_expectations", "soda_core")
@@ -814,9 +816,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (env["load_average_1m"] or 0) > cores:
         log(f"warning: load average {env['load_average_1m']} > {cores} cores: other work is running, timings are noisy")
 
-    prepared = qd.generate(lay, log)
-    if args.source == "postgres":
-        qd.prepare_postgres(lay, prepared, log)
+    with progress() as report:  # a bar on a terminal only: piped output stays plain lines
+        steps = 2 if args.source == "postgres" else 1
+        report(f"parquet: {lay.rows:,} orders", 0, steps)
+        prepared = qd.generate(lay, log)
+        if args.source == "postgres":
+            report(f"postgres: {lay.rows:,} orders", 1, steps)
+            qd.prepare_postgres(lay, prepared, log)
     checks = qd.suite(lay)
     truth = qd.ground_truth(lay, checks)
     WORK.mkdir(parents=True, exist_ok=True)
