@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from meshfabric.errors import ConfigError
 
 if TYPE_CHECKING:
     from meshfabric.mesh import Mesh
@@ -22,12 +25,66 @@ STATE: dict[str, Any] = {"workspace": None, "acting": None}
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
-def open_mesh() -> Mesh:
+def open_mesh(*, applied: bool = False) -> Mesh:
+    """The workspace's Mesh; ``applied``: a read-only command that needs a store an apply made."""
     from meshfabric.mesh import Mesh
 
+    if applied:
+        require_applied()
     mesh = Mesh.open(STATE["workspace"])
     mesh.settings.acting = STATE.get("acting")
     return mesh
+
+
+def require_applied() -> None:
+    """Refuse to read a default store that does not exist yet instead of creating an empty one.
+
+    Only the default SQLite store is checked: a `store:` URL or MESHFABRIC_STORE_URL names a store
+    someone set up, and opening it reports it unreachable. A mesh.yaml that does not parse is left
+    to Mesh.open, which names the line.
+    """
+    import os
+
+    import yaml
+
+    from meshfabric.config import STATE_DIR, STORE_ENV, find_root
+    from meshfabric.spec.loader import MESH_FILE
+
+    if os.environ.get(STORE_ENV):
+        return
+    root = find_root(STATE["workspace"])
+    try:
+        doc = yaml.safe_load((root / MESH_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return
+    if isinstance(doc, dict) and doc.get("store"):
+        return
+    if not (root / STATE_DIR / "store.db").exists():
+        raise ConfigError(f"the workspace {root} has not been applied yet: there is no store at "
+                          f"{STATE_DIR}/store.db", hint="run `meshfabric apply` in the workspace first")
+
+
+def prepare_output(path: Path, option: str = "--output") -> Path:
+    """Create the folders above a file a command is about to write (`-o contracts/x.odcs.yaml`)."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder, not a file",
+                          hint=f"name a file inside it, e.g. {path / 'out'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder {path.parent} for {option} {path}: {exc.strerror or exc}",
+                          hint="choose a path in a folder you can write to") from None
+    return path
+
+
+def write_output(path: Path, text: str, option: str = "--output") -> None:
+    """Write a command's text output to FILE, creating its folders; a failure is bad input, not a traceback."""
+    prepare_output(path, option)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {option} {path}: {exc.strerror or exc}",
+                          hint="choose a path in a folder you can write to") from None
 
 
 def print_json(data: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from meshfabric.cli._common import JsonOpt, console, err_console, open_mesh, print_json, table
+from meshfabric.cli._common import JsonOpt, console, err_console, open_mesh, print_json, table, write_output
 
 
 def register(app: typer.Typer) -> None:
@@ -51,8 +51,11 @@ def users_add(
     kind: str = typer.Option("user", "--kind", help="user or service"),
     group: list[str] = typer.Option([], "--group", "-g", help="Group to join (repeatable; created if new)."),
     attr: list[str] = typer.Option([], "--attr", "-a", help="Attribute KEY=VALUE (repeatable), e.g. region=EU."),
+    service: bool = typer.Option(False, "--service", help="A service account (the same as --kind service)."),
 ) -> None:
     """Add a user or service account."""
+    if service:
+        kind = "service"
     with open_mesh() as mesh:
         p = mesh.access.create_principal(name, kind=kind, groups=group, attributes=_attributes(attr))
     console.print(f"added {p.kind} [bold]{p.name}[/]" + (f" in {', '.join(p.groups)}" if p.groups else ""))
@@ -264,13 +267,11 @@ def audit(
     """The audit log: every access decision, newest first."""
     import json
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         entries = mesh.access.audit_log(user=user, action=action, decision=decision, since=_since(since),
                                         limit=limit)
     if export is not None:
-        with export.open("w", encoding="utf-8") as fh:
-            for e in entries:
-                fh.write(json.dumps(e.to_dict(), default=str) + "\n")
+        write_output(export, "".join(json.dumps(e.to_dict(), default=str) + "\n" for e in entries), "--export")
         err_console.print(Text(f"wrote {len(entries)} entries to {export}", style="dim"))
         return
     if as_json:

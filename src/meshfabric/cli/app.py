@@ -24,6 +24,30 @@ from meshfabric.cli import (
 )
 from meshfabric.cli._common import STATE
 
+
+def _flags_take_no_value() -> None:
+    """Show on/off flags without a type in --help (`--dry-run`, not `--dry-run <bool>`).
+
+    typer 0.29's rich help labels every option with its type, a flag too: `TyperOption.display_type_rich`
+    returns `<bool>` where click shows nothing. A flag takes no value, so it gets no label.
+    """
+    from typer.core import TyperOption
+
+    label = TyperOption.display_type_rich
+    if getattr(label, "_meshfabric", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        if getattr(self, "is_bool_flag", False) and self.metavar is None:
+            return None
+        return label(self, ctx)  # type: ignore[arg-type]
+
+    display_type_rich._meshfabric = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
 app = typer.Typer(
     name="meshfabric",
     help="Data mesh + data fabric: domains own data products; one SQL joins them all.",
@@ -31,6 +55,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from meshfabric import __version__
+
+        typer.echo(f"meshfabric {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -42,6 +74,8 @@ def _root(
         None, "--as", help="Act as this principal in every command (the local principal must be a workspace "
                            "admin); each command's own --as wins.",
     ),
+    _version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                  help="Print meshfabric's version and exit."),
 ) -> None:
     STATE["workspace"] = workspace
     STATE["acting"] = acting

@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("apply")(apply)
     app.command("domains")(domains)
-    products = typer.Typer(help="List and show data products.", no_args_is_help=True)
+    # `meshfabric products` alone lists them: error hints say so
+    products = typer.Typer(help="List and show data products (alone: list them).", invoke_without_command=True)
+    products.callback()(_products_default)
     products.command("list")(products_list)
     products.command("show")(products_show)
     products.command("write")(products_write)
@@ -50,6 +52,11 @@ def apply(
     workspace = STATE["workspace"]
     if path is not None and workspace is not None and not path.is_absolute() and not path.exists():
         path = Path(workspace) / path  # `-w WS apply products/sales`: the part is relative to WS
+    if path is not None and not path.exists():
+        from meshfabric.errors import ConfigError
+
+        raise ConfigError(f"apply: {path} does not exist",
+                          hint="name the workspace folder, or a spec folder or file inside it (or no path: all of it)")
     mesh = Mesh.open(workspace if workspace is not None else path)
     try:
         with progress(enabled=not as_json) as report:
@@ -75,7 +82,7 @@ def apply(
 
 def domains(as_json: bool = JsonOpt) -> None:
     """List domains with their owners and product counts."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         items = mesh.domains()
     if as_json:
         print_json([d.to_dict() for d in items])
@@ -91,7 +98,7 @@ def products_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List data products."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         items = mesh.products(domain=domain, status=status, tag=tag)
     if as_json:
         print_json([p.to_dict() for p in items])
@@ -101,9 +108,14 @@ def products_list(
                          for p in items]))
 
 
+def _products_default(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        products_list(domain=None, status=None, tag=None, as_json=False)
+
+
 def products_show(product: str = typer.Argument(..., help="domain.product"), as_json: bool = JsonOpt) -> None:
     """Show one product: owner, status, output port and schema."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         p = mesh.product(product)
     if as_json:
         print_json(p.to_dict())
@@ -119,15 +131,36 @@ def products_show(product: str = typer.Argument(..., help="domain.product"), as_
                           c.get("description", "")] for c in p.columns]))
 
 
-def spec_schema(kind: str = typer.Argument("DataProduct", help="DataProduct or Mesh.")) -> None:
-    """Print the JSON Schema of a spec file kind (for editor validation)."""
-    from meshfabric.errors import ConfigError
-    from meshfabric.spec.models import MeshSpec, ProductSpec
+SPEC_FILE_KINDS = ("DataProduct", "DataContract", "AccessPolicy", "Mesh")
 
-    models = {"DataProduct": ProductSpec, "Mesh": MeshSpec}
-    if kind not in models:
-        raise ConfigError(f"unknown spec kind '{kind}'", hint="use DataProduct or Mesh")
-    print_json(models[kind].model_json_schema(by_alias=True))
+
+def spec_schema(kind: str = typer.Argument(
+        "DataProduct", help="DataProduct, DataContract (ODCS v3.1), AccessPolicy or Mesh (mesh.yaml).")) -> None:
+    """Print the JSON Schema of a spec file kind (for editor validation)."""
+    import json
+
+    from meshfabric.errors import ConfigError
+
+    if kind == "DataContract":  # contracts are ODCS documents: the standard's own schema, as bundled
+        from meshfabric.contracts.odcs import SCHEMA_PATH
+
+        print_json(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+        return
+    if kind == "AccessPolicy":
+        from meshfabric.spec.access_models import AccessPolicy
+
+        print_json(AccessPolicy.model_json_schema(by_alias=True))
+        return
+    if kind == "Mesh":
+        from meshfabric.spec.models import MeshSpec
+
+        print_json(MeshSpec.model_json_schema(by_alias=True))
+        return
+    from meshfabric.spec.models import SPEC_KINDS
+
+    if kind not in SPEC_KINDS:
+        raise ConfigError(f"unknown spec kind '{kind}'", hint=f"use one of {', '.join(SPEC_FILE_KINDS)}")
+    print_json(SPEC_KINDS[kind].model_json_schema(by_alias=True))
 
 
 def products_write(

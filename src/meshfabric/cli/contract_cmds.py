@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from meshfabric.cli._common import STATE, JsonOpt, console, err_console, open_mesh, print_json, table
+from meshfabric.cli._common import STATE, JsonOpt, console, err_console, open_mesh, print_json, table, write_output
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +53,7 @@ def generate(
         contract = mesh.contracts.generate(product, consumer, _pairs(require, "--require"), save=save)
     text = dump_contract(contract)
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         err_console.print(f"wrote {output}")
     else:
         typer.echo(text, nl=False)
@@ -79,10 +79,10 @@ def export(
 ) -> None:
     """Print or write a stored contract as ODCS YAML, exactly as stored."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         text = mesh.contracts.export(contract_id)
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         typer.echo(text, nl=False)
 
@@ -94,7 +94,7 @@ def list_(
 ) -> None:
     """List stored contracts."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         items = mesh.contracts.list(product=product, consumer=consumer)
     if as_json:
         print_json([c.to_dict() for c in items])
@@ -107,7 +107,7 @@ def list_(
 def show(contract_id: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """Show a contract: parties, validity, SLA and the columns it binds."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         c = mesh.contracts.get(contract_id)
     if as_json:
         print_json(c.to_dict())
@@ -158,7 +158,7 @@ def violations(
 ) -> None:
     """Recorded violations; the measured value only where you may read the product unmasked."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         found = mesh.contracts.violations(contract_id)
     if as_json:
         print_json(found)

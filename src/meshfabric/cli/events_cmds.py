@@ -44,7 +44,7 @@ def events_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List events, newest last."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         items = mesh.events.list(event_type=event_type, domain=domain, correlation_id=correlation,
                                  since=_since(since, "--since"), until=_since(until, "--until"),
                                  limit=limit, newest_first=True)
@@ -86,7 +86,7 @@ def events_tail(
 
 def events_dead(subscriber: str = typer.Option(None, "--subscriber"), as_json: bool = JsonOpt) -> None:
     """List dead-lettered deliveries (handlers that kept failing)."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         items = mesh.events.dead_letters(subscriber)
     if as_json:
         print_json([{"subscriber": d.subscriber, "event": d.event.to_dict(), "attempts": d.attempts,

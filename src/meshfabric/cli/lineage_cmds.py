@@ -61,21 +61,21 @@ def _show(walk: Any, as_json: bool) -> None:
 def upstream(node: str = NodeArg, depth: int | None = DepthOpt, columns: bool = ColumnsOpt,
              limit: int = LimitOpt, offset: int = OffsetOpt, as_json: bool = JsonOpt) -> None:
     """What NODE was derived from, nearest first."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         _show(mesh.lineage.upstream(node, depth=depth, columns=columns, limit=limit, offset=offset), as_json)
 
 
 def downstream(node: str = NodeArg, depth: int | None = DepthOpt, columns: bool = ColumnsOpt,
                limit: int = LimitOpt, offset: int = OffsetOpt, as_json: bool = JsonOpt) -> None:
     """What was derived from NODE, nearest first."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         _show(mesh.lineage.downstream(node, depth=depth, columns=columns, limit=limit, offset=offset), as_json)
 
 
 def impact(node: str = NodeArg, as_json: bool = JsonOpt) -> None:
     """Products, contracts (and their consumers), owners and domains affected by a change to a
     dataset or a column, across domains."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         result = mesh.lineage.impact(node)
     if as_json:
         print_json(result.to_dict())
@@ -101,7 +101,7 @@ def export(node: str = NodeArg,
            depth: int | None = DepthOpt) -> None:
     """The lineage around NODE (upstream and downstream, columns included) in a format other
     tools read: JSON, OpenLineage RunEvents, Graphviz DOT or Mermaid."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         text = mesh.lineage.export(node, format=format, depth=depth)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -114,7 +114,7 @@ def graph(node_id: str = NodeIdArg,
           limit: int = typer.Option(1000, "--limit", min=1, help="At most this many datasets each way."),
           as_json: bool = JsonOpt) -> None:
     """The lineage graph around a dataset or job, as GET /api/v1/lineage answers (Marquez's shape)."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         found = mesh.lineage.marquez(node_id, depth, limit=limit)
     if as_json:
         print_json(found)
@@ -131,7 +131,7 @@ def column_lineage(node_id: str = typer.Argument(..., help="datasetField:<namesp
                    limit: int = typer.Option(1000, "--limit", min=1),
                    as_json: bool = JsonOpt) -> None:
     """Column lineage of a field or of every field of a dataset, as GET /api/v1/column-lineage answers."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         found = mesh.lineage.column_lineage(node_id, depth, with_downstream=downstream, limit=limit)
     if as_json:
         print_json(found)
@@ -146,7 +146,7 @@ def events(job: str = typer.Option(None, "--job", help="namespace/name"),
            limit: int = typer.Option(100, "--limit", "-n", min=1), offset: int = OffsetOpt,
            as_json: bool = JsonOpt) -> None:
     """Stored OpenLineage events exactly as received, newest first (GET /api/v1/lineage/events)."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         items, total = mesh.lineage.events(job=job, dataset=dataset, offset=offset, limit=limit)
     if as_json:
         print_json({"items": items, "total": total, "offset": offset, "limit": limit})

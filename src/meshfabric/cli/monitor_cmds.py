@@ -99,7 +99,7 @@ def alerts_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """Alerts, most recently updated first."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         found = mesh.alerts.list(product=product, status=status, detector=detector, limit=limit)
     if as_json:
         print_json([a.to_dict() for a in found])
@@ -110,7 +110,7 @@ def alerts_list(
 
 def alerts_show(alert_id: int = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """One alert with its message and every delivery to a webhook."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         alert = mesh.alerts.get(alert_id)
         sent = mesh.alerts.deliveries(alert_id)
     if as_json:

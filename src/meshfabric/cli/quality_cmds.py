@@ -115,7 +115,7 @@ def history(
     as_json: bool = JsonOpt,
 ) -> None:
     """Past quality runs of a product: status, score, failed rules."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         runs = mesh.quality.history(product, limit=limit)
     if as_json:
         print_json([r.to_dict() for r in runs])
@@ -135,7 +135,7 @@ def rules(
     as_json: bool = JsonOpt,
 ) -> None:
     """The quality rules a product declares (as applied)."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         found = mesh.quality.rules(product)
     if as_json:
         print_json([{"name": r.label, **r.model_dump(mode="json", exclude_none=True)} for r in found])

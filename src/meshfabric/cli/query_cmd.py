@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from meshfabric.cli._common import console, err_console, open_mesh, print_json, table
+from meshfabric.cli._common import console, err_console, open_mesh, prepare_output, print_json, table, write_output
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -43,7 +43,7 @@ def query(
         raise ConfigError(f"unknown output format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}")
     if fmt == "parquet" and output is None:
         raise ConfigError("parquet output needs --output FILE")
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         result = mesh.query(_read_sql(sql), limit=limit, user=as_user)
     data = result.arrow()
     if fmt == "table":
@@ -71,7 +71,7 @@ def _write(data: object, fmt: str, output: Path | None) -> None:
         import pyarrow.parquet as pq
 
         assert output is not None
-        pq.write_table(data, output)
+        pq.write_table(data, prepare_output(output))
         return
     if fmt == "csv":
         import pyarrow.csv as pcsv
@@ -84,7 +84,7 @@ def _write(data: object, fmt: str, output: Path | None) -> None:
 
         text = json_dumps(data.to_pylist(), indent=2) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         sys.stdout.write(text)
 
@@ -95,7 +95,7 @@ def explain(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON: {\"plan\": text}, unwrapped."),
 ) -> None:
     """Show the plan: what each source will be sent and what runs in the engine."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         plan = mesh.explain(_read_sql(sql), user=as_user)
     if as_json:
         print_json({"plan": str(plan)})

@@ -100,7 +100,7 @@ def _print_changes(result: Any, against: list[str]) -> None:
 def schema_history(product: str = typer.Argument(..., help="domain.product"), as_json: bool = JsonOpt) -> None:
     """Every registered schema version of a product, newest first."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         versions = mesh.schemas.history(product)
     if as_json:
         print_json([v.to_dict() for v in versions])
@@ -117,7 +117,7 @@ def schema_show(
 ) -> None:
     """Print one schema version as JSON."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         v = mesh.schemas.get(product, version)
     print_json(v.to_dict())
 
@@ -130,7 +130,7 @@ def schema_diff(
 ) -> None:
     """The changes between two versions, and which break the product's mode."""
 
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         result = mesh.schemas.diff(product, old, new)
     if as_json:
         print_json(result.to_dict())

@@ -50,7 +50,7 @@ def search(
     as_json: bool = JsonOpt,
 ) -> None:
     """Search data products (and domains) by name, column, tag, owner and description, best first."""
-    with open_mesh() as mesh:
+    with open_mesh(applied=True) as mesh:
         if reindex:
             from meshfabric.search import rebuild_search
 
