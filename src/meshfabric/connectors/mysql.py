@@ -24,6 +24,7 @@ connectorx wins by 14x, but carries traps this module works around:
 from __future__ import annotations
 
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -61,7 +62,14 @@ from meshfabric.connectors.pushdown import (
     subquery_sql,
     table_ref,
 )
-from meshfabric.connectors.server import ServerConnector
+from meshfabric.connectors.server import (
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE,
+    KEEPALIVE_INTERVAL,
+    TCP_USER_TIMEOUT_MS,
+    ServerConnector,
+    keepalive,
+)
 from meshfabric.types import LogicalType
 
 if TYPE_CHECKING:
@@ -213,6 +221,11 @@ class MySQLConnector(ServerConnector):
 
     def _new_pool(self) -> ConnectionPool[Any]:
         return ConnectionPool(partial(_connect, self._address), _close, reset=_rollback, alive=_alive)
+
+    def _sever(self, conn: Any) -> None:
+        sock = getattr(conn, "_sock", None)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import pymysql
@@ -396,7 +409,15 @@ class MySQLConnector(ServerConnector):
     # -- reading -------------------------------------------------------------------------------
 
     def _cx_url(self) -> str:
-        return self._address.url("mysql")
+        # connectorx's own connections get the same keepalives (unless the source's url sets them)
+        given = {k for k, _ in self._address.params}
+        keepalive = {
+            "tcp_keepalive_time_ms": str(KEEPALIVE_IDLE * 1000),
+            "tcp_keepalive_probe_interval_secs": str(KEEPALIVE_INTERVAL),
+            "tcp_keepalive_probe_count": str(KEEPALIVE_COUNT),
+            "tcp_user_timeout_ms": str(TCP_USER_TIMEOUT_MS),
+        }
+        return self._address.url("mysql", {k: v for k, v in keepalive.items() if k not in given})
 
     def scan(self, request: ScanRequest) -> ScanResult:
         started = time.perf_counter()
@@ -424,7 +445,7 @@ class MySQLConnector(ServerConnector):
                 safe = plan_scan(request, infos, self.dialect, relation=relation, select=self._select(cols, True))
                 return safe, self._read(limited(safe.sql)), by_name
 
-        plan, table, by_name = self._run(run)
+        plan, table, by_name = self._run(run, limit=request.remaining())
         out = rows_only(table) if isinstance(table, int) else self._arrow(table, plan.columns, by_name)
         return ScanResult(out, plan.sql, plan.pushed, time.perf_counter() - started)
 
@@ -575,7 +596,7 @@ def _ssl_disabled(params: tuple[tuple[str, str], ...]) -> bool:
 def _connect(addr: ServerAddress) -> Any:
     import pymysql
 
-    return pymysql.connect(
+    conn = pymysql.connect(
         host=addr.host,
         port=addr.port,
         user=addr.user or "",
@@ -588,6 +609,11 @@ def _connect(addr: ServerAddress) -> Any:
         # (~50 ms) just to offer TLS; a source that says ssl-mode=DISABLED never uses it
         ssl_disabled=_ssl_disabled(addr.params),
     )
+    # PyMySQL sets no keepalive: a peer gone mid-statement would be waited for forever
+    sock = getattr(conn, "_sock", None)
+    if isinstance(sock, socket.socket):
+        keepalive(sock)
+    return conn
 
 
 def _close(conn: Any) -> None:

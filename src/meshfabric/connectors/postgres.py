@@ -58,7 +58,16 @@ from meshfabric.connectors.pushdown import (
     subquery_sql,
     table_ref,
 )
-from meshfabric.connectors.server import ServerConnector
+from meshfabric.connectors.server import (
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE,
+    KEEPALIVE_INTERVAL,
+    TCP_USER_TIMEOUT_MS,
+    ServerConnector,
+    claim_socket,
+    release_socket,
+    shutdown_fd,
+)
 from meshfabric.types import LogicalType
 
 if TYPE_CHECKING:
@@ -281,7 +290,13 @@ class PostgresConnector(ServerConnector):
     default_port = 5432
 
     def _new_pool(self) -> ConnectionPool[Any]:
-        return ConnectionPool(partial(_connect, self._uri()), _close, reset=_rollback, alive=_alive)
+        connect = partial(_connect, self._uri(), self._address.host, self._address.port)
+        return ConnectionPool(connect, _close, reset=_rollback, alive=_alive)
+
+    def _sever(self, conn: Any) -> None:
+        fd = _SOCKETS.get(id(conn))
+        if fd is not None:
+            shutdown_fd(fd)
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import adbc_driver_manager
@@ -291,7 +306,18 @@ class PostgresConnector(ServerConnector):
     # -- connections ---------------------------------------------------------------------------
 
     def _uri(self) -> str:
-        return self._address.url("postgresql", {"connect_timeout": "10", "application_name": "meshfabric"})
+        # libpq keepalives notice a peer that is gone even mid-statement; settings the source's
+        # url gives (?keepalives_idle=...) win
+        given = {k for k, _ in self._address.params}
+        keepalive = {
+            "keepalives": "1",
+            "keepalives_idle": str(KEEPALIVE_IDLE),
+            "keepalives_interval": str(KEEPALIVE_INTERVAL),
+            "keepalives_count": str(KEEPALIVE_COUNT),
+            "tcp_user_timeout": str(TCP_USER_TIMEOUT_MS),
+        }
+        extra = {k: v for k, v in keepalive.items() if k not in given}
+        return self._address.url("postgresql", {**extra, "connect_timeout": "10", "application_name": "meshfabric"})
 
     def _classify(self, exc: BaseException) -> BaseException:
         """A driver error as TransientError (retry) or SourceError (report), never with secrets."""
@@ -499,7 +525,7 @@ class PostgresConnector(ServerConnector):
                 cur.close()
             return plan, table, by_name
 
-        plan, table, by_name = self._run(run)
+        plan, table, by_name = self._run(run, limit=request.remaining())
         if plan.count_only:
             out = rows_only(int(table.column(0)[0].as_py()))
         else:
@@ -712,14 +738,36 @@ class PostgresConnector(ServerConnector):
             return None
 
 
-def _connect(uri: str) -> Any:
+#: the socket descriptor of each open connection (by id), which a silent peer's is shut down by
+_SOCKETS: dict[int, int] = {}
+
+
+def _connect(uri: str, host: str, port: int) -> Any:
     import adbc_driver_postgresql.dbapi as adbc
 
-    return adbc.connect(uri)
+    conn = adbc.connect(uri)
+    fd = claim_socket(host, port, partial(_client_port, conn))
+    if fd is not None:
+        _SOCKETS[id(conn)] = fd
+    return conn
+
+
+def _client_port(conn: Any) -> int | None:
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT inet_client_port()")
+        port = cur.fetchall()[0][0]
+    finally:
+        cur.close()
+    conn.rollback()
+    return int(port) if port is not None else None
 
 
 def _close(conn: Any) -> None:
-    conn.close()
+    try:
+        conn.close()
+    finally:
+        release_socket(_SOCKETS.pop(id(conn), None))
 
 
 def _rollback(conn: Any) -> None:
