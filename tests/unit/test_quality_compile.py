@@ -136,11 +136,11 @@ def measured(rules: list[AnyRule], execute: Any, dialect: str, n: int) -> list[d
     out = []
     for i, rule in enumerate(rules):
         v = {role: value for (index, role), value in values.items() if index == i}
+        assert not v.pop("nonfinite", 0)  # the rows hold no NaN nor infinity
         if isinstance(rule, StatisticRule) and "value" not in v:
-            if rule.statistic == "stddev":
-                count, total, squares = v["n"], v["sum"], v["sumsq"]
-                v = {"value": None if count < 2 else math.sqrt(max(0.0, (squares - total * total / count)
-                                                                   / (count - 1)))}
+            if rule.statistic == "stddev":  # sums of x - c around one of the values, as the runner reads them
+                variance = qc.variance_from_shifted_sums(v["n"], v["sum"] or 0.0, v["sumsq"] or 0.0)
+                v = {"value": None if variance is None else math.sqrt(variance)}
             else:
                 count = v["n"]
                 if count == 0:

@@ -100,6 +100,9 @@ class RuleResult:
     metric: str = ""
     #: further observations written as series ``{metric}.{key}`` (duplicate values, sample size)
     extra: dict[str, float] = field(default_factory=dict)
+    #: why the rule could not be measured (it then did not pass, and counts in no score); the
+    #: run's other rules keep their results
+    error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -636,11 +639,23 @@ class _Evaluation:
     def _measure(self, session: PortSession, local: dict[int, tuple[str, list[ColumnInfo]]]) -> list[RuleResult]:
         del self.statements[self._before_session:]  # a retried session starts its statements again
         columns = list(session.columns)
-        scan = qc.compile_scan(self.scan_rules, columns, session.relation, session.dialect)
-        values = scan.values(lambda sql: self._fetch(session, sql))
+        d = qc.dialect(session.dialect)
+        # a rule that cannot be compiled (a literal that does not fit its column, a column gone)
+        # stays out of the scan and is recorded as an error; the others are measured
+        errors: dict[int, str] = {}
+        for i, rule in enumerate(self.scan_rules):
+            try:
+                qc.measures(rule, qc.resolve(rule.column_names(), columns), d)
+            except (MeshfabricError, ValueError) as exc:
+                errors[i] = _message(exc)
+        ok = [i for i in range(len(self.scan_rules)) if i not in errors]
+        scan = qc.compile_scan([self.scan_rules[i] for i in ok], columns, session.relation, session.dialect)
+        values = {(ok[k] if isinstance(k, int) else k, role): v
+                  for (k, role), v in scan.values(lambda sql: self._fetch(session, sql)).items()}
         self.rows = _count(values[("*", "rows")])
         judge = _Judge(self, session, columns, values, local)
-        return [judge.rule(i, rule) for i, rule in enumerate(self.rules)]
+        return [_errored(rule, errors[i]) if i in errors else judge.isolated(i, rule)
+                for i, rule in enumerate(self.rules)]
 
     def _federated(self, rule: ReferentialRule, in_scan: RuleResult) -> RuleResult:
         sql = qc.federated_orphans_sql(rule, self.info.fqn)
@@ -665,6 +680,17 @@ def _base(rule: AnyRule, passed: bool, observed: float | None, **kw: Any) -> Rul
                       observed, rule.threshold_text(), metric=rule.metric_name, **kw)
 
 
+def _message(exc: BaseException) -> str:
+    hint = getattr(exc, "hint", None)
+    text = str(exc) if isinstance(exc, MeshfabricError) else f"{type(exc).__name__}: {exc}"
+    return f"{text} ({hint})" if hint else text
+
+
+def _errored(rule: AnyRule, message: str) -> RuleResult:
+    """A rule that could not be measured: not passed, no observation, the reason kept."""
+    return _base(rule, False, None, detail=f"error: {message}", error=message)
+
+
 def _row_result(rule: Any, failing: int, checked: int) -> RuleResult:
     """A rule judged by the share of its checked rows that pass."""
     failing = min(failing, checked) if checked else failing
@@ -687,6 +713,26 @@ class _Judge:
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         return self.ev._fetch(self.session, sql)
+
+    def isolated(self, i: int, rule: AnyRule) -> RuleResult:
+        """:meth:`rule`, with a failure of this rule alone recorded as its error. A source error
+        is the rule's only while the source still answers (a statement it refused); a source
+        that is gone fails the whole run."""
+        try:
+            return self.rule(i, rule)
+        except Exception as exc:
+            if not isinstance(exc, ConfigError) and not self._answers():
+                raise
+            if not isinstance(exc, MeshfabricError | ArithmeticError | ValueError | TypeError):
+                log.exception("rule '%s' of %s failed", rule.label, self.ev.info.fqn)
+            return _errored(rule, _message(exc))
+
+    def _answers(self) -> bool:
+        try:
+            self.fetch("SELECT 1")
+        except Exception:
+            return False
+        return True
 
     def rule(self, i: int, rule: AnyRule) -> RuleResult:
         v = {role: value for (index, role), value in self.values.items() if index == i}
@@ -772,18 +818,24 @@ class _Judge:
         value: float | None
         if "value" in v:
             value = _number(v["value"])
-        elif rule.statistic == "stddev":
+        elif rule.statistic == "stddev":  # sums around one of the values (compile.variance_from_shifted_sums)
             n, total, squares = _count(v["n"]), _number(v["sum"]), _number(v["sumsq"])
-            if n < 2 or total is None or squares is None:
-                value = None
-            else:
-                value = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
+            variance = None if total is None or squares is None else qc.variance_from_shifted_sums(n, total, squares)
+            value = None if variance is None else math.sqrt(variance)
         else:
             value = self._quantile(rule, _count(v["n"]))
+        nonfinite = _count(v.get("nonfinite"))
+        extra = {"nonfinite_rows": float(nonfinite)} if nonfinite else {}
+        if value is not None and not math.isfinite(value):  # e.g. a sum beyond the double range
+            value = None
+        if nonfinite:
+            return _base(rule, False, value, extra=extra,
+                         detail=f"{nonfinite} NaN or infinite values fail every statistic bound; "
+                                f"the {rule.statistic} is over the finite values")
         if value is None:
-            return _base(rule, False, None, detail=f"no {rule.statistic}: the column has no values")
+            return _base(rule, False, None, extra=extra, detail=f"no {rule.statistic}: the column has no values")
         ok = (rule.min is None or value >= rule.min) and (rule.max is None or value <= rule.max)
-        return _base(rule, ok, value)
+        return _base(rule, ok, value, extra=extra)
 
     def _quantile(self, rule: StatisticRule, n: int) -> float | None:
         """``percentile_cont`` from the two order statistics around position q·(n-1)."""
@@ -844,16 +896,59 @@ class _Judge:
             return _base(rule, True, 0.0, failing_rows=0, total_rows=size,
                          detail=f"{how} rows with values: too few to look for anomalies", extra={"sample_size": size})
         data = np.array([[_number(v) for v in row[len(keys):]] for row in rows], dtype=float)
-        forest = IsolationForest(contamination=rule.contamination, random_state=rule.seed, n_estimators=100)
-        labels = forest.fit_predict(data)
-        scores = forest.score_samples(data)
-        anomalies = int((labels == -1).sum())
+        finite = np.isfinite(data).all(axis=1)  # NaN / ±inf rows: flagged, not scored
+        scores = np.full(size, -np.inf)
+        flagged = ~finite
+        if finite.sum() >= 2:
+            forest = IsolationForest(contamination=rule.contamination, random_state=rule.seed, n_estimators=100)
+            forest.fit(data[finite])
+            scores[finite] = forest.score_samples(data[finite])
+            if rule.contamination == "auto":
+                threshold = gaussian_threshold(int(finite.sum()), data.shape[1], rule.seed)
+                flagged[finite] = scores[finite] < threshold
+            else:
+                flagged[finite] = forest.predict(data[finite]) == -1
+        anomalies = int(flagged.sum())
         share = anomalies / size
-        order = np.argsort(scores)[: rule.top]
+        order = np.argsort(scores, kind="stable")[: rule.top]
         names = [k.name for k in keys] + [c.name for c in cols]
         # the most anomalous rows whether flagged or not: lower scores are more isolated
         top = [{**{n: jsonable(v) for n, v in zip(names, rows[j], strict=False)},
-                "_score": round(float(scores[j]), 6), "_flagged": bool(labels[j] == -1)} for j in order]
+                "_score": round(float(scores[j]), 6) if np.isfinite(scores[j]) else None,
+                "_flagged": bool(flagged[j])} for j in order]
+        nonfinite = int((~finite).sum())
         return _base(rule, share <= rule.max_share, share, failing_rows=anomalies, total_rows=size, sample=top,
-                     detail=f"IsolationForest over {how} rows with values; {anomalies} flagged",
+                     detail=f"IsolationForest over {how} rows with values; {anomalies} flagged"
+                            + (f" ({nonfinite} holding NaN or infinities)" if nonfinite else ""),
                      extra={"sample_size": size})
+
+
+#: the share of a clean Gaussian sample that ``contamination: auto`` flags
+GAUSSIAN_FLAG_SHARE = 0.001
+_THRESHOLDS: dict[tuple[int, int, int], float] = {}
+
+
+def gaussian_threshold(n: int, dims: int, seed: int) -> float:
+    """The IsolationForest score below which ``contamination: auto`` flags a row: the
+    ``GAUSSIAN_FLAG_SHARE`` quantile of the scores the same forest settings give a standard
+    Gaussian sample of the same size (at most 20 000) and dimension.
+
+    The paper's fixed threshold (score < -0.5, scikit-learn's ``auto``) flags about 20 % of
+    clean Gaussian rows, so a rule with ``max_share: 0.05`` failed on clean data. The forest's
+    splits are uniform between each column's minimum and maximum, so scores do not depend on the
+    columns' location or scale and one reference serves every column of that shape. Measured:
+    clean Gaussian data flags 0-1 % (n 1000-10000, 1-3 columns; one row of 40), and rows 8 σ
+    out are flagged.
+    """
+    import numpy as np
+    from sklearn.ensemble import IsolationForest
+
+    size = min(max(n, 2), 20_000)
+    key = (size, dims, seed)
+    if key not in _THRESHOLDS:
+        reference = np.random.default_rng(seed).standard_normal((size, dims))
+        forest = IsolationForest(random_state=seed, n_estimators=100).fit(reference)
+        _THRESHOLDS[key] = float(np.quantile(forest.score_samples(reference), GAUSSIAN_FLAG_SHARE))
+        if len(_THRESHOLDS) > 256:
+            _THRESHOLDS.pop(next(iter(_THRESHOLDS)))
+    return _THRESHOLDS[key]

@@ -9,6 +9,7 @@ The formula, in full:
   ``p = 1`` when it passed and ``0`` when it failed.
 * **Dimension**: the severity-weighted mean of its rules' ``p``, with weight 2 for ``error``
   and 1 for ``warning`` rules (a broken promise weighs more than a hint).
+* A rule that could not be measured (its result has an ``error``) counts in no score.
 * **Overall**: the plain mean of the dimension scores present, so a dimension with many rules
   does not drown one with few. No rules → no score (``None``), not a perfect one.
 
@@ -59,6 +60,8 @@ def score_run(results: Iterable[Any]) -> Scores:
     """Dimension scores and the overall score of one run's rule results."""
     sums: dict[str, list[float]] = {}
     for r in results:
+        if getattr(r, "error", ""):  # not measured: no evidence either way
+            continue
         weight = SEVERITY_WEIGHTS.get(r.severity, 1.0)
         acc = sums.setdefault(r.dimension, [0.0, 0.0])
         acc[0] += weight * rule_score(r)

@@ -312,7 +312,7 @@ class ProductSpec(_Spec):
     @field_validator("quality", mode="wrap")
     @classmethod
     def _quality(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        declared = [c.name for c in info.data.get("columns") or []]
+        declared = [(c.name, c.type) for c in info.data.get("columns") or []]
         return validate_quality(value, handler, declared)
 
     @property

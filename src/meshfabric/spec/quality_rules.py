@@ -27,6 +27,24 @@ Semantics (the same in every source; the tests check them on each source kind):
   a time zone are read as UTC. Passes when age <= ``max_age``.
 * **String comparisons are exact** (byte-wise): a case-insensitive MariaDB collation or SQLite
   ``NOCASE`` column is compared as binary, so ``'a'`` is not an accepted ``'A'``.
+* **NaN and infinities** (float columns of PostgreSQL, DuckDB, Parquet; ±∞ also in SQLite,
+  which stores NaN as NULL; MariaDB holds neither). NaN is a value, not a null: it fails every
+  range bound (a min-only and a max-only range too) and every accepted-values list, and it is
+  counted among the failing rows and shown in their sample alike. ±∞ are ordered values: −∞
+  fails any ``min``, +∞ any ``max``. Statistics (mean, stddev, min, max, sum, median,
+  quantiles) are computed over the *finite* values, and a statistic rule over a column that
+  holds NaN or ±∞ fails whatever its bounds, with the count in ``extra.nonfinite_rows`` and its
+  detail; a distinct count counts NaN as one value. Profiles count NaN, +∞ and −∞ apart
+  (``nan_count``, ``posinf_count``, ``neginf_count``) and describe the finite values.
+* **Literals match the column**: ``values``/``min``/``max`` of accepted-values and range rules
+  must be numbers for numeric columns, text for string columns, booleans for booleans and ISO
+  dates/times for temporal ones (``accepted_values: [10001]`` on a text column is refused at
+  apply: quote it). A rule that still cannot be measured in a run is recorded with status
+  ``error`` and its message; the other rules keep their results.
+* **Anomaly** (``contamination: auto``): a row is flagged when its IsolationForest score is below
+  the 0.1 % quantile of the scores the same forest settings give a standard Gaussian sample of
+  the same size and dimension, so clean data flags about 0.1 % (well under ``max_share``) and
+  rows far outside the data are flagged; rows with NaN or ±∞ are flagged without scoring.
 
 >>> CompletenessRule(type="not_null", column="id").label
 'not_null_id'
@@ -37,6 +55,7 @@ Semantics (the same in every source; the tests check them on each source kind):
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
@@ -128,6 +147,69 @@ def _reserved_metric(metric: str, rule_type: str) -> bool:
     if metric == "row_count":
         return rule_type != "row_count"
     return metric == "score" or metric.startswith(("score.", "profile."))
+
+
+def literal_problem(value: Any, type_name: str) -> str | None:
+    """Why a rule literal cannot be compared with a column of logical type ``type_name``
+    (``bigint``, ``string``, ``date``, ...), or None when it can.
+
+    >>> literal_problem(10001, "string")
+    "10001 is a number but the column is string: write it as text ('10001')"
+    >>> literal_problem("12.5", "double") is None, literal_problem("2024-01-31", "date") is None
+    (True, True)
+    """
+    from meshfabric.types import NUMERIC_TYPES, parse_type
+
+    try:
+        name = parse_type(type_name).name
+    except (ValueError, TypeError):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} cannot be compared: NaN and infinities fail every bound by themselves"
+    if name == "boolean":
+        return None if isinstance(value, bool) else f"{value!r} is not a boolean, and the column is boolean"
+    if isinstance(value, bool):
+        return f"{value} is a boolean but the column is {name}"
+    if name in NUMERIC_TYPES:
+        if isinstance(value, int | float):
+            return None
+        try:
+            float(str(value))
+        except ValueError:
+            return f"'{value}' is not a number, and the column is {name}"
+        return None
+    if name == "string" and isinstance(value, int | float):
+        return f"{value} is a number but the column is string: write it as text ('{value}')"
+    if name in ("date", "timestamp", "timestamptz"):
+        if isinstance(value, int | float):
+            return f"{value} is a number but the column is {name}: write an ISO date or time"
+        try:
+            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return f"'{value}' is not an ISO date or time, and the column is {name}"
+    return None
+
+
+def literal_problems(rule: _Rule, types: dict[str, str]) -> list[tuple[str, str]]:
+    """(field, message) for each literal of ``rule`` that does not fit its column's type;
+    ``types`` maps lower-case column names to declared types."""
+    column = getattr(rule, "column", None)
+    if not isinstance(rule, AcceptedValuesRule | RangeRule) or column is None or column.lower() not in types:
+        return []
+    type_name = types[column.lower()]
+    out = []
+    if isinstance(rule, AcceptedValuesRule):
+        for j, v in enumerate(rule.values):
+            problem = literal_problem(v, type_name)
+            if problem:
+                out.append((f"values.{j}", f"column '{column}': {problem}"))
+    else:
+        for bound in ("min", "max"):
+            v = getattr(rule, bound)
+            problem = None if v is None else literal_problem(v, type_name)
+            if problem:
+                out.append((bound, f"column '{column}': {problem}"))
+    return out
 
 
 def _bound(value: float | None) -> str:
@@ -533,9 +615,13 @@ class AnomalyRule(_Rule):
     At most ``sample_size`` rows with no null in the columns are read from the source (all of
     them when there are fewer; a random sample otherwise) and the result says how many. The
     rule fails when the share of rows flagged anomalous exceeds ``max_share``. With
-    ``contamination: auto`` the flag is the original paper's score threshold, so the share is a
-    property of the data; a number instead fixes the share flagged, leaving only the list of the
-    most anomalous rows as information. Needs ``pip install 'meshfabric[quality]'``.
+    ``contamination: auto`` a row is flagged when it is more isolated than all but 0.1 % of the
+    rows of a standard Gaussian sample of the same shape would be (see
+    :func:`meshfabric.quality.run.gaussian_threshold`; the paper's threshold flagged ~20 % of
+    clean Gaussian rows), so clean data passes and the share flagged is a property of the data;
+    a number instead fixes the share flagged, leaving only the list of the most anomalous rows
+    as information. Rows holding NaN or ±∞ are flagged without being scored. Needs
+    ``pip install 'meshfabric[quality]'``; without it the rule alone is recorded as an error.
     """
 
     default_dimension: ClassVar[str] = "accuracy"
@@ -597,7 +683,7 @@ def _problem(loc: tuple[Any, ...], message: str, value: Any) -> InitErrorDetails
 
 
 def validate_quality(
-    value: Any, handler: ValidatorFunctionWrapHandler, declared: list[str] | None
+    value: Any, handler: ValidatorFunctionWrapHandler, declared: list[str] | list[tuple[str, str]] | None
 ) -> list[_Rule] | None:
     """Validate a ``quality:`` list with errors located at the offending rule and field.
 
@@ -605,7 +691,8 @@ def validate_quality(
     loader's 'did you mean' would look in the wrong model; this re-raises every error at
     ``quality.<i>.<field>`` with the hint computed from the rule's own model. It then checks
     what no single rule can: names and series unique in the product, and columns that the
-    product declares (when it declares any).
+    product declares (when it declares any); ``declared`` as (name, type) pairs also has each
+    literal checked against its column's type (:func:`literal_problems`).
     """
     if value is None:
         return None
@@ -616,7 +703,9 @@ def validate_quality(
     problems: list[InitErrorDetails] = []
     names: dict[str, int] = {}
     series: dict[tuple[str, str], int] = {}
-    known = {c.lower(): c for c in declared or []}
+    pairs = [(c, "") if isinstance(c, str) else (str(c[0]), str(c[1])) for c in declared or []]
+    known = {name.lower(): name for name, _ in pairs}
+    types = {name.lower(): kind for name, kind in pairs if kind}
     for i, rule in enumerate(rules):
         if rule.label in names:
             problems.append(_problem((i, "name"), f"rule name '{rule.label}' is also used by rule {names[rule.label]}; "
@@ -636,6 +725,9 @@ def validate_quality(
                 hint = f"; did you mean '{known[close[0]]}'?" if close else ""
                 where = "column" if getattr(rule, "column", None) == col else "columns"
                 problems.append(_problem((i, where), f"column '{col}' is not in the product's schema{hint}", col))
+        for where, message in literal_problems(rule, types):
+            path = tuple(int(p) if p.isdigit() else p for p in where.split("."))
+            problems.append(_problem((i, *path), message, None))
     if problems:
         raise ValidationError.from_exception_data("quality", problems)
     return rules

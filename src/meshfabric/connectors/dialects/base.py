@@ -215,6 +215,31 @@ class Dialect:
     #: get a statement of their own, so that they do not keep the main scan from running in parallel
     serial_apart = False
 
+    #: logical types whose values may be NaN in this source, and those that may be ±infinity
+    nan_types: frozenset[str] = frozenset()
+    inf_types: frozenset[str] = frozenset()
+
+    def nonfinite(self, value: exp.Expression, col: ColumnInfo, which: str) -> exp.Expression | None:
+        """The condition that ``value`` (a value of ``col``) is NaN (``which="nan"``), +∞
+        (``"posinf"``) or −∞ (``"neginf"``); None where ``col`` cannot hold such a value here."""
+        if col.type.name not in (self.nan_types if which == "nan" else self.inf_types):
+            return None
+        return self._nonfinite(value, which)
+
+    def _nonfinite(self, value: exp.Expression, which: str) -> exp.Expression:
+        raise NotImplementedError(self.name)
+
+    def finite(self, value: exp.Expression, col: ColumnInfo) -> exp.Expression | None:
+        """The condition that ``value`` is neither NaN nor ±∞ (NULL for NULL); None where every
+        value of ``col`` is finite in this source."""
+        parts = [c for w in ("nan", "posinf", "neginf") if (c := self.nonfinite(value.copy(), col, w)) is not None]
+        if not parts:
+            return None
+        either = parts[0]
+        for part in parts[1:]:
+            either = exp.Or(this=either, expression=part)
+        return exp.Not(this=exp.Paren(this=either))
+
     def bytewise(self, value: exp.Expression) -> exp.Expression:
         """A string expression that compares, orders and groups byte-wise whatever the column's
         collation: DuckDB's semantics, so profiles and checks agree with the query engine."""

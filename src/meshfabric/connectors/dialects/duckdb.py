@@ -9,6 +9,9 @@ Why the choices below:
   source kind, :class:`Files`) are read by a private DuckDB and a file column has no collation,
   so there two string columns compare like the engine.
 * ``quantile_cont`` is an exact quantile inside the main scan.
+* Doubles hold NaN and ±∞ (``ISNAN``/``ISINF``). NaN sorts above every number, and on Parquet
+  a comparison such as ``x <= 100`` may be folded to TRUE from row-group statistics that leave
+  NaN out, so NaN is always tested for explicitly.
 * Tables written from Arrow keep unsigned 64-bit integers (``UBIGINT``), zones
   (``TIMESTAMPTZ``), intervals and lists.
 
@@ -48,6 +51,15 @@ class DuckDB(Dialect):
         return not col.case_insensitive
 
     quantile_in_scan = True
+    nan_types = frozenset({"double", "float"})
+    inf_types = frozenset({"double", "float"})
+
+    def _nonfinite(self, value: exp.Expression, which: str) -> exp.Expression:
+        if which == "nan":
+            return exp.Anonymous(this="ISNAN", expressions=[value])
+        sign = exp.GT if which == "posinf" else exp.LT
+        return exp.and_(exp.Anonymous(this="ISINF", expressions=[value]),
+                        sign(this=value.copy(), expression=exp.Literal.number(0)))
 
     def quantile(self, value: exp.Expression, q: float | Sequence[float]) -> exp.Expression:
         return exp.Anonymous(this="QUANTILE_CONT", expressions=[self.double(value), quantile_literal(q)])

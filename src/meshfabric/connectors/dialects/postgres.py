@@ -18,6 +18,8 @@ Why the choices below:
   aggregate that cannot be partial (it, or ``COUNT(DISTINCT …)``) keeps the whole scan from using
   parallel workers (measured: 66 s instead of 31 s + 4 s on 10M rows), so those get a statement
   of their own.
+* ``double precision`` and ``numeric`` hold NaN and ±Infinity; NaN equals NaN and sorts above
+  every number, so ``x = 'NaN'`` finds it and range checks test for it explicitly.
 * For exact comparisons of case-insensitive columns (``citext``, nondeterministic collations)
   the value is cast to ``text COLLATE "C"``; ``~`` on ``citext`` is case-blind and
   nondeterministic collations refuse it, so patterns match that form too.
@@ -85,6 +87,13 @@ class Postgres(Dialect):
 
     quantile_in_scan = True
     serial_apart = True
+    nan_types = frozenset({"double", "float", "decimal"})
+    inf_types = frozenset({"double", "float", "decimal"})
+
+    def _nonfinite(self, value: exp.Expression, which: str) -> exp.Expression:
+        text = {"nan": "NaN", "posinf": "Infinity", "neginf": "-Infinity"}[which]
+        special = exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("DOUBLE PRECISION", dialect="postgres"))
+        return exp.EQ(this=value, expression=special)
 
     def bytewise(self, value: exp.Expression) -> exp.Expression:
         cast = exp.Cast(this=value, to=exp.DataType.build("TEXT"))

@@ -8,9 +8,12 @@ Why the choices below:
 * ``LIKE`` ignores ASCII case, so it stays in DuckDB. Strings compare with ``BINARY`` unless the
   column declares ``NOCASE``/``RTRIM``, which the connector reports as case-insensitive; exact
   comparisons of those add ``COLLATE BINARY``.
-* There is no ``STDDEV`` (it is derived from count, sum and sum of squares), no ordered-set
-  aggregate (quantiles are order statistics read in a statement of their own) and no
-  ``REGEXP`` function of its own: the connector registers Python's ``re.search`` as ``regexp``.
+* NaN is stored as NULL; ±∞ are REAL values (the literal ``9e999`` reads as +∞).
+* There is no ``STDDEV``: it is derived from the count, sum and sum of squares of the values
+  shifted by one of them (read by a scalar subquery), so that 1e9 + N(0, 1) keeps its
+  variance instead of cancelling to 0. There is no ordered-set aggregate (quantiles are order
+  statistics read in a statement of their own) and no ``REGEXP`` function of its own: the
+  connector registers Python's ``re.search`` as ``regexp``.
 * sqlglot's SQLite generator folds declared types to affinities; ``CREATE TABLE`` keeps the
   names (generated as DuckDB), since the declared type is what tells a reader that text holds
   dates or decimals. SQLite has no time zones: timestamps with one are stored as ``TIMESTAMP``.
@@ -51,6 +54,12 @@ class SQLite(Dialect):
         return not col.case_insensitive
 
     has_stddev = False
+    #: NaN cannot be stored (SQLite writes NULL); ±∞ can, in any REAL value
+    inf_types = frozenset({"double", "float", "decimal"})
+
+    def _nonfinite(self, value: exp.Expression, which: str) -> exp.Expression:
+        infinity: exp.Expression = exp.Literal.number("9e999")  # overflows to +∞ when read
+        return exp.EQ(this=value, expression=infinity if which == "posinf" else exp.Neg(this=infinity))
 
     def bytewise(self, value: exp.Expression) -> exp.Expression:
         return exp.Collate(this=value, expression=exp.Var(this="BINARY"))
