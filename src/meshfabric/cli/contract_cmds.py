@@ -127,7 +127,9 @@ def test(
     metrics: Path = typer.Option(None, "--metrics", help="JSON file {name: value}."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Evaluate a contract against measured metrics. Exit 1 on any violation or missing metric."""
+    """Evaluate a contract against measured metrics: each one passing or violated, each promise left
+    unmeasured. Exit 1 on any violation or missing metric (an unmeasured promise is not a kept one)."""
+    from meshfabric.contracts.compliance import evaluate
     from meshfabric.errors import ConfigError
 
     values = _pairs(metric, "--metric")
@@ -138,14 +140,30 @@ def test(
             raise ConfigError(f"cannot read metrics from {metrics}: {exc}") from None
     with open_mesh() as mesh:
         result = mesh.contracts.test(contract_id, values)
+        contract = mesh.contracts.get(contract_id)
+    # judged one at a time (a pure evaluation, nothing recorded): which metrics met every promise
+    # they were compared with, and which the contract says nothing about
+    passed, unused = [], []
+    for name, value in values.items():
+        alone = evaluate(contract, {name: value}, measured_at=result.measured_at)
+        if not alone.checked:
+            unused.append(name)
+        elif not alone:
+            passed.append((name, value))
     if as_json:
         print_json({"compliant": result.compliant, "violations": [v.to_dict() for v in result],
+                    "passed": [{"metric": n, "actual": v} for n, v in passed], "not_in_contract": unused,
                     "missing": [getattr(m, "__dict__", str(m)) for m in result.missing]})
     else:
+        for name, value in passed:
+            console.print(Text(f"✓ {name}: {value} meets the contract", style="green"))
         for v in result:
             console.print(Text(f"✗ {v.metric}: {v.actual} violates {v.operator} {v.threshold}", style="red"))
+        for name in unused:
+            console.print(Text(f"· {name}: the contract promises nothing about it (ignored)", style="dim"))
         for m in result.missing:
-            console.print(Text(f"? no measurement for {getattr(m, 'metric', m)}", style="yellow"))
+            console.print(Text(f"? no measurement for {getattr(m, 'metric', m)} (an unmeasured promise fails "
+                               "the test: pass it with -m)", style="yellow"))
         console.print(Text("compliant" if result.compliant else "NOT compliant",
                            style="green" if result.compliant else "bold red"))
     if not result.compliant:

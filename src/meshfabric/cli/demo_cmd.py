@@ -84,7 +84,9 @@ def demo(
                     console.print(Text(f"        e.g. {r.sample[:2]}", style="dim"), overflow="fold")
         elif kind == "alerts":
             points, alerts = payload
-            console.print(f"   {points} daily points judged; {len(alerts)} alerts opened:")
+            still = sum(a.status == "open" for a in alerts)
+            console.print(f"   {points} daily points judged; {len(alerts)} alerts raised, {still} still open "
+                          "(each with its current status):")
             order = {"high": 0, "medium": 1, "low": 2}
             for a in sorted(alerts, key=lambda a: (order.get(a.severity, 3), a.ts)):
                 style = "red" if a.severity == "high" else "yellow"

@@ -100,6 +100,12 @@ class QueryResult:
         return self._table
 
     def to_pandas(self) -> Any:
+        try:
+            import pandas  # noqa: F401  (pyarrow imports it itself, with a bare ModuleNotFoundError)
+        except ImportError:
+            from meshfabric.errors import ConfigError
+
+            raise ConfigError("pandas is not installed", hint="pip install 'meshfabric[pandas]'") from None
         return self._table.to_pandas()
 
     def to_polars(self) -> Any:
