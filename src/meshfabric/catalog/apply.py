@@ -117,6 +117,24 @@ def effective_columns(
     return cols, problems
 
 
+def _check_quality_literals(products: list[Any], columns: dict[str, list[dict[str, Any]]]) -> None:
+    """Quality rule literals against the effective column types (declared, or the source's when
+    none are declared), before anything is written: ``accepted_values: [10001]`` on a text
+    column is refused here instead of failing every run in the source."""
+    from meshfabric.spec.quality_rules import literal_problems
+
+    problems: list[SpecProblem] = []
+    for lp in products:
+        types = {str(c["name"]).lower(): str(c["type"]) for c in columns.get(lp.spec.fqn, [])}
+        for i, rule in enumerate(lp.spec.quality or []):
+            for where, message in literal_problems(rule, types):
+                loc = ("quality", i, *(int(p) if p.isdigit() else p for p in where.split(".")))
+                line = next((lp.lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lp.lines), lp.line)
+                problems.append(SpecProblem(lp.file, line, ".".join(str(p) for p in loc), message))
+    if problems:
+        raise SpecError(problems)
+
+
 def check_transition(old: str, new: str) -> str | None:
     """Lifecycle moves forward only: draft → published → deprecated → retired."""
     if LIFECYCLE.index(new) < LIFECYCLE.index(old):
@@ -164,6 +182,7 @@ def apply_workspace(
     report("read source schemas", len(products), len(products))
     if drifts:
         raise SchemaDriftError(drifts)
+    _check_quality_literals(products, columns)
 
     correlation_id = uuid.uuid4().hex
     if dry_run:

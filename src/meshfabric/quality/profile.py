@@ -19,6 +19,11 @@ with ``unsupported_level=RAISE``:
    do. This is exact, not an estimate: the tolerance is floating-point rounding (1e-9 relative);
 4. **top values**: one bounded ``GROUP BY … ORDER BY count DESC, value LIMIT k`` per column.
 
+NaN and ±∞ (float columns of PostgreSQL, DuckDB and Parquet; ±∞ in SQLite) are counted apart
+(``nan_count``, ``posinf_count``, ``neginf_count``; None where the column cannot hold them) and
+every statistic — min, max, mean, moments, quantiles — describes the finite values. Top values
+keep them, as the strings "NaN", "Infinity" and "-Infinity" in JSON.
+
 Definitions: ``null_pct`` is a percentage (0–100) of all rows; ``distinct`` counts non-null
 values; ``stddev`` is the sample standard deviation (n − 1); ``skewness`` is the adjusted
 Fisher–Pearson coefficient G1 = g1·√(n(n−1))/(n−2) and ``kurtosis`` the sample *excess*
@@ -107,9 +112,21 @@ class ColumnProfile:
     top_values: list[dict[str, Any]] = field(default_factory=list)
     #: values withheld because the column is classified pii
     redacted: bool = False
+    #: NaN, +∞ and −∞ values of a float column, counted apart (None where the source cannot hold
+    #: them); min, max, mean, stddev, skewness, kurtosis and quantiles describe the finite values
+    nan_count: int | None = None
+    posinf_count: int | None = None
+    neginf_count: int | None = None
+
+    @property
+    def finite_count(self) -> int:
+        """Non-null values that are neither NaN nor ±∞."""
+        return self.count - (self.nan_count or 0) - (self.posinf_count or 0) - (self.neginf_count or 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _json_value(v) for k, v in asdict(self).items()}
+        out = {k: _json_value(v) for k, v in asdict(self).items()}
+        out["top_values"] = [{**t, "value": _special(t.get("value"))} for t in self.top_values]
+        return out
 
 
 @dataclass
@@ -150,6 +167,13 @@ class ProductProfile:
             out += [(f"profile.{name}", c.name, float(v)) for name, v in candidates
                     if v is not None and math.isfinite(float(v))]
         return out
+
+
+def _special(value: Any) -> Any:
+    """NaN and infinities as the strings JSON has no numbers for: "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
 
 
 def _json_value(value: Any) -> Any:
@@ -332,15 +356,22 @@ def _profile(
         items.append((exp.Count(this=ref), p + "nn"))
         if c.kind != "other":
             items.append((exp.Count(this=exp.Distinct(expressions=[sql.key(c.info, c.kind)])), p + "nd"))
+        finite = _finite(d, ref, c)
+        if c.numeric:
+            for which in ("nan", "posinf", "neginf"):
+                special = d.nonfinite(ref.copy(), c.info, which)
+                if special is not None:
+                    items.append((exp.Count(this=exp.Case(ifs=[exp.If(this=special, true=exp.Literal.number(1))])),
+                                  p + which))
         if c.kind in ("numeric", "temporal") and not c.redacted:
-            items += [(exp.Min(this=ref), p + "min"), (exp.Max(this=ref), p + "max")]
+            items += [(exp.Min(this=finite), p + "min"), (exp.Max(this=finite.copy()), p + "max")]
         if c.kind == "string" and not c.redacted:
             key = d.bytewise(ref)
             items += [(exp.Min(this=key), p + "min"), (exp.Max(this=key), p + "max")]
         if c.numeric:
-            items.append((exp.Avg(this=d.double(ref)), p + "mean"))
+            items.append((exp.Avg(this=d.double(finite.copy())), p + "mean"))
             if d.quantile_in_scan and qs and not c.redacted:
-                items.append((d.quantile(ref, qs), p + "q"))
+                items.append((d.quantile(finite.copy(), qs), p + "q"))
         if c.kind == "string":
             length = d.length(ref)
             items += [(exp.Min(this=length), p + "lmin"), (exp.Max(this=length), p + "lmax"),
@@ -362,7 +393,10 @@ def _profile(
         if p + "min" in row:
             prof.min, prof.max = _plain(row[p + "min"], c), _plain(row[p + "max"], c)
         if c.numeric:
-            prof.mean = _float(row[p + "mean"]) if count else None
+            for which in ("nan", "posinf", "neginf"):
+                if p + which in row:
+                    setattr(prof, f"{which}_count", _int(row[p + which]))
+            prof.mean = _float(row[p + "mean"]) if prof.finite_count else None
             if p + "q" in row and row[p + "q"] is not None:
                 prof.quantiles = {quantile_key(q): float(v) for q, v in zip(qs, row[p + "q"], strict=True)}
         if c.kind == "string" and count:
@@ -370,13 +404,13 @@ def _profile(
             prof.mean_length = _float(row[p + "lmean"])
         profiles.append(prof)
     numeric = [(c, prof) for c, prof in zip(cols, profiles, strict=True)
-               if c.numeric and prof.count and prof.mean is not None and math.isfinite(prof.mean)]
+               if c.numeric and prof.finite_count and prof.mean is not None and math.isfinite(prof.mean)]
     if numeric:
         _moments(sql, relation, numeric, fetch)
     if not d.quantile_in_scan and qs:
         for c, prof in numeric:
             if not c.redacted:
-                prof.quantiles = _ranked_quantiles(sql, relation, c, prof.count, qs, fetch)
+                prof.quantiles = _ranked_quantiles(sql, relation, c, prof.finite_count, qs, fetch)
     if top:
         for c, prof in zip(cols, profiles, strict=True):
             if c.kind != "other" and not c.redacted and prof.count:
@@ -392,7 +426,7 @@ def _moments(sql: _SQL, relation: str, numeric: list[tuple[_Col, ColumnProfile]]
     for c, prof in numeric:
         d = f"d{c.i}"
         shift = float(prof.mean or 0.0)
-        value = sql.d.double(sql.col(c.info.name))
+        value = sql.d.double(_finite(sql.d, sql.col(c.info.name), c))
         # x + 3.5 rather than x - -3.5: "--" starts a comment in PostgreSQL and SQLite
         magnitude = exp.Literal.number(repr(abs(shift)))
         centred = exp.Add(this=value, expression=magnitude) if shift < 0 else exp.Sub(this=value, expression=magnitude)
@@ -402,7 +436,14 @@ def _moments(sql: _SQL, relation: str, numeric: list[tuple[_Col, ColumnProfile]]
     row = fetch(sql.select(outer, derived))[0]
     for n, (_, prof) in enumerate(numeric):
         s1, s2, s3, s4 = (_float(v) or 0.0 for v in row[4 * n : 4 * n + 4])
-        _finish_moments(prof, prof.count, float(prof.mean or 0.0), s1, s2, s3, s4)
+        _finish_moments(prof, prof.finite_count, float(prof.mean or 0.0), s1, s2, s3, s4)
+
+
+def _finite(d: Any, ref: exp.Expression, c: _Col) -> exp.Expression:
+    """``CASE WHEN ref is finite THEN ref END`` for a column that may hold NaN or ±∞, so that
+    aggregates describe the finite values; ``ref`` itself otherwise."""
+    finite = d.finite(ref.copy(), c.info) if c.numeric else None
+    return ref.copy() if finite is None else exp.Case(ifs=[exp.If(this=finite, true=ref.copy())])
 
 
 def _power(ref: exp.Expression, k: int) -> exp.Expression:
@@ -416,7 +457,7 @@ def _power(ref: exp.Expression, k: int) -> exp.Expression:
 def _finish_moments(prof: ColumnProfile, n: int, shift: float, s1: float, s2: float, s3: float, s4: float) -> None:
     """From sums of powers of d = x − shift to mean, sample stddev, G1 and G2."""
     m = s1 / n
-    c2 = s2 - n * m * m
+    c2 = s2 - n * m * m  # variance_from_shifted_sums in meshfabric.quality.compile, the same shift
     c3 = s3 - 3 * m * s2 + 2 * n * m**3
     c4 = s4 - 4 * m * s3 + 6 * m * m * s2 - 3 * n * m**4
     prof.mean = shift + m
@@ -447,8 +488,11 @@ def _ranked_quantiles(sql: _SQL, relation: str, c: _Col, count: int, qs: list[fl
     ranks = sorted({r + 1 for lo, hi, _ in positions.values() for r in (lo, hi)})
     ref = sql.col(c.info.name)
     window = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=ref)]))
-    inner = sql.select([(sql.d.double(ref), "v"), (window, "rn")], relation,
-                       where=exp.Not(this=exp.Is(this=ref.copy(), expression=exp.Null())))
+    where: exp.Expression = exp.Not(this=exp.Is(this=ref.copy(), expression=exp.Null()))
+    finite = sql.d.finite(ref.copy(), c.info)
+    if finite is not None:
+        where = exp.and_(where, finite)
+    inner = sql.select([(sql.d.double(ref), "v"), (window, "rn")], relation, where=where)
     outer = sql.select(
         [(sql.col("rn"), "rn"), (sql.col("v"), "v")], f"({inner}) AS {sql.gen(sql.ident('_mf_ranked'))}",
         where=exp.In(this=sql.col("rn"), expressions=[exp.Literal.number(r) for r in ranks]),
