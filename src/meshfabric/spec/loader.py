@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from meshfabric.errors import ConfigError, SpecError, SpecProblem
+from meshfabric.spec import safe_yaml
 from meshfabric.spec.models import SPEC_KINDS, MeshSpec, ProductSpec, SourceSpec
 
 MESH_FILE = "mesh.yaml"
@@ -61,10 +62,6 @@ class WorkspaceSpecs:
     policies: list[LoadedPolicy] = field(default_factory=list)
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping key and sequence item."""
-
-
 def _compose_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -79,23 +76,11 @@ def _compose_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, 
 
 
 def read_documents(path: Path, rel: str) -> list[tuple[Any, dict[tuple[Any, ...], int]]]:
-    """Parse every YAML document of a file with a line map per document."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecProblem(rel, None, None, f"cannot read file: {exc}")]) from None
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_LineLoader))
-        docs = list(yaml.load_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(
-            [SpecProblem(rel, line, None, f"not valid YAML: {problem}", "check indentation and quoting")]
-        ) from None
+    """Parse every YAML document of a file (once, with the bounds of :mod:`.safe_yaml`) with a
+    line map per document."""
+    text = safe_yaml.read_text(path, rel)
     result = []
-    for node, doc in zip(nodes, docs, strict=True):
+    for doc, node in safe_yaml.compose_documents(text, rel):
         lines: dict[tuple[Any, ...], int] = {}
         if node is not None:
             _compose_lines(node, (), lines)
@@ -224,9 +209,12 @@ def load_workspace(root: Path) -> WorkspaceSpecs:
     products: list[LoadedProduct] = []
     contracts: list[LoadedContract] = []
     policies: list[LoadedPolicy] = []
+    kinds = frozenset({*SPEC_KINDS, "DataContract", "AccessPolicy"})
     for path in spec_files(root):
         rel = str(path.relative_to(root))
         try:
+            if not safe_yaml.looks_like_spec(path, kinds, rel):
+                continue  # someone else's YAML (data, CI, …): not parsed at all
             docs = read_documents(path, rel)
         except SpecError as exc:
             problems.extend(exc.problems)
