@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from meshfabric import safe_yaml
+
 # SCHEMA_PATH and validate_odcs are re-exported: the JSON Schema check lives in odcs_validate
 from meshfabric.contracts.odcs_validate import SCHEMA_PATH as SCHEMA_PATH
 from meshfabric.contracts.odcs_validate import json_path_steps, schema_violations
@@ -531,27 +533,9 @@ def _quality_rule(q: dict[str, Any], element: str, jpath: str, index: int) -> Qu
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-#: libyaml's parser when PyYAML was built with it (ten times faster on large contracts)
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
-    """SafeLoader with JSON's data model: no timestamps, and a key may appear only once."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if isinstance(key, list | dict):
-                continue  # the base class reports unhashable keys
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+class _Loader(safe_yaml.SafeLoader):
+    """The bounded safe loader (libyaml's parser, a depth limit, an alias budget, duplicate keys
+    refused) with JSON's data model: no timestamps."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -588,9 +572,10 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-def parse_yaml(text: str) -> Any:
-    """Parse YAML text with the JSON data model (what :func:`load_contract` uses)."""
-    return yaml.load(text, Loader=_Loader)
+def parse_yaml(text: str, origin: str = "<contract>") -> Any:
+    """Parse YAML text with the JSON data model (what :func:`load_contract` uses); SpecError
+    naming ``origin`` and the line for bad, too deep or alias-bombed YAML."""
+    return safe_yaml.load_one(text, origin, loader=_Loader)
 
 
 def load_contract(source: str | Path, *, validate: bool = True) -> Contract:
@@ -604,14 +589,7 @@ def load_contract(source: str | Path, *, validate: bool = True) -> Contract:
     every problem with its line and JSON path, so an import is refused whole, not half done.
     """
     text, origin = _read_source(source)
-    try:
-        doc = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(
-            [SpecProblem(origin, mark.line + 1 if mark else None, None, f"not valid YAML: {problem}")]
-        ) from None
+    doc = parse_yaml(text, origin)
     if not isinstance(doc, dict):
         kind = "empty" if doc is None else f"a {type(doc).__name__}"
         raise SpecError([SpecProblem(origin, 1, None, f"an ODCS contract is a mapping; this document is {kind}")])
@@ -631,11 +609,11 @@ def dump_contract(contract: Contract | Mapping[str, Any]) -> str:
 
 def _read_source(source: str | Path) -> tuple[str, str]:
     if isinstance(source, Path):
-        return source.read_text(encoding="utf-8"), str(source)
+        return safe_yaml.read_text(source, str(source)), str(source)
     if "\n" not in source and source.strip().lower().endswith((".yaml", ".yml", ".json")):
         path = Path(source.strip())
         if path.is_file():
-            return path.read_text(encoding="utf-8"), str(path)
+            return safe_yaml.read_text(path, str(path)), str(path)
     return source, "<contract>"
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from meshfabric import safe_yaml
 from meshfabric.errors import ConfigError, SpecError, SpecProblem
-from meshfabric.spec import safe_yaml
 from meshfabric.spec.models import SPEC_KINDS, MeshSpec, ProductSpec, SourceSpec
 
 MESH_FILE = "mesh.yaml"
