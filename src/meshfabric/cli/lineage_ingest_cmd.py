@@ -12,6 +12,7 @@ import typer
 from rich.text import Text
 
 from meshfabric.cli._common import console, err_console, open_mesh, print_json, table
+from meshfabric.safe_yaml import MAX_DEPTH as MAX_EVENT_DEPTH
 
 
 def register(lineage: typer.Typer) -> None:
@@ -19,21 +20,30 @@ def register(lineage: typer.Typer) -> None:
     lineage.command("ingest")(ingest_cmd)
 
 
+#: the largest events file read (the REST endpoint takes events of up to 64 MB too)
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
 def read_events(text: str, source: str) -> list[tuple[str, Any]]:
     """``(where, event)`` pairs from one JSON event, a JSON array of events, or JSON Lines (one
     event per line, blank lines skipped). Raises ConfigError naming the file and line that is
-    not JSON."""
+    not JSON, or that nests deeper than events do (see :func:`meshfabric.safe_yaml.load_json`)."""
     from meshfabric.errors import ConfigError
+    from meshfabric.safe_yaml import load_json
 
     stripped = text.strip()
     if not stripped:
         return []
+    array = stripped.startswith("[")  # an array of events is one level deeper than an event
     try:
-        whole = json.loads(stripped)
-    except RecursionError:
-        raise ConfigError(f"{source}: JSON nested too deeply", hint="give OpenLineage events") from None
+        whole = load_json(stripped, source, max_bytes=MAX_FILE_BYTES, max_depth=MAX_EVENT_DEPTH + array)
     except json.JSONDecodeError:
         whole = None
+    except ConfigError as exc:
+        if array and "nests deeper" in exc.message:
+            raise ConfigError(f"{source}: an event in the array nests deeper than {MAX_EVENT_DEPTH} levels",
+                              hint=exc.hint) from None
+        raise
     else:
         if isinstance(whole, list):
             return [(f"{source}[{i}]", e) for i, e in enumerate(whole)]
@@ -43,13 +53,35 @@ def read_events(text: str, source: str) -> list[tuple[str, Any]]:
         if not line.strip():
             continue
         try:
-            out.append((f"{source}:{n}", json.loads(line)))
-        except RecursionError:
-            raise ConfigError(f"{source}:{n}: JSON nested too deeply", hint="give OpenLineage events") from None
+            out.append((f"{source}:{n}", load_json(line, f"{source}:{n}", max_bytes=MAX_FILE_BYTES,
+                                                    max_depth=MAX_EVENT_DEPTH)))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{source}:{n}: not JSON ({exc.msg} at column {exc.colno})",
                               hint="give one JSON event, a JSON array of events, or one event per line") from None
     return out
+
+
+def _read_file(path: Path, name: str) -> str:
+    """A file's text, refused before it is read when larger than :data:`MAX_FILE_BYTES`."""
+    from meshfabric.errors import ConfigError
+
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{name} is larger than {MAX_FILE_BYTES // 1048576} MB",
+                          hint="split the events into smaller files")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {name}: {exc}", hint="give a UTF-8 JSON or JSON Lines file") from None
+
+
+def _read_stdin() -> str:
+    from meshfabric.errors import ConfigError
+
+    text = sys.stdin.read(MAX_FILE_BYTES + 1)
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError(f"standard input is larger than {MAX_FILE_BYTES // 1048576} MB",
+                          hint="send the events in smaller batches")
+    return text
 
 
 def ingest_cmd(
@@ -65,14 +97,14 @@ def ingest_cmd(
         events: list[tuple[str, Any]] = []
         for name in files:
             if name == "-":
-                events += read_events(sys.stdin.read(), "<stdin>")
+                events += read_events(_read_stdin(), "<stdin>")
                 continue
             path = Path(name)
             if not path.is_file():
                 from meshfabric.errors import ConfigError
 
                 raise ConfigError(f"no file {name}", hint="name a JSON or JSON Lines file of OpenLineage events")
-            events += read_events(path.read_text(encoding="utf-8"), name)
+            events += read_events(_read_file(path, name), name)
         mesh = open_mesh()
     except MeshfabricError as exc:
         _fail(exc)
