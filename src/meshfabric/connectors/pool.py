@@ -69,6 +69,8 @@ class ConnectionPool(Generic[C]):
         self._lock = threading.Lock()
         self._idle: list[tuple[C, float]] = []
         self._spoiled: set[int] = set()
+        #: the connection each thread is checking for life, so a silent one can be cut off
+        self._checking: dict[int, C] = {}
         self._pid = os.getpid()
         self._closed = False
         self._finalizer = weakref.finalize(self, _close_all, self._idle, close, self._pid)
@@ -91,6 +93,11 @@ class ConnectionPool(Generic[C]):
         """Close ``conn``, which is in use, when it comes back instead of keeping it."""
         with self._lock:
             self._spoiled.add(id(conn))
+
+    def checking(self, thread: int | None) -> C | None:
+        """The connection thread ``thread`` is checking for life right now, if any."""
+        with self._lock:
+            return self._checking.get(thread) if thread is not None else None
 
     @property
     def idle(self) -> int:
@@ -150,10 +157,16 @@ class ConnectionPool(Generic[C]):
     def _is_alive(self, conn: C) -> bool:
         if self._alive is None:
             return True
+        me = threading.get_ident()
+        with self._lock:
+            self._checking[me] = conn
         try:
             return self._alive(conn)
         except Exception:
             return False
+        finally:
+            with self._lock:
+                self._checking.pop(me, None)
 
     def _discard(self, conn: C) -> None:
         with self._lock:

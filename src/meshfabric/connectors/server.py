@@ -216,7 +216,7 @@ class ServerConnector(Connector):
         worker.start()
         if not done.wait(seconds):
             box["abandoned"] = True
-            conn = box.get("conn")
+            conn = box.get("conn") or self._pool.checking(worker.ident)
             if conn is not None:
                 self._pool.spoil(conn)
                 with suppress(Exception):
