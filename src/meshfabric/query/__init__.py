@@ -72,7 +72,7 @@ def run_query(
 
     deadline = Deadline(timeout) if timeout is not None else None
     start = time.perf_counter()
-    guarded = guard(sql, catalog)
+    guarded = guard(sql, catalog, limit=limit)
     the_plan = plan(_secured(guarded, views), catalog, limit=limit)
     return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start, deadline=deadline)
 

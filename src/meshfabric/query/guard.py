@@ -19,6 +19,7 @@ table function 'read_csv_auto' is not allowed in FROM: only data products (domai
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -130,8 +131,10 @@ class GuardedQuery:
     products: tuple[ProductBinding, ...]
 
 
-def guard(sql: str, catalog: ProductCatalog) -> GuardedQuery:
+def guard(sql: str, catalog: ProductCatalog, *, limit: int | None = None) -> GuardedQuery:
     """Parse ``sql``, check it against the allowlist and resolve its product references.
+    ``limit`` (the API's and CLI's row cap) is checked against the row bounds too, before any
+    source is touched.
 
     >>> from meshfabric.query.catalog import StaticCatalog
     >>> guard("SELECT 1; ATTACH 'x.db'", StaticCatalog({}, {}))
@@ -140,6 +143,8 @@ def guard(sql: str, catalog: ProductCatalog) -> GuardedQuery:
     meshfabric.errors.QueryError: only one statement is allowed, found 2: the second starts with ATTACH
     """
     expression = check_sql(sql)
+    if limit is not None:
+        check_row_bounds(expression, limit)
     products: dict[str, ProductBinding] = {}
     for table in product_tables(expression):
         binding = resolve_product(table, catalog)
@@ -171,6 +176,7 @@ def check_sql(sql: str, *, internal: Collection[str] = ()) -> exp.Query:
             f"{keyword} statements are not allowed: only a single SELECT query can be run",
             hint="queries are read-only; sources, settings and extensions are managed by meshfabric",
         )
+    check_row_bounds(statement)
     allowed = {n.lower() for n in internal}
     tables = list(statement.find_all(exp.Table))
     # table functions first: one in FROM deserves the message about FROM, not about functions
@@ -190,6 +196,63 @@ def check_sql(sql: str, *, internal: Collection[str] = ()) -> exp.Query:
     if not isinstance(query, exp.Query) or not isinstance(query.unnest(), exp.Select | exp.SetOperation):
         raise QueryError("only a single SELECT query can be run")
     return query
+
+
+#: the most rows a LIMIT, an OFFSET or both together may name: DuckDB and the sources count rows
+#: in signed 64-bit integers, and a larger number fails inside a source, blamed on it
+MAX_ROWS = 2**63 - 1
+
+
+def check_row_bounds(query: exp.Expression, limit: int | None = None) -> None:
+    """Refuse a LIMIT or OFFSET that is negative, not a whole number or beyond :data:`MAX_ROWS`,
+    and a LIMIT plus OFFSET beyond it (a single-product scan asks its source for both).
+    ``limit`` is the caller's row cap on top of the query's own LIMIT.
+
+    >>> try:
+    ...     check_row_bounds(sqlglot.parse_one("SELECT a FROM d.t LIMIT 9223372036854775808"))
+    ... except QueryError as exc:
+    ...     print(exc.message)
+    LIMIT 9223372036854775808 is out of range: it must be a whole number from 0 to 9223372036854775807
+    """
+    if limit is not None and not 0 <= limit <= MAX_ROWS:
+        raise QueryError(f"limit {limit} is out of range: it must be a whole number from 0 to {MAX_ROWS}",
+                         hint="leave the limit out to get every row")
+    for node in query.find_all(exp.Limit, exp.Offset):
+        _rows(node)
+    for q in [query, *query.find_all(exp.Query)]:
+        count = _rows(q.args.get("limit"))
+        offset = _rows(q.args.get("offset"))
+        if q is query and limit is not None:
+            count = limit if count is None else min(count, limit)
+        if count is not None and offset is not None and count + offset > MAX_ROWS:
+            raise QueryError(f"LIMIT {count} plus OFFSET {offset} is out of range: together they may be at most "
+                             f"{MAX_ROWS}", hint="lower the LIMIT or the OFFSET")
+
+
+def _rows(node: exp.Expression | None) -> int | None:
+    """The row count a LIMIT or OFFSET names when it is a number (None for an expression)."""
+    if not isinstance(node, exp.Limit | exp.Offset):
+        return None
+    value = node.expression
+    negative = isinstance(value, exp.Neg)
+    literal = value.this if negative else value
+    if not isinstance(literal, exp.Literal) or literal.is_string:
+        return None
+    text = literal.this
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            as_float = float(text)
+        except ValueError:
+            return None
+        number = int(as_float) if as_float.is_integer() else None  # type: ignore[assignment]
+    keyword = "LIMIT" if isinstance(node, exp.Limit) else "OFFSET"
+    shown = f"-{text}" if negative else text
+    if number is None or (number != 0 and negative) or number > MAX_ROWS:
+        raise QueryError(f"{keyword} {shown} is out of range: it must be a whole number from 0 to {MAX_ROWS}",
+                         hint=f"write the {keyword} as a whole number of rows")
+    return number
 
 
 def product_tables(expression: exp.Expression) -> list[exp.Table]:
@@ -249,6 +312,14 @@ def _is_cte_reference(table: exp.Table) -> bool:
 def _single_statement(sql: str) -> exp.Expression:
     if not sql or not sql.strip():
         raise QueryError("the query is empty")
+    surrogate = _SURROGATE.search(sql)
+    if surrogate is not None:
+        position = surrogate.start() + 1
+        raise QueryError(
+            f"the SQL holds a lone surrogate (U+{ord(surrogate.group()):04X}) at character {position}, "
+            "which is not a Unicode character",
+            hint="send the SQL as valid UTF-8; write the character it stands for, or remove it",
+        )
     try:
         parsed = sqlglot.parse(sql, read=DIALECT)
     except sqlglot.errors.SqlglotError as exc:
@@ -264,6 +335,9 @@ def _single_statement(sql: str) -> exp.Expression:
             f"only one statement is allowed, found {len(statements)}: the second starts with {_keyword(statements[1])}"
         )
     return statements[0]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _keyword(statement: exp.Expression) -> str:
