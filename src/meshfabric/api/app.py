@@ -48,9 +48,60 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 PROBLEM_BASE = "https://meshfabric.dev/problems/"
 
 
+#: the largest request body read, unless ``create_app(max_body_bytes=…)`` or the environment
+#: variable MESHFABRIC_MAX_BODY_BYTES says otherwise (an OpenLineage event has its own bound)
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
 class QueryRequest(BaseModel):
-    sql: str = Field(..., description="One SELECT over products addressed as domain.product")
-    limit: int | None = Field(None, ge=0, description="Return at most this many rows")
+    sql: str = Field(..., max_length=1_000_000, description="One SELECT over products addressed as domain.product")
+    limit: int | None = Field(None, ge=0, le=2**63 - 1, description="Return at most this many rows")
+
+
+class _BodyLimit:
+    """ASGI middleware: a request whose body is larger than its bound is answered 413 — from its
+    Content-Length before anything is read, or as soon as a streamed body passes the bound."""
+
+    def __init__(self, app: Any, max_bytes: int, paths: dict[str, int]) -> None:
+        self.app, self.max_bytes, self.paths = app, max_bytes, paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bound = self.paths.get(scope["path"], self.max_bytes)
+        detail = (f"the request body is larger than {bound:,} bytes, the most this endpoint reads; "
+                  "send less (e.g. a shorter query or fewer items per request)")
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > bound:
+            response = problem(413, "content too large", detail, scope["path"], kind="ContentTooLarge")
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > bound:
+                    raise StarletteHTTPException(413, detail)
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def _max_body_bytes(given: int | None) -> int:
+    import os
+
+    if given is not None:
+        value: int | str = given
+    else:
+        value = os.environ.get("MESHFABRIC_MAX_BODY_BYTES", str(MAX_BODY_BYTES)).strip()
+    if (isinstance(value, str) and not value.isdigit()) or int(value) < 1:
+        raise ConfigError(f"the request body limit must be a positive number of bytes, not {value!r}",
+                          hint="set MESHFABRIC_MAX_BODY_BYTES to e.g. 16777216, or leave it unset")
+    return int(value)
 
 
 class ColumnIn(BaseModel):
@@ -142,11 +193,23 @@ def _install_problem_handlers(app: FastAPI) -> None:
         except ValueError:
             title = "error"
         detail = exc.detail if isinstance(exc.detail, str) else title
+        kind = None
+        if exc.status_code == 413:
+            title, kind = "content too large", "ContentTooLarge"
+        elif exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parse
+            detail = "the JSON body nests too deeply to be read"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}; the endpoints are listed at /docs"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem(exc.status_code, title, detail, request.url.path, headers=getattr(exc, "headers", None))
+        return problem(exc.status_code, title, detail, request.url.path, kind=kind,
+                       headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # only input nested beyond Python's stack gets here (e.g. a JSON Schema 900 levels deep)
+        return problem(400, "input nested too deeply", "the request nests deeper than meshfabric can read",
+                       request.url.path, kind="NestedTooDeeply", hint="flatten the nesting")
 
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
@@ -190,10 +253,13 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
+def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = None) -> FastAPI:
     """The API over ``mesh``. With ``auth`` (the default) every route but health requires a
     credential; key material from mesh.yaml's ``auth:`` is loaded now, so a bad configuration
-    fails here rather than on the first request."""
+    fails here rather than on the first request. A request body larger than ``max_body_bytes``
+    (default: MESHFABRIC_MAX_BODY_BYTES, else :data:`MAX_BODY_BYTES`) is answered 413; an
+    OpenLineage event keeps its own bound."""
+    body_bound = _max_body_bytes(max_body_bytes)
     app = FastAPI(title="meshfabric", version=__version__,
                   description="Data products, their sources and federated SQL across domains. "
                               "Authenticate with a JWT or an API key (docs/API.md).")
@@ -220,6 +286,8 @@ def create_app(mesh: Mesh, *, auth: bool = True) -> FastAPI:
 
     for module in (quality_routes, lineage_routes, search_routes, access_routes):
         app.include_router(module.router, dependencies=secured)
+    app.add_middleware(_BodyLimit, max_bytes=body_bound,
+                       paths={"/api/v1/lineage": max(body_bound, lineage_routes.MAX_EVENT_BYTES)})
     return app
 
 
