@@ -278,3 +278,18 @@ def test_json_helper_bounds_size() -> None:
 
     with pytest.raises(ConfigError, match="at most 1 MB"):
         load_json(json.dumps(["x" * 2_000_000]), "body", max_bytes=1024 * 1024)
+
+
+@pytest.mark.parametrize("command", [
+    lambda f: ["lineage", "sql", str(f.with_name("q.sql")), "--schema", str(f)],
+    lambda f: ["schema", "check", str(f), str(f)],
+])
+def test_every_json_file_a_command_reads_is_bounded_in_depth(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            command: object) -> None:
+    """Not only specs: a schema file for SQL lineage or for a compatibility check nested past the
+    bound is refused by name, exit 2, instead of a RecursionError traceback."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    (tmp_path / "q.sql").write_text("SELECT a FROM t")
+    code, out, err = cli(capsys, *command(deep))  # type: ignore[operator]
+    assert code == 2 and "deep.json" in err and "nests deeper" in err and "Traceback" not in out + err

@@ -7,7 +7,6 @@ signature is checked. ``exp``, ``iss`` and ``aud`` (and ``jti`` unless disabled)
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -177,7 +176,9 @@ def _load_jwks(path: Path, spec: AuthSpec) -> dict[str | None, Any]:
     import jwt
 
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        from meshfabric import safe_yaml
+
+        document = safe_yaml.load_json(path.read_bytes(), f"auth.jwks_file {path}")
     except OSError as exc:
         raise ConfigError(f"cannot read auth.jwks_file {path}: {exc.strerror}") from None
     except ValueError as exc:

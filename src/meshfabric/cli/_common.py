@@ -47,16 +47,18 @@ def require_applied() -> None:
 
     import yaml
 
+    from meshfabric import safe_yaml
     from meshfabric.config import STATE_DIR, STORE_ENV, find_root
+    from meshfabric.errors import MeshfabricError
     from meshfabric.spec.loader import MESH_FILE
 
     if os.environ.get(STORE_ENV):
         return
     root = find_root(STATE["workspace"])
     try:
-        doc = yaml.safe_load((root / MESH_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return
+        doc = safe_yaml.load_one(safe_yaml.read_text(root / MESH_FILE, MESH_FILE), MESH_FILE)
+    except (OSError, yaml.YAMLError, MeshfabricError):
+        return  # the command itself reports a broken mesh.yaml
     if isinstance(doc, dict) and doc.get("store"):
         return
     if not (root / STATE_DIR / "store.db").exists():

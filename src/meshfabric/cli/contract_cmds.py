@@ -135,7 +135,12 @@ def test(
     values = _pairs(metric, "--metric")
     if metrics:
         try:
-            values = {**json.loads(metrics.read_text(encoding="utf-8")), **values}
+            from meshfabric import safe_yaml
+
+            loaded = safe_yaml.load_json(safe_yaml.read_text(metrics, str(metrics)), str(metrics))
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{metrics} must hold an object {{metric: value}}")
+            values = {**loaded, **values}
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read metrics from {metrics}: {exc}") from None
     with open_mesh() as mesh:

@@ -76,21 +76,22 @@ def _read_sql(file: str) -> str:
 
 
 def _read_schema(path: Path) -> dict[str, Any]:
-    import json
 
-    from meshfabric.errors import ConfigError
+    from meshfabric.errors import ConfigError, SpecError
 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the schema file {path}: {exc}") from None
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+        from meshfabric import safe_yaml
 
-            data = yaml.safe_load(text)
+        if path.suffix.lower() in (".yaml", ".yml"):
+            data = safe_yaml.load_one(text, str(path))
         else:
-            data = json.loads(text)
+            data = safe_yaml.load_json(text, str(path))
+    except (SpecError, ConfigError):
+        raise
     except Exception as exc:  # json and yaml raise their own error types
         raise ConfigError(f"the schema file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}",
                           hint="write it as {table: {column: type}}") from None

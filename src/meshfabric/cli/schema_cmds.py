@@ -33,8 +33,10 @@ def load_schema_file(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
     if path.suffix.lower() == ".json":
+        from meshfabric import safe_yaml
+
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return safe_yaml.load_json(safe_yaml.read_text(path, str(path)), str(path))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     if path.suffix.lower() not in (".yaml", ".yml"):
