@@ -175,6 +175,9 @@ class Mesh:
             return fresh[name]
 
         scope = Path(path).resolve() if path is not None else None
+        if scope is not None and not scope.exists():
+            raise ConfigError(f"apply: {path} does not exist",
+                              hint="name a spec folder or file inside the workspace (or no path: all of it)")
         if scope is not None and not scope.is_relative_to(root):
             raise ConfigError(f"{scope} is not inside the workspace {root}")
         try:

@@ -725,3 +725,14 @@ def test_postgresql_store_from_mesh_yaml(pg_url: str, tmp_path: Path, capsys: py
         events = _events(capsys, root, "--type", "product.*")
         assert sorted(e["data"]["product"] for e in events) == ["crm.customers", "logistics.shipments",
                                                                 "sales.orders"]
+
+
+def test_the_sdk_refuses_to_apply_a_path_that_does_not_exist(tmp_path: Path) -> None:
+    from meshfabric import Mesh
+    from meshfabric.errors import ConfigError
+
+    root = build_workspace(tmp_path / "ws")
+    with default_store(), Mesh.open(root) as mesh:
+        with pytest.raises(ConfigError, match="does not exist"):
+            mesh.apply(root / "products" / "nonexistent")
+        assert mesh.products() == []  # nothing applied

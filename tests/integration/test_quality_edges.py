@@ -302,6 +302,40 @@ def test_one_rule_that_cannot_be_measured_keeps_the_others(kind: str, tmp_path: 
             cleanup.__exit__(None, None, None)
 
 
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_a_statement_the_source_refuses_keeps_the_others(kind: str, tmp_path: Path,
+                                                        request: pytest.FixtureRequest) -> None:
+    """A custom rule whose SQL fails on some value only when it runs (a cast of text) is an error
+    of that rule alone — on PostgreSQL too, where a refused statement would abort the session's
+    transaction and with it every later statement of the run."""
+    from sqlalchemy import select
+
+    from meshfabric.store.models import ProductRow
+
+    root = tmp_path / "ws"
+    cleanup = build(root, kind, request)
+    try:
+        with default_store(), Mesh.open(root) as mesh:
+            mesh.apply()
+            with mesh.store.write() as s:
+                row = s.scalar(select(ProductRow).where(ProductRow.name == "m"))
+                spec = dict(row.spec)
+                spec["quality"] = [{"type": "custom_sql", "name": "cast_fails",
+                                    "sql": "SELECT * FROM {table} WHERE CAST(s AS INTEGER) > 0"},
+                                   *spec["quality"]]
+                row.spec = spec
+            run = mesh.quality.run("lab.m")
+            assert run.error == "", run.error
+            by = {r.rule: r for r in run.results}
+            assert by["cast_fails"].error and not by["cast_fails"].passed
+            measured = [r for r in run.results if not r.error]
+            assert len(measured) == len(run.results) - 1
+            assert by["min_only"].failing_rows == len(expected_failing(kind)["min_only"])
+    finally:
+        if cleanup is not None:
+            cleanup.__exit__(None, None, None)
+
+
 # ---------------------------------------------------------------------------------------------
 # Anomaly defaults
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,7 +89,11 @@ def write_output(path: Path, text: str, option: str = "--output") -> None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """``--json`` output of every command: numbers exact (decimals and big integers as JSON
+    numbers, not strings), the same encoding as ``query --format json`` and the REST API."""
+    from meshfabric.query.result import json_dumps
+
+    sys.stdout.write(json_dumps(data, indent=2) + "\n")
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -353,6 +353,19 @@ class PostgresConnector(ServerConnector):
         finally:
             cur.close()
 
+    @classmethod
+    def _isolated_rows(cls, conn: Any, sql: str) -> list[tuple[Any, ...]]:
+        """``_rows`` where a statement PostgreSQL refuses (a quality rule's cast failing on some
+        value) fails only itself: the aborted transaction is rolled back and a new read-only one
+        begun, so the session's next statements still run. (The ADBC driver refuses every
+        statement after an error until a rollback, a savepoint's included.)"""
+        try:
+            return cls._rows(conn, sql)
+        except Exception:
+            conn.rollback()
+            cls._exec(conn, "SET TRANSACTION READ ONLY")
+            raise
+
     @staticmethod
     def _exec(conn: Any, sql: str) -> None:
         cur = conn.cursor()
@@ -487,7 +500,7 @@ class PostgresConnector(ServerConnector):
                 relation = f"({subquery_sql(port.sql or '', self.dialect)}) AS {quote_ident('_mf_src', self.dialect)}"
             self._exec(conn, "SET TRANSACTION READ ONLY")
             columns = [c.info for c in cols]
-            return fn(PortSession(relation, columns, self.dialect, lambda sql: self._rows(conn, sql)))
+            return fn(PortSession(relation, columns, self.dialect, lambda sql: self._isolated_rows(conn, sql)))
 
         return self._run(run)
 
