@@ -305,6 +305,58 @@ def visible_ctes(node: exp.Expression) -> set[str]:
     return names
 
 
+#: how a node sqlglot found incomplete is called in an error message
+_NODE_WORDS = {"Mul": "'*'", "Div": "'/'", "Add": "'+'", "Sub": "'-'", "Mod": "'%'", "EQ": "'='", "NEQ": "'<>'",
+               "GT": "'>'", "GTE": "'>='", "LT": "'<'", "LTE": "'<='", "And": "AND", "Or": "OR", "Not": "NOT",
+               "Where": "WHERE", "Having": "HAVING", "Like": "LIKE", "In": "IN", "Between": "BETWEEN",
+               "Join": "JOIN", "Order": "ORDER BY", "Group": "GROUP BY", "Limit": "LIMIT", "Cast": "CAST",
+               "Alias": "AS", "DPipe": "'||'", "Is": "IS"}
+_MISSING = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
+
+
+def syntax_error(sql: str, exc: sqlglot.errors.ParseError) -> QueryError:
+    """A parse error said as a user reads it: where (line, column and the line itself with a
+    caret under the token), and what, without sqlglot's class names.
+
+    >>> print(syntax_error("SELECT a * FROM t", _parse_error("SELECT a * FROM t")).message)
+    syntax error at line 1, column 12: '*' is missing its right-hand side
+      SELECT a * FROM t
+                 ^
+    """
+    info = exc.errors[0] if exc.errors else {}
+    description = str(info.get("description") or _first_line(str(exc)))
+    missing = _MISSING.search(description)
+    if missing is not None:
+        key, node = missing.groups()
+        word = _NODE_WORDS.get(node, node.upper())
+        if key == "expression":
+            description = f"{word} is missing its right-hand side"
+        elif node in ("Where", "Having"):
+            description = f"{word} is missing its condition"
+        else:
+            description = f"{word} is incomplete"
+    elif description.startswith("Invalid expression / Unexpected token"):
+        description = "unexpected token"
+    line, col = info.get("line"), info.get("col")
+    lines = sql.splitlines()
+    if not isinstance(line, int) or not isinstance(col, int) or not 1 <= line <= len(lines):
+        return QueryError(f"syntax error: {description}", hint="check the SQL near its end")
+    token = str(info.get("highlight") or "")
+    start = max(col - len(token), 0)
+    text = lines[line - 1]
+    near = f" near '{token}'" if token and not missing else ""
+    return QueryError(f"syntax error at line {line}, column {start + 1}{near}: {description}\n  {text}\n  "
+                      + " " * start + "^", hint="fix the SQL at the caret")
+
+
+def _parse_error(sql: str) -> sqlglot.errors.ParseError:
+    try:
+        sqlglot.parse(sql, read=DIALECT)
+    except sqlglot.errors.ParseError as exc:
+        return exc
+    raise AssertionError(f"{sql!r} parses")
+
+
 def _is_cte_reference(table: exp.Table) -> bool:
     return not table.args.get("db") and table.name.lower() in visible_ctes(table)
 
@@ -322,6 +374,8 @@ def _single_statement(sql: str) -> exp.Expression:
         )
     try:
         parsed = sqlglot.parse(sql, read=DIALECT)
+    except sqlglot.errors.ParseError as exc:
+        raise syntax_error(sql, exc) from None
     except sqlglot.errors.SqlglotError as exc:
         raise QueryError(f"could not parse the SQL: {_first_line(str(exc))}") from None
     except (RecursionError, ValueError, TypeError, AttributeError, IndexError) as exc:
