@@ -166,3 +166,49 @@ def test_json_lines_and_csv_glob_products_are_written_in_their_format(tmp_path: 
         with pytest.raises(SourceError, match=r"product 'ev\.events'.*JSON array"):
             (tmp_path / "data/events.jsonl").write_text('[{"id": 1, "amount": 1.5}]', encoding="utf-8")
             mesh.write("ev.events", batch)
+
+
+def test_mysql_duplicate_key_is_refused_whole_with_a_clear_error(tmp_path: Path, mysql_url: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import uuid
+
+    import pymysql
+
+    table = f"places_{uuid.uuid4().hex[:8]}"
+    database = mysql_url.rsplit("/", 1)[1]
+
+    def rows() -> list[tuple[object, ...]]:
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT id, name FROM `{table}` ORDER BY id")
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=database, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{table}` (id BIGINT PRIMARY KEY, name VARCHAR(20))")
+            cur.execute(f"INSERT INTO `{table}` VALUES (1, 'a'), (2, 'b')")
+        spec = (f"kind: DataProduct\ndomain: geo\nname: spots\nowner: geo-team@example.com\nstatus: published\n"
+                f"output:\n  source: shop\n  table: {table}\nschema:\n  - {{name: id, type: bigint, nullable: false}}\n"
+                f"  - {{name: name, type: string}}\n")
+        mesh_yaml = MESH_YAML.replace("sources:\n", f"sources:\n  shop:\n    kind: mysql\n    url: {mysql_url}\n"
+                                      ).replace("domains:\n", "domains:\n  geo:\n    owners: [geo-team@example.com]\n")
+        write(tmp_path / "mesh.yaml", mesh_yaml)
+        write(tmp_path / "products/geo/spots.yaml", spec)
+        batch = tmp_path / "batch.csv"
+        batch.write_text("id,name\n3,c\n1,again\n", encoding="utf-8")  # row 1 is new, row 2 is not
+        with default_store():
+            assert cli(capsys, "-w", tmp_path, "apply")[0] == 0
+            code, out, err = cli(capsys, "-w", tmp_path, "products", "write", "geo.spots", batch)
+        text = " ".join(err.split())
+        assert code == 2, out + err
+        assert "product 'geo.spots'" in text and "a unique key" in text and "Duplicate entry '1'" in text
+        assert "no row of the batch was written" in text and "hint:" in text and "IntegrityError" not in text
+        assert rows() == [(1, "a"), (2, "b")]  # id 3 did not land either
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS `{table}`")
+        conn.close()

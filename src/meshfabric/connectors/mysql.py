@@ -77,6 +77,16 @@ if TYPE_CHECKING:
 
     from meshfabric.spec.models import OutputPort
 
+
+#: integrity errors (MySQL error codes) a write can run into: what broke, how to fix the rows
+_CONSTRAINTS = {
+    1062: ("a unique key", "leave out the rows whose keys the table already holds or that repeat within the batch, "
+                           "or write with mode 'replace'"),
+    1452: ("a foreign key", "write the rows they reference first, or fix the referencing values"),
+    1048: ("a not-null column", "give the column a value in every row"),
+    3819: ("a check constraint", "fix the values the check refuses"),
+}
+
 T = TypeVar("T")
 
 _TRANSIENT_CODES = {1040, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
@@ -535,9 +545,13 @@ class MySQLConnector(ServerConnector):
                     cols = ", ".join(quote_ident(n, "mysql") for n in rows_data.column_names)
                     marks = ", ".join(["%s"] * rows_data.num_columns)
                     insert = f"INSERT INTO {ref} ({cols}) VALUES ({marks})"
-                    for batch in rows_data.to_batches(BATCH_ROWS):
-                        columns = [c.to_pylist() for c in batch.columns]
-                        cur.executemany(insert, list(zip(*columns, strict=True)))
+                    try:
+                        for batch in rows_data.to_batches(BATCH_ROWS):
+                            columns = [c.to_pylist() for c in batch.columns]
+                            cur.executemany(insert, list(zip(*columns, strict=True)))
+                    except pymysql.err.IntegrityError as exc:
+                        conn.rollback()
+                        raise self._constraint_error(exc, table) from None
             conn.commit()
             return int(data.num_rows)
 
@@ -545,6 +559,15 @@ class MySQLConnector(ServerConnector):
             return self._run(run)
         except (pa.ArrowInvalid, pymysql.Error) as exc:
             raise self.error(f"cannot write to '{table}': {driver_message(exc, self._address.password)}") from None
+
+    def _constraint_error(self, exc: Exception, table: str) -> Exception:
+        """A constraint the rows break, in MySQL's own words (``Duplicate entry '1' for key
+        'PRIMARY'``) with what to do, instead of the driver's error tuple."""
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        kind, hint = _CONSTRAINTS.get(code or 0, ("a constraint", "check the rows against the table's constraints"))
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        return self.error(f"the rows break {kind} of table '{table}': {text}; no row of the batch was written",
+                          hint=hint)
 
     # -- statistics ----------------------------------------------------------------------------
 
