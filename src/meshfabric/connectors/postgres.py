@@ -361,9 +361,12 @@ class PostgresConnector(ServerConnector):
         statement after an error until a rollback, a savepoint's included.)"""
         try:
             return cls._rows(conn, sql)
-        except Exception:
-            conn.rollback()
-            cls._exec(conn, "SET TRANSACTION READ ONLY")
+        except Exception as failed:
+            try:
+                conn.rollback()
+                cls._exec(conn, "SET TRANSACTION READ ONLY")
+            except Exception:
+                raise failed from None  # the connection itself is gone: report why the statement failed
             raise
 
     @staticmethod
