@@ -15,7 +15,7 @@ import math
 import sqlite3
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -263,28 +263,34 @@ def test_a_source_schema_is_checked_at_apply_too(tmp_path: Path) -> None:
     assert "'zero' is not a number" in problem.message
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "parquet", "postgres", "mysql"])
-def test_one_rule_that_cannot_be_measured_keeps_the_others(kind: str, tmp_path: Path,
-                                                           request: pytest.FixtureRequest,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def _store_rules(mesh: Mesh, *, before: Sequence[dict[str, object]] = (),
+                 after: Sequence[dict[str, object]] = ()) -> None:
+    """Put rules into lab.m's stored spec directly, as a spec applied by an older version would
+    hold them (apply itself would refuse them now)."""
     from sqlalchemy import select
 
     from meshfabric.store.models import ProductRow
 
+    with mesh.store.write() as s:
+        row = s.scalar(select(ProductRow).where(ProductRow.name == "m"))
+        spec = dict(row.spec)
+        spec["quality"] = [*before, *spec["quality"], *after]
+        row.spec = spec
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "parquet", "postgres", "mysql"])
+def test_one_rule_that_cannot_be_measured_keeps_the_others(kind: str, tmp_path: Path,
+                                                           request: pytest.FixtureRequest,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "ws"
     cleanup = build(root, kind, request)
     try:
         with default_store(), Mesh.open(root) as mesh:
             mesh.apply()
             # a spec applied before literals were checked: the stored rule compares text with numbers
-            with mesh.store.write() as s:
-                row = s.scalar(select(ProductRow).where(ProductRow.name == "m"))
-                spec = dict(row.spec)
-                spec["quality"] = [*spec["quality"],
-                                   {"type": "accepted_values", "column": "s", "values": [10001, 10002],
-                                    "name": "typed_wrong"},
-                                   {"type": "anomaly", "columns": ["x"], "name": "needs_sklearn"}]
-                row.spec = spec
+            _store_rules(mesh, after=[{"type": "accepted_values", "column": "s", "values": [10001, 10002],
+                                       "name": "typed_wrong"},
+                                      {"type": "anomaly", "columns": ["x"], "name": "needs_sklearn"}])
             monkeypatch.setitem(sys.modules, "sklearn.ensemble", None)  # the optional dependency is missing
             run = mesh.quality.run("lab.m")
             assert run.status == "failed" and run.error == ""
@@ -308,22 +314,13 @@ def test_a_statement_the_source_refuses_keeps_the_others(kind: str, tmp_path: Pa
     """A custom rule whose SQL fails on some value only when it runs (a cast of text) is an error
     of that rule alone — on PostgreSQL too, where a refused statement would abort the session's
     transaction and with it every later statement of the run."""
-    from sqlalchemy import select
-
-    from meshfabric.store.models import ProductRow
-
     root = tmp_path / "ws"
     cleanup = build(root, kind, request)
     try:
         with default_store(), Mesh.open(root) as mesh:
             mesh.apply()
-            with mesh.store.write() as s:
-                row = s.scalar(select(ProductRow).where(ProductRow.name == "m"))
-                spec = dict(row.spec)
-                spec["quality"] = [{"type": "custom_sql", "name": "cast_fails",
-                                    "sql": "SELECT * FROM {table} WHERE CAST(s AS INTEGER) > 0"},
-                                   *spec["quality"]]
-                row.spec = spec
+            _store_rules(mesh, before=[{"type": "custom_sql", "name": "cast_fails",
+                                        "sql": "SELECT * FROM {table} WHERE CAST(s AS INTEGER) > 0"}])
             run = mesh.quality.run("lab.m")
             assert run.error == "", run.error
             by = {r.rule: r for r in run.results}
