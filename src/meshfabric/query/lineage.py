@@ -134,10 +134,15 @@ class StatementLineage:
     columns: list[ColumnLineage] = field(default_factory=list)
     dataset: list[InputField] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: tables a DROP removes, and ``(old, new)`` of ALTER … RENAME / SWAP / EXCHANGE (for script-wide lineage)
+    drops: list[str] = field(default_factory=list)
+    renames: list[tuple[str, str]] = field(default_factory=list)
 
-    def edges(self) -> list[tuple[str, str]]:
-        """Direct column edges as ``(source, target)`` strings, sorted and de-duplicated."""
-        return sorted({(str(i.source), str(c.target)) for c in self.columns for i in c.direct})
+    def edges(self, indirect: bool = False) -> list[tuple[str, str]]:
+        """Column edges as ``(source, target)`` strings, sorted and de-duplicated: the direct ones, and
+        with ``indirect`` also each column's own indirect inputs (CASE conditions, window keys)."""
+        return sorted({(str(i.source), str(c.target)) for c in self.columns for i in c.inputs
+                       if indirect or i.direct})
 
 
 @dataclass
@@ -162,6 +167,73 @@ class SqlLineage:
     @property
     def warnings(self) -> list[str]:
         return [w for st in self.statements for w in st.warnings]
+
+    def script_tables(self) -> tuple[list[str], list[str]]:
+        """``(sources, targets)`` of the script as a whole: a table written by one statement and read
+        by a later one is intermediate and in neither (unless a statement reads and writes it); a
+        dropped table that nothing else touched vanishes; a renamed table continues under its new name."""
+        edges: set[tuple[str, str]] = set()
+        source_only: set[str] = set()
+        target_only: set[str] = set()
+
+        def touched(t: str) -> bool:
+            return any(t in e for e in edges)
+
+        for st in self.statements:
+            if st.drops:
+                for t in st.drops:
+                    if not touched(t):
+                        source_only.discard(t)
+                        target_only.discard(t)
+            elif st.renames:
+                for old, new in st.renames:
+                    edges = {(new if a == old else a, new if b == old else b) for a, b in edges}
+                    edges.discard((new, new))
+                    source_only.discard(old)
+                    target_only.discard(old)
+                    if not touched(new):
+                        source_only.discard(new)
+                        target_only.discard(new)
+            elif st.sources and st.targets:
+                edges |= {(s, t) for s in st.sources for t in st.targets}
+            elif st.sources:
+                source_only |= set(st.sources)
+            elif st.targets:
+                target_only |= set(st.targets)
+        has_in = {b for _a, b in edges}
+        has_out = {a for a, _b in edges}
+        loops = {a for a, b in edges if a == b}
+        sources = (has_out - has_in) | loops | source_only
+        targets = (has_in - has_out) | loops | target_only
+        return sorted(sources), sorted(targets)
+
+    def column_edges(self, indirect: bool = False, end_to_end: bool = False) -> list[tuple[str, str]]:
+        """Column edges of the script. ``indirect`` adds each column's own indirect inputs (a CASE
+        condition, a window's keys — sqllineage counts those as lineage); dataset-wide dependencies
+        (joins, filters, grouping) never. ``end_to_end`` follows the edges through tables written and
+        read again in the script and keeps only first source → last target, as sqllineage's runner
+        does; otherwise every statement's edges are listed."""
+        edges = {e for st in self.statements for e in st.edges(indirect)}
+        edges = {(a, b) for a, b in edges if "." in b}  # a plain SELECT's output columns have no table
+        if not end_to_end:
+            return sorted(edges)
+        nxt: dict[str, set[str]] = {}
+        for a, b in edges:
+            nxt.setdefault(a, set()).add(b)
+        has_in = {b for _a, b in edges}
+        loops = {a for a, b in edges if a == b}
+        ends = {b for b in has_in if not (nxt.get(b, set()) - {b})} | loops
+        out: set[tuple[str, str]] = set()
+        for start in (set(nxt) - has_in) | loops:
+            seen, todo = {start}, [start]
+            while todo:
+                for b in nxt.get(todo.pop(), ()):
+                    if b in ends:
+                        out.add((start, b))
+                    if b not in seen:
+                        seen.add(b)
+                        todo.append(b)
+        return sorted(out)
 
     def column_types(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Each direct edge ``(source, target)`` with its transformation as OpenLineage writes it; an edge
