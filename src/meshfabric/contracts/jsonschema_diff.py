@@ -113,6 +113,19 @@ DIFF_TYPES: frozenset[str] = _words(
     SUM_TYPE_EXTENDED SUM_TYPE_NARROWED COMBINED_TYPE_SUBSCHEMAS_CHANGED
     NOT_TYPE_EXTENDED NOT_TYPE_NARROWED
     """
+) | _words(
+    # Not in Confluent's vocabulary: keywords its diff ignores, compared as Apicurio Registry does
+    """
+    FORMAT_ADDED FORMAT_REMOVED FORMAT_CHANGED
+    CONTENT_ENCODING_ADDED CONTENT_ENCODING_REMOVED CONTENT_ENCODING_CHANGED
+    CONTENT_MEDIA_TYPE_ADDED CONTENT_MEDIA_TYPE_REMOVED CONTENT_MEDIA_TYPE_CHANGED
+    PROPERTY_NAMES_ADDED PROPERTY_NAMES_REMOVED PROPERTY_NAMES_EXTENDED PROPERTY_NAMES_NARROWED
+    PATTERN_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL PATTERN_PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL
+    PATTERN_PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL
+    CONDITIONAL_IF_CHANGED
+    CONDITIONAL_THEN_ADDED CONDITIONAL_THEN_REMOVED CONDITIONAL_THEN_EXTENDED CONDITIONAL_THEN_NARROWED
+    CONDITIONAL_ELSE_ADDED CONDITIONAL_ELSE_REMOVED CONDITIONAL_ELSE_EXTENDED CONDITIONAL_ELSE_NARROWED
+    """
 )
 
 # A change is compatible when every value the original schema accepts is still accepted by the
@@ -142,6 +155,9 @@ _COMPATIBLE_STRICT: frozenset[str] = _words(
     ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL
     ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
     ENUM_ARRAY_EXTENDED COMBINED_TYPE_EXTENDED PRODUCT_TYPE_NARROWED SUM_TYPE_EXTENDED NOT_TYPE_NARROWED
+    FORMAT_REMOVED CONTENT_ENCODING_REMOVED CONTENT_MEDIA_TYPE_REMOVED
+    PROPERTY_NAMES_ADDED PROPERTY_NAMES_EXTENDED PATTERN_PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL
+    CONDITIONAL_THEN_ADDED CONDITIONAL_THEN_EXTENDED CONDITIONAL_ELSE_ADDED CONDITIONAL_ELSE_EXTENDED
     """
 )
 
@@ -155,6 +171,7 @@ _LENIENT_ONLY: frozenset[str] = _words(
     REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL
     PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
     PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+    PATTERN_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
     """
 )
 
@@ -293,6 +310,9 @@ class _String(_Node):
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
+    format: str | None = None
+    content_encoding: str | None = None
+    content_media_type: str | None = None
 
 
 @dataclass(eq=False)
@@ -322,6 +342,7 @@ class _Object(_Node):
     properties: dict[str, _Node] = field(default_factory=dict)
     required: frozenset[str] = frozenset()
     pattern_properties: list[tuple[str, _Node]] = field(default_factory=list)
+    property_names: _Node | None = None
     permits_additional: bool = True
     additional: _Node | None = None
     unevaluated: _Node | None = None
@@ -374,9 +395,12 @@ class _Not(_Node):
 
 @dataclass(eq=False)
 class _Conditional(_Node):
-    """``if``/``then``/``else``: read so it is not mistaken for an empty schema; not compared (as Confluent)."""
+    """``if``/``then``/``else`` (Confluent ignores them; compared here as Apicurio does)."""
 
     kind: ClassVar[str] = "conditional"
+    if_: _Node | None = None
+    then: _Node | None = None
+    else_: _Node | None = None
 
 
 @dataclass(eq=False)
@@ -416,7 +440,9 @@ _METADATA = {
     "$dynamicAnchor",
     "$vocabulary",
 }
-_STRING_WORDS = ("minLength", "maxLength", "pattern", "format")
+_STRING_WORDS = ("minLength", "maxLength", "pattern", "format", "contentEncoding", "contentMediaType")
+# Annotations only from 2019-09 on (and ignored there by Confluent's reader); compared in draft-07
+_ANNOTATION_WORDS = ("format", "contentEncoding", "contentMediaType")
 _NUMBER_WORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 _OBJECT_WORDS_07 = (
     "properties",
@@ -493,10 +519,30 @@ class _Loader:
             raise InvalidSchemaError(f"a JSON Schema is an object or a boolean, not {type(document).__name__}")
         self.document = document
         self.modern = _is_2020(document)
-        self.id_word = "id" if _is_draft4(document) else "$id"
+        self.draft4 = _is_draft4(document)
+        self.id_word = "id" if self.draft4 else "$id"
         root_id = document.get(self.id_word) if isinstance(document, Mapping) else None
         self.root_id = root_id.split("#")[0] if isinstance(root_id, str) else None
         self.targets: dict[str, _Node] = {}
+        self.anchors: dict[str, str] = {}
+        self._find_anchors(document, "")
+
+    def _find_anchors(self, raw: Any, pointer: str) -> None:
+        """Named fragments: ``"$id": "#name"`` (draft-07 and earlier) or ``"$anchor": "name"``."""
+        if isinstance(raw, list):
+            for i, item in enumerate(raw):
+                self._find_anchors(item, f"{pointer}/{i}")
+            return
+        if not isinstance(raw, Mapping):
+            return
+        named = raw.get("$anchor") if self.modern else raw.get(self.id_word)
+        if isinstance(named, str):
+            name = named if self.modern else named.partition("#")[2]
+            if name and not name.startswith("/"):
+                self.anchors.setdefault(name, pointer)
+        for key, value in raw.items():
+            if key not in ("enum", "const", "default", "examples"):
+                self._find_anchors(value, f"{pointer}/{_escape(key)}")
 
     def root(self) -> _Node:
         return self.load(self.document, "#")
@@ -630,7 +676,7 @@ class _Loader:
                 left.discard("properties")
             if raw.get("patternProperties") == {}:
                 left.discard("patternProperties")
-            left.discard("format")
+            left.difference_update(_ANNOTATION_WORDS)
         out: list[_Node] = []
         for type_name in ("array", "object", "number", "string"):
             words = [w for w in self._words_of(type_name) if w in left]
@@ -639,34 +685,58 @@ class _Loader:
                 node.key = "sniffed-" + node.key
                 out.append(node)
         if any(w in left for w in _CONDITIONAL_WORDS):
-            out.append(_Conditional(key="if:" + _canonical({w: raw[w] for w in _CONDITIONAL_WORDS if w in raw})))
+            out.append(
+                _Conditional(
+                    key="if:" + _canonical({w: raw[w] for w in _CONDITIONAL_WORDS if w in raw}),
+                    if_=self._optional_schema(raw, "if", where),
+                    then=self._optional_schema(raw, "then", where),
+                    else_=self._optional_schema(raw, "else", where),
+                )
+            )
         return out
 
     def _string(self, raw: Mapping[str, Any], where: str) -> _String:
         pattern = raw.get("pattern")
         if pattern is not None and not isinstance(pattern, str):
             raise InvalidSchemaError(f"{where}/pattern: 'pattern' must be a string")
-        return _String(
+        node = _String(
             min_length=_count(raw, "minLength", where), max_length=_count(raw, "maxLength", where), pattern=pattern
         )
+        if not self.modern:
+            for word in _ANNOTATION_WORDS:
+                value = raw.get(word)
+                if value is not None and not isinstance(value, str):
+                    raise InvalidSchemaError(f"{where}/{word}: '{word}' must be a string")
+            node.format = raw.get("format")
+            node.content_encoding = raw.get("contentEncoding")
+            node.content_media_type = raw.get("contentMediaType")
+        return node
 
     def _number(self, raw: Mapping[str, Any], where: str, *, integer: bool) -> _Number:
         multiple = _number(raw, "multipleOf", where)
-        return _Number(
+        node = _Number(
             integer=integer,
             minimum=_number(raw, "minimum", where),
             maximum=_number(raw, "maximum", where),
-            # draft-04 spells these as booleans beside minimum/maximum; only the numeric form is a limit
             exclusive_minimum=_number(raw, "exclusiveMinimum", where, allow_bool=True),
             exclusive_maximum=_number(raw, "exclusiveMaximum", where, allow_bool=True),
             multiple_of=None if multiple is None else Decimal(str(multiple)),
         )
+        if self.draft4:
+            # draft-04 spells exclusivity as a boolean beside minimum/maximum: read it as the later
+            # numeric form, so `{"minimum": 10, "exclusiveMinimum": true}` equals `{"exclusiveMinimum": 10}`
+            if raw.get("exclusiveMinimum") is True and node.minimum is not None:
+                node.exclusive_minimum, node.minimum = node.minimum, None
+            if raw.get("exclusiveMaximum") is True and node.maximum is not None:
+                node.exclusive_maximum, node.maximum = node.maximum, None
+        return node
 
     def _object(self, raw: Mapping[str, Any], where: str) -> _Object:
         node = _Object(
             properties=self._schema_map(raw, "properties", where),
             required=frozenset(_string_list(raw.get("required", []), f"{where}/required")),
             pattern_properties=list(self._schema_map(raw, "patternProperties", where).items()),
+            property_names=self._optional_schema(raw, "propertyNames", where),
             min_properties=_count(raw, "minProperties", where),
             max_properties=_count(raw, "maxProperties", where),
         )
@@ -755,8 +825,10 @@ class _Loader:
             raise InvalidSchemaError(f"{where}/$ref: '$ref' must be a string")
         base, _, fragment = ref.partition("#")
         local = base == "" or (self.root_id is not None and base == self.root_id)
+        if local and fragment in self.anchors:
+            return _Ref(key="$ref:#" + self.anchors[fragment], loader=self, pointer=self.anchors[fragment])
         if not local or (fragment and not fragment.startswith("/")):
-            return _ExternalRef(key="$ref:" + ref, ref=ref)  # another document, or a named anchor
+            return _ExternalRef(key="$ref:" + ref, ref=ref)  # another document, or an unknown anchor
         pointer = unquote(fragment)
         self._walk(pointer, where)  # refuse a dangling pointer now, not halfway through a comparison
         return _Ref(key="$ref:#" + pointer, loader=self, pointer=pointer)
@@ -893,6 +965,8 @@ class _Engine:
         across = self._across_combination(old, new)
         if across is not None:
             return across
+        if {old.kind, new.kind} == {"const", "enum"}:
+            return self._metadata(old, new) + _enum_changes(_value_set(old), _value_set(new))
         if old.kind != new.kind:
             # `false` accepted nothing and `{}`/`true` accept everything: neither can break
             if isinstance(old, _False) or isinstance(new, (_Empty, _True)):
@@ -949,6 +1023,8 @@ class _Engine:
             return self._combined(old, new)
         if isinstance(old, _Not) and isinstance(new, _Not):
             return self._negation(old, new)
+        if isinstance(old, _Conditional) and isinstance(new, _Conditional):
+            return self._conditional(old, new)
         if isinstance(old, _Object) and isinstance(new, _Object):
             return self._object(old, new)
         if isinstance(old, _Array) and isinstance(new, _Array):
@@ -965,6 +1041,18 @@ class _Engine:
         if not inner:
             return []  # unchanged (Confluent would still report NOT_TYPE_NARROWED here)
         return [_Found("NOT_TYPE_NARROWED" if self.ok(inner) else "NOT_TYPE_EXTENDED", ("not",))]
+
+    # -- if / then / else -------------------------------------------------------------------
+
+    def _conditional(self, old: _Conditional, new: _Conditional) -> list[_Found]:
+        """A changed ``if`` sorts values differently (no direction is safe); ``then``/``else`` are
+        compared like any subschema, an absent one accepting everything."""
+        condition = [f for f in self.compare(old.if_, new.if_) if f.type not in _METADATA_CHANGES]
+        return [
+            *([_Found("CONDITIONAL_IF_CHANGED", ("if",))] if condition else []),
+            *_under(("then",), _unevaluated_changes(old.then, new.then, "CONDITIONAL_THEN", self)),
+            *_under(("else",), _unevaluated_changes(old.else_, new.else_, "CONDITIONAL_ELSE", self)),
+        ]
 
     # -- allOf / anyOf / oneOf --------------------------------------------------------------
 
@@ -1004,6 +1092,10 @@ class _Engine:
         return [
             *_required_changes(old, new),
             *self._properties(old, new),
+            *self._pattern_properties(old, new),
+            *_under(
+                ("propertyNames",), _unevaluated_changes(old.property_names, new.property_names, "PROPERTY_NAMES", self)
+            ),
             *self._dependencies(old, new),
             *_under(("additionalProperties",), self._open_part(old, new, "ADDITIONAL_PROPERTIES")),
             *_under(
@@ -1025,6 +1117,30 @@ class _Engine:
             else:
                 found = self.compare(was, now)
             out += _under(("properties", _escape(name)), found)
+        return out
+
+    def _pattern_properties(self, old: _Object, new: _Object) -> list[_Found]:
+        """``patternProperties``, pattern by pattern. A pattern added to a model that was closed (or
+        only let other properties in under a schema) widens it, which Confluent does not report."""
+        was, now = dict(old.pattern_properties), dict(new.pattern_properties)
+        out: list[_Found] = []
+        for pattern in sorted(was.keys() | now.keys()):
+            if pattern in was and pattern in now:
+                found = self.compare(was[pattern], now[pattern])
+            elif pattern in was:
+                if _open_besides_patterns(new):
+                    found = _here("PATTERN_PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL")
+                elif new.additional is not None:
+                    found = self.compare(was[pattern], new.additional)
+                else:
+                    found = _here("PATTERN_PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL")
+            elif _open_besides_patterns(old):
+                found = _here("PATTERN_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL")
+            elif old.additional is not None:
+                found = self.compare(old.additional, now[pattern])
+            else:
+                found = []
+            out += _under(("patternProperties", _escape(pattern)), found)
         return out
 
     def _property_removed(self, name: str, was: _Node, new: _Object) -> list[_Found]:
@@ -1179,7 +1295,25 @@ def _string_changes(old: _String, new: _String) -> list[_Found]:
             "PATTERN_ADDED" if old.pattern is None else "PATTERN_REMOVED" if new.pattern is None else "PATTERN_CHANGED"
         )
         out.append(_Found(change, ("pattern",)))
+    for word, prefix in (
+        ("format", "FORMAT"),
+        ("contentEncoding", "CONTENT_ENCODING"),
+        ("contentMediaType", "CONTENT_MEDIA_TYPE"),
+    ):
+        was, now = getattr(old, _ATTRIBUTE[word]), getattr(new, _ATTRIBUTE[word])
+        if was != now:
+            change = "_ADDED" if was is None else "_REMOVED" if now is None else "_CHANGED"
+            out.append(_Found(prefix + change, (word,)))
     return out
+
+
+_ATTRIBUTE = {"format": "format", "contentEncoding": "content_encoding", "contentMediaType": "content_media_type"}
+_METADATA_CHANGES = frozenset({"ID_CHANGED", "TITLE_CHANGED", "DESCRIPTION_CHANGED", "DEFAULT_CHANGED"})
+
+
+def _value_set(node: _Node) -> _Enum:
+    """A ``const`` read as the one-value ``enum`` it is equivalent to."""
+    return _Enum(values=frozenset([node.value])) if isinstance(node, _Const) else node  # type: ignore[return-value]
 
 
 def _number_changes(old: _Number, new: _Number) -> list[_Found]:
@@ -1233,14 +1367,17 @@ def _enum_changes(old: _Enum, new: _Enum) -> list[_Found]:
 
 
 def _required_changes(old: _Object, new: _Object) -> list[_Found]:
-    """``required`` is judged only for properties both versions declare, as Confluent does."""
+    """``required`` is judged for properties both versions declare, as Confluent does. When neither
+    version declares any property, the names are judged as they stand (as Apicurio does); Confluent
+    ignores a required name no ``properties`` declares, and that is kept when some are declared."""
     out: list[_Found] = []
-    for name in sorted(old.properties.keys() & new.properties.keys()):
+    undeclared = frozenset() if old.properties or new.properties else old.required | new.required
+    for name in sorted((old.properties.keys() & new.properties.keys()) | undeclared):
         was, now = name in old.required, name in new.required
         if was and not now:
             change = "REQUIRED_ATTRIBUTE_REMOVED"
         elif now and not was:
-            with_default = _has_default(new.properties[name])
+            with_default = name in new.properties and _has_default(new.properties[name])
             change = "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED" if with_default else "REQUIRED_ATTRIBUTE_ADDED"
         else:
             continue
@@ -1312,6 +1449,11 @@ def _object_partial_schema(node: _Object, name: str) -> _Node | None:
     if node.permits_additional and not _is_anything(node.unevaluated) and not _is_nothing(node.unevaluated):
         return node.unevaluated
     return None
+
+
+def _open_besides_patterns(node: _Object) -> bool:
+    """Open but for its ``patternProperties``: any other undeclared property is allowed."""
+    return node.additional is None and node.permits_additional and _is_anything(node.unevaluated)
 
 
 def _array_is_open(node: _Array) -> bool:
