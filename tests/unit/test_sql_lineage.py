@@ -97,8 +97,10 @@ CASES = [
     case("SELECT a, lag(b, 1) OVER (ORDER BY a) AS prev FROM t", "snowflake", ["t"], [],
          [("t.a", "a"), ("t.b", "prev")], id="window-lag"),
     # ---- quoting and case ----
-    case('SELECT "MyCol", "Other" FROM "Sch"."MyTab"', "postgres", ["sch.mytab"], [],
-         [("sch.mytab.mycol", "mycol"), ("sch.mytab.other", "other")], id="postgres-quoted-mixed-case"),
+    case('SELECT "MyCol", "Other" FROM "Sch"."MyTab"', "postgres", ["Sch.MyTab"], [],
+         [("Sch.MyTab.mycol", "mycol"), ("Sch.MyTab.other", "other")], id="postgres-quoted-mixed-case"),
+    case('SELECT * FROM "MyTable" JOIN s."T2" ON true', None, ["MyTable", "s.T2"], [],
+         [("MyTable.*", "*"), ("s.T2.*", "*")], id="quoted-table-keeps-case"),
     case("SELECT A, b FROM Sch.MyTab", "snowflake", ["sch.mytab"], [],
          [("sch.mytab.a", "a"), ("sch.mytab.b", "b")], id="snowflake-upper-case"),
     case("SELECT `Order Id`, `x` FROM `db`.`Orders`", "mysql", ["db.orders"], [],

@@ -19,7 +19,9 @@ operation branches to the base tables. The rules are documented in ``docs/LINEAG
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from contextvars import ContextVar
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -331,6 +333,17 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
     from sqlglot.schema import MappingSchema
 
     dialect = _dialect_name(dialect)
+    token = _DIALECT.set(dialect)
+    try:
+        return _analyze(sql, dialect, schema)
+    finally:
+        _DIALECT.reset(token)
+
+
+def _analyze(sql: str, dialect: str | None, schema: dict[str, Any] | None) -> SqlLineage:
+    from sqlglot.errors import SchemaError, SqlglotError
+    from sqlglot.schema import MappingSchema
+
     try:
         mapping = MappingSchema(schema or {}, dialect=dialect, normalize=True)
     except (SchemaError, ValueError, TypeError, AttributeError) as exc:
@@ -451,13 +464,40 @@ def _parse_script(sql: str, dialect: str | None) -> list[tuple[int, exp.Expr]]:
 
 # -- names -----------------------------------------------------------------------------------------
 
+#: the dialect of the analysis running in this thread / task (quoted names keep their case where it matters)
+_DIALECT: ContextVar[str | None] = ContextVar("meshfabric_sql_dialect", default=None)
+
+#: Spark / Databricks ``parquet.`/path``` reads files: the name is the path
+_FILE_FORMATS = frozenset({"parquet", "json", "csv", "orc", "avro", "text", "delta", "binaryfile", "iceberg"})
+
+
+def _part_name(ident: exp.Expr) -> str:
+    """An identifier as meshfabric names it: lower-cased, except a quoted one in a dialect where
+    quoting makes a name case-sensitive (``"MyTable"`` in PostgreSQL, Snowflake, generic SQL)."""
+    from sqlglot import exp
+    from sqlglot.dialects.dialect import Dialect
+
+    from sqlglot.dialects.dialect import NormalizationStrategy
+
+    if isinstance(ident, exp.Identifier) and ident.quoted:
+        d = Dialect.get_or_raise(_DIALECT.get())
+        if d.normalization_strategy in (NormalizationStrategy.LOWERCASE, NormalizationStrategy.UPPERCASE):
+            return ident.name
+    return ident.name.lower()
+
+
 def _table_name(table: exp.Table) -> str | None:
-    """The table as written, lower-cased: ``catalog.db.name`` with the parts the SQL gave."""
+    """The table as written, lower-cased (quoted parts keep their case): ``catalog.db.name`` with
+    the parts the SQL gave; a file read as a table (Spark's ``parquet.`path```) is its path."""
     from sqlglot import exp
 
     if not isinstance(table.this, exp.Identifier):
+        if isinstance(table.this, exp.Literal) and table.this.is_string:
+            return table.this.name  # a path or URI written as a string (COPY INTO t FROM 's3://…')
         return None  # a table function or a variable, not a named table
-    name = ".".join(p.name for p in table.parts).lower()
+    if table.this.quoted and not table.catalog and table.db.lower() in _FILE_FORMATS:
+        return table.name
+    name = ".".join(_part_name(p) for p in table.parts)
     if table.this.args.get("temporary"):  # T-SQL #temp and ##global temp tables
         name = ("##" if table.this.args.get("global_") else "#") + name
     return name
