@@ -204,7 +204,8 @@ def test_draft_04_boolean_exclusive_bounds() -> None:
     assert _changes({**d04, "minimum": 10, "exclusiveMinimum": True}, {**n07, "exclusiveMinimum": 10}) == []
     assert _changes({**d04, "maximum": 10, "exclusiveMaximum": True}, {**n07, "exclusiveMaximum": 10}) == []
     assert _changes({**d04, "minimum": 10, "exclusiveMinimum": False}, {**n07, "minimum": 10}) == []
-    lowered = _changes({**d04, "minimum": 10, "exclusiveMinimum": True}, {**d04, "minimum": 5, "exclusiveMinimum": True})
+    above = {**d04, "exclusiveMinimum": True}
+    lowered = _changes({**above, "minimum": 10}, {**above, "minimum": 5})
     assert lowered == ["EXCLUSIVE_MINIMUM_DECREASED #/exclusiveMinimum"]
 
 
