@@ -21,9 +21,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from contextvars import ContextVar
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -329,8 +329,6 @@ def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
     takes it); it expands ``*`` and attributes unqualified columns. Tables created in the script
     (CREATE TABLE / VIEW) are added to it for the statements after them.
     """
-    from sqlglot.errors import SchemaError, SqlglotError
-    from sqlglot.schema import MappingSchema
 
     dialect = _dialect_name(dialect)
     token = _DIALECT.set(dialect)
@@ -475,9 +473,7 @@ def _part_name(ident: exp.Expr) -> str:
     """An identifier as meshfabric names it: lower-cased, except a quoted one in a dialect where
     quoting makes a name case-sensitive (``"MyTable"`` in PostgreSQL, Snowflake, generic SQL)."""
     from sqlglot import exp
-    from sqlglot.dialects.dialect import Dialect
-
-    from sqlglot.dialects.dialect import NormalizationStrategy
+    from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 
     if isinstance(ident, exp.Identifier) and ident.quoted:
         d = Dialect.get_or_raise(_DIALECT.get())
@@ -1007,6 +1003,17 @@ class _StatementAnalyzer:
             self._update(stmt)
         elif isinstance(stmt, exp.Delete):
             self._delete(stmt)
+        elif isinstance(stmt, exp.Copy):
+            self._copy(stmt)
+        elif isinstance(stmt, exp.Drop):
+            self.result.kind = "drop"
+            if str(stmt.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
+                self.result.drops = [n for t in stmt.args.get("tables") or [stmt.this]
+                                     if isinstance(t, exp.Table) and (n := _table_name(t))]
+        elif isinstance(stmt, exp.Alter):
+            self._alter(stmt)
+        elif isinstance(stmt, exp.Command) and self._command(stmt):
+            pass
         elif isinstance(stmt, exp.Command):
             self.result.kind = "command"
             self.result.warnings.append(f"{self.label}: '{stmt.name}' statement not analysed (sqlglot "
@@ -1016,6 +1023,75 @@ class _StatementAnalyzer:
         self.result.sources = sorted(set(self.result.sources))
         self.result.targets = sorted(set(self.result.targets))
         return self.result
+
+    def _copy(self, stmt: exp.Copy) -> None:
+        """COPY t FROM 's3://…' / COPY INTO t FROM '…' loads files into t; COPY t TO '…' writes them."""
+        from sqlglot import exp
+
+        self.result.kind = "copy"
+        files = []
+        for f in stmt.args.get("files") or []:
+            if isinstance(f, exp.Literal) and f.is_string:
+                files.append(f.name)
+            elif isinstance(f, exp.Table) and (n := _table_name(f)):
+                files.append(n)
+        target = stmt.this
+        tables: list[str] = []
+        if isinstance(target, exp.Table) and (n := _table_name(target)):
+            tables = [n]
+        elif isinstance(target, exp.Query):
+            tables = self._lineage(target).source_tables()
+        if stmt.args.get("kind"):  # FROM: files → table
+            self.result.sources.extend(files)
+            self.result.targets.extend(tables)
+        else:
+            self.result.sources.extend(tables)
+            self.result.targets.extend(files)
+
+    def _alter(self, stmt: exp.Alter) -> None:
+        from sqlglot import exp
+
+        self.result.kind = "alter"
+        table = stmt.this
+        name = _table_name(table) if isinstance(table, exp.Table) else None
+        for action in stmt.args.get("actions") or []:
+            if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table) and name:
+                new = _table_name(action.this)
+                if new:
+                    if "." not in new and "." in name:  # RENAME TO t keeps the schema
+                        new = name.rsplit(".", 1)[0] + "." + new
+                    self.result.renames.append((name, new))
+            elif isinstance(action, exp.SwapTable) and isinstance(action.this, exp.Table) and name:
+                other = _table_name(action.this)  # Snowflake SWAP WITH: the table takes the other's data
+                if other:
+                    self.result.sources.append(other)
+                    self.result.targets.append(name)
+
+    _EXCHANGE = re.compile(r"^\s*TABLE\s+(\S+)\s+EXCHANGE\s+PARTITION\b.*\bWITH\s+TABLE\s+(\S+)", re.I | re.S)
+    _UNLOAD = re.compile(r"^\s*\(\s*'((?:[^']|'')*)'\s*\)\s*TO\s*'([^']*)'", re.I | re.S)
+
+    def _command(self, stmt: exp.Expr) -> bool:
+        """Statements sqlglot keeps as an opaque command but whose lineage is plain: Hive's ALTER TABLE
+        … EXCHANGE PARTITION … WITH TABLE s, Redshift's UNLOAD ('query') TO 's3://…'."""
+        from sqlglot import exp
+
+        head = stmt.name.upper()
+        text = stmt.expression.name if isinstance(stmt.expression, exp.Literal) else str(stmt.expression or "")
+        if head == "ALTER" and (m := self._EXCHANGE.match(text)):
+            self.result.kind = "alter"
+            self.result.targets.append(_table_name(exp.to_table(m.group(1), dialect=self.dialect)) or m.group(1))
+            self.result.sources.append(_table_name(exp.to_table(m.group(2), dialect=self.dialect)) or m.group(2))
+            return True
+        if head == "UNLOAD" and (m := self._UNLOAD.match(text)):
+            import sqlglot
+
+            self.result.kind = "unload"
+            query = sqlglot.parse_one(m.group(1).replace("''", "'"), read=self.dialect)
+            if isinstance(query, exp.Query):
+                self.result.sources.extend(self._lineage(query).source_tables())
+            self.result.targets.append(m.group(2))
+            return True
+        return False
 
     # ---- helpers ----
     def _data_modifying_ctes(self, stmt: exp.Expr) -> exp.Expr:
@@ -1103,10 +1179,14 @@ class _StatementAnalyzer:
     def _query_statement(self, stmt: exp.Expr) -> None:
         from sqlglot import exp
 
-        into = stmt.args.get("into") if isinstance(stmt, exp.Select) else None
+        first = stmt
+        while isinstance(first, exp.SetOperation):  # SELECT * INTO t FROM a UNION ALL SELECT … FROM b
+            first = first.this
+        into = first.args.get("into") if isinstance(first, exp.Select) else None
         if into is not None and isinstance(into.this, exp.Table):  # SELECT … INTO new_table
             query = stmt.copy()
-            query.set("into", None)
+            for select in query.find_all(exp.Select):
+                select.set("into", None)
             table = into.this
             name = _table_name(table)
             self.result.kind = "select_into"
@@ -1128,6 +1208,15 @@ class _StatementAnalyzer:
         if isinstance(target, exp.Schema):
             names = [c.name.lower() for c in target.expressions]
             target = target.this
+        query = stmt.expression
+        if isinstance(query, exp.Subquery) and isinstance(query.unnest(), exp.Query):
+            query = query.unnest()  # INSERT INTO t (SELECT …) / INSERT INTO t (WITH … SELECT …)
+        if isinstance(target, exp.Directory) and isinstance(target.this, exp.Literal):
+            # INSERT OVERWRITE [LOCAL] DIRECTORY 'hdfs://…' SELECT …: the path is the target
+            self.result.targets.append(target.this.name)
+            if isinstance(query, exp.Query):
+                self.result.sources.extend(self._lineage(_with_ctes(query, stmt)).source_tables())
+            return
         if not isinstance(target, exp.Table):
             self.result.warnings.append(f"{self.label}: INSERT into something that is not a table")
             return
@@ -1135,11 +1224,15 @@ class _StatementAnalyzer:
         if tname is None:
             return
         self.result.targets.append(tname)
-        query = stmt.expression
         if source is not None:
             query = self._branch_query(query, source, condition)
+        if isinstance(query, exp.Values):  # VALUES (1, (SELECT max(id) FROM t2)): the subqueries are read
+            for sub in query.find_all(exp.Subquery):
+                if isinstance(sub.this, exp.Query) and not isinstance(sub.parent, (exp.Subquery, exp.Query)):
+                    self.result.sources.extend(self._lineage(sub.this.copy()).source_tables())
+            return
         if not isinstance(query, exp.Query):
-            return  # VALUES: no source columns
+            return  # no source columns
         query = _with_ctes(query, stmt)
         if names is None and not stmt.args.get("by_name"):  # DuckDB INSERT … BY NAME matches names
             known = self._target_columns_known(self._normalized_table(target))
@@ -1215,6 +1308,13 @@ class _StatementAnalyzer:
             return
         if not isinstance(query, exp.Query):
             self.result.kind = f"create_{kind}"
+            like = stmt.find(exp.LikeProperty)
+            if kind == "table" and like is not None and isinstance(like.this, exp.Table):
+                # CREATE TABLE t LIKE s: the structure of s (no rows)
+                self.result.kind = "create_table_like"
+                if src := _table_name(like.this):
+                    self.result.sources.append(src)
+            self.result.targets.append(tname)
             self._register(target, names or [])  # CREATE TABLE t (a INT, …): columns for later statements
             return
         self.result.kind = f"create_{kind}_as"
