@@ -17,6 +17,26 @@ the schema's ``$schema``.
 (``original``) to the schema that reads it (``update``); :func:`is_compatible` says whether every
 change is harmless under a policy.
 
+Beyond Confluent (checked against Apicurio Registry's 145 cases, tests/unit/test_apicurio_json_schema.py):
+keywords Confluent's diff ignores are compared the way Apicurio compares them, under names of this
+module's own (listed in :data:`DIFF_TYPES`; Confluent's 263 cases never meet them, so their verdicts
+are unchanged). ``format``, ``contentEncoding``, ``contentMediaType`` (draft-07 and earlier; from
+2019-09 on they are annotations, and Confluent ignores them): removed is compatible, added or changed
+is not. ``propertyNames``: compared as a subschema, absent accepting every name. ``patternProperties``:
+pattern by pattern; a pattern removed from an otherwise open model is compatible, one added to it is
+not (compatible under LENIENT); one added to a closed model only widens it and is not reported, as
+Confluent does not. ``if``/``then``/``else``: a changed ``if`` is incompatible both ways, ``then`` and
+``else`` are compared as subschemas. ``required`` of an object where neither version declares any
+``properties`` (Confluent only judges declared properties, and keeps ignoring undeclared names when
+some are). ``$ref: "#Name"`` resolved through a ``$id: "#Name"`` (or 2019-09+ ``$anchor``) in the same
+document. draft-04's boolean ``exclusiveMinimum``/``exclusiveMaximum`` read as the later numeric form.
+``const`` compared with an ``enum`` as a one-value enum.
+
+Deliberate differences from Apicurio (Confluent's verdict kept): a bound moved between the inclusive
+and the exclusive keyword (``exclusiveMinimum: 10`` → ``minimum: 10``) is judged keyword by keyword,
+so the inclusive bound added makes it incompatible both ways, where Apicurio weighs the two bounds
+against each other and finds BACKWARD compatible (6 of Apicurio's cases).
+
 >>> old = {"type": "object", "properties": {"id": {"type": "integer"}}, "additionalProperties": False}
 >>> new = {"type": "object", "properties": {"id": {"type": "number"}, "note": {"type": "string"}},
 ...        "additionalProperties": False}
@@ -1313,7 +1333,10 @@ _METADATA_CHANGES = frozenset({"ID_CHANGED", "TITLE_CHANGED", "DESCRIPTION_CHANG
 
 def _value_set(node: _Node) -> _Enum:
     """A ``const`` read as the one-value ``enum`` it is equivalent to."""
-    return _Enum(values=frozenset([node.value])) if isinstance(node, _Const) else node  # type: ignore[return-value]
+    if isinstance(node, _Const):
+        return _Enum(values=frozenset([node.value]))
+    assert isinstance(node, _Enum)
+    return node
 
 
 def _number_changes(old: _Number, new: _Number) -> list[_Found]:
