@@ -213,6 +213,8 @@ CASES = [
          ["venue"], ["s3://bucket/venue_"], [], id="redshift-unload"),
     case("SELECT * FROM parquet.`examples/src/main/resources/`", "spark", ["examples/src/main/resources/"], [],
          [("examples/src/main/resources/.*", "*")], id="spark-select-from-files"),
+    case("INSERT INTO t SELECT a.x FROM a LEFT SEMI JOIN b ON a.id = b.id", "spark", ["a", "b"], ["t"],
+         [("a.x", "t.x")], id="spark-left-semi-join-reads-right-table"),
     case("ALTER TABLE tab1 SWAP WITH tab2", "snowflake", ["tab2"], ["tab1"], [], id="snowflake-swap"),
     case("ALTER TABLE tab1 EXCHANGE PARTITION (pt='part1') WITH TABLE tab2", "hive", ["tab2"], ["tab1"], [],
          id="hive-exchange-partition"),

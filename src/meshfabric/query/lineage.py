@@ -577,8 +577,10 @@ class _QueryLineage:
 
         names = set()
         for scope in self.scopes:
-            for node, src in scope.selected_sources.values():
-                if isinstance(src, exp.Table) and src is not skip and node is not skip:
+            found = [src for node, src in scope.selected_sources.values() if node is not skip]
+            found += scope.sources.values()  # selected_sources leaves out LEFT SEMI / ANTI JOIN tables
+            for src in found:
+                if isinstance(src, exp.Table) and src is not skip:
                     name = _table_name(src)
                     if name:
                         names.add(name)
