@@ -32,7 +32,8 @@ def _event(job: str, state: str = "COMPLETE") -> dict[str, Any]:
 
 
 def test_ingest_examples_json_lines_and_repeats(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    files = sorted(EXAMPLES.glob("*.json"))
+    # the serde run example gives nominalTime as dates, which the spec's date-time refuses
+    files = sorted(p for p in EXAMPLES.glob("*.json") if p.name != "serde_example_run_event.json")
     code, out, err = cli(capsys, "-w", root, "lineage", "ingest", *files)
     assert code == 0, err
     assert f"{len(files)} stored, 0 already stored, 0 invalid" in flat(out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +28,10 @@ from meshfabric.lineage.ol_names import (
 from meshfabric.lineage.ol_validate import (
     EventProblem,
     InvalidOpenLineageEvent,
+    check_event,
     event_kind,
     json_problems,
     parse_time,
-    validate_event,
 )
 
 if TYPE_CHECKING:
@@ -127,7 +127,8 @@ def fingerprint(event: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What happened to one event: stored as row ``id``, or recognised as a ``duplicate`` of it."""
+    """What happened to one event: stored as row ``id``, or recognised as a ``duplicate`` of it;
+    ``warnings`` are the format deviations it was accepted with (see :func:`check_event`)."""
 
     id: int
     kind: str
@@ -136,11 +137,12 @@ class IngestResult:
     run_id: str | None
     job: str | None
     duplicate: bool
+    warnings: tuple[EventProblem, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "eventType": self.event_type or None,
                 "eventTime": self.event_time.isoformat(), "runId": self.run_id, "job": self.job,
-                "duplicate": self.duplicate}
+                "duplicate": self.duplicate, "warnings": [w.to_dict() for w in self.warnings]}
 
 
 def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None,
@@ -149,16 +151,18 @@ def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None
     store transaction.
 
     Raises :class:`InvalidOpenLineageEvent` (with every problem and its JSON path) when the
-    event breaks the spec. ``authorize(event)``, when given, runs once the event is known to be
-    valid and before anything is stored (the lineage service's permission check). Sending the
-    same event again is a no-op that returns the first row's id with ``duplicate=True``; events
-    of one run may arrive in any order — the run's state is the one of its latest event by
-    ``eventTime``.
+    event breaks the spec; format deviations the spec tolerates (a ``uri`` that is none) are
+    accepted and returned as the result's ``warnings``. ``authorize(event)``, when given, runs
+    once the event is known to be valid and before anything is stored (the lineage service's
+    permission check). Sending the same event again is a no-op that returns the first row's id
+    with ``duplicate=True``; events of one run may arrive in any order — the run's state is the
+    one of its latest event by ``eventTime``.
     """
     problems = json_problems(event)
     if any("nests deeper" in p.message for p in problems):
         raise InvalidOpenLineageEvent(problems)
-    problems = sorted(validate_event(event) + problems, key=lambda p: p.path)
+    found, warnings = check_event(event)
+    problems = sorted(found + problems, key=lambda p: p.path)
     if problems:
         raise InvalidOpenLineageEvent(problems)
     parsed = parse_event(event)
@@ -177,7 +181,7 @@ def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None
     with store.write() as session:
         existing = session.scalar(select(Row.id).where(Row.fingerprint == digest))
         if existing is not None:
-            return _result(existing, parsed, duplicate=True)
+            return _result(existing, parsed, duplicate=True, warnings=warnings)
         row = Row(kind=parsed.kind, event_type=parsed.event_type, event_time=parsed.event_time,
                   run_id=parsed.run_id, job_namespace=parsed.job_namespace, job_name=parsed.job_name,
                   dataset_namespace=parsed.dataset.namespace if parsed.dataset else None,
@@ -188,7 +192,7 @@ def ingest_openlineage(store: Store, event: Any, *, principal: str | None = None
         session.flush()
         with resolving_tables(physical_names(session)):
             fold_event(store, session, parsed)
-        return _result(row.id, parsed, duplicate=False)
+        return _result(row.id, parsed, duplicate=False, warnings=warnings)
 
 
 #: what the store keeps: a graph key (``namespace/name``, ``<dataset>.<field>``) is at most 512
@@ -233,9 +237,9 @@ def _with_run_id(parsed: ParsedEvent, run_id: str) -> ParsedEvent:
     return replace(parsed, run_id=run_id)
 
 
-def _result(row_id: int, parsed: ParsedEvent, *, duplicate: bool) -> IngestResult:
+def _result(row_id: int, parsed: ParsedEvent, *, duplicate: bool, warnings: list[EventProblem]) -> IngestResult:
     return IngestResult(id=row_id, kind=parsed.kind, event_type=parsed.event_type, event_time=parsed.event_time,
-                        run_id=parsed.run_id, job=parsed.job_key, duplicate=duplicate)
+                        run_id=parsed.run_id, job=parsed.job_key, duplicate=duplicate, warnings=tuple(warnings))
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,7 +248,9 @@ def _result(row_id: int, parsed: ParsedEvent, *, duplicate: bool) -> IngestResul
 # nodes   job  namespace/name            {namespace, name, facets, facetTimes, latestRun…}
 #         run  <runId>                   {state, eventTime, startedAt, endedAt, facets, job, nominal…}
 #         dataset namespace/name         {namespace, name, facets, facetTimes, fields}
-#         column  namespace/name#field   {dataset, field, type, description}  (nested: a.b.c)
+#         column  namespace/name.field   {dataset, namespace, datasetName, field, type, description}
+#                 (nested: a.b.c; namespace and datasetName are read back as they are, never re-split
+#                 from the key, since both may hold '/' and '.')
 # edges   run -run_of-> job, run -reads/writes-> dataset, run -child_of-> parent run
 #         job -reads-> input, job -writes-> output, output -derived_from-> input
 #         dataset -has_column-> column, column -derived_from-> column {type, subtype, transformations}
@@ -308,6 +314,8 @@ class _Fold:
         self.nodes: dict[Ref, tuple[str, dict[str, Any]]] = {}
         self.columns: dict[Ref, tuple[str, dict[str, Any]]] = {}
         self.new_schema: list[Ref] = []
+        #: columns and datasets an event names (in columnLineage), with their OpenLineage names
+        self.named: dict[Ref, tuple[str, dict[str, Any]]] = {}
         #: the run's properties when this event moved it into COMPLETE, FAIL or ABORT
         self.finished: dict[str, Any] | None = None
 
@@ -346,7 +354,8 @@ class _Fold:
             self.new_schema.append(ref)
             for f in fields:
                 col = ("column", column_key(ds.namespace, ds.name, f["name"]))
-                self.columns[col] = (f["name"], {"dataset": ds.key, "field": f["name"], "type": f.get("type"),
+                self.columns[col] = (f["name"], {"dataset": ds.key, "namespace": ds.namespace,
+                                                 "datasetName": ds.name, "field": f["name"], "type": f.get("type"),
                                                  "description": f.get("description")})
                 self.edges.append((ref, "has_column", col, None))
         if "dataSource" in changed:
@@ -356,29 +365,50 @@ class _Fold:
         self.put(ref, ds.name, props)
         return ref
 
+    def name_column(self, namespace: str, name: str, field_name: str) -> Ref:
+        """The column's node, remembered with its dataset's namespace and name (unless a product's)."""
+        col = ("column", column_key(namespace, name, field_name))
+        ds = dataset_ref(namespace, name)
+        if ds[0] == "dataset":
+            self.named[col] = (field_name, {"dataset": ds[1], "namespace": namespace, "datasetName": name,
+                                            "field": field_name})
+            self.named.setdefault(ds, (name, {"namespace": namespace, "name": name}))
+        return col
+
     def column_lineage(self, ds: DatasetRef, job: str | None) -> None:
+        """``derived_from`` edges from each output field to each of its input fields, one per pair:
+        an input listed for the field and in the facet's dataset-wide inputs (a join key that is
+        also selected) keeps both its DIRECT and INDIRECT transformations, and an input sent
+        without transformations keeps none."""
         facet = ds.facets.get("columnLineage")
         if not isinstance(facet, dict) or facet.get("_deleted") is True:
             return
         fields = facet.get("fields") or {}
-        whole = facet.get("dataset") or []
+        whole = [f for f in facet.get("dataset") or [] if isinstance(f, dict)]
         for out_field, spec in fields.items():
-            target = ("column", column_key(ds.namespace, ds.name, out_field))
+            target = self.name_column(ds.namespace, ds.name, out_field)
             self.edges.append((ds.ref, "has_column", target, None))
-            sources = [(f, False) for f in spec.get("inputFields") or []] + [(f, True) for f in whole]
-            for src, indirect in sources:
+            merged: dict[tuple[str, str, str], tuple[list[dict[str, Any]], bool]] = {}
+            for src in spec.get("inputFields") or []:
                 transformations = [t for t in src.get("transformations") or [] if isinstance(t, dict)]
-                if not transformations and not indirect and spec.get("transformationType"):
+                if not transformations and spec.get("transformationType"):  # the deprecated form
                     transformations = [{"type": "DIRECT", "subtype": spec["transformationType"],
                                         "description": spec.get("transformationDescription", "")}]
-                if indirect and not transformations:
-                    transformations = [{"type": "INDIRECT"}]
-                first = transformations[0] if transformations else {}
-                kind = "DIRECT" if any(t.get("type") == "DIRECT" for t in transformations) else first.get("type")
+                listed, _ = merged.get((src["namespace"], src["name"], src["field"]), ([], False))
+                merged[(src["namespace"], src["name"], src["field"])] = (listed + transformations, True)
+            for src in whole:
+                transformations = [t for t in src.get("transformations") or [] if isinstance(t, dict)]
+                listed, direct = merged.get((src["namespace"], src["name"], src["field"]), ([], False))
+                merged[(src["namespace"], src["name"], src["field"])] = (listed + transformations, direct)
+            for (ns, name, field_name), (listed, per_field) in merged.items():
+                transformations = list({json.dumps(t, sort_keys=True): t for t in listed}.values())
+                direct = [t for t in transformations if t.get("type") == "DIRECT"]
+                first = direct[0] if direct else transformations[0] if transformations else {}
+                kind = first.get("type") or (None if per_field else "INDIRECT")
                 props = {"type": kind, "subtype": first.get("subtype"), "transformations": transformations,
                          "job": job, "via": "openlineage"}
-                src_ds = dataset_ref(src["namespace"], src["name"])
-                source = ("column", column_key(src["namespace"], src["name"], src["field"]))
+                src_ds = dataset_ref(ns, name)
+                source = self.name_column(ns, name, field_name)
                 self.edges += [(src_ds, "has_column", source, None), (target, "derived_from", source, props)]
                 if src_ds != ds.ref:
                     self.edges.append((ds.ref, "derived_from", src_ds, {"job": job, "via": "openlineage"}))
@@ -463,10 +493,15 @@ class _Fold:
         return ref
 
     def flush(self) -> None:
-        if self.columns:
-            self.load(list(self.columns))
+        if self.columns or self.named:
+            self.load([*self.columns, *self.named])
             for col, (name, props) in self.columns.items():
                 self.put(col, name, {**self.current(col), **props})
+            for ref, (name, props) in self.named.items():
+                current = self.current(ref)
+                if ref in self.columns or all(current.get(k) == v for k, v in props.items()):
+                    continue
+                self.put(ref, name, {**current, **props})
         for ref in self.new_schema:
             self.graph.remove_edges(src=ref, rel="has_column", session=self.s)
         changed = [(ref, name, props) for ref, (name, props) in self.nodes.items()

@@ -45,6 +45,25 @@ def _node_candidates(kind: str, rest: str) -> list[tuple[str, str]]:
     return out
 
 
+def split_key(key: str) -> tuple[str, str]:
+    """Namespace and name of a ``namespace/name`` graph key whose node does not say them (a
+    fallback: nodes keep both as properties, which are read instead). A URI namespace keeps its
+    authority (``s3://bucket`` + ``/warehouse/t``, ``hive://h:9083`` + ``db.t``)."""
+    scheme, sep, rest = key.partition("://")
+    if sep and "/" not in scheme:
+        authority, _, name = rest.partition("/")
+        return f"{scheme}://{authority}", name
+    ns, _, name = key.partition("/")
+    return ns, name
+
+
+def _names(key: str, props: dict[str, Any], name_key: str = "name") -> tuple[str, str]:
+    ns, name = props.get("namespace"), props.get(name_key)
+    if isinstance(ns, str) and isinstance(name, str):
+        return ns, name
+    return split_key(key)
+
+
 def resolve_node_id(store: Store, node_id: str) -> tuple[str, str]:
     """The graph node of a Marquez node id ``dataset:<namespace>:<name>`` or ``job:<namespace>:<name>``."""
     from sqlalchemy import select
@@ -78,9 +97,7 @@ def _bad_input(message: str, hint: str | None = None) -> MeshfabricError:
 def _marquez_id(kind: str, key: str, props: dict[str, Any]) -> str:
     if kind == "product":
         return f"dataset:{MESH_NAMESPACE}:{key}"
-    ns, name = props.get("namespace"), props.get("name")
-    if not (isinstance(ns, str) and isinstance(name, str)):
-        ns, _, name = key.partition("/")
+    ns, name = _names(key, props)
     return f"{'job' if kind == 'job' else 'dataset'}:{ns}:{name}"
 
 
@@ -94,7 +111,7 @@ def _dataset_data(kind: str, key: str, props: dict[str, Any], created: Any, upda
     if kind == "product":
         ns, name = MESH_NAMESPACE, key
     else:
-        ns, name = props.get("namespace") or key.partition("/")[0], props.get("name") or key.partition("/")[2]
+        ns, name = _names(key, props)
     facets = props.get("facets") or {}
     raw_fields = props.get("fields") if isinstance(props.get("fields"), list) else props.get("columns")
     fields = [{"name": f.get("name"), "type": f.get("type"), "tags": [], "description": f.get("description")}
@@ -125,7 +142,7 @@ def _run_data(key: str, props: dict[str, Any], created: Any, updated: Any) -> di
 
 def _job_data(key: str, props: dict[str, Any], created: Any, updated: Any,
               latest: dict[str, Any] | None) -> dict[str, Any]:
-    ns, name = props.get("namespace") or key.partition("/")[0], props.get("name") or key.partition("/")[2]
+    ns, name = _names(key, props)
     facets = props.get("facets") or {}
     location = (facets.get("sourceCodeLocation") or {}).get("url") if isinstance(facets.get("sourceCodeLocation"),
                                                                                    dict) else None
@@ -319,18 +336,23 @@ def marquez_column_lineage(store: Store, node_id: str, depth: int = DEFAULT_DEPT
                 owner[ckey] = (dkind, dkey, dict(dprops or {}))
 
     def describe(ref: Ref) -> tuple[str, str, str]:
+        """Namespace, dataset and field of a column as the events named them (kept on the column
+        node, never re-split from its key: both namespace and name may hold '/' and '.')."""
         props = columns.get(ref, {})
+        ns, name, field = props.get("namespace"), props.get("datasetName"), props.get("field")
+        if isinstance(ns, str) and isinstance(name, str) and isinstance(field, str):
+            return ns, name, field
         if ref[1] in owner:
             dkind, dkey, dprops = owner[ref[1]]
             field = ref[1][len(dkey) + 1:] if ref[1].startswith(dkey + ".") else ref[1].rpartition(".")[2]
             if dkind == "product":
                 return MESH_NAMESPACE, dkey, field
-            return (str(dprops.get("namespace") or dkey.partition("/")[0]),
-                    str(dprops.get("name") or dkey.partition("/")[2]), field)
+            return (*_names(dkey, dprops), field)
         dkey, _, field = ref[1].rpartition(".")
+        if isinstance(props.get("dataset"), str) and ref[1].startswith(props["dataset"] + "."):
+            dkey, field = props["dataset"], ref[1][len(props["dataset"]) + 1:]
         if "/" in dkey:
-            ns, _, name = dkey.partition("/")
-            return ns, name, str(props.get("field") or field)
+            return (*split_key(dkey), str(props.get("field") or field))
         return MESH_NAMESPACE, dkey, field
 
     names = {ref: describe(ref) for ref in columns}
@@ -343,10 +365,19 @@ def marquez_column_lineage(store: Store, node_id: str, depth: int = DEFAULT_DEPT
             if out != ref or src not in names:
                 continue
             sns, sname, sfield = names[src]
+            # exactly the transformations sent (none when none were); an edge of other lineage
+            # (SQL, product specs) says only a type and subtype
+            if isinstance(eprops.get("transformations"), list):
+                transformations = eprops["transformations"]
+            elif eprops.get("type"):
+                transformations = [{"type": eprops.get("type"), "subtype": eprops.get("subtype")}]
+            else:
+                transformations = []
+            described = next((t.get("description") for t in transformations if isinstance(t, dict)
+                              and t.get("type") == eprops.get("type")), None)
             inputs.append({"namespace": sns, "dataset": sname, "datasetVersion": None, "field": sfield,
-                           "transformationDescription": (eprops.get("transformations") or [{}])[0].get("description"),
-                           "transformationType": eprops.get("type"), "transformations": eprops.get("transformations")
-                           or [{"type": eprops.get("type"), "subtype": eprops.get("subtype")}]})
+                           "transformationDescription": described, "transformationType": eprops.get("type"),
+                           "transformations": transformations})
         node = ids[ref]
         graph.append({"id": node, "type": "DATASET_FIELD",
                       "data": {"namespace": ns, "dataset": name, "datasetVersion": None, "field": field,

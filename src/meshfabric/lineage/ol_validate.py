@@ -7,6 +7,13 @@ a problem is reported where it is, not as "not valid under any of the given sche
 known facet against its facet schema where the spec places it; unknown (custom) facets only need
 the base facet fields. Every problem names its JSON path.
 
+JSON Schema 2020-12 leaves ``format`` an annotation and producers send values such as Spark's
+``dataSource.uri: "file"``, so the validation is strict where the spec is (types, required
+fields, enums) and for the formats meshfabric relies on — ``date-time`` (times are compared and
+stored, a date alone is no time) and ``uuid`` (a run's identity) — while any other format
+deviation (``uri``) is a warning: :func:`check_event` returns both, :func:`validate_event` the
+problems only.
+
 >>> validate_event({"eventTime": "2024-05-01T10:00:00Z", "producer": "https://example.com/p",
 ...                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
 ...                 "job": {"namespace": "airflow"}})
@@ -31,6 +38,10 @@ _LOCATIONS = {"RunFacet": "run", "JobFacet": "job", "DatasetFacet": "dataset",
               "InputDatasetFacet": "input", "OutputDatasetFacet": "output"}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S*$")
+#: a date-time has a date and a time of day (RFC 3339 ``date-time``); the offset may be omitted
+_DATE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+#: formats refused when broken; any other broken format is a warning
+STRICT_FORMATS = frozenset({"date-time", "uuid"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,7 +99,7 @@ def _format_checker() -> Any:
     @checker.checks("date-time")
     def _date_time(value: object) -> bool:
         # ISO 8601 as producers write it: the spec's own examples omit the offset (read as UTC)
-        return not isinstance(value, str) or parse_time(value) is not None
+        return not isinstance(value, str) or (bool(_DATE_TIME.match(value)) and parse_time(value) is not None)
 
     @checker.checks("uri")
     def _uri(value: object) -> bool:
@@ -167,8 +178,15 @@ def _describe(error: Any, prefix: tuple[Any, ...]) -> EventProblem:
     return EventProblem(_json_path(path), error.message)
 
 
-def _check(instance: Any, ref: str, prefix: tuple[Any, ...]) -> list[EventProblem]:
-    return [_describe(leaf, prefix) for e in _validator(ref).iter_errors(instance) for leaf in _leaves(e)]
+def _lenient(error: Any) -> bool:
+    return error.validator == "format" and error.validator_value not in STRICT_FORMATS
+
+
+def _check(instance: Any, ref: str, prefix: tuple[Any, ...]) -> tuple[list[EventProblem], list[EventProblem]]:
+    """Problems and warnings (lenient format deviations) of ``instance`` against ``ref``."""
+    leaves = [leaf for e in _validator(ref).iter_errors(instance) for leaf in _leaves(e)]
+    return ([_describe(leaf, prefix) for leaf in leaves if not _lenient(leaf)],
+            [_describe(leaf, prefix) for leaf in leaves if _lenient(leaf)])
 
 
 def event_kind(event: Any) -> str | None:
@@ -185,24 +203,36 @@ def event_kind(event: Any) -> str | None:
 
 
 def validate_event(event: Any) -> list[EventProblem]:
-    """Every way ``event`` breaks the OpenLineage spec (empty when it is valid)."""
+    """Every way ``event`` breaks the OpenLineage spec (empty when it is valid); format
+    deviations the spec tolerates are not among them (see :func:`check_event`)."""
+    return check_event(event)[0]
+
+
+def check_event(event: Any) -> tuple[list[EventProblem], list[EventProblem]]:
+    """The problems of ``event`` (it is refused when there are any) and its warnings: values
+    that break a ``format`` other than date-time and uuid, such as Spark's ``dataSource.uri:
+    "file"`` — accepted, since JSON Schema does not oblige format validation."""
     if not isinstance(event, dict):
-        return [EventProblem("$", f"an OpenLineage event is a JSON object, not {type(event).__name__}")]
+        return [EventProblem("$", f"an OpenLineage event is a JSON object, not {type(event).__name__}")], []
     kind = event_kind(event)
     if kind is None:
         return [EventProblem("$", "not an OpenLineage event: a RunEvent has run and job, a DatasetEvent "
-                                  "has dataset, a JobEvent has job (none of them is present)")]
+                                  "has dataset, a JobEvent has job (none of them is present)")], []
     name = {"run": "RunEvent", "dataset": "DatasetEvent", "job": "JobEvent"}[kind]
-    problems = _check(event, f"{CORE_ID}#/$defs/{name}", ())
+    problems, warnings = _check(event, f"{CORE_ID}#/$defs/{name}", ())
     for loc, path, facets in _facet_containers(event, kind):
         for key, facet in facets.items():
             ref = _spec().facets.get((loc, key))
             if ref is None or not isinstance(facet, dict) or facet.get("_deleted") is True:
                 continue
-            problems += _check(facet, ref, (*path, key))
-    seen: set[EventProblem] = set()
-    unique = [p for p in problems if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
-    return sorted(unique, key=lambda p: p.path)
+            found, warned = _check(facet, ref, (*path, key))
+            problems += found
+            warnings += warned
+    return _unique(problems), _unique(warnings)
+
+
+def _unique(problems: list[EventProblem]) -> list[EventProblem]:
+    return sorted(dict.fromkeys(problems), key=lambda p: p.path)
 
 
 def _facet_containers(event: dict[str, Any], kind: str) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:

@@ -4,7 +4,8 @@ them raw, and fold them into the lineage graph.
 This module gathers the public names of four, one step each:
 
 * :mod:`.ol_validate` — every way an event breaks the spec (offline, against the bundled
-  schemas), each with its JSON path: :func:`validate_event`, :class:`InvalidOpenLineageEvent`;
+  schemas), each with its JSON path: :func:`validate_event`, :class:`InvalidOpenLineageEvent`,
+  and the format deviations it tolerates as warnings: :func:`check_event`;
 * :mod:`.ol_names` — which graph node an OpenLineage dataset, column or run is
   (:func:`dataset_ref`, :func:`products_by_table`);
 * :mod:`.ol_fold` — :func:`ingest_openlineage` stores an event raw and folds it into the
@@ -51,8 +52,10 @@ from meshfabric.lineage.ol_read import (
 from meshfabric.lineage.ol_validate import (
     CORE_ID,
     MAX_NESTING,
+    STRICT_FORMATS,
     EventProblem,
     InvalidOpenLineageEvent,
+    check_event,
     event_kind,
     validate_event,
 )
@@ -64,6 +67,7 @@ __all__ = [
     "MAX_GRAPH_DEPTH",
     "MAX_NESTING",
     "MESH_NAMESPACE",
+    "STRICT_FORMATS",
     "TERMINAL_STATES",
     "URL_LIMIT",
     "DatasetRef",
@@ -73,6 +77,7 @@ __all__ = [
     "ParsedEvent",
     "Ref",
     "canonical_run_id",
+    "check_event",
     "column_key",
     "dataset_ref",
     "event_kind",
