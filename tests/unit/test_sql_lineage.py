@@ -282,7 +282,42 @@ CASES = [
          [("dbo.t.a", "dbo.u.x")], id="tsql-go-batches"),
     case("BEGIN; INSERT INTO u SELECT a FROM t; COMMIT;", "postgres", ["t"], ["u"], [("t.a", "u.a")],
          id="script-transaction"),
+    # ---- procedure bodies, T-SQL batches, Athena ----
+    case("CREATE PROCEDURE p()\nBEGIN\nINSERT INTO t2 (c1) SELECT c1 FROM t1;\nINSERT INTO t3 (c2) SELECT c2 FROM t2;\n"
+         "END", "bigquery", ["t1", "t2"], ["t2", "t3"], [("t1.c1", "t2.c1"), ("t2.c2", "t3.c2")],
+         id="procedure-body-analysed"),
+    case("CREATE PROCEDURE p AS BEGIN SELECT c1 FROM t1; END", "tsql", ["t1"], [], [("t1.c1", "c1")],
+         id="tsql-procedure-body-analysed"),
+    case("insert into tab1 select * from foo\ninsert into tab2 select * from bar", "tsql", ["bar", "foo"],
+         ["tab1", "tab2"], [("bar.*", "tab2.*"), ("foo.*", "tab1.*")], id="tsql-batch-without-semicolons"),
+    case("UPDATE sr SET sr.Name += ' - x' FROM Production.ScrapReason AS sr JOIN Production.WorkOrder AS wo "
+         "ON sr.ScrapReasonID = wo.ScrapReasonID", "tsql", ["production.scrapreason", "production.workorder"],
+         ["production.scrapreason"], [("production.scrapreason.name", "production.scrapreason.name")],
+         id="tsql-compound-assignment"),
+    case("SELECT col1 FROM `schema1`.`tab1`", "athena", ["schema1.tab1"], [], [("schema1.tab1.col1", "col1")],
+         id="athena-backquoted-names"),
 ]
+
+
+def test_script_end_to_end() -> None:
+    """sqllineage's reading of a script: intermediate tables are neither source nor target, column
+    edges run through them; a renamed table continues under its new name; a dropped one vanishes."""
+    sql = "INSERT INTO t SELECT x AS a FROM s1; INSERT INTO u SELECT a AS b FROM t"
+    got = sql_lineage(sql, end_to_end=True)
+    assert got == {"sources": ["s1"], "targets": ["u"], "columns": [["s1.x", "u.b"]]}
+    assert sql_lineage(sql)["columns"] == [["s1.x", "t.a"], ["t.a", "u.b"]]  # the default: every statement's edges
+    assert sql_lineage("INSERT INTO t1 SELECT * FROM t2; ALTER TABLE t1 RENAME TO t3", end_to_end=True)[
+        "targets"] == ["t3"]
+    assert sql_lineage("CREATE TABLE t1 AS SELECT 1; DROP TABLE IF EXISTS t1", end_to_end=True)["targets"] == []
+    assert sql_lineage("INSERT INTO t SELECT * FROM t", end_to_end=True)["sources"] == ["t"]  # a self-loop is both
+
+
+def test_indirect_edges_are_an_option() -> None:
+    sql = ("INSERT INTO u SELECT CASE WHEN c = 1 THEN v END AS r, row_number() OVER (PARTITION BY k ORDER BY o) AS n"
+           " FROM t")
+    assert sql_lineage(sql)["columns"] == [["t.v", "u.r"]]
+    assert sql_lineage(sql, indirect=True)["columns"] == [["t.c", "u.r"], ["t.k", "u.n"], ["t.o", "u.n"],
+                                                          ["t.v", "u.r"]]
 
 
 @pytest.mark.parametrize(("sql", "dialect", "schema", "sources", "targets", "columns"), CASES)

@@ -14,11 +14,12 @@ _FROM_SQL = ("ColumnLineage", "ColumnRef", "InputField", "SqlLineage", "SqlLinea
              "Transformation")
 
 
-def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
+                indirect: bool = False, end_to_end: bool = False) -> dict[str, Any]:
     """Table and column lineage of a SQL statement or script; see :func:`meshfabric.query.lineage.sql_lineage`."""
     from meshfabric.query.lineage import sql_lineage as _impl
 
-    return _impl(sql, dialect=dialect, schema=schema)
+    return _impl(sql, dialect=dialect, schema=schema, indirect=indirect, end_to_end=end_to_end)
 
 
 def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> SqlLineage:

@@ -181,7 +181,16 @@ class SqlLineage:
         def touched(t: str) -> bool:
             return any(t in e for e in edges)
 
-        for st in self.statements:
+        units: list[StatementLineage] = []
+        for st in self.statements:  # a procedure's body statements share its number: one unit, as one statement
+            if units and units[-1].index == st.index and not (st.drops or st.renames or units[-1].drops
+                                                                or units[-1].renames):
+                units[-1] = StatementLineage(index=st.index, kind=units[-1].kind,
+                                             sources=sorted(set(units[-1].sources) | set(st.sources)),
+                                             targets=sorted(set(units[-1].targets) | set(st.targets)))
+            else:
+                units.append(st)
+        for st in units:
             if st.drops:
                 for t in st.drops:
                     if not touched(t):
@@ -216,9 +225,9 @@ class SqlLineage:
         read again in the script and keeps only first source → last target, as sqllineage's runner
         does; otherwise every statement's edges are listed."""
         edges = {e for st in self.statements for e in st.edges(indirect)}
-        edges = {(a, b) for a, b in edges if "." in b}  # a plain SELECT's output columns have no table
         if not end_to_end:
             return sorted(edges)
+        edges = {(a, b) for a, b in edges if "." in b}  # a plain SELECT's output columns have no table
         nxt: dict[str, set[str]] = {}
         for a, b in edges:
             nxt.setdefault(a, set()).add(b)
@@ -283,9 +292,15 @@ class SqlLineage:
             "dataset": field_list(dataset),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"sources": [...], "targets": [...], "columns": [[src, tgt], ...]}``."""
-        return {"sources": self.sources, "targets": self.targets, "columns": [list(e) for e in self.edges]}
+    def to_dict(self, indirect: bool = False, end_to_end: bool = False) -> dict[str, Any]:
+        """``{"sources": [...], "targets": [...], "columns": [[src, tgt], ...]}``; with ``end_to_end``
+        the script's tables and edges as a whole (:meth:`script_tables`, :meth:`column_edges`)."""
+        if end_to_end:
+            sources, targets = self.script_tables()
+        else:
+            sources, targets = self.sources, self.targets
+        return {"sources": sources, "targets": targets,
+                "columns": [list(e) for e in self.column_edges(indirect=indirect, end_to_end=end_to_end)]}
 
     def to_detail_dict(self) -> dict[str, Any]:
         """The summary plus, per statement, typed column edges and dataset-wide dependencies."""
@@ -311,15 +326,19 @@ class SqlLineage:
         return out
 
 
-def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
+                indirect: bool = False, end_to_end: bool = False) -> dict[str, Any]:
     """Table and column lineage of a SQL statement or script as plain lists.
 
     Returns ``{"sources": [...], "targets": [...], "columns": [["src_table.col", "tgt_table.col"], ...]}``:
-    table names as written (schema-qualified when the SQL qualifies them), lower-cased, sorted and
-    de-duplicated; ``columns`` holds the direct edges only. Raises :class:`SqlLineageError` on SQL
-    that does not parse.
+    table names as written (schema-qualified when the SQL qualifies them), lower-cased unless quoted,
+    sorted and de-duplicated; ``columns`` holds the direct edges only. ``indirect=True`` adds each
+    column's own indirect inputs (CASE conditions, window keys: what sqllineage calls lineage);
+    ``end_to_end=True`` reads a script as a whole: intermediate tables drop out of sources and
+    targets and column edges run from first source to last target. Raises :class:`SqlLineageError`
+    on SQL that does not parse.
     """
-    return analyze_sql(sql, dialect=dialect, schema=schema).to_dict()
+    return analyze_sql(sql, dialect=dialect, schema=schema).to_dict(indirect=indirect, end_to_end=end_to_end)
 
 
 def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> SqlLineage:
@@ -429,12 +448,28 @@ def _parse_script(sql: str, dialect: str | None) -> list[tuple[int, exp.Expr]]:
             chunks[-1].append(tok)
     out: list[tuple[int, exp.Expr]] = []
     number = 0
-    for chunk in chunks:
+    in_body = False
+    for chunk in [piece for c in chunks for piece in _unwrap_procedure(d, c, sql)]:
         if not chunk:
             continue
-        number += 1
+        if chunk[0] is _BODY_MARK:  # a procedure's body statements keep the number of its CREATE PROCEDURE
+            in_body = True
+            chunk = chunk[1:]
+            if not chunk:
+                continue
+        elif in_body and _is_block_end(chunk):
+            in_body = False
+            continue  # the END closing a procedure body split off its CREATE PROCEDURE
+        elif not in_body:
+            number += 1
         try:
-            parsed = d.parser(error_level=ErrorLevel.IMMEDIATE).parse(chunk, sql)
+            try:
+                parsed = d.parser(error_level=ErrorLevel.IMMEDIATE).parse(chunk, sql)
+            except ParseError:
+                retried = _reparse(d, dialect, chunk, sql)
+                if retried is None:
+                    raise
+                parsed = retried
         except ParseError as exc:
             info = exc.errors[0] if exc.errors else {}
             line, col = info.get("line") or chunk[0].line, info.get("col") or chunk[0].col
@@ -454,10 +489,94 @@ def _parse_script(sql: str, dialect: str | None) -> list[tuple[int, exp.Expr]]:
                 statement=number, line=chunk[0].line, column=chunk[0].col,
                 hint="flatten the nesting (a CTE per level reads better, and is analysed however long the chain)",
             ) from None
-        for stmt in parsed:
-            if stmt is not None:
-                out.append((number, stmt))
+        for k, stmt in enumerate(x for x in parsed if x is not None):
+            if k and not in_body:
+                number += 1  # statements of a T-SQL batch written without semicolons
+            out.append((number, stmt))
     return out
+
+
+#: first token of a procedure body split off its CREATE PROCEDURE (see :func:`_unwrap_procedure`)
+_BODY_MARK: Any = object()
+
+#: words that start a T-SQL statement (batches may leave out the semicolons between them)
+_TSQL_STARTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE",
+                          "DECLARE", "SET", "EXEC", "EXECUTE", "PRINT", "USE"})
+_COMPOUND_ASSIGN = re.compile(r"([\w.\[\]\"]+)\s*([-+*/%&|^])=(?!=)")
+
+
+def _is_block_end(chunk: list[Any]) -> bool:
+    texts = [t.text.upper() for t in chunk]
+    return texts in (["/"], ["END", "/"]) or (texts[:1] == ["END"] and len(texts) <= 2)
+
+
+def _unwrap_procedure(d: Any, chunk: list[Any], sql: str) -> list[list[Any]]:
+    """``CREATE PROCEDURE p() [AS] BEGIN stmt; stmt; END``: the header and the body's first
+    statement arrive in one chunk. Split them so the body's statements are analysed like any other
+    (the closing END is dropped by the caller); kept whole when the body does not parse alone."""
+    from sqlglot.errors import ErrorLevel, ParseError
+
+    texts = [t.text.upper() for t in chunk]
+    if texts[:1] != ["CREATE"] or not ({"PROCEDURE", "PROC"} & set(texts[1:5])) or "BEGIN" not in texts:
+        return [chunk]
+    i = texts.index("BEGIN")
+    head = chunk[:i - 1] if i and texts[i - 1] in ("AS", "IS") else chunk[:i]
+    body = chunk[i + 1:]
+    body_texts = texts[i + 1:]
+    if body_texts and body_texts[-1] == "END" and \
+            body_texts.count("END") == body_texts.count("BEGIN") + body_texts.count("CASE") + 1:
+        body = body[:-1]  # CREATE PROCEDURE p AS BEGIN SELECT 1 END: no semicolon before the END
+    try:
+        d.parser(error_level=ErrorLevel.IMMEDIATE).parse(head, sql)
+        if body:
+            d.parser(error_level=ErrorLevel.IMMEDIATE).parse(body, sql)
+    except ParseError:
+        return [chunk]
+    return [head, [_BODY_MARK, *body]] if body else [head, [_BODY_MARK]]
+
+
+def _reparse(d: Any, dialect: str | None, chunk: list[Any], sql: str) -> list[Any] | None:
+    """Second chances for a chunk that does not parse: a T-SQL batch without semicolons between its
+    statements, T-SQL's compound assignment ``SET x += 1``, Athena's Hive-style backquoted names."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import ErrorLevel, ParseError, TokenError
+
+    def parse(dd: Any, tokens: list[Any], text: str) -> list[Any] | None:
+        try:
+            return dd.parser(error_level=ErrorLevel.IMMEDIATE).parse(tokens, text)
+        except (ParseError, TokenError):
+            return None
+
+    text = sql[chunk[0].start:chunk[-1].end + 1]
+    if dialect == "tsql":
+        pieces: list[list[Any]] = [[]]
+        depth = 0
+        for tok in chunk:
+            word = tok.text.upper()
+            depth += word == "("
+            depth -= word == ")"
+            starts = word in _TSQL_STARTS or (word in ("SELECT", "WITH") and pieces[-1] and
+                                              pieces[-1][0].text.upper() in ("SELECT", "WITH", "UPDATE", "DELETE"))
+            if depth == 0 and starts and pieces[-1] and not (word == "SET" and pieces[-1][0].text.upper() == "UPDATE"):
+                pieces.append([])
+            pieces[-1].append(tok)
+        if len(pieces) > 1:
+            parsed = [parse(d, p, sql) for p in pieces]
+            if all(x is not None for x in parsed):
+                return [stmt for x in parsed if x for stmt in x]
+        rewritten = _COMPOUND_ASSIGN.sub(lambda m: f"{m.group(1)} = {m.group(1)} {m.group(2)}", text)
+        if rewritten != text:
+            try:
+                return parse(d, d.tokenize(rewritten), rewritten)
+            except TokenError:
+                return None
+    if dialect == "athena":
+        hive = Dialect.get_or_raise("hive")
+        try:
+            return parse(hive, hive.tokenize(text), text)
+        except TokenError:
+            return None
+    return None
 
 
 # -- names -----------------------------------------------------------------------------------------
@@ -1291,7 +1410,9 @@ class _StatementAnalyzer:
             target = target.this
         if not isinstance(target, exp.Table) or kind not in ("table", "view"):
             self.result.kind = f"create_{kind}" if kind else "create"
-            if kind in ("procedure", "function"):
+            body = stmt.expression
+            split_off = isinstance(body, exp.Block) and not any(body.expressions)  # see _unwrap_procedure
+            if kind in ("procedure", "function") and not split_off:
                 self.result.warnings.append(f"{self.label}: the body of CREATE {kind.upper()} is not analysed")
             return
         tname = _table_name(target)
