@@ -424,3 +424,16 @@ def test_concurrent_senders(server: Server) -> None:
     down = server.get("/api/v1/lineage/downstream", node=f"{space}/shared").json()
     assert sorted(n["key"] for n in down["nodes"]) == sorted(f"{space}/out{i}" for i in range(8))
     assert server.get("/api/v1/lineage/events", namespace=space, limit=1).json()["total"] == 8 * 4 * 3
+
+
+def test_format_deviations_come_back_as_warnings(server: Server) -> None:
+    """Spark sends ``dataSource.uri: "file"``: the spec describes a URI but does not oblige it, so
+    the event is stored as sent and the answer says what departs from the format."""
+    event = _valid()
+    event["inputs"] = [{"namespace": "file", "name": "/tmp/spark/in", "facets": {"dataSource": {
+        "_producer": "https://example.com/p",
+        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasourceDatasetFacet.json#/$defs/DatasourceDatasetFacet",
+        "name": "file", "uri": "file"}}}]
+    r = server.post(event)
+    assert r.status_code == 201, r.text
+    assert [w["path"] for w in r.json()["warnings"]] == ["$.inputs[0].facets.dataSource.uri"]

@@ -199,6 +199,13 @@ class MarquezGraph(BaseModel):
     graph: list[Annotated[MarquezDatasetNode | MarquezJobNode | MarquezFieldNode, Field(discriminator="type")]]
 
 
+class EventWarning(BaseModel):
+    """Where an event departs from a format the spec describes, and how."""
+
+    path: str
+    message: str
+
+
 class IngestResult(BaseModel):
     """One OpenLineage event stored as row ``id``, or recognised as a ``duplicate`` of it."""
 
@@ -209,6 +216,9 @@ class IngestResult(BaseModel):
     runId: str | None
     job: str | None
     duplicate: bool
+    warnings: list[EventWarning] = Field(default_factory=list,
+                                         description="values the spec describes but does not oblige (e.g. a "
+                                                     "dataSource uri that is not one): stored as sent")
 
 
 class LineageEventRecord(BaseModel):
