@@ -312,6 +312,14 @@ def test_script_end_to_end() -> None:
     assert sql_lineage("INSERT INTO t SELECT * FROM t", end_to_end=True)["sources"] == ["t"]  # a self-loop is both
 
 
+def test_ambiguous_column_can_stay_unresolved() -> None:
+    sql = "INSERT INTO tgt SELECT col1 FROM t1 JOIN t2 ON t1.id = t2.id"
+    assert sql_lineage(sql)["columns"] == [["t1.col1", "tgt.col1"], ["t2.col1", "tgt.col1"]]  # the default: all
+    assert sql_lineage(sql, ambiguous="unresolved")["columns"] == [["col1", "tgt.col1"]]
+    with pytest.raises(Exception, match="ambiguous must be"):
+        sql_lineage(sql, ambiguous="first")
+
+
 def test_indirect_edges_are_an_option() -> None:
     sql = ("INSERT INTO u SELECT CASE WHEN c = 1 THEN v END AS r, row_number() OVER (PARTITION BY k ORDER BY o) AS n"
            " FROM t")

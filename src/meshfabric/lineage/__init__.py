@@ -15,19 +15,20 @@ _FROM_SQL = ("ColumnLineage", "ColumnRef", "InputField", "SqlLineage", "SqlLinea
 
 
 def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
-                indirect: bool = False, end_to_end: bool = False) -> dict[str, Any]:
+                indirect: bool = False, end_to_end: bool = False, ambiguous: str = "all") -> dict[str, Any]:
     """Table and column lineage of a SQL statement or script; see :func:`meshfabric.query.lineage.sql_lineage`."""
     from meshfabric.query.lineage import sql_lineage as _impl
 
-    return _impl(sql, dialect=dialect, schema=schema, indirect=indirect, end_to_end=end_to_end)
+    return _impl(sql, dialect=dialect, schema=schema, indirect=indirect, end_to_end=end_to_end, ambiguous=ambiguous)
 
 
-def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> SqlLineage:
+def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
+                ambiguous: str = "all") -> SqlLineage:
     """Typed column lineage (OpenLineage transformation types) per statement; see
     :func:`meshfabric.query.lineage.analyze_sql`."""
     from meshfabric.query.lineage import analyze_sql as _impl
 
-    return _impl(sql, dialect=dialect, schema=schema)
+    return _impl(sql, dialect=dialect, schema=schema, ambiguous=ambiguous)
 
 
 def __getattr__(name: str) -> Any:

@@ -327,7 +327,7 @@ class SqlLineage:
 
 
 def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
-                indirect: bool = False, end_to_end: bool = False) -> dict[str, Any]:
+                indirect: bool = False, end_to_end: bool = False, ambiguous: str = "all") -> dict[str, Any]:
     """Table and column lineage of a SQL statement or script as plain lists.
 
     Returns ``{"sources": [...], "targets": [...], "columns": [["src_table.col", "tgt_table.col"], ...]}``:
@@ -336,24 +336,32 @@ def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
     column's own indirect inputs (CASE conditions, window keys: what sqllineage calls lineage);
     ``end_to_end=True`` reads a script as a whole: intermediate tables drop out of sources and
     targets and column edges run from first source to last target. Raises :class:`SqlLineageError`
-    on SQL that does not parse.
+    on SQL that does not parse. ``ambiguous``: see :func:`analyze_sql`.
     """
-    return analyze_sql(sql, dialect=dialect, schema=schema).to_dict(indirect=indirect, end_to_end=end_to_end)
+    return analyze_sql(sql, dialect=dialect, schema=schema, ambiguous=ambiguous).to_dict(
+        indirect=indirect, end_to_end=end_to_end)
 
 
-def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None) -> SqlLineage:
+def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
+                ambiguous: str = "all") -> SqlLineage:
     """Typed lineage of every statement of ``sql``; see :class:`SqlLineage`.
 
     ``schema`` is ``{table: {column: type}}`` (or nested by db / catalog, as sqlglot's MappingSchema
     takes it); it expands ``*`` and attributes unqualified columns. Tables created in the script
-    (CREATE TABLE / VIEW) are added to it for the statements after them.
+    (CREATE TABLE / VIEW) are added to it for the statements after them. An unqualified column that
+    several tables of its query could hold is attributed to all of them (``ambiguous="all"``, the
+    default) or left unresolved (``ambiguous="unresolved"``: a source column without a table, named
+    by the column alone, as sqllineage reports it); either way with a warning.
     """
-
+    if ambiguous not in ("all", "unresolved"):
+        raise SqlLineageError(f"ambiguous must be 'all' or 'unresolved', not {ambiguous!r}")
     dialect = _dialect_name(dialect)
     token = _DIALECT.set(dialect)
+    amb = _AMBIGUOUS.set(ambiguous)
     try:
         return _analyze(sql, dialect, schema)
     finally:
+        _AMBIGUOUS.reset(amb)
         _DIALECT.reset(token)
 
 
@@ -583,6 +591,8 @@ def _reparse(d: Any, dialect: str | None, chunk: list[Any], sql: str) -> list[An
 
 #: the dialect of the analysis running in this thread / task (quoted names keep their case where it matters)
 _DIALECT: ContextVar[str | None] = ContextVar("meshfabric_sql_dialect", default=None)
+#: how the running analysis treats an unqualified column several tables could hold (see analyze_sql)
+_AMBIGUOUS: ContextVar[str] = ContextVar("meshfabric_sql_ambiguous", default="all")
 
 #: Spark / Databricks ``parquet.`/path``` reads files: the name is the path
 _FILE_FORMATS = frozenset({"parquet", "json", "csv", "orc", "avro", "text", "delta", "binaryfile", "iceberg"})
@@ -957,6 +967,8 @@ class _QueryLineage:
         if len(candidates) > 1:
             self._warn(f"column '{name}' could belong to any of {', '.join(sorted(candidates))}; "
                        "qualify it or pass a schema")
+            if _AMBIGUOUS.get() == "unresolved":
+                return {InputField(ColumnRef("", name), _IDENT)}  # no table: str() is the column alone
         found: set[InputField] = set()
         for alias in candidates:
             found |= self._from_source(sources[alias], name)
@@ -1075,7 +1087,7 @@ class _QueryLineage:
                     continue
                 found |= self.refs(scope, part.this if isinstance(part, (exp.Where, exp.Having, exp.Qualify))
                                    else part, ctx)
-        return {f for f in found if f.source.table}
+        return {f for f in found if f.source.table}  # an unresolved column ("" table) decides nothing known
 
 
 def _bump(ctx: Transformation, sub: str) -> Transformation:
@@ -1286,7 +1298,7 @@ class _StatementAnalyzer:
                     break
                 name = names[i]
             tgt = ColumnRef(target, name)
-            per_target.setdefault(tgt, set()).update(f for f in refs if f.source.table)
+            per_target.setdefault(tgt, set()).update(f for f in refs if f.source.table is not None)
         for tgt, refs in per_target.items():
             self.result.columns.append(ColumnLineage(target=tgt, inputs=sorted(refs)))
         self.result.dataset = sorted(set(self.result.dataset) | ql.dataset_dependencies())
