@@ -141,7 +141,7 @@ def test_unreadable_inputs_exit_2(tmp_path: Path) -> None:
 def test_warnings_go_to_stderr_and_keep_json_clean() -> None:
     res = runner.invoke(app, ["lineage", "sql", "-", "--json"], input="SELECT a FROM t JOIN s ON t.id = s.id")
     assert res.exit_code == 0
-    assert json.loads(res.stdout)["columns"] == [["s.a", "a"], ["t.a", "a"]]
+    assert json.loads(res.stdout)["columns"] == [["a", "a"]]  # unresolved: either table may hold it
     assert "could belong to any of s, t" in res.stderr
 
 

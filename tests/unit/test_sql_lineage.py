@@ -37,8 +37,8 @@ CASES = [
          [("orders.id", "id"), ("customers.name", "name")], id="join-aliases"),
     case("SELECT o.id, c.name FROM orders o LEFT JOIN customers c USING (cid)", "mysql", ["customers", "orders"], [],
          [("orders.id", "id"), ("customers.name", "name")], id="join-using"),
-    case("SELECT a FROM t JOIN s ON t.id = s.id", None, ["s", "t"], [], [("t.a", "a"), ("s.a", "a")],
-         id="ambiguous-unqualified-without-schema"),
+    case("SELECT a FROM t JOIN s ON t.id = s.id", None, ["s", "t"], [], [("a", "a")],
+         id="ambiguous-unqualified-stays-unresolved"),
     case("SELECT a, b FROM t JOIN s ON t.id = s.id", None, ["s", "t"], [], [("t.a", "a"), ("s.b", "b")],
          schema=S_TS, id="unqualified-placed-by-schema"),
     case("SELECT t.a FROM t CROSS JOIN s", None, ["s", "t"], [], [("t.a", "a")], id="cross-join"),
@@ -312,10 +312,10 @@ def test_script_end_to_end() -> None:
     assert sql_lineage("INSERT INTO t SELECT * FROM t", end_to_end=True)["sources"] == ["t"]  # a self-loop is both
 
 
-def test_ambiguous_column_can_stay_unresolved() -> None:
+def test_an_ambiguous_column_stays_unresolved_unless_asked_for_all() -> None:
     sql = "INSERT INTO tgt SELECT col1 FROM t1 JOIN t2 ON t1.id = t2.id"
-    assert sql_lineage(sql)["columns"] == [["t1.col1", "tgt.col1"], ["t2.col1", "tgt.col1"]]  # the default: all
-    assert sql_lineage(sql, ambiguous="unresolved")["columns"] == [["col1", "tgt.col1"]]
+    assert sql_lineage(sql)["columns"] == [["col1", "tgt.col1"]]  # the default: no guess
+    assert sql_lineage(sql, ambiguous="all")["columns"] == [["t1.col1", "tgt.col1"], ["t2.col1", "tgt.col1"]]
     with pytest.raises(Exception, match="ambiguous must be"):
         sql_lineage(sql, ambiguous="first")
 

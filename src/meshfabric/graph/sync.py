@@ -398,7 +398,8 @@ def _analyze(sql: str, dialect: str | None, schema: dict[str, Any] | None
     port, typed by :func:`meshfabric.query.lineage.analyze_sql`."""
     from meshfabric.query.lineage import analyze_sql, iter_edges
 
-    result = analyze_sql(sql, dialect=dialect, schema=schema)
+    # impact analysis must not miss a column: an ambiguous one counts for every table that may hold it
+    result = analyze_sql(sql, dialect=dialect, schema=schema, ambiguous="all")
     edges = [(str(a), str(b), {"type": t.type, "subtype": t.subtype, "masking": t.masking or None})
              for a, b, t in iter_edges(result)]
     return list(result.sources), [(a, b, {k: v for k, v in p.items() if v is not None}) for a, b, p in edges]

@@ -15,7 +15,7 @@ _FROM_SQL = ("ColumnLineage", "ColumnRef", "InputField", "SqlLineage", "SqlLinea
 
 
 def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
-                indirect: bool = False, end_to_end: bool = False, ambiguous: str = "all") -> dict[str, Any]:
+                indirect: bool = False, end_to_end: bool = False, ambiguous: str = "unresolved") -> dict[str, Any]:
     """Table and column lineage of a SQL statement or script; see :func:`meshfabric.query.lineage.sql_lineage`."""
     from meshfabric.query.lineage import sql_lineage as _impl
 
@@ -23,7 +23,7 @@ def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
 
 
 def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
-                ambiguous: str = "all") -> SqlLineage:
+                ambiguous: str = "unresolved") -> SqlLineage:
     """Typed column lineage (OpenLineage transformation types) per statement; see
     :func:`meshfabric.query.lineage.analyze_sql`."""
     from meshfabric.query.lineage import analyze_sql as _impl

@@ -327,7 +327,7 @@ class SqlLineage:
 
 
 def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
-                indirect: bool = False, end_to_end: bool = False, ambiguous: str = "all") -> dict[str, Any]:
+                indirect: bool = False, end_to_end: bool = False, ambiguous: str = "unresolved") -> dict[str, Any]:
     """Table and column lineage of a SQL statement or script as plain lists.
 
     Returns ``{"sources": [...], "targets": [...], "columns": [["src_table.col", "tgt_table.col"], ...]}``:
@@ -343,15 +343,17 @@ def sql_lineage(sql: str, dialect: str | None = None, schema: dict[str, Any] | N
 
 
 def analyze_sql(sql: str, dialect: str | None = None, schema: dict[str, Any] | None = None, *,
-                ambiguous: str = "all") -> SqlLineage:
+                ambiguous: str = "unresolved") -> SqlLineage:
     """Typed lineage of every statement of ``sql``; see :class:`SqlLineage`.
 
     ``schema`` is ``{table: {column: type}}`` (or nested by db / catalog, as sqlglot's MappingSchema
     takes it); it expands ``*`` and attributes unqualified columns. Tables created in the script
     (CREATE TABLE / VIEW) are added to it for the statements after them. An unqualified column that
-    several tables of its query could hold is attributed to all of them (``ambiguous="all"``, the
-    default) or left unresolved (``ambiguous="unresolved"``: a source column without a table, named
-    by the column alone, as sqllineage reports it); either way with a warning.
+    several tables of its query could hold is left unresolved (``ambiguous="unresolved"``, the
+    default: a source column without a table, named by the column alone, as sqllineage reports it —
+    guessing would state lineage the SQL does not) or attributed to all of them (``ambiguous="all"``:
+    the conservative answer for impact analysis, which the metadata graph uses); either way with a
+    warning.
     """
     if ambiguous not in ("all", "unresolved"):
         raise SqlLineageError(f"ambiguous must be 'all' or 'unresolved', not {ambiguous!r}")
