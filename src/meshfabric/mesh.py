@@ -149,11 +149,15 @@ class Mesh:
 
         return LineageService(self.store, self.access)
 
-    @cached_property
+    @property
     def graph(self) -> MetadataGraph:
-        """The metadata graph: nodes, typed edges, property search, neighbours."""
+        """The raw metadata graph — every node and edge of every product, whoever may see it:
+        a workspace admin's tool (``graph.read``). Principals read lineage through
+        ``mesh.lineage`` and the catalog through ``mesh.search`` / ``mesh.products``, which
+        leave out what they may not discover."""
         from meshfabric.graph import MetadataGraph
 
+        self.access.decide(None, "graph.read")
         return MetadataGraph(self.store)
 
     # -- specs ------------------------------------------------------------------------------

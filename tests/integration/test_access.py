@@ -337,3 +337,18 @@ def test_a_referential_rule_shows_no_counts_measured_over_rows_hidden_in_the_ref
     [stored] = [r for r in mesh.quality.history("crm.customers", user="alice", limit=1)[0].results
                 if r.rule == "has_orders"]
     assert stored.failing_rows is None
+
+
+def test_the_raw_metadata_graph_is_a_workspace_admins(ws: Path) -> None:
+    """``mesh.graph`` shows every node of every product (quality scores included): an SDK user
+    acting as a principal without admin rights reads lineage and the catalog through the services
+    instead, which leave out what it may not discover."""
+    from meshfabric import Mesh
+
+    with Mesh.open(ws) as m:
+        m.apply()
+        setup_principals(m)
+        assert m.graph.get("product", "sales.orders") is not None  # the workspace admin
+        m.settings.acting = "alice"
+        with pytest.raises(AccessDenied, match="is not an admin"):
+            m.graph  # noqa: B018

@@ -110,6 +110,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("events.read", "admin", "read, follow or subscribe to the domain event log and its dead letters",
            on="workspace"),
     Action("events.write", "admin", "publish domain events of one's own, retry dead letters", on="workspace"),
+    Action("graph.read", "admin", "read the raw metadata graph (SDK mesh.graph): every node and property",
+           on="workspace"),
     Action("access.read", "admin", "read principals, groups, roles, grants, policies, effective policies and "
            "the audit log (a principal may read itself)", on="workspace"),
     Action("credentials.manage", "admin", "issue and revoke tokens, create, list and revoke API keys",
