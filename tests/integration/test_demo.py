@@ -80,6 +80,10 @@ def test_demo_runs_end_to_end_and_answers_correctly(tmp_path: Path, capsys: pyte
     assert "@" not in maria + frank and "***" in frank and " PT " in maria
     assert not any(country in maria for country in (" DE ", " FR ", " ES ", " NL ", " PL "))
     assert "refused: product 'sales.orders' not found" in text
+    # once she may discover it: the verdicts of its quality rules, never a value measured from its data
+    verdicts = text[text.index("maria sees its quality verdicts"):text.index("The audit trail of both")]
+    assert "score withheld" in verdicts and "values shown" not in verdicts and verdicts.count("values withheld") >= 5
+    assert "FAIL uniqueness_order_id" in verdicts
     trail = text[text.index("The audit trail of both"):]
     assert "denied" in trail and "allowed" in trail and "maria" in trail and "frank" in trail
     assert "domain events recorded" in text and "4 product.created" in text

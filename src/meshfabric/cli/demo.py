@@ -510,6 +510,14 @@ def access_round(mesh: Any, step: Callable[[str, Callable[[], object]], object],
             return exc
 
     say("access_denied", step("maria asks for sales.orders, which she was not granted", hidden))
+
+    def verdicts() -> object:
+        mesh.access.grant("marketing", "discover", product="sales.orders")
+        return mesh.quality.history("sales.orders", user="maria", limit=1)[0]
+
+    say("quality_withheld", step("sales lets marketing discover sales.orders: maria sees its quality verdicts, "
+                                 "not the values measured from its data", verdicts))
+
     def trail() -> object:
         return [e for user in ("maria", "frank") for e in mesh.access.audit_log(user=user, limit=5)]
 

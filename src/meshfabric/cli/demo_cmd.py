@@ -118,6 +118,14 @@ def demo(
                 masks = ", ".join(f"{m.column}: {m.mask}" for m in policy.masks.values() if m.mask != "clear")
                 rows = policy.row_filter.sql(dialect="duckdb") if policy.row_filter is not None else "all rows"
                 console.print(f"   {policy.principal}: masks {masks or 'none'}; rows: {rows}")
+        elif kind == "quality_withheld":
+            run = payload
+            score = "withheld" if run.score is None else f"{run.score:.3f}"
+            console.print(f"   {run.status}: score {score}")
+            for r in run.results:
+                mark, style = ("pass", "green") if r.passed else ("FAIL", "red" if r.severity == "error" else "yellow")
+                values = "values withheld" if r.observed is None and r.failing_rows is None else "values shown"
+                console.print(Text(f"   {mark} {r.rule:<32} {r.threshold}  ({values})", style=style), overflow="fold")
         elif kind == "access_result":
             user, result = payload
             data = result.arrow()
