@@ -144,7 +144,7 @@ def main() -> None:
         finally:
             if bounded is not None:
                 service.candidates_for = bounded
-        top = len(set(fast.fqns) & set(full.fqns)) / max(1, len(full.fqns))  # type: ignore[attr-defined]
+        top = len(set(fast.fqns) & set(full.fqns)) / len(full.fqns) if full.fqns else float(not fast.fqns)  # type: ignore[attr-defined]
         exact = fast.fqns == full.fqns  # type: ignore[attr-defined]
         agree.append(top)
         print(f"{kind:<7} {label[:32]:<32} {p50 * 1000:>7.1f} {p95 * 1000:>7.1f} {e50 * 1000:>8.1f} {e95 * 1000:>8.1f} "
