@@ -328,3 +328,23 @@ def product_catalog(connector: Any, products: dict[str, Any]) -> Any:
         columns = tuple(ProductColumn(c.name, c.type, c.nullable) for c in connector.columns(port))
         bindings[fqn] = ProductBinding(domain, name, connector.name, port, columns)
     return StaticCatalog(bindings, {connector.name: connector})
+
+
+def my_exec(database: str | None, *statements: str) -> list[Any]:
+    """Run statements on MariaDB in autocommit (``database``: a name, a ``mysql://`` URL, or None
+    for the server); the rows of the last one."""
+    import pymysql
+
+    if database and "://" in database:
+        database = database.rsplit("/", 1)[1]
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=database,
+                           charset="utf8mb4", autocommit=True)
+    try:
+        out: list[Any] = []
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+                out = list(cur.fetchall())
+        return out
+    finally:
+        conn.close()

@@ -11,7 +11,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlglot
 
-from helpers import pg_exec
+from helpers import my_exec, pg_exec
 from meshfabric.connectors import KINDS, get_connector
 from meshfabric.connectors.base import Connector, ScanRequest
 from meshfabric.errors import SourceError
@@ -384,24 +383,6 @@ class TestPostgres:
 
 # ---------------------------------------------------------------------------------------------
 # MariaDB
-
-
-def my_exec(url: str, *statements: str) -> list[Any]:
-    import pymysql
-
-    database = url.rsplit("/", 1)[1]
-    conn = pymysql.connect(
-        host="127.0.0.1", port=3306, user="root", password="", database=database, charset="utf8mb4", autocommit=True
-    )
-    try:
-        out: list[Any] = []
-        with conn.cursor() as cur:
-            for sql in statements:
-                cur.execute(sql)
-                out = list(cur.fetchall())
-        return out
-    finally:
-        conn.close()
 
 
 @pytest.mark.mariadb

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from helpers import pg_exec, product_catalog
+from helpers import my_exec, pg_exec, product_catalog
 from meshfabric.connectors import get_connector
 from meshfabric.connectors.base import Connector, Deadline, ScanRequest
 from meshfabric.errors import QueryTimeout, SourceError
@@ -160,21 +160,6 @@ def test_no_limit_leaves_postgres_scans_alone(pg: tuple[str, str, StaticCatalog]
 
 
 # -- MariaDB -------------------------------------------------------------------------------------
-
-
-def my_exec(database: str | None, *statements: str) -> list[Any]:
-    import pymysql
-
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=database, autocommit=True)
-    try:
-        out: list[Any] = []
-        with conn.cursor() as cur:
-            for sql in statements:
-                cur.execute(sql)
-                out = list(cur.fetchall())
-        return out
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import MESH_YAML, cli, default_store, pg_database, pg_exec, write
+from helpers import MESH_YAML, cli, default_store, my_exec, pg_database, pg_exec, write
 from meshfabric import Mesh, SourceError
 from meshfabric.api.app import create_app
 from meshfabric.query.result import json_dumps
@@ -172,25 +172,14 @@ def test_mysql_duplicate_key_is_refused_whole_with_a_clear_error(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import uuid
 
-    import pymysql
-
     table = f"places_{uuid.uuid4().hex[:8]}"
-    database = mysql_url.rsplit("/", 1)[1]
 
     def rows() -> list[tuple[object, ...]]:
-        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=database)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"SELECT id, name FROM `{table}` ORDER BY id")
-                return list(cur.fetchall())
-        finally:
-            conn.close()
+        return [tuple(r) for r in my_exec(mysql_url, f"SELECT id, name FROM `{table}` ORDER BY id")]
 
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=database, autocommit=True)
+    my_exec(mysql_url, f"CREATE TABLE `{table}` (id BIGINT PRIMARY KEY, name VARCHAR(20))",
+            f"INSERT INTO `{table}` VALUES (1, 'a'), (2, 'b')")
     try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE TABLE `{table}` (id BIGINT PRIMARY KEY, name VARCHAR(20))")
-            cur.execute(f"INSERT INTO `{table}` VALUES (1, 'a'), (2, 'b')")
         spec = (f"kind: DataProduct\ndomain: geo\nname: spots\nowner: geo-team@example.com\nstatus: published\n"
                 f"output:\n  source: shop\n  table: {table}\nschema:\n  - {{name: id, type: bigint, nullable: false}}\n"
                 f"  - {{name: name, type: string}}\n")
@@ -209,6 +198,4 @@ def test_mysql_duplicate_key_is_refused_whole_with_a_clear_error(tmp_path: Path,
         assert "no row of the batch was written" in text and "hint:" in text and "IntegrityError" not in text
         assert rows() == [(1, "a"), (2, "b")]  # id 3 did not land either
     finally:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS `{table}`")
-        conn.close()
+        my_exec(mysql_url, f"DROP TABLE IF EXISTS `{table}`")
