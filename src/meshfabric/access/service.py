@@ -573,16 +573,10 @@ class AccessService:
             snap.memo[key] = effective(who, fqn, get_product(self.store, fqn).columns, snap.policies)
         return snap.memo[key]  # type: ignore[no-any-return]
 
-    def authorize(self, user: str | None, permission: str, product: str) -> str:
-        """The product's canonical name once ``user`` holds ``permission`` on it (audited): the
-        permission's own action of :meth:`decide`."""
-        return self.decide(user, permission, product).product or product
-
     def effective(self, user: str | None, product: str, snap: AccessSnapshot | None = None, *,
                   acting: str | None = None) -> EffectivePolicy:
         """The masks and row filter ``user`` gets on ``product`` (``policy test``): for a workspace
         admin (``acting``), or for ``user`` asking about itself."""
-        from meshfabric.access.policy import effective
         from meshfabric.catalog import get_product
 
         snap = snap or self.snapshot()
@@ -590,9 +584,7 @@ class AccessService:
             product = self.decide(user, "discover", product, audit=False).product or product
         else:
             self.decide(acting, "access.read")
-        who = self.acting(user, snap)
-        info = get_product(self.store, product)
-        return effective(who, info.fqn, info.columns, snap.policies)
+        return self._effective(self.acting(user, snap), get_product(self.store, product).fqn, snap)
 
     def policy_test(self, user: str, product: str, *, acting: str | None = None) -> dict[str, Any]:
         """What ``user`` gets on ``product``: its strongest permission, masks and row filter
