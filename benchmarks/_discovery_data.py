@@ -1178,22 +1178,26 @@ REGISTERED = {("pg", "orders"), ("pg", "products"), ("pg", "customers"), ("mysql
               ("pg", "tickets"), ("mysql", "agents"), ("pg", "devices")}
 
 
-def _suffixed(name: str, k: int) -> str:
-    if "." in name.rsplit("/", 1)[-1]:
-        stem, ext = name.rsplit(".", 1)
-        return f"{stem}_{k}.{ext}"
-    return f"{name}_{k}"
+def _suffixed(table: Table, k: int) -> str:
+    """The k-th copy's name: ``orders_2`` in a database; files go to a folder ``copy2/`` of their own,
+    since files of one schema side by side are one dataset."""
+    return f"copy{k}/{table.name}" if table.source == "files" else f"{table.name}_{k}"
 
 
 def build_corpus(tables: int | None = None, sources: tuple[str, ...] = ("pg", "mysql", "sqlite", "files"),
                  seed: int = 13) -> list[Table]:
-    """The labelled tables: the templates once (about 41 tables), fewer when ``tables`` is smaller
-    (areas kept balanced), or the templates again under suffixed names (``orders_2`` ...) when larger."""
+    """The labelled tables of ``sources``: their templates once (all four sources: 42 tables), fewer
+    when ``tables`` is smaller (areas kept balanced), or the templates again under suffixed names
+    (``orders_2``, ``copy2/sheet1.csv`` ...) when larger."""
     b = Builder(seed)
-    want = tables or len(TEMPLATES)
     by_area: dict[str, list[TableFn]] = {}
     for fn in TEMPLATES:
-        by_area.setdefault(_peek_area(fn), []).append(fn)
+        area, source = _peek(fn)
+        if source in sources:
+            by_area.setdefault(area, []).append(fn)
+    if not by_area:
+        return []
+    want = tables or sum(len(v) for v in by_area.values())
     order: list[TableFn] = []
     i = 0
     while any(i < len(v) for v in by_area.values()):  # round-robin across areas
@@ -1207,20 +1211,22 @@ def build_corpus(tables: int | None = None, sources: tuple[str, ...] = ("pg", "m
                 break
             t = fn(b)
             if k:
-                t = replace(t, name=_suffixed(t.name, k + 1))
+                t = replace(t, name=_suffixed(t, k + 1))
             t.registered = k == 0 and (t.source, t.name) in REGISTERED
             out.append(t)
         k += 1
-    return [t for t in out if t.source in sources]
+    return out
 
 
-_AREA_CACHE: dict[str, str] = {}
+_PEEKED: dict[str, tuple[str, str]] = {}
 
 
-def _peek_area(fn: TableFn) -> str:
-    if fn.__name__ not in _AREA_CACHE:
-        _AREA_CACHE[fn.__name__] = fn(Builder(0, scale=0.01)).area
-    return _AREA_CACHE[fn.__name__]
+def _peek(fn: TableFn) -> tuple[str, str]:
+    """A template's (area, source), from a tiny throw-away build."""
+    if fn.__name__ not in _PEEKED:
+        t = fn(Builder(0, scale=0.01))
+        _PEEKED[fn.__name__] = (t.area, t.source)
+    return _PEEKED[fn.__name__]
 
 
 def speed_corpus(tables: int = 100, columns: int = 20, rows: int = 2000, seed: int = 5) -> list[Table]:

@@ -143,7 +143,7 @@ def run_discover(ws: Path, sources: list[str], sample: int, timeout: float) -> d
     wall = time.perf_counter() - t0
     out: dict[str, Any] = {"command": " ".join(["meshfabric", *cmd[1:]]), "wall_s": wall, "rc": proc.returncode}
     if proc.returncode != 0:
-        out["error"] = (proc.stderr or proc.stdout).strip()[-2000:]
+        out["error"] = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
         return out
     try:
         found = json.loads(proc.stdout)
@@ -567,8 +567,8 @@ def score(tables: list[Table], args: argparse.Namespace, ws: Path, source_names:
             matched_ids = {id(ds) for ds in matched.values()}
             rows_scanned = 0
             for i, ds in matched.items():
-                got = next((ds[k] for k in ("sampled_rows", "sample_rows", "rows") if isinstance(ds.get(k), int)),
-                           None)
+                got = next((ds[k] for k in ("rows_sampled", "sampled_rows", "sample_rows", "rows")
+                            if isinstance(ds.get(k), int)), None)
                 rows_scanned += got if got is not None else min(tables[i].rows, args.sample)
             mf.update({
                 "datasets_returned": len(found),
