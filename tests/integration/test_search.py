@@ -367,18 +367,24 @@ def mesh_event(event_type: str, fqn: str) -> Any:
     return DomainEvent(event_type, fqn.split(".")[0], {"product": fqn})
 
 
-def test_full_text_rows_follow_documents(mesh: Mesh) -> None:
-    """One full-text row per document, also after updates and deletes (no orphan rows)."""
+def test_postings_follow_documents(mesh: Mesh) -> None:
+    """The postings are exactly the documents' words at their best tier, also after updates and
+    deletes (no orphan rows), and ordinals follow the tie order."""
+    from meshfabric.search.index import postings
+    from meshfabric.store.models_search import SearchPostingRow
+
     assert mesh.root is not None
     (mesh.root / "products" / "sales.shipments.yaml").unlink()
     write(mesh.root / "products" / "sales.orders.yaml", _spec("sales.orders", description="All orders"))
     _reapply(mesh)
-    key = "rowid" if mesh.store.is_sqlite else "doc_id"
     with mesh.store.read() as s:
-        fts_ids = set(s.scalars(text(f"SELECT {key} FROM search_fts")))
-        doc_ids = set(s.scalars(select(SearchDocumentRow.id)))
-    assert fts_ids == doc_ids
-    assert len(doc_ids) == len(PRODUCTS) - 1 + 3
+        stored = set(s.execute(select(SearchPostingRow.term, SearchPostingRow.tier, SearchPostingRow.ordinal)))
+        docs = list(s.scalars(select(SearchDocumentRow).order_by(SearchDocumentRow.ordinal)))
+        expected = {p for d in docs for p in postings(d, d.ordinal)}
+    assert stored == expected
+    assert len(docs) == len(PRODUCTS) - 1 + 3
+    assert [(d.kind, d.key) for d in docs] == sorted(((d.kind, d.key) for d in docs),
+                                                     key=lambda kk: (kk[0] != "product", kk[1]))
 
 
 def test_vocabulary_is_bounded(mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:

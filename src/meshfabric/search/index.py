@@ -1,12 +1,19 @@
 """Keeps the search index current by folding domain events in from a persisted offset.
 
-The index is derived state: ``search_documents`` rows (one per product and domain), the
-dialect's full-text structure (FTS5 on SQLite, tsvector + GIN on PostgreSQL) and the bounded
+The index is derived state: ``search_documents`` rows (one per product and domain, each with its
+``ordinal``, the tie order), ``search_postings`` (one row per distinct word of a document with the
+tier of its best field, :func:`meshfabric.search.ranking.impacts`) and the bounded
 ``search_terms`` vocabulary. :func:`sync_search` reads the events after its offset (kept in
 ``subscriber_offsets`` under ``meshfabric.search``), collects the products and domains they name,
 and re-indexes exactly those from their current rows — a deleted one leaves the index — all in
 one write transaction with the new offset, so a crash never leaves the index ahead of or behind
-its offset. :func:`rebuild_search` recomputes everything, for recovery.
+its offset. :func:`rebuild_search` recomputes everything in bulk, for recovery.
+
+Ordinals follow (kind != product, key): products before domains, then by key, the order equal
+scores are ranked in. The rebuild numbers documents :data:`GAP` apart; a document added later
+takes a number between its neighbours' (at most :data:`STEP` after the one before it, so a run
+of names added in order uses the gap up slowly); when no number is left between two neighbours,
+the index is rebuilt.
 """
 
 from __future__ import annotations
@@ -20,18 +27,17 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from meshfabric.search.ranking import impacts, name_words
 from meshfabric.search.text import index_text, tokens, vocabulary_term
 from meshfabric.store import Store
 from meshfabric.store.models import DomainRow, EventRow, ProductRow, SubscriberOffsetRow
-from meshfabric.store.models_search import SearchDocumentRow, SearchTermRow
+from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow, SearchPostingRow, SearchTermRow
 
 #: the offset's name in subscriber_offsets
 SUBSCRIBER = "meshfabric.search"
 #: the vocabulary stops growing here (words of documents indexed later are still searchable,
 #: only not typo-corrected)
 MAX_TERMS = 50_000
-#: the full-text columns, in the FTS5 table's order
-FIELDS = ("name", "domain", "columns", "column_info", "tags", "owner", "description")
 
 
 @dataclass
@@ -87,96 +93,69 @@ def domain_document(row: DomainRow) -> Document:
     return Document("domain", row.name, row.name, row.name, ", ".join(row.owners or []), row.description or "")
 
 
-# -- the dialect's full-text structure ------------------------------------------------------------
-class FullText:
-    """No full-text structure (a store dialect without one): every document is a candidate."""
-
-    def put(self, session: Session, doc_id: int, fields: dict[str, str]) -> None:
-        return None
-
-    def put_many(self, session: Session, docs: list[tuple[int, dict[str, str]]]) -> None:
-        for doc_id, fields in docs:
-            self.put(session, doc_id, fields)
-
-    def remove(self, session: Session, doc_id: int) -> None:
-        return None
-
-    def clear(self, session: Session) -> None:
-        return None
-
-    def match(self, session: Session, groups: list[list[str]], *, every: bool) -> set[int] | None:
-        """Ids of documents having, for every group (``every``) or for any group, one word that
-        starts with one of the group's terms; ``None`` when every document is a candidate."""
-        return None
+# -- postings --------------------------------------------------------------------------------------
+#: the space between two documents' ordinals after a rebuild, and the most a new document's
+#: ordinal moves past the one before it
+GAP = 1 << 40
+STEP = 1 << 16
+#: the tie order of the kinds
+KINDS = ("product", "domain")
+_POSTING_COLUMNS = "search_postings (term, tier, ordinal)"
 
 
-class SqliteFullText(FullText):
-    """An FTS5 table whose rowid is the document id; each group becomes ``("a"* OR "b"*)``."""
-
-    _INSERT = text(f"INSERT INTO search_fts (rowid, {', '.join(FIELDS)}) "
-                   f"VALUES (:id, {', '.join(f':{f}' for f in FIELDS)})")
-
-    def put(self, session: Session, doc_id: int, fields: dict[str, str]) -> None:
-        self.put_many(session, [(doc_id, fields)])
-
-    def put_many(self, session: Session, docs: list[tuple[int, dict[str, str]]]) -> None:
-        if docs:
-            session.execute(self._INSERT, [{"id": doc_id, **fields} for doc_id, fields in docs])
-
-    def remove(self, session: Session, doc_id: int) -> None:
-        session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": doc_id})
-
-    def clear(self, session: Session) -> None:
-        session.execute(text("DELETE FROM search_fts"))
-
-    def match(self, session: Session, groups: list[list[str]], *, every: bool) -> set[int] | None:
-        # words are letters and digits only (text.tokens), and quoted all the same: FTS5 syntax
-        # characters never reach MATCH from a user's query
-        parts = ["(" + " OR ".join(f'"{w}"*' for w in group) + ")" for group in groups if group]
-        if not parts:
-            return set()
-        query = (" AND " if every else " OR ").join(parts)
-        return {r for (r,) in session.execute(text("SELECT rowid FROM search_fts WHERE search_fts MATCH :q"),
-                                               {"q": query})}
+def postings(doc: Any, ordinal: int) -> list[tuple[str, int, int]]:
+    """The (term, tier, ordinal) rows of one document (``doc``: a Document or a search_documents row)."""
+    return [(term[:MAX_WORD], tier, ordinal) for term, tier in impacts(doc).items()]
 
 
-class PostgresFullText(FullText):
-    """A ``tsvector`` per document under a GIN index, matched with ``to_tsquery('simple', …)``
-    prefix terms; the ``simple`` configuration keeps words as they are (no stemming, no stop
-    words), as the SQLite side does."""
-
-    _INSERT = text("INSERT INTO search_fts (doc_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
-                   "ON CONFLICT (doc_id) DO UPDATE SET tsv = EXCLUDED.tsv")
-
-    def put(self, session: Session, doc_id: int, fields: dict[str, str]) -> None:
-        self.put_many(session, [(doc_id, fields)])
-
-    def put_many(self, session: Session, docs: list[tuple[int, dict[str, str]]]) -> None:
-        if docs:
-            session.execute(self._INSERT, [{"id": i, "body": " ".join(f[k] for k in FIELDS)} for i, f in docs])
-
-    def remove(self, session: Session, doc_id: int) -> None:
-        session.execute(text("DELETE FROM search_fts WHERE doc_id = :id"), {"id": doc_id})
-
-    def clear(self, session: Session) -> None:
-        session.execute(text("DELETE FROM search_fts"))
-
-    def match(self, session: Session, groups: list[list[str]], *, every: bool) -> set[int] | None:
-        parts = ["(" + " | ".join(f"'{w}':*" for w in group) + ")" for group in groups if group]
-        if not parts:
-            return set()
-        query = (" & " if every else " | ").join(parts)
-        stmt = text("SELECT doc_id FROM search_fts WHERE tsv @@ to_tsquery('simple', :q)")
-        return {r for (r,) in session.execute(stmt, {"q": query})}
+def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
+    """Bulk insert through the driver: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    conn = session.connection()
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    cur = raw.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {_POSTING_COLUMNS} VALUES (?, ?, ?)", rows)
+    finally:
+        cur.close()
 
 
-def full_text(store: Store) -> FullText:
-    dialect = store.engine.dialect.name
-    if dialect == "sqlite":
-        return SqliteFullText()
-    if dialect == "postgresql":
-        return PostgresFullText()
-    return FullText()
+def _delete_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
+    if rows:
+        session.execute(text("DELETE FROM search_postings WHERE term = :t AND tier = :r AND ordinal = :o"),
+                        [{"t": t, "r": r, "o": o} for t, r, o in rows])
+
+
+def _neighbour(session: Session, kinds: tuple[str, ...], key: str | None, before: bool) -> int | None:
+    """The ordinal of the document just before (after) ``key`` among ``kinds`` (any key when None)."""
+    doc = SearchDocumentRow
+    for kind in (reversed(kinds) if before else kinds):
+        stmt = select(doc.ordinal).where(doc.kind == kind)
+        if key is not None and kind == kinds[-1 if before else 0]:
+            stmt = stmt.where(doc.key < key if before else doc.key > key)
+        found = session.scalar(stmt.order_by(doc.key.desc() if before else doc.key).limit(1))
+        if found is not None:
+            return int(found)
+    return None
+
+
+def _new_ordinal(session: Session, kind: str, key: str) -> int | None:
+    """An ordinal between the new document's neighbours in tie order; None when none is left."""
+    at = KINDS.index(kind) if kind in KINDS else len(KINDS) - 1
+    lo = _neighbour(session, KINDS[: at + 1], key, before=True)
+    hi = _neighbour(session, KINDS[at:], key, before=False)
+    if lo is None:
+        return GAP if hi is None else hi - GAP
+    if hi is None:
+        return lo + GAP
+    step = min((hi - lo) // 2, STEP)
+    return lo + step if step >= 1 else None
 
 
 # -- writing documents ----------------------------------------------------------------------------
@@ -208,13 +187,17 @@ def _learn_terms(session: Session, terms: list[str]) -> list[str]:
     return sorted(known | set(fresh))
 
 
-def put_document(session: Session, fts: FullText, kind: str, key: str, doc: Document | None) -> None:
+class OutOfOrdinals(Exception):
+    """No ordinal is left between a new document's neighbours: the index must be renumbered."""
+
+
+def put_document(session: Session, kind: str, key: str, doc: Document | None) -> None:
     """Make the index hold ``doc`` under (kind, key), or nothing when ``doc`` is None."""
     row = session.scalar(select(SearchDocumentRow).where(SearchDocumentRow.kind == kind,
                                                          SearchDocumentRow.key == key))
     if row is not None:
         _forget_terms(session, list(row.terms or []))
-        fts.remove(session, row.id)
+        _delete_postings(session, postings(row, row.ordinal))
         if doc is None:
             session.delete(row)
             session.flush()
@@ -223,12 +206,15 @@ def put_document(session: Session, fts: FullText, kind: str, key: str, doc: Docu
         return
     terms = _learn_terms(session, doc.terms())
     if row is None:
-        row = _fill(SearchDocumentRow(), doc, terms)
+        ordinal = _new_ordinal(session, kind, key)
+        if ordinal is None:
+            raise OutOfOrdinals(key)
+        row = _fill(SearchDocumentRow(ordinal=ordinal), doc, terms)
         session.add(row)
     else:
         _fill(row, doc, terms)
     session.flush()
-    fts.put(session, row.id, doc.fields())
+    _insert_postings(session, postings(doc, row.ordinal))
 
 
 def _fill(row: SearchDocumentRow, doc: Document, terms: list[str]) -> SearchDocumentRow:
@@ -238,6 +224,7 @@ def _fill(row: SearchDocumentRow, doc: Document, terms: list[str]) -> SearchDocu
     row.classifications = doc.classifications
     row.updated_at = datetime.now(UTC)
     row.terms = terms
+    row.name_words, row.full_words = (w[:MAX_WORD] for w in name_words(doc))
     return row
 
 
@@ -277,12 +264,11 @@ def sync_search(store: Store) -> int:
         head = session.scalar(select(func.max(EventRow.seq))) or 0
         if offset is not None and offset.last_seq >= head:
             return 0
-    fts = full_text(store)
     with store.write() as session:
         offset = session.get(SubscriberOffsetRow, SUBSCRIBER)
         head = session.scalar(select(func.max(EventRow.seq))) or 0
         if offset is None:
-            _rebuild(session, fts)
+            _rebuild(session)
             _set_offset(session, head)
             return int(session.scalar(select(func.count()).select_from(EventRow).where(_relevant())) or 0)
         if offset.last_seq >= head:
@@ -299,34 +285,74 @@ def sync_search(store: Store) -> int:
                 products.add(str(data["product"]))
             elif event_type.startswith("domain.") and data.get("domain"):
                 domains.add(str(data["domain"]))
-        for fqn in sorted(products):
-            row = _product_row(session, fqn)
-            put_document(session, fts, "product", fqn, product_document(row) if row is not None else None)
-        for name in sorted(domains):
-            drow = session.get(DomainRow, name)
-            put_document(session, fts, "domain", name, domain_document(drow) if drow is not None else None)
+        try:
+            for fqn in sorted(products):
+                row = _product_row(session, fqn)
+                put_document(session, "product", fqn, product_document(row) if row is not None else None)
+            for name in sorted(domains):
+                drow = session.get(DomainRow, name)
+                put_document(session, "domain", name, domain_document(drow) if drow is not None else None)
+        except OutOfOrdinals:
+            # renumbering is a rebuild: every document from its current row, which also covers
+            # the changes not folded in yet
+            _rebuild(session)
         _set_offset(session, head)
         return folded
 
 
-def _rebuild(session: Session, fts: FullText) -> int:
+#: documents written per batch by a rebuild
+BATCH = 5_000
+
+
+def _rebuild(session: Session) -> int:
     """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words."""
-    fts.clear(session)
+    session.execute(delete(SearchPostingRow))
     session.execute(delete(SearchDocumentRow))
     session.execute(delete(SearchTermRow))
-    docs = [domain_document(r) for r in session.scalars(select(DomainRow).order_by(DomainRow.name))]
-    docs += [product_document(r) for r in
-             session.scalars(select(ProductRow).order_by(ProductRow.domain, ProductRow.name))]
+    session.flush()
+    docs = [domain_document(r) for r in session.scalars(select(DomainRow))]
+    for batch in _row_batches(session):
+        docs += [product_document(r) for r in batch]
+    docs.sort(key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else len(KINDS), d.key))
     terms = [d.terms() for d in docs]
     counts = Counter(t for ts in terms for t in ts)
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
-    rows = [_fill(SearchDocumentRow(), d, [t for t in ts if t in kept]) for d, ts in zip(docs, terms, strict=True)]
-    session.add_all(rows)
-    session.flush()
-    fts.put_many(session, [(row.id, d.fields()) for row, d in zip(rows, docs, strict=True)])
+    now = datetime.now(UTC)
+    for start in range(0, len(docs), BATCH):
+        chunk = docs[start: start + BATCH]
+        rows = []
+        for i, (d, ts) in enumerate(zip(chunk, terms[start: start + BATCH], strict=True), start + 1):
+            name_, full = name_words(d)
+            rows.append({"kind": d.kind, "key": d.key, "domain": d.domain, "name": d.name, "owner": d.owner,
+                         "description": d.description, "tags": d.tags, "status": d.status,
+                         "classifications": d.classifications, "columns": d.columns,
+                         "terms": [t for t in ts if t in kept], "updated_at": now, "ordinal": i * GAP,
+                         "name_words": name_[:MAX_WORD], "full_words": full[:MAX_WORD]})
+        session.execute(insert(SearchDocumentRow), rows)
+        _insert_postings(session, [p for i, d in enumerate(chunk, start + 1) for p in postings(d, i * GAP)])
     if kept:
         session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE search_postings"))
+        session.execute(text("ANALYZE search_documents"))
     return len(docs)
+
+
+def _row_batches(session: Session) -> Iterable[list[ProductRow]]:
+    """The catalog's products, a batch at a time (each batch's rows expunged once read)."""
+    last: tuple[str, str] | None = None
+    while True:
+        stmt = select(ProductRow).order_by(ProductRow.domain, ProductRow.name).limit(BATCH)
+        if last is not None:
+            stmt = stmt.where(ProductRow.domain >= last[0],
+                              or_(ProductRow.domain > last[0], ProductRow.name > last[1]))
+        batch = list(session.scalars(stmt))
+        if not batch:
+            return
+        last = (batch[-1].domain, batch[-1].name)
+        yield batch
+        for r in batch:
+            session.expunge(r)
 
 
 def rebuild_search(store: Store) -> int:
@@ -335,10 +361,9 @@ def rebuild_search(store: Store) -> int:
     The offset moves to the end of the log in the same transaction, so incremental syncing goes
     on from there.
     """
-    fts = full_text(store)
     with store.write() as session:
         head = session.scalar(select(func.max(EventRow.seq))) or 0
-        count = _rebuild(session, fts)
+        count = _rebuild(session)
         _set_offset(session, head)
         return count
 

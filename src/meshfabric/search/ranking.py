@@ -113,10 +113,18 @@ def _exact(groups: list[Group], name: Sequence[str]) -> float:
     return min(qualities)
 
 
-def score(doc: Any, groups: list[Group]) -> Scored:
-    """Score a search_documents row (anything with its attributes) against the query's groups."""
+#: the distinct field weights, best first: a posting's ``tier`` is an index into this
+LEVELS: tuple[float, ...] = tuple(sorted(set(WEIGHTS.values()), reverse=True))
+TIER = {name: LEVELS.index(w) for name, w in WEIGHTS.items()}
+
+FieldEntries = dict[str, list[tuple[str | None, str, tuple[str, ...]]]]
+
+
+def fields(doc: Any) -> FieldEntries:
+    """Each scored field of a document (a search_documents row or an index Document): entries of
+    (column, text shown, its words)."""
     columns = [c for c in doc.columns or [] if isinstance(c, dict)]
-    fields: dict[str, list[tuple[str | None, str, tuple[str, ...]]]] = {
+    return {
         "name": [(None, doc.name, words(doc.name))],
         "domain": [(None, doc.domain, words(doc.domain))] if doc.kind == "product" else [],
         "columns": [(c["name"], c["name"], words(c["name"])) for c in columns],
@@ -130,12 +138,46 @@ def score(doc: Any, groups: list[Group]) -> Scored:
         "owner": [(None, doc.owner, words(doc.owner))],
         "description": [(None, doc.description, words(doc.description))],
     }
+
+
+def impacts(doc: Any) -> dict[str, int]:
+    """Every word of a document with the tier of the best field holding it: the posting list
+    entries (term, tier) of the document. A query word's points in a document are the weight of
+    that tier times the match quality, so these postings alone give a document's score."""
+    best: dict[str, int] = {}
+    for name, entries in fields(doc).items():
+        tier = TIER[name]
+        for _, _, found in entries:
+            for w in found:
+                if best.get(w, len(LEVELS)) > tier:
+                    best[w] = tier
+    return best
+
+
+def name_words(doc: Any) -> tuple[str, str]:
+    """The words of the name, and of domain + name for a product ("" for a domain): what a query
+    must equal for the exact-name bonus."""
+    name = words(doc.name)
+    return " ".join(name), " ".join(words(doc.domain) + name) if doc.kind == "product" else ""
+
+
+def exact_bonus(groups: list[Group], doc: Any) -> float:
+    """The exact-name points of a document (0 unless the query is its name)."""
+    name_words_ = words(doc.name)
+    exact = max(_exact(groups, name_words_), _exact(groups, words(doc.domain) + name_words_)
+                if doc.kind == "product" else 0.0)
+    return EXACT_NAME * exact
+
+
+def score(doc: Any, groups: list[Group]) -> Scored:
+    """Score a search_documents row (anything with its attributes) against the query's groups."""
+    fields_ = fields(doc)
     total = 0.0
     hit_groups = 0
     matched: dict[tuple[str, str | None, str], set[str]] = {}
     for group in groups:
         best = 0.0
-        for name, entries in fields.items():
+        for name, entries in fields_.items():
             for column, shown, found in entries:
                 quality, hit = _best(found, group)
                 if quality > 0:
@@ -143,8 +185,5 @@ def score(doc: Any, groups: list[Group]) -> Scored:
                     matched.setdefault((name, column, shown), set()).update(hit)
         total += best
         hit_groups += best > 0
-    name_words = words(doc.name)
-    exact = max(_exact(groups, name_words), _exact(groups, words(doc.domain) + name_words)
-                if doc.kind == "product" else 0.0)
-    total += EXACT_NAME * exact
+    total += exact_bonus(groups, doc)
     return Scored(round(total, 3), hit_groups, matched)

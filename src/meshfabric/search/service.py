@@ -1,12 +1,16 @@
-"""The search itself: candidates from the full-text index, typo correction, filters, access, ranking.
+"""The search itself: typo correction, filters, access, and the top k from the postings.
 
 1. The index is brought up to date (:func:`sync_search`, a no-op when no event is new).
 2. Every query word must match (as a word or the start of one) somewhere in a document.
 3. When that finds fewer than :data:`FEW` hits, each query word the vocabulary does not hold is
    widened with the vocabulary words within edit distance 1 (words up to 4 letters) or 2, and
    the search runs again; when still nothing matches, any word may match (``mode: any``).
-4. Filters and the access layer's verdict (products the user may not discover never appear),
-   then ranking (:mod:`meshfabric.search.ranking`) and the page.
+4. The page is the top ``offset + limit`` of the ranking (:mod:`meshfabric.search.ranking`),
+   retrieved exactly from the impact-ordered postings (:mod:`meshfabric.search.retrieval`)
+   with the filters and the access layer's verdict applied while reading (products the user may
+   not discover never appear); only the page's documents are scored field by field, for their
+   snippets. :func:`search_exhaustive` scores every matching document instead: the reference
+   the retrieval must equal.
 
 A query without any word (empty, or only punctuation) lists what the filters select, by name.
 """
@@ -17,15 +21,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, defer
 
 from meshfabric.errors import QueryError
-from meshfabric.search.index import full_text, query_words, sync_search
-from meshfabric.search.ranking import Group, Match, Scored, score
+from meshfabric.search.index import query_words, sync_search
+from meshfabric.search.ranking import Group, Match, score
+from meshfabric.search.retrieval import Outcome, Retrieval
 from meshfabric.search.text import distance, vocabulary_term
 from meshfabric.spec.models import LIFECYCLE
-from meshfabric.store.models_search import SearchDocumentRow, SearchTermRow
+from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow, SearchTermRow
 
 if TYPE_CHECKING:
     from meshfabric.access.service import AccessService
@@ -74,6 +79,10 @@ class SearchResults:
     mode: str = "all"
     #: query word -> the vocabulary word it was read as, when typo correction was used
     corrections: dict[str, str] = field(default_factory=dict)
+    #: False when more documents matched than were counted (``total`` is then a lower bound)
+    total_exact: bool = True
+    #: query words matching more indexed words than are searched as their completions
+    truncated: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[SearchHit]:
         return iter(self.items)
@@ -89,6 +98,7 @@ class SearchResults:
         return {
             "query": self.query, "items": [h.to_dict() for h in self.items], "total": self.total,
             "offset": self.offset, "limit": self.limit, "mode": self.mode, "corrections": self.corrections,
+            "total_exact": self.total_exact, "truncated": self.truncated,
         }
 
 
@@ -104,7 +114,8 @@ class Filters:
     def products_only(self) -> bool:
         return any(v is not None for v in (self.tag, self.classification, self.status))
 
-    def keeps(self, row: SearchDocumentRow, visible: Visibility) -> bool:
+    def keeps(self, row: Any, visible: Visibility) -> bool:
+        """Whether a document (a search_documents row or anything with its attributes) passes."""
         if row.kind == "product":
             if visible.products is not None and row.key not in visible.products:
                 return False
@@ -154,42 +165,23 @@ def _check(text: str, limit: int, offset: int, filters: Filters) -> None:
         raise QueryError(f"unknown status '{filters.status}'", hint=f"use one of: {', '.join(LIFECYCLE)}")
 
 
-def _candidates(session: Session, ids: set[int] | None, filters: Filters) -> list[SearchDocumentRow]:
-    # the vocabulary terms of each document are for the index's bookkeeping, not for ranking
-    stmt = select(SearchDocumentRow).options(defer(SearchDocumentRow.terms))
-    if filters.domain is not None:
-        stmt = stmt.where(SearchDocumentRow.domain == filters.domain)
-    if filters.status is not None:
-        stmt = stmt.where(SearchDocumentRow.status == filters.status)
-    if ids is None:
-        return list(session.scalars(stmt))
-    found: list[SearchDocumentRow] = []
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), 500):
-        found.extend(session.scalars(stmt.where(SearchDocumentRow.id.in_(ordered[i: i + 500]))))
-    return found
-
-
-def _vocabulary(session: Session, visible: Visibility) -> set[str] | None:
-    """The terms of the documents a principal may discover (None: every term): corrections
-    drawn from a hidden product's words would spell out its name, columns and owners."""
+def _visible_term(session: Session, term: str, visible: Visibility) -> bool:
+    """Whether a document the principal may discover holds ``term`` (always, for everyone); a
+    common word is looked for in its first few thousand documents only (then deemed hidden):
+    a correction never spells out a hidden product's words, at a bounded cost."""
     if visible.products is None:
-        return None
-    terms: set[str] = set()
-    rows = session.execute(select(SearchDocumentRow.kind, SearchDocumentRow.key, SearchDocumentRow.terms))
-    for kind, key, found in rows:
-        shown = visible.products if kind == "product" else visible.domains or set()
-        if key in shown:
-            terms.update(str(t) for t in found or [])
-    return terms
+        return True
+    rows = session.execute(text("SELECT d.kind, d.key FROM search_postings p JOIN search_documents d "
+                                "ON d.ordinal = p.ordinal WHERE p.term = :t LIMIT 5000"), {"t": term[:MAX_WORD]})
+    return any(key in (visible.products if kind == "product" else visible.domains or set()) for kind, key in rows)
 
 
-def _corrections(session: Session, word: str, vocabulary: set[str] | None = None) -> dict[str, float]:
+def _corrections(session: Session, word: str, visible: Visibility) -> dict[str, float]:
     """Vocabulary words within the allowed edit distance of ``word``, with their quality, best
-    first; only words in ``vocabulary`` when given."""
+    first; only words of documents the principal may discover."""
     if not vocabulary_term(word):
         return {}
-    if (word in vocabulary) if vocabulary is not None else session.get(SearchTermRow, word) is not None:
+    if session.get(SearchTermRow, word) is not None and _visible_term(session, word, visible):
         return {}
     allowed = 1 if len(word) <= 4 else 2
     term = SearchTermRow.term
@@ -200,13 +192,13 @@ def _corrections(session: Session, word: str, vocabulary: set[str] | None = None
         or_(func.substr(term, 1, 1) == word[0], func.substr(term, 2, 1) == word[1],
             func.substr(term, 1, 2) == word[1] + word[0]),
     ))
-    near = [(d, -count, term) for term, count in rows if (d := distance(word, term, allowed)) <= allowed]
-    if vocabulary is not None:
-        near = [n for n in near if n[2] in vocabulary]
-    if not near:
-        return {}
-    closest = min(d for d, _, _ in near)
-    picked = sorted(t for t in near if t[0] == closest)[:MAX_CORRECTIONS]
+    near = sorted((d, -count, term) for term, count in rows if (d := distance(word, term, allowed)) <= allowed)
+    picked: list[tuple[int, int, str]] = []
+    for candidate in near:
+        if picked and (candidate[0] > picked[0][0] or len(picked) == MAX_CORRECTIONS):
+            break
+        if _visible_term(session, candidate[2], visible):
+            picked.append(candidate)
     return {term: 0.7 if d == 1 else 0.5 for d, _, term in picked}
 
 
@@ -229,51 +221,131 @@ def search(
     >>> mesh.search("custmer emial", domain="crm").items[0].fqn   # doctest: +SKIP
     'crm.customers'
     """
-    filters = Filters(domain, tag, owner, classification, status)
+    return _search(store, access, text, Filters(domain, tag, owner, classification, status), user, limit, offset,
+                   exhaustive=False)
+
+
+def search_exhaustive(
+    store: Store,
+    access: AccessService,
+    text: str,
+    *,
+    user: str | None = None,
+    domain: str | None = None,
+    tag: str | None = None,
+    owner: str | None = None,
+    classification: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchResults:
+    """:func:`search` scoring every document holding a query word with :func:`ranking.score`
+    (slow: the reference the retrieval is checked against by tests and benchmarks/search.py)."""
+    return _search(store, access, text, Filters(domain, tag, owner, classification, status), user, limit, offset,
+                   exhaustive=True)
+
+
+def _search(store: Store, access: AccessService, text: str, filters: Filters, user: str | None, limit: int,
+            offset: int, *, exhaustive: bool) -> SearchResults:
     _check(text, limit, offset, filters)
     sync_search(store)
     visible = Visibility.of(visible_products(access, user))
     words = query_words(text)
-    fts = full_text(store)
     corrections: dict[str, str] = {}
     mode = "all"
+    need = offset + limit
     with store.read() as session:
         if not words:
-            mode = "browse"
-            rows = [r for r in _candidates(session, None, filters) if filters.keeps(r, visible)]
-            rows.sort(key=lambda r: (r.kind != "product", r.key))
-            hits = [_hit(r, 0.0, []) for r in rows]
-            return SearchResults(text, hits[offset: offset + limit], len(hits), offset, limit, mode)
+            return _browse(session, text, filters, visible, limit, offset)
         groups = [Group(w, {w: 1.0}) for w in words]
 
-        def run(every: bool) -> list[tuple[SearchDocumentRow, Scored]]:
-            ids = fts.match(session, [list(g.accepted) for g in groups], every=every)
-            found = []
-            for row in _candidates(session, ids, filters):
-                if not filters.keeps(row, visible):
-                    continue
-                scored = score(row, groups)
-                # the index selects candidates; what counts is what the words of the document say
-                if scored.matched and (scored.groups_matched == len(groups) if every else scored.score > 0):
-                    found.append((row, scored))
-            return found
+        def run(every: bool) -> Outcome:
+            if exhaustive:
+                return _score_all(session, groups, filters, visible, every)
+            return Retrieval(session, groups, filters, visible).top(need, every=every)
 
-        ranked = run(True)
-        if len(ranked) < FEW:
-            vocabulary = _vocabulary(session, visible)
+        found = run(True)
+        if found.total < FEW:
             for g in groups:
-                extra = _corrections(session, g.word, vocabulary)
+                extra = _corrections(session, g.word, visible)
                 if extra:
                     corrections[g.word] = next(iter(extra))  # the closest, most frequent
                     g.accepted.update(extra)
             if corrections:
-                ranked = run(True)
-        if not ranked and len(groups) > 1:
+                found = run(True)
+        if not found.top and len(groups) > 1:
             mode = "any"
-            ranked = run(False)
-    ranked.sort(key=lambda rs: (-rs[1].score, rs[0].kind != "product", rs[0].key))
-    page = [_hit(row, scored.score, scored.matches) for row, scored in ranked[offset: offset + limit]]
-    return SearchResults(text, page, len(ranked), offset, limit, mode, corrections)
+            found = run(False)
+        page = found.top[offset: offset + limit]
+        rows = {r.ordinal: r for r in session.scalars(
+            select(SearchDocumentRow).options(defer(SearchDocumentRow.terms))
+            .where(SearchDocumentRow.ordinal.in_([d.ordinal for d in page])))}
+        hits = []
+        for d in page:
+            row = rows[d.ordinal]
+            scored = score(row, groups)
+            hits.append(_hit(row, scored.score, scored.matches))
+    return SearchResults(text, hits, found.total, offset, limit, mode, corrections, found.total_exact,
+                         sorted(set(found.truncated)))
+
+
+def _score_all(session: Session, groups: list[Group], filters: Filters, visible: Visibility,
+               every: bool) -> Outcome:
+    """Every document holding a word one of the groups accepts (or starts with), scored."""
+    from meshfabric.search.retrieval import Doc
+
+    retrieval = Retrieval(session, groups, filters, visible)
+    terms = sorted(set().union(*retrieval.mults))
+    ordinals: set[int] = set()
+    for i in range(0, len(terms), 200):
+        ordinals.update(session.scalars(text("SELECT ordinal FROM search_postings WHERE term IN :t").bindparams(
+            _expanding("t")), {"t": terms[i: i + 200]}))
+    stmt = select(SearchDocumentRow).options(defer(SearchDocumentRow.terms))
+    if filters.domain is not None:
+        stmt = stmt.where(SearchDocumentRow.domain == filters.domain)
+    if filters.status is not None:
+        stmt = stmt.where(SearchDocumentRow.status == filters.status)
+    found: list[tuple[float, int, SearchDocumentRow]] = []
+    ordered = sorted(ordinals)
+    for i in range(0, len(ordered), 500):
+        for row in session.scalars(stmt.where(SearchDocumentRow.ordinal.in_(ordered[i: i + 500]))):
+            if not filters.keeps(row, visible):
+                continue
+            scored = score(row, groups)
+            if scored.matched and (scored.groups_matched == len(groups) if every else scored.score > 0):
+                found.append((scored.score, row.ordinal, row))
+            session.expunge(row)
+    # the ranking's own tie order: products before domains, then by key
+    found.sort(key=lambda t: (-t[0], t[2].kind != "product", t[2].key))
+    docs = [Doc(r.ordinal, r.kind, r.key, r.domain, r.name, r.owner, r.tags, r.status, r.classifications, s)
+            for s, _, r in found]
+    return Outcome(docs, len(docs), True, retrieval.truncated)
+
+
+def _expanding(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name, expanding=True)
+
+
+def _browse(session: Session, text_: str, filters: Filters, visible: Visibility, limit: int,
+            offset: int) -> SearchResults:
+    """No words: what the filters select, in tie order (products, then domains, by key)."""
+    stmt = select(SearchDocumentRow).options(defer(SearchDocumentRow.terms), defer(SearchDocumentRow.columns))
+    if filters.domain is not None:
+        stmt = stmt.where(SearchDocumentRow.domain == filters.domain)
+    if filters.status is not None:
+        stmt = stmt.where(SearchDocumentRow.status == filters.status)
+    if filters.products_only:
+        stmt = stmt.where(SearchDocumentRow.kind == "product")
+    hits: list[SearchHit] = []
+    total = 0
+    for row in session.scalars(stmt.order_by(SearchDocumentRow.ordinal).execution_options(yield_per=1000)):
+        if filters.keeps(row, visible):
+            if offset <= total < offset + limit:
+                hits.append(_hit(row, 0.0, []))
+            total += 1
+    return SearchResults(text_, hits, total, offset, limit, "browse")
 
 
 def _hit(row: SearchDocumentRow, points: float, matches: list[Match]) -> SearchHit:
