@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from meshfabric.connectors.base import Connector, TableInfo
     from meshfabric.contracts import SchemaRegistry
     from meshfabric.contracts.service import ContractService
+    from meshfabric.discovery.service import DiscoveryReport, DiscoveryService
     from meshfabric.graph import MetadataGraph
     from meshfabric.lineage.service import LineageService
     from meshfabric.quality.alerts import AlertService
@@ -148,6 +149,26 @@ class Mesh:
         from meshfabric.lineage.service import LineageService
 
         return LineageService(self.store, self.access)
+
+    @cached_property
+    def discovery(self) -> DiscoveryService:
+        """Discovery: scan sources, classify columns from their values, cluster, draft specs."""
+        from meshfabric.discovery.service import DiscoveryService
+
+        return DiscoveryService(self.store, self.connections, self.access, self.settings, self.catalog.products)
+
+    def discover(self, *sources: str, tables: str | None = None, sample: int = 1000, show_samples: bool = False,
+                 user: str | None = None, progress: Callable[[str, int, int], None] | None = None,
+                 ) -> DiscoveryReport:
+        """Scan declared sources as ``user`` (a workspace admin or a holder of a discover grant on
+        each source): every dataset's columns are classified from up to ``sample`` rows read in
+        this process (only aggregates leave it), the datasets are clustered into business areas
+        with a suggested domain, and the differences from the previous scan are recorded as
+        ``discovery.*`` events. ``report.to_dict()`` is ``discover --json``."""
+        report = self.discovery.discover(list(sources), tables=tables, sample=sample, show_samples=show_samples,
+                                         user=user, progress=progress)
+        self._changed()
+        return report
 
     @property
     def graph(self) -> MetadataGraph:

@@ -227,7 +227,7 @@ def test_cli_users_roles_grants_policy_audit(ws: Path, mesh: Any, capsys: pytest
 @pytest.mark.parametrize("args,fragment", [
     (["grants", "add", "rule", "--role", "analyst", "--product", "sales.orders"], "unknown permission"),
     (["grants", "add", "query", "--product", "sales.orders"], "exactly one grantee"),
-    (["grants", "add", "query", "--role", "analyst"], "exactly one product or one domain"),
+    (["grants", "add", "query", "--role", "analyst"], "exactly one product, one domain or one source"),
     (["grants", "add", "query", "--role", "nobody", "--domain", "sales"], "role 'nobody' not found"),
     (["users", "add", "bad name"], "not a valid principal name"),
     (["users", "add", "x", "--attr", "novalue"], "KEY=VALUE"),

@@ -116,6 +116,11 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            "the audit log (a principal may read itself)", on="workspace"),
     Action("credentials.manage", "admin", "issue and revoke tokens, create, list and revoke API keys",
            on="workspace"),
+    Action("source.discover", "discover", "run discovery over a source: list its tables and files, sample them in "
+           "process, classify and cluster them, draft specs (a workspace admin, or a discover grant on the source)",
+           "sampled values: the report carries aggregate evidence only", on="source"),
+    Action("source.samples", "admin", "see sampled values in a discovery report (`discover --show-samples`)",
+           on="workspace"),
     Action("lineage.ingest", "write", "send OpenLineage events (also needs lineage.write / lineage.input on every "
            "product they name): a principal holding write on some product or domain", on="workspace"),
 )}

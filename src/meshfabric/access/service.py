@@ -371,11 +371,15 @@ class AccessService:
 
     # -- grants -------------------------------------------------------------------------------
     def grant(self, grantee: str, permission: str, *, product: str | None = None, domain: str | None = None,
-              grantee_kind: str = "role", by: str | None = None) -> Grant:
+              source: str | None = None, grantee_kind: str = "role", by: str | None = None) -> Grant:
         """Grant ``permission`` (discover, query, write, admin) on a product or a domain to a
-        role (default), a group or a user."""
-        kind, resource = self._resource(product, domain)
+        role (default), a group or a user — or ``discover`` on a source (``source=``: run
+        discovery over it; only a workspace admin grants that)."""
+        kind, resource = self._resource(product, domain, source)
         manager = self.require_manager(product=product, domain=domain)
+        if kind == "source" and permission != "discover":
+            raise ConfigError(f"a source grant is 'discover', not '{permission}'",
+                              hint="grant discover on the source; query access is granted on products")
         if permission not in PERMISSIONS:
             close = difflib.get_close_matches(permission, PERMISSIONS, n=1)
             raise ConfigError(f"unknown permission '{permission}'",
@@ -388,7 +392,11 @@ class AccessService:
             table = {"role": RoleRow, "group": GroupRow, "user": PrincipalRow}[grantee_kind]
             if s.get(table, grantee) is None and not (grantee_kind == "user" and grantee == self.local_name):
                 raise NotFound(f"{grantee_kind} '{grantee}' not found")
-            if kind == "product":
+            if kind == "source":
+                if resource not in self.settings.spec.sources:
+                    raise NotFound(f"source '{resource}' not found",
+                                   hint=f"declared sources: {', '.join(sorted(self.settings.spec.sources)) or 'none'}")
+            elif kind == "product":
                 d, _, n = resource.partition(".")
                 if s.scalar(select(ProductRow.id).where(ProductRow.domain == d, ProductRow.name == n)) is None:
                     raise NotFound(f"product '{resource}' not found", hint="apply it first (`meshfabric apply`)")
@@ -408,8 +416,8 @@ class AccessService:
             return _grant(row)
 
     def revoke(self, grantee: str, permission: str, *, product: str | None = None, domain: str | None = None,
-               grantee_kind: str = "role") -> int:
-        kind, resource = self._resource(product, domain)
+               source: str | None = None, grantee_kind: str = "role") -> int:
+        kind, resource = self._resource(product, domain, source)
         self.require_manager(product=product, domain=domain)
         from meshfabric.events import DomainEvent, append
 
@@ -428,9 +436,12 @@ class AccessService:
             return [_grant(r) for r in s.scalars(select(GrantRow).order_by(GrantRow.resource, GrantRow.grantee))]
 
     @staticmethod
-    def _resource(product: str | None, domain: str | None) -> tuple[str, str]:
-        if (product is None) == (domain is None):
-            raise ConfigError("a grant is on exactly one product or one domain", hint="pass product=… or domain=…")
+    def _resource(product: str | None, domain: str | None, source: str | None = None) -> tuple[str, str]:
+        if sum(x is not None for x in (product, domain, source)) != 1:
+            raise ConfigError("a grant is on exactly one product, one domain or one source",
+                              hint="pass product=…, domain=… or source=…")
+        if source is not None:
+            return "source", source
         if product is not None:
             if product.count(".") != 1:
                 raise ConfigError(f"'{product}' is not a product", hint="write domain.product")
@@ -449,9 +460,7 @@ class AccessService:
             return level("admin")
         best = 0
         for g in snap.grants:
-            if g.resource_kind == "product" and g.resource != product:
-                continue
-            if g.resource_kind == "domain" and g.resource != domain:
+            if (g.resource_kind, g.resource) not in (("product", product), ("domain", domain)):
                 continue
             holder = {"user": g.grantee == who.name, "group": g.grantee in who.groups,
                       "role": g.grantee in who.roles}[g.grantee_kind]
@@ -489,7 +498,7 @@ class AccessService:
         return self.principal(user, snap)
 
     def decide(self, user: str | None, action: str, product: str | None = None, *,
-               audit: bool = True) -> Decision:
+               source: str | None = None, audit: bool = True) -> Decision:
         """The one question a service asks before an action: may ``user`` (None: the local
         principal) do ``action`` (see :data:`~meshfabric.access.model.ACTIONS`) to ``product``?
 
@@ -504,6 +513,8 @@ class AccessService:
             raise ConfigError(f"unknown action '{action}'", hint=f"use one of {', '.join(ACTIONS)}")
         snap = self.snapshot()
         who = self.acting(user, snap)
+        if spec.on == "source":
+            return self._decide_source(who, spec, source or product or "", snap, audit=audit)
         if spec.on == "workspace" or product is None:
             return self._decide_workspace(who, spec, snap, audit=audit)
         fqn, have = self._resolve(who, product, spec.permission, snap, action=spec.name, audit=audit)
@@ -513,6 +524,26 @@ class AccessService:
         if audit and spec.permission != "discover":
             self.audit(who.name, spec.name, fqn, "allowed", policy_version=snap.policy_version)
         return Decision(who, spec.name, fqn, level("admin") if who.is_admin else have, policy)
+
+    def _decide_source(self, who: Principal, spec: Action, source: str, snap: AccessSnapshot, *,
+                       audit: bool) -> Decision:
+        """An action on a declared source: a workspace admin may, or a holder of a grant on it."""
+        if source not in self.settings.spec.sources:
+            raise NotFound(f"source '{source}' not found",
+                           hint=f"declared sources: {', '.join(sorted(self.settings.spec.sources)) or 'none'}")
+        held = who.is_admin or any(
+            g.resource_kind == "source" and g.resource == source and level(g.permission) >= level(spec.permission)
+            and {"user": g.grantee == who.name, "group": g.grantee in who.groups,
+                 "role": g.grantee in who.roles}[g.grantee_kind] for g in snap.grants)
+        if audit:
+            self.audit(who.name, spec.name, f"source:{source}", "allowed" if held else "denied",
+                       "" if held else f"no {spec.permission} grant on the source", policy_version=snap.policy_version)
+        if not held:
+            raise AccessDenied(f"'{who.name}' may not {spec.name.split('.')[-1]} source '{source}': that needs a "
+                               f"workspace admin or a {spec.permission} grant on the source",
+                               hint=f"a workspace admin runs `meshfabric grants add {spec.permission} "
+                                    f"--source {source} --user {who.name}`")
+        return Decision(who, spec.name, None, level("admin") if who.is_admin else level(spec.permission))
 
     def _decide_workspace(self, who: Principal, spec: Action, snap: AccessSnapshot, *, audit: bool) -> Decision:
         """A workspace-wide action: an admin may; for ``write`` it is enough to hold write on some
@@ -603,6 +634,69 @@ class AccessService:
         with self.store.read() as s:
             return [{"name": p.name, "file": p.file, "document": p.document, "updated_at": p.updated_at.isoformat()}
                     for p in s.scalars(select(PolicyRow).order_by(PolicyRow.name))]
+
+    def suggest_masks(self, *, acting: str | None = None) -> list[dict[str, Any]]:
+        """PII columns (classified ``pii`` in the catalog) that a role, group or user holding query
+        on the product reads unmasked, each with a proposed mask: ``date_year`` for dates, else
+        ``hash`` (joins on the column keep working). A column a policy explicitly leaves
+        ``clear`` for the grantee is left alone: that was decided. Workspace admins only."""
+        from meshfabric.access.policy import effective
+        from meshfabric.catalog import get_product
+
+        self.decide(acting, "access.read")
+        snap = self.snapshot()
+        columns: dict[str, list[dict[str, Any]]] = {}
+        seen: set[tuple[str, str, str, str]] = set()
+        out: list[dict[str, Any]] = []
+        for g in sorted(snap.grants, key=lambda g: (g.resource, g.grantee_kind, g.grantee)):
+            if g.resource_kind not in ("product", "domain") or level(g.permission) < level("query"):
+                continue
+            if g.grantee_kind == "user":
+                who = self.principal(g.grantee, snap)
+            elif g.grantee_kind == "group":
+                who = Principal(g.grantee, "group", groups=(g.grantee,),
+                                roles=tuple(sorted(snap.group_roles.get(g.grantee, set()))))
+            else:
+                who = Principal(g.grantee, "role", roles=(g.grantee,))
+            if who.is_admin:
+                continue
+            targets = [g.resource] if g.resource_kind == "product" else sorted(
+                fqn for fqn in snap.product_owner if fqn.split(".")[0] == g.resource)
+            for fqn in targets:
+                if fqn not in columns:
+                    columns[fqn] = get_product(self.store, fqn).columns if fqn in snap.product_owner else []
+                pii = [c for c in columns[fqn]
+                       if "pii" in [str(x).lower() for x in c.get("classification") or []]]
+                if not pii:
+                    continue
+                masks = effective(who, fqn, columns[fqn], snap.policies).masks
+                for c in pii:
+                    key = (g.grantee_kind, g.grantee, fqn, str(c["name"]))
+                    applied = masks.get(str(c["name"]))
+                    if key in seen or applied is not None:
+                        continue
+                    seen.add(key)
+                    kind = str(c.get("type", "")).lower()
+                    out.append({"grantee_kind": g.grantee_kind, "grantee": g.grantee, "product": fqn,
+                                "column": str(c["name"]), "type": kind, "permission": g.permission,
+                                "mask": "date_year" if kind in ("date", "timestamp", "timestamp_tz") else "hash"})
+        return out
+
+    @staticmethod
+    def suggestion_policy(suggestions: list[dict[str, Any]], name: str = "suggested-pii-masks") -> dict[str, Any]:
+        """The suggestions as one ``kind: AccessPolicy`` document (validated), a rule per grantee
+        and product."""
+        from meshfabric.spec.access_models import AccessPolicy
+
+        rules: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for s in suggestions:
+            rule = rules.setdefault((s["grantee_kind"], s["grantee"], s["product"]), {
+                "to": {s["grantee_kind"]: s["grantee"]}, "product": s["product"], "columns": {}})
+            rule["columns"][s["column"]] = s["mask"]
+        doc = {"kind": "AccessPolicy", "name": name,
+               "description": "PII columns these grantees could read unmasked (drafted by `meshfabric policy "
+                              "suggest`): review, then apply", "rules": list(rules.values())}
+        return AccessPolicy.model_validate(doc).to_doc()
 
     def policy_version(self) -> int:
         with self.store.read() as s:

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
     policy = typer.Typer(help="Access policies (masks, row filters) as applied.", no_args_is_help=True)
     policy.command("show")(policy_show)
     policy.command("test")(policy_test)
+    policy.command("suggest")(policy_suggest)
     app.add_typer(policy, name="policy")
     app.command("audit")(audit)
 
@@ -175,12 +176,13 @@ def grants_add(
     permission: str = typer.Argument(..., help="discover, query, write or admin"),
     product: str = typer.Option(None, "--product", help="domain.product"),
     domain: str = typer.Option(None, "--domain"),
+    source: str = typer.Option(None, "--source", help="a source of mesh.yaml (discover only: run discovery on it)"),
     role: str = _GRANTEE["role"], group: str = _GRANTEE["group"], user: str = _GRANTEE["user"],
 ) -> None:
-    """Grant a permission on a product or a domain."""
+    """Grant a permission on a product, a domain or (discover) a source."""
     kind, who = _grantee(role, group, user)
     with open_mesh() as mesh:
-        g = mesh.access.grant(who, permission, product=product, domain=domain, grantee_kind=kind)
+        g = mesh.access.grant(who, permission, product=product, domain=domain, source=source, grantee_kind=kind)
     console.print(f"granted {g.permission} on {g.resource_kind} {g.resource} to {g.grantee_kind} {g.grantee}")
 
 
@@ -188,6 +190,7 @@ def grants_revoke(
     permission: str = typer.Argument(...),
     product: str = typer.Option(None, "--product"),
     domain: str = typer.Option(None, "--domain"),
+    source: str = typer.Option(None, "--source"),
     role: str = _GRANTEE["role"], group: str = _GRANTEE["group"], user: str = _GRANTEE["user"],
 ) -> None:
     """Revoke a permission."""
@@ -195,11 +198,12 @@ def grants_revoke(
 
     kind, who = _grantee(role, group, user)
     with open_mesh() as mesh:
-        n = mesh.access.revoke(who, permission, product=product, domain=domain, grantee_kind=kind)
+        n = mesh.access.revoke(who, permission, product=product, domain=domain, source=source, grantee_kind=kind)
+    what = product or domain or f"source {source}"
     if not n:
-        raise NotFound(f"{kind} '{who}' holds no {permission} grant on {product or domain}",
+        raise NotFound(f"{kind} '{who}' holds no {permission} grant on {what}",
                        hint="`meshfabric grants list` shows the grants")
-    console.print(f"revoked {permission} on {product or domain} from {kind} {who}")
+    console.print(f"revoked {permission} on {what} from {kind} {who}")
 
 
 def grants_list(as_json: bool = JsonOpt) -> None:
@@ -252,6 +256,39 @@ def policy_test(
     elif not data["exempt"]:
         console.print("no masks")
     console.print(f"row filter: {data['row_filter'] or '(none: every row)'}")
+
+
+def policy_suggest(
+    write: Path = typer.Option(None, "--write", help="Write the suggested AccessPolicy file here (not overwritten)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Propose masks for PII columns a role, group or user with query access reads unmasked."""
+    import yaml
+
+    from meshfabric.errors import ConfigError
+
+    with open_mesh() as mesh:
+        items = mesh.access.suggest_masks()
+        doc = mesh.access.suggestion_policy(items) if items else None
+    if write is not None and doc is not None:
+        if write.exists():
+            raise ConfigError(f"{write} exists: nothing was written", hint="name a new file, or delete that one")
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    if as_json:
+        print_json({"suggestions": items, "policy": doc})
+        return
+    if not items:
+        console.print("no PII column is readable unmasked by a non-admin grantee")
+        return
+    console.print(table("PII columns readable unmasked", ["grantee", "product", "column", "suggested mask"],
+                        [[f"{s['grantee_kind']} {s['grantee']}", s["product"], s["column"], s["mask"]]
+                         for s in items]))
+    if write is not None:
+        console.print(f"wrote {write}: review it, list it under access.policies if mesh.yaml names policy files, "
+                      "then `meshfabric apply`")
+    else:
+        console.print(yaml.safe_dump(doc, sort_keys=False), markup=False, highlight=False)
 
 
 # -- audit -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from meshfabric.cli import (
     catalog_cmds,
     contract_cmds,
     demo_cmd,
+    discover_cmd,
     events_cmds,
     lineage_cmds,
     monitor_cmds,
@@ -91,6 +92,7 @@ def version() -> None:
 
 catalog_cmds.register(app)
 sources_cmds.register(app)
+discover_cmd.register(app)
 query_cmd.register(app)
 events_cmds.register(app)
 demo_cmd.register(app)

@@ -120,6 +120,40 @@ def _write_lock(path: Path) -> threading.Lock:
         return _WRITE_LOCKS.setdefault(path, threading.Lock())
 
 
+def _file_schema(path: Path) -> tuple[str, ...] | None:
+    """A data file's column names (and Parquet types) read from its header, lowercased; None
+    when the header cannot be read cheaply (a zstd file) or is unreadable."""
+    import csv
+    import gzip
+    import json
+
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            return tuple(f"{f.name.lower()}:{f.type}" for f in schema)
+        if str(path).endswith(".zst"):
+            return None
+        opener: Any = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            head = fh.read(65536)
+        first = head.splitlines()[0] if head else ""
+        if fmt == "json":
+            stripped = head.lstrip()
+            if stripped.startswith("["):  # a JSON array: the keys of its first object
+                first = stripped[1:].lstrip().split("\n", 1)[0].rstrip(",")
+            record = json.loads(first) if first.strip().startswith("{") else None
+            return tuple(sorted(k.lower() for k in record)) if isinstance(record, dict) else None
+        delimiter = "\t" if ".tsv" in path.name.lower() else ","
+        if delimiter == "," and first.count(";") > first.count(","):
+            delimiter = ";"
+        return tuple(c.strip().lower() for c in next(csv.reader([first], delimiter=delimiter), []))
+    except (OSError, ValueError, UnicodeError):  # pyarrow's errors derive from these
+        return None
+
+
 class FilesConnector(Connector):
     """Files below ``path`` (relative to the workspace folder); a port names a file, a folder
     or a glob below it."""
@@ -259,8 +293,11 @@ class FilesConnector(Connector):
             raise self.error(f"folder '{self.spec.path}' is not readable", hint="check its permissions")
 
     def list_tables(self) -> list[TableInfo]:
-        """Data files, grouped: several files of one kind in a folder (or below a hive-style
-        ``key=value`` folder tree) are listed once as a glob."""
+        """Datasets, not files: the files of one kind in a folder (or below a hive-style
+        ``key=value`` folder tree) that share a schema are listed once as a glob; files of a
+        folder whose schemas differ are listed apart (a subset sharing a name prefix as its own
+        glob). Schemas are read from file headers only: Parquet footers, a CSV's header line,
+        a JSON file's first record."""
         self._require_base()
         groups: dict[tuple[str, str], list[str]] = {}
         for folder, dirs, names in os.walk(self.base):
@@ -277,12 +314,41 @@ class FilesConnector(Connector):
                 groups.setdefault(key, []).append((here / name).as_posix())
         out = []
         for (folder, ext), members in sorted(groups.items()):
+            prefix = "" if folder in (".", "") else folder + "/"
             if len(members) == 1 and "**" not in folder:
                 out.append(TableInfo(members[0], None, "file"))
-            else:
-                prefix = "" if folder in (".", "") else folder + "/"
+            elif "**" in folder:
                 out.append(TableInfo(f"{prefix}*{ext}", None, "file"))
+            else:
+                out += [TableInfo(name, None, "file") for name in self._by_schema(members, prefix, ext)]
         return out
+
+    def _by_schema(self, members: list[str], prefix: str, ext: str) -> list[str]:
+        """One folder's files of one kind as datasets: ``prefix*ext`` when they share a schema,
+        else each set of files sharing one as a name-prefix glob when that glob selects exactly
+        them, else file by file. Folders of more than 50 files are judged on 50 of them."""
+        step = max(1, len(members) // 50)
+        probe = [*members[::step][:50], members[-1]]
+        signatures = {m: _file_schema(self.base / m) for m in dict.fromkeys(probe)}
+        if len(set(signatures.values())) <= 1:
+            return [f"{prefix}*{ext}"]
+        names: list[str] = []
+        by_signature: dict[tuple[str, ...] | None, list[str]] = {}
+        for member in members:  # files not probed fall back to their own schema
+            sig = signatures[member] if member in signatures else _file_schema(self.base / member)
+            by_signature.setdefault(sig, []).append(member)
+        for files in by_signature.values():
+            if len(files) == 1:
+                names.append(files[0])
+                continue
+            stems = [Path(f).name for f in files]
+            common = os.path.commonprefix(stems)  # noqa: RUF071 - a name prefix, not a path
+            chosen = [m for m in members if Path(m).name.startswith(common) and m.endswith(ext)]
+            if common and sorted(chosen) == sorted(files):
+                names.append(f"{prefix}{common}*{ext}")
+            else:
+                names += files
+        return sorted(names)
 
     def columns(self, port: OutputPort) -> list[ColumnInfo]:
         relation, _, _ = self._relation(port)

@@ -57,6 +57,8 @@ from meshfabric.errors import ConfigError, NotFound
 from meshfabric.types import INTEGER_TYPES, NUMERIC_TYPES
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from meshfabric.catalog import ProductInfo
     from meshfabric.connectors.base import ColumnInfo, Connector, PortSession
     from meshfabric.spec.models import OutputPort
@@ -319,6 +321,24 @@ def profile_port(
     rows, profiles = connector.run_on_port(port, run)
     return ProductProfile(product, connector.name, connector.dialect, rows, profiles, statements,
                           time.perf_counter() - started, dt.datetime.now(dt.UTC))
+
+
+def profile_sample(sample: pa.Table, columns: Sequence[ColumnInfo], *, top: int = 0,
+                   quantiles: Sequence[float] = ()) -> tuple[int, list[ColumnProfile]]:
+    """Profile rows already read (a bounded sample, e.g. discovery's) with the same statements
+    as :func:`profile_port`, run by a private in-memory DuckDB over the Arrow table."""
+    import duckdb
+
+    from meshfabric.connectors.duckdb import fetch_rows
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("_mf_sample", sample)
+        cols = [_Col(c, kind_of(c.type.name), False, i) for i, c in enumerate(columns)]
+        return _profile(_SQL("duckdb"), '"_mf_sample"', cols, lambda sql: fetch_rows(con, sql), top,
+                        sorted({float(q) for q in quantiles}))
+    finally:
+        con.close()
 
 
 def profile_product(info: ProductInfo, connector: Connector, **options: Any) -> ProductProfile:
