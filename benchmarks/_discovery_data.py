@@ -270,6 +270,23 @@ def fr_nir(r: random.Random) -> str:
         if r.random() < 0.5 else f"{body}{key:02d}"
 
 
+def de_idnr(r: random.Random) -> str:
+    """German tax id: ten digits, one of them twice, the first not 0, then the ISO 7064 MOD 11,10 digit."""
+    while True:
+        digits = r.sample(range(10), 9)
+        twice = r.choice(digits)
+        digits.insert(r.randrange(1, 10), twice)
+        if digits[0] != 0:
+            break
+    product = 10
+    for d in digits:
+        total = (d + product) % 10 or 10
+        product = total * 2 % 11
+    check = (11 - product) % 10
+    text = "".join(map(str, digits)) + str(check)
+    return f"{text[:2]} {text[2:5]} {text[5:8]} {text[8:]}" if r.random() < 0.3 else text
+
+
 def uk_nino(r: random.Random) -> str:
     first_ok = [c for c in string.ascii_uppercase if c not in "DFIQUV"]
     second_ok = [c for c in first_ok if c != "O"]
@@ -281,7 +298,8 @@ def uk_nino(r: random.Random) -> str:
 
 
 def national_id(r: random.Random, country: str) -> str:
-    return {"US": us_ssn, "NL": nl_bsn, "ES": es_dni, "SE": se_personnummer, "FR": fr_nir, "UK": uk_nino}[country](r)
+    return {"US": us_ssn, "NL": nl_bsn, "ES": es_dni, "SE": se_personnummer, "FR": fr_nir, "UK": uk_nino,
+            "DE": de_idnr}[country](r)
 
 
 def phone(r: random.Random, country: str | None = None) -> str:
@@ -874,6 +892,7 @@ def t_deliveries(b: Builder) -> Table:
         c("signed", "int", "boolean", lambda i: int(r.random() < 0.7), n),
         c("attempts", "int", "numeric", b.choice([1, 1, 1, 2, 3]), n),
         c("address_id", "int", "identifier", lambda i: r.randint(1, 1600), n),
+        c("zip5", "int", "postal_code", lambda i: r.randint(1001, 99950), n, nulls=0.3),
     ])
 
 
@@ -1162,6 +1181,55 @@ def t_firmware(b: Builder) -> Table:
 
 
 @template
+def t_payroll_de(b: Builder) -> Table:  # a German payroll export: German headers and number formats
+    r, n = b.r, b.n(350)
+
+    def brutto(i: int) -> str:
+        whole, cents = divmod(int(amount(r, 2200, 9800) * 100), 100)
+        return f"{whole:,}".replace(",", ".") + f",{cents:02d}"
+
+    c = b.col
+    return _table("files", "hr/payroll_de.csv", "hr", [
+        c("personal_nr", "int", "identifier", lambda i: b.employee_ids[i % len(b.employee_ids)], n),
+        c("steuer_id", "text", "national_id", lambda i: de_idnr(r), n),
+        c("mitarbeiter", "text", "person_name", lambda i: "{1}, {0}".format(*person(r, "DE")), n),
+        c("konto", "text", "iban", lambda i: iban(r, "DE"), n),
+        c("brutto", "text", "currency_amount", brutto, n),
+        c("eintritt", "text", "date", lambda i: day(r, date(2008, 1, 1), 6000).strftime("%d.%m.%Y"), n),
+        c("plz", "int", "postal_code", lambda i: r.randint(1067, 99998), n),
+    ])
+
+
+@template
+def t_chargebacks(b: Builder) -> Table:
+    r, n = b.r, b.n(400)
+    c = b.col
+    return _table("files", "finance/chargebacks.csv", "finance", [
+        c("cb_id", "text", "identifier", lambda i: f"CB{r.randint(10**7, 10**8 - 1)}", n),
+        c("pan", "text", "credit_card", lambda i: credit_card(r, "plain"), n),
+        c("disputed", "text", "currency_amount", lambda i: r.choice(["€", "$", "£"]) + f"{amount(r, 5, 900)}", n),
+        c("reason_code", "text", "category", b.choice(["4837", "4853", "4863", "10.4", "13.1"]), n),
+        c("opened", "text", "date", lambda i: day(r).isoformat(), n),
+        c("payment_id", "text", "uuid", b.pick(b.payment_ids), n),
+    ])
+
+
+@template
+def t_sms_list(b: Builder) -> Table:
+    r, n = b.r, b.n(650)
+    cc = [r.choice(["NL", "DE", "UK", "SE"]) for _ in range(n)]
+    prefix = {"NL": ("316", 8), "DE": ("49151", 8), "UK": ("447700", 6), "SE": ("4670", 7)}
+    c = b.col
+    return _table("files", "exports/export_11.parquet", "marketing", [
+        c("msisdn", "text", "phone", lambda i: prefix[cc[i]][0] + _digits(r, prefix[cc[i]][1]), n),
+        c("first", "text", "person_name", lambda i: person(r, cc[i])[0], n),
+        c("opt", "bool", "boolean", lambda i: r.random() < 0.8, n),
+        c("sent_at", "ts", "timestamp", lambda i: moment(r), n, nulls=0.2),
+        c("campaign_id", "int", "identifier", b.pick(b.campaign_ids), n),
+    ])
+
+
+@template
 def t_fx_rates(b: Builder) -> Table:
     r, n = b.r, b.n(400)
     c = b.col
@@ -1415,6 +1483,7 @@ def self_check(tables: list[Table]) -> list[str]:
     """Verify the checksummed identifiers with python-stdnum; returns the problems found."""
     from stdnum import iban as s_iban
     from stdnum import luhn
+    from stdnum.de import idnr
     from stdnum.es import dni
     from stdnum.fr import nir
     from stdnum.nl import bsn
@@ -1435,6 +1504,8 @@ def self_check(tables: list[Table]) -> list[str]:
                 elif c.semantic == "national_id":
                     if "-" in v and len(v) == 11 and v[3] == "-":
                         ok = ssn.is_valid(v)
+                    elif v.replace(" ", "").isdigit() and len(v.replace(" ", "")) == 11:
+                        ok = idnr.is_valid(v)
                     elif "-" in v:
                         ok = personnummer.is_valid(v)
                     elif v[:1].isalpha():

@@ -494,6 +494,9 @@ def report(result: dict[str, Any]) -> None:
         print(f"datasets discover returned that match no label: {', '.join(mf['unmatched_names'][:20])}")
     worst = mf.get("worst", [])
     if worst:
+        pairs = Counter((str(w["true"]), str(w["predicted"])) for w in worst)
+        show("meshfabric's confusions (true -> predicted)", ["true type", "predicted", "columns"],
+             [[t, p, k] for (t, p), k in pairs.most_common(15)])
         show(f"meshfabric's worst-classified columns ({len(worst)} wrong, first 30)",
              ["dataset", "column", "true type", "predicted", "conf", "PII true/pred"],
              [[f"{SOURCE_NAMES[w['source']]}:{w['dataset']}", w["column"], w["true"], w["predicted"], w["confidence"],
