@@ -237,6 +237,12 @@ def test_drafts_apply_and_reach_search(ws: Path, capsys: pytest.CaptureFixture[s
     assert code == 0, err
     hits = {h["fqn"] for h in json.loads(out)["items"]}
     assert f"{domain}.t_0042" in hits
+    from meshfabric import Mesh
+
+    with Mesh.open(ws) as mesh:  # the classification reached the catalog and the metadata graph
+        columns = {c["name"]: c for c in mesh.product(f"{domain}.t_0042").columns}
+        assert "pii" in columns["c7"]["classification"]
+        assert f"{domain}.t_0042.c7" in {n.key for n in mesh.graph.find("column", classification="pii")}
     # a second --write refuses to overwrite and writes nothing
     before = written[0].read_text()
     code, _, err = cli(capsys, "-w", ws, "discover", "app_db", "--tables", "t_*", "--write", ws / "other")
