@@ -537,7 +537,9 @@ def run_corpus(args: argparse.Namespace) -> dict[str, Any]:
         score(tables, args, ws, [SOURCE_NAMES[s] for s in sources], result)
     finally:
         if args.keep:
-            print(f"\nkept: databases {dbs.name} (PostgreSQL / MariaDB), workspace {ws}", file=sys.stderr)
+            kept = [k for k, url in (("PostgreSQL", dbs.pg_url), ("MariaDB", dbs.my_url)) if url]
+            print(f"\nkept: database {dbs.name} on {' and '.join(kept) or 'no server'}; workspace {ws}",
+                  file=sys.stderr)
         else:
             result["dropped"] = dbs.drop()
     return result
@@ -628,11 +630,11 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
         else:
             result["dropped"] = dbs.drop()
     mf = result["meshfabric"]
+    wall = mf.get("wall_s") if "error" not in mf else None
     rows = [["tables × columns", f"{result['tables']} × 20", f"{result['tables']} × 20"],
             ["rows in PostgreSQL", result["rows"], result["rows"]],
-            ["wall time s", result["baseline_seconds"], mf.get("wall_s")],
-            ["tables / s", result["tables"] / result["baseline_seconds"],
-             result["tables"] / mf["wall_s"] if mf.get("wall_s") else None],
+            ["wall time s", result["baseline_seconds"], wall],
+            ["tables / s", result["tables"] / result["baseline_seconds"], result["tables"] / wall if wall else None],
             ["PII F1", result["baseline_pii_f1"], mf.get("pii_f1")]]
     show(f"Speed: discover over {result['tables']} PostgreSQL tables (sample {args.sample}; the baseline works on "
          "rows already in memory)", ["", "name+value-regex", "meshfabric"], rows)
