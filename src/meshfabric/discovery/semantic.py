@@ -474,7 +474,7 @@ _UUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-f
 _IP_PRE = re.compile(r"^[0-9A-Fa-f:.]{2,45}(?:/\d{1,3})?$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,24})\.?$", re.IGNORECASE)
 _IBAN_PRE = re.compile(r"^[A-Za-z]{2}\d{2}[A-Za-z0-9 ]{10,40}$")
-_CARD_PRE = re.compile(r"^\d[\d -]{11,22}\d$")
+_CARD_PRE = re.compile(r"^\d[\d -]{10,22}\d$")
 _NUMBER = re.compile(r"^(?=[^\d]{0,3}\d)[+-]?(?:\d{1,3}(?:[,\u00a0' ]\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?$")
 _NUMBER_EU = re.compile(r"^[+-]?(?:\d{1,3}(?:[.\u00a0 ]\d{3})+|\d+),\d+%?$")
 _INT = re.compile(r"^[+-]?\d+$")
@@ -550,25 +550,21 @@ def _luhn(digits: str) -> bool:
 
 
 def _iin_ok(d: str) -> bool:
+    """Issuer prefix and length plausible for a payment card (Visa, Mastercard, Amex, Discover, JCB,
+    Diners, UnionPay, Maestro, Mir, RuPay). Luhn is what makes the check strict."""
     n = len(d)
-    p2, p3, p4 = int(d[:2]), int(d[:3]), int(d[:4])
+    p2, p4 = int(d[:2]), int(d[:4])
     if d[0] == "4":
         return n in (13, 16, 19)
-    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
-        return n == 16
     if p2 in (34, 37):
         return n == 15
-    if p4 == 6011 or p2 == 65 or 644 <= p3 <= 649:
-        return n in (16, 19)
-    if 3528 <= p4 <= 3589:
-        return 16 <= n <= 19
-    if p2 in (36, 38, 39) or 300 <= p3 <= 305:
-        return 14 <= n <= 19
-    if p2 in (62, 81):
-        return 16 <= n <= 19
-    if 2200 <= p4 <= 2204:
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
         return n == 16
-    if p2 in (50, 56, 57, 58, 63, 67):
+    if p4 in (1800, 2131):
+        return n == 15
+    if d[0] == "3":
+        return 14 <= n <= 19
+    if d[0] in "568" or 2200 <= p4 <= 2204:
         return 12 <= n <= 19
     return False
 
@@ -577,12 +573,12 @@ def _is_card(s: str) -> bool:
     if not _CARD_PRE.match(s):
         return False
     d = s.replace(" ", "").replace("-", "")
-    return 13 <= len(d) <= 19 and d.isdigit() and len(set(d)) > 1 and _iin_ok(d) and _luhn(d)
+    return 12 <= len(d) <= 19 and d.isdigit() and len(set(d)) > 1 and _iin_ok(d) and _luhn(d)
 
 
 # --- national identifiers: shape → stdnum modules (imported lazily) ---------------------------------
 
-_NINO = re.compile(r"^(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
+_NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
 _NID_SHAPES: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
     # (shape of the value, validators to try, strong = the shape itself is distinctive)
     (re.compile(r"^\d{3}-\d{2}-\d{4}$"), ("us.ssn",), True),
@@ -633,12 +629,12 @@ def _national_id(s: str) -> tuple[str | None, bool]:
                         return name, strong
                 except Exception:
                     continue
-            return None, False
     return None, False
 
 
 # --- phone -------------------------------------------------------------------------------------------
 
+_PHONE_EXT = re.compile(r"\s*(?:x|ext\.?|#)\s*(?=\d{1,6}$)", re.IGNORECASE)
 _PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "NL", "ES", "IT", "BR", "AU")
 
 
@@ -647,7 +643,8 @@ def _phone_shape(s: str) -> str | None:
     (digits only) or None when it cannot be a phone number."""
     if len(s) < 6 or len(s) > 32 or not _PHONE_PRE.match(s):
         return None
-    digits = sum(ch.isdigit() for ch in s)
+    main = _PHONE_EXT.split(s, 1)[0]
+    digits = sum(ch.isdigit() for ch in main)
     if digits < 7 or digits > 15:
         return None
     if s[0] == "+" or s.startswith("00"):
@@ -696,7 +693,7 @@ class _PhoneChecker:
                     valid = valid or v
                 self.seen += 1
                 if self.seen >= 6:
-                    self.regions = [r for r, _ in self.tally.most_common(2)] or ["US"]
+                    self.regions = [r for r, _ in self.tally.most_common(3)] or ["US"]
             else:
                 for region in self.regions or ["US"]:
                     p, v = self._parse_ok(s, region)
@@ -711,9 +708,15 @@ class _PhoneChecker:
 
 # --- postal codes ------------------------------------------------------------------------------------
 
+#: UK postcode areas (the letters before the first digit)
+_UK_AREAS = sorted(_wordset(
+    "AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN DT DY E EC EH EN EX FK "
+    "FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY L LA LD LE LL LN LS LU M ME MK ML N NE NG NN "
+    "NP NR NW OL OX PA PE PH PL PO PR RG RH RM S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW "
+    "UB W WA WC WD WF WN WR WS WV YO ZE"), key=len, reverse=True)
 _POSTAL_STRONG = re.compile(
     r"^(?:\d{5}-\d{4}"                                   # US ZIP+4
-    r"|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}"                 # UK
+    r"|(?:" + "|".join(_UK_AREAS) + r")\d[A-Z\d]? ?\d[A-Z]{2}"  # UK
     r"|[A-Z]\d[A-Z] ?\d[A-Z]\d"                          # CA
     r"|\d{4} ?[A-Z]{2}"                                  # NL
     r"|\d{2}-\d{3}"                                      # PL
@@ -724,7 +727,7 @@ _POSTAL_STRONG = re.compile(
     r"|[A-Z]\d[\dW] ?[A-Z\d]{4}"                         # IE Eircode
     r"|(?:D|F|A|B|I|E|L|CH|NL|DK|S|N|FI|PL|CZ)-\d{4,5}"  # country-prefixed
     r")$")
-_POSTAL_DIGITS = re.compile(r"^\d{4,6}$")
+_POSTAL_DIGITS = re.compile(r"^\d{4,6}$|^\d{8}$")
 
 
 def _postal_kind(s: str) -> str | None:
@@ -836,6 +839,7 @@ def _fold(word: str) -> str:
 
 
 def _known_name(token: str) -> bool:
+    """A first name or surname of the word lists, or a token with a typical surname ending."""
     t = token.lower().strip("'’")
     if t in vocab.FIRST_NAMES or t in vocab.SURNAMES:
         return True
@@ -844,16 +848,26 @@ def _known_name(token: str) -> bool:
         return True
     if "-" in t:
         return any(_known_name(p) for p in t.split("-") if p)
-    return False
+    return len(f) >= 5 and f.endswith(vocab.SURNAME_ENDINGS) and f not in vocab.NOT_NAMES
 
 
 _NAME_TOKEN = re.compile(r"^[^\W\d_][^\W\d_'’\-]*(?:['’\-][^\W\d_]+)*\.?$")
+_CJK = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+$")
+
+
+def _cjk_name(s: str) -> tuple[bool, bool]:
+    compact = s.replace(" ", "").replace("\u3000", "")
+    if not 2 <= len(compact) <= 5 or not _CJK.match(compact) or s.count(" ") > 1:
+        return False, False
+    return True, compact[:2] in vocab.CJK_SURNAMES or compact[:1] in vocab.CJK_SURNAMES
 
 
 def _name_stats(s: str) -> tuple[bool, bool]:
-    """(looks like a person's name, has enough known name tokens)."""
+    """(looks like a person's name, has known name tokens) for one value."""
     if len(s) > 80:
         return False, False
+    if s[:1] >= "\u3040":
+        return _cjk_name(s)
     raw = [t for t in _WS.split(s.replace(",", " ")) if t]
     if not raw or len(raw) > 6:
         return False, False
@@ -862,14 +876,16 @@ def _name_stats(s: str) -> tuple[bool, bool]:
         if not _NAME_TOKEN.match(t):
             return False, False
         low = t.lower().rstrip(".")
+        if low in vocab.NOT_NAMES:
+            return False, False  # company forms, place words, connectors ("Smith & Sons", "Lake Timothy")
         if low in vocab.NAME_TITLES or low in vocab.NAME_PARTICLES or len(low) == 1:
             continue
         real.append(t.rstrip("."))
     if not real or len(real) > 4:
         return False, False
-    caps = all(t[0].isupper() for t in real) or s.islower()
+    caps = all(t[0].isupper() for t in real) or s.islower() or s.isupper()
     known = sum(1 for t in real if _known_name(t))
-    return caps, known >= 1 and known * 2 >= len(real)
+    return caps, known >= 1 and known * 3 >= len(real)
 
 
 _HOUSE_NO = re.compile(r"^(?:\d{1,5}[a-z]?|\d{1,5}[-/]\d{1,5}[a-z]?|\d{1,5}(?:st|nd|rd|th)?|n[°º]?\d{1,5})$")
@@ -900,6 +916,8 @@ def _address_kind(s: str) -> str | None:
 
 def _is_country(s: str) -> bool:
     low = s.lower()
+    if "(" in low:
+        low = low.split("(", 1)[0].strip()
     if len(low) == 2:
         return low in vocab.COUNTRY_ALPHA2 and (s.isupper() or s.islower())
     if len(low) == 3 and (s.isupper() or s.islower()) and low in vocab.COUNTRY_ALPHA3:
@@ -926,6 +944,8 @@ def _is_currency_mark(mark: str | None) -> bool:
 def _is_amount(s: str) -> bool:
     if len(s) > 30:
         return False
+    if s.endswith(".") and s[-2:-1].isalpha():
+        s = s[:-1]  # "519,41 kr."
     m = _AMOUNT.match(s)
     if not m:
         return False
@@ -1065,10 +1085,13 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
             if f >= 0.9:
                 cands.append(_Candidate("currency_code", f, 0.9, 0.9, ["iso4217"]))
         if avg_len <= 40:
-            f = frac("country", _is_country, 0.9)
+            f = frac("country", _is_country, 0.5)
+            coded = all(len(t) <= 3 for t, _ in items[:50])
             if f >= 0.9:
-                coded = all(len(t) <= 3 for t, _ in items[:50])
                 cands.append(_Candidate("country", f, 0.8 if coded else 0.9, 0.9, ["iso3166", "country_names"]))
+            elif f >= 0.5 and not coded and p.n_distinct >= 5:
+                # names in a language the list lacks: most values known, the rest proper nouns
+                cands.append(_Candidate("country", f, 0.65, 0.5, ["country_names"]))
         f = frac("currency_amount", _is_amount, 0.8)
         if f >= 0.8:
             cands.append(_Candidate("currency_amount", f, 0.85, 0.8, ["amount_with_currency"]))
@@ -1085,10 +1108,14 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
                 if kf > 0:
                     fractions["person_name"] = round(kf, 3)
                 multi = sum(1 for t, _ in items[:50] if " " in t or "," in t) >= 0.5 * min(50, len(items))
-                if kf >= 0.6 or (multi and lf >= 0.85 and kf >= 0.4):
-                    base = 0.85 if kf >= 0.8 else 0.75
-                    cands.append(_Candidate("person_name", kf, base, 0.6 if not multi else 0.4,
-                                            ["name_vocabulary"]))
+                # several tokens: the shape carries weight; one token (first names, surnames): the vocabulary
+                single_ok = (not multi and lf >= 0.95 and kf >= 0.2 and p.n_distinct >= 20
+                             and p.n_distinct >= 0.1 * n)
+                if (kf >= 0.5 and lf >= 0.6) or (multi and lf >= 0.85 and kf >= 0.25) or single_ok:
+                    base = 0.85 if kf >= 0.75 else 0.75 if kf >= 0.5 else 0.6 if kf >= 0.3 else 0.5
+                    fractions["person_name_shape"] = round(lf, 3)
+                    cands.append(_Candidate("person_name", max(kf, lf if multi else kf), base, 0.25 if multi else 0.3,
+                                            ["name_vocabulary", "name_shape"]))
         if 8 <= avg_len <= 120 and _probe(items, lambda t: _address_kind(t) is not None) >= 0.4:
             full_w = street_w = total_w = 0
             for t, c in items[:MAX_DISTINCT]:
@@ -1134,12 +1161,16 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
         phone_like = sum(v for k, v in shapes.items() if k in ("intl", "formatted", "trunk"))
         stricter = bool(dates) or any(
             c.kind in ("ip_address", "credit_card", "iban", "national_id") and c.fraction >= 0.95 for c in cands)
-        if not stricter and (phone_like >= 0.5 * min(40, len(items)) or (hint == "phone" and shapes["bare"])):
+        formatted_postal = sum(c for t, c in items[:40] if _postal_kind(t) == "strong")
+        stricter = stricter or formatted_postal >= 0.3 * sum(c for _, c in items[:40])
+        # bare digit strings count only beside formatted numbers or under a phone-like name
+        allow_bare = hint == "phone" or phone_like >= 0.3 * min(40, len(items))
+        if not stricter and (phone_like >= 0.3 * min(40, len(items)) or (hint == "phone" and shapes["bare"])):
             checker = _PhoneChecker()
 
             def ok_phone(s: str) -> bool:
                 shape = shape_of.get(s)
-                if shape is None or (shape == "bare" and hint != "phone"):
+                if shape is None or (shape == "bare" and not allow_bare):
                     return False
                 return checker.check(s, shape)
 
@@ -1164,12 +1195,16 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
             if f >= 0.85:
                 strong_share = kinds["strong"] / max(1, sum(kinds.values()))
                 leading_zero = any(t.startswith("0") for t, _ in items) and not ints_only
-                if strong_share >= 0.5:
+                if strong_share >= 0.3:
                     cands.append(_Candidate("postal_code", f, 0.85, 0.85, ["postal_formats"]))
                 elif hint == "postal_code":
                     cands.append(_Candidate("postal_code", f, 0.75, 0.85, ["postal_formats"]))
                 elif hint is None and (ctx.address_context or leading_zero):
                     cands.append(_Candidate("postal_code", f, 0.5, 0.85, ["postal_formats", "context"],
+                                            rank_bonus=-40))
+                elif hint is None and not ints_only and len({len(t) for t, _ in items}) == 1 and len(items[0][0]) <= 6:
+                    # digit strings of one width (4-6) kept as text: postal codes more often than anything else
+                    cands.append(_Candidate("postal_code", f, 0.45, 0.85, ["postal_formats", "uniform_width"],
                                             rank_bonus=-40))
 
     # dates, timestamps and birth dates ------------------------------------------------------------------
@@ -1214,7 +1249,9 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
     if str_share >= 0.5:
         words = [len(_WS.split(t)) for t, _ in items[:100]]
         lens = [len(t) for t, _ in items[:100]]
-        if words and (sum(words) / len(words) >= 4 or sum(lens) / len(lens) >= 40) and p.n_distinct >= 0.5 * n:
+        cjk = sum(1 for t, _ in items[:100] if t[:1] >= "\u3040") >= 0.5 * len(words) if words else False
+        long_enough = sum(lens) / len(lens) >= (15 if cjk else 40) if lens else False
+        if words and (sum(words) / len(words) >= 4 or long_enough) and p.n_distinct >= 0.5 * n:
             fractions["free_text"] = 1.0
             cands.append(_Candidate("free_text", 1.0, 0.6, 0.5, ["word_count"]))
     return cands

@@ -447,3 +447,299 @@ REGION_CODES: frozenset[str] = _words("""
 al ak az ar ca co ct de fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj nm ny nc nd
 oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc pr ab bc mb nb nl ns nt nu on pe qc sk yt
 """)
+
+# --- more given names and surnames (second pass: broader coverage per country) --------------------------
+_FIRST_MORE = """
+aaron abel abraham ada adele adolf agnes alba albin alfons alfred alina alma alois amalia amadeo amanda
+ambrose amos anastasia andré anders angelika anita annette annie anton antonella antonin april ariel
+armin arnaud arne arno aron astrid august augusta aurelio axel babette balthasar barnaby bastian beatrix
+bella benedikt benno bernadette bernhard berta bertha bettina bianka birgit björn blanca bodo bogdan
+boris brigitta britta bruno burkhard calvin camille candela carina carl carlo carmela carmelo carolin
+casimir cäcilie cecilia cedric celia charlene charlotta chiara christa christel christiane christina
+christoph cindy clara claus clemens colin conrad constanze cornelia cornelius cosima curt dana dario
+delia detlef detlev diego dietmar dietrich dina dirk dolores dominika donatella dora doreen dorothea
+edgar edith edmund egon eike elfriede elias elisa elise ella elly elmar elsa else elvira emil emilio
+emma enno enrique erich erik erna ernesto ernst erwin esteban estelle eugen eugenia eva evelin ewald
+fabian fabio fatma felicitas ferdinand filippa flavio flora florentina florian franz franziska frida
+friedhelm friedrich fritz gabi gaby georg georgia gerda gerhard gerlinde gernot gert gertrud gianni
+gilbert gisela gitta giuseppe gottfried greta gretchen gudrun guido gunnar gunter gustav hanna hannelore
+hannes harald hartmut hedwig heidi heike heiko heinrich heinz helena helene helga helmut henning henri
+henrike herbert heribert hilde hildegard horst hubert hugo ida ignaz ilona ilse imke ines inga inge
+ingeborg ingo ingrid irene iris irma isa isidor jakob janina janine jens jerome joachim jochen johann
+johanna jonathan josef josefine jost judith julian juliane julius jupp justus jutta kai karin karla
+karl-heinz karola karsten kaspar katharina kathleen katja kerstin kevin kira klaus knut konrad
+konstantin kornelia kristin kurt larissa lea leni leo leon leonhard leopold liane lilli lina linus
+lisa lore lorenz lothar lotte louisa lucas ludger ludmila ludwig luise lutz magdalena maik malte
+manfred mareike margarete margot margrit maria marianne marie-luise marija marina mario marion marius
+marko marlene marta marten martha martina mathilde matthias maximilian meike melanie meta michaela
+mina minna miriam mirko mona moritz nadine nadja natalie nelli nicolai nico nicole nils nina norbert
+olaf oliver ortwin oskar ottilie otto pascal patricia paula pauline peggy philipp pia rainer ralf
+regina reiner reinhard reinhold renate rene richard rita robert roland romy rosa rosemarie rosi rudi
+rudolf ruth sabine sabrina sandra sara sascha sebastian selma siegfried sieglinde sigrid silke simone
+sonja stefanie steffen susanne svea svenja swen sylvia tamara tanja tatjana thea theo theresia thilo
+thomas tilo tim timo tina tobias toni torben udo ulf ulla ulrich ulrike ursula ute uwe valentin vera
+verena veronika viktor viktoria vincent volker waldemar walter waltraud wendelin werner wilfried wilhelm
+wilhelmine willi willy wolf wolfgang xaver yvonne zacharias
+adela adolfo adriana agustina aitana alejandra alfonso alfredo amparo anabel andrea ángela anselmo
+araceli ariadna armando arturo asunción aurora bartolomé begoña benito bernardo blas bruno candelaria
+carolina casimiro catalina cayetano celia celestino chelo ciro clemente consuelo covadonga cristóbal
+damián dámaso diana dionisio domingo dorotea edelmira eduardo efraín elías eloy elvira emiliano
+encarnación epifanio esperanza estefanía esteban eugenio eusebio evaristo fabián faustino federico
+felipe felisa fermín fidel flora florencio fortunato gabino gaspar genaro gerardo germán gilberto
+gloria gregorio gustavo heliodoro herminia hilario horacio humberto ildefonso inmaculada isaac
+isidoro isidro jacinto jenaro jerónimo joaquina jonatan josué juana julián juliana justina ladislao
+leandro leocadia leonardo leonor leopoldo lidia lorena lorenzo lourdes luciano luisa macarena
+marcelino marcelo marcial margarita maribel mariano marina marisol matías maximiliano melchor milagros
+modesto moisés nacho narciso natividad nazario nicanor nicolás noé octavio olga osvaldo pascual
+paloma patricio paz pilar plácido porfirio primitivo purificación quique rafaela ramiro reinaldo
+remedios reyes rigoberto roberto rodolfo rogelio rolando román rosalía rufina rufino sabina salomé
+samuel sancho saturnino sebastián serafín severino silvestre simón sonia soraya susana tadeo teodoro
+teófilo tobías toribio trinidad ulises urbano valentín valeriano venancio verónica vicenta victoriano
+virgilio yolanda zacarías
+adamo adele adelmo adriano agata agostino alba albano alda aldo alessio alfio amadeo amedeo amalia
+ambra annalisa antonello arianna armando arnaldo arturo assunta attilio augusto aurelio azzurra baldassarre
+benedetta benito bettino bonifacio brunella calogero camillo carmine cesare cesira ciro clelia concetta
+corrado cosimo costanza dalila damiano dante delfina demetrio desiderio dino donato dorotea egidio elio
+eliana elisabetta elvira ennio enzo ermanno ernesto ettore eugenio ezio fabrizio fausto ferdinando
+ferruccio fiorella flavia fortunato franca fulvio gaetano gastone gelsomina germano giacinto gilberto
+gina gino gioele gioacchino giordano giorgio girolamo gisella giuliano giulio gregorio guido ida ignazio
+ilaria imelda ines irene isabella italo ivano lamberto lazzaro lea leonardo letizia liliana livia lorena
+loredana lucia luciana ludovico maddalena manuela marcello margherita mariano marisa martino massimiliano
+matilde maurizio melissa milena mirella nadia natale nazzareno nello nerina nico nunzia oreste orlando
+ornella osvaldo ottavio pasquale patrizia piera piero pietro pio primo renato renzo rocco romano romeo
+rosalba rosanna rosario sabrina santino saverio sebastiano severino silvano silvio sonia tiziana
+tiziano ugo umberto valerio vanessa veronica vinicio viola virginia vito vittorio walter zaira
+aarti abhay abhinav achyut aditi adil advait akhil akshay alok amar amrita anand ananya anil anirudh
+anjali ankita anshul anup anupama apoorva archana arnav arpit aruna arvind asha ashish ashwin atul
+avinash ayush babita bhanu bharat bhavna chaitanya chandan chandra charu chetan daksh darshan deepa
+deepti dev devika dhruv dilip disha ekta esha farhan gagan gauri gayatri girish gita govind gurpreet
+hardik harish harpreet hemant himani indira isha ishita jagdish jasmine jaspreet jaya jayant jeevan
+kajal kalpana kamal kamala kanika kartik kashish kaveri keshav kishore komal krishna kriti kunal
+lakshman lata madhav madhu mahima manisha mansi meenakshi mehul mohit monika mukul namrata nandini
+narayan neelam neeraj nidhi nilesh nirmala nitin nupur omkar padma pallavi parth payal pooja prabhat
+pranav prashant prateek pratibha pravin prem preeti prerna priyanka puneet radhika raghu rahul rajat
+rajendra rajesh rakhi ramesh rashmi ravindra reena rekha rishabh ritika rohan ruchi sagar sakshi
+samir sandhya sangeeta sanjana sarita satish saurabh savita seema shalini shanti sharad shashi shikha
+shilpa shobha shruti siddharth simran smita sneha somnath sonal subhash sudha sumit sunita suraj
+surbhi sushma swapna tanvi tanya tejas trisha tushar uma urmila vaibhav vandana varsha vasant ved
+vidya vikas vinay vineet vishal vivek yamini yogesh zoya
+adrian alan albert aleks aleksander aleksandra alicja amelia andrzej aniela antoni arkadiusz artur
+bartłomiej bożena bronisław cezary czesław dagmara daniel danuta dominik edyta eliza emil emilia
+ewelina feliks franciszek gabriela genowefa grażyna halina helena henryk hubert igor ilona irena
+iwona izabela jacek jadwiga jarosław jolanta julian julianna kacper kazimierz klaudia konrad
+kornelia krystian krzysztof lech leokadia leon leszek lidia lucjan ludwik łucja maciej małgorzata
+marcel marianna mariola marzena michalina mieczysław mikołaj milena mirosław nikola norbert oskar
+patryk paula paulina przemysław radosław renata roman ryszard sabina seweryn sławomir stefan
+sylwia tadeusz tymon tymoteusz urszula wacław waldemar wanda wiesław wiktor witold władysław
+zbigniew zdzisław zenon zuzanna żaneta
+agnes albertine alexandra aline amandine anaïs angèle annabelle anne-marie antoinette armelle arnaud
+audrey aurore axelle bastien benjamin bertrand blanche brice bruno camille carole cécile charlotte
+christelle claude clémence coralie corinne cyril cyrille damien delphine denise dorothée edmond
+edouard élisabeth éloïse emmanuel emmanuelle étienne eugène fabienne fabrice florence florian
+francine gaëlle gaston geneviève georges gilles gisèle grégoire grégory hélène henri hervé honoré
+hortense huguette inès isabelle jacqueline jacques jean-baptiste jean-claude jean-luc jean-marc
+jean-paul jeannine jérémie joël josé josiane jules julien laetitia laurence léa léon léonie lionel
+lise loïc lorraine lucie lucien ludovic lydie madeleine marc marcel marcelle margot marguerite
+marie-claire marie-france martine maryse maurice michèle mireille murielle noël noémie odette
+olivier pascale patrice paulette philippine raymond régine régis rémi renée richard roger roland
+rolande romain rosalie sabine salomé sébastien serge simone solange suzanne sylvain tristan valentin
+vanessa victor virginie xavier yann yannick yvonne
+aagje anke annelies anneke arie bep bert bram cees coen corry daan dirk-jan dorien eelco eline erwin
+evert femke frans frits gerda gert-jan gijsbert harm hein henk-jan hidde hilde ineke janneke jasper
+jelmer jeltje joep jop joris jorien jozef jurgen kees-jan klaas-jan koos lieke lonneke maaike marijke
+marjolein martien mathijs meike merel mink nienke noud olaf pim pleun quinten rens rianne rob roel
+roos ruud sjaak sjef stefan tjitske tom toon trijntje vincent wendy wietske willemijn wouter yvonne
+ebba edvin eja elof elvira erland folke göran gösta hampus harald helge hjalmar holger ivar jarl
+jöns kerstin kjell leif lennart lisbeth maj margit mats mona nils-erik ove pernilla ragnar rune
+sigvard stellan sune tage torbjörn tove ulf valdemar viveka yngve åke
+aksel anders-peter asger bent birthe bodil dorte ejnar erling finn gorm grethe gudrun henrik inge
+jette jytte karen knud lillian lis lise lone mogens niels-peter poul preben svend tage tove vagn
+aino-maija eija eino elina esa hannu ilkka irma jaakko jorma kalevi kirsi lauri marja-liisa markku
+martti merja mervi minna-maria niina oiva onni outi paavo pentti pirjo raija reijo risto ritva seppo
+simo sirkka tapani tapio tarja terhi toivo tuomo ulla-maija unto urho veikko vesa väinö
+"""
+_LAST_MORE = """
+abel adam albers arndt bachmann bader barth bartels bartsch baum bayer beckmann behrendt behrens bender
+berg bergmann bischoff blum bock bode böttcher brandl brand brauer brenner brinkmann bruns buchholz
+buck burger busch buschmann dietz döring dorn ebert eckert ehlers eichhorn engel engelhardt ernst fiedler
+fink fischer fleischer frey freitag fricke fritz fritsch fuhrmann gebhardt geiger gerber glaser göbel
+goetz götz graf grimm gross haase hagen hahn hamann hammer hansen harms hartung hauser heinemann heinz
+heller hempel henke hennig herbst herzog hess hesse hildebrandt hinz hirsch hoffmann hofmann holz
+hoppe horn huber jacobs jahn janssen jansen jung kaiser kamp karl kaufmann keller kern kessler kirchner
+klein klemm koch köhler kolb koller konrad kramer kraus krause krebs kroll krug kruse kuhn kunz kurz
+lang lange lehmann lenz lorenz lutz maas mack marx mayer meier meister menzel merkel metzger michel
+mohr moser münch nagel naumann neubauer neumann nickel niemann noack nowak otto pape paul peter pfeiffer
+pietsch pohl popp prinz rau rausch reimann reuter richter riedel rieger ritter roth rothe rudolph
+runge sauer schade schäfer schiller schindler schlegel schmid schmitz schneider scholz schott schramm
+schreiber schubert schütz schultz schulz schumann schuster schwab schwarz seidel seifert sommer
+spies stahl stark steffen stein steiner stephan stolz strauss thiel thomas ullrich unger vogel voigt
+vogt wagner walter weber wegner weis weiss wendt werner westphal wiese wild wilhelm will winkler
+winter wirth witt wolf wolff wolter zander zimmer zimmermann
+abad acosta aguado alarcón alcaraz alemán alfaro almeida alonso amador anaya andrés aparicio aranda
+arenas arroyo ávila ayala barrera barrios bautista beltrán bermúdez blanco bueno bustos caballero
+cabello calderón calero camacho campos carrillo casado castaño castellano castro cepeda cerdá cervantes
+chacón cisneros collado contreras córdoba corral cuesta cuevas dávila diez domingo duarte echeverría
+escobar escudero espinosa esteban estévez falcón feliú ferrández ferrándiz figueroa franco fuentes
+galán galindo gallego gálvez gamboa garrido gil giménez godoy granados guerra guillén hernando
+herrero hidalgo hurtado ibarra iglesias jurado lara león linares llorente lozano lucas luna macías
+maldonado manzano marco mármol márquez mata mateo medina mejía meléndez mena mendoza mesa miranda
+molina montero montes mora morales morán moya muñoz navarro nieto noguera núñez ocaña olmos ortega
+osorio otero pacheco padilla palacios palomo pardo paredes pascual pastor peña peralta pineda pizarro
+plaza ponce pozo prado prieto puerta puga quesada quintana quintero quiroga ramos redondo reina
+rey rivas rivera robles rocha rojas roldán romero rosado rosales rubio rueda ruiz saavedra salas
+salazar salcedo salinas samper sanabria sandoval santamaría santana santos sanz sarmiento segura
+serrano sierra silva solís soria sosa suárez tapia tejada tello toledo torres trujillo urbano
+valdés valencia valero vallejo varela vargas vega velasco velázquez vera vicente vidal villa
+villalobos villanueva zamora zapata
+abate accardi agostini alberti albanese amato anelli angelini antonelli aquilani arena bassi
+battaglia bellini benetti berti bertolini bianco bonetti borrelli bosco brambilla bruno caputo carbone
+cardinale carli caruso castelli cattaneo cavallo cecchi celentano cocco colombo coppola corsi costa
+cristiani d'amico de-luca de-rosa de-santis donati esposito fabbri fadda farina ferrara ferraro
+ferri fontana franchi galli gallo gatti gentile giordano giuliani grassi greco guerra guidi lombardi
+longo lucchesi magnani mancini marchi marini martini mazza melis messina milani montanari monti
+morelli moretti negri neri orlando pace pagano palmieri parisi pellegrini piras pozzi rinaldi riva
+rizzi rizzo romano romeo rossetti rossi ruggiero russo sala salvi santoro sartori serra silvestri
+simonetti sorrentino spinelli testa tosi valentini vitale zanetti
+ahuja bajaj banerjee bhat bhatt biswas chandra chawla chopra dalal dhillon dixit garg gill goel
+grewal hegde iyer jha joshi kapoor kaur khanna kohli krishnan kumar mahajan malik mehra menon
+mishra mittal nair narang oberoi pandey parekh patil prasad puri rajan rana rastogi rathi sahni
+saini sandhu sarkar sastry sethi shetty shukla singhal sood subramaniam suri swaminathan talwar
+tandon thakkar tiwari trivedi upadhyay vaidya varma venkataraman wadhwa yadav zaveri
+bakker bosman brink dekker de-graaf de-jong de-vos gerritsen hermans hoekstra huisman jonker
+kamp kuipers meijer molenaar mulder nijhuis peeters post postma prins schipper smeets smit
+spijker stam steenbergen timmermans van-dam van-der-berg veenstra verbeek verhoef vermeer visser
+vos wijnands willemsen zwart
+"""
+
+#: Chinese / Japanese / Korean surnames in their own script (a CJK name is recognised by its first characters)
+CJK_SURNAMES: frozenset[str] = _words("""
+佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 斎藤 清水 山崎 森 池田 橋本
+阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤 村上 遠藤 青木 坂本 斉藤 福田 太田 西村 藤井 金子 岡本
+藤原 中野 三浦 原田 中川 松田 竹内 小野 田村 中山 和田 石田 森田 上田 原 内田 柴田 酒井 宮崎 横山 高木 安藤 宮本 大野
+小島 工藤 谷口 今井 高田 丸山 増田 杉山 村田 大塚 小山 平野 新井 藤本 河野 上野 武田 野口 松井 千葉 岩崎 菅原 木下
+久保 佐野 野村 松尾 菊地 杉本 市川 古川 大西 島田 水野 桜井 高野 渡部 吉川 山内 西田 飯田 菅野 中西 服部 樋口 福島
+川口 永井 松岡 田口 山中 森本 土屋 矢野 広瀬 秋山 石原 松下 大橋 松浦 吉村 岩田 馬場 浅野 小松 荒木 大久保 野田 小池
+熊谷 宇野 津田 伊東 山岸 吉本 喜嶋 宮沢 江古田 笹田 三宅 宇都宮 小西 坂口 中田 若松 浜田 渚 青田
+王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 高 林 罗 郑 梁 谢 宋 唐 许 韩 冯 邓 曹 彭 曾 肖 田 董 袁 潘 于 蒋 蔡
+余 杜 叶 程 苏 魏 吕 丁 任 沈 姚 卢 姜 崔 钟 谭 陆 汪 范 金 石 廖 贾 夏 韦 付 方 白 邹 孟 熊 秦 邱 江 尹 薛 闫 段 雷 侯
+龙 史 陶 黎 贺 顾 毛 郝 龚 邵 万 钱 严 覃 武 戴 莫 孔 向 汤
+張 劉 陳 楊 黃 趙 吳 孫 馬 鄭 謝 許 韓 馮 鄧 彭 蕭 董 葉 蘇
+김 이 박 최 정 강 조 윤 장 임 한 오 서 신 권 황 안 송 류 전 홍 고 문 양 손 배 백 허 유 남 심 노 하 곽 성 차 주 우 구
+민 진 지 엄 채 원 천 방 공 현 함 변 염 여 추 도 소 석 선 설 마 길 연 위 표 명 기 반
+왕 금 옥 육 인 맹 제 모 남궁 황보 제갈
+""")
+
+#: typical surname endings (Nordic -sen/-son, Slavic -ski/-ova/-wicz, Italian -ini/-elli, Greek -opoulos, ...)
+SURNAME_ENDINGS: tuple[str, ...] = (
+    "sson", "ssen", "sen", "son", "ski", "ska", "cki", "cka", "dzki", "wicz", "czyk", "czak", "ova", "ová", "ov",
+    "ev", "enko", "chuk", "yuk", "ini", "elli", "etti", "otti", "ucci", "acci", "uzzi", "escu", "oulos", "akis",
+    "idis", "oglu", "ian", "yan", "dze", "shvili", "mann", "inen", "ainen", "strom", "berg", "gren", "lund",
+    "qvist", "quist", "holm", "dottir", "ovich", "evich", "vic", "aiah", "ez", "ães", "eira", "ieri", "iero",
+    "ardi", "aldi", "eau", "ault", "ier", "mayer", "meier", "huber", "bauer",
+)
+
+#: words that make a value something other than a person's name: company forms, place words, connectors
+NOT_NAMES: frozenset[str] = _words("""
+inc inc. ltd ltd. llc plc gmbh mbh ag kg ohg ug sa s.a. sas sarl srl spa s.p.a. bv nv oy oyj ab asa as a/s
+corp corporation co company group holding holdings partners associates and und et & e.v. sons söhne gbr
+kgaa cie cia ltda sl s.l. coop foundation stiftung verein bank university universität hospital hotel
+school club store shop services solutions systems technologies international global consulting
+lake port east west north south new san santa saint sankt mount fort bad upper lower great little
+isle city town village county district street road avenue
+session version mission vision lesson person reason season poison prison horizon station nation
+option action addition edition position condition question ocean even seven eleven often garden
+open chicken kitchen women children golden wooden listen heaven given taken broken ribbon cotton
+button lemon salmon melon bacon canyon crayon dragon wagon
+""")
+
+_STREET_MORE = """
+alley annex arcade bayou beach bend bluff bluffs bottom branch bridge brook brooks burg burgs bypass camp
+canyon cape causeway center centre circles cliff cliffs club common commons corner corners course courts
+cove coves creek crest crossing crossroad curve dale dam divide drives estate estates extension falls
+ferry field fields flat flats ford fords forest forge forges fork forks fort freeway gateway glen glens
+green greens groves harbor harbour harbors haven heights hill hills hollow inlet island islands isle
+junction junctions key keys knoll knolls lakes land landing light lights loaf lock locks lodge loop mall
+manor manors meadow meadows mill mills mission motorway mount mountain mountains neck orchard oval
+overpass park parks pass path paths pine pines plain plains point points port ports prairie radial ramp
+ranch rapid rapids rest ridge ridges river roads run shoal shoals shore shores skyway spring springs spur
+spurs squares station stravenue stream streets summit throughway trace track trafficway trailer tunnel
+underpass union unions valley valleys viaduct view views village villages ville vista walks wall ways
+well wells wynd flat studio
+alameda vial cuesta callejón callejon urbanización urbanizacion pasaje rambla vía cañada canada acceso
+carrer pasadizo camí cami polígono poligono barrio bulevar
+rotonda contrada borgo vico incrocio canale stretto traversa lungomare galleria
+lago vale residencial feira rodovia viela vila conjunto quadra setor chácara chacara sítio sitio
+condomínio condominio núcleo nucleo passarela ladeira trecho morro lagoa jardim loteamento distrito
+fazenda colônia colonia campo aeroporto vereda esplanada
+chowk marg path nagar gali galli road lane
+torget gränd grand stigen backen allén plan leden slingan
+stræde straede torv plads vænget vaenget
+polku kuja kaari rinne raitti väylä vayla ranta mäki maki bulevardi
+"""
+STREET_WORDS = STREET_WORDS | _words(_STREET_MORE)
+STREET_SUFFIXES = (*STREET_SUFFIXES, "ring", "pad", "hof", "singel", "dreef", "steeg", "dijk", "markt", "baan",
+                   "lia", "berget", "bakken", "kollen", "stubben", "vegen", "gata", "stien", "haugen", "åsen",
+                   "skogen", "svingen", "løkka", "tunet", "jordet", "kuja", "polku", "kaari", "rinne", "torget",
+                   "gränd", "stigen", "backen", "stræde", "vænget", "gasse", "steig", "chaussee", "berg",
+                   "straße", "strasse", "str", "engen", "enga", "sletta", "hagen", "toppen", "brekka", "myra",
+                   "tjernet", "ekra", "lunden", "grenda", "plassen", "kroken", "spranget", "krysset", "dalen",
+                   "marka", "holtet")
+ADDRESS_EXTRAS = ADDRESS_EXTRAS | _words("flat studio h.no hno house no. nr piano scala int interno bloco lote casa")
+
+FIRST_NAMES = FIRST_NAMES | _words(_FIRST_MORE)
+SURNAMES = SURNAMES | _words(_LAST_MORE)
+
+_COUNTRY_MORE = """
+american samoa|anguilla|antarctica|antigua and barbuda|aruba|bermuda|bouvet island|british indian ocean territory|
+british virgin islands|cayman islands|christmas island|cocos (keeling) islands|cook islands|cote d'ivoire|
+curacao|curaçao|falkland islands|falkland islands (malvinas)|french guiana|french polynesia|
+french southern territories|gibraltar|guadeloupe|guam|guernsey|heard island and mcdonald islands|
+holy see (vatican city state)|holy see|isle of man|jersey|martinique|mayotte|montserrat|netherlands antilles|
+new caledonia|niue|norfolk island|northern mariana islands|pitcairn islands|pitcairn|reunion|réunion|
+saint barthelemy|saint barthélemy|saint helena|saint kitts and nevis|saint martin|saint pierre and miquelon|
+saint vincent and the grenadines|sao tome and principe|são tomé and príncipe|slovakia (slovak republic)|
+south georgia and the south sandwich islands|svalbard & jan mayen islands|svalbard and jan mayen|tokelau|
+turks and caicos islands|united states minor outlying islands|united states virgin islands|
+us virgin islands|wallis and futuna|western sahara|libyan arab jamahiriya|korea, republic of|
+korea, democratic people's republic of|iran, islamic republic of|lao people's democratic republic|
+syrian arab republic|micronesia, federated states of|moldova, republic of|tanzania, united republic of|
+congo, the democratic republic of the|democratic republic of the congo|republic of the congo|
+guinea bissau|timor leste|east timor|burma|swaziland|cabo verde|bosnia|herzegovina|
+saint kitts|st. lucia|st lucia|bahamas, the|gambia, the|the gambia|the bahamas|
+litauen|lettland|estland|weißrussland|weissrussland|slowakei|slowenien|kroatien|serbien|rumänien|bulgarien|
+türkei|tuerkei|ägypten|aegypten|marokko|algerien|tunesien|südafrika|suedafrika|kanada|mexiko|kolumbien|
+argentinien|chile|peru|australien|neuseeland|indonesien|philippinen|südkorea|nordkorea|saudi-arabien|
+vereinigte arabische emirate|irak|jordanien|libanon|syrien|zypern|luxemburg|irland|island|portugal|
+algérie|maroc|tunisie|égypte|egypte|afrique du sud|canada|mexique|argentine|chili|pérou|perou|colombie|
+australie|nouvelle-zélande|indonésie|philippines|corée du sud|arabie saoudite|irlande|islande|
+lituanie|lettonie|estonie|slovaquie|slovénie|croatie|serbie|roumanie|bulgarie|turquie|chypre|
+suisse|autriche|hongrie|tchéquie|république tchèque|ukraine|biélorussie|russie|
+alemania|austria|suiza|bélgica|países bajos|dinamarca|suecia|finlandia|irlanda|islandia|
+lituania|letonia|estonia|eslovaquia|eslovenia|croacia|serbia|rumania|rumanía|bulgaria|turquía|chipre|
+egipto|marruecos|argelia|túnez|sudáfrica|canadá|perú|colombia|australia|nueva zelanda|filipinas|
+corea del sur|arabia saudita|emiratos árabes unidos|rusia|ucrania|hungría|república checa|
+austria|svizzera|belgio|danimarca|finlandia|irlanda|islanda|lituania|lettonia|slovacchia|slovenia|
+croazia|romania|turchia|cipro|egitto|marocco|sudafrica|messico|cile|perù|nuova zelanda|filippine|
+corea del sud|arabia saudita|russia|ucraina|ungheria|repubblica ceca|
+duitsland|oostenrijk|zwitserland|denemarken|zweden|noorwegen|finland|ierland|ijsland|litouwen|
+letland|slowakije|slovenië|kroatië|servië|roemenië|bulgarije|turkije|cyprus|egypte|marokko|
+zuid-afrika|mexico|chili|colombia|australië|nieuw-zeeland|filipijnen|zuid-korea|rusland|oekraïne|
+hongarije|tsjechië|trinidad en tobago|
+alemanha|áustria|suíça|bélgica|holanda|dinamarca|suécia|noruega|finlândia|irlanda|islândia|
+lituânia|letônia|eslováquia|eslovênia|croácia|sérvia|romênia|bulgária|turquia|chipre|egito|
+marrocos|áfrica do sul|méxico|colômbia|austrália|nova zelândia|filipinas|coreia do sul|rússia|
+ucrânia|hungria|república tcheca|tanzânia|guiana|
+tyskland|österrike|schweiz|belgien|nederländerna|danmark|sverige|norge|finland|irland|island|
+storbritannien|frankrike|spanien|italien|polen|ryssland|kina|indien|japan|brasilien|kanada|
+mexiko|usa|förenta staterna|sydafrika|egypten|marocko|turkiet|grekland|cypern|ungern|tjeckien|
+schweiz|østrig|belgien|holland|sverige|norge|finland|irland|storbritannien|frankrig|spanien|
+italien|polen|rusland|kina|indien|japan|brasilien|canada|mexico|usa|sydafrika|egypten|tyrkiet|
+grækenland|cypern|ungarn|tjekkiet|marshall-øerne|
+saksa|itävalta|sveitsi|belgia|alankomaat|tanska|ruotsi|norja|irlanti|islanti|iso-britannia|ranska|
+espanja|italia|puola|venäjä|kiina|intia|japani|brasilia|kanada|meksiko|yhdysvallat|kypros|kreikka|
+unkari|tšekki|turkki|egypti|marokko|etelä-afrikka|
+niemcy|austria|szwajcaria|belgia|holandia|dania|szwecja|norwegia|finlandia|irlandia|wielka brytania|
+francja|hiszpania|włochy|rosja|chiny|indie|japonia|brazylia|kanada|meksyk|stany zjednoczone|czechy|
+węgry|grecja|turcja|ukraina|litwa|łotwa|estonia|słowacja
+"""
+COUNTRY_NAMES = COUNTRY_NAMES | frozenset(n.strip() for n in _COUNTRY_MORE.replace("\n", "").split("|") if n.strip())
