@@ -576,3 +576,61 @@ def test_evidence_holds_only_aggregates_for_numbers(values: list[int]) -> None:
             assert value is None or isinstance(value, (int, float, str))
     if f.evidence.get("name_hint") is not None:
         assert isinstance(f.evidence["name_hint"], str)
+
+
+# ---------------------------------------------------------------------------------- look-alikes
+
+def test_bare_hex_hashes_are_not_uuids() -> None:
+    import hashlib
+
+    hashes = [hashlib.md5(str(k).encode()).hexdigest() for k in range(200)]
+    f = classify("c7", hashes)
+    assert f.semantic_type == "identifier"
+    bare_uuids = [uuid.UUID(int=random.Random(k).getrandbits(128), version=4).hex for k in range(200)]
+    assert classify("c7", bare_uuids).semantic_type == "uuid"
+
+
+def test_times_of_day_are_not_identifiers_or_dates() -> None:
+    r = random.Random(20)
+    f = classify("c7", [f"{r.randrange(24):02d}:{r.randrange(60):02d}:{r.randrange(60):02d}" for _ in range(300)])
+    assert f.semantic_type not in ("identifier", "date", "timestamp", "phone")
+
+
+def test_version_strings_are_not_ip_addresses() -> None:
+    r = random.Random(21)
+    f = classify("c7", [f"{r.randrange(5)}.{r.randrange(20)}.{r.randrange(30)}" for _ in range(200)])
+    assert not f.pii
+
+
+def test_city_column_of_surname_like_places_is_not_person_name() -> None:
+    # towns named after families ("Dupré", "Goncalves") read like surnames; the column name settles it
+    r = random.Random(22)
+    towns = [r.choice(LAST).replace("de Vries", "Vries") + r.choice(["", "", "-sur-Mer", "ville"]) for _ in range(300)]
+    assert classify("city", towns).semantic_type != "person_name"
+
+
+def test_surname_column_outside_the_word_lists_uses_the_name_with_modest_confidence() -> None:
+    r = random.Random(23)
+    rare = ["Kijnder", "Poppel", "Tałaj", "Krokosz", "Biggen", "Mülichen", "Barillaro", "Carfagna", "Nitto",
+            "Hettner", "Söding", "Luboch", "Mater", "Backer", "Smith", "Nowak"]
+    values = [r.choice(rare) for _ in range(300)]
+    f = classify("last_name", values)
+    assert f.semantic_type == "person_name" and f.pii
+    common = classify("last_name", [r.choice(["Smith", "Müller", "García", "Rossi", "Nowak", "Jansen", "Dubois",
+                                              "Andersson", "Sharma", "Tanaka"]) for _ in range(300)])
+    assert f.confidence < common.confidence
+    assert classify("c7", values).semantic_type != "person_name"
+
+
+def test_company_names_are_not_person_names() -> None:
+    r = random.Random(24)
+    forms = ["{} GmbH", "{} & Sons", "{} LLC", "{}, {} and {}", "{} Group", "{} AG"]
+    values = [r.choice(forms).format(r.choice(LAST), r.choice(LAST), r.choice(LAST)) for _ in range(300)]
+    assert classify("c7", values).semantic_type != "person_name"
+
+
+def test_localised_country_names() -> None:
+    values = ["Deutschland", "Frankreich", "Italien", "Spanien", "Österreich", "Schweiz", "Polen", "Litauen",
+              "Vereinigte Staaten", "Japan", "Kanada", "Belgien", "Dänemark", "Norwegen", "Marokko"]
+    f = classify("c7", [random.Random(k).choice(values) for k in range(200)])
+    assert f.semantic_type == "country" and not f.pii

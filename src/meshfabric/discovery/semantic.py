@@ -345,6 +345,11 @@ _syn("free_text", "description desc comment comments notes note text body messag
      "feedback beschreibung bemerkung commentaire")
 _syn("category", "status type category kind level tier segment gender model brand provider format channel "
      "source state region")
+# not semantic types: nouns that veto a fuzzy person-name reading of the values (leading underscore)
+_syn("_place", "city town ort stadt ville ciudad citta città municipality village place location locality "
+     "district county region province state")
+_syn("_thing", "company firma organisation organization org employer vendor supplier merchant brand product "
+     "item title job occupation profession department team store shop hotel school")
 _syn("numeric", "count cnt qty quantity num sum avg mean score rating age size length len weight height width "
      "pct percent ratio rate duration")
 
@@ -419,8 +424,8 @@ def _name_hint(name: str, table: str = "", person_context: bool = False) -> str 
             elif prev and prev in _SYNONYMS and _SYNONYMS[prev] in ("country", "domain"):
                 kind = _SYNONYMS[prev]
             else:
-                kind = None
-                hint = None  # product_name, file_name: the noun before `name` is not a person
+                # product_name, file_name, city_name: the noun before `name` is not a person
+                hint = _SYNONYMS.get(prev) if _SYNONYMS.get(prev, "").startswith("_") else None
                 continue
         if t == "no" or t == "nr" or t == "number" or t == "code" or t == "line":
             continue  # phone_no, zip_code, address_line: keep the head's hint
@@ -479,6 +484,7 @@ _NUMBER = re.compile(r"^(?=[^\d]{0,3}\d)[+-]?(?:\d{1,3}(?:[,\u00a0' ]\d{3})+|\d+
 _NUMBER_EU = re.compile(r"^[+-]?(?:\d{1,3}(?:[.\u00a0 ]\d{3})+|\d+),\d+%?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _PHONE_PRE = re.compile(r"^(?:\+|00)?[\d\s().\-/]{6,24}(?:\s*(?:x|ext\.?|#|ext)\s*\d{1,6})?$", re.IGNORECASE)
+_TIME_ONLY = re.compile(r"^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?$")
 _DIGIT_START = re.compile(r"^\D{0,2}\d")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _WS = re.compile(r"\s+")
@@ -497,7 +503,12 @@ def _is_url(s: str) -> bool:
 
 
 def _is_uuid(s: str) -> bool:
-    return len(s) in (32, 36, 38) and bool(_UUID.match(s))
+    if len(s) not in (32, 36, 38) or not _UUID.match(s):
+        return False
+    if "-" in s:
+        return True
+    # 32 bare hex digits are a UUID only with the version and variant nibbles of one (else a hash)
+    return s[12] in "12345678" and s[16].lower() in "89ab"
 
 
 def _is_ip(s: str) -> bool:
@@ -1111,7 +1122,8 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
                 # several tokens: the shape carries weight; one token (first names, surnames): the vocabulary
                 single_ok = (not multi and lf >= 0.95 and kf >= 0.2 and p.n_distinct >= 20
                              and p.n_distinct >= 0.1 * n)
-                if (kf >= 0.5 and lf >= 0.6) or (multi and lf >= 0.85 and kf >= 0.25) or single_ok:
+                named_ok = hint == "person_name" and lf >= 0.8 and kf >= 0.1
+                if (kf >= 0.5 and lf >= 0.6) or (multi and lf >= 0.85 and kf >= 0.25) or single_ok or named_ok:
                     base = 0.85 if kf >= 0.75 else 0.75 if kf >= 0.5 else 0.6 if kf >= 0.3 else 0.5
                     fractions["person_name_shape"] = round(lf, 3)
                     cands.append(_Candidate("person_name", max(kf, lf if multi else kf), base, 0.25 if multi else 0.3,
@@ -1274,7 +1286,7 @@ def _dob_evidence(dates: list[date], hint: str | None) -> float | None:
     if len(dates) < 20 and span < 5 and len(dates) > 2:
         return None
     if hint == "date_of_birth":
-        lo_born = today - timedelta(days=int(365.25 * 120))
+        lo_born = today - timedelta(days=int(365.25 * 130))
         hi_born = today
     fit = sum(1 for d in dates if lo_born <= d <= hi_born)
     return fit / len(dates)
@@ -1310,6 +1322,8 @@ def _identifier_evidence(p: _Prep, items: list[tuple[str, int]], hint: str | Non
     with_digits = sum(1 for t in sample if any(ch.isdigit() for ch in t)) / len(sample)
     shapes = Counter(_shape_signature(t) for t in sample)
     top_shape = shapes.most_common(1)[0][1] / len(sample)
+    if sum(1 for t in sample if _TIME_ONLY.match(t)) >= 0.9 * len(sample):
+        return None  # times of day are not keys
     hexes = sum(1 for t in sample if len(t) >= 16 and _HEX.match(t)) / len(sample)
     if hexes >= 0.9:
         return unique, 0.8, "hex_key"
@@ -1364,19 +1378,32 @@ def classify_column(sample: ColumnSample, *, table: str = "", siblings: Sequence
         "sampled": p.n_total, "non_null": p.n_nonnull,
         "null_fraction": round(p.n_null / p.n_total, 3) if p.n_total else 1.0,
         "distinct": p.n_distinct, "checked_distinct": len(p.items),
-        "name_hint": ctx.hint,
+        "name_hint": ctx.hint.lstrip("_") if ctx.hint else None,
     }
     fractions: dict[str, float] = {}
     cands = _evaluate(p, ctx, fractions) if p.n_nonnull else []
     evidence["fractions"] = dict(sorted(fractions.items(), key=lambda kv: -kv[1]))
+    # a noun naming places or things (city, company, product) vetoes a vocabulary-only person-name reading
+    type_hint = ctx.hint if ctx.hint and not ctx.hint.startswith("_") else None
+    if ctx.hint and type_hint is None:
+        kept = [c for c in cands if not (c.kind == "person_name" and fractions.get("person_name", 0.0) < 0.8)]
+        if len(kept) < len(cands):
+            evidence["name_veto"] = "person_name"
+        cands = kept
 
+    if not cands and type_hint is not None and p.n_nonnull >= MIN_VALUES and fractions.get(type_hint, 0.0) >= 0.1:
+        # the values lean the named way without reaching the threshold: the name, with modest confidence
+        evidence["decided_by"] = "name+weak_values"
+        conf = min(0.5, 0.35 + 0.3 * fractions[type_hint])
+        return ColumnFinding(sample.name, sample.logical_type, type_hint, _classifications(type_hint), conf, evidence)
     if not cands:
-        if ctx.hint is not None and (p.n_nonnull < MIN_VALUES or not fractions):
+        if type_hint is not None and (p.n_nonnull < MIN_VALUES or not fractions):
             conf = 0.4 if p.n_nonnull == 0 else 0.3
             if p.n_nonnull and not fractions:
                 conf = 0.25  # values present but unrecognised: the name alone, weakly
             evidence["decided_by"] = "name"
-            return ColumnFinding(sample.name, sample.logical_type, ctx.hint, _classifications(ctx.hint), conf, evidence)
+            return ColumnFinding(sample.name, sample.logical_type, type_hint, _classifications(type_hint), conf,
+                                 evidence)
         evidence["decided_by"] = "none"
         return ColumnFinding(sample.name, sample.logical_type, None, [], 0.0, evidence)
 
@@ -1384,13 +1411,13 @@ def classify_column(sample: ColumnSample, *, table: str = "", siblings: Sequence
         return _RANK.get(c.kind, 0) + c.rank_bonus + (_NAME_BONUS if _agrees(ctx.hint, c.kind) else 0) + c.fraction
 
     best = max(cands, key=score)
-    if p.n_nonnull < MIN_VALUES and ctx.hint is not None and not _agrees(ctx.hint, best.kind):
+    if p.n_nonnull < MIN_VALUES and type_hint is not None and not _agrees(type_hint, best.kind):
         # too few values to overrule the name unless they clearly say otherwise (booleans, strict formats)
         strict = best.kind in ("boolean", "email", "uuid", "iban", "credit_card", "ip_address", "url", "json")
         if not strict:
             evidence["decided_by"] = "name"
             evidence["values_suggest"] = best.kind
-            return ColumnFinding(sample.name, sample.logical_type, ctx.hint, _classifications(ctx.hint), 0.3,
+            return ColumnFinding(sample.name, sample.logical_type, type_hint, _classifications(type_hint), 0.3,
                                  evidence)
     conf = _confidence(best, ctx.hint, p.n_nonnull)
     evidence["decided_by"] = "values+name" if _agrees(ctx.hint, best.kind) else "values"
