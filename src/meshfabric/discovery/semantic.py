@@ -73,6 +73,7 @@ Evidence holds aggregates only — counts, fractions, validator names, name hint
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import math
@@ -141,9 +142,9 @@ class _Prep:
     items: list[tuple[str, int]] = field(default_factory=list)
     weight: int = 0
     kinds: Counter[str] = field(default_factory=Counter)
-    #: date / datetime values (as given), at most a few hundred
+    #: date / datetime values (as given, repeated by count), at most 1000
     temporal: list[date] = field(default_factory=list)
-    #: numeric values (int/float/Decimal), at most a few hundred
+    #: distinct numeric values (int/float/Decimal)
     numbers: list[float] = field(default_factory=list)
     #: row-order ints for the sequence check
     ints_in_order: list[int] = field(default_factory=list)
@@ -203,54 +204,50 @@ def _prepare(values: Sequence[Any]) -> _Prep:
     p = _Prep(n_total=len(values))
     counts: Counter[Any] = Counter()
     kinds = p.kinds
-    numbers, ints, temporal = p.numbers, p.ints_in_order, p.temporal
+    numbers, temporal = p.numbers, p.temporal
     placeholders = _PLACEHOLDERS
-    for v in values:
+    try:
+        pairs: Iterable[tuple[Any, int]] = Counter(values).items()  # counted in C; distinct values below
+    except TypeError:  # unhashable values (dicts, lists)
+        pairs = ((v, 1) for v in values)
+    for v, k in pairs:
         t = type(v)
         if t is str:
             s = v.strip()
             if len(s) < 17 and s.lower() in placeholders:
                 continue
-            kinds["str"] += 1
-            counts[s] += 1
+            kinds["str"] += k
+            counts[s] += k
         elif t is int:
-            kinds["int"] += 1
-            counts[v] += 1
-            if len(numbers) < 1000:
-                numbers.append(float(v))
-                ints.append(v)
+            kinds["int"] += k
+            counts[v] += k
+            numbers.append(float(v))
         elif t is float:
             if v != v or v in (math.inf, -math.inf):
                 continue
-            if v.is_integer() and abs(v) < 1e15:
-                kinds["int"] += 1
-                if len(numbers) < 1000:
-                    ints.append(int(v))
-            else:
-                kinds["float"] += 1
-            counts[v] += 1
-            if len(numbers) < 1000:
-                numbers.append(v)
+            kinds["int" if v.is_integer() and abs(v) < 1e15 else "float"] += k
+            counts[v] += k
+            numbers.append(v)
         else:
             r = _render(v)
             if r is None:
                 continue
             kind, text = r
-            kinds[kind] += 1
-            counts[text] += 1
+            kinds[kind] += k
+            counts[text] += k
             if kind in ("date", "datetime"):
                 if len(temporal) < 1000:
-                    temporal.append(v)
-            elif kind in ("int", "float", "decimal") and len(numbers) < 1000:
-                try:
+                    temporal.extend([v] * min(k, 1000 - len(temporal)))
+            elif kind in ("int", "float", "decimal"):
+                with contextlib.suppress(TypeError, ValueError, OverflowError):
                     numbers.append(float(v))
-                    if kind == "int":
-                        ints.append(int(v))
-                except (TypeError, ValueError, OverflowError):
-                    pass
     p.n_nonnull = sum(kinds.values())
     p.n_null = p.n_total - p.n_nonnull
     p.n_distinct = len(counts)
+    if kinds["int"] and kinds["int"] == p.n_nonnull:
+        # row order matters for the sequence check of keys
+        p.ints_in_order = [int(v) for v in values[:2000] if type(v) in (int, float) and v == v
+                           and abs(v) < 1e18][:1000]
     top = counts.most_common(MAX_DISTINCT)
     merged: dict[str, int] = {}
     for key, c in top:
@@ -273,7 +270,8 @@ def _fraction(items: Sequence[tuple[str, int]], ok: Callable[[str], bool], thres
     """Row-weighted fraction of ``items`` (first ``limit``) for which ``ok`` holds, and whether it is
     exact: the count stops early once ``threshold`` is out of reach (the fraction is then the share
     among the values checked so far, below the threshold)."""
-    items = items[:limit]
+    if len(items) > limit:
+        items = items[:limit]
     total = sum(c for _, c in items)
     if not total:
         return 0.0, True
