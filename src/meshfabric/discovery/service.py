@@ -26,6 +26,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from meshfabric.store import Store
 
 DEFAULT_SAMPLE = 1000
+#: datasets examined at once (reading, classifying, profiling)
+WORKERS = 4
 MAX_SAMPLE = 100_000
 #: sampled values shown per column with ``show_samples`` (an admin's debugging aid)
 SHOWN_SAMPLES = 5
@@ -171,17 +174,24 @@ class DiscoveryService:
             for t in connector.list_tables():
                 if tables is None or fnmatch.fnmatch(t.qualified.lower(), tables.lower()):
                     listed.append((name, connector, t))
-        reports: list[DatasetReport] = []
-        samples: list[DatasetSample] = []
-        for i, (name, connector, t) in enumerate(listed):
-            if progress is not None:
-                progress(f"{name}: {t.qualified}", i, len(listed))
+        def examine(item: tuple[str, Connector, TableInfo]) -> tuple[DatasetReport, DatasetSample | None]:
+            name, connector, t = item
             report, ds, read = _scan(connector, name, t, sample, show_samples)
             if ds is not None and read is not None:
                 report.columns = classify_columns(ds.columns, table=t.qualified)
                 _add_stats(report, *read)
-                samples.append(ds)
-            reports.append(report)
+            return report, ds
+
+        reports: list[DatasetReport] = []
+        samples: list[DatasetSample] = []
+        # a few datasets at once: one waits on its source while another is classified or profiled
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mf-discover") as pool:
+            for i, (report, ds) in enumerate(pool.map(examine, listed)):
+                if progress is not None:
+                    progress(f"{report.source}: {report.name}", i + 1, len(listed))
+                if ds is not None:
+                    samples.append(ds)
+                reports.append(report)
         if progress is not None:
             progress("clustering", len(listed), len(listed))
         readable = [r for r in reports if r.error is None]

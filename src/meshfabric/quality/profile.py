@@ -323,20 +323,21 @@ def profile_port(
                           time.perf_counter() - started, dt.datetime.now(dt.UTC))
 
 
-def profile_sample(sample: pa.Table, columns: Sequence[ColumnInfo], *, top: int = 0,
-                   quantiles: Sequence[float] = ()) -> tuple[int, list[ColumnProfile]]:
-    """Profile rows already read (a bounded sample, e.g. discovery's) with the same statements
-    as :func:`profile_port`, run by a private in-memory DuckDB over the Arrow table."""
+def profile_sample(sample: pa.Table, columns: Sequence[ColumnInfo]) -> tuple[int, list[ColumnProfile]]:
+    """Profile rows already read (a bounded sample, e.g. discovery's) with the statement
+    :func:`profile_port` sends, run by a private single-threaded in-memory DuckDB over the Arrow
+    table: counts, nulls, distinct values, lengths and means — no value (min, max, quantiles,
+    top values) and no higher moments."""
     import duckdb
 
     from meshfabric.connectors.duckdb import fetch_rows
 
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config={"threads": 1})
     try:
         con.register("_mf_sample", sample)
-        cols = [_Col(c, kind_of(c.type.name), False, i) for i, c in enumerate(columns)]
-        return _profile(_SQL("duckdb"), '"_mf_sample"', cols, lambda sql: fetch_rows(con, sql), top,
-                        sorted({float(q) for q in quantiles}))
+        cols = [_Col(c, kind_of(c.type.name), True, i) for i, c in enumerate(columns)]
+        return _profile(_SQL("duckdb"), '"_mf_sample"', cols, lambda sql: fetch_rows(con, sql), 0, [],
+                        moments=False)
     finally:
         con.close()
 
@@ -367,7 +368,7 @@ def _choose(available: list[ColumnInfo], wanted: Sequence[str] | None, pii: set[
 
 def _profile(
     sql: _SQL, relation: str, cols: list[_Col], fetch: Callable[[str], list[tuple[Any, ...]]],
-    top: int, qs: list[float],
+    top: int, qs: list[float], *, moments: bool = True,
 ) -> tuple[int, list[ColumnProfile]]:
     d = sql.d
     items: list[tuple[exp.Expression, str]] = [(exp.Count(this=exp.Star()), "n")]
@@ -425,7 +426,7 @@ def _profile(
         profiles.append(prof)
     numeric = [(c, prof) for c, prof in zip(cols, profiles, strict=True)
                if c.numeric and prof.finite_count and prof.mean is not None and math.isfinite(prof.mean)]
-    if numeric:
+    if numeric and moments:
         _moments(sql, relation, numeric, fetch)
     if not d.quantile_in_scan and qs:
         for c, prof in numeric:
