@@ -634,3 +634,22 @@ def test_localised_country_names() -> None:
               "Vereinigte Staaten", "Japan", "Kanada", "Belgien", "Dänemark", "Norwegen", "Marokko"]
     f = classify("c7", [random.Random(k).choice(values) for k in range(200)])
     assert f.semantic_type == "country" and not f.pii
+
+
+def test_bare_nine_digit_ssns_need_the_name() -> None:
+    r = random.Random(25)
+    values = [s.replace("-", "") for s in ssns(r, 200)]
+    assert classify("ssn", values).semantic_type == "national_id"
+    assert classify("c7", values).semantic_type != "national_id"
+
+
+def test_epoch_milliseconds_under_a_time_name_are_timestamps() -> None:
+    r = random.Random(26)
+    values = [1_700_000_000_000 + r.randrange(10**10) for _ in range(200)]
+    assert classify("created_at", values, "long").semantic_type == "timestamp"
+    assert classify("c7", values, "long").semantic_type != "timestamp"
+
+
+def test_constant_integer_one_is_not_boolean() -> None:
+    assert classify("qty", [1] * 50, "integer").semantic_type == "numeric"
+    assert classify("is_active", [0, 1, 1, 0] * 20, "integer").semantic_type == "boolean"

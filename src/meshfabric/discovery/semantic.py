@@ -16,35 +16,56 @@ Method — values first, names second
    ======================  ==============================================  ==========
    type                    validator                                       threshold
    ======================  ==============================================  ==========
-   boolean                 bool values; 2 distinct true/false-like tokens  1.0
-   uuid, email, url, json  regexes / ``json.loads``                        0.9
-   ip_address              ``ipaddress``                                   0.9
-   iban                    ``stdnum.iban`` (mod-97)                        0.9
+   boolean                 bool values; ≤ 2 distinct true/false tokens     all
+   uuid, email, url, json  regexes / ``json.loads`` (bare 32-hex needs     0.9
+                           UUID version/variant nibbles, else a hash key)
+   ip_address              ``ipaddress`` (v4, v6, with prefix length)      0.9
+   iban                    ``stdnum.iban`` (mod-97 + country BBAN format)  0.9
    credit_card             Luhn + issuer prefix (IIN) + length             0.9
-   national_id             stdnum national-id modules by shape (US SSN,    0.8
-                           NL BSN, ES DNI/NIE, IT codice fiscale, FR NIR,
-                           SE/DK/NO/FI/PL/BE/DE/IN/CN/BR/CA/KR/MX/ZA ids,
-                           UK NINO); bare 9-digit SSNs need a name hint
-   date / timestamp        ISO, D/M/Y, M/D/Y, Y/M/D, month-name formats;   0.9
-                           ``date``/``datetime`` values
-   date_of_birth           dates where ≥ 0.95 lie 16–100 years ago, none   (derived)
-                           in the future, spread over ≥ 15 years
-   phone                   formatted digits + ``phonenumbers``             0.8
-   postal_code             country formats; bare 4–6 digit numbers only    0.85
-                           with a name hint or address context
+   national_id             stdnum modules by value shape: US SSN, NL BSN,  0.8
+                           ES DNI/NIE, IT codice fiscale, FR NIR, SE/DK/
+                           NO/FI/PL/BE/DE/IN/CN/BR/CA/KR/MX/ZA ids, GB NHS,
+                           UK NINO (regex); bare 9-digit SSN only if named
+   date / timestamp        ISO 8601, D.M.Y, D/M/Y, M/D/Y, Y/M/D, month     0.9
+                           names (en/de/fr/es/it/pt/nl/nordic/pl);
+                           ``date``/``datetime`` values; epoch s/ms ints
+                           only under a date/time name
+   date_of_birth           dates: ≥ 0.95 lie 16–100 years ago (0–130 when  0.95
+                           named), none in the future, spread ≥ 15 years
+                           and ≥ 5 distinct years; not under created/
+                           updated-like names
+   phone                   formatted / international / trunk-prefixed      0.8
+                           digits, ``phonenumbers`` possible-number with
+                           regions learnt from the first values; bare
+                           digits only beside formatted ones or if named;
+                           ≥ 0.3 must be *valid* numbers unless named
+   postal_code             country formats (US ZIP+4, UK areas, CA, NL,    0.85
+                           PL, PT, JP, BR, SE, IE, prefixed); bare 4–6
+                           digits only if named, near address columns,
+                           with leading zeros, or one width as text
+                           (then confidence ≤ 0.5)
    currency_code           ISO 4217                                        0.9
-   currency_amount         number with a currency symbol/code; plain       0.8
-                           decimals only with an amount-like name
-   country                 ISO 3166 alpha-2/3 codes and country names      0.9
-   domain                  host names with a known TLD                     0.9
-   person_name             1–4 alphabetic tokens, ≥ half of them known     0.6
-                           first names / surnames (several countries)
-   address                 house number + street-type word (multilingual)  0.6
-   identifier              unique integers (name hint, sequence or fixed   (shape)
-                           width) or unique digit-bearing codes
-   category                ≤ 20 distinct labels, ≤ 20 % distinct           (shape)
+   currency_amount         number + currency symbol/code; plain numbers    0.8
+                           under an amount-like name (price, total, ...)
+   country                 ISO 3166 alpha-2/3 codes, country names in      0.9
+                           several languages (≥ 0.5 for names, lower conf)
+   domain                  host names ending in a known TLD                0.9
+   person_name             1–4 capitalised alphabetic tokens (titles and   0.5 known
+                           particles skipped, no company/place words) with  or shape
+                           a known first name / surname / surname ending;
+                           several tokens: shape ≥ 0.85 and known ≥ 0.25;
+                           one token: shape ≥ 0.95 and known ≥ 0.2; CJK
+                           names by surname characters
+   address                 house number + street-type word or compound     0.6
+                           suffix (en/de/fr/es/it/pt/nl/nordic/pl/in)
+   identifier              unique integers (named, increasing, dense or    (shape)
+                           fixed width ≥ 6) or unique digit-bearing codes
+                           of one shape, hex keys
+   category                strings, ≤ 20 distinct and ≤ 20 % distinct      (shape)
    free_text               strings averaging ≥ 4 words or ≥ 40 characters  (shape)
+                           (≥ 15 for CJK)
    numeric                 numbers, also numbers stored as strings         0.95
+                           (1,234.5 / 1.234,5 / 12% / -3e2)
    ======================  ==============================================  ==========
 
 3. **Name evidence.** The column name is tokenised (snake, kebab, camel, digits:
@@ -54,15 +75,26 @@ Method — values first, names second
    a trailing modifier turns the hint away from the PII word: ``email_sent`` → boolean,
    ``address_id`` → identifier, ``phone_model`` → category, ``zip_code_count`` → numeric.
    ``table`` and ``siblings`` give weak context (a bare ``name`` in a ``customers`` table next to
-   ``email``; a 5-digit column next to ``city``/``street``).
+   ``email``; a 5-digit column next to ``city``/``street``). Nouns for places and things
+   (``city``, ``company``, ``product``) are no type but veto a vocabulary-only person-name reading
+   (towns and firms are often named after families).
 
 4. **Decision.** Among the types whose value evidence passes, the most specific wins (a fixed rank:
    checksummed and strict formats above fuzzy vocabularies above shapes); a name that agrees adds
    a bonus to the rank, so it can only choose among types the values already support — a name
    never wins against the values. Confidence = base(type, validator strictness) scaled by how far
    the fraction clears the threshold, raised when the name agrees, lowered when the name points
-   elsewhere, capped at 0.5 with fewer than 5 non-null values. A column with no usable values
-   (empty, all null) gets the name's type at confidence ≤ 0.4.
+   elsewhere, capped at 0.5 with fewer than 5 non-null values (and with so few values the name
+   decides unless the values are booleans or a strict format). A column with no usable values
+   (empty, all null) gets the name's type at confidence ≤ 0.4; values that lean the named way
+   without reaching the threshold give the name's type at ≤ 0.5; values that fit nothing leave
+   the name's type at 0.25; with no name hint either, the type is ``None``.
+
+   Base confidences: 0.95–0.98 for checksummed/strict formats (iban, credit_card, uuid, email,
+   ip_address, boolean), ~0.9 for dates, national ids, phone numbers with mostly valid numbers,
+   country/currency codes; 0.75–0.85 for person names, addresses, formatted postal codes; 0.6
+   for an unnamed date_of_birth, low-vocabulary names, categories and free text; ≤ 0.5 for
+   context-only postal codes.
 
 Classifications: ``pii`` for :data:`~meshfabric.discovery.model.PII_TYPES`; ``contact`` for
 email/phone/address/postal_code; ``financial`` for credit_card/iban/currency_amount; ``sensitive``
@@ -623,8 +655,9 @@ def _nid_module(name: str) -> Any:
     return mod
 
 
-def _national_id(s: str) -> tuple[str | None, bool]:
-    """(validator name, strong) when ``s`` is a valid national identifier of some country."""
+def _national_id(s: str, named: bool = False) -> tuple[str | None, bool]:
+    """(validator name, strong) when ``s`` is a valid national identifier of some country; a bare
+    9-digit US SSN (no check digit) counts only when the column name says national id."""
     if len(s) < 9 or len(s) > 24:
         return None, False
     u = s.upper()
@@ -638,6 +671,8 @@ def _national_id(s: str) -> tuple[str | None, bool]:
                         return name, strong
                 except Exception:
                     continue
+    if named and len(u) == 9 and u.isdigit() and _nid_module("us.ssn").is_valid(u):
+        return "us.ssn", False
     return None, False
 
 
@@ -1021,7 +1056,7 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
         lows = {t.lower() for t, _ in items}
         if lows <= (_BOOL_TRUE | _BOOL_FALSE) and not (ints_only and hint in ("numeric", "identifier")):
             mixed = bool(lows & _BOOL_TRUE) and bool(lows & _BOOL_FALSE)
-            if mixed or n >= MIN_VALUES:
+            if mixed or (n >= MIN_VALUES and not ints_only):
                 fractions["boolean"] = 1.0
                 cands.append(_Candidate("boolean", 1.0, 0.92 if mixed else 0.7, 1.0, ["truth_tokens"]))
     if p.kind_fraction("json") >= 0.9:
@@ -1152,7 +1187,7 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
         strong_hits: Counter[str] = Counter()
 
         def ok_nid(s: str) -> bool:
-            name, strong = _national_id(s)
+            name, strong = _national_id(s, hint == "national_id")
             if name:
                 strong_hits[name] += 1
             return name is not None and (strong or hint == "national_id")
@@ -1220,8 +1255,9 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
     # dates, timestamps and birth dates ------------------------------------------------------------------
     if not dates and ints_only and hint in ("timestamp", "date") and p.numbers:
         lo, hi = min(p.numbers), max(p.numbers)
-        if lo >= 9.4e8 and hi <= 4.2e9:
-            dates = [datetime.fromtimestamp(x).date() for x in p.numbers[:300]]
+        scale = 1.0 if lo >= 9.4e8 and hi <= 4.2e9 else 1000.0 if lo >= 9.4e11 and hi <= 4.2e12 else 0.0
+        if scale:  # epoch seconds / milliseconds (2000-2100)
+            dates = [datetime.fromtimestamp(x / scale).date() for x in p.numbers[:300]]
             timed = len(dates)
             temporal_share = 1.0
             fractions["timestamp"] = 1.0
