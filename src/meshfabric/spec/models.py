@@ -21,6 +21,7 @@ from pydantic import (
 
 from meshfabric.spec.access_models import AccessSpec
 from meshfabric.spec.auth_models import AuthSpec
+from meshfabric.spec.observe_models import EventsSpec, ObservabilitySpec, SLOsSpec
 from meshfabric.spec.quality_rules import Rule, validate_quality
 from meshfabric.types import TypeParseError, parse_type
 
@@ -91,6 +92,7 @@ class SourceSpec(_Spec):
 class DomainSpec(_Spec):
     description: str = ""
     owners: list[str] = Field(default_factory=list)
+    slos: SLOsSpec | None = Field(None, description="SLO defaults of the domain's products")
 
 
 #: header names whose values are credentials: they must come from ${ENV} references
@@ -222,6 +224,11 @@ class MeshSpec(_Spec):
     alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="anomaly detectors and alert webhooks")
     access: AccessSpec = Field(default_factory=AccessSpec, description="local principal, admins, policy files")
     auth: AuthSpec = Field(default_factory=AuthSpec, description="REST authentication: JWT and API keys")
+    slos: SLOsSpec | None = Field(None, description="SLO defaults of every product (seed: freshness 120 min, "
+                                                    "quality 0.95)")
+    observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec,
+                                             description="tracing, metric retention, alert routes")
+    events: EventsSpec = Field(default_factory=EventsSpec, description="the event bus besides the store log")
 
     @field_validator("sources", "domains")
     @classmethod
@@ -296,6 +303,8 @@ class ProductSpec(_Spec):
     quality: list[Rule] | None = Field(
         None, description="quality rules run inside the source by `meshfabric quality run` (see meshfabric.quality)"
     )
+    slos: SLOsSpec | None = Field(None, description="service level objectives: freshness, quality, availability, "
+                                                    "latency")
 
     _check_domain = field_validator("domain", "name")(classmethod(lambda cls, v: check_name(v)))
 
