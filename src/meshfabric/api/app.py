@@ -282,9 +282,9 @@ def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = No
     app.include_router(public)
     app.include_router(_catalog_router(), dependencies=secured)
 
-    from meshfabric.api import access_routes, lineage_routes, quality_routes, search_routes
+    from meshfabric.api import access_routes, lineage_routes, observe_routes, quality_routes, search_routes
 
-    for module in (quality_routes, lineage_routes, search_routes, access_routes):
+    for module in (quality_routes, lineage_routes, search_routes, access_routes, observe_routes):
         app.include_router(module.router, dependencies=secured)
     app.add_middleware(_BodyLimit, max_bytes=body_bound,
                        paths={"/api/v1/lineage": max(body_bound, lineage_routes.MAX_EVENT_BYTES)})
