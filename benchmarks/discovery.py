@@ -133,7 +133,8 @@ def discover_available() -> tuple[bool, str]:
                               timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, str(exc)
-    return proc.returncode == 0, (proc.stderr or proc.stdout).strip().splitlines()[-1:][0] if proc.returncode else ""
+    last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+    return proc.returncode == 0, (last[0] if last else f"exit code {proc.returncode}") if proc.returncode else ""
 
 
 def run_discover(ws: Path, sources: list[str], sample: int, timeout: float) -> dict[str, Any]:
