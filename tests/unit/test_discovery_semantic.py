@@ -653,3 +653,33 @@ def test_epoch_milliseconds_under_a_time_name_are_timestamps() -> None:
 def test_constant_integer_one_is_not_boolean() -> None:
     assert classify("qty", [1] * 50, "integer").semantic_type == "numeric"
     assert classify("is_active", [0, 1, 1, 0] * 20, "integer").semantic_type == "boolean"
+
+
+@pytest.mark.parametrize("length", [9, 10, 11, 12, 13])
+def test_random_digit_strings_of_id_lengths_are_not_national_ids(length: int) -> None:
+    r = random.Random(length)
+    values = [str(r.randrange(10 ** (length - 1), 10**length)) for _ in range(300)]
+    assert classify("c7", values).semantic_type != "national_id"
+
+
+def test_national_ids_of_more_countries() -> None:
+    # Swiss AHV numbers (EAN-13 check digit) and Taiwanese ids (letter + weighted checksum)
+    r = random.Random(27)
+
+    def ahv() -> str:
+        body = "756" + "".join(r.choice(string.digits) for _ in range(9))
+        total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+        digits = body + str((10 - total % 10) % 10)
+        return f"{digits[:3]}.{digits[3:7]}.{digits[7:11]}.{digits[11:]}"
+
+    def tw() -> str:
+        letters = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
+        while True:
+            letter = r.choice("ABCDEFGHJKLMNPQRSTUVXYWZ")
+            body = r.choice("12") + "".join(r.choice(string.digits) for _ in range(7))
+            code = letters[letter]
+            total = code // 10 + (code % 10) * 9 + sum(int(d) * w for d, w in zip(body, range(8, 0, -1), strict=True))
+            return f"{letter}{body}{(10 - total % 10) % 10}"
+
+    assert classify("c7", [ahv() for _ in range(150)]).semantic_type == "national_id"
+    assert classify("c7", [tw() for _ in range(150)]).semantic_type == "national_id"

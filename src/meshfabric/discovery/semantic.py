@@ -627,8 +627,14 @@ _NID_SHAPES: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
     (re.compile(r"^\d{3}\.\d{3}\.\d{3}-\d{2}$"), ("br.cpf",), True),
     (re.compile(r"^\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}$"), ("be.nn",), True),
     (re.compile(r"^\d{6}[-+A]\d{3}[0-9A-Y]$"), ("fi.hetu",), True),
-    (re.compile(r"^(?:\d{2})?\d{6}[-+]\d{4}$"), ("se.personnummer", "dk.cpr"), True),
+    (re.compile(r"^(?:\d{2})?\d{6}[-+]\d{4}$"), ("se.personnummer", "dk.cpr", "is_.kennitala"), True),
     (re.compile(r"^\d{6}-\d{7}$"), ("kr.rrn",), True),
+    (re.compile(r"^\d{6}-\d{5}$"), ("lv.pvn",), True),
+    (re.compile(r"^\d{6}/\d{3,4}$"), ("cz.rc", "sk.rc"), True),
+    (re.compile(r"^756\.?\d{4}\.?\d{4}\.?\d{2}$"), ("ch.ssn",), True),
+    (re.compile(r"^\d{2}-\d{8}-\d$"), ("ar.cuit",), True),
+    (re.compile(r"^\d-\d{4}-\d{5}-\d{2}-\d$"), ("th.pin",), True),
+    (re.compile(r"^\d{7}[A-W][A-IW]?$"), ("ie.pps",), True),
     (re.compile(r"^\d{4} \d{4} \d{4}$"), ("in_.aadhaar",), True),
     (re.compile(r"^[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}$"), ("fr.nir",), True),
     (re.compile(r"^\d{8}-?[A-Z]$"), ("es.dni",), True),
@@ -636,11 +642,13 @@ _NID_SHAPES: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
     (re.compile(r"^[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]$"), ("it.codicefiscale",), True),
     (re.compile(r"^[A-Z]{4}\d{6}[HM][A-Z]{5}[0-9A-Z]\d$"), ("mx.curp",), True),
     (re.compile(r"^\d{17}[\dX]$"), ("cn.ric",), True),
-    (re.compile(r"^\d{11}$"), ("pl.pesel", "no.fodselsnummer", "br.cpf", "de.idnr", "be.nn"), True),
-    (re.compile(r"^\d{12}$"), ("in_.aadhaar", "se.personnummer"), True),
-    (re.compile(r"^\d{13}$"), ("za.idnr",), True),
-    (re.compile(r"^\d{10}$"), ("se.personnummer", "dk.cpr", "gb.nhs"), True),
-    (re.compile(r"^\d{9}$"), ("nl.bsn", "ca.sin"), True),
+    # bare digits: many countries share a length, so a column needs 0.9 of its values valid
+    (re.compile(r"^\d{11}$"), ("pl.pesel", "no.fodselsnummer", "br.cpf", "de.idnr", "be.nn", "tr.tckimlik",
+                               "gr.amka", "hr.oib", "ee.ik", "lt.asmens"), True),
+    (re.compile(r"^\d{12}$"), ("in_.aadhaar", "se.personnummer", "ru.inn"), True),
+    (re.compile(r"^\d{13}$"), ("za.idnr", "ro.cnp", "si.emso", "th.pin"), True),
+    (re.compile(r"^\d{10}$"), ("se.personnummer", "dk.cpr", "gb.nhs", "at.vnr", "ua.rntrc", "bg.egn"), True),
+    (re.compile(r"^\d{9}$"), ("nl.bsn", "ca.sin", "il.idnr"), True),
 ]
 _NID_MODULES: dict[str, Any] = {}
 
@@ -653,6 +661,45 @@ def _nid_module(name: str) -> Any:
         mod = importlib.import_module("stdnum." + name)
         _NID_MODULES[name] = mod
     return mod
+
+
+_TW_LETTERS = {ch: v for ch, v in zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True)}
+_KR_RRN = re.compile(r"^(\d{2})(\d{2})(\d{2})-?[1-8]\d{6}$")
+_CN_RIC = re.compile(r"^\d{6}(19|20)(\d{2})(\d{2})(\d{2})\d{3}[\dX]$")
+_PH_IDS = re.compile(r"^(?:\d{4}-\d{7}-\d|\d{2}-\d{7}-\d)$")
+
+
+def _tw_id(u: str) -> bool:
+    """Taiwan national ID: letter (region), 1/2 (sex), 8 digits; weighted checksum mod 10."""
+    if len(u) != 10 or u[0] not in _TW_LETTERS or u[1] not in "12" or not u[1:].isdigit():
+        return False
+    code = _TW_LETTERS[u[0]]
+    total = code // 10 + (code % 10) * 9 + sum(int(d) * w for d, w in zip(u[1:9], range(8, 0, -1), strict=True))
+    return (total + int(u[9])) % 10 == 0
+
+
+def _cn_ric(u: str) -> bool:
+    """PRC resident ID: 6-digit area, birth date, sequence, ISO 7064 MOD 11-2 check character."""
+    m = _CN_RIC.match(u)
+    if not m or _mk_date(int(m.group(1) + m.group(2)), int(m.group(3)), int(m.group(4))) is None:
+        return False
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return "10X98765432"[sum(int(d) * w for d, w in zip(u[:17], weights, strict=True)) % 11] == u[17]
+
+
+def _structural_id(u: str) -> str | None:
+    """Identifiers recognised by their structure where stdnum is stricter than real-world data:
+    Korean RRNs (check digit dropped since 2020), PRC IDs with any area code, TW ids, PH SSS/UMID."""
+    m = _KR_RRN.match(u)
+    if m and _mk_date(2000, int(m.group(2)), int(m.group(3))) is not None:
+        return "kr.rrn"
+    if len(u) == 18 and _cn_ric(u):
+        return "cn.ric"
+    if _tw_id(u):
+        return "tw.id"
+    if _PH_IDS.match(u):
+        return "ph.sss_umid"
+    return None
 
 
 def _national_id(s: str, named: bool = False) -> tuple[str | None, bool]:
@@ -673,7 +720,8 @@ def _national_id(s: str, named: bool = False) -> tuple[str | None, bool]:
                     continue
     if named and len(u) == 9 and u.isdigit() and _nid_module("us.ssn").is_valid(u):
         return "us.ssn", False
-    return None, False
+    structural = _structural_id(u)
+    return (structural, True) if structural else (None, False)
 
 
 # --- phone -------------------------------------------------------------------------------------------
@@ -714,18 +762,24 @@ class _PhoneChecker:
         self.tally: Counter[str] = Counter()
         self.seen = 0
         self.valid = 0
+        self.intl = 0
 
-    def _parse_ok(self, s: str, region: str | None) -> tuple[bool, bool]:
+    def _parse_ok(self, s: str, region: str | None, lenient: bool = False) -> tuple[bool, bool]:
         try:
             num = self.pn.parse(s, region)
         except Exception:
             return False, False
-        return bool(self.pn.is_possible_number(num)), bool(self.pn.is_valid_number(num))
+        possible = bool(self.pn.is_possible_number(num))
+        if not possible and lenient:
+            # "+<country code> ..." with a real calling code: a phone number even if its length is off
+            possible = self.pn.region_code_for_country_code(num.country_code) != "ZZ"
+        return possible, possible and bool(self.pn.is_valid_number(num))
 
     def check(self, s: str, shape: str) -> bool:
         if shape == "intl":
             text = "+" + s[2:] if s.startswith("00") else s
-            possible, valid = self._parse_ok(text, None)
+            possible, valid = self._parse_ok(text, None, lenient=True)
+            self.intl += 1
         else:
             possible = valid = False
             if self.regions is None and self.seen < 6:
@@ -1194,11 +1248,13 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
 
         long_enough = sum(c for t, c in items if len(t) >= 9) >= 0.5 * p.weight
         if long_enough:
-            f = frac("national_id", ok_nid, 0.8, MAX_COSTLY)
-            if f >= 0.8 and not (ints_only and hint not in ("national_id", None)):
+            bare = sum(c for t, c in items[:40] if t.isdigit()) >= 0.5 * sum(c for _, c in items[:40])
+            th = 0.9 if bare and hint != "national_id" else 0.8
+            f = frac("national_id", ok_nid, th, MAX_COSTLY)
+            if f >= th and not (ints_only and hint not in ("national_id", None)):
                 named = hint == "national_id"
-                base = 0.9 if not ints_only or named else 0.6
-                cands.append(_Candidate("national_id", f, base, 0.8,
+                base = 0.9 if not (ints_only or bare) or named else 0.7 if not ints_only else 0.6
+                cands.append(_Candidate("national_id", f, base, th,
                                         sorted(k for k, _ in strong_hits.most_common(4))))
         # phone numbers
         shape_of = {t: _phone_shape(t) for t, _ in items[:MAX_COSTLY]}
@@ -1223,7 +1279,8 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
             if f >= 0.8:
                 checked = min(len(items), MAX_COSTLY)
                 valid_share = checker.valid / checked if checked else 0.0
-                if valid_share >= 0.3 or hint == "phone":
+                intl_share = checker.intl / checked if checked else 0.0
+                if valid_share >= 0.3 or intl_share >= 0.5 or hint == "phone":
                     base = 0.9 if valid_share >= 0.7 else 0.75
                     cands.append(_Candidate("phone", f, base, 0.8, ["phonenumbers"]))
         # postal codes
