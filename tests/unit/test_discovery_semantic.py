@@ -683,3 +683,25 @@ def test_national_ids_of_more_countries() -> None:
 
     assert classify("c7", [ahv() for _ in range(150)]).semantic_type == "national_id"
     assert classify("c7", [tw() for _ in range(150)]).semantic_type == "national_id"
+
+
+def test_addresses_and_names_in_more_scripts() -> None:
+    r = random.Random(28)
+    cjk = [f"{r.choice(['象山', '士林', '新埔', '中山'])}{r.choice(['街', '路', '巷'])}{r.randrange(1, 999)}號"
+           for _ in range(150)]
+    assert classify("c7", cjk).semantic_type == "address"
+    cyr_first = ["Иван", "Ольга", "Сергей", "Анна", "Дмитрий", "Мария", "Алексей", "Елена"]
+    cyr_last = ["Петров", "Иванова", "Смирнов", "Кузнецова", "Соколов", "Попова", "Лебедев", "Шевченко"]
+    russian = [f"{r.choice(cyr_first)} {r.choice(cyr_last)}" for _ in range(150)]
+    assert classify("c7", russian).semantic_type == "person_name"
+    romanian = [f"{r.choice(['Strada', 'Calea', 'Bulevardul'])} {r.choice(LAST)} Nr. {r.randrange(1, 300)}"
+                for _ in range(150)]
+    assert classify("c7", romanian).semantic_type == "address"
+
+
+def test_named_address_column_without_street_words() -> None:
+    r = random.Random(29)
+    values = [f"{r.choice(['Ostrovského', 'Krakovská', 'Viničná', 'Dobšinského'])} {r.randrange(1, 400)}"
+              for _ in range(200)]
+    assert classify("street_address", values).semantic_type == "address"
+    assert classify("c7", values).semantic_type != "address"

@@ -981,18 +981,24 @@ def _name_stats(s: str) -> tuple[bool, bool]:
         real.append(t.rstrip("."))
     if not real or len(real) > 4:
         return False, False
-    caps = all(t[0].isupper() for t in real) or s.islower() or s.isupper()
+    # capitalised tokens (caseless scripts — Arabic, Hebrew, Thai, Devanagari — pass as they are)
+    caps = all(not t[0].islower() for t in real) or s.islower() or s.isupper()
     known = sum(1 for t in real if _known_name(t))
     return caps, known >= 1 and known * 3 >= len(real)
 
 
-_HOUSE_NO = re.compile(r"^(?:\d{1,5}[a-z]?|\d{1,5}[-/]\d{1,5}[a-z]?|\d{1,5}(?:st|nd|rd|th)?|n[°º]?\d{1,5})$")
+_HOUSE_NO = re.compile(r"^(?:\d{1,5}[a-z]?(?:[-/]\d{1,5}[a-z]?)?|\d{1,5}(?:st|nd|rd|th)?|n[°º]?\d{1,5})$")
+#: Chinese / Japanese / Korean address markers next to a number (路 街 巷 弄 号 丁目 番地 로 길 ...)
+_CJK_ADDRESS = re.compile(
+    r"(?:[路街巷弄道][^\s]{0,6}\d|\d+\s*(?:号|號|番地?|丁目|번지|번길)|\d+(?:로|길)\s*\d|[로길가]\s*\d+)")
 
 
 def _address_kind(s: str) -> str | None:
     """'full' (street word + house number), 'street' (street word only) or None."""
     if len(s) < 5 or len(s) > 160:
         return None
+    if (s[:1] >= "\u3040" or (s[:1].isdigit() and s[-1:] >= "\u3040")) and _CJK_ADDRESS.search(s):
+        return "full"
     toks = [t.strip(".,;#") for t in _WS.split(s.lower())]
     toks = [t for t in toks if t]
     if len(toks) < 2 or len(toks) > 18:
@@ -1000,7 +1006,8 @@ def _address_kind(s: str) -> str | None:
     street = number = False
     for t in toks:
         if not street and (t in vocab.STREET_WORDS or (len(t) > 5 and t.endswith(vocab.STREET_SUFFIXES) and any(
-                t.endswith(suf) and len(t) > len(suf) + 2 for suf in vocab.STREET_SUFFIXES))):
+                t.endswith(suf) and len(t) > len(suf) + 2 for suf in vocab.STREET_SUFFIXES))
+                or t.startswith(vocab.STREET_PREFIXES)):
             street = True
         elif not number and _HOUSE_NO.match(t):
             number = True
@@ -1009,7 +1016,13 @@ def _address_kind(s: str) -> str | None:
         return "full"
     if street and number:
         return "full"
-    return "street" if street else None
+    if street:
+        return "street"
+    # "Ostrovského 12", "717 Suzanne Green": words and a house number, no street-type word
+    words = toks[:-1] if _HOUSE_NO.match(toks[-1]) else toks[1:] if _HOUSE_NO.match(toks[0]) else None
+    if words and len(words) <= 4 and all(w.replace("-", "").isalpha() for w in words):
+        return "shape"
+    return None
 
 
 def _is_country(s: str) -> bool:
@@ -1028,15 +1041,18 @@ def _is_currency_code(s: str) -> bool:
 
 
 _AMOUNT = re.compile(r"^\(?([-+]?)\s*([^\d\s.,+\-()]{1,4})?\s?([-+]?\d[\d,.\u00a0' ]*)\s?([^\d\s.,+\-()]{1,4})?\)?$")
-_CURRENCY_MARKERS = frozenset({"kr", "zł", "zl", "fr", "fr.", "r$", "us$", "c$", "a$", "ch", "lei", "kč", "ft"})
+_CURRENCY_MARKERS = frozenset({"kr", "zł", "zl", "fr", "fr.", "r$", "us$", "c$", "a$", "ch", "lei", "kč", "ft", "р",
+                               "руб", "грн", "лв", "kn", "din", "rs", "tl", "rp", "₹", "dh", "sfr"})
 
 
 def _is_currency_mark(mark: str | None) -> bool:
     if not mark:
         return False
-    if len(mark) == 1 or mark[-1] in vocab.CURRENCY_SYMBOLS or mark[0] in vocab.CURRENCY_SYMBOLS:
-        return any(ch in vocab.CURRENCY_SYMBOLS for ch in mark)
-    return mark.upper() in vocab.CURRENCY_CODES or mark.lower() in _CURRENCY_MARKERS
+    if mark.lower().rstrip(".") in _CURRENCY_MARKERS:
+        return True
+    if any(ch in vocab.CURRENCY_SYMBOLS for ch in mark):
+        return len(mark) <= 3
+    return mark.upper() in vocab.CURRENCY_CODES
 
 
 def _is_amount(s: str) -> bool:
@@ -1209,19 +1225,20 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
                 # several tokens: the shape carries weight; one token (first names, surnames): the vocabulary
                 single_ok = (not multi and lf >= 0.95 and kf >= 0.2 and p.n_distinct >= 20
                              and p.n_distinct >= 0.1 * n)
-                named_ok = hint == "person_name" and lf >= 0.8 and kf >= 0.1
+                named_ok = hint == "person_name" and lf >= 0.8 and (kf >= 0.1 or lf >= 0.9)
                 if (kf >= 0.5 and lf >= 0.6) or (multi and lf >= 0.85 and kf >= 0.25) or single_ok or named_ok:
                     base = 0.85 if kf >= 0.75 else 0.75 if kf >= 0.5 else 0.6 if kf >= 0.3 else 0.5
                     fractions["person_name_shape"] = round(lf, 3)
                     cands.append(_Candidate("person_name", max(kf, lf if multi else kf), base, 0.25 if multi else 0.3,
                                             ["name_vocabulary", "name_shape"]))
-        if 8 <= avg_len <= 120 and _probe(items, lambda t: _address_kind(t) is not None) >= 0.4:
+        if 5 <= avg_len <= 120 and _probe(items, lambda t: _address_kind(t) not in (None, "shape")) >= 0.4 - (
+                0.3 if hint == "address" else 0):
             full_w = street_w = total_w = 0
             for t, c in items[:MAX_DISTINCT]:
                 k = _address_kind(t)
                 total_w += c
                 full_w += c if k == "full" else 0
-                street_w += c if k == "street" else 0
+                street_w += c if k == "street" or (k == "shape" and hint == "address") else 0
             if total_w:
                 ff, sf = full_w / total_w, (full_w + street_w) / total_w
                 if sf > 0:

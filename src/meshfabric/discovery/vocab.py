@@ -433,7 +433,7 @@ btc eth usdt
 """))
 
 #: currency symbols seen before or after amounts
-CURRENCY_SYMBOLS: str = "$€£¥₹₽₩₺₪₫฿₴₦₱₲₡₵₸₭₮₾"
+CURRENCY_SYMBOLS: str = "$€£¥₹₽₩₺₪₫฿₴₦₱₲₡₵₸₭₮₾﷼"
 
 #: common top-level domains (two-letter country TLDs are taken from COUNTRY_ALPHA2)
 TLDS: frozenset[str] = _words("""
@@ -743,3 +743,59 @@ francja|hiszpania|włochy|rosja|chiny|indie|japonia|brazylia|kanada|meksyk|stany
 węgry|grecja|turcja|ukraina|litwa|łotwa|estonia|słowacja
 """
 COUNTRY_NAMES = COUNTRY_NAMES | frozenset(n.strip() for n in _COUNTRY_MORE.replace("\n", "").split("|") if n.strip())
+
+# --- third pass: Central/Eastern European, Turkish, Indonesian, Vietnamese, Cyrillic, Greek ---------------
+STREET_WORDS = STREET_WORDS | _words("""
+náměstí namesti ulice třída trida nábřeží nabrezi námestie nábrežie nabrezie cesta
+utca út ut tér ter körút korut köz koz sor fasor sétány setany rakpart útja
+strada șoseaua soseaua şoseaua bulevardul calea aleea piața piata splaiul intrarea
+jl jalan gg gang hẻm hem phố pho đường duong
+ulica trg perivoj odvojak put obala prilaz šetalište
+ул улица пр проспект просп бул бульвар пер переулок шоссе пл площадь наб набережная вулиця вул провулок пров
+майдан бульв
+οδός οδος πλατεία πλατεια λεωφόρος λεωφορος
+sokak sokağı sokagi sk sok cadde caddesi cad mahallesi mah bulvarı bulvari
+gatvė gatve iela prospektas
+""")
+
+#: markers of a house number ("Nr. 12", "No. 5", "д. 9", "буд. 3")
+HOUSE_NUMBER_MARKERS: frozenset[str] = _words("nr no n° nº № num д дом буд house hno h.no number numero número")
+
+FIRST_NAMES = FIRST_NAMES | _words("""
+ahmet mehmet mustafa ali hüseyin huseyin hasan ibrahim ismail osman yusuf murat ömer omer ramazan halil
+süleyman suleyman abdullah mahmut salih kemal recep orhan emre burak serkan volkan tolga cem can deniz
+ayşe ayse fatma emine hatice zeynep elif meryem şerife serife sultan hanife merve büşra busra esra özlem
+ozlem derya gamze selin ebru tuğba tugba dilek pınar pinar sibel songül songul yasemin
+budi agus bambang joko dewi sri siti wahyu rudi hendra andi eko dian rina ratna yuli fitri putri
+wayan made nyoman ketut adi agung bayu dimas fajar gilang hadi indra irfan jaya kurniawan rizki
+tomas jonas mantas lukas darius rokas marius giedrius andrius vytautas ieva rūta ruta jūratė jurate
+egle eglė greta gintarė gintare ausra aušra vaida
+janis jānis andris juris peteris pēteris martins mārtiņš edgars kristaps inese ilze anna laura liga līga
+""")
+
+SURNAME_ENDINGS = (*SURNAME_ENDINGS,
+                   # Russian, Ukrainian, Bulgarian (also with й folded to и)
+                   "ов", "ев", "ёв", "ин", "ова", "ева", "ина", "ский", "скии", "ская", "цкий", "цкии", "цкая",
+                   "енко", "ук", "юк", "чук", "ович", "евич", "овна", "евна", "ична", "ски", "ска", "як",
+                   # Greek (accents folded)
+                   "πουλος", "πουλου", "ακης", "ακη", "ιδης", "ιδη", "ιαδης", "ογλου", "ατος", "αιος",
+                   # Lithuanian, Latvian
+                   "auskas", "evicius", "avicius", "aitis", "iene", "aite", "yte", "unas", "nieks", "itis",
+                   # Turkish, Indonesian (common surname formations)
+                   "oglu", "soy", "kaya", "tas", "wati", "wan", "ono", "anto")
+STREET_WORDS = STREET_WORDS | _words("""
+drumul fundătura fundatura pasajul prelungirea
+corredor andador cerrada circuito privada prolongación prolongacion retorno periférico periferico diagonal
+continuación continuacion viaducto circunvalación circunvalacion boulevard
+парк площа узвіз шосе набережна тупик проїзд алея
+foreshore pocket outlook esplanade circuit rise retreat promenade quay ramble glade concourse chase
+approach vale grange copse
+خیابان کوچه بلوار راه میدان شارع ถนน ซอย
+""")
+#: street-type beginnings of compound street names (Thai ถนน…, ซอย…)
+STREET_PREFIXES: tuple[str, ...] = ("ถนน", "ถ.", "ซอย")
+NOT_NAMES = NOT_NAMES | _words("""
+ville stad haven heights springs falls beach hills valley creek harbor harbour bay junction station center
+centre borough burgh
+ад ет оод еоод ооо зао оао пао ао ип тов пп
+""")
