@@ -705,3 +705,30 @@ def test_named_address_column_without_street_words() -> None:
               for _ in range(200)]
     assert classify("street_address", values).semantic_type == "address"
     assert classify("c7", values).semantic_type != "address"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("user_name", "identifier"), ("username", "identifier"), ("contact_person", "person_name"),
+    ("drivers_license", "national_id"), ("Hausnummer", "address"), ("contact_number", "phone"),
+    ("correo_electronico", "email"), ("numero_telephone", "phone"), ("fecha_nacimiento", "date_of_birth"),
+    ("codice_fiscale", "national_id"), ("data_di_nascita", "date_of_birth"), ("geboortedatum", "date_of_birth"),
+    ("email_verified_at", "timestamp"), ("phone_country", "country"), ("billing_zip", "postal_code"),
+])
+def test_more_name_hints(name: str, expected: str) -> None:
+    assert classify(name, [None] * 3).semantic_type == expected
+
+
+@pytest.mark.parametrize("name", ["license_plate", "vat_number", "city", "company_name", "Wohnort"])
+def test_names_that_are_not_pii_hints(name: str) -> None:
+    assert not classify(name, [None] * 3).pii
+
+
+def test_numpy_and_pandas_values() -> None:
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    assert classify("c7", list(np.arange(1, 300)), "long").semantic_type == "identifier"
+    stamps = [*pd.date_range("2025-01-01", periods=200, freq="h"), pd.NaT]
+    f = classify("c7", stamps, "timestamp")
+    assert f.semantic_type == "timestamp" and f.evidence["non_null"] == 200
+    births = np.array(birth_dates(random.Random(30), 200), dtype="datetime64[D]")
+    assert classify("c7", list(births), "date").semantic_type == "date_of_birth"

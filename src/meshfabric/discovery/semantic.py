@@ -204,7 +204,14 @@ def _render(v: Any) -> tuple[str, str] | None:
         if not v.is_finite():
             return None
         return "decimal", str(v)
+    if type(v).__module__ == "numpy" and hasattr(v, "item"):
+        try:
+            return _render(v.item())  # numpy scalars as their Python values
+        except Exception:
+            return "other", "<other>"
     if isinstance(v, datetime):
+        if v != v:  # pandas NaT
+            return None
         return "datetime", v.isoformat()
     if isinstance(v, date):
         return "date", v.isoformat()
@@ -228,6 +235,20 @@ def _key_text(key: Any) -> str:
     if type(key) is float:
         return str(int(key)) if key.is_integer() and abs(key) < 1e15 else repr(key)
     return key if type(key) is str else str(key)
+
+
+def _ints_in_order(values: Sequence[Any]) -> list[int]:
+    out: list[int] = []
+    for v in values[:2000]:
+        if v is None or isinstance(v, (bool, str)):
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if f == f and abs(f) < 1e18 and f.is_integer():
+            out.append(int(f))
+    return out[:1000]
 
 
 def _prepare(values: Sequence[Any]) -> _Prep:
@@ -261,6 +282,9 @@ def _prepare(values: Sequence[Any]) -> _Prep:
             counts[v] += k
             numbers.append(v)
         else:
+            if type(v).__module__ == "numpy" and hasattr(v, "item"):
+                with contextlib.suppress(Exception):
+                    v = v.item()  # numpy scalars as their Python values
             r = _render(v)
             if r is None:
                 continue
@@ -278,8 +302,7 @@ def _prepare(values: Sequence[Any]) -> _Prep:
     p.n_distinct = len(counts)
     if kinds["int"] and kinds["int"] == p.n_nonnull:
         # row order matters for the sequence check of keys
-        p.ints_in_order = [int(v) for v in values[:2000] if type(v) in (int, float) and v == v
-                           and abs(v) < 1e18][:1000]
+        p.ints_in_order = _ints_in_order(values)
     top = counts.most_common(MAX_DISTINCT)
     merged: dict[str, int] = {}
     for key, c in top:
@@ -339,13 +362,15 @@ def _syn(kind: str, words: str) -> None:
 
 _syn("email", "email mail emails courriel correo epost emailaddress mailaddress")
 _syn("phone", "phone tel telephone telefon telefono teléfono telefone mobile mobil cell cellphone handy fax "
-     "msisdn portable gsm phonenumber mobilephone telno phoneno mobilnummer telefonnummer")
+     "msisdn portable gsm phonenumber mobilephone telno phoneno mobilnummer telefonnummer whatsapp "
+     "contactnumber")
 _syn("person_name", "fullname firstname lastname surname forename givenname familyname middlename nachname "
      "vorname prenom prénom nombre apellido apellidos cognome nome achternaam voornaam fornavn efternavn "
      "etternavn fornamn efternamn imie imię nazwisko sobrenome personname customername contactname "
-     "displayname")
+     "displayname person")
 _syn("address", "address addr street strasse straße adresse direccion dirección indirizzo adres anschrift "
-     "streetaddress addressline domicilio adresa endereco endereço")
+     "streetaddress addressline domicilio adresa endereco endereço hausnummer huisnummer straatnaam "
+     "strassenname")
 _syn("postal_code", "zip zipcode postcode postal postalcode plz postleitzahl cap cp codigopostal codepostal "
      "postnummer postnr pincode")
 _syn("ip_address", "ip ipaddr ipaddress ipv4 ipv6 remoteaddr clientip")
@@ -353,7 +378,7 @@ _syn("credit_card", "cc ccnum ccnumber card cardnumber creditcard cardno pan kre
 _syn("iban", "iban")
 _syn("national_id", "ssn sin bsn nino nin nif nie dni cpf pesel nir insee personnummer cpr hetu "
      "fodselsnummer fødselsnummer aadhaar steuerid idnr codicefiscale nationalid taxid tin passport curp rfc "
-     "socialsecurity personalid personnr rrn")
+     "socialsecurity personalid personnr rrn license licence driverslicense")
 _syn("date_of_birth", "dob birth birthdate birthday bday born geburtsdatum geburtstag geburt naissance "
      "nacimiento nascita fodselsdato fødselsdato geboortedatum dateofbirth")
 _syn("url", "url uri link href website homepage web permalink weburl")
@@ -362,24 +387,24 @@ _syn("country", "country land pays pais país paese nation nationality countryco
 _syn("currency_code", "currency ccy curr waehrung währung devise moneda valuta")
 _syn("currency_amount", "amount price cost total revenue salary fee fees balance payment subtotal betrag preis "
      "prix montant importe precio prezzo importo bedrag prijs belopp pris kwota cena wage income spend gmv "
-     "discount tax vat charge paid refund")
+     "discount charge paid refund")
 _syn("timestamp", "timestamp ts time datetime created updated modified at inserted deleted_at loaded "
      "occurred logged seen")
 _syn("date", "date day datum fecha dt")
 _syn("boolean", "is has flag enabled active verified sent opted optin consent can should valid bounced "
      "confirmed subscribed")
-_syn("identifier", "id key pk fk uid seq sku ref")
+_syn("identifier", "id key pk fk uid seq sku ref username login handle nickname screenname")
 _syn("domain", "host hostname domain fqdn server")
 _syn("json", "json payload metadata attributes props properties config settings extra")
 _syn("free_text", "description desc comment comments notes note text body message remarks summary bio review "
      "feedback beschreibung bemerkung commentaire")
-_syn("category", "status type category kind level tier segment gender model brand provider format channel "
+_syn("category", "status type category kind level tier segment gender sex model brand provider format channel "
      "source state region")
 # not semantic types: nouns that veto a fuzzy person-name reading of the values (leading underscore)
 _syn("_place", "city town ort stadt ville ciudad citta città municipality village place location locality "
-     "district county region province state")
+     "district county region province state woonplaats wohnort gemeente kommune")
 _syn("_thing", "company firma organisation organization org employer vendor supplier merchant brand product "
-     "item title job occupation profession department team store shop hotel school")
+     "item title job occupation profession department team store shop hotel school plate")
 _syn("numeric", "count cnt qty quantity num sum avg mean score rating age size length len weight height width "
      "pct percent ratio rate duration")
 
@@ -399,7 +424,10 @@ _COMPOUNDS: dict[tuple[str, ...], str] = {
     ("family", "name"): "familyname", ("middle", "name"): "middlename", ("full", "name"): "fullname",
     ("sur", "name"): "surname", ("fore", "name"): "forename", ("web", "site"): "website",
     ("date", "naissance"): "naissance", ("fecha", "nacimiento"): "nacimiento", ("data", "nascita"): "nascita",
-    ("personal", "id"): "personalid", ("home", "page"): "homepage", ("ip", "v4"): "ipv4", ("ip", "v6"): "ipv6",
+    ("personal", "id"): "personalid", ("user", "name"): "username", ("screen", "name"): "screenname",
+    ("contact", "number"): "contactnumber", ("drivers", "license"): "driverslicense",
+    ("driver", "license"): "driverslicense", ("nick", "name"): "nickname", ("home", "page"): "homepage",
+    ("ip", "v4"): "ipv4", ("ip", "v6"): "ipv6",
 }
 #: words before ``name`` that make it a person's name
 _PERSON_WORDS = _wordset(
