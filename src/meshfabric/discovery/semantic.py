@@ -1137,7 +1137,9 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
 
     def frac(kind: str, ok: Callable[[str], bool], th: float, limit: int = MAX_DISTINCT,
              subset: Sequence[tuple[str, int]] | None = None) -> float:
-        f, exact = _fraction(items if subset is None else subset, ok, th, limit)
+        # the type the column name points to is counted exactly (no early exit): its fraction
+        # matters even below the threshold (see "name+weak_values" in classify_column)
+        f, exact = _fraction(items if subset is None else subset, ok, 0.0 if kind == hint else th, limit)
         if f > 0 and exact:
             fractions[kind] = round(f, 3)
         return f
@@ -1533,9 +1535,10 @@ def classify_column(sample: ColumnSample, *, table: str = "", siblings: Sequence
         conf = min(0.5, 0.35 + 0.3 * fractions[type_hint])
         return ColumnFinding(sample.name, sample.logical_type, type_hint, _classifications(type_hint), conf, evidence)
     if not cands:
-        if type_hint is not None and (p.n_nonnull < MIN_VALUES or not fractions):
+        unrecognised = max(fractions.values(), default=0.0) < 0.5
+        if type_hint is not None and (p.n_nonnull < MIN_VALUES or unrecognised):
             conf = 0.4 if p.n_nonnull == 0 else 0.3
-            if p.n_nonnull and not fractions:
+            if p.n_nonnull >= MIN_VALUES:
                 conf = 0.25  # values present but unrecognised: the name alone, weakly
             evidence["decided_by"] = "name"
             return ColumnFinding(sample.name, sample.logical_type, type_hint, _classifications(type_hint), conf,
