@@ -732,3 +732,18 @@ def test_numpy_and_pandas_values() -> None:
     assert f.semantic_type == "timestamp" and f.evidence["non_null"] == 200
     births = np.array(birth_dates(random.Random(30), 200), dtype="datetime64[D]")
     assert classify("c7", list(births), "date").semantic_type == "date_of_birth"
+
+
+def test_untyped_sources_keep_keys_and_years_apart() -> None:
+    # CSV-like columns: every value is text
+    r = random.Random(31)
+    assert classify("c7", [str(k) for k in range(1, 300)]).semantic_type == "identifier"
+    assert classify("c7", [str(r.randrange(1990, 2024)) for _ in range(300)]).semantic_type == "numeric"
+    assert classify("c7", [f"{r.randrange(100000):05d}" for _ in range(300)]).semantic_type == "postal_code"
+    assert classify("c7", [f"{r.randrange(100000):05d}" for _ in range(300)]).confidence <= 0.5
+
+
+def test_decimal_strings_with_leading_zero_are_numeric() -> None:
+    r = random.Random(32)
+    values = [f"{r.uniform(0, 999):.2f}" for _ in range(300)] + [f"0.{r.randrange(10, 99)}" for _ in range(30)]
+    assert classify("c7", values).semantic_type == "numeric"

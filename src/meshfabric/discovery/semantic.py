@@ -303,6 +303,9 @@ def _prepare(values: Sequence[Any]) -> _Prep:
     if kinds["int"] and kinds["int"] == p.n_nonnull:
         # row order matters for the sequence check of keys
         p.ints_in_order = _ints_in_order(values)
+    elif kinds["str"] == p.n_nonnull and p.n_nonnull and all(t.isdigit() and len(t) < 19 for t in counts):
+        # integers kept as text (CSV and other untyped sources): the same key checks apply
+        p.ints_in_order = [int(v) for v in values[:2000] if isinstance(v, str) and v.strip().isdigit()][:1000]
     top = counts.most_common(MAX_DISTINCT)
     merged: dict[str, int] = {}
     for key, c in top:
@@ -1351,7 +1354,8 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
                 elif hint is None and (ctx.address_context or leading_zero):
                     cands.append(_Candidate("postal_code", f, 0.5, 0.85, ["postal_formats", "context"],
                                             rank_bonus=-40))
-                elif hint is None and not ints_only and len({len(t) for t, _ in items}) == 1 and len(items[0][0]) <= 6:
+                elif (hint is None and not ints_only and len({len(t) for t, _ in items}) == 1
+                      and len(items[0][0]) <= 6 and not all(t.isdigit() and 1800 <= int(t) <= 2100 for t, _ in items)):
                     # digit strings of one width (4-6) kept as text: postal codes more often than anything else
                     cands.append(_Candidate("postal_code", f, 0.45, 0.85, ["postal_formats", "uniform_width"],
                                             rank_bonus=-40))
@@ -1436,7 +1440,8 @@ def _identifier_evidence(p: _Prep, items: list[tuple[str, int]], hint: str | Non
     if n < 2:
         return None
     unique = p.n_distinct / n
-    if p.kind_fraction("int") == 1.0:
+    if p.kind_fraction("int") == 1.0 or (p.ints_in_order and p.kind_fraction("str") == 1.0
+                                         and not any(t.startswith("0") for t, _ in items)):
         ints = p.ints_in_order
         if not ints or min(ints) < 0 or unique < 0.95:
             return None
@@ -1466,7 +1471,7 @@ def _identifier_evidence(p: _Prep, items: list[tuple[str, int]], hint: str | Non
     if hexes >= 0.9:
         return unique, 0.8, "hex_key"
     if with_digits >= 0.9 and (top_shape >= 0.8 or hint == "identifier"):
-        if numeric and hint != "identifier" and not any(t.startswith("0") for t in sample):
+        if numeric and hint != "identifier" and not any(t[:1] == "0" and t[1:2].isdigit() for t in sample):
             return None
         return unique, 0.8 if hint == "identifier" else 0.7, "unique_codes"
     return None
