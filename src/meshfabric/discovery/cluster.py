@@ -31,6 +31,13 @@ never join. During development, on the generated corpora of the tests (30 tables
 table names), Louvain reached a mean adjusted Rand index of about 0.62 over ten seeds, where
 average-linkage agglomeration at its best threshold reached about 0.54 and the constant Potts model 0.52.
 
+Domains: a dataset registered as a product (``known``) keeps its domain, and its cluster's other members
+get the majority registered domain (domain_similarity = the cluster's cosine to that domain's profile, or
+1.0 without a profile). A cluster with no registered member gets the existing domain with the best score —
+cosine to the domain's words (:class:`DomainProfile`, over the same tokens) plus :data:`AFFINITY_WEIGHT`
+times the members' mean similarity to that domain's registered datasets — when it reaches
+:data:`DOMAIN_THRESHOLD`; else a name made of its top two terms (lowercase, ``_``-joined, unique in the run).
+
 Sampled values live in process only: sketches and vocabularies hold 64-bit hashes, and nothing
 derived from a value reaches a :class:`ClusterAssignment` — terms come from column and table names.
 """
@@ -71,8 +78,10 @@ MIN_EDGE = 0.15
 PRIOR_MASS = 10.0
 #: weight of the private pseudo-term every TF-IDF vector gets (see :func:`_tfidf`)
 SMOOTH = 1.0
-#: cosine similarity above which a cluster is said to belong to an existing domain
+#: a cluster without registered members belongs to the existing domain whose score (cosine similarity to the
+#: domain's words plus AFFINITY_WEIGHT times the members' mean similarity to its registered datasets) reaches this
 DOMAIN_THRESHOLD = 0.15
+AFFINITY_WEIGHT = 0.5
 
 #: bottom-k sketch size for the values of a key-like column
 SKETCH_SIZE = 128
@@ -723,6 +732,14 @@ def cluster_datasets(datasets: Sequence[DatasetSample], findings: Sequence[Seque
     idf = corpus.name_idf
     domain_vectors = [_unit({t: (1 + math.log(c)) * idf.get(t, 0.0) for t, c in doc.items()}) for doc in domain_docs]
 
+    neighbours: list[dict[int, float]] = [{} for _ in range(n)]
+    for (i, j), sim in corpus.similarity.items():
+        neighbours[i][j] = neighbours[j][i] = sim
+    by_domain: dict[str, list[int]] = defaultdict(list)
+    for i, tag in enumerate(tags):
+        if tag is not None:
+            by_domain[tag].append(i)
+
     results: list[ClusterAssignment | None] = [None] * n
     used_names: set[str] = {d.name for d in domains} | set(known.values())
     for number, items in enumerate(clusters, start=1):
@@ -748,13 +765,17 @@ def cluster_datasets(datasets: Sequence[DatasetSample], findings: Sequence[Seque
                     score = round(_cosine(unit_centroid, vec), 4)
                     break
         else:
-            best = (0.0, "")
+            # no registered member: the domain whose products' words are nearest, helped by how strongly the
+            # members are linked to registered datasets of that domain (mean of each member's best link)
+            scores: dict[str, float] = defaultdict(float)
             for d, vec in zip(domains, domain_vectors, strict=True):
-                s = _cosine(unit_centroid, vec)
-                if s > best[0] + 1e-12 or (abs(s - best[0]) <= 1e-12 and best[1] and d.name < best[1]):
-                    best = (s, d.name)
-            if best[1] and best[0] >= DOMAIN_THRESHOLD:
-                domain, score = best[1], round(best[0], 4)
+                scores[d.name] = max(scores[d.name], _cosine(unit_centroid, vec))
+            for name, registered in sorted(by_domain.items()):
+                link = sum(max((neighbours[i].get(r, 0.0) for r in registered), default=0.0) for i in items)
+                scores[name] += AFFINITY_WEIGHT * link / len(items)
+            ranked = sorted(scores.items(), key=lambda kv: (-round(kv[1], 12), kv[0]))
+            if ranked and ranked[0][1] >= DOMAIN_THRESHOLD:
+                domain, score = ranked[0][0], round(min(ranked[0][1], 1.0), 4)
         if not domain:
             domain = _term_name(terms, used_names, label)
             used_names.add(domain)
