@@ -747,3 +747,18 @@ def test_decimal_strings_with_leading_zero_are_numeric() -> None:
     r = random.Random(32)
     values = [f"{r.uniform(0, 999):.2f}" for _ in range(300)] + [f"0.{r.randrange(10, 99)}" for _ in range(30)]
     assert classify("c7", values).semantic_type == "numeric"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(
+    st.from_regex(r"[0-9²³٣۵]{1,19}", fullmatch=True),
+    st.from_regex(r"[+0-9() .\-/x]{5,25}", fullmatch=True),
+    st.from_regex(r"[A-Z]{2}[0-9]{2}[A-Z0-9 ]{10,30}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4}( [0-9]{1,2}:[0-9]{2})?", fullmatch=True),
+    st.from_regex(r"[0-9]{6}[-/+][0-9]{3,7}", fullmatch=True),
+    st.from_regex(r"[$€£]?[0-9.,]{1,12} ?(kr\.|€|р\.)?", fullmatch=True),
+), min_size=1, max_size=60), st.sampled_from(["c7", "phone", "ssn", "zip", "dob", "iban", "card_number"]))
+def test_digit_heavy_values_never_break_the_validators(values: list[str], name: str) -> None:
+    f = classify_column(ColumnSample(name, "string", values))
+    assert 0.0 <= f.confidence <= 1.0
+    assert f.pii == (f.semantic_type in PII_TYPES)

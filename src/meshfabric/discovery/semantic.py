@@ -303,9 +303,11 @@ def _prepare(values: Sequence[Any]) -> _Prep:
     if kinds["int"] and kinds["int"] == p.n_nonnull:
         # row order matters for the sequence check of keys
         p.ints_in_order = _ints_in_order(values)
-    elif kinds["str"] == p.n_nonnull and p.n_nonnull and all(t.isdigit() and len(t) < 19 for t in counts):
+    elif kinds["str"] == p.n_nonnull and p.n_nonnull and all(t.isascii() and t.isdigit() and len(t) < 19
+                                                              for t in counts):
         # integers kept as text (CSV and other untyped sources): the same key checks apply
-        p.ints_in_order = [int(v) for v in values[:2000] if isinstance(v, str) and v.strip().isdigit()][:1000]
+        p.ints_in_order = [int(v) for v in values[:2000] if isinstance(v, str) and v.strip().isdigit()
+                           and v.isascii()][:1000]
     top = counts.most_common(MAX_DISTINCT)
     merged: dict[str, int] = {}
     for key, c in top:
@@ -645,7 +647,7 @@ def _is_card(s: str) -> bool:
     if not _CARD_PRE.match(s):
         return False
     d = s.replace(" ", "").replace("-", "")
-    return 12 <= len(d) <= 19 and d.isdigit() and len(set(d)) > 1 and _iin_ok(d) and _luhn(d)
+    return 12 <= len(d) <= 19 and d.isascii() and d.isdigit() and len(set(d)) > 1 and _iin_ok(d) and _luhn(d)
 
 
 # --- national identifiers: shape → stdnum modules (imported lazily) ---------------------------------
@@ -702,7 +704,7 @@ _PH_IDS = re.compile(r"^(?:\d{4}-\d{7}-\d|\d{2}-\d{7}-\d)$")
 
 def _tw_id(u: str) -> bool:
     """Taiwan national ID: letter (region), 1/2 (sex), 8 digits; weighted checksum mod 10."""
-    if len(u) != 10 or u[0] not in _TW_LETTERS or u[1] not in "12" or not u[1:].isdigit():
+    if len(u) != 10 or u[0] not in _TW_LETTERS or u[1] not in "12" or not (u[1:].isdigit() and u.isascii()):
         return False
     code = _TW_LETTERS[u[0]]
     total = code // 10 + (code % 10) * 9 + sum(int(d) * w for d, w in zip(u[1:9], range(8, 0, -1), strict=True))
@@ -1355,7 +1357,8 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
                     cands.append(_Candidate("postal_code", f, 0.5, 0.85, ["postal_formats", "context"],
                                             rank_bonus=-40))
                 elif (hint is None and not ints_only and len({len(t) for t, _ in items}) == 1
-                      and len(items[0][0]) <= 6 and not all(t.isdigit() and 1800 <= int(t) <= 2100 for t, _ in items)):
+                      and len(items[0][0]) <= 6 and not all(t.isascii() and t.isdigit() and 1800 <= int(t) <= 2100
+                                                              for t, _ in items)):
                     # digit strings of one width (4-6) kept as text: postal codes more often than anything else
                     cands.append(_Candidate("postal_code", f, 0.45, 0.85, ["postal_formats", "uniform_width"],
                                             rank_bonus=-40))
