@@ -18,17 +18,20 @@ the index is rebuilt.
 
 from __future__ import annotations
 
+import gc
+import json
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from meshfabric.search.ranking import impacts, name_words
-from meshfabric.search.text import index_text, tokens, vocabulary_term
+from meshfabric.search.ranking import LEVELS, impacts, name_words
+from meshfabric.search.text import tokens, vocabulary_term
 from meshfabric.store import Store
 from meshfabric.store.models import DomainRow, EventRow, ProductRow, SubscriberOffsetRow
 from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow, SearchPostingRow, SearchTermRow
@@ -61,25 +64,13 @@ class Document:
             found.update(str(c) for c in col.get("classification") or [])
         return sorted(found)
 
-    def fields(self) -> dict[str, str]:
-        """Each full-text column's text, tokenized."""
-        info = [f"{c.get('type', '')} {c.get('description', '')} {' '.join(c.get('classification') or [])}"
-                for c in self.columns]
-        return {
-            "name": index_text(self.name),
-            "domain": index_text(self.domain),
-            "columns": index_text(*(str(c.get("name", "")) for c in self.columns)),
-            "column_info": index_text(*info),
-            "tags": index_text(*self.tags),
-            "owner": index_text(self.owner),
-            "description": index_text(self.description),
-        }
-
     def terms(self) -> list[str]:
-        return sorted({w for t in self.fields().values() for w in t.split() if vocabulary_term(w)})
+        """The distinct vocabulary words of the document (what it adds to search_terms)."""
+        return sorted(t for t in impacts(self) if vocabulary_term(t))
 
 
-def product_document(row: ProductRow) -> Document:
+def product_document(row: Any) -> Document:
+    """The document of a product (a ProductRow, or a row with its columns)."""
     columns = [
         {"name": str(c.get("name", "")), "type": str(c.get("type", "")),
          "description": str(c.get("description") or ""), "classification": list(c.get("classification") or [])}
@@ -105,7 +96,7 @@ _POSTING_COLUMNS = "search_postings (term, tier, ordinal)"
 
 def postings(doc: Any, ordinal: int) -> list[tuple[str, int, int]]:
     """The (term, tier, ordinal) rows of one document (``doc``: a Document or a search_documents row)."""
-    return [(term[:MAX_WORD], tier, ordinal) for term, tier in impacts(doc).items()]
+    return [(term, tier, ordinal) for term, tier in impacts(doc).items()]
 
 
 def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
@@ -302,10 +293,29 @@ def sync_search(store: Store) -> int:
 
 #: documents written per batch by a rebuild
 BATCH = 5_000
+_DOC_FIELDS = ("kind", "key", "domain", "name", "owner", "description", "tags", "status", "classifications",
+               "columns", "terms", "updated_at", "ordinal", "name_words", "full_words")
 
 
 def _rebuild(session: Session) -> int:
-    """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words."""
+    # millions of small objects and no cycles among them: the cyclic collector would only
+    # traverse them again and again
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _rebuild_all(session)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _rebuild_all(session: Session) -> int:
+    """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words.
+
+    Documents are numbered in tie order; their postings are gathered per (term, tier) as arrays
+    of document numbers and written in primary-key order (appends at the end of the B-tree), the
+    documents in batches — through the driver (COPY on PostgreSQL, executemany on SQLite).
+    """
     session.execute(delete(SearchPostingRow))
     session.execute(delete(SearchDocumentRow))
     session.execute(delete(SearchTermRow))
@@ -314,22 +324,39 @@ def _rebuild(session: Session) -> int:
     for batch in _row_batches(session):
         docs += [product_document(r) for r in batch]
     docs.sort(key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else len(KINDS), d.key))
-    terms = [d.terms() for d in docs]
-    counts = Counter(t for ts in terms for t in ts)
+    by_term: dict[str, list[array[int] | None]] = {}
+    canon: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    doc_terms: list[list[str]] = []
+    vocab: dict[str, bool] = {}
+    for number, d in enumerate(docs, 1):
+        found = []
+        for term, tier in impacts(d).items():
+            arrays = by_term.get(term)
+            if arrays is None:
+                arrays = by_term[term] = [None] * len(LEVELS)
+                canon[term] = term
+                vocab[term] = vocabulary_term(term)
+            numbers = arrays[tier]
+            if numbers is None:
+                numbers = arrays[tier] = array("q")
+            numbers.append(number)
+            if vocab[term]:
+                found.append(canon[term])
+        counts.update(found)
+        doc_terms.append(found)
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
     now = datetime.now(UTC)
     for start in range(0, len(docs), BATCH):
-        chunk = docs[start: start + BATCH]
         rows = []
-        for i, (d, ts) in enumerate(zip(chunk, terms[start: start + BATCH], strict=True), start + 1):
+        for number, d in enumerate(docs[start: start + BATCH], start + 1):
             name_, full = name_words(d)
-            rows.append({"kind": d.kind, "key": d.key, "domain": d.domain, "name": d.name, "owner": d.owner,
-                         "description": d.description, "tags": d.tags, "status": d.status,
-                         "classifications": d.classifications, "columns": d.columns,
-                         "terms": [t for t in ts if t in kept], "updated_at": now, "ordinal": i * GAP,
-                         "name_words": name_[:MAX_WORD], "full_words": full[:MAX_WORD]})
-        session.execute(insert(SearchDocumentRow), rows)
-        _insert_postings(session, [p for i, d in enumerate(chunk, start + 1) for p in postings(d, i * GAP)])
+            rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, d.tags, d.status,
+                         d.classifications, d.columns, sorted(t for t in doc_terms[number - 1] if t in kept), now,
+                         number * GAP, name_[:MAX_WORD], full[:MAX_WORD]))
+        _bulk(session, SearchDocumentRow.__table__, _DOC_FIELDS, rows)
+    del doc_terms
+    _bulk_postings(session, by_term)
     if kept:
         session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
     if session.get_bind().dialect.name == "postgresql":
@@ -338,21 +365,79 @@ def _rebuild(session: Session) -> int:
     return len(docs)
 
 
-def _row_batches(session: Session) -> Iterable[list[ProductRow]]:
-    """The catalog's products, a batch at a time (each batch's rows expunged once read)."""
+def _bulk(session: Session, table: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (values of the columns ``names``) through the driver, each value passed
+    through its column type's bind processing (JSON, timestamps) for this dialect."""
+    conn = session.connection()
+    dialect = conn.dialect
+    procs = [table.c[n].type._cached_bind_processor(dialect) for n in names]
+    raw: Any = conn.connection.driver_connection
+    if dialect.name == "postgresql":
+        json_cols = {i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)}
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(v) if i in json_cols else v for i, v in enumerate(row)])
+        return
+    processed = [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in rows]
+    cur = raw.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                        processed)
+    finally:
+        cur.close()
+
+
+def _bulk_postings(session: Session, by_term: dict[str, list[array[int] | None]]) -> None:
+    """Every posting, in primary-key order (term, tier, ordinal): on SQLite one statement per
+    (term, tier) expanding a JSON array of document numbers in C; on PostgreSQL COPY into the
+    table with its primary key dropped, then the key built once (a sort, not 9M insertions)."""
+    conn = session.connection()
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql":
+        cur = raw.cursor()
+        try:
+            cur.executemany("INSERT INTO search_postings (term, tier, ordinal) "
+                            "SELECT ?, ?, value * ? FROM json_each(?)",
+                            ((term, tier, GAP, json.dumps(numbers.tolist())) for term in sorted(by_term)
+                             for tier, numbers in enumerate(by_term[term]) if numbers is not None))
+        finally:
+            cur.close()
+        return
+    pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
+                               "AND contype = 'p'"))
+    session.execute(text(f'ALTER TABLE search_postings DROP CONSTRAINT "{pkey}"'))
+    # words are letters and digits only: nothing to escape in COPY's text format
+    with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN") as copy:
+        buf: list[str] = []
+        for term in sorted(by_term):
+            for tier, numbers in enumerate(by_term[term]):
+                if numbers is not None:
+                    head = f"{term}\t{tier}\t"
+                    buf.append("".join(f"{head}{n * GAP}\n" for n in numbers))
+            if len(buf) >= 256:
+                copy.write("".join(buf))
+                buf.clear()
+        copy.write("".join(buf))
+    session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
+
+
+_PRODUCT_COLUMNS = (ProductRow.domain, ProductRow.name, ProductRow.owner, ProductRow.description, ProductRow.tags,
+                    ProductRow.status, ProductRow.columns)
+
+
+def _row_batches(session: Session) -> Iterable[list[Any]]:
+    """The catalog's products (the columns the index reads), a batch at a time."""
     last: tuple[str, str] | None = None
     while True:
-        stmt = select(ProductRow).order_by(ProductRow.domain, ProductRow.name).limit(BATCH)
+        stmt = select(*_PRODUCT_COLUMNS).order_by(ProductRow.domain, ProductRow.name).limit(BATCH)
         if last is not None:
             stmt = stmt.where(ProductRow.domain >= last[0],
                               or_(ProductRow.domain > last[0], ProductRow.name > last[1]))
-        batch = list(session.scalars(stmt))
+        batch = list(session.execute(stmt))
         if not batch:
             return
         last = (batch[-1].domain, batch[-1].name)
         yield batch
-        for r in batch:
-            session.expunge(r)
 
 
 def rebuild_search(store: Store) -> int:

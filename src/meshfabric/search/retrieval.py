@@ -29,10 +29,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
+from meshfabric.search.index import SUBSCRIBER
 from meshfabric.search.ranking import LEVELS, Group, exact_bonus
+from meshfabric.store.models import SubscriberOffsetRow
 from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow
 
 if TYPE_CHECKING:
@@ -42,11 +44,15 @@ if TYPE_CHECKING:
 PREFIX_CAP = 128
 #: ``total`` is exact up to here
 TOTAL_CAP = 1000
+#: with filters applied in Python, counting looks at this many matching documents at most
+SCAN_CAP = 5000
 #: posting counts are read up to here (a size estimate that chooses which word drives a read)
 SIZE_CAP = 2000
 #: exact-name lookups enumerate at most this many spellings of the query (corrections multiply)
 NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
+#: (store, index offset, visible products, visible domains) -> the ordinals they are
+_ALLOWED: dict[tuple[Any, ...], frozenset[int]] = {}
 _DOC_COLUMNS = ("ordinal", "kind", "key", "domain", "name", "owner", "tags", "status", "classifications")
 
 
@@ -60,9 +66,9 @@ class Doc:
     domain: str
     name: str
     owner: str
-    tags: list[Any]
     status: str
-    classifications: list[Any]
+    tags: list[Any] = field(default_factory=list)
+    classifications: list[Any] = field(default_factory=list)
     score: float = 0.0
 
 
@@ -98,11 +104,16 @@ class Retrieval:
         self.filters = filters
         self.visible = visible
         self.docs: dict[int, Doc | None] = {}
+        self.scored: set[int] = set()
+        self.segments: list[tuple[int, int]] | None = None
+        self.levels: list[list[Level]] | None = None
         self.truncated: list[str] = []
         #: per group: indexed term -> quality (a prefix match counts 0.8 of the word)
         self.mults: list[dict[str, float]] = [self._expand(g) for g in groups]
-        self.python_filters = (filters.tag is not None or filters.classification is not None
-                               or filters.owner is not None or visible.products is not None)
+        #: filters read from the documents' rows (the principal's visibility is a set of ordinals)
+        self.row_filters = filters.tag is not None or filters.classification is not None or filters.owner is not None
+        self.python_filters = self.row_filters or visible.products is not None
+        self.allowed = self._allowed()
 
     # -- words ------------------------------------------------------------------------------------
     def prefix_terms(self, word: str, cap: int) -> list[str]:
@@ -157,41 +168,104 @@ class Retrieval:
 
     # -- documents --------------------------------------------------------------------------------
     def _sql_filters(self, params: dict[str, Any]) -> tuple[str, list[str]]:
-        """A join on search_documents and its conditions for the filters SQL can apply."""
-        conds = []
-        f = self.filters
-        if f.domain is not None:
-            conds.append("d.domain = :f_domain")
-            params["f_domain"] = f.domain
-        if f.status is not None:
-            conds.append("d.status = :f_status")
-            params["f_status"] = f.status
-        if f.products_only:
-            conds.append("d.kind = 'product'")
-        if not conds:
+        """A join on search_documents and its conditions for the filters read in SQL that are not
+        ordinal segments (the status)."""
+        if self.filters.status is None:
             return "", []
-        return " JOIN search_documents d ON d.ordinal = p.ordinal", conds
+        params["f_status"] = self.filters.status
+        return " JOIN search_documents d ON d.ordinal = p.ordinal", ["d.status = :f_status"]
 
-    def _load(self, ordinals: Iterable[int]) -> None:
-        """Read the documents not read yet and score them exactly (None: a filter drops it)."""
+    def _segments(self) -> list[tuple[int, int]]:
+        """The ordinal ranges the domain filter and products-only filters leave: a domain's
+        products are consecutive in tie order (their keys share the prefix ``domain.``), the
+        domain's own document is one more, and every product comes before every domain."""
+        if self.segments is not None:
+            return self.segments
+        doc = SearchDocumentRow
+        low, high = -(1 << 63), (1 << 63) - 1
+        found: list[tuple[int, int]] = []
+        if self.filters.domain is not None:
+            lo, hi = self.session.execute(select(func.min(doc.ordinal), func.max(doc.ordinal)).where(
+                doc.kind == "product", doc.key > self.filters.domain + ".",
+                doc.key < self.filters.domain + "/")).one()
+            if lo is not None:
+                found.append((int(lo), int(hi)))
+            if not self.filters.products_only:
+                own = self.session.scalar(select(doc.ordinal).where(doc.kind == "domain",
+                                                                    doc.key == self.filters.domain))
+                if own is not None:
+                    found.append((int(own), int(own)))
+        elif self.filters.products_only:
+            last = self.session.scalar(select(func.max(doc.ordinal)).where(doc.kind == "product"))
+            if last is not None:
+                found.append((low, int(last)))
+        else:
+            found.append((low, high))
+        self.segments = sorted(found)
+        return self.segments
+
+    def _allowed(self) -> frozenset[int] | None:
+        """The ordinals of the documents the principal may discover (None: every document),
+        remembered per index state and visible set (a principal searching again costs nothing)."""
+        visible = self.visible
+        if visible.products is None:
+            return None
+        seq = self.session.scalar(select(SubscriberOffsetRow.last_seq).where(
+            SubscriberOffsetRow.subscriber == SUBSCRIBER))
+        key = (str(self.session.get_bind().url), seq, frozenset(visible.products), frozenset(visible.domains or ()))
+        found = _ALLOWED.get(key)
+        if found is None:
+            doc = SearchDocumentRow
+            ordinals: set[int] = set()
+            for kind, keys in (("product", sorted(visible.products)), ("domain", sorted(visible.domains or ()))):
+                for i in range(0, len(keys), 500):
+                    ordinals.update(self.session.scalars(select(doc.ordinal).where(
+                        doc.kind == kind, doc.key.in_(keys[i: i + 500]))))
+            found = frozenset(ordinals)
+            _ALLOWED[key] = found
+            while len(_ALLOWED) > 8:
+                _ALLOWED.pop(next(iter(_ALLOWED)))
+        return found
+
+    def _admit(self, ordinals: Iterable[int]) -> None:
+        """Decide for documents not seen yet whether they pass the filters and the principal's
+        visibility (``self.docs[o]``: a Doc, or None); only what those need is read."""
         todo = sorted({o for o in ordinals if o not in self.docs})
+        if self.allowed is not None:
+            for o in todo:
+                if o not in self.allowed:
+                    self.docs[o] = None
+            todo = [o for o in todo if o in self.allowed]
+        f = self.filters
+        doc = SearchDocumentRow
+        cols = [doc.ordinal, doc.kind, doc.key, doc.domain, doc.name, doc.owner, doc.status]
+        if f.tag is not None or f.classification is not None:
+            cols += [doc.tags, doc.classifications]
         for i in range(0, len(todo), 500):
             chunk = todo[i: i + 500]
-            cols = [getattr(SearchDocumentRow, c) for c in _DOC_COLUMNS]
-            found = {r[0]: Doc(*r) for r in self.session.execute(
-                select(*cols).where(SearchDocumentRow.ordinal.in_(chunk)))}
+            for r in self.session.execute(select(*cols).where(doc.ordinal.in_(chunk))):
+                d = Doc(*r)
+                self.docs[d.ordinal] = d if self._keeps(d) else None
+            for o in chunk:
+                self.docs.setdefault(o, None)
+
+    def _load(self, ordinals: Iterable[int]) -> None:
+        """Admit the documents and give those passing their exact score (from their postings)."""
+        ordinals = list(ordinals)
+        self._admit(ordinals)
+        todo = sorted({o for o in ordinals if (d := self.docs[o]) is not None and o not in self.scored})
+        for i in range(0, len(todo), 500):
+            chunk = todo[i: i + 500]
             values = self._values(chunk)
             for o in chunk:
-                doc = found.get(o)
-                if doc is None or not self._keeps(doc):
-                    self.docs[o] = None
-                    continue
+                d = self.docs[o]
+                assert d is not None
                 total = 0.0
                 for g in range(len(self.groups)):
                     total += values.get((o, g), 0.0)
-                total += exact_bonus(self.groups, doc)
-                doc.score = round(total, 3)
-                self.docs[o] = doc
+                total += exact_bonus(self.groups, d)
+                d.score = round(total, 3)
+                self.scored.add(o)
 
     def _keeps(self, doc: Doc) -> bool:
         f = self.filters
@@ -222,7 +296,7 @@ class Retrieval:
 
     # -- the top k --------------------------------------------------------------------------------
     def top(self, need: int, *, every: bool) -> Outcome:
-        levels = [self._levels(m) for m in self.mults]
+        levels = self.levels = [self._levels(m) for m in self.mults]
         if every and any(not lv for lv in levels):
             return Outcome([], 0, True, self.truncated)
         if not every:
@@ -295,7 +369,7 @@ class Retrieval:
                 probes.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term = :g{g}t{j} "
                               f"AND q.tier = :g{g}r{j} AND q.ordinal = p.ordinal)")
             conds.append(probes[0] if len(probes) == 1 else "(" + " OR ".join(probes) + ")")
-        conds.append("p.ordinal > :after")
+        conds.append("p.ordinal > :after AND p.ordinal <= :hi")
         if bound is not None:
             conds.append("p.ordinal < :bound")
             params["bound"] = bound
@@ -303,19 +377,24 @@ class Retrieval:
         stmt = text(f"SELECT {distinct}p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} "
                     f"ORDER BY p.ordinal LIMIT :n")
         found: list[Doc] = []
-        after, chunk = -(1 << 63), max(2 * need, 32)
-        while True:
-            ordinals = [int(o) for o in self.session.scalars(stmt, {**params, "after": after, "n": chunk})]
-            self._load(ordinals)
-            for o in ordinals:
-                doc = self.docs[o]
-                if doc is not None:
-                    found.append(doc)
-                    if len(found) >= need:
-                        return found, False
-            if len(ordinals) < chunk:
-                return found, True
-            after, chunk = ordinals[-1], chunk * 4
+        for lo, hi in self._segments():
+            if bound is not None and lo >= bound:
+                break
+            after, chunk = lo - 1 if lo > -(1 << 63) else lo, max(2 * need, 32)
+            while True:
+                ordinals = [int(o) for o in self.session.scalars(stmt, {**params, "after": after, "hi": hi,
+                                                                         "n": chunk})]
+                self._load(ordinals)
+                for o in ordinals:
+                    doc = self.docs[o]
+                    if doc is not None:
+                        found.append(doc)
+                        if len(found) >= need:
+                            return found, False
+                if len(ordinals) < chunk:
+                    break
+                after, chunk = ordinals[-1], chunk * 4
+        return found, True
 
     def _exact_names(self) -> list[Doc]:
         """The documents whose name (or domain + name) the query is, read by their words."""
@@ -333,34 +412,56 @@ class Retrieval:
         return [d for o in ordinals if (d := self.docs[o]) is not None and exact_bonus(self.groups, d) > 0]
 
     def count(self, *, every: bool) -> tuple[int, bool]:
-        """How many documents match (every word, or any), up to TOTAL_CAP: (count, exact)."""
-        params: dict[str, Any] = {"tiers": list(_TIERS), "n": TOTAL_CAP + 1}
+        """How many documents match (every word, or any), up to TOTAL_CAP: (count, exact).
+
+        With filters read in Python (tag, owner, classification, a restricted principal), at most
+        SCAN_CAP matching documents are looked at; when more match, the count is a lower bound.
+        """
+        params: dict[str, Any] = {"tiers": list(_TIERS)}
         join, conds = self._sql_filters(params)
         binds = ["tiers"]
         sets = [sorted(m) for m in self.mults]
         if every:
-            sizes = [sum(lv.size for lv in self._levels(m)) for m in self.mults]
+            levels = self.levels or [self._levels(m) for m in self.mults]
+            sizes = [sum(lv.size for lv in group) for group in levels]
             order = sorted(range(len(sets)), key=lambda g: sizes[g])
             drive, probes = sets[order[0]], [sets[g] for g in order[1:]]
         else:
             drive, probes = sorted(set().union(*sets)), []
         params["drive"] = drive
         binds.append("drive")
-        conds.insert(0, "p.term IN :drive AND p.tier IN :tiers")
+        conds.insert(0, "p.term IN :drive AND p.tier IN :tiers AND p.ordinal >= :lo AND p.ordinal <= :hi")
         for g, terms in enumerate(probes):
             params[f"probe{g}"] = terms
             binds.append(f"probe{g}")
             conds.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term IN :probe{g} AND q.tier IN :tiers "
                          f"AND q.ordinal = p.ordinal)")
-        stmt = text(f"SELECT DISTINCT p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} "
-                    f"LIMIT :n").bindparams(*(_expanding(b) for b in binds))
-        ordinals = [int(o) for o in self.session.scalars(stmt, params)]
-        if self.python_filters:
-            self._load(ordinals)
-            ordinals = [o for o in ordinals if self.docs[o] is not None]
-        if len(ordinals) > TOTAL_CAP:
+        inner = f"SELECT DISTINCT p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} LIMIT :n"
+        stmt = text(f"SELECT count(*) FROM ({inner}) m") if not self.python_filters else text(inner)
+        stmt = stmt.bindparams(*(_expanding(b) for b in binds))
+        limit = SCAN_CAP if self.python_filters else TOTAL_CAP
+        counted, exact = 0, True
+        for lo, hi in self._segments():
+            bound = {**params, "lo": lo, "hi": hi, "n": limit + 1}
+            if not self.python_filters:
+                found = int(self.session.scalar(stmt, bound) or 0)
+                counted += min(found, limit)
+                exact = found <= limit
+            else:
+                ordinals = [int(o) for o in self.session.scalars(stmt, bound)]
+                if len(ordinals) > limit:
+                    ordinals, exact = ordinals[:limit], False
+                if self.allowed is not None:
+                    ordinals = [o for o in ordinals if o in self.allowed]
+                if self.row_filters:
+                    self._admit(ordinals)
+                    ordinals = [o for o in ordinals if self.docs[o] is not None]
+                counted += len(ordinals)
+            if not exact or counted > TOTAL_CAP:
+                break
+        if counted > TOTAL_CAP:
             return TOTAL_CAP, False
-        return len(ordinals), True
+        return counted, exact
 
 
 def _expanding(name: str) -> Any:

@@ -317,7 +317,7 @@ def _score_all(session: Session, groups: list[Group], filters: Filters, visible:
             session.expunge(row)
     # the ranking's own tie order: products before domains, then by key
     found.sort(key=lambda t: (-t[0], t[2].kind != "product", t[2].key))
-    docs = [Doc(r.ordinal, r.kind, r.key, r.domain, r.name, r.owner, r.tags, r.status, r.classifications, s)
+    docs = [Doc(r.ordinal, r.kind, r.key, r.domain, r.name, r.owner, r.status, r.tags, r.classifications, s)
             for s, _, r in found]
     return Outcome(docs, len(docs), True, retrieval.truncated)
 

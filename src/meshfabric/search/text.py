@@ -54,7 +54,17 @@ def spans(text: str) -> Iterator[tuple[int, int, str]]:
 def words(text: str) -> tuple[str, ...]:
     """The folded words of ``text`` in order (repeats kept); cached, as catalogs repeat their texts
     (column names, types, owners) and every search scores the same documents again."""
-    return tuple(w for _, _, w in spans(text))
+    if not text.isascii():
+        return tuple(w for _, _, w in spans(text))
+    if text.islower():  # no capital letter: no camelCase cut, nothing to fold
+        return tuple(_RUN.findall(text))
+    found: list[str] = []
+    for run in _RUN.findall(text):
+        if _CAMEL.search(run) is None:
+            found.append(run.lower())
+        else:
+            found.extend(w for _, _, w in spans(run))
+    return tuple(found)
 
 
 def tokens(text: str) -> list[str]:
