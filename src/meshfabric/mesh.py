@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from meshfabric.discovery.service import DiscoveryReport, DiscoveryService
     from meshfabric.graph import MetadataGraph
     from meshfabric.lineage.service import LineageService
+    from meshfabric.observe.service import ObserveService
     from meshfabric.quality.alerts import AlertService
     from meshfabric.quality.run import QualityService
     from meshfabric.query.result import QueryResult
@@ -142,6 +143,13 @@ class Mesh:
         from meshfabric.quality.alerts import AlertService
 
         return AlertService(self.store, self.access, self.events, self.settings)
+
+    @cached_property
+    def observe(self) -> ObserveService:
+        """Observability: probes, SLO status and evaluation with burn-rate alerts, domain health."""
+        from meshfabric.observe.service import ObserveService
+
+        return ObserveService(self.store, self.connections, self.access, self.settings, self.quality)
 
     @cached_property
     def lineage(self) -> LineageService:

@@ -1,8 +1,10 @@
 """Alerts: reading, acknowledging and resolving them, and delivering them to webhooks.
 
 An alert is a row (``AlertRow``) opened by the monitor when a detector flags a point of a
-series. Its life: ``open`` → ``acknowledged`` (someone is on it; repeats still count) →
-``resolved`` (by a person, or by the monitor once the series has been normal for a while). While
+series, or by the SLO evaluation (:mod:`meshfabric.observe.alerting`). Its life: ``open`` →
+``acknowledged`` (someone is on it; repeats still count) → ``resolved`` (by a person, or by the
+monitor once the series has been normal for a while). Either active status may be *silenced
+until* a time: no notification goes out before it, the alert otherwise lives on. While
 an alert is open or acknowledged, further firings of the same detector on the same series add
 to it (``occurrences``) instead of opening another: one incident, one alert.
 
@@ -92,6 +94,12 @@ class AlertInfo:
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     note: str = ""
+    #: no notification is sent before this time (None: not silenced)
+    silenced_until: datetime | None = None
+
+    def silenced(self, at: datetime | None = None) -> bool:
+        """Whether notifications of this alert are held back at ``at`` (default now)."""
+        return self.silenced_until is not None and (at or utcnow()) < self.silenced_until
 
     @property
     def metric(self) -> str:
@@ -108,7 +116,7 @@ class AlertInfo:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(metric=self.metric, column=self.column)
-        for key in ("ts", "created_at", "updated_at", "acknowledged_at", "resolved_at"):
+        for key in ("ts", "created_at", "updated_at", "acknowledged_at", "resolved_at", "silenced_until"):
             value = getattr(self, key)
             out[key] = value.isoformat() if value is not None else None
         return out
@@ -119,7 +127,7 @@ def alert_info(row: AlertRow) -> AlertInfo:
         int(row.id), row.series, row.product, row.detector, row.severity, row.value, row.expected, row.score,
         row.message, row.status, int(row.occurrences), _utc(row.ts) or utcnow(), _utc(row.created_at) or utcnow(),
         _utc(row.updated_at) or utcnow(), row.acknowledged_by, _utc(row.acknowledged_at), row.resolved_by,
-        _utc(row.resolved_at), row.note or "",
+        _utc(row.resolved_at), row.note or "", _utc(row.silenced_until),
     )
 
 
@@ -135,6 +143,10 @@ class DeliveryInfo:
     http_status: int | None
     error: str
     created_at: datetime
+    #: webhook | slack | email
+    channel: str = "webhook"
+    #: each attempt: at, status, http_status (webhooks), error — recorded by the SLO alert routes
+    attempt_log: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -144,7 +156,8 @@ class DeliveryInfo:
 
 def _delivery_info(row: AlertDeliveryRow) -> DeliveryInfo:
     return DeliveryInfo(int(row.id), int(row.alert_id), row.target, row.status, int(row.attempts), row.http_status,
-                        row.error, _utc(row.created_at) or utcnow())
+                        row.error, _utc(row.created_at) or utcnow(), row.channel or "webhook",
+                        list(row.attempt_log) if row.attempt_log is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,6 +261,31 @@ def _transition(store: Store, alert_id: int, to: Status, event_type: str, note: 
         append(s, DomainEvent(event_type, info.domain, {
             "alert_id": info.id, "series": info.series, "product": info.product, "detector": info.detector,
             "previous_status": previous, "status": to, "note": note, "by": by,
+        }))
+        return info
+
+
+def silence(store: Store, alert_id: int, until: datetime, *, note: str = "", by: str | None = None) -> AlertInfo:
+    """Hold back notifications of an alert until ``until`` (a time in the past lifts the
+    silence). The alert keeps its status and still counts repeats and resolves; a resolved alert
+    cannot be silenced. Emits ``quality.alert_silenced``."""
+    from meshfabric.events import DomainEvent, append
+
+    until = _utc(until) or utcnow()
+    with store.write() as s:
+        row = _row(s, alert_id)
+        if row.status == "resolved":
+            raise MeshfabricError(f"alert {alert_id} is resolved and cannot be silenced",
+                                  hint="a new firing of its rule opens a new alert")
+        row.silenced_until = until
+        row.updated_at = utcnow()
+        if note:
+            row.note = note
+        s.flush()
+        info = alert_info(row)
+        append(s, DomainEvent("quality.alert_silenced", info.domain, {
+            "alert_id": info.id, "series": info.series, "product": info.product, "detector": info.detector,
+            "status": info.status, "silenced_until": until.isoformat(), "note": note, "by": by,
         }))
         return info
 
@@ -365,8 +403,10 @@ def deliver(
     then record one delivery row per pair. Returns what was recorded."""
     from meshfabric.quality.detectors import severity_rank
 
+    now = utcnow()
     pairs = [(a, reason, w) for a, reason in alerts for w in webhooks
-             if severity_rank(a.severity) >= severity_rank(w.min_severity)]
+             if severity_rank(a.severity) >= severity_rank(w.min_severity)
+             and (reason == "redelivered" or not a.silenced(now))]
     if not pairs:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(pairs)), thread_name_prefix="meshfabric-webhook") as pool:
@@ -459,6 +499,14 @@ class AlertService:
         _, decision = self._decided(alert_id, user, "alert.manage")
         by = decision.principal.name if decision is not None else self.access.local_name
         return redact_alert(self._after(resolve(self.store, alert_id, note=note, by=by)), decision)
+
+    def silence(self, alert_id: int, until: datetime, *, note: str = "",
+                user: str | None = None) -> AlertInfo:
+        """Hold back the alert's notifications until ``until`` (``alert.manage``: write on the
+        product); recorded as done by ``user``."""
+        _, decision = self._decided(alert_id, user, "alert.manage")
+        by = decision.principal.name if decision is not None else self.access.local_name
+        return redact_alert(self._after(silence(self.store, alert_id, until, note=note, by=by)), decision)
 
     def deliveries(self, alert_id: int, *, user: str | None = None) -> builtins.list[DeliveryInfo]:
         self._decided(alert_id, user, "quality.read")

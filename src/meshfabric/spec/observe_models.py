@@ -98,6 +98,9 @@ class AlertRouteSpec(_Spec):
     webhook: str | None = None
     format: Literal["json", "slack"] = "json"
     email: list[str] = Field(default_factory=list)
+    attempts: int = Field(3, ge=1, le=10, description="tries per target before the delivery is recorded as failed")
+    backoff: float = Field(0.5, ge=0, le=60, description="seconds before the 2nd attempt; doubles each time")
+    timeout: float = Field(5.0, gt=0, le=120, description="seconds per webhook attempt")
 
     @model_validator(mode="after")
     def _somewhere(self) -> AlertRouteSpec:

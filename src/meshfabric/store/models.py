@@ -256,6 +256,8 @@ class AlertRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     #: the latest note given with an acknowledgement or a resolution
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: no notification is sent for the alert before this time (it still opens, repeats, resolves)
+    silenced_until: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class AlertDeliveryRow(Base):
@@ -273,6 +275,10 @@ class AlertDeliveryRow(Base):
     http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: webhook | slack | email
+    channel: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    #: every attempt: [{"at": iso, "status": "delivered"|"failed", "http_status": int|None, "error": str}]
+    attempt_log: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 # Tables of later capabilities live in modules of their own; importing them here puts them in
@@ -281,6 +287,7 @@ from meshfabric.store import (  # noqa: E402, F401
     models_access,
     models_auth,
     models_graph,
+    models_observe,
     models_openlineage,
     models_search,
 )
