@@ -16,6 +16,7 @@ from meshfabric.cli import (
     events_cmds,
     lineage_cmds,
     monitor_cmds,
+    observe_cmds,
     quality_cmds,
     query_cmd,
     schema_cmds,
@@ -101,6 +102,7 @@ contract_cmds.register(app)
 serve_cmd.register(app)
 quality_cmds.register(app)
 monitor_cmds.register(app)
+observe_cmds.register(app)
 lineage_cmds.register(app)
 search_cmd.register(app)
 access_cmds.register(app)

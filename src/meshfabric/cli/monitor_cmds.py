@@ -1,4 +1,4 @@
-"""``profile PRODUCT`` and ``alerts list|show|ack|resolve|deliver``: profiles computed in the
+"""``profile PRODUCT`` and ``alerts list|show|ack|resolve|silence|deliver``: profiles computed in the
 source and the alerts the quality monitor raised."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
     alerts.command("show")(alerts_show)
     alerts.command("ack")(alerts_ack)
     alerts.command("resolve")(alerts_resolve)
+    alerts.command("silence")(alerts_silence)
     alerts.command("deliver")(alerts_deliver)
     app.add_typer(alerts, name="alerts")
 
@@ -149,6 +150,32 @@ def alerts_resolve(
         print_json(alert.to_dict())
         return
     console.print(f"alert {alert.id} {alert.status}")
+
+
+def alerts_silence(
+    alert_id: int = typer.Argument(...),
+    duration: str = typer.Option(..., "--for", help="How long no notification goes out, e.g. 30m, 2h, 1d "
+                                                    "(0s lifts a silence)."),
+    note: str = typer.Option("", "--note", help="Why, for the event log."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Silence an alert's notifications for a while; it stays open and still counts repeats."""
+    from datetime import UTC, datetime, timedelta
+
+    from meshfabric.errors import ConfigError
+    from meshfabric.spec.models import duration_seconds
+
+    try:
+        until = datetime.now(UTC) + timedelta(seconds=duration_seconds(duration))
+    except ValueError as exc:
+        raise ConfigError(str(exc), hint="e.g. --for 2h") from None
+    with open_mesh() as mesh:
+        alert = mesh.alerts.silence(alert_id, until, note=note)
+    if as_json:
+        print_json(alert.to_dict())
+        return
+    when = alert.silenced_until.strftime("%Y-%m-%d %H:%M UTC") if alert.silenced_until else ""
+    console.print(f"alert {alert.id} {alert.status}, silenced until {when}")
 
 
 def alerts_deliver(alert_id: int = typer.Argument(...), as_json: bool = JsonOpt) -> None:

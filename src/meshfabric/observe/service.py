@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -319,6 +319,10 @@ class ObserveService:
 
         end = _utc(until or self.clock())
         start = _utc(since) if since is not None else end - timedelta(days=7)
+        if start >= end:
+            from meshfabric.errors import ConfigError
+
+            raise ConfigError(f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
         with self.store.read() as s:
             exists = s.get(DomainRow, domain) is not None
         products = [fqn for fqn, _ in self._visible(user, domain, None)]
@@ -360,21 +364,6 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def _halves_trend(values: Iterable[tuple[datetime, float]], start: datetime, end: datetime) -> str:
-    """increasing / stable / decreasing: the mean of the second half of the period against the first."""
-    mid = start + (end - start) / 2
-    first = [v for t, v in values if t <= mid]
-    second = [v for t, v in values if t > mid]
-    if not first or not second:
-        return "stable"
-    a, b = sum(first) / len(first), sum(second) / len(second)
-    if b > a * 1.05 + 1e-9:
-        return "increasing"
-    if b < a * 0.95 - 1e-9:
-        return "decreasing"
-    return "stable"
-
-
 def domain_health(service: ObserveService, domain: str, products: builtins.list[str], start: datetime,
                   end: datetime) -> dict[str, Any]:
     # quality trend: the daily mean of the overall scores of the domain's products
@@ -404,15 +393,8 @@ def domain_health(service: ObserveService, domain: str, products: builtins.list[
             acc[1] += bad
     metrics = {name: (g / (g + b) if g + b else None) for name, (g, b) in pooled.items()}
     known = [v for v in metrics.values() if v is not None]
-    # usage and performance from the audit log's queries
-    queries = _query_samples(service.store, set(products), start, end)
-    hours = list(range(24))
-    usage = [0] * 24
-    for t, _, _ in queries:
-        usage[t.hour] += 1
-    latencies = [(t, float(ms)) for t, ms, d in queries if ms is not None and d == "allowed"]
-    errors = sum(1 for _, _, d in queries if d != "allowed")
-    seconds = max(1.0, (end - start).total_seconds())
+    usage, performance = _usage_performance(service, domain, products, start, end)
+    peak = usage.index(max(usage)) if any(usage) else None
     return {
         "domain": domain,
         "start": start.isoformat(),
@@ -421,28 +403,72 @@ def domain_health(service: ObserveService, domain: str, products: builtins.list[
         "quality_trends": {"dates": dates, "scores": scores, "trend": slomath.trend(scores)},
         "slo_compliance": {"metrics": metrics,
                            "overall_compliance": sum(known) / len(known) if known else None},
-        "usage_patterns": {"hours": hours, "usage": usage, "peak_hour": usage.index(max(usage)) if queries else None,
+        "usage_patterns": {"hours": list(range(24)), "usage": usage, "peak_hour": peak,
                            "average_usage": sum(usage) / 24},
-        "performance_metrics": {
-            "query_latency": {"p50": _percentile([v for _, v in latencies], 0.5),
-                              "p95": _percentile([v for _, v in latencies], 0.95), "unit": "ms",
-                              "trend": _halves_trend(latencies, start, end)},
-            "throughput": {"value": len(queries) / seconds * 3600, "unit": "queries/h",
-                           "trend": _count_trend([t for t, _, _ in queries], start, end)},
-            "error_rate": {"value": (100.0 * errors / len(queries)) if queries else None, "unit": "%",
-                           "errors": errors},
-            "queries": len(queries),
-        },
+        "performance_metrics": performance,
     }
 
 
-def _count_trend(times: Sequence[datetime], start: datetime, end: datetime) -> str:
-    """increasing / stable / decreasing: queries in the second half of the period against the first."""
-    mid = start + (end - start) / 2
-    first = sum(1 for t in times if t <= mid)
-    second = len(times) - first
-    if second > first * 1.05 and second - first >= 2:
+def _direction(first: float | None, second: float | None) -> str:
+    if first is None or second is None:
+        return "stable"
+    if second > first * 1.05 + 1e-9:
         return "increasing"
-    if second < first * 0.95 and first - second >= 2:
+    if second < first * 0.95 - 1e-9:
         return "decreasing"
     return "stable"
+
+
+def _usage_performance(service: ObserveService, domain: str, products: builtins.list[str], start: datetime,
+                       end: datetime) -> tuple[builtins.list[int], dict[str, Any]]:
+    """Queries per hour of the day and query performance over the period. Through
+    ``observe/usage.py`` when it is installed and the principal sees every product of the domain
+    (its SQL filters by domain); else from the audit rows of the visible products."""
+    from meshfabric.catalog import list_products
+
+    mid = start + (end - start) / 2
+    usage_mod: Any = None
+    try:
+        import importlib
+
+        usage_mod = importlib.import_module("meshfabric.observe.usage")
+    except ImportError:
+        usage_mod = None
+    everything = {p.fqn for p in list_products(service.store, domain=domain) if p.status != "retired"}
+    if usage_mod is not None and everything <= set(products) and end > start:
+        hourly = usage_mod.usage_by_hour(service.store, domain=domain, since=start, until=end)
+        usage = [0] * 24
+        first_n = second_n = 0
+        for h in hourly:
+            at = datetime.fromisoformat(h["hour"])
+            usage[at.hour] += int(h["queries"])
+            if at <= mid:
+                first_n += int(h["queries"])
+            else:
+                second_n += int(h["queries"])
+        perf = usage_mod.query_performance(service.store, domain=domain, since=start, until=end)
+        halves = [usage_mod.query_performance(service.store, domain=domain, since=a, until=b)
+                  for a, b in ((start, mid), (mid, end))]
+        queries, errors = int(perf["queries"]), int(perf["errors"])
+        p50, p95 = perf["p50_ms"], perf["p95_ms"]
+        latency_trend = _direction(halves[0]["p50_ms"], halves[1]["p50_ms"])
+    else:
+        samples = _query_samples(service.store, set(products), start, end)
+        usage = [0] * 24
+        for t, _, _ in samples:
+            usage[t.hour] += 1
+        ok = [(t, float(ms)) for t, ms, d in samples if ms is not None and d == "allowed"]
+        queries, errors = len(samples), sum(1 for _, _, d in samples if d != "allowed")
+        first_n = sum(1 for t, _, _ in samples if t <= mid)
+        second_n = queries - first_n
+        p50, p95 = _percentile([v for _, v in ok], 0.5), _percentile([v for _, v in ok], 0.95)
+        latency_trend = _direction(_percentile([v for t, v in ok if t <= mid], 0.5),
+                                   _percentile([v for t, v in ok if t > mid], 0.5))
+    hours = max(1e-9, (end - start).total_seconds() / 3600)
+    return usage, {
+        "query_latency": {"p50": p50, "p95": p95, "unit": "ms", "trend": latency_trend},
+        "throughput": {"value": queries / hours, "unit": "queries/h",
+                       "trend": _direction(float(first_n), float(second_n)) if queries >= 4 else "stable"},
+        "error_rate": {"value": (100.0 * errors / queries) if queries else None, "unit": "%", "errors": errors},
+        "queries": queries,
+    }
