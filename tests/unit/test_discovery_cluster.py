@@ -410,6 +410,25 @@ def test_categorical_vocabularies_separate_areas_with_opaque_names() -> None:
     assert labels[0] != labels[1]
 
 
+def test_reference_vocabularies_do_not_link_areas() -> None:
+    """Country codes are everybody's: two opaque tables sharing only them are not alike, while sharing an
+    area's own vocabulary (the same values typed as a plain category) is."""
+    rng = random.Random(5)
+    codes = ["DE", "FR", "US", "GB", "NL"]
+
+    def pair(semantic_kind: str) -> float:
+        a, fa = table("sheet1", {"c1": (semantic_kind, rng.choices(codes, k=200)),
+                                 "c2": ("amount", [rng.random() for _ in range(200)])})
+        b, fb = table("export_2", {"x": (semantic_kind, rng.choices(codes, k=150)),
+                                   "y": ("ts", [None] * 150)})
+        # a third table, so that a value shared by the two is rarer than one everybody has
+        c, fc = table("t_3", {"z": ("cat", rng.choices(["low", "high"], k=90)), "w": ("small", [1] * 90)})
+        return similarity_matrix([a, b, c], [fa, fb, fc]).get((0, 1), 0.0)
+
+    assert pair("country") < 0.15
+    assert pair("cat") > 0.2
+
+
 def test_known_products_propagate_their_domain() -> None:
     datasets, findings = _three_areas()
     got = _by_name(cluster_datasets(datasets, findings, known={"t_0001": "sales", "t_0004": "people"}))

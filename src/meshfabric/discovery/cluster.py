@@ -99,7 +99,9 @@ MIN_SHARED = 3
 HUB_DEGREE = 2.0
 #: two non-unique columns sharing values (siblings referencing one parent) are this much of a link
 SIBLING = 0.3
-#: two dense integer ranges that nearly coincide: at most this much of a link
+#: a link at least this strong counts towards a key column's degree (see :func:`_joins`)
+DEGREE_MIN = 0.5
+#: two dense integer ranges that start together and nearly end together: at most this much of a link
 DENSE_RANGE = 0.5
 
 _MAX_HASH = (1 << 64) - 1
@@ -219,6 +221,9 @@ _NOT_KEY_SEMANTICS = frozenset({
 _KEY_SEMANTICS = frozenset({"identifier", "uuid", "email", "sku", "iban", "national_id", "credit_card"})
 _CATEGORY_SEMANTICS = frozenset({"category", "country", "country_code", "currency", "currency_code", "status",
                                  "language", "language_code", "enum", "city", "region"})
+#: categorical columns of these types hold reference data that every business area uses
+_REFERENCE_SEMANTICS = frozenset({"country", "country_code", "currency", "currency_code", "language",
+                                  "language_code", "boolean", "timezone", "unit"})
 _KEY_TOKENS = frozenset({"id", "code", "number", "product", "reference", "account"})
 _PARTY = frozenset({"email", "phone", "address", "postal_code"})
 
@@ -349,6 +354,8 @@ def _column_values(position: int, dataset: DatasetSample, logical: str, values: 
     categorical = semantic in _CATEGORY_SEMANTICS or (
         distinct <= MAX_CATEGORY_DISTINCT and ratio <= MAX_CATEGORY_RATIO and not all_int)
     if categorical and not (semantic in _KEY_SEMANTICS or semantic == "identifier"):
+        if semantic in _REFERENCE_SEMANTICS:
+            return  # country and currency codes are everybody's: they say nothing about the area
         for text in sorted(texts):
             vocab[_cached_hash(text, hashes)] += 1
         return
@@ -476,7 +483,7 @@ def _joins(keys: Sequence[_KeyColumn]) -> dict[tuple[int, int], float]:
         if not a.unique and not b.unique:
             score *= SIBLING
         links.append((ka, kb, score))
-        if score >= 0.5:
+        if score >= DEGREE_MIN:
             degree[ka].add(b.dataset)
             degree[kb].add(a.dataset)
     best: dict[tuple[int, int], float] = {}
@@ -508,13 +515,12 @@ def _containment(a: _KeyColumn, b: _KeyColumn, tau: int, shared_weight: float) -
         density = min(1.0, b.distinct / (bhi - blo + 1))
         expected = overlap * density
     if expected >= 0.9 and a.bounds is not None and b.bounds is not None:
-        # both are dense integer ranges: containment says little, except when the ranges nearly coincide
-        # (a foreign key's sample reaches the end of its parent's range, an unrelated key's rarely does)
-        if observed < 0.95:
+        # both are dense integer ranges (auto-increment keys): any 1..m lies inside any 1..n, so containment
+        # says little — except when the ranges start together and nearly end together (a foreign key's sample
+        # reaches the end of its parent's range; an unrelated key's does when the tables have similar sizes)
+        if observed < 0.95 or a.bounds[0] != b.bounds[0]:
             return 0.0
         fit = (a.bounds[1] - a.bounds[0] + 1) / (b.bounds[1] - b.bounds[0] + 1)
-        if a.bounds[0] != b.bounds[0]:
-            return 0.0
         return DENSE_RANGE * max(0.0, (fit - 0.8) / 0.2) * min(1.0, a.distinct / 20)
     lift = max(0.0, (observed - expected) / (1 - expected))
     lift = min(1.0, lift / b.coverage)
