@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from meshfabric.discovery.service import DiscoveryReport, DiscoveryService
     from meshfabric.graph import MetadataGraph
     from meshfabric.lineage.service import LineageService
+    from meshfabric.observe.prometheus import MetricsService
     from meshfabric.observe.service import ObserveService
     from meshfabric.quality.alerts import AlertService
     from meshfabric.quality.run import QualityService
@@ -54,6 +55,7 @@ class Mesh:
         self.connections = Connections(store, self.settings)
         self.events = EventLog(store, self.access)
         self._configure_monitor()
+        self._configure_tracing()
 
     @property
     def root(self) -> Path | None:
@@ -133,9 +135,22 @@ class Mesh:
     @cached_property
     def quality(self) -> QualityService:
         """Data quality: run a product's rules in its source, history, profiles."""
+        from meshfabric.observe.tracing import traced
         from meshfabric.quality.run import QualityService
 
-        return QualityService(self.store, self.connections, self.access, self.queries, self.events)
+        service = QualityService(self.store, self.connections, self.access, self.queries, self.events)
+        service.run = traced(  # type: ignore[method-assign]
+            service.run, "quality.run", lambda product, **_: {"meshfabric.product": product},
+            lambda run: {"meshfabric.status": run.status, "meshfabric.rules": len(run.results),
+                         "meshfabric.rules_failed": run.rules_failed})
+        return service
+
+    @cached_property
+    def metrics(self) -> MetricsService:
+        """The product metrics in the Prometheus exposition format (``metrics.read``)."""
+        from meshfabric.observe.prometheus import MetricsService
+
+        return MetricsService(self.store, self.access)
 
     @cached_property
     def alerts(self) -> AlertService:
@@ -196,6 +211,18 @@ class Mesh:
     ) -> catalog.ApplyResult:
         """Apply the workspace's spec files (only those under ``path`` when given); ``progress(what,
         done, total)`` is told how far it got."""
+        from meshfabric.observe.tracing import span
+
+        with span("apply", {"meshfabric.scope": str(path) if path is not None else "*",
+                            "meshfabric.dry_run": dry_run}) as current:
+            result = self._apply(path, dry_run=dry_run, allow_drift=allow_drift, progress=progress)
+            if current is not None:
+                current.set_attribute("meshfabric.applied", result.applied)
+                current.set_attribute("meshfabric.changes", sum(c.action != "unchanged" for c in result.changes))
+            return result
+
+    def _apply(self, path: str | Path | None, *, dry_run: bool, allow_drift: bool,
+               progress: Callable[[str, int, int], None] | None) -> catalog.ApplyResult:
         root = self._require_root()
         if progress is not None:
             progress("validating spec files", 0, 1)
@@ -224,6 +251,7 @@ class Mesh:
         if result.applied:
             self.settings.spec = specs.mesh
             self._configure_monitor()
+            self._configure_tracing()
             self.connections.reset()
             self._changed()
         return result
@@ -276,6 +304,14 @@ class Mesh:
     def record_profile(self, profile: Any) -> Any:
         """Store a profile's numbers as metric points and let the monitor judge them."""
         return self.quality.record_profile(profile)
+
+    def _configure_tracing(self) -> None:
+        """Export spans as ``observability.tracing`` says (``none``, the default, does nothing)."""
+        if self.spec is None or self.spec.observability.tracing.exporter == "none":
+            return
+        from meshfabric.observe.tracing import configure
+
+        configure(self.spec.observability.tracing)
 
     def _configure_monitor(self) -> None:
         """Make ``alerts:`` of mesh.yaml the monitor's configuration for this store, so a quality

@@ -10,6 +10,7 @@ what it may discover), a product it may discover but not query is an ``AccessDen
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -102,12 +103,32 @@ class QueryService:
     def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
             timeout: float | None = None) -> Any:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
-        principal's own limit."""
+        principal's own limit.
+
+        Traced as a ``query`` (or ``explain``) span when the process uses OpenTelemetry: its
+        children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
+        trace = sys.modules.get("opentelemetry.trace")
+        if trace is None:
+            return self._run(sql, user, limit, explain, timeout, None)
+        from meshfabric.query.engine import sanitized_sql
+
+        attributes = {"db.system": "duckdb", "db.operation.name": "SELECT"}
+        text = sanitized_sql(sql)
+        if text is not None:
+            attributes["db.query.text"] = text[:4096]
+        with trace.get_tracer("meshfabric").start_as_current_span("explain" if explain else "query",
+                                                                  attributes=attributes) as span:
+            return self._run(sql, user, limit, explain, timeout, span)
+
+    def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,
+             span: Any) -> Any:
         from meshfabric import query as q
 
         start = time.perf_counter()
         action = "explain" if explain else "query"
         catalog = self.catalog(user)
+        if span is not None:
+            span.set_attribute("enduser.id", catalog.who.name)
         who, snap = catalog.who, catalog.snap
         views = None if who.is_admin else catalog.views
         seconds = self.timeout(who) if timeout is None else min(timeout, self.timeout(who))
@@ -128,11 +149,26 @@ class QueryService:
             decision = "denied" if isinstance(exc, QueryError | AccessDenied) else "error"
             self.access.audit(who.name, action, resource, decision, reason[:2000], policy_version=snap.policy_version,
                               sql=sql, latency_ms=(time.perf_counter() - start) * 1000)
+            if span is not None:
+                span.set_attribute("meshfabric.decision", decision)
+            raise
+        except Exception as exc:  # a bug or a driver error nothing translated: still one audit row, with latency
+            resource = ",".join(catalog.referenced + catalog.hidden) or "-"
+            self.access.audit(who.name, action, resource, "error", f"{type(exc).__name__}"[:2000],
+                              policy_version=snap.policy_version, sql=sql,
+                              latency_ms=(time.perf_counter() - start) * 1000)
             raise
         rows = None
         if not explain:
             rows = out.arrow().num_rows
+            _record_movement(self.store, out)
             _withhold_filtered_counts(out, catalog)
+            if span is not None:
+                span.set_attribute("meshfabric.rows", rows)
+                span.set_attribute("meshfabric.rows_moved", out.stats.rows_moved)
+        if span is not None:
+            span.set_attribute("meshfabric.decision", "allowed")
+            span.set_attribute("meshfabric.products", list(catalog.referenced))
         masked = sorted(f"{p}:{len([m for m in e.masks.values() if m.mask != 'clear'])} masks"
                         + (" +filter" if e.row_filter is not None else "") for p, e in catalog.policies.items())
         self.access.audit(who.name, action, ",".join(catalog.referenced) or "-", "allowed", "; ".join(masked),
@@ -175,6 +211,40 @@ class QueryService:
                         f"(a value does not fit the policy's expression; the value is not shown)",
                         hint="ask a workspace admin to fix the policy (`meshfabric policy test`)")
         return None
+
+
+#: metric_points written per query and per (product, source) it read: ``<fqn>/<metric>/<source>``
+MOVEMENT_METRICS = ("query.rows_moved", "query.bytes_moved")
+
+
+def _record_movement(store: Store, result: QueryResult) -> None:
+    """What the query moved, as metric points: per product and source read, the rows the
+    source returned and their size in Arrow bytes (``<fqn>/query.rows_moved/<source>``,
+    ``<fqn>/query.bytes_moved/<source>``), one short INSERT transaction outside the writer lock
+    like an allowed audit row. The rows are those read from the source, before a row filter the
+    engine applied: wire traffic, for operators holding ``metrics.read``."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from meshfabric.store.models import MetricPointRow
+
+    if not result.stats.scans:
+        return
+    moved: dict[tuple[str, str], list[float]] = {}
+    sizes = getattr(result, "scan_bytes", {})
+    for scan in result.stats.scans:
+        key = (scan.product, scan.source)
+        totals = moved.setdefault(key, [0.0, 0.0])
+        totals[0] += scan.rows
+        totals[1] += sizes.get(scan.name, 0)
+    now = datetime.now(UTC)
+    points = [{"series": f"{product}/{metric}/{source}", "product": product, "metric": metric, "value": value,
+               "ts": now}
+              for (product, source), values in moved.items()
+              for metric, value in zip(MOVEMENT_METRICS, values, strict=True)]
+    with store.engine.begin() as conn:
+        conn.execute(insert(MetricPointRow), points)
 
 
 def _withhold_filtered_counts(result: QueryResult, catalog: SecuredCatalog) -> None:

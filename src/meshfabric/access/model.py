@@ -83,6 +83,8 @@ class Action:
     what: str
     withheld: str = ""
     on: str = "product"
+    #: a workspace action a principal holding this role may do besides a workspace admin
+    role: str = ""
 
 
 #: every action a service asks the access layer about: one question per action and resource
@@ -119,6 +121,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("source.discover", "discover", "run discovery over a source: list its tables and files, sample them in "
            "process, classify and cluster them, draft specs (a workspace admin, or a discover grant on the source)",
            "sampled values: the report carries aggregate evidence only", on="source"),
+    Action("metrics.read", "admin", "scrape the product metrics (`GET /metrics`, Prometheus): a workspace admin or "
+           "a principal holding the metrics-reader role", on="workspace", role="metrics-reader"),
     Action("source.samples", "admin", "see sampled values in a discovery report (`discover --show-samples`)",
            on="workspace"),
     Action("lineage.ingest", "write", "send OpenLineage events (also needs lineage.write / lineage.input on every "

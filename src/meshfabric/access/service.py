@@ -551,6 +551,10 @@ class AccessService:
         action, permission = spec.name, spec.permission
         if who.is_admin:
             return Decision(who, action, None, level("admin"))
+        if spec.role and spec.role in who.roles:
+            if audit:
+                self.audit(who.name, action, "*", "allowed", f"role {spec.role}", policy_version=snap.policy_version)
+            return Decision(who, action, None, level(permission))
         best = max((self.permission_level(who, fqn, snap) for fqn in snap.product_owner), default=0)
         mine = {who.name, *who.groups}
         if any(mine & owners for owners in snap.owners.values()):
@@ -567,8 +571,10 @@ class AccessService:
         if audit:
             self.audit(who.name, action, "*", "denied", f"needs {needs}", policy_version=snap.policy_version)
         if permission == "admin":
-            raise AccessDenied(f"'{who.name}' is not an admin: only workspace admins may {spec.what}",
-                               hint="run as a workspace admin (access.admins in mesh.yaml)")
+            holders = f" or principals with the role '{spec.role}'" if spec.role else ""
+            raise AccessDenied(f"'{who.name}' is not an admin: only workspace admins{holders} may {spec.what}",
+                               hint=f"a workspace admin runs `meshfabric roles assign {spec.role} {who.name}`"
+                               if spec.role else "run as a workspace admin (access.admins in mesh.yaml)")
         raise AccessDenied(f"'{who.name}' may not {spec.what}: that needs {needs}",
                            hint="ask an owner of a domain for a write grant")
 

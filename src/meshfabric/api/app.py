@@ -91,6 +91,60 @@ class _BodyLimit:
         await self.app(scope, bounded, send)
 
 
+class _Tracing:
+    """ASGI middleware: each HTTP request is a server span (when the process traces) that
+    continues the caller's trace from a W3C ``traceparent`` header, with
+    ``http.request.method``, ``url.path``, ``http.route`` and ``http.response.status_code``;
+    the request's work (a query and its scans) nests under it. Without tracing: one lookup."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from meshfabric.observe.tracing import active_tracer
+
+        tracer = active_tracer()
+        if scope["type"] != "http" or tracer is None:
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry.propagate import extract
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        carrier = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = scope.get("method", "GET")
+        attributes = {"http.request.method": method, "url.path": scope.get("path", ""),
+                      "url.scheme": scope.get("scheme", "http")}
+        with tracer.start_as_current_span(method, context=extract(carrier), kind=SpanKind.SERVER,
+                                          attributes=attributes) as span:
+
+            async def traced_send(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                await send(message)
+
+            try:
+                await self.app(scope, receive, traced_send)
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if route:
+                    span.set_attribute("http.route", route)
+                    span.update_name(f"{method} {route}")
+
+
+def _native_telemetry_off() -> dict[str, Any]:
+    """FastAPI ≥ 0.16x traces requests itself once OpenTelemetry is configured, and logs
+    exception messages (which may quote values) as OpenTelemetry logs: :class:`_Tracing` is
+    the one request span, so that is switched off where FastAPI offers it."""
+    import inspect
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+
+
 def _max_body_bytes(given: int | None) -> int:
     import os
 
@@ -262,7 +316,7 @@ def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = No
     body_bound = _max_body_bytes(max_body_bytes)
     app = FastAPI(title="meshfabric", version=__version__,
                   description="Data products, their sources and federated SQL across domains. "
-                              "Authenticate with a JWT or an API key (docs/API.md).")
+                              "Authenticate with a JWT or an API key (docs/API.md).", **_native_telemetry_off())
     app.state.mesh = mesh
     app.state.auth = None
     if auth:
@@ -281,6 +335,7 @@ def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = No
 
     app.include_router(public)
     app.include_router(_catalog_router(), dependencies=secured)
+    app.include_router(_metrics_router(), dependencies=secured)
 
     from meshfabric.api import access_routes, lineage_routes, observe_routes, quality_routes, search_routes
 
@@ -288,7 +343,22 @@ def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = No
         app.include_router(module.router, dependencies=secured)
     app.add_middleware(_BodyLimit, max_bytes=body_bound,
                        paths={"/api/v1/lineage": max(body_bound, lineage_routes.MAX_EVENT_BYTES)})
+    app.add_middleware(_Tracing)
     return app
+
+
+def _metrics_router() -> APIRouter:
+    router = APIRouter(tags=["observability"])
+
+    # the Prometheus text exposition format; the credential needs metrics.read
+    @router.get("/metrics", response_class=Response,
+                responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics(mesh: Mesh = Depends(mesh_of), user: str | None = Depends(principal_of)) -> Response:
+        from meshfabric.observe.prometheus import CONTENT_TYPE
+
+        return Response(mesh.metrics.scrape(user=user), media_type=CONTENT_TYPE)
+
+    return router
 
 
 Offset = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip")

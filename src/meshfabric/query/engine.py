@@ -25,6 +25,7 @@ gave the source the time left as a server-side limit), and scans not yet started
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -92,8 +93,17 @@ def execute(
         try:
             scanned = time.perf_counter()
             conn = session.open()
-            harden(conn)
-            table = _run(conn, plan, deadline)
+            trace = sys.modules.get("opentelemetry.trace")
+            if trace is None:
+                harden(conn)
+                table = _run(conn, plan, deadline)
+            else:
+                with trace.get_tracer("meshfabric").start_as_current_span(
+                        "engine", attributes={"db.system": "duckdb", "db.system.name": "duckdb",
+                                              "meshfabric.scans": len(plan.scans)}) as span:
+                    harden(conn)
+                    table = _run(conn, plan, deadline)
+                    span.set_attribute("meshfabric.rows", table.num_rows)
         finally:
             if deadline is not None:
                 deadline.stop()
@@ -106,7 +116,11 @@ def execute(
         scan_seconds=scanned - started,
         engine_seconds=finished - scanned,
     )
-    return QueryResult(table, stats)
+    out = QueryResult(table, stats)
+    # Arrow bytes each scan brought in (the query metrics record them per product and source;
+    # ScanStats has no field for it yet)
+    out.scan_bytes = {name: int(r.table.nbytes) for name, r in results.items()}  # type: ignore[attr-defined]
+    return out
 
 
 def run_scans(
@@ -132,9 +146,16 @@ def run_scans(
         return {}
     connectors = {scan.name: catalog.connector(scan.source) for scan in scans}
     pool = ThreadPoolExecutor(max_workers=min(len(scans), MAX_PARALLEL_SCANS), thread_name_prefix="mf-scan")
-    futures: dict[Future[ScanResult], Scan] = {
-        pool.submit(_read, connectors[scan.name], scan, deadline): scan for scan in scans
-    }
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        futures: dict[Future[ScanResult], Scan] = {
+            pool.submit(_read, connectors[scan.name], scan, deadline): scan for scan in scans
+        }
+    else:  # each scan's span is a child of the caller's current span (the query), across threads
+        from opentelemetry import context
+
+        parent = context.get_current()
+        futures = {pool.submit(_traced_read, connectors[scan.name], scan, deadline, parent): scan for scan in scans}
     results: dict[str, ScanResult] = {}
     finished = False
     try:
@@ -336,6 +357,56 @@ def _read(connector: Connector, scan: Scan, deadline: Deadline | None = None) ->
         deadline.check()  # queued behind other scans until the limit passed: never started
         request.deadline = deadline
     return connector.scan(request)
+
+
+#: connector kinds as OpenTelemetry's ``db.system`` values (a files source is read by DuckDB)
+DB_SYSTEMS = {"postgres": "postgresql", "mysql": "mysql", "sqlite": "sqlite", "duckdb": "duckdb", "files": "duckdb"}
+
+
+def _traced_read(connector: Connector, scan: Scan, deadline: Deadline | None, parent: object) -> ScanResult:
+    """:func:`_read` inside a ``scan`` span (OpenTelemetry's database client conventions): the
+    source SQL with every literal replaced by ``?`` — never a value — and the rows it returned."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    system = DB_SYSTEMS.get(connector.kind, connector.kind or "other_sql")
+    attributes = {"db.system": system, "db.system.name": system, "db.namespace": scan.source,
+                  "db.collection.name": scan.product, "meshfabric.product": scan.product,
+                  "meshfabric.source": scan.source, "meshfabric.columns": len(scan.columns)}
+    with trace.get_tracer("meshfabric").start_as_current_span(
+            "scan", context=parent, kind=SpanKind.CLIENT, attributes=attributes) as span:  # type: ignore[arg-type]
+        result = _read(connector, scan, deadline)
+        if result.source_sql:
+            text = sanitized_sql(result.source_sql, system)
+            if text is not None:
+                span.set_attribute("db.query.text", text)
+        span.set_attribute("db.response.returned_rows", result.rows)
+        span.set_attribute("meshfabric.rows", result.rows)
+        span.set_attribute("meshfabric.pushed_filters", len(result.pushed_filters))
+        return result
+
+
+def sanitized_sql(sql: str, system: str = "duckdb") -> str | None:
+    """``sql`` with every string and number literal replaced by ``?`` (pushed filters and row
+    filters put literals into source SQL: a span must not carry them); None when it cannot be
+    tokenized in the source's dialect."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
+
+    literal = {TokenType.STRING, TokenType.NUMBER, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
+               TokenType.BIT_STRING, TokenType.BYTE_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING}
+    try:
+        tokens = Dialect.get_or_raise({"postgresql": "postgres"}.get(system, system)).tokenize(sql)
+    except Exception:
+        return None
+    out, at = [], 0
+    for token in tokens:
+        if token.token_type in literal:
+            out.append(sql[at:token.start])
+            out.append("?")
+            at = token.end + 1
+    out.append(sql[at:])
+    return "".join(out)
 
 
 def _timeout(deadline: Deadline, running: str) -> QueryTimeout:

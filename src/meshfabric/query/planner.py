@@ -34,6 +34,7 @@ again over the scanned rows, so every filter is re-applied where the user wrote 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -169,7 +170,22 @@ def plan(expression: exp.Query, catalog: ProductCatalog, *, limit: int | None = 
     ``limit`` caps the result rows (the API's and CLI's ``--limit``) on top of any LIMIT in the
     query. The catalog is read for bindings, connectors' ``can_push`` and the real columns of each
     port (collations decide what can be pushed); nothing else is touched.
+
+    Traced as a ``plan`` span (the OpenTelemetry API, only when the process uses it): the scans
+    planned and the filters pushed to their sources.
     """
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return _plan(expression, catalog, limit)
+    with trace.get_tracer("meshfabric").start_as_current_span("plan") as span:
+        planned = _plan(expression, catalog, limit)
+        span.set_attribute("meshfabric.scans", len(planned.scans))
+        span.set_attribute("meshfabric.products", sorted({s.product for s in planned.scans}))
+        span.set_attribute("meshfabric.filters_pushed", sum(len(s.filters) for s in planned.scans))
+        return planned
+
+
+def _plan(expression: exp.Query, catalog: ProductCatalog, limit: int | None) -> Plan:
     query = with_limit(expression.copy(), limit) if limit is not None else expression.copy()
     instances = _tag_instances(query, catalog)
     if instances:
