@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from meshfabric.quality.alerts import ACTIVE, AlertInfo, DeliveryInfo, Webhook, _delivery_info, alert_info, payload
+from meshfabric.quality.alerts import (
+    ACTIVE,
+    AlertInfo,
+    DeliveryInfo,
+    Webhook,
+    _delivery_info,
+    alert_info,
+    payload,
+    severity_rank,
+)
 from meshfabric.quality.alerts import post as post_webhook
 from meshfabric.store.models import AlertDeliveryRow, AlertRow, utcnow
 
@@ -47,9 +56,6 @@ if TYPE_CHECKING:
     from meshfabric.store import Store
 
 log = logging.getLogger("meshfabric.observe.alerts")
-
-_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-
 
 def dedup_key(product: str, objective: str, rule: str) -> str:
     return f"slo|{product}|{objective}|{rule}"[:512]
@@ -97,7 +103,7 @@ def sync(session: Session, product: str, checked: Sequence[tuple[str, str]], bre
             session.add(row)
             reason = "opened"
         else:
-            escalated = _RANK.get(b.severity, 0) > _RANK.get(row.severity, 0)
+            escalated = severity_rank(b.severity) > severity_rank(row.severity)
             row.occurrences = int(row.occurrences) + 1
             row.value, row.expected, row.message, row.ts, row.updated_at = b.value, b.expected, b.message, at, now
             if escalated:
@@ -138,7 +144,7 @@ def matches(route: AlertRouteSpec, alert: AlertInfo) -> bool:
     domain = alert.domain or ""
     if route.domains and domain not in route.domains:
         return False
-    return _RANK.get(alert.severity, 0) >= _RANK.get(route.min_severity, 0)
+    return severity_rank(alert.severity) >= severity_rank(route.min_severity)
 
 
 def slack_text(alert: AlertInfo, reason: str) -> str:

@@ -396,13 +396,21 @@ def post(webhook: Webhook, body: dict[str, Any], *, sleep: Any = time.sleep) -> 
     return "failed", attempts, status_code, _redact(error, secrets)[:2000]
 
 
+#: every severity an alert may have, lowest first: the detectors raise medium and high, the SLO
+#: rules (meshfabric.observe.alerting) also critical
+SEVERITY_ORDER: tuple[str, ...] = ("low", "medium", "high", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    """Order of severities (unknown ones rank lowest), for webhook filters."""
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else -1
+
+
 def deliver(
     store: Store, alerts: Sequence[tuple[AlertInfo, str]], webhooks: Sequence[Webhook]
 ) -> list[DeliveryInfo]:
     """Send each (alert, reason) to every webhook whose ``min_severity`` it reaches, concurrently,
     then record one delivery row per pair. Returns what was recorded."""
-    from meshfabric.quality.detectors import severity_rank
-
     now = utcnow()
     pairs = [(a, reason, w) for a, reason in alerts for w in webhooks
              if severity_rank(a.severity) >= severity_rank(w.min_severity)
