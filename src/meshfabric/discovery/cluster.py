@@ -211,7 +211,6 @@ def _cached_tokens(name: str) -> tuple[str, ...]:
 
 _NUMERIC_TYPES = frozenset({"double", "float", "decimal", "real", "number", "numeric"})
 _TIME_TYPES = frozenset({"date", "timestamp", "time", "datetime", "timestamp_ntz", "timestamp_tz", "interval"})
-_INT_TYPES = frozenset({"integer", "long", "int", "short", "byte", "bigint", "smallint", "tinyint"})
 #: columns of these types are no join keys, however distinct their values (names and texts repeat by chance)
 _NOT_KEY_SEMANTICS = frozenset({
     "timestamp", "date", "datetime", "currency_amount", "amount", "free_text", "text", "boolean", "percentage",
