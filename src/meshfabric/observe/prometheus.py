@@ -59,14 +59,16 @@ OVERLAP_IDS = 512
 
 def quantile(q: float, buckets: list[tuple[float, int]], total: int) -> float | None:
     """The ``q`` quantile from cumulative ``(upper bound, count)`` buckets, interpolated linearly
-    within the bucket it falls in (Prometheus' ``histogram_quantile``); beyond the last bound:
-    the last bound."""
+    within the bucket it falls in (Prometheus' ``histogram_quantile``); beyond the last finite
+    bound: that bound."""
     if total <= 0:
         return None
     rank = q * total
     lower, below = 0.0, 0
     for bound, count in buckets:
         if count >= rank:
+            if bound == float("inf"):
+                return lower  # in the open last bucket: its lower bound, as Prometheus does
             inside = count - below
             return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
         lower, below = bound, count
@@ -250,17 +252,17 @@ class StoreCollector:
         wanted = or_(P.metric.in_([*LATEST_METRICS, ROWS_MOVED, BYTES_MOVED]), P.metric.like("score.%"))
         stmt = select(P.id, P.series, P.product, P.metric, P.value, P.ts).where(wanted)
         with self.store.read() as s:
+            bootstrap = self._cursor is None
             if self._cursor is None:
-                top = s.scalar(select(func.max(P.id)))
+                top = int(s.scalar(select(func.max(P.id))) or 0)
                 result = s.execute(stmt.where(P.ts >= now - max(self.lookback, self.window),
-                                              P.id <= (top or 0)).order_by(P.ts, P.id))
-                self._cursor = int(top or 0)
-                # everything up to the cursor is read: nothing behind it is re-read
-                self._remember(range(max(0, self._cursor - OVERLAP_IDS) + 1, self._cursor + 1))
+                                              P.id <= top).order_by(P.ts, P.id))
+                self._cursor = top
             else:
                 result = s.execute(stmt.where(P.id > self._cursor - OVERLAP_IDS).order_by(P.id))
             start = now - self.window
             fresh: list[int] = []
+            disordered = False
             for r in result:
                 if r.id in self._recent_set:
                     continue
@@ -268,17 +270,19 @@ class StoreCollector:
                 ts = utc(r.ts)
                 if r.metric in (ROWS_MOVED, BYTES_MOVED):
                     if ts >= start:
+                        disordered = disordered or bool(self._moved and self._moved[-1][0] > ts)
                         self._moved.append((ts, r.series, float(r.value)))
                         self._moved_sums[r.series] = self._moved_sums.get(r.series, 0.0) + float(r.value)
                     continue
                 held = self._latest.get(r.series)
                 if held is None or held[0] <= ts:
                     self._latest[r.series] = (ts, float(r.value), r.product, r.metric)
-        if fresh:
+        if bootstrap:  # everything up to the cursor is read: nothing behind it is re-read
+            self._remember(range(max(0, self._cursor - OVERLAP_IDS) + 1, self._cursor + 1))
+        elif fresh:
             self._cursor = max(self._cursor, max(fresh))
             self._remember(fresh)
-        # the window's points arrive in id order, nearly in time order: keep the deque sorted
-        if self._moved and any(a[0] > b[0] for a, b in zip(self._moved, list(self._moved)[1:], strict=False)):
+        if disordered:  # points arrive in id order, nearly always in time order: keep the deque sorted
             self._moved = deque(sorted(self._moved))
 
     def _remember(self, ids: Iterable[int]) -> None:
