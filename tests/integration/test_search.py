@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from helpers import PG_ADMIN, cli, in_threads, pg_database, write, write_sqlite
 from meshfabric import Mesh, catalog

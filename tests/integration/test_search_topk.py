@@ -20,7 +20,7 @@ from sqlalchemy import select
 from helpers import pg_database
 from meshfabric.events import DomainEvent, append
 from meshfabric.mesh import Mesh
-from meshfabric.search import rebuild_search, service, sync_search
+from meshfabric.search import rebuild_search, retrieval, service, sync_search
 from meshfabric.search.index import GAP, STEP
 from meshfabric.search.retrieval import TOTAL_CAP
 from meshfabric.store import open_store
@@ -111,9 +111,14 @@ def _same(mesh: Mesh, q: str, kw: dict[str, Any]) -> None:
         assert TOTAL_CAP <= fast.total <= full.total or fast.total <= full.total
 
 
-def test_top_k_equals_exhaustive_scoring(catalog: tuple[Mesh, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("few", [0, retrieval.FEW_POSTINGS], ids=["walk", "few"])
+def test_top_k_equals_exhaustive_scoring(catalog: tuple[Mesh, list[str]], monkeypatch: pytest.MonkeyPatch,
+                                         few: int) -> None:
+    """Both ways of retrieving — the walk over score levels, and scoring every document of a
+    rare word — give what scoring every matching document gives."""
     mesh, fqns = catalog
     _restrict(monkeypatch, fqns)
+    monkeypatch.setattr(retrieval, "FEW_POSTINGS", few)
     for q, kw in QUERIES:
         _same(mesh, q, kw)
 
@@ -132,6 +137,7 @@ def test_added_products_take_ordinals_in_tie_order(catalog: tuple[Mesh, list[str
     mesh, _fqns = catalog
     assert GAP > 4 and STEP > 1
     monkeypatch.setattr("meshfabric.search.index.GAP", 4)  # room for two insertions between neighbours
+    monkeypatch.setattr(retrieval, "FEW_POSTINGS", 0)
     rebuild_search(mesh.store)
     names = ["aaa_customer", "zzz_customer", "customer_email_0", *(f"customer_email_1{i:02d}" for i in range(45))]
     with mesh.store.write() as s:

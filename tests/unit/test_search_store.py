@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 
 from helpers import pg_database
 from meshfabric.store import HEAD_REVISION, MIGRATIONS, Store, open_store
+
 SEARCH_TABLES = {"search_documents", "search_terms", "search_postings"}
 FTS_TABLE = "search_fts"
 

@@ -19,6 +19,7 @@ the index is rebuilt.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 from array import array
 from collections import Counter
@@ -94,9 +95,33 @@ KINDS = ("product", "domain")
 _POSTING_COLUMNS = "search_postings (term, tier, ordinal)"
 
 
+def facets(doc: Any) -> list[str]:
+    """The filter values of a document as posting terms (tier 0): its status, tags,
+    classifications and owners, case-folded, each after a space and a letter naming the filter.
+    Words never start with a space, so no word or prefix of a query ever reads them."""
+    found = {f" o {o.strip().casefold()}" for o in (doc.owner or "").split(",")}
+    if doc.kind == "product":
+        found.add(f" s {doc.status}")
+        found.update(f" t {str(t).casefold()}" for t in doc.tags or [])
+        found.update(f" c {str(c).casefold()}" for c in doc.classifications or [])
+    return sorted(f[:MAX_WORD] for f in found)
+
+
+def facet(kind: str, value: str) -> str:
+    """The posting term of one filter value (kind: o, s, t or c), as :func:`facets` writes it."""
+    return f" {kind} {value.strip().casefold() if kind == 'o' else value.casefold()}"[:MAX_WORD]
+
+
 def postings(doc: Any, ordinal: int) -> list[tuple[str, int, int]]:
-    """The (term, tier, ordinal) rows of one document (``doc``: a Document or a search_documents row)."""
-    return [(term, tier, ordinal) for term, tier in impacts(doc).items()]
+    """The (term, tier, ordinal) rows of one document (``doc``: a Document or a search_documents
+    row): its words at their best tier, and its filter values (:func:`facets`)."""
+    return ([(term, tier, ordinal) for term, tier in impacts(doc).items()]
+            + [(f, 0, ordinal) for f in facets(doc)])
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format (facet values are free text; words need nothing)."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
@@ -331,12 +356,12 @@ def _rebuild_all(session: Session) -> int:
     vocab: dict[str, bool] = {}
     for number, d in enumerate(docs, 1):
         found = []
-        for term, tier in impacts(d).items():
+        for term, tier in itertools.chain(impacts(d).items(), ((f, 0) for f in facets(d))):
             arrays = by_term.get(term)
             if arrays is None:
                 arrays = by_term[term] = [None] * len(LEVELS)
                 canon[term] = term
-                vocab[term] = vocabulary_term(term)
+                vocab[term] = vocabulary_term(term) and not term.startswith(" ")
             numbers = arrays[tier]
             if numbers is None:
                 numbers = arrays[tier] = array("q")
@@ -412,7 +437,7 @@ def _bulk_postings(session: Session, by_term: dict[str, list[array[int] | None]]
         for term in sorted(by_term):
             for tier, numbers in enumerate(by_term[term]):
                 if numbers is not None:
-                    head = f"{term}\t{tier}\t"
+                    head = f"{_copy_text(term) if term.startswith(' ') else term}\t{tier}\t"
                     buf.append("".join(f"{head}{n * GAP}\n" for n in numbers))
             if len(buf) >= 256:
                 copy.write("".join(buf))

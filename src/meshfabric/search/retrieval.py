@@ -29,10 +29,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from meshfabric.search.index import SUBSCRIBER
+from meshfabric.search.index import SUBSCRIBER, facet
 from meshfabric.search.ranking import LEVELS, Group, exact_bonus
 from meshfabric.store.models import SubscriberOffsetRow
 from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow
@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 PREFIX_CAP = 128
 #: ``total`` is exact up to here
 TOTAL_CAP = 1000
+#: a query whose rarest word (or, for ``any``, whose words) has at most this many postings is
+#: answered by scoring all of the documents holding it
+FEW_POSTINGS = 5000
+#: and at most this many documents holding every word are scored all at once
+FEW_MATCHES = 200
 #: with filters applied in Python, counting looks at this many matching documents at most
 SCAN_CAP = 5000
 #: posting counts are read up to here (a size estimate that chooses which word drives a read)
@@ -78,6 +83,8 @@ class Level:
     #: (term, tier) pairs giving this many points
     pairs: list[tuple[str, int]]
     size: int
+    #: whether a pair's postings were more than counted (size is then a lower bound)
+    capped: bool = False
 
 
 @dataclass
@@ -107,13 +114,21 @@ class Retrieval:
         self.scored: set[int] = set()
         self.segments: list[tuple[int, int]] | None = None
         self.levels: list[list[Level]] | None = None
+        #: the exact number of matches, when the retrieval counted them on its way
+        self.known_total: int | None = None
         self.truncated: list[str] = []
         #: per group: indexed term -> quality (a prefix match counts 0.8 of the word)
         self.mults: list[dict[str, float]] = [self._expand(g) for g in groups]
         #: filters read from the documents' rows (the principal's visibility is a set of ordinals)
         self.row_filters = filters.tag is not None or filters.classification is not None or filters.owner is not None
-        self.python_filters = self.row_filters or visible.products is not None
+        #: the principal's visibility is checked in Python, on ordinals; the other filters in SQL
+        #: (facets), and again on the documents read (exact also for values longer than a term)
+        self.python_filters = visible.products is not None
         self.allowed = self._allowed()
+        self.facet_levels: list[Level] | None = None
+        self.facet_terms = [facet(kind, value) for kind, value in (
+            ("s", filters.status), ("t", filters.tag), ("c", filters.classification), ("o", filters.owner))
+            if value is not None]
 
     # -- words ------------------------------------------------------------------------------------
     def prefix_terms(self, word: str, cap: int) -> list[str]:
@@ -164,16 +179,30 @@ class Retrieval:
                         level = by_value.setdefault(value, Level(value, [], 0))
                         level.pairs.append((term, tier))
                         level.size += int(size)
+                        level.capped = level.capped or size >= SIZE_CAP
         return sorted(by_value.values(), key=lambda lv: -lv.value)
 
     # -- documents --------------------------------------------------------------------------------
     def _sql_filters(self, params: dict[str, Any]) -> tuple[str, list[str]]:
-        """A join on search_documents and its conditions for the filters read in SQL that are not
-        ordinal segments (the status)."""
-        if self.filters.status is None:
-            return "", []
-        params["f_status"] = self.filters.status
-        return " JOIN search_documents d ON d.ordinal = p.ordinal", ["d.status = :f_status"]
+        """Conditions for the filters the postings hold as facets (status, tag, classification,
+        owner): one primary-key probe each per document read."""
+        conds = []
+        for j, term in enumerate(self.facet_terms):
+            params[f"facet{j}"] = term
+            conds.append(f"EXISTS (SELECT 1 FROM search_postings f WHERE f.term = :facet{j} AND f.tier = 0 "
+                         f"AND f.ordinal = p.ordinal)")
+        return "", conds
+
+    def _facet_levels(self) -> list[Level]:
+        if self.facet_levels is None:
+            self.facet_levels = []
+            for term in self.facet_terms:
+                size = self.session.scalar(text(
+                    "SELECT count(*) FROM (SELECT 1 FROM search_postings WHERE term = :t AND tier = 0 LIMIT :cap) c"),
+                    {"t": term, "cap": SIZE_CAP})
+                # a common value (as many documents as counted, or more) never drives a read
+                self.facet_levels.append(Level(0.0, [(term, 0)], int(size or 0) if size < SIZE_CAP else 1 << 62))
+        return self.facet_levels
 
     def _segments(self) -> list[tuple[int, int]]:
         """The ordinal ranges the domain filter and products-only filters leave: a domain's
@@ -185,10 +214,11 @@ class Retrieval:
         low, high = -(1 << 63), (1 << 63) - 1
         found: list[tuple[int, int]] = []
         if self.filters.domain is not None:
-            lo, hi = self.session.execute(select(func.min(doc.ordinal), func.max(doc.ordinal)).where(
-                doc.kind == "product", doc.key > self.filters.domain + ".",
-                doc.key < self.filters.domain + "/")).one()
-            if lo is not None:
+            # the first and last of the domain's products in key order (the (kind, key) index)
+            prefix = (doc.kind == "product", doc.key > self.filters.domain + ".", doc.key < self.filters.domain + "/")
+            lo = self.session.scalar(select(doc.ordinal).where(*prefix).order_by(doc.key).limit(1))
+            hi = self.session.scalar(select(doc.ordinal).where(*prefix).order_by(doc.key.desc()).limit(1))
+            if lo is not None and hi is not None:
                 found.append((int(lo), int(hi)))
             if not self.filters.products_only:
                 own = self.session.scalar(select(doc.ordinal).where(doc.kind == "domain",
@@ -196,7 +226,8 @@ class Retrieval:
                 if own is not None:
                     found.append((int(own), int(own)))
         elif self.filters.products_only:
-            last = self.session.scalar(select(func.max(doc.ordinal)).where(doc.kind == "product"))
+            last = self.session.scalar(select(doc.ordinal).where(doc.kind == "product")
+                                       .order_by(doc.key.desc()).limit(1))
             if last is not None:
                 found.append((low, int(last)))
         else:
@@ -260,12 +291,7 @@ class Retrieval:
             for o in chunk:
                 d = self.docs[o]
                 assert d is not None
-                total = 0.0
-                for g in range(len(self.groups)):
-                    total += values.get((o, g), 0.0)
-                total += exact_bonus(self.groups, d)
-                d.score = round(total, 3)
-                self.scored.add(o)
+                self._score(d, values)
 
     def _keeps(self, doc: Doc) -> bool:
         f = self.filters
@@ -299,6 +325,9 @@ class Retrieval:
         levels = self.levels = [self._levels(m) for m in self.mults]
         if every and any(not lv for lv in levels):
             return Outcome([], 0, True, self.truncated)
+        small = self._few(levels, need, every)
+        if small is not None:
+            return small
         if not every:
             levels = [[*lv, Level(0.0, [], 1 << 62)] for lv in levels]
         best: dict[int, Doc] = {}
@@ -345,16 +374,82 @@ class Retrieval:
         ranked = sorted(best.values(), key=lambda d: (-d.score, d.ordinal))
         if complete and len(ranked) < need:
             return Outcome(ranked, len(ranked), True, self.truncated)
-        total, exact = self.count(every=every)
+        total, exact = (self.known_total, True) if self.known_total is not None else self.count(every=every)
         return Outcome(ranked[:need], max(total, min(len(ranked), TOTAL_CAP)), exact, self.truncated)
+
+    def _few(self, levels: list[list[Level]], need: int, every: bool) -> Outcome | None:
+        """When the query's rarest word is rare (at most FEW_POSTINGS postings): its documents,
+        narrowed by the other words (their documents too when as rare, else probed) and the
+        filters, give the exact total; when at most FEW_MATCHES remain they are all scored here
+        (no walk). None: go on with the walk (``self.known_total`` set when it was counted)."""
+        sizes = sorted((sum(lv.size for lv in group), any(lv.capped for lv in group), g)
+                       for g, group in enumerate(levels))
+        rare = [g for size, capped, g in sizes if not capped and size <= FEW_POSTINGS]
+        if not rare or (not every and len(rare) < len(sizes)):
+            return None
+        found: set[int] | None = None
+        for g in rare:
+            ordinals = self._ordinals(sorted(self.mults[g]))
+            found = ordinals if found is None else (found & ordinals if every else found | ordinals)
+        assert found is not None
+        segments = self._segments()
+        cands = sorted(o for o in found if any(lo <= o <= hi for lo, hi in segments)
+                       and (self.allowed is None or o in self.allowed))
+        for term in self.facet_terms:
+            cands = self._ordinals([term], cands, tiers=[0])
+        for g in [g for _, _, g in sizes if g not in rare]:
+            if len(cands) > FEW_MATCHES:
+                return None
+            cands = self._ordinals(sorted(self.mults[g]), cands)
+        if len(cands) > FEW_MATCHES:
+            # the facets, ranges and visible ordinals were every filter: this is the total
+            self.known_total = len(cands)
+            return None
+        self._admit(cands)
+        cands = [o for o in cands if self.docs[o] is not None]
+        values = self._values(cands) if cands else {}
+        docs = []
+        for o in cands:
+            doc = self.docs[o]
+            assert doc is not None
+            self._score(doc, values)
+            docs.append(doc)
+        docs.sort(key=lambda d: (-d.score, d.ordinal))
+        return Outcome(docs[:need], len(docs), True, self.truncated)
+
+    def _ordinals(self, terms: list[str], among: list[int] | None = None, tiers: list[int] | None = None) -> Any:
+        """The documents holding one of ``terms`` (in ``tiers``, default all): a set; or, with
+        ``among``, those of ``among`` (sorted) holding one, as a sorted list."""
+        tiers = list(_TIERS) if tiers is None else tiers
+        out: set[int] = set()
+        stmt = text("SELECT ordinal FROM search_postings WHERE term IN :t AND tier IN :tiers"
+                    + (" AND ordinal IN :o" if among is not None else "")).bindparams(
+            *(_expanding(b) for b in (("t", "tiers", "o") if among is not None else ("t", "tiers"))))
+        for i in range(0, len(terms), 200):
+            if among is None:
+                out.update(int(o) for o in self.session.scalars(stmt, {"t": terms[i: i + 200], "tiers": tiers}))
+                continue
+            for j in range(0, len(among), 500):
+                out.update(int(o) for o in self.session.scalars(
+                    stmt, {"t": terms[i: i + 200], "tiers": tiers, "o": among[j: j + 500]}))
+        return out if among is None else sorted(out)
+
+    def _score(self, doc: Doc, values: dict[tuple[int, int], float]) -> None:
+        total = 0.0
+        for g in range(len(self.groups)):
+            total += values.get((doc.ordinal, g), 0.0)
+        total += exact_bonus(self.groups, doc)
+        doc.score = round(total, 3)
+        self.scored.add(doc.ordinal)
 
     def _read(self, combo: list[Level], need: int, bound: int | None) -> tuple[list[Doc], bool]:
         """The documents holding each word at (at least) its level in ``combo``, in tie order, up to
         ``need`` passing the filters (and before ``bound`` in tie order); and whether that was all."""
-        constrained = [lv for lv in combo if lv.pairs]
+        # the filters' facets are constraints like the words': the smallest drives the read
+        constrained = [lv for lv in combo if lv.pairs] + self._facet_levels()
         driver = min(constrained, key=lambda lv: lv.size)
         params: dict[str, Any] = {}
-        join, conds = self._sql_filters(params)
+        join, conds = "", []
         drive = []
         for j, (term, tier) in enumerate(driver.pairs):
             params[f"dt{j}"], params[f"dr{j}"] = term, tier
@@ -418,24 +513,28 @@ class Retrieval:
         SCAN_CAP matching documents are looked at; when more match, the count is a lower bound.
         """
         params: dict[str, Any] = {"tiers": list(_TIERS)}
-        join, conds = self._sql_filters(params)
         binds = ["tiers"]
         sets = [sorted(m) for m in self.mults]
+        # constraints: (size, terms, tiers) — a query word (any of its terms, any tier), or a facet
         if every:
             levels = self.levels or [self._levels(m) for m in self.mults]
-            sizes = [sum(lv.size for lv in group) for group in levels]
-            order = sorted(range(len(sets)), key=lambda g: sizes[g])
-            drive, probes = sets[order[0]], [sets[g] for g in order[1:]]
+            constraints = [(sum(lv.size for lv in group), terms, True)
+                           for group, terms in zip(levels, sets, strict=True)]
         else:
-            drive, probes = sorted(set().union(*sets)), []
-        params["drive"] = drive
-        binds.append("drive")
-        conds.insert(0, "p.term IN :drive AND p.tier IN :tiers AND p.ordinal >= :lo AND p.ordinal <= :hi")
-        for g, terms in enumerate(probes):
-            params[f"probe{g}"] = terms
-            binds.append(f"probe{g}")
-            conds.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term IN :probe{g} AND q.tier IN :tiers "
-                         f"AND q.ordinal = p.ordinal)")
+            constraints = [(1 << 62, sorted(set().union(*sets)), True)]
+        constraints += [(lv.size, [lv.pairs[0][0]], False) for lv in self._facet_levels()]
+        constraints.sort(key=lambda c: c[0])
+        conds = []
+        for g, (_, terms, words) in enumerate(constraints):
+            params[f"c{g}"] = terms
+            binds.append(f"c{g}")
+            tiers = "IN :tiers" if words else "= 0"
+            if g == 0:
+                conds.append(f"p.term IN :c0 AND p.tier {tiers} AND p.ordinal >= :lo AND p.ordinal <= :hi")
+            else:
+                conds.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term IN :c{g} AND q.tier {tiers} "
+                             f"AND q.ordinal = p.ordinal)")
+        join = ""
         inner = f"SELECT DISTINCT p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} LIMIT :n"
         stmt = text(f"SELECT count(*) FROM ({inner}) m") if not self.python_filters else text(inner)
         stmt = stmt.bindparams(*(_expanding(b) for b in binds))
@@ -453,9 +552,6 @@ class Retrieval:
                     ordinals, exact = ordinals[:limit], False
                 if self.allowed is not None:
                     ordinals = [o for o in ordinals if o in self.allowed]
-                if self.row_filters:
-                    self._admit(ordinals)
-                    ordinals = [o for o in ordinals if self.docs[o] is not None]
                 counted += len(ordinals)
             if not exact or counted > TOTAL_CAP:
                 break

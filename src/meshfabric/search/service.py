@@ -192,7 +192,11 @@ def _corrections(session: Session, word: str, visible: Visibility) -> dict[str, 
         or_(func.substr(term, 1, 1) == word[0], func.substr(term, 2, 1) == word[1],
             func.substr(term, 1, 2) == word[1] + word[0]),
     ))
-    near = sorted((d, -count, term) for term, count in rows if (d := distance(word, term, allowed)) <= allowed)
+    # an edit adds at most one letter to a word's set of letters and takes at most one away:
+    # a word whose letters differ in more than 2 × allowed is too far, without the distance
+    letters, most = set(word), 2 * allowed
+    near = sorted((d, -count, term) for term, count in rows if len(letters.symmetric_difference(term)) <= most
+                  and (d := distance(word, term, allowed)) <= allowed)
     picked: list[tuple[int, int, str]] = []
     for candidate in near:
         if picked and (candidate[0] > picked[0][0] or len(picked) == MAX_CORRECTIONS):

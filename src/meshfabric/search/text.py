@@ -127,21 +127,38 @@ def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
 def distance(a: str, b: str, limit: int = 3) -> int:
     """Edit distance with adjacent transpositions (optimal string alignment), capped at ``limit + 1``.
 
+    Only the band of cells within ``limit`` of the diagonal is computed (a cell outside it is more
+    than ``limit`` away), and a row whose every cell exceeds ``limit`` ends the computation.
+
     >>> distance("form", "from"), distance("abc", "abc"), distance("abc", "xyz", limit=1)
     (1, 0, 2)
     """
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
+    la, lb = len(a), len(b)
+    big = limit + 1
+    if abs(la - lb) > limit:
+        return big
+    if a == b:
+        return 0
     prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
+    prev = [j if j <= limit else big for j in range(lb + 1)]
+    for i in range(1, la + 1):
+        ca = a[i - 1]
+        cur = [big] * (lb + 1)
+        cur[0] = i if i <= limit else big
+        low = cur[0]
+        for j in range(max(1, i - limit), min(lb, i + limit) + 1):
+            cb = b[j - 1]
+            v = prev[j - 1] + (ca != cb)
+            if prev[j] + 1 < v:
+                v = prev[j] + 1
+            if cur[j - 1] + 1 < v:
+                v = cur[j - 1] + 1
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb and prev2[j - 2] + 1 < v:
+                v = prev2[j - 2] + 1
+            cur[j] = v if v < big else big
+            if v < low:
+                low = v
+        if low > limit:
+            return big
         prev2, prev = prev, cur
-    return min(prev[-1], limit + 1)
+    return min(prev[lb], big)
