@@ -66,12 +66,12 @@ class Doc:
     """What the retrieval reads of a candidate: enough for the filters and the exact-name bonus."""
 
     ordinal: int
-    kind: str
-    key: str
-    domain: str
-    name: str
-    owner: str
-    status: str
+    kind: str = ""
+    key: str = ""
+    domain: str = ""
+    name: str = ""
+    owner: str = ""
+    status: str = ""
     tags: list[Any] = field(default_factory=list)
     classifications: list[Any] = field(default_factory=list)
     score: float = 0.0
@@ -280,6 +280,22 @@ class Retrieval:
             for o in chunk:
                 self.docs.setdefault(o, None)
 
+    def _welcome(self, ordinals: list[int], total: float) -> None:
+        """Documents met by the walk: admitted (visibility from the ordinals; the rows read only
+        for the filters checked on them) and, when new, scored ``total``."""
+        fresh = [o for o in ordinals if o not in self.docs]
+        if self.row_filters:
+            self._admit(fresh)
+        else:
+            for o in fresh:
+                self.docs[o] = None if self.allowed is not None and o not in self.allowed else Doc(o)
+        score = round(total, 3)
+        for o in fresh:
+            doc = self.docs[o]
+            if doc is not None and o not in self.scored:
+                doc.score = score
+                self.scored.add(o)
+
     def _load(self, ordinals: Iterable[int]) -> None:
         """Admit the documents and give those passing their exact score (from their postings)."""
         ordinals = list(ordinals)
@@ -363,7 +379,7 @@ class Retrieval:
                     break
                 if total == cut.score:
                     bound = cut.ordinal
-            docs, exhausted = self._read(combo, need, bound)
+            docs, exhausted = self._read(combo, need, bound, -neg)
             for doc in docs:
                 best[doc.ordinal] = doc
             complete = complete and exhausted and bound is None
@@ -442,9 +458,15 @@ class Retrieval:
         doc.score = round(total, 3)
         self.scored.add(doc.ordinal)
 
-    def _read(self, combo: list[Level], need: int, bound: int | None) -> tuple[list[Doc], bool]:
+    def _read(self, combo: list[Level], need: int, bound: int | None, total: float) -> tuple[list[Doc], bool]:
         """The documents holding each word at (at least) its level in ``combo``, in tie order, up to
-        ``need`` passing the filters (and before ``bound`` in tie order); and whether that was all."""
+        ``need`` passing the filters (and before ``bound`` in tie order); and whether that was all.
+
+        A document read here for the first time scores the combination's ``total``: had it more,
+        it would hold a better combination, read before this one, and be missing from that read
+        only behind ``need`` documents scoring at least as much — so the walk would have ended
+        before this combination. (Documents the query names exactly, with the bonus, are seeded
+        before the walk with their own score.) So no document's postings are read again here."""
         # the filters' facets are constraints like the words': the smallest drives the read
         constrained = [lv for lv in combo if lv.pairs] + self._facet_levels()
         driver = min(constrained, key=lambda lv: lv.size)
@@ -479,7 +501,7 @@ class Retrieval:
             while True:
                 ordinals = [int(o) for o in self.session.scalars(stmt, {**params, "after": after, "hi": hi,
                                                                          "n": chunk})]
-                self._load(ordinals)
+                self._welcome(ordinals, total)
                 for o in ordinals:
                     doc = self.docs[o]
                     if doc is not None:
