@@ -5,6 +5,10 @@ outbox), so an event exists exactly when its change does and publishing never wa
 subscriber. Delivery reads the log from each subscriber's persisted offset, calls the handler,
 retries failures with backoff and, when a handler keeps failing, records a dead letter and moves
 on: delivery is at-least-once and in log order per subscriber.
+
+With ``events: {backend: nats}`` in mesh.yaml the log is also relayed to NATS JetStream
+(``events/nats.py``); subscribers and :meth:`EventLog.iter_new` then consume from JetStream
+through durable consumers, with the same guarantees. The store log stays the default.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,9 +29,15 @@ from meshfabric.events.model import DomainEvent, matches
 from meshfabric.store import Store
 from meshfabric.store.models import DeadLetterRow, EventRow, SubscriberOffsetRow
 
+if TYPE_CHECKING:
+    from meshfabric.events.nats import JetStreamBus, RelayReport
+    from meshfabric.spec.observe_models import EventsSpec
+
 log = logging.getLogger("meshfabric.events")
 
 T = TypeVar("T")
+#: how far a writer's clock may lag the NATS server's when following JetStream from a time
+CLOCK_SKEW = timedelta(seconds=5)
 Handler = Callable[[DomainEvent], Awaitable[None] | None]
 
 
@@ -109,15 +119,63 @@ class EventLog:
     once per call, for the acting principal: reading, following, subscribing and dead letters
     need ``events.read``, publishing and retrying ``events.write`` (both a workspace admin).
     Services append the events of their own changes inside their transactions (:func:`append`)
-    or, after deciding themselves, with :meth:`record`."""
+    or, after deciding themselves, with :meth:`record`.
 
-    def __init__(self, store: Store, access: Any = None) -> None:
+    ``bus``: the ``events:`` settings of mesh.yaml; by default they are read, on each use, from
+    the workspace settings the access service holds (so an apply that changes them is seen)."""
+
+    def __init__(self, store: Store, access: Any = None, *, bus: EventsSpec | None = None) -> None:
         self.store = store
         self.access = access
+        self._bus_spec = bus
+        self._bus: JetStreamBus | None = None
         self._subs: dict[str, Subscription] = {}
         self._lock = threading.Lock()
+        self._deliver_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+
+    # -- the NATS backend -------------------------------------------------------------------
+    @property
+    def nats(self) -> EventsSpec | None:
+        """The ``events:`` settings when they say ``backend: nats``, else None (the store log)."""
+        spec = self._bus_spec
+        if spec is None:
+            mesh_spec = getattr(getattr(self.access, "settings", None), "spec", None)
+            spec = getattr(mesh_spec, "events", None)
+        return spec if spec is not None and getattr(spec, "backend", "store") == "nats" else None
+
+    def _jetstream(self, spec: EventsSpec) -> JetStreamBus:
+        from meshfabric.events.nats import JetStreamBus
+
+        with self._lock:
+            if self._bus is not None and self._bus.spec != spec:
+                self._bus.close()
+                self._bus = None
+            if self._bus is None:
+                self._bus = JetStreamBus(spec)
+            return self._bus
+
+    def relay(self, *, once: bool = False, every: float = 1.0, stop: threading.Event | None = None,
+              user: str | None = None, **options: Any) -> RelayReport | None:
+        """Relay the store log to JetStream (``events relay``; ``events.write``): one pass with
+        ``once`` (returns what it did), else until ``stop`` is set. Fails with
+        ``EventBusUnavailable`` when NATS cannot be reached at the start; later outages are
+        retried with backoff."""
+        from meshfabric.errors import ConfigError
+        from meshfabric.events.nats import Relay
+
+        self._decide(user, "events.write")
+        spec = self.nats
+        if spec is None:
+            raise ConfigError("the event backend is the store log: there is nothing to relay",
+                              hint="set `events: {backend: nats, url: nats://127.0.0.1:4222}` in mesh.yaml")
+        relay = Relay(self.store, spec, **options)
+        if once:
+            return relay.run_once()
+        _run(_probe(relay))  # unreachable at the start: a clear error instead of silent retries
+        relay.run(stop or threading.Event(), every)
+        return None
 
     # -- publishing -------------------------------------------------------------------------
     def publish(self, event: DomainEvent, *, user: str | None = None) -> DomainEvent:
@@ -198,9 +256,14 @@ class EventLog:
 
     def iter_new(self, after_seq: int, poll: float = 0.5, stop: threading.Event | None = None, *,
                  user: str | None = None) -> Iterator[DomainEvent]:
-        """Follow the log (for ``events tail``): yields events as they are appended."""
+        """Follow the log (for ``events tail``): yields events as they are appended. With the NATS
+        backend the events come from JetStream (see :meth:`_follow_nats`)."""
         self._decide(user, "events.read")
         stop = stop or threading.Event()
+        spec = self.nats
+        if spec is not None:
+            yield from self._follow_nats(spec, after_seq, poll, stop)
+            return
         while not stop.is_set():
             batch = self._list(after_seq=after_seq, limit=500)
             yield from batch
@@ -208,6 +271,47 @@ class EventLog:
                 after_seq = batch[-1].seq or after_seq
             else:
                 stop.wait(poll)
+
+    def _follow_nats(self, spec: EventsSpec, after_seq: int, poll: float,
+                     stop: threading.Event) -> Iterator[DomainEvent]:
+        """Events after store seq ``after_seq`` from an ordered JetStream consumer.
+
+        Every event is published after its commit, so it reaches JetStream after its own
+        timestamp: the consumer starts at the timestamp of the first wanted event (or now) less a
+        clock-skew margin, and skips what it already yielded (a duplicate, or events at or before
+        ``after_seq``) by the store seq in the message. A broken connection is reopened from there.
+        """
+        from meshfabric.events.nats import EventBusUnavailable
+
+        bus = self._jetstream(spec)
+        last = after_seq
+        backoff = poll
+        while not stop.is_set():
+            first = self._list(after_seq=last, limit=1)
+            start = (first[0].timestamp if first else datetime.now(UTC)) - CLOCK_SKEW
+            try:
+                sub = bus.call(bus.follow(start), timeout=30)
+            except EventBusUnavailable:
+                if last == after_seq:
+                    raise  # unreachable from the start: say so (exit 2 in the CLI)
+                log.warning("NATS at %s unreachable; following again in %.1fs", spec.url, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = poll
+            try:
+                while not stop.is_set():
+                    event = bus.call(bus.next_event(sub, poll), timeout=poll + 30)
+                    if event is not None and (event.seq or 0) > last:
+                        last = event.seq or last
+                        yield event
+            except Exception as exc:  # the connection broke: reconnect and go on from `last`
+                log.warning("following JetStream failed (%s); reconnecting", exc)
+                bus.call(bus.reset(), timeout=10)
+                continue
+            finally:
+                if bus._nc is not None:
+                    bus.call(bus.unsubscribe(sub), timeout=10)
 
     # -- subscribers ------------------------------------------------------------------------
     def subscribe(
@@ -219,13 +323,18 @@ class EventLog:
         from_beginning: bool = False,
         max_attempts: int = 3,
         backoff: float = 0.1,
+        start_seq: int | None = None,
+        start_time: datetime | None = None,
         user: str | None = None,
     ) -> Subscription:
         """Register a handler (sync or async) for ``event_type`` (``*`` and ``family.*`` work).
 
         The subscriber's offset is stored under ``name`` (default: the handler's qualified name),
         so a restarted process resumes where it stopped. A new subscriber starts at the end of
-        the log unless ``from_beginning``.
+        the log unless ``from_beginning``. With the NATS backend the offset is a durable JetStream
+        consumer named after ``name``; a new one may also start at stream sequence ``start_seq``
+        or at ``start_time`` (with the store log: ``start_seq`` is a log seq, ``start_time`` the
+        first event at or after it).
         """
         self._decide(user, "events.read")
         name = name or f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', repr(handler))}"
@@ -237,9 +346,23 @@ class EventLog:
                 "(offsets are kept per name, so two handlers must not share one)"
             )
         sub = Subscription(name, event_type, handler, max_attempts, backoff)
+        spec = self.nats
+        if spec is not None:
+            bus = self._jetstream(spec)
+            bus.call(bus.bind(name, event_type, from_beginning=from_beginning, start_seq=start_seq,
+                              start_time=start_time), timeout=30)
+            with self._lock:
+                self._subs[name] = sub
+            return sub
         with self.store.write() as session:
             if session.get(SubscriberOffsetRow, name) is None:
-                start = 0 if from_beginning else (session.scalar(select(func.max(EventRow.seq))) or 0)
+                if start_seq is not None:
+                    start = max(start_seq - 1, 0)
+                elif start_time is not None:
+                    first = session.scalar(select(func.min(EventRow.seq)).where(EventRow.timestamp >= _utc(start_time)))
+                    start = (first - 1) if first is not None else (session.scalar(select(func.max(EventRow.seq))) or 0)
+                else:
+                    start = 0 if from_beginning else (session.scalar(select(func.max(EventRow.seq))) or 0)
                 session.add(SubscriberOffsetRow(subscriber=name, last_seq=start))
         with self._lock:
             self._subs[name] = sub
@@ -248,6 +371,9 @@ class EventLog:
     def unsubscribe(self, name: str) -> None:
         with self._lock:
             self._subs.pop(name, None)
+            bus = self._bus
+        if bus is not None:
+            bus.call(bus.forget(name), timeout=10)
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -255,8 +381,49 @@ class EventLog:
             return list(self._subs.values())
 
     def deliver(self) -> DeliveryReport:
-        """Deliver every pending event to every registered subscriber (blocking)."""
-        return _run(self.adeliver())
+        """Deliver every pending event to every registered subscriber (blocking). With the NATS
+        backend: every message JetStream holds for them, handlers running on the bus's loop."""
+        spec = self.nats
+        if spec is None:
+            return _run(self.adeliver())
+        bus = self._jetstream(spec)
+        with self._deliver_lock:  # one delivery at a time keeps each subscriber in order
+            try:
+                return bus.call(self._adeliver_nats(bus))
+            except BaseException:
+                bus.call(bus.reset(), timeout=10)
+                raise
+
+    async def _adeliver_nats(self, bus: JetStreamBus) -> DeliveryReport:
+        report = DeliveryReport()
+        for sub in self.subscriptions:
+            delivered = 0
+
+            async def handle(event: DomainEvent, sub: Subscription = sub) -> None:
+                nonlocal delivered
+                if matches(sub.pattern, event.event_type):
+                    delivered += await self._handle(sub, event, report)
+
+            await bus.consume(sub.name, sub.pattern, handle)
+            report.per_subscriber[sub.name] = delivered
+        return report
+
+    async def _handle(self, sub: Subscription, event: DomainEvent, report: DeliveryReport) -> int:
+        """Call ``sub`` with retries; a handler that keeps failing leaves a dead letter. 1 if delivered."""
+        ok, attempts, error = await self._call(sub, event)
+        report.retried += attempts - 1
+        if ok:
+            report.delivered += 1
+            return 1
+        report.dead_lettered += 1
+        log.warning("subscriber %s gave up on event %s: %s", sub.name, event.id, error)
+        with self.store.write() as session:
+            taken = session.scalar(select(DeadLetterRow.id).where(
+                DeadLetterRow.subscriber == sub.name, DeadLetterRow.event_id == event.id))
+            if taken is None:  # a redelivery after a crash may fail again: one dead letter per event
+                session.add(DeadLetterRow(subscriber=sub.name, event_seq=event.seq or 0, event_id=event.id,
+                                          attempts=attempts, error=error))
+        return 0
 
     async def adeliver(self) -> DeliveryReport:
         report = DeliveryReport()
@@ -372,7 +539,18 @@ class EventLog:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        with self._lock:
+            bus, self._bus = self._bus, None
+        if bus is not None:
+            bus.close()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+async def _probe(relay: Any) -> None:
+    nc, _ = await relay.open()
+    from meshfabric.events.nats import _close
+
+    await _close(nc)
