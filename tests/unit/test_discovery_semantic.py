@@ -745,8 +745,11 @@ def test_untyped_sources_keep_keys_and_years_apart() -> None:
 
 def test_decimal_strings_with_leading_zero_are_numeric() -> None:
     r = random.Random(32)
-    values = [f"{r.uniform(0, 999):.2f}" for _ in range(300)] + [f"0.{r.randrange(10, 99)}" for _ in range(30)]
+    values = [f"{r.uniform(0, 999):.3f}" for _ in range(300)] + [f"0.{r.randrange(10, 999)}" for _ in range(30)]
     assert classify("c7", values).semantic_type == "numeric"
+    # written with exactly two decimals they read as money (see the amount tests); never as codes or keys
+    values = [f"{r.uniform(0, 999):.2f}" for _ in range(300)] + [f"0.{r.randrange(10, 99)}" for _ in range(30)]
+    assert classify("c7", values).semantic_type in ("numeric", "currency_amount")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -762,3 +765,164 @@ def test_digit_heavy_values_never_break_the_validators(values: list[str], name: 
     f = classify_column(ColumnSample(name, "string", values))
     assert 0.0 <= f.confidence <= 1.0
     assert f.pii == (f.semantic_type in PII_TYPES)
+
+
+# ------------------------------------------------- keys, amounts, codes and PII false positives (issue 13)
+
+def test_repeated_integers_under_a_key_name_are_identifiers() -> None:
+    r = random.Random(41)
+    for name in ("customer_id", "order_no", "personal_nr", "fk_customer", "ref", "productId"):
+        f = classify(name, [r.randrange(1, 400) for _ in range(1000)], "bigint")
+        assert f.semantic_type == "identifier" and not f.pii, name
+    # digit strings of an untyped source too
+    assert classify("customer_id", [str(r.randrange(1001, 2500)) for _ in range(800)]).semantic_type == "identifier"
+
+
+def test_unnamed_foreign_keys_by_their_spread() -> None:
+    r = random.Random(42)
+    block = [r.randrange(50_001, 52_601) for _ in range(1000)]  # a block of order numbers, repeated
+    assert classify("c1", block, "bigint").semantic_type == "identifier"
+    from_one = [r.randrange(1, 301) for _ in range(1000)]  # keys numbered from 1
+    assert classify("k", from_one, "bigint").semantic_type == "identifier"
+    sparse = [r.randrange(90_001, 91_801) for _ in range(450)]
+    assert classify("c4", sparse, "bigint").semantic_type == "identifier"
+
+
+@pytest.mark.parametrize("values", [
+    [random.Random(k).choice([1, 1, 1, 2, 2, 3, 5]) for k in range(1000)],          # quantities
+    [random.Random(k).randint(0, 5000) for k in range(1000)],                        # counts from 0
+    [random.Random(k).randint(500, 20_000) for k in range(1000)],                    # capacities
+    [random.Random(k).randint(100, 99_999) for k in range(1000)],                    # amounts in cents
+    [random.Random(k).randint(30_000, 90_000) for k in range(1000)],                 # salaries
+    [int(random.Random(k).gauss(3500, 500)) for k in range(1000)],                   # peaked measurements
+    [random.Random(k).randint(5, 60) for k in range(1000)],                          # few distinct
+    [random.Random(k).randint(1950, 2010) for k in range(1000)],                     # years
+])
+def test_measurements_stay_numeric(values: list[int]) -> None:
+    assert classify("c7", values, "bigint").semantic_type == "numeric"
+    assert classify("qty", values, "bigint").semantic_type == "numeric"
+
+
+def test_amounts_under_amount_names_in_several_languages() -> None:
+    r = random.Random(43)
+    values = [Decimal(f"{r.uniform(10, 9000):.2f}") for _ in range(300)]
+    for name in ("budget", "debit", "credit", "amt", "betrag", "brutto", "netto", "montant", "importe", "prezzo",
+                 "unit_price", "cost", "fee", "total", "balance", "salary", "revenue"):
+        f = classify(name, values, "decimal(14,2)")
+        assert f.semantic_type == "currency_amount" and "financial" in f.classifications, name
+    assert classify("credit_score", [r.randrange(300, 850) for _ in range(300)], "int").semantic_type == "numeric"
+
+
+def test_amounts_stored_as_text() -> None:
+    r = random.Random(44)
+
+    def german(x: float) -> str:
+        whole, cents = divmod(int(x * 100), 100)
+        return f"{whole:,}".replace(",", ".") + f",{cents:02d}"
+
+    assert classify("brutto", [german(r.uniform(2200, 9800)) for _ in range(300)]).semantic_type == "currency_amount"
+    # no name: numbers written with exactly two decimals are money; other scales stay numbers
+    assert classify("c3", [f"{r.uniform(5, 1500):.2f}" for _ in range(300)]).semantic_type == "currency_amount"
+    assert classify("c3", [f"{r.uniform(0.8, 11.5):.5f}" for _ in range(300)]).semantic_type == "numeric"
+    assert classify("c3", [f"0.{r.randrange(10, 99)}" for _ in range(300)]).semantic_type == "numeric"
+
+
+def test_integer_columns_are_postal_codes_only_under_a_postal_name() -> None:
+    r = random.Random(45)
+    cols = [
+        ColumnSample("street", "string", addresses(r, 300)),
+        ColumnSample("city", "string", [r.choice(["Berlin", "München", "Hamburg"]) for _ in range(300)]),
+        ColumnSample("capacity_pallets", "bigint", [r.randint(500, 20_000) for _ in range(300)]),
+        ColumnSample("personal_nr", "bigint", [7001 + k % 420 for k in range(300)]),
+        ColumnSample("account_code", "string", [r.choice(["1000", "1200", "4000", "6000"]) for _ in range(300)]),
+        ColumnSample("plz", "bigint", [r.randint(1067, 99_998) for _ in range(300)]),
+    ]
+    found = {f.name: f for f in classify_columns(cols, table="warehouses")}
+    assert found["capacity_pallets"].semantic_type == "numeric"
+    assert found["personal_nr"].semantic_type == "identifier"
+    assert found["account_code"].semantic_type == "identifier"
+    assert not any(found[k].pii for k in ("capacity_pallets", "personal_nr", "account_code"))
+    assert found["plz"].semantic_type == "postal_code"
+
+
+def test_campaign_and_product_titles_are_not_person_names() -> None:
+    themes = ["Spring Sale", "Black Friday", "Back to School", "Summer Outdoor", "Winter Warmers", "New Year",
+              "Spring Launch", "Holiday Deals"]
+    cols = [
+        ColumnSample("name", "string", [f"{themes[k % len(themes)]} {2023 + k // 20}" for k in range(60)]),
+        ColumnSample("owner_email", "string", [f"u{k}@acme-corp.com" for k in range(60)]),
+    ]
+    f = classify_columns(cols, table="campaigns")[0]
+    assert f.semantic_type != "person_name" and not f.pii
+    f = classify("title", [random.Random(k).choice(themes) for k in range(300)])
+    assert f.semantic_type != "person_name" and not f.pii
+    # real "First Last" names still pass, under a bare name and an opaque one
+    names = person_names(random.Random(46), 300)
+    assert classify("c2", names).semantic_type == "person_name"
+    cols = [ColumnSample("name", "string", names), ColumnSample("email", "string", [f"u{k}@x.org" for k in range(300)])]
+    assert classify_columns(cols, table="customers")[0].semantic_type == "person_name"
+
+
+def _de_idnr(r: random.Random) -> str:
+    while True:
+        digits = r.sample(range(10), 9)
+        digits.insert(r.randrange(1, 10), r.choice(digits))
+        if digits[0]:
+            break
+    product = 10
+    for d in digits:
+        product = ((d + product) % 10 or 10) * 2 % 11
+    return "".join(map(str, digits)) + str((11 - product) % 10)
+
+
+def test_checksummed_national_ids_outrank_bare_digit_phones() -> None:
+    r = random.Random(47)
+    ids = [_de_idnr(r) for _ in range(300)]
+    ids = [f"{t[:2]} {t[2:5]} {t[5:8]} {t[8:]}" if k % 3 == 0 else t for k, t in enumerate(ids)]
+    for name in ("steuer_id", "c5"):
+        f = classify(name, ids)
+        assert f.semantic_type == "national_id" and "sensitive" in f.classifications, name
+
+    def personnummer() -> str:
+        born = date(1950, 1, 1) + timedelta(days=r.randint(0, 20000))
+        payload = born.strftime("%y%m%d") + "".join(r.choice(string.digits) for _ in range(3))
+        return f"{payload[:6]}-{payload[6:]}{_luhn_digit(payload)}"
+
+    assert classify("c6", [personnummer() for _ in range(300)]).semantic_type == "national_id"
+    # a phone column with + stays phone
+    assert classify("c7", phones(r, 300)).semantic_type == "phone"
+    assert classify("mobile", [f"+49 1{r.randrange(50, 79)} {r.randrange(10**6, 10**7)}" for _ in range(300)]
+                    ).semantic_type == "phone"
+
+
+def test_codes_versions_and_alphanumeric_keys() -> None:
+    r = random.Random(48)
+    reasons = [r.choice([4837.0, 4853.0, 4863.0, 10.4, 13.1]) for _ in range(400)]
+    assert classify("reason_code", reasons, "double").semantic_type in ("category", "identifier")
+    codes = [r.choice([4837, 4853, 4863, 4871]) for _ in range(400)]
+    assert classify("c9", codes, "bigint").semantic_type in ("category", "identifier")
+    versions = [f"{k // 20 + 1}.{k % 20 // 5}.{k % 5}" for k in range(200)]
+    f = classify("version", versions)
+    assert f.semantic_type == "category" and not f.pii
+    assert classify("c8", versions).semantic_type != "identifier"
+    alnum = string.ascii_uppercase + string.digits
+
+    def code(n: int) -> str:
+        return "".join(r.choice(alnum) for _ in range(n))
+
+    for name, values in (("coupon_code", ["SAVE" + code(5) for _ in range(200)]),
+                         ("tracking_no", ["1Z" + code(16) for _ in range(300)]),
+                         ("serial", ["SN" + code(10) for _ in range(300)]),
+                         ("c3", ["SN" + code(10) for _ in range(300)])):
+        f = classify(name, values)
+        assert f.semantic_type == "identifier" and not f.pii, name
+
+
+def test_bank_identifier_codes_are_keys_not_pii() -> None:
+    r = random.Random(49)
+    bics = [r.choice(["DEUTDEFF", "COBADEFFXXX", "BNPAFRPP", "INGBNL2A", "ABNANL2A", "BARCGB22", "NDEASESS"])
+            for _ in range(300)]
+    for name in ("bic", "swift_code"):
+        f = classify(name, bics)
+        assert f.semantic_type == "identifier" and not f.pii, name
+    assert f.evidence["validators"] == ["stdnum.bic"]

@@ -43,10 +43,15 @@ Method — values first, names second
                            PL, PT, JP, BR, SE, IE, prefixed); bare 4–6
                            digits only if named, near address columns,
                            with leading zeros, or one width as text
-                           (then confidence ≤ 0.5)
+                           (then confidence ≤ 0.5); integer-typed
+                           columns only under a postal name
    currency_code           ISO 4217                                        0.9
    currency_amount         number + currency symbol/code; plain numbers    0.8
-                           under an amount-like name (price, total, ...)
+                           under an amount-like name (price, total,
+                           budget, debit, credit, amt, betrag, brutto,
+                           montant, importe, prezzo, ...); unnamed text/
+                           decimal numbers of exactly two decimals
+                           (1234.50, 5.218,23), varied and mostly ≥ 1
    country                 ISO 3166 alpha-2/3 codes, country names in      0.9
                            several languages (≥ 0.5 for names, lower conf)
    domain                  host names ending in a known TLD                0.9
@@ -55,12 +60,23 @@ Method — values first, names second
                            a known first name / surname / surname ending;
                            several tokens: shape ≥ 0.85 and known ≥ 0.25;
                            one token: shape ≥ 0.95 and known ≥ 0.2; CJK
-                           names by surname characters
+                           names by surname characters; digits and
+                           marketing words (sale, launch) are no names,
+                           and such values veto a name-only reading
    address                 house number + street-type word or compound     0.6
                            suffix (en/de/fr/es/it/pt/nl/nordic/pl/in)
-   identifier              unique integers (named, increasing, dense or    (shape)
-                           fixed width ≥ 6) or unique digit-bearing codes
-                           of one shape, hex keys
+   identifier              unique integers (named, increasing, dense       (shape)
+                           without a repeat, fixed width ≥ 6); repeated
+                           integers (foreign keys) under a key-like name
+                           (*_id, *_key, *_no, *_nr, *_code, id, ref,
+                           fk_*) or, unnamed, spread like keys (see
+                           ``_key_like_integers``); unique digit-bearing
+                           codes of one shape, alphanumeric codes of one
+                           length and case, hex keys, BIC (stdnum.bic);
+                           not version strings
+   category                version strings (1.2.3, v2); a few numbers      (shape)
+                           under a key-like name (reason_code 4837/10.4)
+                           or unnamed wide integers of one width
    category                strings, ≤ 20 distinct and ≤ 20 % distinct      (shape)
    free_text               strings averaging ≥ 4 words or ≥ 40 characters  (shape)
                            (≥ 15 for CJK)
@@ -392,19 +408,21 @@ _syn("country", "country land pays pais país paese nation nationality countryco
 _syn("currency_code", "currency ccy curr waehrung währung devise moneda valuta")
 _syn("currency_amount", "amount price cost total revenue salary fee fees balance payment subtotal betrag preis "
      "prix montant importe precio prezzo importo bedrag prijs belopp pris kwota cena wage income spend gmv "
-     "discount charge paid refund")
+     "discount charge paid refund amt amounts costs prices totals budget debit credit brutto netto gross "
+     "gehalt lohn umsatz kosten gebuehr gebühr salario sueldo stipendio tax")
 _syn("timestamp", "timestamp ts time datetime created updated modified at inserted deleted_at loaded "
      "occurred logged seen")
 _syn("date", "date day datum fecha dt")
 _syn("boolean", "is has flag enabled active verified sent opted optin consent can should valid bounced "
      "confirmed subscribed")
-_syn("identifier", "id key pk fk uid seq sku ref username login handle nickname screenname")
+_syn("identifier", "id key pk fk uid seq sku ref username login handle nickname screenname serial serialno "
+     "serialnumber bic swift swiftcode imei")
 _syn("domain", "host hostname domain fqdn server")
 _syn("json", "json payload metadata attributes props properties config settings extra")
 _syn("free_text", "description desc comment comments notes note text body message remarks summary bio review "
      "feedback beschreibung bemerkung commentaire")
 _syn("category", "status type category kind level tier segment gender sex model brand provider format channel "
-     "source state region")
+     "source state region version")
 # not semantic types: nouns that veto a fuzzy person-name reading of the values (leading underscore)
 _syn("_place", "city town ort stadt ville ciudad citta città municipality village place location locality "
      "district county region province state woonplaats wohnort gemeente kommune")
@@ -432,8 +450,14 @@ _COMPOUNDS: dict[tuple[str, ...], str] = {
     ("personal", "id"): "personalid", ("user", "name"): "username", ("screen", "name"): "screenname",
     ("contact", "number"): "contactnumber", ("drivers", "license"): "driverslicense",
     ("driver", "license"): "driverslicense", ("nick", "name"): "nickname", ("home", "page"): "homepage",
-    ("ip", "v4"): "ipv4", ("ip", "v6"): "ipv6",
+    ("ip", "v4"): "ipv4", ("ip", "v6"): "ipv6", ("debit", "card"): "creditcard", ("serial", "number"): "serial",
+    ("serial", "no"): "serial", ("swift", "code"): "swift", ("steuer", "id"): "steuerid",
 }
+#: last name tokens that make a column a key (``customer_id``, ``order_no``, ``personal_nr``, ``coupon_code``)
+_KEY_TAILS = _wordset("id ids key pk fk ref no nr nummer number code")
+#: heads that make ``*_no`` / ``*_number`` something other than a key (house numbers)
+_NOT_KEY_HEADS = _wordset("house haus huis building apt apartment flat floor unit suite street week day month year "
+                          "quarter page")
 #: words before ``name`` that make it a person's name
 _PERSON_WORDS = _wordset(
     "customer client user employee person patient member contact owner holder cardholder sender recipient "
@@ -509,6 +533,16 @@ def _name_hint(name: str, table: str = "", person_context: bool = False) -> str 
     return hint
 
 
+@lru_cache(maxsize=4096)
+def _key_name(name: str) -> bool:
+    """A name shaped like a key: ``*_id``, ``*_key``, ``*_no``, ``*_nr``, ``*_number``, ``*_code``, ``id``,
+    ``ref``, ``fk_*`` / ``pk_*`` (used only when the name points to no other type)."""
+    toks = _tokens(name)
+    if not toks or any(t in _NOT_KEY_HEADS for t in toks):
+        return False
+    return toks[-1] in _KEY_TAILS or (toks[0] in ("fk", "pk") and len(toks) > 1)
+
+
 def _is_people_table(table: str) -> bool:
     return any(t in _PEOPLE_TABLES for t in _tokens(table))
 
@@ -551,10 +585,23 @@ _TIME_ONLY = re.compile(r"^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?$
 _DIGIT_START = re.compile(r"^\D{0,2}\d")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _WS = re.compile(r"\s+")
+#: version strings: v-prefixed or with two or more dots (``1.2.3``, ``v2.0``, ``4.1.0-rc1``)
+_VERSION = re.compile(r"^(?:[vV]\d+(?:\.\d+){0,3}|\d+(?:\.\d+){2,3})(?:[-+][0-9A-Za-z.\-]+)?$")
+#: a number written with exactly two decimals, the scale of money (``1234.50``, ``1,234.50``, ``5.218,23``)
+_MONEY_SCALE = re.compile(r"^[+-]?(?:(?:\d{1,3}(?:[,\u00a0' ]\d{3})+|\d+)\.\d{2}"
+                          r"|(?:\d{1,3}(?:[.\u00a0 ]\d{3})+|\d+),\d{2})$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
 def _is_number_text(s: str) -> bool:
     return bool(_NUMBER.match(s) or _NUMBER_EU.match(s))
+
+
+def _is_bic(s: str) -> bool:
+    """A bank identifier code (ISO 9362: bank, country, location, optional branch), via ``stdnum.bic``."""
+    if len(s) not in (8, 11) or not s.isalnum() or not s.isupper():
+        return False
+    return bool(_nid_module("bic").is_valid(s))
 
 
 def _is_email(s: str) -> bool:
@@ -683,6 +730,9 @@ _NID_SHAPES: list[tuple[re.Pattern[str], tuple[str, ...], bool]] = [
     (re.compile(r"^\d{10}$"), ("se.personnummer", "dk.cpr", "gb.nhs", "at.vnr", "ua.rntrc", "bg.egn"), True),
     (re.compile(r"^\d{9}$"), ("nl.bsn", "ca.sin", "il.idnr"), True),
 ]
+_NID_BARE_SHAPES = [entry for entry in _NID_SHAPES if entry[0].pattern.startswith(r"^\d{")
+                    and entry[0].pattern.endswith("}$") and entry[0].pattern.count("\\d") == 1]
+_ID_SEPARATORS = re.compile(r"[ .\-/]")
 _NID_MODULES: dict[str, Any] = {}
 
 
@@ -753,6 +803,17 @@ def _national_id(s: str, named: bool = False) -> tuple[str | None, bool]:
                     continue
     if named and len(u) == 9 and u.isdigit() and _nid_module("us.ssn").is_valid(u):
         return "us.ssn", False
+    compact = _ID_SEPARATORS.sub("", u)
+    if compact != u and compact.isascii() and compact.isdigit() and 9 <= len(compact) <= 13:
+        # bare-digit ids written in groups ("12 345 678 901"): the same checksums on the digits
+        for shape, names, strong in _NID_BARE_SHAPES:
+            if shape.match(compact):
+                for name in names:
+                    try:
+                        if _nid_module(name).is_valid(compact):
+                            return name, strong
+                    except Exception:
+                        continue
     structural = _structural_id(u)
     return (structural, True) if structural else (None, False)
 
@@ -1211,6 +1272,17 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
         f = frac("iban", _is_iban, 0.9)
         if f >= 0.9:
             cands.append(_Candidate("iban", f, 0.98, 0.9, ["stdnum.iban"]))
+        # bank identifier codes: keys of banks (not PII); unnamed only when the codes are not plain words
+        if 8 <= avg_len <= 11 and (hint == "identifier" or _probe(
+                items, lambda t: len(t) == 11 or any(ch.isdigit() for ch in t)) >= 0.3):
+            f = frac("bic", _is_bic, 0.9)
+            if f >= 0.9:
+                cands.append(_Candidate("identifier", f, 0.85, 0.9, ["stdnum.bic"]))
+        # version strings (1.2.3, v2.0): an attribute with a few values, not a key
+        if _probe(items, lambda t: bool(_VERSION.match(t)), 10) >= 0.5:
+            f = frac("version", lambda t: bool(_VERSION.match(t)), 0.9)
+            if f >= 0.9:
+                cands.append(_Candidate("category", f, 0.6, 0.9, ["version_strings"]))
         # dates in strings
         if not dates:
             compact = hint in ("date", "timestamp", "date_of_birth")
@@ -1344,7 +1416,10 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
                 kinds[k] += 1
             return k is not None
 
-        if all(len(t) <= 10 for t, _ in items[:50]):
+        # an integer-typed column is a postal code only under a postal name (4-6 digit integers are
+        # as often capacities, personnel numbers or account codes, even next to address columns)
+        int_typed = ints_only or ctx.logical_type.startswith(("int", "bigint", "long", "smallint", "short"))
+        if all(len(t) <= 10 for t, _ in items[:50]) and (hint == "postal_code" or not int_typed):
             f = frac("postal_code", ok_postal, 0.85)
             if f >= 0.85:
                 strong_share = kinds["strong"] / max(1, sum(kinds.values()))
@@ -1389,11 +1464,27 @@ def _evaluate(p: _Prep, ctx: _Context, fractions: dict[str, float]) -> list[_Can
     if numeric_kinds < 0.95 and str_share >= 0.5:
         numeric_text = frac("numeric", _is_number_text, 0.95)
         numeric_text = max(numeric_text, numeric_kinds) if numeric_kinds else numeric_text
+    low_card = n >= 10 and p.n_distinct <= 20 and p.n_distinct <= 0.2 * n
     if numeric_text >= 0.95:
         fractions["numeric"] = round(numeric_text, 3)
         cands.append(_Candidate("numeric", numeric_text, 0.8, 0.95, ["number"]))
         if hint == "currency_amount":
             cands.append(_Candidate("currency_amount", numeric_text, 0.65, 0.95, ["number", "name_hint"]))
+        elif hint is None and p.kind_fraction("str", "decimal") >= 0.95:
+            # no name: numbers written with exactly two decimals (trailing zeros kept, so the scale was
+            # chosen) that vary and are mostly >= 1 are money, the scale of cents
+            f = frac("money_scale", lambda t: bool(_MONEY_SCALE.match(t)), 0.97)
+            ge_one = sum(c for t, c in items if not t.lstrip("+-").startswith("0")) / p.weight if p.weight else 0
+            if f >= 0.97 and p.n_distinct >= 20 and p.n_distinct >= 0.3 * n and ge_one >= 0.5:
+                cands.append(_Candidate("currency_amount", f, 0.6, 0.97, ["money_scale"]))
+        if low_card and hint == "identifier":
+            # a few numbers under a key-like name (reason_code 4837 / 10.4): codes of a code list
+            cands.append(_Candidate("category", 1 - p.n_distinct / n, 0.6, 0.8, ["low_cardinality", "code_name"]))
+        elif (low_card and hint is None and p.ints_in_order and n >= 50 and p.n_distinct <= 0.05 * n
+              and len({len(t) for t, _ in items}) == 1 and len(items[0][0]) >= 3
+              and not all(1800 <= int(t) <= 2100 for t, _ in items if t.isdigit())):
+            # a few wide integers of one width (4837, 4853, 4863): codes, not measurements
+            cands.append(_Candidate("category", 1 - p.n_distinct / n, 0.55, 0.8, ["low_cardinality", "fixed_width"]))
     ident = _identifier_evidence(p, items, hint, numeric_text >= 0.95)
     if ident is not None:
         fractions["identifier"] = round(ident[0], 3)
@@ -1446,7 +1537,14 @@ def _identifier_evidence(p: _Prep, items: list[tuple[str, int]], hint: str | Non
     if p.kind_fraction("int") == 1.0 or (p.ints_in_order and p.kind_fraction("str") == 1.0
                                          and not any(t.startswith("0") for t, _ in items)):
         ints = p.ints_in_order
-        if not ints or min(ints) < 0 or unique < 0.95:
+        if not ints or min(ints) < 0:
+            return None
+        if unique < 0.95:
+            # repeated keys (foreign keys): a key-like name, or a key-like spread of values
+            if hint == "identifier":
+                return 1.0, 0.8, "key_name_integers"
+            if hint is None and _key_like_integers(ints):
+                return 1.0, 0.6, "key_distribution"
             return None
         if hint == "identifier":
             return unique, 0.9, "unique_integers"
@@ -1454,17 +1552,24 @@ def _identifier_evidence(p: _Prep, items: list[tuple[str, int]], hint: str | Non
             increasing = all(b > a for a, b in pairwise(ints))
             dense = (max(ints) - min(ints)) <= 20 * len(ints)
             widths = {len(str(i)) for i in ints[:200]}
-            if increasing or (dense and hint is None):
+            # a dense, unordered column is a key only without a single repeat (a primary key never
+            # repeats; uniform measurements over a range of 20 x the rows collide a few times)
+            if increasing or (dense and hint is None and p.n_distinct == n):
                 return unique, 0.75, "unique_sequence"
             if len(widths) == 1 and min(widths) >= 6 and hint is None:
                 return unique, 0.5, "unique_fixed_width"
+            if hint is None and _key_like_integers(ints):
+                return unique, 0.6, "key_distribution"
         return None
-    if p.kind_fraction("str") < 0.9 or unique < 0.9:
+    named = hint == "identifier"
+    if p.kind_fraction("str") < 0.9 or unique < (0.5 if named else 0.9):
         return None
     # codes: no spaces, mostly one shape, bearing digits (or hex hashes)
     sample = [t for t, _ in items[:200]]
     if not sample or any(" " in t or len(t) > 64 or len(t) < 2 for t in sample):
         return None
+    if sum(1 for t in sample if _VERSION.match(t)) >= 0.9 * len(sample):
+        return None  # version strings are not keys
     with_digits = sum(1 for t in sample if any(ch.isdigit() for ch in t)) / len(sample)
     shapes = Counter(_shape_signature(t) for t in sample)
     top_shape = shapes.most_common(1)[0][1] / len(sample)
@@ -1477,7 +1582,40 @@ def _identifier_evidence(p: _Prep, items: list[tuple[str, int]], hint: str | Non
         if numeric and hint != "identifier" and not any(t[:1] == "0" and t[1:2].isdigit() for t in sample):
             return None
         return unique, 0.8 if hint == "identifier" else 0.7, "unique_codes"
+    # alphanumeric codes of one length and one letter case (SN4K2J9Q0PX1, 1Z…, SAVE7K2QP)
+    if all(_CODE.match(t) for t in sample):
+        one_case = all(t.upper() == t for t in sample) or all(t.lower() == t for t in sample)
+        fixed = len({len(t) for t in sample}) == 1 and len(sample[0]) >= 6
+        if fixed and one_case and unique >= 0.9 and with_digits >= (0.5 if named else 0.8):
+            return unique, 0.75 if named else 0.6, "fixed_length_codes"
+        if named and with_digits >= 0.5 and (one_case or top_shape >= 0.5):
+            return 1.0, 0.7, "named_codes"
     return None
+
+
+def _key_like_integers(ints: list[int]) -> bool:
+    """Unnamed, repeated integers that look like keys rather than measurements: at least 100 distinct
+    values, none below 1, not years, and either
+
+    * dense over their range (range <= 3 x distinct: peaked measurements and wide amounts in cents
+      fail) and numbered from 1 (max <= 3 x distinct) or all of one width >= 4 (1001-2500), or
+    * a narrow block of one width >= 4 sharing its leading digits (range <= 6 x distinct and <= a
+      quarter of the smallest value: 50001-52600, 90001-91800), keys sampled sparsely with repeats.
+
+    Measurements spanning an order of magnitude (500-20000) or starting at 0 never pass; uniform small
+    counts from 1 with over 100 distinct values can: a known limit."""
+    vals = set(ints)
+    d = len(vals)
+    if d < 100:
+        return False
+    lo, hi = min(vals), max(vals)
+    if lo < 1 or (lo >= 1800 and hi <= 2100):
+        return False
+    span = hi - lo + 1
+    fixed = lo >= 1000 and len(str(lo)) == len(str(hi))
+    if span <= 3 * d and (hi <= 3 * d or fixed):
+        return True
+    return fixed and span <= 6 * d and span <= 0.25 * lo
 
 
 def _confidence(c: _Candidate, hint: str | None, n: int) -> float:
@@ -1495,6 +1633,13 @@ def _confidence(c: _Candidate, hint: str | None, n: int) -> float:
     return max(0.0, min(1.0, conf))
 
 
+def _not_names(items: list[tuple[str, int]]) -> bool:
+    """Most of the frequent values cannot be a person's name (digits, marketing or product words)."""
+    head = items[:50]
+    total = sum(c for _, c in head)
+    return sum(c for t, c in head if not _name_stats(t)[0]) > 0.5 * total if total else False
+
+
 def _classifications(kind: str | None) -> list[str]:
     if kind is None:
         return []
@@ -1509,6 +1654,8 @@ def _context(sample: ColumnSample, table: str, siblings: Sequence[str]) -> _Cont
     person = bool(sib_hints & {"person_name", "email", "phone", "date_of_birth", "national_id"})
     address = bool(sib_tokens & _ADDRESS_WORDS) or bool(sib_hints & {"address"})
     hint = _name_hint(sample.name or "", table or "", person)
+    if hint is None and _key_name(sample.name or ""):
+        hint = "identifier"
     return _Context(hint, person, address, (sample.logical_type or "").lower())
 
 
@@ -1544,6 +1691,11 @@ def classify_column(sample: ColumnSample, *, table: str = "", siblings: Sequence
         return ColumnFinding(sample.name, sample.logical_type, type_hint, _classifications(type_hint), conf, evidence)
     if not cands:
         unrecognised = max(fractions.values(), default=0.0) < 0.5
+        if type_hint == "person_name" and p.n_nonnull >= MIN_VALUES and _not_names(p.items):
+            # "Spring Sale 2024", "Launch Webinar": values that do not look like names overrule a name hint
+            evidence["decided_by"] = "none"
+            evidence["name_veto"] = "values"
+            return ColumnFinding(sample.name, sample.logical_type, None, [], 0.0, evidence)
         if type_hint is not None and (p.n_nonnull < MIN_VALUES or unrecognised):
             conf = 0.4 if p.n_nonnull == 0 else 0.3
             if p.n_nonnull >= MIN_VALUES:

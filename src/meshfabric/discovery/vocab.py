@@ -799,3 +799,14 @@ ville stad haven heights springs falls beach hills valley creek harbor harbour b
 centre borough burgh
 ад ет оод еоод ооо зао оао пао ао ип тов пп
 """)
+
+#: words of campaigns, offers and products ("Spring Sale", "Black Friday", "Product Launch"): not a person's name
+MARKETING_WORDS: frozenset[str] = _words("""
+sale sales launch relaunch promo promotion promotions offer offers deal deals discount discounts coupon
+campaign campaigns edition collection bundle special specials festival fest week weekend holiday holidays
+christmas xmas easter halloween thanksgiving valentine valentines friday monday cyber clearance outlet event
+events webinar newsletter giveaway contest sweepstakes anniversary kickoff summit release drop preview
+outdoor indoor warmers essentials bestsellers arrivals favourites favorites deluxe premium pro mini
+series pack plus lite ultra eco classic limited exclusive flash mega super
+""")
+NOT_NAMES = NOT_NAMES | MARKETING_WORDS
