@@ -50,9 +50,11 @@ FEW_POSTINGS = 5000
 #: and at most this many documents holding every word are scored all at once
 FEW_MATCHES = 200
 #: with filters applied in Python, counting looks at this many matching documents at most
-SCAN_CAP = 5000
+SCAN_CAP = 2000
 #: posting counts are read up to here (a size estimate that chooses which word drives a read)
 SIZE_CAP = 2000
+#: a filter value's documents are counted up to here (a value this common never drives a read)
+FACET_CAP = 20000
 #: exact-name lookups enumerate at most this many spellings of the query (corrections multiply)
 NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
@@ -130,6 +132,10 @@ class Retrieval:
             ("s", filters.status), ("t", filters.tag), ("c", filters.classification), ("o", filters.owner))
             if value is not None]
 
+    def _column(self, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        """The first column of a statement's rows, fetched at once (not row by row)."""
+        return [r[0] for r in self.session.execute(stmt, params or {}).fetchall()]
+
     # -- words ------------------------------------------------------------------------------------
     def prefix_terms(self, word: str, cap: int) -> list[str]:
         """Indexed words starting with ``word``, alphabetically, at most ``cap``: a skip scan of
@@ -143,7 +149,7 @@ class Retrieval:
             " SELECT (SELECT p.term FROM search_postings p WHERE p.term > t.term AND p.term < :hi"
             "  ORDER BY p.term LIMIT 1) FROM t WHERE t.term IS NOT NULL)"
             " SELECT term FROM t WHERE term IS NOT NULL LIMIT :n")
-        return [str(t) for t in self.session.scalars(stmt, {"lo": word, "hi": _successor(word), "n": cap})]
+        return [str(t) for t in self._column(stmt, {"lo": word, "hi": _successor(word), "n": cap})]
 
     def _expand(self, group: Group) -> dict[str, float]:
         mults: dict[str, float] = {}
@@ -199,9 +205,9 @@ class Retrieval:
             for term in self.facet_terms:
                 size = self.session.scalar(text(
                     "SELECT count(*) FROM (SELECT 1 FROM search_postings WHERE term = :t AND tier = 0 LIMIT :cap) c"),
-                    {"t": term, "cap": SIZE_CAP})
+                    {"t": term, "cap": FACET_CAP})
                 # a common value (as many documents as counted, or more) never drives a read
-                self.facet_levels.append(Level(0.0, [(term, 0)], int(size or 0) if size < SIZE_CAP else 1 << 62))
+                self.facet_levels.append(Level(0.0, [(term, 0)], int(size or 0) if size < FACET_CAP else 1 << 62))
         return self.facet_levels
 
     def _segments(self) -> list[tuple[int, int]]:
@@ -250,7 +256,7 @@ class Retrieval:
             ordinals: set[int] = set()
             for kind, keys in (("product", sorted(visible.products)), ("domain", sorted(visible.domains or ()))):
                 for i in range(0, len(keys), 500):
-                    ordinals.update(self.session.scalars(select(doc.ordinal).where(
+                    ordinals.update(self._column(select(doc.ordinal).where(
                         doc.kind == kind, doc.key.in_(keys[i: i + 500]))))
             found = frozenset(ordinals)
             _ALLOWED[key] = found
@@ -443,10 +449,10 @@ class Retrieval:
             *(_expanding(b) for b in (("t", "tiers", "o") if among is not None else ("t", "tiers"))))
         for i in range(0, len(terms), 200):
             if among is None:
-                out.update(int(o) for o in self.session.scalars(stmt, {"t": terms[i: i + 200], "tiers": tiers}))
+                out.update(int(o) for o in self._column(stmt, {"t": terms[i: i + 200], "tiers": tiers}))
                 continue
             for j in range(0, len(among), 500):
-                out.update(int(o) for o in self.session.scalars(
+                out.update(int(o) for o in self._column(
                     stmt, {"t": terms[i: i + 200], "tiers": tiers, "o": among[j: j + 500]}))
         return out if among is None else sorted(out)
 
@@ -499,7 +505,7 @@ class Retrieval:
                 break
             after, chunk = lo - 1 if lo > -(1 << 63) else lo, max(2 * need, 32)
             while True:
-                ordinals = [int(o) for o in self.session.scalars(stmt, {**params, "after": after, "hi": hi,
+                ordinals = [int(o) for o in self._column(stmt, {**params, "after": after, "hi": hi,
                                                                          "n": chunk})]
                 self._welcome(ordinals, total)
                 for o in ordinals:
@@ -524,7 +530,7 @@ class Retrieval:
             cond = or_(doc.name_words.in_(spellings), doc.full_words.in_(spellings))
         else:  # too many spellings: every name starting with one of the first word's
             cond = or_(*(c.between(a + " ", a + "!") for a in alts[0] for c in (doc.name_words, doc.full_words)))
-        ordinals = list(self.session.scalars(select(doc.ordinal).where(cond)))
+        ordinals = list(self._column(select(doc.ordinal).where(cond)))
         self._load(ordinals)
         return [d for o in ordinals if (d := self.docs[o]) is not None and exact_bonus(self.groups, d) > 0]
 
@@ -569,7 +575,7 @@ class Retrieval:
                 counted += min(found, limit)
                 exact = found <= limit
             else:
-                ordinals = [int(o) for o in self.session.scalars(stmt, bound)]
+                ordinals = [int(o) for o in self._column(stmt, bound)]
                 if len(ordinals) > limit:
                     ordinals, exact = ordinals[:limit], False
                 if self.allowed is not None:
