@@ -347,3 +347,41 @@ def test_every_comes_from_the_product_spec(tmp_path: Path) -> None:
         m.apply()
         _, every = m.observe.objectives("sales.events")
         assert every == timedelta(minutes=2)
+
+
+def test_silence_of_the_probes_is_no_recovery(mesh: Mesh) -> None:
+    root = mesh.root
+    assert root is not None
+    set_events(root, 180)
+    mesh.observe.run_probe("sales.events")
+    opened = {a.detector for a, _ in mesh.observe.check("sales.events").notified}
+    assert opened == {"slo.threshold", "slo.burn.page", "slo.burn.ticket"}
+    # 20 minutes later and no probe since (the source stopped answering): the 5-minute window is
+    # empty, so the page rule is not judged and stays open; the data is 20 minutes older than measured
+    later = datetime.now(UTC) + timedelta(minutes=20)
+    quiet = mesh.observe.check("sales.events", at=later)
+    assert quiet.notified == []
+    fresh = next(o for o in quiet.slos.objectives if o.objective.name == "freshness")
+    assert fresh.current is not None and 199 < fresh.current < 202
+    assert fresh.burn_rates["5m"] is None and fresh.burn_rates["1h"] is not None
+    assert {a.detector for a in mesh.alerts.list(product="sales.events", status="open")} == opened
+
+
+def test_start_scheduler_runs_in_the_background_until_stopped(mesh: Mesh) -> None:
+    import time
+
+    from meshfabric.observe.scheduler import start_scheduler
+
+    stop = start_scheduler(mesh, every=timedelta(seconds=1))
+    try:
+        deadline = time.monotonic() + 30
+        done: set[tuple[str, str]] = set()
+        while time.monotonic() < deadline and ("sales.orders", "slo") not in done:
+            time.sleep(0.2)
+            with mesh.store.read() as s:
+                done = {(r.product, r.task) for r in s.scalars(select(ObserveLeaseRow))
+                        if r.last_run_at is not None}
+        assert {("sales.events", "probe"), ("sales.orders", "quality"), ("sales.orders", "slo")} <= done
+    finally:
+        stop()
+    assert not any(t.name == "meshfabric-observe" and t.is_alive() for t in threading.enumerate())

@@ -69,6 +69,12 @@ def test_ticket_without_page() -> None:
     assert [f.rule.name for f in slo.burn_firings(evals, END, 0.99)] == ["ticket"]
 
 
+def test_every_burn_rule_span_is_reported() -> None:
+    for rule in slo.BURN_RULES:
+        assert slo.BURN_SPANS[slo.span_text(rule.long)] == rule.long
+        assert slo.BURN_SPANS[slo.span_text(rule.short)] == rule.short
+
+
 def test_window_border_is_exclusive_at_start_inclusive_at_end() -> None:
     evals = [slo.Evaluation(END - timedelta(hours=1), False), slo.Evaluation(END, True),
              slo.Evaluation(END + MIN, False)]

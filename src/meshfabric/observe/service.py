@@ -234,6 +234,10 @@ class ObserveService:
                 points = self._points(series, since, end)
                 evals = slomath.evaluations(o, points)
                 current = points[-1][1] if points else None
+                if o.name == "freshness" and points:
+                    # the data's age now: what the last probe measured plus the time since (a probe
+                    # that no longer answers must not leave the product looking as fresh as it was)
+                    current = points[-1][1] + max(0.0, (end - points[-1][0]).total_seconds() / 60.0)
                 if o.name == "freshness" and not points:
                     note = "no freshness measured: the product has no date or timestamp column, or no probe ran"
                 elif o.name == "quality" and not points:
@@ -254,7 +258,10 @@ class ObserveService:
             if r.good + r.bad == 0:
                 continue
             for rule in slomath.BURN_RULES:
-                checked.append((o.name, rule.name))
+                # judged only when both windows hold evaluations: no data is no recovery
+                if (r.burn_rates.get(slomath.span_text(rule.long)) is not None
+                        and r.burn_rates.get(slomath.span_text(rule.short)) is not None):
+                    checked.append((o.name, rule.name))
             for f in r.firing:
                 breaches.append(alerting.Breach(
                     fqn, o.name, f.rule.name, f.rule.severity,
