@@ -385,3 +385,22 @@ def test_start_scheduler_runs_in_the_background_until_stopped(mesh: Mesh) -> Non
     finally:
         stop()
     assert not any(t.name == "meshfabric-observe" and t.is_alive() for t in threading.enumerate())
+
+
+def test_observe_run_in_separate_processes_runs_each_check_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = workspace(tmp_path / "ws")
+    env = {k: v for k, v in os.environ.items() if k != "MESHFABRIC_STORE_URL"}
+    with default_store(), Mesh.open(root) as m:
+        m.apply()
+    command = [sys.executable, "-c", "import sys; from meshfabric.cli import main; sys.exit(main())",
+               "-w", str(root), "observe", "run", "--once", "--json"]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    ran = [(r["product"], r["task"]) for out, _ in outs for r in json.loads(out)["ran"]]
+    assert len(ran) == len(set(ran)) == 9, ran
