@@ -95,6 +95,13 @@ def release_lease(store: Store, product: str, task: str, holder: str, *, started
         return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def _may_be_due(lease: tuple[datetime, datetime | None], now: datetime, every: timedelta) -> bool:
+    """What the conditional UPDATE of :func:`take_lease` would accept, judged from a read (the
+    UPDATE still decides: this only spares write transactions for tasks surely not due)."""
+    expires_at, last_run_at = lease
+    return expires_at <= now and (last_run_at is None or last_run_at <= now - every)
+
+
 @dataclass
 class TickReport:
     """What one tick ran: (product, task, status) per task run, and the alerts it notified."""
@@ -120,22 +127,24 @@ class Scheduler:
 
     def tick(self) -> TickReport:
         """Run every task that is due now (one pass)."""
-        from meshfabric.catalog import list_products
-
         report = TickReport()
-        for info in list_products(self.service.store):
-            if info.status == "retired":
+        leases = self._leases()
+        for fqn, (status, doc) in self.service.specs().items():
+            if status == "retired":
                 continue
-            fqn = info.fqn
             try:
-                _, every = self.service.objectives(fqn)
+                _, every = self.service.objectives(fqn, doc)
             except Exception:
                 log.exception("cannot read the SLOs of %s", fqn)
                 continue
             for task in TASKS:
-                if task == "quality" and not self._has_rules(fqn):
+                if task == "quality" and (self.service.quality is None or not doc.get("quality")):
                     continue
                 started = _utc(self.clock())
+                known = leases.get((fqn, task))
+                if known is not None and not _may_be_due(known, started, every):
+                    report.skipped += 1  # read once per tick: no write transaction for what is not due
+                    continue
                 if not take_lease(self.service.store, fqn, task, self.holder, now=started, every=every,
                                   ttl=self.ttl):
                     report.skipped += 1
@@ -155,9 +164,14 @@ class Scheduler:
                 report.ran.append((fqn, task, status))
         return report
 
-    def _has_rules(self, fqn: str) -> bool:
-        quality = self.service.quality
-        return quality is not None and bool(quality._rules(fqn))
+    def _leases(self) -> dict[tuple[str, str], tuple[datetime, datetime | None]]:
+        from sqlalchemy import select
+
+        from meshfabric.store.models_observe import ObserveLeaseRow as L
+
+        with self.service.store.read() as s:
+            return {(p, t): (_utc(e), _utc(r) if r is not None else None)
+                    for p, t, e, r in s.execute(select(L.product, L.task, L.expires_at, L.last_run_at))}
 
     def _run(self, fqn: str, task: str, report: TickReport) -> None:
         if task == "probe":

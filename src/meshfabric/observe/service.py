@@ -161,6 +161,17 @@ class ObserveService:
                                                           ProductRow.name == info.name))
         return info, dict(doc or {})
 
+    def specs(self, *, domain: str | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
+        """fqn → (status, applied spec document) of every product (of ``domain``), in one read."""
+        from meshfabric.store.models import ProductRow
+
+        stmt = select(ProductRow.domain, ProductRow.name, ProductRow.status, ProductRow.spec).order_by(
+            ProductRow.domain, ProductRow.name)
+        if domain is not None:
+            stmt = stmt.where(ProductRow.domain == domain)
+        with self.store.read() as s:
+            return {f"{d}.{n}": (status, dict(doc or {})) for d, n, status, doc in s.execute(stmt)}
+
     def objectives(self, fqn: str, doc: dict[str, Any] | None = None) -> tuple[list[slomath.Objective], timedelta]:
         """The effective objectives of a product and how often it is checked."""
         if doc is None:
@@ -292,17 +303,15 @@ class ObserveService:
 
     # -- reading -------------------------------------------------------------------------------
     def _visible(self, user: str | None, domain: str | None, product: str | None) -> list[tuple[str, Decision]]:
-        from meshfabric.catalog import list_products
-
         if product is not None:
             decision = self.access.decide(user, "quality.read", product)
             return [(decision.product or product, decision)]
         visible = self.access.visible_products(user)
         out = []
-        for p in list_products(self.store, domain=domain):
-            if p.status == "retired" or (visible is not None and p.fqn not in visible):
+        for fqn, (status, _) in self.specs(domain=domain).items():
+            if status == "retired" or (visible is not None and fqn not in visible):
                 continue
-            out.append((p.fqn, self.access.decide(user, "quality.read", p.fqn, audit=False)))
+            out.append((fqn, self.access.decide(user, "quality.read", fqn, audit=False)))
         return out
 
     def status(self, *, domain: str | None = None, product: str | None = None, user: str | None = None,
@@ -311,8 +320,9 @@ class ObserveService:
         from dataclasses import replace
 
         out = []
+        docs = self.specs(domain=domain) if product is None else {}
         for fqn, decision in self._visible(user, domain, product):
-            judged = self.evaluate(fqn, at=at)
+            judged = self.evaluate(fqn, at=at, doc=docs[fqn][1] if fqn in docs else None)
             if not decision.sees_values(None):
                 judged = replace(judged, objectives=[replace(o, current=None) for o in judged.objectives])
             out.append(judged)
