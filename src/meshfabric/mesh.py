@@ -79,6 +79,10 @@ class Mesh:
         return cls(open_store(url))
 
     def close(self) -> None:
+        if "metrics" in self.__dict__:
+            self.metrics.close()
+        if "queries" in self.__dict__:
+            self.queries.flush_metrics()
         self.events.stop()
         self.connections.close()
         self.store.close()
@@ -150,7 +154,7 @@ class Mesh:
         """The product metrics in the Prometheus exposition format (``metrics.read``)."""
         from meshfabric.observe.prometheus import MetricsService
 
-        return MetricsService(self.store, self.access)
+        return MetricsService(self.store, self.access, before_scrape=self.queries.flush_metrics)
 
     @cached_property
     def alerts(self) -> AlertService:

@@ -72,6 +72,7 @@ def client(ws: Path, spans: Any) -> Iterator[TestClient]:
     with pytest.MonkeyPatch.context() as mp, secret_env():
         mp.delenv("MESHFABRIC_STORE_URL", raising=False)
         mesh = Mesh.open(ws)
+        mesh.metrics.refresh_seconds = 0  # render on every scrape: each test sees what it just ran
         try:
             with TestClient(create_app(mesh), raise_server_exceptions=False) as c:
                 yield c
@@ -279,3 +280,21 @@ def test_failed_queries_record_latency_in_the_audit(client: TestClient) -> None:
         mesh.query("SELECT nope FROM sales.orders")
     (entry,) = mesh.access.audit_log(action="query", decision="denied", limit=1)
     assert entry.latency_ms is not None and entry.latency_ms > 0
+
+
+def test_the_scrape_text_is_precomputed(ws: Path) -> None:
+    """By default a scrape returns the text rendered last (at most refresh_seconds old): the
+    first scrape renders, a background thread re-renders."""
+    import time
+
+    with secret_env(), Mesh.open(ws) as mesh:
+        mesh.metrics.refresh_seconds = 0.2
+        first = mesh.metrics.scrape()
+        before = _value(_families(first.decode())["meshfabric_product_rows_moved"], product="crm.customers") or 0
+        mesh.query("SELECT name FROM crm.customers")
+        assert mesh.metrics.scrape() == first  # not re-rendered for this scrape
+        deadline = time.monotonic() + 10
+        while mesh.metrics.scrape() == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        families = _families(mesh.metrics.scrape().decode())
+        assert _value(families["meshfabric_product_rows_moved"], product="crm.customers", source="lake") == before + 6

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meshfabric.observe import tracing
 from meshfabric.query.engine import sanitized_sql
@@ -22,13 +24,23 @@ from meshfabric.spec.observe_models import TracingSpec
      "SELECT a FROM t WHERE d >= DATE ? AND e = ? LIMIT ?"),
     ("duckdb", "SELECT count(*) FROM read_parquet(['lake/a.parquet']) WHERE c = 'secret'",
      "SELECT count(*) FROM read_parquet([?]) WHERE c = ?"),
+    # a backslash escapes nothing outside MySQL: the second literal must not survive
+    ("postgresql", "SELECT a FROM t WHERE e = 'a\\' AND x = 'secret'", "SELECT a FROM t WHERE e = ? AND x = ?"),
+    ("mysql", "SELECT a FROM t WHERE e = 'a\\'' AND x = \"dq\"", "SELECT a FROM t WHERE e = ? AND x = ?"),
+    ("duckdb", "SELECT t1.c2, __mf_scan_0.x FROM t1 WHERE v = 1e5 AND w = .5 AND q = 'open",
+     "SELECT t1.c2, __mf_scan_0.x FROM t1 WHERE v = ? AND w = ? AND q = ?"),
+    ("sqlite", "SELECT \"we'ird\" FROM x WHERE y = -3", "SELECT \"we'ird\" FROM x WHERE y = -?"),
 ])
 def test_source_sql_loses_every_literal(system: str, sql: str, expected: str) -> None:
     assert sanitized_sql(sql, system) == expected
 
 
-def test_unknown_dialect_gives_no_text() -> None:
-    assert sanitized_sql("SELECT 1", "no-such-dialect") is None
+@given(st.text(alphabet="ab\"`\\ 1.x()", max_size=30))
+def test_no_quoted_secret_survives(noise: str) -> None:
+    """Whatever precedes it (short of a quote, which would make it no literal), a literal
+    'SECRET42' is never in the sanitized text."""
+    for system in ("duckdb", "mysql"):
+        assert "SECRET42" not in sanitized_sql(f"SELECT a FROM t WHERE {noise} = 'SECRET42'", system)
 
 
 def test_attribute_values() -> None:

@@ -10,8 +10,12 @@ what it may discover), a product it may discover but not query is an ``AccessDen
 
 from __future__ import annotations
 
+import atexit
+import logging
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +94,12 @@ class QueryService:
         self.store = store
         self.connections = connections
         self.access = access
+        self.movement = MovementBuffer(store)
+
+    def flush_metrics(self) -> None:
+        """Write the rows/bytes-moved points of the queries run so far (a scrape and
+        ``Mesh.close`` call it; otherwise they are written within :data:`FLUSH_SECONDS`)."""
+        self.movement.flush()
 
     def catalog(self, user: str | None) -> SecuredCatalog:
         """The catalog ``user`` queries through (its products, views and connectors)."""
@@ -112,10 +122,7 @@ class QueryService:
             return self._run(sql, user, limit, explain, timeout, None)
         from meshfabric.query.engine import sanitized_sql
 
-        attributes = {"db.system": "duckdb", "db.operation.name": "SELECT"}
-        text = sanitized_sql(sql)
-        if text is not None:
-            attributes["db.query.text"] = text[:4096]
+        attributes = {"db.system": "duckdb", "db.operation.name": "SELECT", "db.query.text": sanitized_sql(sql)[:4096]}
         with trace.get_tracer("meshfabric").start_as_current_span("explain" if explain else "query",
                                                                   attributes=attributes) as span:
             return self._run(sql, user, limit, explain, timeout, span)
@@ -161,7 +168,7 @@ class QueryService:
         rows = None
         if not explain:
             rows = out.arrow().num_rows
-            _record_movement(self.store, out)
+            self.movement.add(_movement(out))
             _withhold_filtered_counts(out, catalog)
             if span is not None:
                 span.set_attribute("meshfabric.rows", rows)
@@ -215,36 +222,83 @@ class QueryService:
 
 #: metric_points written per query and per (product, source) it read: ``<fqn>/<metric>/<source>``
 MOVEMENT_METRICS = ("query.rows_moved", "query.bytes_moved")
+#: the longest a query's movement points wait in memory before they are written
+FLUSH_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
-def _record_movement(store: Store, result: QueryResult) -> None:
+def _movement(result: QueryResult) -> list[dict[str, Any]]:
     """What the query moved, as metric points: per product and source read, the rows the
     source returned and their size in Arrow bytes (``<fqn>/query.rows_moved/<source>``,
-    ``<fqn>/query.bytes_moved/<source>``), one short INSERT transaction outside the writer lock
-    like an allowed audit row. The rows are those read from the source, before a row filter the
-    engine applied: wire traffic, for operators holding ``metrics.read``."""
+    ``<fqn>/query.bytes_moved/<source>``). The rows are those read from the source, before a
+    row filter the engine applied: wire traffic, for operators holding ``metrics.read``."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import insert
-
-    from meshfabric.store.models import MetricPointRow
-
-    if not result.stats.scans:
-        return
     moved: dict[tuple[str, str], list[float]] = {}
     sizes = getattr(result, "scan_bytes", {})
     for scan in result.stats.scans:
-        key = (scan.product, scan.source)
-        totals = moved.setdefault(key, [0.0, 0.0])
+        totals = moved.setdefault((scan.product, scan.source), [0.0, 0.0])
         totals[0] += scan.rows
         totals[1] += sizes.get(scan.name, 0)
     now = datetime.now(UTC)
-    points = [{"series": f"{product}/{metric}/{source}", "product": product, "metric": metric, "value": value,
-               "ts": now}
-              for (product, source), values in moved.items()
-              for metric, value in zip(MOVEMENT_METRICS, values, strict=True)]
-    with store.engine.begin() as conn:
-        conn.execute(insert(MetricPointRow), points)
+    return [{"series": f"{product}/{metric}/{source}", "product": product, "metric": metric, "value": value,
+             "ts": now}
+            for (product, source), values in moved.items()
+            for metric, value in zip(MOVEMENT_METRICS, values, strict=True)]
+
+
+class MovementBuffer:
+    """Movement points wait here and are written in one INSERT per :data:`FLUSH_SECONDS` (by a
+    timer thread), on :meth:`flush` and at exit — not one transaction per query: on SQLite a
+    commit costs a sync, several times what the points are worth on a small query. A crash
+    loses at most the last second of them; a failed write is logged and dropped, never raised
+    into a query."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._points: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        _LIVE.add(self)
+
+    def add(self, points: list[dict[str, Any]]) -> None:
+        if not points:
+            return
+        with self._lock:
+            self._points += points
+            if self._timer is None:
+                self._timer = threading.Timer(FLUSH_SECONDS, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        from sqlalchemy import insert
+
+        from meshfabric.store.models import MetricPointRow
+
+        with self._lock:
+            points, self._points = self._points, []
+            timer, self._timer = self._timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if not points:
+            return
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(insert(MetricPointRow), points)
+        except Exception:
+            log.warning("could not record %d query movement points", len(points), exc_info=True)
+
+
+#: every buffer of the process, flushed at exit
+_LIVE: weakref.WeakSet[MovementBuffer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for buffer in list(_LIVE):
+        buffer.flush()
 
 
 def _withhold_filtered_counts(result: QueryResult, catalog: SecuredCatalog) -> None:

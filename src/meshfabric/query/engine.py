@@ -377,36 +377,31 @@ def _traced_read(connector: Connector, scan: Scan, deadline: Deadline | None, pa
             "scan", context=parent, kind=SpanKind.CLIENT, attributes=attributes) as span:  # type: ignore[arg-type]
         result = _read(connector, scan, deadline)
         if result.source_sql:
-            text = sanitized_sql(result.source_sql, system)
-            if text is not None:
-                span.set_attribute("db.query.text", text)
+            span.set_attribute("db.query.text", sanitized_sql(result.source_sql, system))
         span.set_attribute("db.response.returned_rows", result.rows)
         span.set_attribute("meshfabric.rows", result.rows)
         span.set_attribute("meshfabric.pushed_filters", len(result.pushed_filters))
         return result
 
 
-def sanitized_sql(sql: str, system: str = "duckdb") -> str | None:
-    """``sql`` with every string and number literal replaced by ``?`` (pushed filters and row
-    filters put literals into source SQL: a span must not carry them); None when it cannot be
-    tokenized in the source's dialect."""
-    from sqlglot.dialects.dialect import Dialect
-    from sqlglot.tokens import TokenType
+#: a quoted identifier (kept), else a string or number literal (replaced); standard SQL strings
+#: double a quote to escape it, MySQL's also take backslash escapes and may be double-quoted;
+#: an unterminated string hides everything after its quote
+_KEEP_OR_LITERAL = re.compile(
+    r"""("(?:[^"]|"")*"|`(?:[^`]|``)*`)|'(?:[^']|'')*'|'[\s\S]*|(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\b"""
+    r"""|(?<![\w.])\.\d+\b""")
+_MYSQL_KEEP_OR_LITERAL = re.compile(
+    r"""(`(?:[^`]|``)*`)|'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*"|['"][\s\S]*"""
+    r"""|(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\b|(?<![\w.])\.\d+\b""")
 
-    literal = {TokenType.STRING, TokenType.NUMBER, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
-               TokenType.BIT_STRING, TokenType.BYTE_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING}
-    try:
-        tokens = Dialect.get_or_raise({"postgresql": "postgres"}.get(system, system)).tokenize(sql)
-    except Exception:
-        return None
-    out, at = [], 0
-    for token in tokens:
-        if token.token_type in literal:
-            out.append(sql[at:token.start])
-            out.append("?")
-            at = token.end + 1
-    out.append(sql[at:])
-    return "".join(out)
+
+def sanitized_sql(sql: str, system: str = "duckdb") -> str:
+    """``sql`` with every string and number literal replaced by ``?`` (pushed filters and row
+    filters put literals into source SQL: a span must not carry them). Quoted identifiers stay;
+    a string left open hides the rest of the text. A regular expression, not a tokenizer: it
+    costs microseconds on the query path."""
+    pattern = _MYSQL_KEEP_OR_LITERAL if system in ("mysql", "mariadb") else _KEEP_OR_LITERAL
+    return pattern.sub(lambda m: m.group(1) or "?", sql)
 
 
 def _timeout(deadline: Deadline, running: str) -> QueryTimeout:
