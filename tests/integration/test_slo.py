@@ -404,3 +404,37 @@ def test_observe_run_in_separate_processes_runs_each_check_once(tmp_path: Path) 
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
     ran = [(r["product"], r["task"]) for out, _ in outs for r in json.loads(out)["ran"]]
     assert len(ran) == len(set(ran)) == 9, ran
+
+
+def _counts_match_python(m: Mesh) -> None:
+    import random
+
+    from meshfabric.observe import slo as slomath
+
+    rng = random.Random(12)
+    end = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    points = [(end - timedelta(seconds=rng.randint(0, 9 * 3600)), float(rng.choice([30, 60, 119.5, 120, 120.5, 500])))
+              for _ in range(600)]
+    points += [(end, 200.0), (end - timedelta(hours=1), 10.0), (end + timedelta(seconds=1), 999.0)]  # borders
+    with m.store.write() as s:
+        s.add_all([MetricPointRow(series="sales.events/freshness.minutes", product="sales.events",
+                                  metric="freshness.minutes", value=v, ts=t) for t, v in points])
+    objective = slomath.Objective("freshness", 0.99, timedelta(hours=8), 120.0)
+    in_store = m.observe._counts("sales.events/freshness.minutes", objective, end)
+    expected = slomath.evaluate(objective, slomath.evaluations(objective, points), end)
+    got = slomath.evaluate_counts(objective, in_store, end)
+    assert (got.good, got.bad, got.compliance, got.budget_remaining) == (
+        expected.good, expected.bad, expected.compliance, expected.budget_remaining)
+    assert got.burn_rates == expected.burn_rates and got.firing == expected.firing
+
+
+def test_counting_in_the_store_matches_the_math(mesh: Mesh) -> None:
+    _counts_match_python(mesh)
+
+
+@pytest.mark.postgres
+def test_counting_in_postgresql_matches_the_math(pg_url: str, tmp_path: Path) -> None:
+    root = workspace(tmp_path / "ws")
+    with pg_database() as url, Mesh.open(root, store=url) as m:
+        m.apply()
+        _counts_match_python(m)

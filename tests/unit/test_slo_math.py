@@ -198,3 +198,19 @@ def test_p95_is_a_member_with_95_percent_at_or_below(values: list[float]) -> Non
     assert p in values
     assert sum(1 for v in values if v <= p) >= 0.95 * len(values)
     assert sum(1 for v in values if v < p) < 0.95 * len(values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(offsets, targets)
+def test_evaluate_agrees_with_the_separate_functions(pairs: list[tuple[int, bool]], target: float) -> None:
+    evals = _evals(pairs)
+    o = objective(target=target, window=timedelta(hours=7))
+    r = slo.evaluate(o, evals, END)
+    assert (r.good, r.bad) == slo.window_counts(evals, END, o.window)
+    assert r.compliance == slo.compliance(evals, END, o.window)
+    assert r.budget_remaining == slo.budget_remaining(evals, END, o.window, target) or (
+        r.budget_remaining == pytest.approx(slo.budget_remaining(evals, END, o.window, target)))
+    for label, span in slo.BURN_SPANS.items():
+        assert r.burn_rates[label] == slo.burn_rate(evals, END, span, target) or (
+            r.burn_rates[label] == pytest.approx(slo.burn_rate(evals, END, span, target)))
+    assert [f.rule.name for f in r.firing] == [f.rule.name for f in slo.burn_firings(evals, END, target)]

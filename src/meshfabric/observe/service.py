@@ -51,6 +51,10 @@ def quality_series(fqn: str) -> str:
     return f"{fqn}/score/*"
 
 
+_SERIES: dict[str, Callable[[str], str]] = {"freshness": freshness_series, "quality": quality_series,
+                                             "availability": availability_series}
+
+
 def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
@@ -225,6 +229,34 @@ class ObserveService:
                              .order_by(MetricPointRow.ts, MetricPointRow.id))
             return [(_utc(t), float(v)) for t, v in rows]
 
+    def _counts(self, series: str, objective: slomath.Objective, end: datetime) -> dict[timedelta, tuple[int, int]]:
+        """(good, bad) points of ``series`` per span of ``objective`` ending at ``end``, counted
+        in the store (one aggregate statement: no point leaves it)."""
+        from sqlalchemy import and_, case, func, not_
+
+        from meshfabric.store.models import MetricPointRow as P
+
+        spans = slomath.spans(objective)
+        good = {"freshness": P.value <= objective.threshold, "quality": P.value >= objective.threshold,
+                "availability": P.value >= 1.0}[objective.name]
+        columns = []
+        for span in spans:
+            inside = P.ts > end - span
+            columns += [func.sum(case((and_(inside, good), 1), else_=0)),
+                        func.sum(case((and_(inside, not_(good)), 1), else_=0))]
+        stmt = select(*columns).where(P.series == series, P.ts > end - spans[-1], P.ts <= end)
+        with self.store.read() as s:
+            row = s.execute(stmt).one()
+        return {span: (int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i, span in enumerate(spans)}
+
+    def _newest(self, series: str, since: datetime, until: datetime) -> tuple[datetime, float] | None:
+        from meshfabric.store.models import MetricPointRow as P
+
+        with self.store.read() as s:
+            row = s.execute(select(P.ts, P.value).where(P.series == series, P.ts > since, P.ts <= until)
+                            .order_by(P.ts.desc(), P.id.desc()).limit(1)).first()
+        return (_utc(row[0]), float(row[1])) if row is not None else None
+
     def evaluate(self, fqn: str, *, at: datetime | None = None,
                  doc: dict[str, Any] | None = None) -> ProductSLOs:
         """Every objective of ``fqn`` judged at ``at`` (default now), unredacted."""
@@ -240,19 +272,20 @@ class ObserveService:
                 recent = [ms for t, ms in samples if t > end - every]
                 current = slomath.p95(recent) if recent else None
             else:
-                series = {"freshness": freshness_series, "quality": quality_series,
-                          "availability": availability_series}[o.name](fqn)
-                points = self._points(series, since, end)
-                evals = slomath.evaluations(o, points)
-                current = points[-1][1] if points else None
-                if o.name == "freshness" and points:
+                series = _SERIES[o.name](fqn)
+                counts = self._counts(series, o, end)
+                newest = self._newest(series, end - max(counts), end)
+                current = newest[1] if newest else None
+                if o.name == "freshness" and newest:
                     # the data's age now: what the last probe measured plus the time since (a probe
                     # that no longer answers must not leave the product looking as fresh as it was)
-                    current = points[-1][1] + max(0.0, (end - points[-1][0]).total_seconds() / 60.0)
-                if o.name == "freshness" and not points:
+                    current = newest[1] + max(0.0, (end - newest[0]).total_seconds() / 60.0)
+                if o.name == "freshness" and not newest:
                     note = "no freshness measured: the product has no date or timestamp column, or no probe ran"
-                elif o.name == "quality" and not points:
+                elif o.name == "quality" and not newest:
                     note = "no quality run recorded a score"
+                results.append(slomath.evaluate_counts(o, counts, end, current=current, note=note))
+                continue
             results.append(slomath.evaluate(o, evals, end, current=current, note=note))
         return ProductSLOs(fqn, fqn.split(".", 1)[0], every, end, results)
 
@@ -400,11 +433,9 @@ def domain_health(service: ObserveService, domain: str, products: builtins.list[
             if o.name == "latency":
                 samples = [(t, ms) for t, ms, _ in _query_samples(service.store, {fqn}, start, end) if ms is not None]
                 evals = slomath.latency_evaluations(samples, judged.every, o.threshold)
+                good, bad = slomath.window_counts(evals, end, end - start)
             else:
-                series = {"freshness": freshness_series, "quality": quality_series,
-                          "availability": availability_series}[o.name](fqn)
-                evals = slomath.evaluations(period, service._points(series, start, end))
-            good, bad = slomath.window_counts(evals, end, end - start)
+                good, bad = service._counts(_SERIES[o.name](fqn), period, end)[period.window]
             acc = pooled.setdefault(o.name, [0, 0])
             acc[0] += good
             acc[1] += bad

@@ -242,16 +242,41 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+def spans(objective: Objective) -> list[timedelta]:
+    """Every span :func:`evaluate_counts` needs counts for: the window and the burn spans."""
+    return sorted({objective.window, *BURN_SPANS.values()})
+
+
 def evaluate(objective: Objective, evals: Sequence[Evaluation], end: datetime, *,
              current: float | None = None, note: str = "") -> SLOResult:
     """Compliance, budget, burn rates and firing rules of ``objective`` at ``end``."""
-    good, bad = window_counts(evals, end, objective.window)
+    counts = {span: window_counts(evals, end, span) for span in spans(objective)}
+    return evaluate_counts(objective, counts, end, current=current, note=note)
+
+
+def _rate(counts: tuple[int, int], target: float) -> float | None:
+    good, bad = counts
+    return None if good + bad == 0 else (bad / (good + bad)) / (1.0 - target)
+
+
+def evaluate_counts(objective: Objective, counts: dict[timedelta, tuple[int, int]], end: datetime, *,
+                    current: float | None = None, note: str = "") -> SLOResult:
+    """:func:`evaluate` from (good, bad) counts per span (``end - span < ts <= end``) — what a
+    store can count without handing over every evaluation."""
+    target = objective.target
+    good, bad = counts[objective.window]
+    total = good + bad
+    firing = []
+    for rule in BURN_RULES:
+        long_rate, short_rate = _rate(counts[rule.long], target), _rate(counts[rule.short], target)
+        if long_rate is not None and short_rate is not None and long_rate > rule.factor and short_rate > rule.factor:
+            firing.append(BurnFiring(rule, long_rate, short_rate))
     return SLOResult(
         objective, _utc(end), good, bad,
-        None if good + bad == 0 else good / (good + bad),
-        budget_remaining(evals, end, objective.window, objective.target),
-        {label: burn_rate(evals, end, span, objective.target) for label, span in BURN_SPANS.items()},
-        burn_firings(evals, end, objective.target), current, note,
+        None if total == 0 else good / total,
+        None if total == 0 else 1.0 - bad / ((1.0 - target) * total),
+        {label: _rate(counts[span], target) for label, span in BURN_SPANS.items()},
+        firing, current, note,
     )
 
 
