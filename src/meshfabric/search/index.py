@@ -280,40 +280,52 @@ def sync_search(store: Store) -> int:
         head = session.scalar(select(func.max(EventRow.seq))) or 0
         if offset is not None and offset.last_seq >= head:
             return 0
+    rebuilt = False
     with store.write() as session:
         offset = session.get(SubscriberOffsetRow, SUBSCRIBER)
         head = session.scalar(select(func.max(EventRow.seq))) or 0
         if offset is None:
             _rebuild(session)
             _set_offset(session, head)
-            return int(session.scalar(select(func.count()).select_from(EventRow).where(_relevant())) or 0)
-        if offset.last_seq >= head:
+            folded = int(session.scalar(select(func.count()).select_from(EventRow).where(_relevant())) or 0)
+            rebuilt = True
+        elif offset.last_seq >= head:
             return 0
-        products: set[str] = set()
-        domains: set[str] = set()
-        folded = 0
-        stmt = (select(EventRow.event_type, EventRow.data)
-                .where(EventRow.seq > offset.last_seq, EventRow.seq <= head, _relevant()))
-        for event_type, data in session.execute(stmt):
-            folded += 1
-            data = data or {}
-            if event_type.startswith("product.") and data.get("product"):
-                products.add(str(data["product"]))
-            elif event_type.startswith("domain.") and data.get("domain"):
-                domains.add(str(data["domain"]))
-        try:
-            for fqn in sorted(products):
-                row = _product_row(session, fqn)
-                put_document(session, "product", fqn, product_document(row) if row is not None else None)
-            for name in sorted(domains):
-                drow = session.get(DomainRow, name)
-                put_document(session, "domain", name, domain_document(drow) if drow is not None else None)
-        except OutOfOrdinals:
-            # renumbering is a rebuild: every document from its current row, which also covers
-            # the changes not folded in yet
-            _rebuild(session)
-        _set_offset(session, head)
-        return folded
+        else:
+            folded, rebuilt = _fold(session, offset.last_seq, head)
+            _set_offset(session, head)
+    if rebuilt:
+        _vacuum(store)
+    return folded
+
+
+def _fold(session: Session, after: int, head: int) -> tuple[int, bool]:
+    """Re-index what the events in (after, head] name; (events folded, whether it took a rebuild)."""
+    products: set[str] = set()
+    domains: set[str] = set()
+    folded = 0
+    stmt = (select(EventRow.event_type, EventRow.data)
+            .where(EventRow.seq > after, EventRow.seq <= head, _relevant()))
+    for event_type, data in session.execute(stmt):
+        folded += 1
+        data = data or {}
+        if event_type.startswith("product.") and data.get("product"):
+            products.add(str(data["product"]))
+        elif event_type.startswith("domain.") and data.get("domain"):
+            domains.add(str(data["domain"]))
+    try:
+        for fqn in sorted(products):
+            row = _product_row(session, fqn)
+            put_document(session, "product", fqn, product_document(row) if row is not None else None)
+        for name in sorted(domains):
+            drow = session.get(DomainRow, name)
+            put_document(session, "domain", name, domain_document(drow) if drow is not None else None)
+    except OutOfOrdinals:
+        # renumbering is a rebuild: every document from its current row, which also covers
+        # the changes not folded in yet
+        _rebuild(session)
+        return folded, True
+    return folded, False
 
 
 #: documents written per batch by a rebuild
@@ -475,7 +487,22 @@ def rebuild_search(store: Store) -> int:
         head = session.scalar(select(func.max(EventRow.seq))) or 0
         count = _rebuild(session)
         _set_offset(session, head)
-        return count
+    _vacuum(store)
+    return count
+
+
+def _vacuum(store: Store) -> None:
+    """After a rebuild on PostgreSQL: VACUUM the postings, so their reads are index-only scans
+    (the visibility map of freshly written pages is empty until then). Outside the rebuild's
+    transaction, as VACUUM must be; a failure only leaves it to autovacuum."""
+    if store.engine.dialect.name != "postgresql":
+        return
+    try:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE) search_postings"))
+            conn.execute(text("VACUUM (ANALYZE) search_documents"))
+    except Exception:
+        return
 
 
 def query_words(text_: str) -> list[str]:

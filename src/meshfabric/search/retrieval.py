@@ -563,7 +563,9 @@ class Retrieval:
                 conds.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term IN :c{g} AND q.tier {tiers} "
                              f"AND q.ordinal = p.ordinal)")
         join = ""
-        inner = f"SELECT DISTINCT p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} LIMIT :n"
+        # a document holds a term once: only several terms driving can repeat a document
+        distinct = "DISTINCT " if len(constraints[0][1]) > 1 else ""
+        inner = f"SELECT {distinct}p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} LIMIT :n"
         stmt = text(f"SELECT count(*) FROM ({inner}) m") if not self.python_filters else text(inner)
         stmt = stmt.bindparams(*(_expanding(b) for b in binds))
         limit = SCAN_CAP if self.python_filters else TOTAL_CAP
