@@ -122,6 +122,23 @@ def _from_row(row: EventRow) -> DomainEvent:
 
 
 # -- connecting -----------------------------------------------------------------------------------
+_IMPORT_LOCK = threading.Lock()
+
+
+def _nats() -> Any:
+    """nats-py, imported on first use and under a lock: two threads importing it for the first time
+    at once (a relay and a subscriber starting together) can otherwise see a half-initialised
+    package (``module 'nats' has no attribute 'errors'``)."""
+    with _IMPORT_LOCK:
+        import nats
+        import nats.errors
+        import nats.js
+        import nats.js.api
+        import nats.js.errors
+
+        return nats
+
+
 def _hint(url: str) -> str:
     return (f"start a NATS server with JetStream at {url} (`nats-server -js`), correct `events.url` in "
             "mesh.yaml, or set `events: {backend: store}` to keep events in the store only; "
@@ -130,7 +147,7 @@ def _hint(url: str) -> str:
 
 async def connect(spec: EventsSpec, *, timeout: float = 2.0) -> Any:
     """A connection to ``spec.url`` without automatic reconnects (callers retry themselves)."""
-    import nats
+    nats = _nats()
 
     async def quiet(*_: Any) -> None:
         return None
@@ -154,6 +171,7 @@ def _describe(exc: BaseException) -> str:
 
 async def ensure_stream(js: Any, spec: EventsSpec) -> None:
     """The stream ``spec.stream`` with ``<prefix>.>`` among its subjects; created when missing."""
+    _nats()
     from nats.js.errors import APIError, NotFoundError
 
     wanted = f"{spec.subject_prefix}.>"
@@ -248,7 +266,7 @@ class Relay:
     """
 
     def __init__(self, store: Store, spec: EventsSpec, *, batch: int = 500, window: int = 256,
-                 lease_ttl: float = 15.0, ack_timeout: float = 10.0, hole_wait: float = 10.0,
+                 lease_ttl: float = 15.0, ack_timeout: float = 10.0, hole_wait: float = 2.0,
                  on_published: Callable[[list[DomainEvent], list[Any]], None] | None = None) -> None:
         self.store = store
         self.spec = spec
@@ -554,6 +572,7 @@ class JetStreamBus:
         """Create (or resume) the durable consumer of subscriber ``name``. A new one starts at the
         end of the stream, at its beginning, at stream sequence ``start_seq`` or at ``start_time``;
         an existing one resumes where it was acked (or is rewound to its ack floor, see class)."""
+        _nats()
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
         from nats.js.errors import NotFoundError
 
@@ -588,12 +607,17 @@ class JetStreamBus:
 
     async def fetch(self, name: str, pattern: str, *, batch: int = 50, timeout: float = 0.05) -> list[Any]:
         """Up to ``batch`` messages of subscriber ``name`` (waiting at most ``timeout``)."""
+        _nats()
         from nats.errors import TimeoutError as NatsTimeout
 
         if name not in self._pulls:
             await self.bind(name, pattern)
+        pull = self._pulls[name]
+        info = await pull.consumer_info()
+        if not info.num_pending and not info.num_ack_pending:
+            return []  # one API round trip instead of a fetch that waits out its timeout
         try:
-            return list(await self._pulls[name].fetch(batch, timeout=timeout))
+            return list(await pull.fetch(batch, timeout=timeout))
         except (TimeoutError, NatsTimeout):
             return []
 
@@ -621,6 +645,7 @@ class JetStreamBus:
     # -- following (events tail) --------------------------------------------------------------
     async def follow(self, start_time: datetime, pattern: str = "*") -> Any:
         """An ordered, ephemeral push consumer from ``start_time``."""
+        _nats()
         from nats.js.api import ConsumerConfig, DeliverPolicy
 
         js = await self.js()
@@ -631,6 +656,7 @@ class JetStreamBus:
 
     @staticmethod
     async def next_event(sub: Any, timeout: float) -> DomainEvent | None:
+        _nats()
         from nats.errors import TimeoutError as NatsTimeout
 
         try:
