@@ -275,10 +275,11 @@ def sync_search(store: Store) -> int:
     about one product cost one re-index and a product deleted since is removed. A store whose index
     has never been built (no offset yet) is indexed from its rows in one go.
     """
-    with store.read() as session:
-        offset = session.get(SubscriberOffsetRow, SUBSCRIBER)
-        head = session.scalar(select(func.max(EventRow.seq))) or 0
-        if offset is not None and offset.last_seq >= head:
+    with store.read() as session:  # one round trip when nothing is new
+        last, head = session.execute(select(
+            select(SubscriberOffsetRow.last_seq).where(SubscriberOffsetRow.subscriber == SUBSCRIBER).scalar_subquery(),
+            select(func.max(EventRow.seq)).scalar_subquery())).one()
+        if last is not None and last >= (head or 0):
             return 0
     rebuilt = False
     with store.write() as session:

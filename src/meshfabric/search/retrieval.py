@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: a query word is widened with at most this many indexed words it is a prefix of
 PREFIX_CAP = 128
 #: ``total`` is exact up to here
-TOTAL_CAP = 1000
+TOTAL_CAP = 500
 #: a query whose rarest word (or, for ``any``, whose words) has at most this many postings is
 #: answered by scoring all of the documents holding it
 FEW_POSTINGS = 5000
@@ -54,7 +54,7 @@ SCAN_CAP = 2000
 #: posting counts are read up to here (a size estimate that chooses which word drives a read)
 SIZE_CAP = 2000
 #: a filter value's documents are counted up to here (a value this common never drives a read)
-FACET_CAP = 20000
+FACET_CAP = 5000
 #: exact-name lookups enumerate at most this many spellings of the query (corrections multiply)
 NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
