@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import sys
 import threading
 import time
 import weakref
@@ -115,16 +114,16 @@ class QueryService:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
         principal's own limit.
 
-        Traced as a ``query`` (or ``explain``) span when the process uses OpenTelemetry: its
+        Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
-        trace = sys.modules.get("opentelemetry.trace")
-        if trace is None:
+        from meshfabric.query.engine import sanitized_sql, tracer
+
+        spans = tracer()
+        if spans is None:
             return self._run(sql, user, limit, explain, timeout, None)
-        from meshfabric.query.engine import sanitized_sql
 
         attributes = {"db.system": "duckdb", "db.operation.name": "SELECT", "db.query.text": sanitized_sql(sql)[:4096]}
-        with trace.get_tracer("meshfabric").start_as_current_span("explain" if explain else "query",
-                                                                  attributes=attributes) as span:
+        with spans.start_as_current_span("explain" if explain else "query", attributes=attributes) as span:
             return self._run(sql, user, limit, explain, timeout, span)
 
     def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,

@@ -358,6 +358,7 @@ class MetricsService:
         self._text: bytes | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def registry(self) -> Any:
@@ -391,11 +392,12 @@ class MetricsService:
         return text
 
     def _start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="mf-metrics", daemon=True)
-        self._thread.start()
+        with self._starting:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="mf-metrics", daemon=True)
+            self._thread.start()
 
     def _loop(self) -> None:
         import logging
@@ -407,7 +409,11 @@ class MetricsService:
                 logging.getLogger(__name__).warning("rendering /metrics failed", exc_info=True)
 
     def close(self) -> None:
+        """Stop the background rendering (a scrape after this renders and starts it again)."""
         self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self._thread = None
 
 
 def _as_collector(collector: StoreCollector) -> Collector:

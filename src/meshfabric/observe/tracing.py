@@ -4,9 +4,10 @@
 The instrumented code uses the OpenTelemetry *API* only (``trace.get_tracer``), the way a
 library should; this module configures the *SDK* from ``observability.tracing`` in mesh.yaml:
 
-* ``exporter: none`` (the default) configures nothing and imports nothing: until something
-  imports ``opentelemetry.trace``, every instrumented spot costs one dictionary lookup
-  (:func:`active_tracer` looks the module up in ``sys.modules``);
+* ``exporter: none`` (the default) configures nothing and imports nothing: every instrumented
+  spot costs one dictionary lookup (:func:`active_tracer` looks ``opentelemetry.trace`` up in
+  ``sys.modules``) and, when something loaded it anyway (FastAPI does), a check that no SDK
+  provider is set;
 * ``console`` prints each finished span as JSON (to stdout, or any stream given);
 * ``otlp`` sends them over OTLP/HTTP to ``endpoint`` (``http://127.0.0.1:4318/v1/traces``).
 
@@ -43,12 +44,16 @@ _installed: dict[tuple[str, str], Any] = {}
 
 
 def active_tracer(scope: str = SCOPE) -> Tracer | None:
-    """The tracer to create spans with, or None when nothing in the process uses OpenTelemetry
-    (then instrumentation does nothing at all)."""
+    """The tracer to create spans with, or None when the process exports no spans: OpenTelemetry
+    not loaded, or loaded (FastAPI imports it) without an SDK provider — then instrumentation
+    does nothing at all."""
     trace = sys.modules.get("opentelemetry.trace")
     if trace is None:
         return None
-    return trace.get_tracer(scope)  # type: ignore[no-any-return]
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return provider.get_tracer(scope)  # type: ignore[no-any-return]
 
 
 def configure(spec: TracingSpec | None, *, stream: TextIO | None = None) -> bool:

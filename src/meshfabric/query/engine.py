@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meshfabric.connectors.base import Cancelled, Deadline
 from meshfabric.errors import QueryError, QueryTimeout, SourceError
@@ -93,12 +93,12 @@ def execute(
         try:
             scanned = time.perf_counter()
             conn = session.open()
-            trace = sys.modules.get("opentelemetry.trace")
-            if trace is None:
+            spans = tracer()
+            if spans is None:
                 harden(conn)
                 table = _run(conn, plan, deadline)
             else:
-                with trace.get_tracer("meshfabric").start_as_current_span(
+                with spans.start_as_current_span(
                         "engine", attributes={"db.system": "duckdb", "db.system.name": "duckdb",
                                               "meshfabric.scans": len(plan.scans)}) as span:
                     harden(conn)
@@ -146,8 +146,8 @@ def run_scans(
         return {}
     connectors = {scan.name: catalog.connector(scan.source) for scan in scans}
     pool = ThreadPoolExecutor(max_workers=min(len(scans), MAX_PARALLEL_SCANS), thread_name_prefix="mf-scan")
-    trace = sys.modules.get("opentelemetry.trace")
-    if trace is None:
+    spans = tracer()
+    if spans is None:
         futures: dict[Future[ScanResult], Scan] = {
             pool.submit(_read, connectors[scan.name], scan, deadline): scan for scan in scans
         }
@@ -155,7 +155,8 @@ def run_scans(
         from opentelemetry import context
 
         parent = context.get_current()
-        futures = {pool.submit(_traced_read, connectors[scan.name], scan, deadline, parent): scan for scan in scans}
+        futures = {pool.submit(_traced_read, spans, connectors[scan.name], scan, deadline, parent): scan
+                   for scan in scans}
     results: dict[str, ScanResult] = {}
     finished = False
     try:
@@ -363,18 +364,36 @@ def _read(connector: Connector, scan: Scan, deadline: Deadline | None = None) ->
 DB_SYSTEMS = {"postgres": "postgresql", "mysql": "mysql", "sqlite": "sqlite", "duckdb": "duckdb", "files": "duckdb"}
 
 
-def _traced_read(connector: Connector, scan: Scan, deadline: Deadline | None, parent: object) -> ScanResult:
+def tracer() -> Any:
+    """The OpenTelemetry tracer meshfabric's spans are made with, or None when the process
+    exports none: OpenTelemetry not loaded (one dictionary lookup), or loaded (FastAPI imports
+    it) with no SDK provider set. Only the API is used here; ``observe.tracing`` configures."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return None
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    cached = _TRACERS.get(id(provider))
+    if cached is None or cached[0] is not provider:
+        cached = _TRACERS[id(provider)] = (provider, provider.get_tracer("meshfabric"))
+    return cached[1]
+
+
+_TRACERS: dict[int, tuple[Any, Any]] = {}
+
+
+def _traced_read(spans: Any, connector: Connector, scan: Scan, deadline: Deadline | None,
+                 parent: object) -> ScanResult:
     """:func:`_read` inside a ``scan`` span (OpenTelemetry's database client conventions): the
     source SQL with every literal replaced by ``?`` — never a value — and the rows it returned."""
-    from opentelemetry import trace
     from opentelemetry.trace import SpanKind
 
     system = DB_SYSTEMS.get(connector.kind, connector.kind or "other_sql")
     attributes = {"db.system": system, "db.system.name": system, "db.namespace": scan.source,
                   "db.collection.name": scan.product, "meshfabric.product": scan.product,
                   "meshfabric.source": scan.source, "meshfabric.columns": len(scan.columns)}
-    with trace.get_tracer("meshfabric").start_as_current_span(
-            "scan", context=parent, kind=SpanKind.CLIENT, attributes=attributes) as span:  # type: ignore[arg-type]
+    with spans.start_as_current_span("scan", context=parent, kind=SpanKind.CLIENT, attributes=attributes) as span:
         result = _read(connector, scan, deadline)
         if result.source_sql:
             span.set_attribute("db.query.text", sanitized_sql(result.source_sql, system))

@@ -34,7 +34,6 @@ again over the scanned rows, so every filter is re-applied where the user wrote 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -171,13 +170,15 @@ def plan(expression: exp.Query, catalog: ProductCatalog, *, limit: int | None = 
     query. The catalog is read for bindings, connectors' ``can_push`` and the real columns of each
     port (collations decide what can be pushed); nothing else is touched.
 
-    Traced as a ``plan`` span (the OpenTelemetry API, only when the process uses it): the scans
+    Traced as a ``plan`` span (the OpenTelemetry API, only when the process exports spans): the scans
     planned and the filters pushed to their sources.
     """
-    trace = sys.modules.get("opentelemetry.trace")
-    if trace is None:
+    from meshfabric.query.engine import tracer
+
+    spans = tracer()
+    if spans is None:
         return _plan(expression, catalog, limit)
-    with trace.get_tracer("meshfabric").start_as_current_span("plan") as span:
+    with spans.start_as_current_span("plan") as span:
         planned = _plan(expression, catalog, limit)
         span.set_attribute("meshfabric.scans", len(planned.scans))
         span.set_attribute("meshfabric.products", sorted({s.product for s in planned.scans}))
