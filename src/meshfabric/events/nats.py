@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -235,7 +235,6 @@ class RelayReport:
     offset: int = 0
     #: another relay holds the lease: this one published nothing
     standby: bool = False
-    lags: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"published": self.published, "duplicates": self.duplicates, "batches": self.batches,
@@ -369,40 +368,81 @@ class Relay:
             raise
         return nc, js
 
-    async def publish_pending(self, js: Any, stop: threading.Event | None = None) -> RelayReport:
-        """Publish everything after the offset, batch by batch; returns what was done."""
+    async def publish_pending(self, js: Any, stop: threading.Event | None = None,
+                              idle: float | None = None) -> RelayReport:
+        """Publish everything after the offset, batch by batch; returns what was done. With
+        ``idle`` it does not return when caught up but polls the store every ``idle`` seconds
+        until ``stop`` is set (or another relay holds the lease, or an error).
+
+        The offset commit of a batch runs in a worker thread while the next batches are read and
+        published (one commit in flight, each moving the offset to everything acked so far): a
+        store write waiting for SQLite's lock behind busy writers then delays no publish. The
+        offset only ever names events JetStream acked; when the loop ends (also on an error) what
+        was acked is committed before returning.
+        """
         report = RelayReport()
-        while stop is None or not stop.is_set():
-            if not self._acquire():
-                report.standby = True
-                break
-            offset = self.offset()
-            report.offset = offset
-            events = self._pending(offset)
-            if not events:
-                break
-            acks = await self._publish(js, events)
-            if self.on_published is not None:
-                self.on_published(events, acks)
-            if self._commit(offset, events[-1].seq or offset):
-                report.offset = events[-1].seq or offset
-            report.batches += 1
-            report.published += len(events)
-            report.duplicates += sum(1 for a in acks if getattr(a, "duplicate", False))
-            now = datetime.now(UTC)
-            report.lags.extend((now - e.timestamp).total_seconds() for e in events)
+        known = self.offset()  # the offset as stored
+        acked = known  # the last seq JetStream acked
+        commit: asyncio.Future[bool] | None = None
+        target = known
+        try:
+            while stop is None or not stop.is_set():
+                if commit is not None and commit.done():
+                    if commit.result():
+                        known = target
+                    else:  # another relay moved the offset (a takeover): start over from the store
+                        known = acked = self.offset()
+                    commit = None
+                if commit is None and acked > known:
+                    target = acked
+                    commit = asyncio.ensure_future(asyncio.to_thread(self._commit, known, target))
+                if not await asyncio.to_thread(self._acquire):
+                    report.standby = True
+                    break
+                events = self._pending(acked)
+                if not events:
+                    if idle is None or stop is None:
+                        break
+                    await _sleep(stop, idle)
+                    continue
+                acks = await self._publish(js, events)
+                if self.on_published is not None:
+                    self.on_published(events, acks)
+                acked = events[-1].seq or acked
+                report.batches += 1
+                report.published += len(events)
+                report.duplicates += sum(1 for a in acks if getattr(a, "duplicate", False))
+        finally:
+            if commit is not None:
+                try:
+                    if await commit:
+                        known = target
+                    else:
+                        known = acked = self.offset()
+                except Exception:  # the store failed: the offset stays where it is; re-sent later
+                    log.warning("committing the relay offset failed", exc_info=True)
+                    acked = known
+            if acked > known and self._commit(known, acked):
+                known = acked
+            report.offset = known
         return report
 
     async def _publish(self, js: Any, events: list[DomainEvent]) -> list[Any]:
+        """Publish ``events`` in order and return their acks; everything within ``ack_timeout``."""
         prefix = self.spec.subject_prefix
-        futures = []
-        for event in events:
-            headers = {"Nats-Msg-Id": event.id, SEQ_HEADER: str(event.seq)}
-            # one connection and sequential writes keep the stream in log order; the semaphore of
-            # publish_async bounds the un-acked window
-            futures.append(await js.publish_async(subject_for(prefix, event.domain, event.event_type),
-                                                  encode(event), wait_stall=self.ack_timeout, headers=headers))
-        return list(await asyncio.wait_for(asyncio.gather(*futures), timeout=self.ack_timeout))
+
+        async def send_all() -> list[Any]:
+            futures = []
+            for event in events:
+                headers = {"Nats-Msg-Id": event.id, SEQ_HEADER: str(event.seq)}
+                # one connection and sequential writes keep the stream in log order; publish_async's
+                # semaphore bounds the un-acked window (no wait_stall: waiting for it without a
+                # timer lets the writes of a window leave in one socket write)
+                futures.append(await js.publish_async(subject_for(prefix, event.domain, event.event_type),
+                                                      encode(event), headers=headers))
+            return list(await asyncio.gather(*futures))
+
+        return await asyncio.wait_for(send_all(), timeout=self.ack_timeout)
 
     # -- running ------------------------------------------------------------------------------
     def run_once(self) -> RelayReport:
@@ -434,10 +474,10 @@ class Relay:
                     if nc is None or nc.is_closed:
                         nc, js = await self.open()
                         log.info("relaying events to %s (stream %s)", self.spec.url, self.spec.stream)
-                    report = await self.publish_pending(js, stop)
+                    report = await self.publish_pending(js, stop, idle=every)
                     backoff = 0.25
-                    if report.published == 0:
-                        await _sleep(stop, every if not report.standby else min(self.lease_ttl / 3, 5.0))
+                    if report.standby:
+                        await _sleep(stop, min(self.lease_ttl / 3, 5.0))
                 except Exception as exc:  # NATS down, ack timeout, store busy: retry, nothing is lost
                     log.warning("event relay to %s failed (%s); retrying in %.2fs", self.spec.url,
                                 _describe(exc), backoff)
@@ -510,9 +550,9 @@ class _LoopThread:
 class JetStreamBus:
     """The consumer side: one connection on a private loop, a durable pull consumer per subscriber.
 
-    At-least-once and in order per subscriber: a message is acked (synchronously) only after its
-    handler returned or it was dead-lettered, and the pull consumer delivers in stream order, which
-    is log order. When a subscriber is bound and its consumer still has deliveries that were never
+    At-least-once and in order per subscriber: a message is acked (synchronously, cumulatively) only
+    after its handler returned or it was dead-lettered, and the pull consumer delivers in stream
+    order, which is log order. When a subscriber is bound and its consumer still has deliveries that were never
     acked (the process stopped between handler and ack), the consumer is recreated at its ack floor
     so those events come first again instead of after newer ones once JetStream's ack wait runs out.
     """
@@ -585,7 +625,7 @@ class JetStreamBus:
             info = None
 
         def config(policy: Any, **extra: Any) -> Any:
-            return ConsumerConfig(durable_name=durable, filter_subject=wanted, ack_policy=AckPolicy.EXPLICIT,
+            return ConsumerConfig(durable_name=durable, filter_subject=wanted, ack_policy=AckPolicy.ALL,
                                   ack_wait=self.ACK_WAIT, max_ack_pending=self.MAX_ACK_PENDING,
                                   deliver_policy=policy, description=f"meshfabric subscriber {name}"[:200],
                                   **extra)
@@ -598,7 +638,8 @@ class JetStreamBus:
             else:
                 cfg = config(DeliverPolicy.ALL if from_beginning else DeliverPolicy.NEW)
             await js.add_consumer(stream, cfg)
-        elif info.num_ack_pending or info.config.filter_subject != wanted:
+        elif (info.num_ack_pending or info.config.filter_subject != wanted
+              or info.config.ack_policy != AckPolicy.ALL):
             start = (info.ack_floor.stream_seq if info.ack_floor else 0) + 1
             log.info("rewinding consumer %s to stream seq %d (un-acked deliveries or a new pattern)", durable, start)
             await js.delete_consumer(stream, durable)
@@ -622,17 +663,24 @@ class JetStreamBus:
             return []
 
     async def consume(self, name: str, pattern: str, handle: Callable[[DomainEvent], Awaitable[None]], *,
-                      batch: int = 50, timeout: float = 0.05) -> int:
-        """Fetch and hand each message to ``handle`` in order, acking after it; until none is left."""
+                      batch: int = 100, timeout: float = 0.05) -> int:
+        """Fetch and hand each message to ``handle`` in order until none is left. The consumer acks
+        cumulatively (``AckPolicy.ALL``): one synchronous ack after each batch, or after the last
+        handled message when a handler raises through (a stopping process), covers all before it."""
         count = 0
         while True:
             msgs = await self.fetch(name, pattern, batch=batch, timeout=timeout)
             if not msgs:
                 return count
-            for msg in msgs:
-                await handle(decode(msg.data))
-                await msg.ack_sync(timeout=5)
-                count += 1
+            handled = None
+            try:
+                for msg in msgs:
+                    await handle(decode(msg.data))
+                    handled = msg
+                    count += 1
+            finally:
+                if handled is not None:
+                    await handled.ack_sync(timeout=5)
 
     async def forget(self, name: str) -> None:
         pull = self._pulls.pop(name, None)
