@@ -472,6 +472,52 @@ def test_a_new_subscriber_starts_at_the_end_and_the_store_backend_is_untouched(w
         assert seen == [0, 1] and "nats" not in repr(plain.events.deliver())
 
 
+def test_a_subscriber_rides_out_a_nats_outage_without_failing_writes(ws: Path, bus: Bus) -> None:
+    from meshfabric.events.nats import Relay
+
+    proxy = _Proxy()
+    proxy.up()
+    write(ws / "mesh.yaml", bus.mesh_yaml(url=proxy.url))
+    try:
+        with _open(ws) as mesh:
+            got: list[int] = []
+            mesh.events.subscribe("*", lambda e: got.append(e.data["i"]), name="rider", from_beginning=True)
+            _record(mesh, 3)
+            Relay(mesh.store, bus.spec()).run_once()  # the relay reaches NATS directly
+            mesh.events.deliver()
+            assert got == [0, 1, 2]
+            proxy.down()
+            _record(mesh, 3, start=3)
+            Relay(mesh.store, bus.spec()).run_once()
+            assert mesh.events.deliver().delivered == 0  # logged, not raised: writes call it too
+            proxy.up()
+            mesh.events.deliver()
+            assert got == [0, 1, 2, 3, 4, 5]
+    finally:
+        proxy.down()
+
+
+def test_a_hole_in_the_postgresql_log_is_waited_for_then_passed(ws: Path, bus: Bus, pg_url: str) -> None:
+    from meshfabric.events import append
+    from meshfabric.events.nats import Relay
+
+    with pg_database("mf_nats_hole") as store:
+        write(ws / "mesh.yaml", bus.mesh_yaml(store=store))
+        with _open(ws) as mesh:
+            _record(mesh, 2)
+            with pytest.raises(RuntimeError), mesh.store.write() as session:
+                append(session, DomainEvent("product.updated", "sales", {"i": -1}))
+                raise RuntimeError("rolled back: seq 3 is never committed")
+            _record(mesh, 2, start=2)
+            assert [e.seq for e in mesh.events.list(limit=None)] == [1, 2, 4, 5]
+            first = Relay(mesh.store, bus.spec(), hole_wait=1.0).run_once()
+            assert first.published == 2 and first.offset == 2  # seq 3 might still commit: wait
+            time.sleep(1.1)
+            second = Relay(mesh.store, bus.spec(), hole_wait=1.0).run_once()
+            assert second.published == 2 and second.offset == 5
+            _assert_complete(bus, mesh)
+
+
 def test_only_workspace_admins_relay_or_consume(ws: Path, bus: Bus) -> None:
     from meshfabric.errors import AccessDenied
 

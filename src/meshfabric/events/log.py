@@ -382,7 +382,8 @@ class EventLog:
 
     def deliver(self) -> DeliveryReport:
         """Deliver every pending event to every registered subscriber (blocking). With the NATS
-        backend: every message JetStream holds for them, handlers running on the bus's loop."""
+        backend: every message JetStream holds for them, handlers running on the bus's loop; an
+        unreachable NATS is logged and delivers nothing (the next pass catches up)."""
         spec = self.nats
         if spec is None:
             return _run(self.adeliver())
@@ -390,6 +391,13 @@ class EventLog:
         with self._deliver_lock:  # one delivery at a time keeps each subscriber in order
             try:
                 return bus.call(self._adeliver_nats(bus))
+            except Exception as exc:
+                # NATS unreachable or the connection broke: nothing is lost (the events wait in
+                # JetStream, or in the store for the relay); this runs after every write of the
+                # Mesh, which must not fail for it
+                log.warning("event delivery from NATS at %s failed (%s); will retry", spec.url, exc)
+                bus.call(bus.reset(), timeout=10)
+                return DeliveryReport()
             except BaseException:
                 bus.call(bus.reset(), timeout=10)
                 raise

@@ -257,8 +257,9 @@ class Relay:
     relay stalled longer than the duplicate window would then add old events again.
 
     PostgreSQL allocates seqs before commit, so a seq can become visible after a higher one: a
-    hole in the log is waited for up to ``hole_wait`` seconds (then taken for a rolled-back
-    transaction) instead of being skipped. SQLite serialises writers, so it has no such holes.
+    hole in the log is waited for until the event after it is ``hole_wait`` seconds old (then
+    taken for a rolled-back transaction) instead of being skipped. The store serialises writers
+    (an advisory lock), so such holes are rollbacks in practice; SQLite has none.
 
     ``on_published(events, acks)`` is called after a batch is acked and before the offset moves
     (the benchmark measures lag there; tests raise in it to simulate a crash at the worst moment).
@@ -332,7 +333,10 @@ class Relay:
             seq = event.seq or 0
             if seq != expected:
                 first_seen = self._holes.setdefault(expected, now)
-                if now - first_seen < self.hole_wait:
+                # the event after the hole was created after the missing seq was taken: once it is
+                # older than hole_wait (or the hole has been seen that long) the writer rolled back
+                fresh = (datetime.now(UTC) - event.timestamp).total_seconds() < self.hole_wait
+                if now - first_seen < self.hole_wait and fresh:
                     return events[:i]  # a writer may still commit the missing seq: wait for it
                 log.info("event seqs %d..%d never appeared; taking them for rolled-back writes", expected, seq - 1)
             expected = seq + 1
