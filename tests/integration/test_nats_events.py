@@ -379,6 +379,9 @@ def test_start_relay_runs_in_the_background_and_is_a_no_op_for_the_store_backend
         finally:
             stop()
         _assert_complete(bus, mesh)
+        start_relay(mesh, every=0.02)  # left running: closing the mesh stops it
+        assert any(t.name == "meshfabric-nats-relay" for t in threading.enumerate())
+    assert not any(t.name == "meshfabric-nats-relay" for t in threading.enumerate())
     write(tmp_path / "plain" / "mesh.yaml", "name: plain\n")
     with _open(tmp_path / "plain") as plain:
         start_relay(plain)()  # nothing started, nothing to stop

@@ -134,6 +134,12 @@ class EventLog:
         self._deliver_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._stoppers: list[Callable[[], None]] = []
+
+    def on_stop(self, stopper: Callable[[], None]) -> None:
+        """Call ``stopper`` from :meth:`stop` (``Mesh.close``): a relay started beside this log."""
+        with self._lock:
+            self._stoppers.append(stopper)
 
     # -- the NATS backend -------------------------------------------------------------------
     @property
@@ -544,6 +550,10 @@ class EventLog:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._lock:
+            stoppers, self._stoppers = self._stoppers, []
+        for stopper in stoppers:
+            stopper()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

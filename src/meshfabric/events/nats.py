@@ -506,13 +506,17 @@ class _MeshLike(Protocol):
     def store(self) -> Store: ...
 
     @property
+    def events(self) -> Any: ...
+
+    @property
     def spec(self) -> Any: ...
 
 
 def start_relay(mesh: _MeshLike, *, every: float = 0.2, **options: Any) -> Callable[[], None]:
     """Relay ``mesh``'s events to JetStream in a background thread (``meshfabric serve``) when
-    mesh.yaml says ``events: {backend: nats}``; returns the function that stops it. With the
-    store backend nothing is started and the returned function does nothing."""
+    mesh.yaml says ``events: {backend: nats}``; returns the function that stops it (closing the
+    mesh stops it too). With the store backend nothing is started and the returned function
+    does nothing. NATS being down is no error here: the relay retries with backoff."""
     spec = getattr(mesh.spec, "events", None)
     if spec is None or spec.backend != "nats":
         return lambda: None
@@ -523,8 +527,12 @@ def start_relay(mesh: _MeshLike, *, every: float = 0.2, **options: Any) -> Calla
 
     def stop_relay() -> None:
         stop.set()
-        thread.join(timeout=15)
+        if thread is not threading.current_thread():
+            thread.join(timeout=15)
 
+    events = getattr(mesh, "events", None)
+    if events is not None and hasattr(events, "on_stop"):
+        events.on_stop(stop_relay)
     return stop_relay
 
 
