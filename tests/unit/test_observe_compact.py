@@ -84,8 +84,9 @@ def test_compact_on_a_store(store: Store) -> None:
     _add(store, "a.b/freshness.minutes", "freshness.minutes", level + recent + expired)
     _add(store, "a.b/query.rows_moved/db", "query.rows_moved", amounts + recent)
     first = compact(store, spec, NOW)
-    assert first.deleted_expired == 1 and first.folded_points == 4 + 4 and first.aggregates == 3
-    assert _points(store, "a.b/freshness.minutes") == [(hour, 15.0), *sorted(recent)]
+    assert first.deleted_expired == 1 and first.folded_points == 4 and first.aggregates == 2
+    # a probe's points are evaluations (SLO compliance counts them): kept, only the expired one goes
+    assert _points(store, "a.b/freshness.minutes") == sorted(level + recent)
     assert _points(store, "a.b/query.rows_moved/db") == [(hour, 300.0), (hour + timedelta(hours=1), 7.0),
                                                          *sorted(recent)]
     again = compact(store, spec, NOW)
@@ -97,11 +98,11 @@ def test_compact_leaves_the_partial_hour_at_the_cutoff(store: Store) -> None:
     spec = ObservabilitySpec(retention="30d", downsample_after="2d")
     cutoff = NOW - timedelta(days=2)  # 12:30 two days ago: the hour 12:00–13:00 is not whole yet
     pts = [(cutoff - timedelta(minutes=20), 1.0), (cutoff - timedelta(minutes=10), 3.0)]
-    _add(store, "a.b/availability", "availability", pts)
+    _add(store, "a.b/query.bytes_moved/db", "query.bytes_moved", pts)
     assert compact(store, spec, NOW).aggregates == 0
-    assert _points(store, "a.b/availability") == pts
+    assert _points(store, "a.b/query.bytes_moved/db") == pts
     assert compact(store, spec, NOW + timedelta(hours=1)).aggregates == 1
-    assert _points(store, "a.b/availability") == [(hour_of(cutoff), 2.0)]
+    assert _points(store, "a.b/query.bytes_moved/db") == [(hour_of(cutoff), 4.0)]
 
 
 @settings(max_examples=25, deadline=None)

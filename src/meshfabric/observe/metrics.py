@@ -6,14 +6,19 @@ Series written by meshfabric (``series`` = ``<product fqn>/<metric>[/<column or 
 ============================================  =======================================  =============
 series                                        written by                               folded as
 ============================================  =======================================  =============
-``<fqn>/score/*``, ``<fqn>/score.<dim>/*``    a quality run (overall, per dimension)   hourly mean
-``<fqn>/row_count/*``, ``<fqn>/<rule>/<col>``  a quality run                            hourly mean
-``<fqn>/freshness.minutes``                   the freshness probe                      hourly mean
-``<fqn>/availability`` (1 up, 0 down)         the availability probe                   hourly mean
-``<fqn>/row_count``                           the row-count probe                      hourly mean
+``<fqn>/score/*``, ``<fqn>/score.<dim>/*``    a quality run (overall, per dimension)   kept
+``<fqn>/row_count/*``, ``<fqn>/<rule>/<col>``  a quality run                            kept
+``<fqn>/freshness.minutes``                   the freshness probe                      kept
+``<fqn>/availability`` (1 up, 0 down)         the availability probe                   kept
+``<fqn>/row_count``                           the row-count probe                      kept
 ``<fqn>/query.rows_moved/<source>``           every query (access/enforce.py)          hourly sum
 ``<fqn>/query.bytes_moved/<source>``          every query: Arrow bytes loaded          hourly sum
 ============================================  =======================================  =============
+
+Only the per-query ``query.*`` series are folded: every point of a probe, quality or SLO series is
+one evaluation — SLO compliance counts good and bad evaluations, anomaly detectors compare a
+point with the points before it — and an hourly mean would change both. Those keep every point
+until the retention deletes it.
 
 Query counts, latency and errors are not series: every query already leaves one row in the
 audit log (``access_audit``: principal, action, resource, decision, latency, time), and
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
 #: metrics that are amounts per event: downsampled as a sum (everything else as a mean)
 ADDITIVE_PREFIX = "query."
 ROWS_MOVED, BYTES_MOVED = "query.rows_moved", "query.bytes_moved"
+#: the metrics :func:`compact` folds into hourly points (see the module docstring)
+FOLDED = (ROWS_MOVED, BYTES_MOVED)
 #: the probes' metrics (another module writes them; read when present)
 FRESHNESS, AVAILABILITY, ROW_COUNT = "freshness.minutes", "availability", "row_count"
 SCORE = "score"
@@ -102,7 +109,7 @@ class CompactResult:
 def compact(store: Store, spec: ObservabilitySpec, now: datetime | None = None, *,
             since: datetime | None = None) -> CompactResult:
     """Apply ``observability.retention`` and ``downsample_after`` to ``metric_points`` in one
-    write transaction: points older than the retention are deleted; the points of each series
+    write transaction: points older than the retention are deleted; the points of each ``query.*`` series
     between the retention and ``downsample_after`` ago are folded into one point per hour
     (:func:`fold`: a sum for ``query.*`` amounts, a mean otherwise), stored at the hour's start.
 
@@ -121,7 +128,8 @@ def compact(store: Store, spec: ObservabilitySpec, now: datetime | None = None, 
     with store.write() as s:
         expired = s.execute(delete(P).where(P.ts < expire)).rowcount or 0
         rows = s.execute(select(P.id, P.series, P.product, P.metric, P.value, P.ts)
-                         .where(P.ts >= hour_of(low), P.ts < cutoff).order_by(P.series, P.ts, P.id)).all()
+                         .where(P.ts >= hour_of(low), P.ts < cutoff, P.metric.in_(FOLDED))
+                         .order_by(P.series, P.ts, P.id)).all()
         doomed: list[int] = []
         fresh: list[dict[str, Any]] = []
         for (series, product, metric), group in _groups(rows):

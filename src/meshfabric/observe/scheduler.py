@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshfabric.observe.scheduler")
 
 TASKS = ("probe", "quality", "slo")
+#: how often metric retention and downsampling run (one process at a time, under a lease)
+COMPACT_EVERY = timedelta(hours=1)
 #: a lease not released within this time is taken to belong to a dead process
 DEFAULT_TTL = timedelta(minutes=10)
 
@@ -162,7 +164,34 @@ class Scheduler:
                     release_lease(self.service.store, fqn, task, self.holder, started=started, status=status,
                                   error=error, now=_utc(self.clock()))
                 report.ran.append((fqn, task, status))
+        self._compact(leases, report)
         return report
+
+    def _compact(self, leases: dict[tuple[str, str], tuple[datetime, datetime | None]], report: TickReport) -> None:
+        """Hourly, under a workspace lease: metric retention and downsampling
+        (:func:`meshfabric.observe.metrics.compact`), from the previous run's time on."""
+        from meshfabric.observe.metrics import compact
+
+        started = _utc(self.clock())
+        known = leases.get(("*", "compact"))
+        if known is not None and not _may_be_due(known, started, COMPACT_EVERY):
+            return
+        if not take_lease(self.service.store, "*", "compact", self.holder, now=started, every=COMPACT_EVERY,
+                          ttl=self.ttl):
+            return
+        status, error = "ok", ""
+        try:
+            spec = self.service.settings.spec
+            if spec is not None:
+                since = known[1] - COMPACT_EVERY if known is not None and known[1] is not None else None
+                compact(self.service.store, spec.observability, started, since=since)
+        except Exception as exc:  # recorded on the lease; the next hour tries again
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+            log.warning("metric compaction failed: %s", error)
+        finally:
+            release_lease(self.service.store, "*", "compact", self.holder, started=started, status=status,
+                          error=error, now=_utc(self.clock()))
+        report.ran.append(("*", "compact", status))
 
     def _leases(self) -> dict[tuple[str, str], tuple[datetime, datetime | None]]:
         from sqlalchemy import select
