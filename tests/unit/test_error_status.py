@@ -65,6 +65,7 @@ EXPECTED = {
     "StoreUnavailable": 503,
     "StoreBusy": 503,
     "StoreChanged": 409,
+    "EventBusUnavailable": 503,
 }
 
 #: classes whose status deliberately differs from the class-name mapping the API used before
@@ -74,6 +75,7 @@ CHANGED = {
     "StoreUnavailable": 503,
     "StoreBusy": 503,
     "StoreChanged": 409,
+    "EventBusUnavailable": 503,
 }
 
 ERROR_CLASSES = _every_error_class()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from meshfabric.cli._common import console, open_mesh
@@ -35,8 +37,11 @@ def serve(
     no_auth: bool = typer.Option(
         False, "--no-auth", help="Serve without authentication, as the local principal (loopback addresses only).",
     ),
+    observe: bool = typer.Option(True, "--observe/--no-observe",
+                                 help="Run probes, scheduled quality checks and SLO evaluation in the background."),
 ) -> None:
-    """Serve the REST API and deliver events to subscribers in the background.
+    """Serve the REST API; in the background deliver events to subscribers, relay them to NATS
+    (events: {backend: nats}) and run the observability scheduler (probes, quality, SLOs).
 
     Every endpoint but /api/v1/health and the OpenAPI pages needs a JWT or an API key
     (`meshfabric token create`, `meshfabric apikey create`).
@@ -52,15 +57,23 @@ def serve(
     import uvicorn
 
     from meshfabric.api.app import create_app
+    from meshfabric.events.nats import start_relay
+    from meshfabric.observe.scheduler import start_scheduler
 
     mesh = open_mesh()
+    stops: list[Callable[[], None]] = []
     try:
         app = create_app(mesh, auth=not no_auth)
         mesh.events.start()
+        stops.append(start_relay(mesh))  # events: {backend: nats} relays the log to JetStream
+        if observe:
+            stops.append(start_scheduler(mesh))  # probes, quality runs, SLO evaluation, compaction
         console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
         console.print(_auth_summary(app.state.auth))
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        for stop in reversed(stops):
+            stop()
         mesh.close()
 
 

@@ -63,7 +63,8 @@ class EventBusUnavailable(MeshfabricError):
     and the fix; nothing is lost: the store keeps every event and the relay catches up later."""
 
     title = "event bus unavailable"
-    # 503 would fit better; tests/unit/test_error_status.py would have to list it in CHANGED first
+    #: the bus, not the request, is at fault: the service cannot answer until NATS is back
+    http_status = 503
 
 
 # -- subjects and payloads ------------------------------------------------------------------------

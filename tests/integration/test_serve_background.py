@@ -1,0 +1,78 @@
+"""``meshfabric serve`` runs the observability scheduler in the background: within seconds of
+starting, every product has been probed (its probe series and lease are in the store)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from helpers import build_workspace, cli
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(ws: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MESHFABRIC_STORE_URL"}
+    proc = subprocess.Popen([sys.executable, "-c", "from meshfabric.cli import main; main()", "-w", str(ws),
+                             "serve", "--no-auth", "--port", str(port), *extra], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return proc, base
+
+
+def _probed(ws: Path) -> set[str]:
+    from meshfabric import Mesh
+    from meshfabric.store.models_observe import ObserveLeaseRow
+
+    with Mesh.open(ws) as mesh, mesh.store.read() as s:
+        return {f"{p}/{t}" for p, t in s.execute(select(ObserveLeaseRow.product, ObserveLeaseRow.task))}
+
+
+@pytest.mark.slow
+def test_serve_runs_the_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = build_workspace(tmp_path / "ws")
+    assert cli(capsys, "-w", ws, "apply")[0] == 0
+    proc, _ = _serve(ws)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not {"sales.orders/probe", "crm.customers/probe"} <= _probed(ws):
+            time.sleep(0.5)
+        assert {"sales.orders/probe", "crm.customers/probe", "sales.orders/slo"} <= _probed(ws)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_serve_without_the_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = build_workspace(tmp_path / "ws")
+    assert cli(capsys, "-w", ws, "apply")[0] == 0
+    proc, base = _serve(ws, "--no-observe")
+    try:
+        assert httpx.get(base + "/api/v1/products", timeout=5).status_code == 200
+        time.sleep(2)
+        assert _probed(ws) == set()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
