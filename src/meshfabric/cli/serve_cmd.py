@@ -68,6 +68,7 @@ def serve(
         stops.append(start_relay(mesh))  # events: {backend: nats} relays the log to JetStream
         if observe:
             stops.append(start_scheduler(mesh))  # probes, quality runs, SLO evaluation, compaction
+        mesh.metrics.warm()  # /metrics is rendered before the first scrape asks
         console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
         console.print(_auth_summary(app.state.auth))
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -399,9 +399,20 @@ class MetricsService:
             self._thread = threading.Thread(target=self._loop, name="mf-metrics", daemon=True)
             self._thread.start()
 
+    def warm(self) -> None:
+        """Render in the background now and then every ``refresh_seconds`` (``serve`` calls it at
+        start, so even the first scrape finds the text ready)."""
+        if self.refresh_seconds > 0:
+            self._start()
+
     def _loop(self) -> None:
         import logging
 
+        if self._text is None:
+            try:
+                self.render()
+            except Exception:
+                logging.getLogger(__name__).warning("rendering /metrics failed", exc_info=True)
         while not self._stop.wait(self.refresh_seconds):
             try:
                 self.render()
