@@ -43,14 +43,14 @@ if TYPE_CHECKING:
 #: a query word is widened with at most this many indexed words it is a prefix of
 PREFIX_CAP = 128
 #: ``total`` is exact up to here
-TOTAL_CAP = 500
+TOTAL_CAP = 200
 #: a query whose rarest word (or, for ``any``, whose words) has at most this many postings is
 #: answered by scoring all of the documents holding it
 FEW_POSTINGS = 5000
 #: and at most this many documents holding every word are scored all at once
 FEW_MATCHES = 200
 #: with filters applied in Python, counting looks at this many matching documents at most
-SCAN_CAP = 2000
+SCAN_CAP = 400
 #: posting counts are read up to here (a size estimate that chooses which word drives a read)
 SIZE_CAP = 2000
 #: a filter value's documents are counted up to here (a value this common never drives a read)
@@ -195,8 +195,7 @@ class Retrieval:
         conds = []
         for j, term in enumerate(self.facet_terms):
             params[f"facet{j}"] = term
-            conds.append(f"EXISTS (SELECT 1 FROM search_postings f WHERE f.term = :facet{j} AND f.tier = 0 "
-                         f"AND f.ordinal = p.ordinal)")
+            conds.append(_probe(f"q.term = :facet{j} AND q.tier = 0", facet=True))
         return "", conds
 
     def _facet_levels(self) -> list[Level]:
@@ -489,8 +488,7 @@ class Retrieval:
             probes = []
             for j, (term, tier) in enumerate(lv.pairs):
                 params[f"g{g}t{j}"], params[f"g{g}r{j}"] = term, tier
-                probes.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term = :g{g}t{j} "
-                              f"AND q.tier = :g{g}r{j} AND q.ordinal = p.ordinal)")
+                probes.append(_probe(f"q.term = :g{g}t{j} AND q.tier = :g{g}r{j}", facet=lv.value == 0.0))
             conds.append(probes[0] if len(probes) == 1 else "(" + " OR ".join(probes) + ")")
         conds.append("p.ordinal > :after AND p.ordinal <= :hi")
         if bound is not None:
@@ -560,8 +558,7 @@ class Retrieval:
             if g == 0:
                 conds.append(f"p.term IN :c0 AND p.tier {tiers} AND p.ordinal >= :lo AND p.ordinal <= :hi")
             else:
-                conds.append(f"EXISTS (SELECT 1 FROM search_postings q WHERE q.term IN :c{g} AND q.tier {tiers} "
-                             f"AND q.ordinal = p.ordinal)")
+                conds.append(_probe(f"q.term IN :c{g} AND q.tier {tiers}", facet=not words))
         join = ""
         # a document holds a term once: only several terms driving can repeat a document
         distinct = "DISTINCT " if len(constraints[0][1]) > 1 else ""
@@ -588,6 +585,18 @@ class Retrieval:
         if counted > TOTAL_CAP:
             return TOTAL_CAP, False
         return counted, exact
+
+
+def _probe(cond: str, *, facet: bool = False) -> str:
+    """A primary-key probe of the postings for the document ``p`` being read. A facet's is a
+    scalar subquery with LIMIT rather than EXISTS: PostgreSQL turns EXISTS into a join and, as it
+    misjudges how often a term comes with a tier (a facet is in nearly every document at tier 0,
+    which few words are), would hash a whole facet's posting list where probing the few rows
+    read is what the outer read's LIMIT asks for. Words' probes stay EXISTS (the planner may
+    rightly prefer a join for them)."""
+    if facet:
+        return f"(SELECT 1 FROM search_postings q WHERE {cond} AND q.ordinal = p.ordinal LIMIT 1) IS NOT NULL"
+    return f"EXISTS (SELECT 1 FROM search_postings q WHERE {cond} AND q.ordinal = p.ordinal)"
 
 
 def _expanding(name: str) -> Any:
