@@ -44,6 +44,15 @@ from meshfabric.contracts.odcs import Contract, QualityRule, SlaProperty, is_num
 
 Source = Literal["sla", "quality"]
 
+#: the product metric a contract test records: the share of the contract's checks that passed
+#: (:attr:`Evaluation.share`), one series per contract (observe/metrics.py reads it)
+COMPLIANCE_METRIC = "contract.compliance"
+
+
+def compliance_series(product: str, contract_id: str) -> str:
+    """The ``metric_points`` series of a contract's compliance: ``<fqn>/contract.compliance/<id>``."""
+    return f"{product}/{COMPLIANCE_METRIC}/{contract_id}"
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -193,6 +202,22 @@ class Evaluation(list[Violation]):
     @property
     def compliant(self) -> bool:
         return not self and not self.missing
+
+    @property
+    def judged(self) -> int:
+        """The checks this evaluation was meant to judge: compared (kept or broken) or missing their
+        measurement. Promises that cannot be judged from a number (:attr:`not_evaluated`) are not
+        counted."""
+        return self.checked + len(self.missing)
+
+    @property
+    def share(self) -> float | None:
+        """The share of :attr:`judged` checks that passed: 1.0 exactly when :attr:`compliant`. A
+        missing measurement is a check that did not pass (an unmeasured promise is not a kept one);
+        None when the contract holds nothing to judge numerically."""
+        if not self.judged:
+            return None
+        return (self.checked - len(self)) / self.judged
 
 
 def evaluate(contract: Contract, metrics: Mapping[str, float], *, measured_at: datetime) -> Evaluation:

@@ -2,7 +2,8 @@
 
 The ODCS document is the stored form (``contracts.document``), so export returns exactly what
 was imported. Compliance results are persisted as violations and emitted as
-``contract.violated`` events.
+``contract.violated`` events; each test also records the share of the contract's checks that
+passed as a product metric (``<fqn>/contract.compliance/<contract id>``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from meshfabric.contracts.odcs import Contract, dump_contract, load_contract
 from meshfabric.errors import ConfigError, NotFound
 from meshfabric.events import DomainEvent, append
-from meshfabric.store.models import ContractRow, ContractViolationRow, DomainRow
+from meshfabric.store.models import ContractRow, ContractViolationRow, DomainRow, MetricPointRow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -175,8 +176,10 @@ class ContractService:
     def test(self, contract_id: str, metrics: dict[str, float], *, measured_at: datetime | None = None,
              user: str | None = None) -> Evaluation:
         """Evaluate a contract against measured metrics; persist and emit every violation
-        (``contract.write``)."""
-        from meshfabric.contracts.compliance import evaluate
+        (``contract.write``), and record the share of its checks that passed as the point
+        ``<fqn>/contract.compliance/<contract id>`` in ``metric_points`` (in the same transaction;
+        none when the contract holds nothing to judge numerically)."""
+        from meshfabric.contracts.compliance import COMPLIANCE_METRIC, compliance_series, evaluate
 
         if not metrics:
             raise ConfigError("no metrics given", hint="pass --metric name=value or --metrics FILE.json")
@@ -185,7 +188,12 @@ class ContractService:
         at = measured_at or datetime.now(UTC)
         result = evaluate(contract, metrics, measured_at=at)
         domain = (contract.product_fqn or "").split(".")[0] or None
+        share = result.share
         with self.store.write() as s:
+            if share is not None and row.product:
+                # the verdict share as a product metric, committed with the violations it summarises
+                s.add(MetricPointRow(series=compliance_series(row.product, contract.id), product=row.product,
+                                     metric=COMPLIANCE_METRIC, value=share, ts=result.measured_at))
             for v in result:
                 s.add(ContractViolationRow(contract_id=contract.id, metric=v.metric, actual=_number(v.actual),
                                            threshold=str(v.threshold)[:256], operator=v.operator, measured_at=at))

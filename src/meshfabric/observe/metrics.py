@@ -13,6 +13,8 @@ series                                        written by                        
 ``<fqn>/row_count``                           the row-count probe                      kept
 ``<fqn>/query.rows_moved/<source>``           every query (access/enforce.py)          hourly sum
 ``<fqn>/query.bytes_moved/<source>``          every query: Arrow bytes loaded          hourly sum
+``<fqn>/contract.compliance/<contract id>``   every contract test: share of checks     kept
+                                              passed (contracts/service.py)
 ============================================  =======================================  =============
 
 Only the per-query ``query.*`` series are folded: every point of a probe, quality or SLO series is
@@ -45,6 +47,9 @@ FOLDED = (ROWS_MOVED, BYTES_MOVED)
 #: the probes' metrics (another module writes them; read when present)
 FRESHNESS, AVAILABILITY, ROW_COUNT = "freshness.minutes", "availability", "row_count"
 SCORE = "score"
+#: a contract test's share of passed checks (1.0: all kept), one series per contract
+#: (contracts/compliance.py names and writes it; read when present)
+COMPLIANCE = "contract.compliance"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -214,8 +219,20 @@ def like_escape(text: str) -> str:
 
 def product_snapshot(store: Store, product: str) -> dict[str, Any]:
     """A product's latest recorded state: quality score overall and per dimension, row count,
-    freshness and availability (None where nothing recorded them), each with its time."""
-    points = latest(store, product, metrics=[SCORE, "score.", ROW_COUNT, FRESHNESS, AVAILABILITY])
+    freshness, availability and contract compliance (None where nothing recorded them), each
+    with its time.
+
+    ``contract_compliance`` is the lowest latest share among the contracts bound to the product
+    now (the least kept contract says how well the product keeps its promises), with each
+    contract's latest share under ``contracts``. Like a quality verdict it is a share of checks,
+    not a data value: whoever may discover the product may see it."""
+    from sqlalchemy import select
+
+    from meshfabric.store.models import ContractRow
+
+    points = latest(store, product, metrics=[SCORE, "score.", ROW_COUNT, FRESHNESS, AVAILABILITY, COMPLIANCE])
+    with store.read() as s:
+        bound = set(s.scalars(select(ContractRow.id).where(ContractRow.product == product)))
 
     def newest(metric: str) -> Point | None:
         found = [p for p in points.values() if p.metric == metric]
@@ -225,6 +242,13 @@ def product_snapshot(store: Store, product: str) -> dict[str, Any]:
         return None if p is None else {"value": p.value, "at": p.ts.isoformat()}
 
     dims = {p.metric.split(".", 1)[1]: value(p) for p in points.values() if p.metric.startswith("score.")}
+    shares = {split_series(p.series)[2]: p for p in points.values() if p.metric == COMPLIANCE}
+    shares = {cid: p for cid, p in sorted(shares.items()) if cid in bound}
+    compliance = None
+    if shares:
+        least = min(shares.values(), key=lambda p: (p.value, p.ts))
+        compliance = {**(value(least) or {}), "contract": split_series(least.series)[2],
+                      "contracts": {cid: value(p) for cid, p in shares.items()}}
     return {"product": product, "quality": {"overall": value(newest(SCORE)), "dimensions": dims},
             "row_count": value(newest(ROW_COUNT)), "freshness_minutes": value(newest(FRESHNESS)),
-            "availability": value(newest(AVAILABILITY))}
+            "availability": value(newest(AVAILABILITY)), "contract_compliance": compliance}

@@ -8,16 +8,18 @@ in prometheus-client's global registry — computes every family from the store 
   (the ``top_principals``; the rest as ``principal="other"``) — two aggregate SQL statements
   over the audit log's time index;
 * from ``metric_points``: rows and bytes moved per product and source over the window, and the
-  latest quality score (overall and per dimension), row count, freshness and availability —
+  latest quality score (overall and per dimension), row count, freshness, availability and
+  contract compliance (per contract: the share of its checks the latest contract test passed) —
   read incrementally: the first rendering finds the newest point of each series by a loose
   index scan and reads the window's movement points, later ones read only the points added
   since (by id, the primary key), so a rendering costs the same with a month of history as
   with an hour;
-* the catalog's products (one SELECT): only products in it get labels, so label values come
+* the catalog's products and contracts (one SELECT each): only products in it get labels, and a
+  compliance series only while its contract is bound to that product, so label values come
   from the catalog and names in refused queries cannot inflate cardinality.
 
-Labels: ``domain``, ``product`` (the fqn), ``source``, ``outcome``, ``dimension``, ``quantile``
-and ``principal`` only on the bounded principal family. Values are gauges: each says what its
+Labels: ``domain``, ``product`` (the fqn), ``source``, ``outcome``, ``dimension``, ``quantile``,
+``contract`` (its id) and ``principal`` only on the bounded principal family. Values are gauges: each says what its
 window or latest point holds.
 
 Reading it is the workspace action ``metrics.read``: a workspace admin or a principal holding
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from meshfabric.observe.metrics import (
     AVAILABILITY,
     BYTES_MOVED,
+    COMPLIANCE,
     FRESHNESS,
     ROW_COUNT,
     ROWS_MOVED,
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
 #: upper bounds (ms) of the latency buckets counted in SQL; quantiles interpolate within them
 LATENCY_BUCKETS_MS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
 #: metrics whose latest value is exposed
-LATEST_METRICS = (SCORE, ROW_COUNT, FRESHNESS, AVAILABILITY)
+LATEST_METRICS = (SCORE, ROW_COUNT, FRESHNESS, AVAILABILITY, COMPLIANCE)
 #: ids re-read behind the cursor: rows committed out of id order (concurrent PostgreSQL writers)
 OVERLAP_IDS = 512
 
@@ -168,6 +171,16 @@ class StoreCollector:
         with self.store.read() as s:
             return {f"{d}.{n}".lower(): f"{d}.{n}" for d, n in s.execute(select(ProductRow.domain, ProductRow.name))}
 
+    def _contracts(self) -> dict[str, str]:
+        """contract id -> lower-case fqn of the product it is bound to now."""
+        from sqlalchemy import select
+
+        from meshfabric.store.models import ContractRow
+
+        with self.store.read() as s:
+            rows = s.execute(select(ContractRow.id, ContractRow.product))
+            return {cid: str(product).lower() for cid, product in rows}
+
     def _audit(self, now: datetime, products: dict[str, str]) -> list[tuple[str, str, int, list[tuple[float, int]],
                                                                             int]]:
         """(fqn, outcome, queries, cumulative latency buckets, queries with a latency) per product
@@ -255,10 +268,20 @@ class StoreCollector:
             AVAILABILITY: GaugeMetricFamily("meshfabric_product_availability", "1 when the latest probe read the "
                                             "product, 0 when it failed", labels=["domain", "product"]),
         }
+        compliance = GaugeMetricFamily("meshfabric_product_contract_compliance", "Share of the contract's checks "
+                                       "the latest contract test passed (0..1; 1: all kept)",
+                                       labels=["domain", "product", "contract"])
+        contracts = self._contracts() if any(m == COMPLIANCE for _, _, _, m in self._latest.values()) else {}
+        shares: list[tuple[str, str, float]] = []
         newest: dict[tuple[str, str], tuple[datetime, float]] = {}
-        for ts, value, product, metric in self._latest.values():
+        for series, (ts, value, product, metric) in self._latest.items():
             fqn = products.get(product.lower())
             if fqn is None:
+                continue
+            if metric == COMPLIANCE:
+                contract = split_series(series)[2]
+                if contracts.get(contract) == fqn.lower():
+                    shares.append((fqn, contract, value))
                 continue
             key = (fqn, metric)
             if key not in newest or newest[key][0] < ts:
@@ -269,10 +292,13 @@ class StoreCollector:
                 score.add_metric([domain, fqn, metric.partition(".")[2] or "overall"], value)
             elif metric in simple:
                 simple[metric].add_metric([domain, fqn], value)
+        for fqn, contract, value in sorted(shares):
+            compliance.add_metric([fqn.split(".", 1)[0], fqn, contract], value)
         yield rows
         yield size
         yield score
         yield from simple.values()
+        yield compliance
 
     def _read_points(self, now: datetime) -> None:
         """Fold the points added since the last scrape into the latest values and window sums.
