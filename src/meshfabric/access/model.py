@@ -102,7 +102,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("profile", "query", "profile the product's columns in its source",
            "refused to a principal with a row filter; masked columns are left out of its profile"),
     Action("write", "write", "publish data into the product's output port"),
-    Action("alert.manage", "write", "acknowledge or resolve the product's alerts"),
+    Action("alert.manage", "write", "acknowledge, silence or resolve the product's alerts"),
     Action("contract.write", "write", "generate, import or change the product's contracts, and record a "
            "contract test (its violations are stored)"),
     Action("lineage.write", "write", "attach lineage to the product: as the output of an OpenLineage run or "

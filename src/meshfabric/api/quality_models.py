@@ -112,6 +112,8 @@ class Alert(BaseModel):
     acknowledged_at: Timestamp | None
     resolved_by: str | None
     resolved_at: Timestamp | None
+    silenced_until: Timestamp | None = Field(None, description="notifications are held back until this time "
+                                                               "(whatever the status)")
     note: str
     metric: str
     column: str

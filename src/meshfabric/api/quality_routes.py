@@ -1,15 +1,16 @@
 """REST endpoints of the quality capability; included by ``meshfabric.api.app.create_app``.
 
-Rules, runs (run now, history), profiles and the monitor's alerts. Every call passes the
+Rules, runs (run now, history), profiles and the monitor's alerts (ack, silence, resolve). Every call passes the
 request's principal to the quality and alert services, which decide what it may do and see.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from meshfabric.api.deps import mesh_of, principal_of
 from meshfabric.api.models import Page, page
@@ -23,6 +24,37 @@ AlertId = Path(..., ge=1, le=2**62)
 
 class AlertNote(BaseModel):
     note: str = Field("", max_length=2000, description="Why: shown in the alert's history")
+
+
+class AlertSilence(BaseModel):
+    """How long to hold back an alert's notifications: exactly one of ``for`` and ``until``."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    for_: str | None = Field(None, alias="for", max_length=32, examples=["2h"],
+                             description="a duration: a number and s, m, h, d or w (0s lifts a silence)")
+    until: datetime | None = Field(None, description="an ISO 8601 time (without an offset: UTC); "
+                                                     "a time in the past lifts the silence")
+    note: str = Field("", max_length=2000, description="Why: shown in the alert's history")
+
+    def deadline(self, now: datetime) -> datetime:
+        """The time the silence ends; a ConfigError (400) names what is wrong with the body."""
+        from meshfabric.errors import ConfigError
+        from meshfabric.spec.models import duration_seconds
+
+        if (self.for_ is None) == (self.until is None):
+            raise ConfigError("give exactly one of 'for' (a duration such as 2h) and 'until' (an ISO 8601 time)",
+                              hint='e.g. {"for": "2h"} or {"until": "2030-01-01T00:00:00Z"}')
+        try:
+            if self.until is not None:
+                until = self.until
+                return until.replace(tzinfo=UTC) if until.tzinfo is None else until.astimezone(UTC)
+            return now + timedelta(seconds=duration_seconds(str(self.for_)))
+        except ValueError as exc:
+            raise ConfigError(f"'for': {exc}", hint='e.g. {"for": "30m"}, {"for": "2h"} or {"for": "1d"}') from None
+        except OverflowError:
+            raise ConfigError("the silence would end after the last representable time",
+                              hint="silence for a shorter while") from None
 
 
 # the rules as their spec models, without the options left unset (as a spec file writes them)
@@ -83,6 +115,16 @@ def alert(alert_id: int = AlertId, mesh: Mesh = Depends(mesh_of), user: str | No
 def alert_ack(alert_id: int = AlertId, body: AlertNote | None = None, mesh: Mesh = Depends(mesh_of),
               user: str | None = Depends(principal_of)) -> Any:
     return mesh.alerts.ack(alert_id, note=body.note if body else "", user=user).to_dict()
+
+
+@router.post("/api/v1/alerts/{alert_id}/silence", response_model=Alert)
+def alert_silence(body: AlertSilence, alert_id: int = AlertId, mesh: Mesh = Depends(mesh_of),
+                  user: str | None = Depends(principal_of)) -> Any:
+    """Hold back the alert's notifications ``for`` a while or ``until`` a time; it keeps its status
+    and still counts repeats (``alert.manage``: write on the product). A resolved alert cannot be
+    silenced."""
+    until = body.deadline(datetime.now(UTC))
+    return mesh.alerts.silence(alert_id, until, note=body.note, user=user).to_dict()
 
 
 @router.post("/api/v1/alerts/{alert_id}/resolve", response_model=Alert)
