@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from meshfabric.quality.run import QualityService
     from meshfabric.query.result import QueryResult
     from meshfabric.search.service import SearchResults
+    from meshfabric.spec.observe_models import EventsSpec
 
 
 class Mesh:
@@ -53,9 +54,13 @@ class Mesh:
         self.store = store
         self.settings = Settings(root, spec)
         self.connections = Connections(store, self.settings)
-        self.events = EventLog(store, self.access)
+        self.events = EventLog(store, self.access, bus=self._bus_settings())
         self._configure_monitor()
         self._configure_tracing()
+
+    def _bus_settings(self) -> EventsSpec | None:
+        """The ``events:`` settings of mesh.yaml as last loaded (None without a workspace)."""
+        return self.settings.spec.events if self.settings.spec is not None else None
 
     @property
     def root(self) -> Path | None:
@@ -254,6 +259,7 @@ class Mesh:
                 conn.close()
         if result.applied:
             self.settings.spec = specs.mesh
+            self.events.use_bus(self._bus_settings())
             self._configure_monitor()
             self._configure_tracing()
             self.connections.reset()

@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshfabric.events")
 
 T = TypeVar("T")
+
+
+class _FromAccess:
+    """The ``bus`` default of :class:`EventLog`: no settings given, read them from the access service's."""
+
+    def __repr__(self) -> str:
+        return "FROM_ACCESS"
+
+
+FROM_ACCESS = _FromAccess()
 #: how far a writer's clock may lag the NATS server's when following JetStream from a time
 CLOCK_SKEW = timedelta(seconds=5)
 Handler = Callable[[DomainEvent], Awaitable[None] | None]
@@ -121,10 +131,13 @@ class EventLog:
     Services append the events of their own changes inside their transactions (:func:`append`)
     or, after deciding themselves, with :meth:`record`.
 
-    ``bus``: the ``events:`` settings of mesh.yaml; by default they are read, on each use, from
-    the workspace settings the access service holds (so an apply that changes them is seen)."""
+    ``bus``: the ``events:`` settings of mesh.yaml, given by the wiring (``Mesh`` passes them and
+    hands over new ones with :meth:`use_bus` when an apply loads a new mesh.yaml; None: the store
+    log only). A caller that gives none gets the fallback: they are read, on each use, from the
+    workspace settings the access service holds, if any."""
 
-    def __init__(self, store: Store, access: Any = None, *, bus: EventsSpec | None = None) -> None:
+    def __init__(self, store: Store, access: Any = None, *,
+                 bus: EventsSpec | _FromAccess | None = FROM_ACCESS) -> None:
         self.store = store
         self.access = access
         self._bus_spec = bus
@@ -142,11 +155,16 @@ class EventLog:
             self._stoppers.append(stopper)
 
     # -- the NATS backend -------------------------------------------------------------------
+    def use_bus(self, bus: EventsSpec | None) -> None:
+        """Use these ``events:`` settings from now on (None: the store log only). A JetStream
+        connection made for other settings is closed at its next use and made anew."""
+        self._bus_spec = bus
+
     @property
     def nats(self) -> EventsSpec | None:
         """The ``events:`` settings when they say ``backend: nats``, else None (the store log)."""
         spec = self._bus_spec
-        if spec is None:
+        if isinstance(spec, _FromAccess):
             mesh_spec = getattr(getattr(self.access, "settings", None), "spec", None)
             spec = getattr(mesh_spec, "events", None)
         return spec if spec is not None and getattr(spec, "backend", "store") == "nats" else None
