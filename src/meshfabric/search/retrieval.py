@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,7 @@ NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
 #: (store, index offset, visible products, visible domains) -> the ordinals they are
 _ALLOWED: dict[tuple[Any, ...], frozenset[int]] = {}
+_ALLOWED_LOCK = threading.Lock()
 _DOC_COLUMNS = ("ordinal", "kind", "key", "domain", "name", "owner", "tags", "status", "classifications")
 
 
@@ -249,7 +251,8 @@ class Retrieval:
         seq = self.session.scalar(select(SubscriberOffsetRow.last_seq).where(
             SubscriberOffsetRow.subscriber == SUBSCRIBER))
         key = (str(self.session.get_bind().url), seq, frozenset(visible.products), frozenset(visible.domains or ()))
-        found = _ALLOWED.get(key)
+        with _ALLOWED_LOCK:
+            found = _ALLOWED.get(key)
         if found is None:
             doc = SearchDocumentRow
             ordinals: set[int] = set()
@@ -258,9 +261,10 @@ class Retrieval:
                     ordinals.update(self._column(select(doc.ordinal).where(
                         doc.kind == kind, doc.key.in_(keys[i: i + 500]))))
             found = frozenset(ordinals)
-            _ALLOWED[key] = found
-            while len(_ALLOWED) > 8:
-                _ALLOWED.pop(next(iter(_ALLOWED)))
+            with _ALLOWED_LOCK:
+                _ALLOWED[key] = found
+                while len(_ALLOWED) > 8:
+                    _ALLOWED.pop(next(iter(_ALLOWED)))
         return found
 
     def _admit(self, ordinals: Iterable[int]) -> None:
