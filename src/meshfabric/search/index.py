@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
@@ -58,7 +59,7 @@ class Document:
     status: str = ""
     columns: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def classifications(self) -> list[str]:
         found: set[str] = set()
         for col in self.columns:
@@ -362,35 +363,39 @@ def _rebuild_all(session: Session) -> int:
     for batch in _row_batches(session):
         docs += [product_document(r) for r in batch]
     docs.sort(key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else len(KINDS), d.key))
-    by_term: dict[str, list[array[int] | None]] = {}
-    canon: dict[str, str] = {}
+    # term -> [term, whether a vocabulary word, numbers at tier 0, …, numbers at tier 5]: one
+    # lookup per posting; the term kept once (every document's vocabulary list shares it)
+    entries: dict[str, list[Any]] = {}
     counts: Counter[str] = Counter()
     doc_terms: list[list[str]] = []
-    vocab: dict[str, bool] = {}
     for number, d in enumerate(docs, 1):
         found = []
         for term, tier in itertools.chain(impacts(d).items(), ((f, 0) for f in facets(d))):
-            arrays = by_term.get(term)
-            if arrays is None:
-                arrays = by_term[term] = [None] * len(LEVELS)
-                canon[term] = term
-                vocab[term] = vocabulary_term(term) and not term.startswith(" ")
-            numbers = arrays[tier]
+            entry = entries.get(term)
+            if entry is None:
+                entry = entries[term] = [term, vocabulary_term(term) and not term.startswith(" "),
+                                         *([None] * len(LEVELS))]
+            numbers = entry[2 + tier]
             if numbers is None:
-                numbers = arrays[tier] = array("q")
+                numbers = entry[2 + tier] = array("q")
             numbers.append(number)
-            if vocab[term]:
-                found.append(canon[term])
+            if entry[1]:
+                found.append(entry[0])
         counts.update(found)
         doc_terms.append(found)
+    by_term = {term: entry[2:] for term, entry in entries.items()}
+    del entries
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
+    every_term_kept = len(kept) == len(counts)
     now = datetime.now(UTC)
     for start in range(0, len(docs), BATCH):
         rows = []
         for number, d in enumerate(docs[start: start + BATCH], start + 1):
             name_, full = name_words(d)
             rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, d.tags, d.status,
-                         d.classifications, d.columns, sorted(t for t in doc_terms[number - 1] if t in kept), now,
+                         d.classifications, d.columns,
+                         sorted(doc_terms[number - 1] if every_term_kept else
+                                (t for t in doc_terms[number - 1] if t in kept)), now,
                          number * GAP, name_[:MAX_WORD], full[:MAX_WORD]))
         _bulk(session, SearchDocumentRow.__table__, _DOC_FIELDS, rows)
     del doc_terms
