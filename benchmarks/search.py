@@ -114,6 +114,7 @@ def cases(n: int) -> list[tuple[str, str, dict[str, object]]]:
         ("filter", "customer", {"domain": "dom3"}), ("filter", "invoice", {"status": "published"}),
         ("filter", "payment", {"tag": "refund"}),
         ("user", "customer email", {"user": "tenth"}), ("user", "revenue", {"user": "tenth"}),
+        ("stem", "orders", {}), ("stem", "customers emails", {}),
     ]
     return found
 

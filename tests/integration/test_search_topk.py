@@ -71,6 +71,10 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("email", {"tag": "finance"}), ("customer", {"classification": "pii"}), ("order", {"owner": "ann@example.com"}),
     ("customer", {"user": "some"}), ("customer email", {"user": "some"}), ("ember", {"user": "some", "tag": "gold"}),
     ("mango", {"status": "published"}), ("", {"domain": "sales"}), ("", {"user": "some", "limit": 5}),
+    # stems: plurals, -ing, -ed meet their word (below the word itself), also with filters and a principal
+    ("customers", {}), ("orders", {}), ("ordered customers", {}), ("quills", {}), ("quilting", {}),
+    ("zorbas mango", {}), ("emails", {"offset": 30}), ("orders", {"user": "some"}), ("ordering", {"tag": "finance"}),
+    ("embers", {"domain": "crm"}), ("customers emails orders", {}), ("custmers", {}), ("invoices zorbas", {}),
 ]
 
 

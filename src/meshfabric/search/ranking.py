@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshfabric.search.text import highlight, word_matches, words
+from meshfabric.search.text import STEM_MARK, highlight, stem, word_matches, words
 from meshfabric.store.models_search import MAX_WORD
 
 WEIGHTS: dict[str, float] = {
@@ -101,16 +101,25 @@ def _best(found: Sequence[str], group: Group) -> tuple[float, set[str]]:
     best, hit = 0.0, set()
     for term, quality in group.accepted.items():
         for w in found:
-            if w.startswith(term):
+            m = word_matches(w, term)
+            if m:
                 hit.add(term)
-                best = max(best, quality if w == term else quality * word_matches(w, term))
+                best = max(best, quality * m)
     return best, hit
+
+
+def query_group(word: str) -> Group:
+    """A query word's group: the word itself and, when stemming changes something, its stem
+    (``orders`` also accepts the words stemming to ``order``, :data:`~meshfabric.search.text.STEM`
+    of the word's points)."""
+    return Group(word, {word: 1.0, STEM_MARK + stem(word): 1.0})
 
 
 def _exact(groups: list[Group], name: Sequence[str]) -> float:
     if not name or len(name) != len(groups):
         return 0.0
-    qualities = [g.accepted.get(w, 0.0) for g, w in zip(groups, name, strict=True)]
+    qualities = [max((q * word_matches(w, t) for t, q in g.accepted.items() if t == w or t.startswith(STEM_MARK)),
+                     default=0.0) for g, w in zip(groups, name, strict=True)]
     return min(qualities)
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from meshfabric.search.index import SUBSCRIBER, facet
 from meshfabric.search.ranking import LEVELS, Group, exact_bonus
+from meshfabric.search.text import STEM, STEM_MARK, stem_forms
 from meshfabric.store.models import SubscriberOffsetRow
 from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow
 
@@ -156,6 +157,12 @@ class Retrieval:
     def _expand(self, group: Group) -> dict[str, float]:
         mults: dict[str, float] = {}
         for alt, quality in group.accepted.items():
+            if alt.startswith(STEM_MARK):
+                # the words having this stem (not the words they start)
+                for t in stem_forms(alt[1:]):
+                    if quality * STEM > mults.get(t, 0.0):
+                        mults[t] = quality * STEM
+                continue
             terms = self.prefix_terms(alt, PREFIX_CAP + 1)
             if len(terms) > PREFIX_CAP:
                 self.truncated.append(group.word)
@@ -524,7 +531,11 @@ class Retrieval:
     def _exact_names(self) -> list[Doc]:
         """The documents whose name (or domain + name) the query is, read by their words."""
         spellings: list[str] = []
-        alts = [list(g.accepted) for g in self.groups]
+        # a stem's forms that some name holds (a name's words are at tier 0)
+        names = {t for group in self.levels or () for lv in group for t, tier in lv.pairs if tier == 0}
+        alts = [[*(a for a in g.accepted if not a.startswith(STEM_MARK)),
+                 *(f for a in g.accepted if a.startswith(STEM_MARK) for f in stem_forms(a[1:])
+                   if f in names and f not in g.accepted)] for g in self.groups]
         for combo in itertools.islice(itertools.product(*alts), NAME_SPELLINGS + 1):
             spellings.append(" ".join(combo)[:MAX_WORD])
         doc = SearchDocumentRow

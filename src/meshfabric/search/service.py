@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, defer
 
 from meshfabric.errors import QueryError
 from meshfabric.search.index import query_words, sync_search
-from meshfabric.search.ranking import Group, Match, score
+from meshfabric.search.ranking import Group, Match, query_group, score
 from meshfabric.search.retrieval import Outcome, Retrieval
 from meshfabric.search.text import distance, vocabulary_term
 from meshfabric.spec.models import LIFECYCLE
@@ -261,7 +261,7 @@ def _search(store: Store, access: AccessService, text: str, filters: Filters, us
     with store.read() as session:
         if not words:
             return _browse(session, text, filters, visible, limit, offset)
-        groups = [Group(w, {w: 1.0}) for w in words]
+        groups = [query_group(w) for w in words]
 
         def run(every: bool) -> Outcome:
             if exhaustive:

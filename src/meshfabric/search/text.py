@@ -79,13 +79,97 @@ def index_text(*texts: str) -> str:
 
 def vocabulary_term(word: str) -> bool:
     """Whether a word belongs in the typo-correction vocabulary (3..40 characters, not a number)."""
-    return 3 <= len(word) <= MAX_TERM and not word.isdigit()
+    return 3 <= len(word) <= MAX_TERM and not word.isdigit() and not word.startswith(STEM_MARK)
+
+
+# -- stemming --------------------------------------------------------------------------------------
+#: a query word also accepts ``STEM_MARK + its stem``: the words of that stem (:func:`stem_forms`);
+#: no word starts with the mark, so it never reads as a word
+STEM_MARK = "~"
+#: a word with the query word's stem (not the word itself) counts this much of the word
+STEM = 0.9
+#: stemming leaves shorter and longer words (identifiers, hashes) alone
+_STEM_MIN, _STEM_MAX = 4, 30
+#: words an ending rule would get wrong, kept as they are
+_STEM_KEEP = frozenset({
+    "alias", "always", "analysis", "bias", "canvas", "during", "news", "perhaps", "series", "species", "thing",
+    "things", "something", "nothing", "anything", "everything", "string", "strings",
+})
+_VOWELS = frozenset("aeiouy")
+
+
+@lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    """A light English stem: plurals, ``-ing`` and ``-ed`` removed, then a final ``e``, so the
+    forms of one word meet (``orders``/``order``, ``categories``/``category``,
+    ``creating``/``created``/``creates``/``create`` → ``creat``). Conservative on purpose: only
+    lower-case ASCII words of 4–30 letters, no word shortened below 3 letters or to no vowel,
+    ``-ss``/``-us``/``-is`` words kept (``address``, ``status``, ``analysis``), and a few words
+    an ending rule would break kept as they are.
+
+    >>> [stem(w) for w in ("orders", "customers", "categories", "addresses", "status", "shipped",
+    ...                    "billing", "pricing", "price", "boxes", "dates", "order", "ring")]
+    ['order', 'customer', 'category', 'address', 'status', 'ship', 'bill', 'pric', 'pric', 'box', 'dat', \
+'order', 'ring']
+    """
+    if not (_STEM_MIN <= len(word) <= _STEM_MAX and word.isascii() and word.isalpha() and word.islower()) \
+            or word in _STEM_KEEP:
+        return word
+    w = word
+    if w.endswith(("ies", "ied")) and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "xes", "ches", "shes", "zzes")) and len(w) > 4:
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    elif w.endswith("ing") and _vowel(w[:-3]) and len(w) >= 6:
+        w = _undouble(w[:-3])
+    elif w.endswith("ed") and not w.endswith("eed") and _vowel(w[:-2]) and len(w) >= 5:
+        w = _undouble(w[:-2])
+    if w.endswith("e") and len(w) > 3 and _vowel(w[:-1]):
+        w = w[:-1]
+    return w
+
+
+def _vowel(word: str) -> bool:
+    return len(word) >= 2 and any(c in _VOWELS for c in word)
+
+
+def _undouble(word: str) -> str:
+    """``shipp`` → ``ship`` (``bill``, ``add``, ``miss`` stay)."""
+    if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "lsz" and word[-1] not in _VOWELS:
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=4096)
+def stem_forms(stem_: str) -> tuple[str, ...]:
+    """Every word having ``stem_`` as :func:`stem`: the stem's forms each ending rule could have
+    come from (``order`` ← ``orders``, ``ordered``, ``ordering``; ``ship`` ← ``shipped``;
+    ``category`` ← ``categories``; ``creat`` ← ``create``, ``creates``, ``creating``), kept when
+    they do stem to it (most are no word anyone writes and have no postings). A query reads these
+    words for a stem, so the postings need no stem terms and the index is the same as without
+    stemming; that every word is among its stem's forms is tested.
+
+    >>> [w for w in stem_forms("order") if w in ("order", "orders", "ordered", "ordering", "orderly")]
+    ['order', 'ordered', 'ordering', 'orders']
+    """
+    if not stem_:
+        return ()
+    s = stem_
+    candidates = {s, s + "e", s + "s", s + "es", s + "ed", s + "ing", s + "eing", s + s[-1] + "ed", s + s[-1] + "ing"}
+    if s.endswith("y"):
+        candidates.update((s[:-1] + "ies", s[:-1] + "ied"))
+    return tuple(sorted(w for w in candidates if stem(w) == stem_))
 
 
 def word_matches(word: str, term: str) -> float:
-    """1.0 when ``word`` is ``term``, 0.8 when it starts with it (a prefix), else 0."""
+    """1.0 when ``word`` is ``term``, 0.8 when it starts with it (a prefix), else 0; a stem term
+    (``~`` + stem) matches a word with that stem, :data:`STEM`."""
     if word == term:
         return 1.0
+    if term.startswith(STEM_MARK):
+        return STEM if word in stem_forms(term[1:]) else 0.0
     if word.startswith(term):
         return 0.8
     return 0.0
