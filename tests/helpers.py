@@ -348,3 +348,62 @@ def my_exec(database: str | None, *statements: str) -> list[Any]:
         return out
     finally:
         conn.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (as long as nobody takes it meanwhile)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class WebhookReceiver:
+    """A local webhook receiver: records every POST (path, headers, JSON body) and answers with
+    the next status of ``script`` (then 200; a redirect status points at ``/elsewhere``).
+    ``url`` is ``<base>/hook``; a context manager, or ``close()`` it."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                          "body": json.loads(body)})
+                status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                if status in (301, 302, 307):
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = self.base + "/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def bodies(self, path: str) -> list[Any]:
+        return [r["body"] for r in self.requests if r["path"] == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

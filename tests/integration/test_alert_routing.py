@@ -4,21 +4,18 @@ attempt recorded, failures recorded, silenced alerts held back."""
 
 from __future__ import annotations
 
-import json
-import socket
 import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from helpers import MESH_YAML, SPEC_FILES, build_workspace, default_store
+from helpers import MESH_YAML, SPEC_FILES, build_workspace, default_store, free_port
+from helpers import WebhookReceiver as Hook
 from meshfabric import Mesh
 from meshfabric.observe import alerting
 from meshfabric.quality import alerts as alert_store
@@ -39,46 +36,6 @@ schema:
   - name: updated_at
     type: timestamp
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Hook:
-    """A webhook receiver answering each POST with the next scripted status (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.script: list[int] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                hook.requests.append({"path": self.path, "body": json.loads(body)})
-                status = hook.script.pop(0) if hook.script else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def bodies(self, path: str) -> list[Any]:
-        return [r["body"] for r in self.requests if r["path"] == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Mailbox:

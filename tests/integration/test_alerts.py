@@ -5,18 +5,16 @@ caller that only holds the store; the CLI; a PostgreSQL metadata store."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from helpers import MESH_YAML, build_workspace, cli, default_store, pg_database, store_dump_text
+from helpers import MESH_YAML, build_workspace, cli, default_store, free_port, pg_database, store_dump_text
+from helpers import WebhookReceiver as Hook
 from meshfabric import Mesh
 from meshfabric.quality import alerts
 from meshfabric.quality.alerts import Webhook
@@ -28,52 +26,10 @@ from meshfabric.store.models import AlertDeliveryRow, EventRow, MetricPointRow
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-class Hook:
-    """A webhook receiver: answers each POST with the next scripted status (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.script: list[int] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                hook.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
-                status = hook.script.pop(0) if hook.script else 200
-                self.send_response(status)
-                if status in (301, 302, 307):
-                    self.send_header("Location", "/elsewhere")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Hook:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def hook() -> Iterator[Hook]:
     with Hook() as h:
         yield h
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -134,7 +90,7 @@ def test_retried_after_a_500(store: Store, hook: Hook) -> None:
 
 
 def test_unreachable_is_recorded_as_failed_and_the_alert_kept(store: Store) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/hook"
+    url = f"http://127.0.0.1:{free_port()}/hook"
     config = MonitorConfig(DETECTORS, (Webhook(url, attempts=3, backoff=0.01, timeout=2),))
     result = spike(store, config)
     [d] = result.deliveries
@@ -248,7 +204,7 @@ def test_mesh_yaml_configuration_reaches_a_caller_holding_only_the_store(
 
 
 def test_cli_deliver_exits_1_when_the_endpoint_is_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = alerting_workspace(tmp_path / "shop", f"http://127.0.0.1:{closed_port()}/hook")
+    root = alerting_workspace(tmp_path / "shop", f"http://127.0.0.1:{free_port()}/hook")
     with default_store(), Mesh.open(root) as mesh:
         mesh.apply()
         result = spike(mesh.store, MonitorConfig(DETECTORS))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from auth_support import HS_AUTH, SECRET, SECRET_ENV, auth_workspace, bearer, hs_token, secret_env
-from helpers import cli, customers_rows, pg_database, write
+from helpers import cli, customers_rows, free_port, pg_database, write
 from meshfabric import Mesh
 from meshfabric.api.app import PROBLEM, create_app
 
@@ -199,15 +198,9 @@ def test_credentials_on_a_postgresql_store(tmp_path: Path, pg_url: str) -> None:
 # -- a real server -------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def server(ws: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     exe = [sys.executable, "-c", "from meshfabric.cli import main; main()"]
     env = {**os.environ, SECRET_ENV: SECRET}
     env.pop("MESHFABRIC_STORE_URL", None)

@@ -4,7 +4,6 @@ starting, every product has been probed (its probe series and lease are in the s
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from helpers import build_workspace, cli
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from helpers import build_workspace, cli, free_port
 
 
 def _serve(ws: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MESHFABRIC_STORE_URL"}
     proc = subprocess.Popen([sys.executable, "-c", "from meshfabric.cli import main; main()", "-w", str(ws),
                              "serve", "--no-auth", "--port", str(port), *extra], env=env,

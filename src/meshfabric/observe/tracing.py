@@ -36,24 +36,18 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
-#: the instrumentation scope every meshfabric span is created under
-SCOPE = "meshfabric"
 
 #: exporters already added to the process's provider: (kind, endpoint) -> the processor
 _installed: dict[tuple[str, str], Any] = {}
 
 
-def active_tracer(scope: str = SCOPE) -> Tracer | None:
+def active_tracer() -> Tracer | None:
     """The tracer to create spans with, or None when the process exports no spans: OpenTelemetry
     not loaded, or loaded (FastAPI imports it) without an SDK provider — then instrumentation
-    does nothing at all."""
-    trace = sys.modules.get("opentelemetry.trace")
-    if trace is None:
-        return None
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        return None
-    return provider.get_tracer(scope)  # type: ignore[no-any-return]
+    does nothing at all. One implementation with the query engine's (cached per provider)."""
+    from meshfabric.query.engine import tracer
+
+    return tracer()  # type: ignore[no-any-return]
 
 
 def configure(spec: TracingSpec | None, *, stream: TextIO | None = None) -> bool:
@@ -113,10 +107,10 @@ def attributes(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def span(name: str, attrs: dict[str, Any] | None = None, *, scope: str = SCOPE) -> Iterator[Span | None]:
+def span(name: str, attrs: dict[str, Any] | None = None) -> Iterator[Span | None]:
     """A span around the block (a child of the current span), None when tracing is off. An
     exception leaving the block is recorded on the span and sets its status to error."""
-    tracer = active_tracer(scope)
+    tracer = active_tracer()
     if tracer is None:
         yield None
         return
