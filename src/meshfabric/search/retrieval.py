@@ -122,8 +122,6 @@ class Retrieval:
         #: the exact number of matches, when the retrieval counted them on its way
         self.known_total: int | None = None
         self.truncated: list[str] = []
-        #: per group: indexed term -> quality (a prefix match counts 0.8 of the word)
-        self.mults: list[dict[str, float]] = [self._expand(g) for g in groups]
         #: filters read from the documents' rows (the principal's visibility is a set of ordinals)
         self.row_filters = filters.tag is not None or filters.classification is not None or filters.owner is not None
         #: the principal's visibility is checked in Python, on ordinals; the other filters in SQL
@@ -134,67 +132,106 @@ class Retrieval:
         self.facet_terms = [facet(kind, value) for kind, value in (
             ("s", filters.status), ("t", filters.tag), ("c", filters.classification), ("o", filters.owner))
             if value is not None]
+        #: term -> its postings per tier, counted up to SIZE_CAP (filled by :meth:`_prepare`)
+        self.sizes: dict[str, list[int]] = {}
+        #: per group: indexed term -> quality (a prefix match counts 0.8 of the word)
+        self.mults: list[dict[str, float]] = self._prepare()
 
     def _column(self, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
         """The first column of a statement's rows, fetched at once (not row by row)."""
         return [r[0] for r in self.session.execute(stmt, params or {}).fetchall()]
 
     # -- words ------------------------------------------------------------------------------------
-    def prefix_terms(self, word: str, cap: int) -> list[str]:
-        """Indexed words starting with ``word``, alphabetically, at most ``cap``: a skip scan of
-        the postings' primary key (one index seek per distinct word)."""
-        word = word[:MAX_WORD]
-        stmt = text(
-            "WITH RECURSIVE t(term) AS ("
-            " SELECT (SELECT p.term FROM search_postings p WHERE p.term >= :lo AND p.term < :hi"
-            "  ORDER BY p.term LIMIT 1)"
-            " UNION ALL"
-            " SELECT (SELECT p.term FROM search_postings p WHERE p.term > t.term AND p.term < :hi"
-            "  ORDER BY p.term LIMIT 1) FROM t WHERE t.term IS NOT NULL)"
-            " SELECT term FROM t WHERE term IS NOT NULL LIMIT :n")
-        return [str(t) for t in self._column(stmt, {"lo": word, "hi": _successor(word), "n": cap})]
+    def _prepare(self) -> list[dict[str, float]]:
+        """Every group's indexed terms with their qualities, every such term's posting counts per
+        tier, and the filter values' counts — in one statement (one round trip): per prefix
+        alternative the indexed words it starts, alphabetically, at most PREFIX_CAP (+1 to tell a
+        cut): a skip scan of the postings' primary key, one index seek per distinct word; the stems'
+        forms as given, and for each distinct term its postings per tier counted up to SIZE_CAP."""
+        ctes, parts, params = [], [], {"cap": SIZE_CAP, "fcap": FACET_CAP, "n": PREFIX_CAP + 1}
+        #: (group, alternative, quality, whether read as a prefix)
+        alts: list[tuple[int, str, float, bool]] = []
+        for g, group in enumerate(self.groups):
+            for alt, quality in group.accepted.items():
+                k = len(alts)
+                if alt.startswith(STEM_MARK):
+                    alts.append((g, alt, quality, False))
+                    for j, form in enumerate(stem_forms(alt[1:])):
+                        params[f"f{k}_{j}"] = form
+                        parts.append(f"SELECT {k} AS k, :f{k}_{j} AS term")
+                    continue
+                alts.append((g, alt[:MAX_WORD], quality, True))
+                params[f"lo{k}"], params[f"hi{k}"] = alt[:MAX_WORD], _successor(alt[:MAX_WORD])
+                ctes.append(
+                    f"t{k}(term) AS ("
+                    f" SELECT (SELECT p.term FROM search_postings p WHERE p.term >= :lo{k} AND p.term < :hi{k}"
+                    f"  ORDER BY p.term LIMIT 1)"
+                    f" UNION ALL"
+                    f" SELECT (SELECT p.term FROM search_postings p WHERE p.term > t{k}.term AND p.term < :hi{k}"
+                    f"  ORDER BY p.term LIMIT 1) FROM t{k} WHERE t{k}.term IS NOT NULL)")
+                parts.append(f"SELECT {k} AS k, term FROM (SELECT term FROM t{k} WHERE term IS NOT NULL LIMIT :n) s{k}")
+        if not parts and not self.facet_terms:
+            self.facet_levels = []
+            return [{} for _ in self.groups]
+        for j, term in enumerate(self.facet_terms):
+            params[f"facet{j}"] = term
+            parts.append(f"SELECT -1 AS k, :facet{j} AS term")
 
-    def _expand(self, group: Group) -> dict[str, float]:
-        mults: dict[str, float] = {}
-        for alt, quality in group.accepted.items():
-            if alt.startswith(STEM_MARK):
-                # the words having this stem (not the words they start)
-                for t in stem_forms(alt[1:]):
-                    if quality * STEM > mults.get(t, 0.0):
-                        mults[t] = quality * STEM
+        def counted(tier: int, cap: str) -> str:
+            return (f"(SELECT count(*) FROM (SELECT 1 FROM search_postings q WHERE q.term = d.term AND q.tier = {tier}"
+                    f" LIMIT :{cap}) c{tier})")
+
+        words = ", ".join(counted(r, "cap") for r in _TIERS)
+        zeros = ", ".join("0" for _ in _TIERS[1:])
+        ctes.append(f"x(k, term) AS ({' UNION ALL '.join(parts)})")
+        ctes.append("w(term) AS (SELECT DISTINCT term FROM x WHERE k >= 0)")
+        # facet terms start with a space, words never do: a term is counted once, as one or the other
+        stmt = (f"WITH RECURSIVE {', '.join(ctes)} "
+                f"SELECT x.k, x.term, c.* FROM x JOIN ("
+                f"SELECT d.term AS counted, {words} FROM w d"
+                f" UNION ALL SELECT d.term, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
+                f" ON c.counted = x.term")
+        found: dict[int, list[str]] = {}
+        facet_sizes: dict[str, int] = {}
+        for row in self.session.execute(text(stmt), params).fetchall():
+            k, term, sizes = int(row[0]), str(row[1]), [int(v) for v in row[3:]]
+            if k < 0:
+                facet_sizes[term] = sizes[0]
+            else:
+                self.sizes[term] = sizes
+                found.setdefault(k, []).append(term)
+        # a common value (as many documents as counted, or more) never drives a read
+        self.facet_levels = [Level(0.0, [(term, 0)], size if (size := facet_sizes.get(term, 0)) < FACET_CAP
+                                   else 1 << 62) for term in self.facet_terms]
+        mults: list[dict[str, float]] = [{} for _ in self.groups]
+        for k, (g, alt, quality, prefix) in enumerate(alts):
+            terms = sorted(found.get(k, []))
+            if not prefix:
+                for t in terms:
+                    if quality * STEM > mults[g].get(t, 0.0):
+                        mults[g][t] = quality * STEM
                 continue
-            terms = self.prefix_terms(alt, PREFIX_CAP + 1)
             if len(terms) > PREFIX_CAP:
-                self.truncated.append(group.word)
+                self.truncated.append(self.groups[g].word)
                 terms = terms[:PREFIX_CAP]
             for t in terms:
-                m = quality if t == alt[:MAX_WORD] else quality * 0.8
-                if m > mults.get(t, 0.0):
-                    mults[t] = m
+                m = quality if t == alt else quality * 0.8
+                if m > mults[g].get(t, 0.0):
+                    mults[g][t] = m
         return mults
 
     def _levels(self, mults: dict[str, float]) -> list[Level]:
-        """The group's levels, best first, each with the (term, tier) pairs having postings."""
+        """The group's levels, best first, each with the (term, tier) pairs having postings (their
+        counts read by :meth:`_prepare`)."""
         by_value: dict[float, Level] = {}
-        terms = list(mults)
-        for i in range(0, len(terms), 16):
-            chunk = terms[i: i + 16]
-            parts, params = [], {"cap": SIZE_CAP}
-            for j, term in enumerate(chunk):
-                params[f"t{j}"] = term
-                counts = ", ".join(
-                    f"(SELECT count(*) FROM (SELECT 1 FROM search_postings WHERE term = :t{j} AND tier = {r}"
-                    f" LIMIT :cap) c{r})" for r in _TIERS)
-                parts.append(f"SELECT {j}, {counts}")
-            for row in self.session.execute(text(" UNION ALL ".join(parts)), params):
-                term = chunk[row[0]]
-                for tier, size in zip(_TIERS, row[1:], strict=True):
-                    if size:
-                        value = mults[term] * LEVELS[tier]
-                        level = by_value.setdefault(value, Level(value, [], 0))
-                        level.pairs.append((term, tier))
-                        level.size += int(size)
-                        level.capped = level.capped or size >= SIZE_CAP
+        for term, m in mults.items():
+            for tier, size in enumerate(self.sizes.get(term, ())):
+                if size:
+                    value = m * LEVELS[tier]
+                    level = by_value.setdefault(value, Level(value, [], 0))
+                    level.pairs.append((term, tier))
+                    level.size += size
+                    level.capped = level.capped or size >= SIZE_CAP
         return sorted(by_value.values(), key=lambda lv: -lv.value)
 
     # -- documents --------------------------------------------------------------------------------
@@ -208,14 +245,7 @@ class Retrieval:
         return "", conds
 
     def _facet_levels(self) -> list[Level]:
-        if self.facet_levels is None:
-            self.facet_levels = []
-            for term in self.facet_terms:
-                size = self.session.scalar(text(
-                    "SELECT count(*) FROM (SELECT 1 FROM search_postings WHERE term = :t AND tier = 0 LIMIT :cap) c"),
-                    {"t": term, "cap": FACET_CAP})
-                # a common value (as many documents as counted, or more) never drives a read
-                self.facet_levels.append(Level(0.0, [(term, 0)], int(size or 0) if size < FACET_CAP else 1 << 62))
+        assert self.facet_levels is not None  # counted by _prepare
         return self.facet_levels
 
     def _segments(self) -> list[tuple[int, int]]:
