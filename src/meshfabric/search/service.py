@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, defer
 
 from meshfabric.errors import QueryError
@@ -30,7 +30,7 @@ from meshfabric.search.ranking import Group, Match, query_group, score
 from meshfabric.search.retrieval import Outcome, Retrieval
 from meshfabric.search.text import distance, vocabulary_term
 from meshfabric.spec.models import LIFECYCLE
-from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow, SearchTermRow
+from meshfabric.store.models_search import MAX_WORD, SearchDocumentRow
 
 if TYPE_CHECKING:
     from meshfabric.access.service import AccessService
@@ -176,26 +176,38 @@ def _visible_term(session: Session, term: str, visible: Visibility) -> bool:
     return any(key in (visible.products if kind == "product" else visible.domains or set()) for kind, key in rows)
 
 
-def _corrections(session: Session, word: str, visible: Visibility) -> dict[str, float]:
-    """Vocabulary words within the allowed edit distance of ``word``, with their quality, best
-    first; only words of documents the principal may discover."""
-    if not vocabulary_term(word):
-        return {}
-    if session.get(SearchTermRow, word) is not None and _visible_term(session, word, visible):
+def _corrections(session: Session, words: list[str], visible: Visibility) -> list[dict[str, float]]:
+    """Per query word: vocabulary words within the allowed edit distance of it, with their
+    quality, best first; only words of documents the principal may discover; nothing for a word
+    the vocabulary holds (visibly). The candidates of every word are read in one statement."""
+    parts, params = [], {}
+    for i, word in enumerate(words):
+        if not vocabulary_term(word):
+            continue
+        allowed = 1 if len(word) <= 4 else 2
+        # a typo rarely changes both of the first two letters: keeping the first, the second, or
+        # swapping them narrows the candidates in SQL before the edit distances are computed (the
+        # word itself, when the vocabulary holds it, is among them)
+        params.update({f"lo{i}": len(word) - allowed, f"hi{i}": len(word) + allowed, f"a{i}": word[0],
+                       f"b{i}": word[1], f"ba{i}": word[1] + word[0]})
+        parts.append(f"SELECT {i}, term, doc_count FROM search_terms WHERE length BETWEEN :lo{i} AND :hi{i}"
+                     f" AND (substr(term, 1, 1) = :a{i} OR substr(term, 2, 1) = :b{i} OR substr(term, 1, 2) = :ba{i})")
+    found: list[list[tuple[str, int]]] = [[] for _ in words]
+    if parts:
+        for i, term, count in session.execute(text(" UNION ALL ".join(parts)), params).fetchall():
+            found[int(i)].append((str(term), int(count)))
+    return [_closest(session, word, rows, visible) for word, rows in zip(words, found, strict=True)]
+
+
+def _closest(session: Session, word: str, rows: list[tuple[str, int]], visible: Visibility) -> dict[str, float]:
+    if not rows or (any(term == word for term, _ in rows) and _visible_term(session, word, visible)):
         return {}
     allowed = 1 if len(word) <= 4 else 2
-    term = SearchTermRow.term
-    # a typo rarely changes both of the first two letters: keeping the first, the second, or
-    # swapping them narrows the candidates in SQL before the edit distances are computed
-    rows = session.execute(select(term, SearchTermRow.doc_count).where(
-        SearchTermRow.length.between(len(word) - allowed, len(word) + allowed),
-        or_(func.substr(term, 1, 1) == word[0], func.substr(term, 2, 1) == word[1],
-            func.substr(term, 1, 2) == word[1] + word[0]),
-    ))
     # an edit adds at most one letter to a word's set of letters and takes at most one away:
     # a word whose letters differ in more than 2 × allowed is too far, without the distance
     letters, most = set(word), 2 * allowed
-    near = sorted((d, -count, term) for term, count in rows if len(letters.symmetric_difference(term)) <= most
+    near = sorted((d, -count, term) for term, count in rows if term != word
+                  and len(letters.symmetric_difference(term)) <= most
                   and (d := distance(word, term, allowed)) <= allowed)
     picked: list[tuple[int, int, str]] = []
     for candidate in near:
@@ -270,8 +282,7 @@ def _search(store: Store, access: AccessService, text: str, filters: Filters, us
 
         found = run(True)
         if found.total < FEW:
-            for g in groups:
-                extra = _corrections(session, g.word, visible)
+            for g, extra in zip(groups, _corrections(session, [g.word for g in groups], visible), strict=True):
                 if extra:
                     corrections[g.word] = next(iter(extra))  # the closest, most frequent
                     g.accepted.update(extra)
