@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshfabric.search.text import STEM_MARK, highlight, stem, word_matches, words
+from meshfabric.search.text import STEM, STEM_MARK, highlight, stem, stem_forms, word_matches, words
 from meshfabric.store.models_search import MAX_WORD
 
 WEIGHTS: dict[str, float] = {
@@ -100,11 +100,16 @@ def _best(found: Sequence[str], group: Group) -> tuple[float, set[str]]:
     """The best quality any of ``found`` reaches for ``group``, and the accepted terms that reach it."""
     best, hit = 0.0, set()
     for term, quality in group.accepted.items():
-        for w in found:
-            m = word_matches(w, term)
-            if m:
+        if term.startswith(STEM_MARK):
+            forms = stem_forms(term[1:])
+            if any(w in forms for w in found):
                 hit.add(term)
-                best = max(best, quality * m)
+                best = max(best, quality * STEM)
+            continue
+        for w in found:
+            if w.startswith(term):
+                hit.add(term)
+                best = max(best, quality if w == term else quality * 0.8)
     return best, hit
 
 

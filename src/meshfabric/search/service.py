@@ -145,7 +145,21 @@ class Visibility:
 
     @classmethod
     def of(cls, products: set[str] | None) -> Visibility:
-        return cls(products, None if products is None else {fqn.split(".", 1)[0] for fqn in products})
+        if products is None:
+            return cls(None, None)
+        # a principal searching again has the same visible set: its domains are remembered
+        key = frozenset(products)
+        domains = _DOMAINS.get(key)
+        if domains is None:
+            domains = {fqn.partition(".")[0] for fqn in products}
+            _DOMAINS[key] = domains
+            while len(_DOMAINS) > 8:
+                _DOMAINS.pop(next(iter(_DOMAINS)))
+        return cls(products, set(domains))
+
+
+#: visible products -> their domains (the last few visible sets)
+_DOMAINS: dict[frozenset[str], set[str]] = {}
 
 
 def visible_products(access: Any, user: str | None) -> set[str] | None:
