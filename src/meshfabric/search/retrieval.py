@@ -197,7 +197,7 @@ class Retrieval:
             k, term, sizes = int(row[0]), str(row[1]), [int(v) for v in row[3:]]
             if k < 0:
                 facet_sizes[term] = sizes[0]
-            else:
+            elif any(sizes):  # a stem's forms are mostly no word: only terms with postings count
                 self.sizes[term] = sizes
                 found.setdefault(k, []).append(term)
         # a common value (as many documents as counted, or more) never drives a read
