@@ -3,7 +3,8 @@
 A query is a list of groups, one per query word: the word itself (quality 1.0) plus, after typo
 correction, vocabulary words close to it (quality 0.7 at edit distance 1, 0.5 at 2). For every
 group a document earns the weight of the best field one of its words matches, times the match
-quality (the word itself 1.0, a word it is a prefix of 0.8) and the alternative's quality:
+quality (the word itself 1.0, a word of the same stem 0.9 — :func:`query_group`, a word it is a
+prefix of 0.8) and the alternative's quality:
 
 =============  ======  =====================================================
 field          weight  words of

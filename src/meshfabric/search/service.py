@@ -1,7 +1,8 @@
 """The search itself: typo correction, filters, access, and the top k from the postings.
 
 1. The index is brought up to date (:func:`sync_search`, a no-op when no event is new).
-2. Every query word must match (as a word or the start of one) somewhere in a document.
+2. Every query word must match (as a word, a form of its stem, or the start of a word) somewhere
+   in a document.
 3. When that finds fewer than :data:`FEW` hits, each query word the vocabulary does not hold is
    widened with the vocabulary words within edit distance 1 (words up to 4 letters) or 2, and
    the search runs again; when still nothing matches, any word may match (``mode: any``).
