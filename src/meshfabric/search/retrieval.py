@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from meshfabric.search.index import SUBSCRIBER, facet
@@ -61,7 +61,7 @@ FACET_CAP = 5000
 NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
 #: (store, index offset, visible products, visible domains) -> the ordinals they are
-_ALLOWED: dict[tuple[Any, ...], frozenset[int]] = {}
+_ALLOWED: dict[tuple[Any, ...], tuple[frozenset[int], float]] = {}
 _ALLOWED_LOCK = threading.Lock()
 _DOC_COLUMNS = ("ordinal", "kind", "key", "domain", "name", "owner", "tags", "status", "classifications")
 
@@ -127,6 +127,8 @@ class Retrieval:
         #: the principal's visibility is checked in Python, on ordinals; the other filters in SQL
         #: (facets), and again on the documents read (exact also for values longer than a term)
         self.python_filters = visible.products is not None
+        #: the share of the documents the principal may discover (set by :meth:`_allowed`)
+        self.share = 1.0
         self.allowed = self._allowed()
         self.facet_levels: list[Level] | None = None
         self.facet_terms = [facet(kind, value) for kind, value in (
@@ -297,12 +299,14 @@ class Retrieval:
                 for i in range(0, len(keys), 500):
                     ordinals.update(self._column(select(doc.ordinal).where(
                         doc.kind == kind, doc.key.in_(keys[i: i + 500]))))
-            found = frozenset(ordinals)
+            documents = int(self.session.scalar(select(func.count()).select_from(doc)) or 0)
+            found = (frozenset(ordinals), len(ordinals) / documents if documents else 1.0)
             with _ALLOWED_LOCK:
                 _ALLOWED[key] = found
                 while len(_ALLOWED) > 8:
                     _ALLOWED.pop(next(iter(_ALLOWED)))
-        return found
+        self.share = found[1]
+        return found[0]
 
     def _admit(self, ordinals: Iterable[int]) -> None:
         """Decide for documents not seen yet whether they pass the filters and the principal's
@@ -542,7 +546,9 @@ class Retrieval:
         for lo, hi in self._segments():
             if bound is not None and lo >= bound:
                 break
-            after, chunk = lo - 1 if lo > -(1 << 63) else lo, max(2 * need, 32)
+            # a principal seeing a share of the catalog needs about 1/share as many ordinals read
+            after, chunk = lo - 1 if lo > -(1 << 63) else lo, min(int(max(2 * need, 32) / max(self.share, 1 / 64)),
+                                                                   max(4096, 2 * need))
             while True:
                 ordinals = [int(o) for o in self._column(stmt, {**params, "after": after, "hi": hi,
                                                                          "n": chunk})]
