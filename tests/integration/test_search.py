@@ -485,6 +485,7 @@ def test_api_search(mesh: Mesh) -> None:
         body = r.json()
         assert [i["fqn"] for i in body["items"]] == RANKED[1:3]
         assert (body["total"], body["offset"], body["limit"]) == (len(RANKED), 1, 2)
+        assert body["total_exact"] is True and body["truncated"] == []  # a small catalog is counted whole
         assert body["items"][1]["matched"] == [
             {"field": "column", "column": "customer_email", "snippet": "<mark>customer</mark>_<mark>email</mark>"}]
         r = client.get("/api/v1/search", params={"q": "customer", "domain": "crm", "status": "draft"})

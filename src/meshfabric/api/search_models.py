@@ -30,3 +30,7 @@ class SearchResults(Page[SearchHit]):
     query: str
     mode: str = Field(..., description="all (every word matched), any (some word) or browse (no words)")
     corrections: dict[str, str] = Field(..., description="query word -> the word it was read as")
+    total_exact: bool = Field(True, description="false when more products matched than were counted: "
+                                                "total is then a lower bound")
+    truncated: list[str] = Field(default_factory=list,
+                                 description="query words with more completions than a prefix search reads")

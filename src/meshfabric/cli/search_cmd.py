@@ -77,4 +77,5 @@ def search(
         grid.add_row(name, hit.matched_on, f"{hit.score:g}", snippet)
     console.print(grid)
     shown = f"{results.offset + 1}-{results.offset + len(results.items)} of " if results.items else ""
-    console.print(Text(f"{shown}{results.total} hits", style="dim"))
+    more = "" if results.total_exact else "+"  # beyond the counted hits, the total is a lower bound
+    console.print(Text(f"{shown}{results.total}{more} hits", style="dim"))
