@@ -272,6 +272,8 @@ def test_policy_suggest_masks_pii_a_role_reads(ws: Path, capsys: pytest.CaptureF
     data = json.loads(out)
     assert [(s["grantee"], s["product"], s["column"], s["mask"]) for s in data["suggestions"]] == [
         ("analyst", "crm.customers", "full_name", "hash")]
+    code, _, err = cli(capsys, "-w", ws, "policy", "suggest", "--write", "/proc/meshfabric/suggested.yaml")
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
     target = ws / "policies" / "suggested.yaml"
     assert cli(capsys, "-w", ws, "policy", "suggest", "--write", target)[0] == 0
     code, _, err = cli(capsys, "-w", ws, "apply")
@@ -285,8 +287,11 @@ def test_policy_suggest_masks_pii_a_role_reads(ws: Path, capsys: pytest.CaptureF
     (["discover", "nowhere"], "source 'nowhere' not found"),
     (["discover", "app_db", "--sample", "0"], "sample must be a whole number"),
     (["grants", "add", "discover", "--source", "nowhere", "--user", "admin"], "source 'nowhere' not found"),
+    (["discover", "app_db", "--write", "mesh.yaml"], "is a file, not a folder"),
+    (["discover", "app_db", "--write", "/proc/meshfabric-drafts"], "no draft was written"),
 ])
 def test_bad_input_is_exit_2(ws: Path, capsys: pytest.CaptureFixture[str], args: list[str], fragment: str) -> None:
+    args = [str(ws / a) if a == "mesh.yaml" else a for a in args]
     code, _out, err = cli(capsys, "-w", ws, *args)
     assert code == 2 and fragment in err and "Traceback" not in err
 

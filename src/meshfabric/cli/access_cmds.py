@@ -273,8 +273,12 @@ def policy_suggest(
     if write is not None and doc is not None:
         if write.exists():
             raise ConfigError(f"{write} exists: nothing was written", hint="name a new file, or delete that one")
-        write.parent.mkdir(parents=True, exist_ok=True)
-        write.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        try:
+            write.parent.mkdir(parents=True, exist_ok=True)
+            write.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {write}: {exc.strerror or exc}",
+                              hint="choose a file in a folder you may write to") from None
     if as_json:
         print_json({"suggestions": items, "policy": doc})
         return

@@ -485,18 +485,27 @@ def draft_specs(report: DiscoveryReport, directory: Path, *, force: bool = False
         if path.exists() and not force:
             problems.append(f"{path} exists (pass --force to overwrite it)")
         planned.append((path, doc))
+    if planned and directory.exists() and not directory.is_dir():
+        problems.append(f"{directory} is a file, not a folder")
     if problems:
         raise ConfigError("no draft was written: " + "; ".join(problems[:10]),
                           hint="fix what is named, or narrow the run with --tables")
-    written = []
-    for path, doc in planned:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".yaml.tmp")
-        header = "# drafted by `meshfabric discover`: review the domain, owner, names and classifications\n"
-        tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    header = "# drafted by `meshfabric discover`: review the domain, owner, names and classifications\n"
+    staged: list[tuple[Path, Path]] = []
+    try:  # every draft is written beside its target first; only then are they all moved in place
+        for path, doc in planned:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".yaml.tmp")
+            tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            staged.append((tmp, path))
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise ConfigError(f"no draft was written: cannot write under {directory}: {exc.strerror or exc}",
+                          hint="choose a folder you may write to") from None
+    for tmp, path in staged:
         tmp.replace(path)
-        written.append(path)
-    return written
+    return [path for _, path in staged]
 
 
 def _column_doc(r: DatasetReport, c: ColumnFinding) -> dict[str, Any]:
