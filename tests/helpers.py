@@ -407,3 +407,30 @@ class WebhookReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def start_serve(ws: Path, *args: str, env: dict[str, str] | None = None) -> tuple[Any, str]:
+    """``meshfabric -w WS serve --port P *args`` in a subprocess on its own store (the workspace's),
+    waited for until /api/v1/health answers; returns (the process, its base URL). Terminate it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "MESHFABRIC_STORE_URL"}
+    proc = subprocess.Popen([sys.executable, "-c", "from meshfabric.cli import main; main()", "-w", str(ws),
+                             "serve", "--port", str(port), *args], env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return proc, base

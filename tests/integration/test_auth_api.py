@@ -6,11 +6,7 @@ OpenLineage client's API key."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from auth_support import HS_AUTH, SECRET, SECRET_ENV, auth_workspace, bearer, hs_token, secret_env
-from helpers import cli, customers_rows, free_port, pg_database, write
+from helpers import cli, customers_rows, pg_database, start_serve, write
 from meshfabric import Mesh
 from meshfabric.api.app import PROBLEM, create_app
 
@@ -200,22 +196,8 @@ def test_credentials_on_a_postgresql_store(tmp_path: Path, pg_url: str) -> None:
 
 @pytest.fixture()
 def server(ws: Path) -> Iterator[str]:
-    port = free_port()
-    exe = [sys.executable, "-c", "from meshfabric.cli import main; main()"]
-    env = {**os.environ, SECRET_ENV: SECRET}
-    env.pop("MESHFABRIC_STORE_URL", None)
-    proc = subprocess.Popen([*exe, "-w", str(ws), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_serve(ws, env={SECRET_ENV: SECRET})
     try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise AssertionError(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-            try:
-                if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         yield base
     finally:
         proc.terminate()

@@ -3,9 +3,7 @@ starting, every product has been probed (its probe series and lease are in the s
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,25 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from helpers import build_workspace, cli, free_port
+from helpers import build_workspace, cli, start_serve
 
 
 def _serve(ws: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MESHFABRIC_STORE_URL"}
-    proc = subprocess.Popen([sys.executable, "-c", "from meshfabric.cli import main; main()", "-w", str(ws),
-                             "serve", "--no-auth", "--port", str(port), *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return proc, base
+    return start_serve(ws, "--no-auth", *extra)  # type: ignore[no-any-return]
 
 
 def _probed(ws: Path) -> set[str]:
