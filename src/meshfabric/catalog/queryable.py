@@ -12,7 +12,7 @@ from meshfabric.spec.models import OutputPort
 from meshfabric.types import parse_type
 
 if TYPE_CHECKING:
-    from meshfabric.connectors.base import Connector
+    from meshfabric.connectors.base import Connector, TableStatistics
     from meshfabric.store import Store
 
 
@@ -42,3 +42,7 @@ class StoreCatalog:
 
     def connector(self, source: str) -> Connector:
         return self._connections(source)
+
+    def statistics(self, binding: ProductBinding) -> TableStatistics | None:
+        """Planner statistics of an applied product (the store's cache; see ``meshfabric.stats``)."""
+        return None

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -61,6 +62,45 @@ class TableStats:
     size_bytes: int | None = None
     #: False when the numbers come from the source's planner statistics rather than a count.
     exact: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnStatistics:
+    """What a source's own catalog says about one column; every field may be unknown (None).
+
+    Values are Python values of the column's logical type (``min``/``max``/``histogram``), read
+    from the source's planner statistics or file footers, never from scanning the data.
+    """
+
+    #: estimated number of distinct non-null values
+    distinct: float | None = None
+    #: share of rows that are NULL, 0..1
+    null_fraction: float | None = None
+    min: Any = None
+    max: Any = None
+    #: equi-depth bucket bounds in ascending order, where the source keeps a histogram
+    histogram: tuple[Any, ...] | None = None
+    #: average width of a value in bytes
+    avg_width: float | None = None
+
+
+@dataclass(frozen=True)
+class TableStatistics:
+    """Row count, size and per-column statistics of one output port, for the cost-based planner.
+
+    Missing or stale statistics may only change a plan, never an answer.
+    """
+
+    row_count: int | None
+    size_bytes: int | None = None
+    #: keyed by the port's real column names
+    columns: dict[str, ColumnStatistics] = field(default_factory=dict)
+    #: True when row_count is a count rather than an estimate
+    exact: bool = False
+    #: when the source's statistics were read (UTC)
+    taken_at: datetime | None = None
+    #: where the numbers come from, e.g. "pg_stats", "parquet footer", "information_schema"
+    origin: str = ""
 
 
 class Cancelled(Exception):
@@ -296,6 +336,13 @@ class Connector(ABC):
 
     @abstractmethod
     def stats(self, port: OutputPort) -> TableStats: ...
+
+    def statistics(self, port: OutputPort) -> TableStatistics:
+        """Row count and per-column statistics from the source's own catalog (cheap: no scan of
+        the data). Sources override this; the default knows the row count only."""
+        basic = self.stats(port)
+        return TableStatistics(basic.row_count, basic.size_bytes, exact=basic.exact,
+                               taken_at=datetime.now(UTC), origin="row count")
 
     def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
         """Call ``fn`` with a :class:`PortSession` on one connection; transient failures retry ``fn``.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from meshfabric.connectors.base import Connector
+    from meshfabric.connectors.base import Connector, TableStatistics
     from meshfabric.spec.models import OutputPort
     from meshfabric.types import LogicalType
 
@@ -49,6 +49,10 @@ class ProductCatalog(Protocol):
     def connector(self, source: str) -> Connector:
         """The connector of a configured source (already ${ENV}-resolved)."""
 
+    def statistics(self, binding: ProductBinding) -> TableStatistics | None:
+        """The product's statistics for planning (cached, possibly stale), None when unknown.
+        Only plans depend on them, never answers."""
+
 
 @dataclass
 class StaticCatalog:
@@ -65,3 +69,6 @@ class StaticCatalog:
 
     def connector(self, source: str) -> Connector:
         return self.connectors[source]
+
+    def statistics(self, binding: ProductBinding) -> TableStatistics | None:
+        return None
