@@ -579,9 +579,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text, flush=True)
 
     log(f"== federated TPC-H SF{args.scale:g}: {len(args.queries)} queries, warm-up + {args.runs} runs each ==")
-    with progress() as report:  # a bar on a terminal only: piped output stays plain lines
+    with progress() as loading:  # a bar on a terminal only: piped output stays plain lines
         files, database, load = setup.prepare(
-            args.scale, reload=args.reload, mariadb_collation=args.mariadb_collation, log=log, progress=report
+            args.scale, reload=args.reload, mariadb_collation=args.mariadb_collation, log=log, progress=loading
         )
     env = environment(database)
     log("environment: " + ", ".join(f"{k} {v}" for k, v in env.items()))
