@@ -312,11 +312,13 @@ def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = No
     credential; key material from mesh.yaml's ``auth:`` is loaded now, so a bad configuration
     fails here rather than on the first request. A request body larger than ``max_body_bytes``
     (default: MESHFABRIC_MAX_BODY_BYTES, else :data:`MAX_BODY_BYTES`) is answered 413; an
-    OpenLineage event keeps its own bound."""
+    OpenLineage event keeps its own bound. The web UI is served at ``/`` (docs/UI.md), and
+    ``/docs`` and ``/redoc`` load their assets from this server."""
     body_bound = _max_body_bytes(max_body_bytes)
     app = FastAPI(title="meshfabric", version=__version__,
                   description="Data products, their sources and federated SQL across domains. "
-                              "Authenticate with a JWT or an API key (docs/API.md).", **_native_telemetry_off())
+                              "Authenticate with a JWT or an API key (docs/API.md).",
+                  docs_url=None, redoc_url=None, **_native_telemetry_off())
     app.state.mesh = mesh
     app.state.auth = None
     if auth:
@@ -341,6 +343,9 @@ def create_app(mesh: Mesh, *, auth: bool = True, max_body_bytes: int | None = No
 
     for module in (quality_routes, lineage_routes, search_routes, access_routes, observe_routes):
         app.include_router(module.router, dependencies=secured)
+    from meshfabric.ui.web import mount_ui
+
+    mount_ui(app)  # the web UI at /, and /docs and /redoc with local assets (docs/UI.md)
     app.add_middleware(_BodyLimit, max_bytes=body_bound,
                        paths={"/api/v1/lineage": max(body_bound, lineage_routes.MAX_EVENT_BYTES)})
     app.add_middleware(_Tracing)
