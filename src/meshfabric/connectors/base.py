@@ -337,9 +337,13 @@ class Connector(ABC):
     @abstractmethod
     def stats(self, port: OutputPort) -> TableStats: ...
 
-    def statistics(self, port: OutputPort) -> TableStatistics:
+    def statistics(self, port: OutputPort, *, analyze: str = "never") -> TableStatistics:
         """Row count and per-column statistics from the source's own catalog (cheap: no scan of
-        the data). Sources override this; the default knows the row count only."""
+        the data). Sources override this; the default knows the row count only.
+
+        ``analyze`` (:data:`meshfabric.connectors.statistics.Analyze`): ``never`` reads what the
+        source keeps; ``missing`` may run the source's own sampled ANALYZE where it keeps
+        nothing and that is cheap; ``always`` runs it (``stats refresh --analyze``)."""
         basic = self.stats(port)
         return TableStatistics(basic.row_count, basic.size_bytes, exact=basic.exact,
                                taken_at=datetime.now(UTC), origin="row count")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -27,6 +28,7 @@ from meshfabric.connectors.base import (
     ScanRequest,
     ScanResult,
     TableInfo,
+    TableStatistics,
     TableStats,
 )
 from meshfabric.connectors.pushdown import UnknownColumn, plan_scan, quote_ident, split_table_name, table_ref
@@ -371,3 +373,50 @@ class DuckDBConnector(Connector):
             return TableStats(int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]), None, exact=True)
 
         return self._run(run)
+
+    def statistics(self, port: OutputPort, *, analyze: str = "never") -> TableStatistics:
+        """A table's row count from ``duckdb_tables().estimated_size`` and per column what
+        DuckDB's ``stats(column)`` keeps in the table's metadata (min/max, whether NULLs occur,
+        an approximate distinct count; a string's min/max only where DuckDB keeps them whole,
+        up to 8 bytes). A table of at most :data:`~meshfabric.connectors.statistics.SMALL_ROWS`
+        rows, and any view or ``sql`` port that small, gets exact numbers from one aggregate
+        statement; larger views and queries get their row count only. ``analyze`` changes
+        nothing: DuckDB keeps its statistics current itself."""
+        from meshfabric.connectors.statistics import guarded
+
+        return guarded(self, port, lambda: self._run(partial(self._statistics, port)), origin="duckdb")
+
+    def _statistics(self, port: OutputPort, con: duckdb.DuckDBPyConnection) -> TableStatistics:
+        from meshfabric.connectors.statistics import SMALL_ROWS, aggregate_columns, aggregate_sql, duckdb_column, now
+
+        relation = self._relation(con, port)
+        cols = describe(con, relation)
+        estimated = None
+        info = self._resolve(con, port.table) if port.table else None
+        if info is not None and info.kind == "table":
+            row = con.execute(
+                "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = ? AND table_name = ?",
+                [info.schema or "main", info.name],
+            ).fetchone()
+            estimated = int(row[0]) if row is not None and row[0] is not None else None
+        if estimated is None or estimated <= SMALL_ROWS:
+            count = estimated if estimated is not None else int(
+                con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+            )
+            if count > SMALL_ROWS:
+                return TableStatistics(count, None, exact=True, taken_at=now(), origin="duckdb count")
+            sql = aggregate_sql(relation, cols, "duckdb")
+            if sql is None:
+                return TableStatistics(count, None, exact=True, taken_at=now(), origin="duckdb count")
+            rows, columns = aggregate_columns(fetch_rows(con, sql)[0], cols)
+            return TableStatistics(rows, None, columns, exact=True, taken_at=now(),
+                                   origin="duckdb aggregate (small table)")
+        names = [c for c in cols if c.type.name not in ("list", "struct", "map")]
+        columns = {}
+        if names:
+            calls = ", ".join(f"stats({quote_ident(c.name, 'duckdb')})" for c in names)
+            texts = fetch_rows(con, f"SELECT {calls} FROM {relation} LIMIT 1")
+            if texts:
+                columns = {c.name: duckdb_column(t, c.type, estimated) for c, t in zip(names, texts[0], strict=True)}
+        return TableStatistics(estimated, None, columns, exact=False, taken_at=now(), origin="duckdb table statistics")

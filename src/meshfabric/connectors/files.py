@@ -26,11 +26,13 @@ from sqlglot import exp
 from meshfabric.connectors import did_you_mean
 from meshfabric.connectors.base import (
     ColumnInfo,
+    ColumnStatistics,
     Connector,
     PortSession,
     ScanRequest,
     ScanResult,
     TableInfo,
+    TableStatistics,
     TableStats,
 )
 from meshfabric.connectors.duckdb import SAFE_CONFIG, describe, fetch_rows, scan_relation
@@ -466,6 +468,103 @@ class FilesConnector(Connector):
             with self._duckdb() as con:
                 return TableStats(int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]), size, exact=True)
         return TableStats(sum(_estimate_lines(f) for f in files), size, exact=False)
+
+    def statistics(self, port: OutputPort, *, analyze: str = "never") -> TableStatistics:
+        """Parquet: everything from the file footers (no data page is read) — exact row count,
+        per column min/max over the row groups' statistics, the null fraction from their null
+        counts, a distinct count where the writer stored one (one row group only); a column
+        some row group keeps no statistics for gets none. CSV and JSON: the row count of
+        :meth:`stats` (counted up to 32 MB, else estimated), and for files that small one
+        aggregate statement over them gives exact column statistics as part of the count."""
+        from meshfabric.connectors.statistics import guarded
+
+        return guarded(self, port, lambda: self._statistics(port), origin="files")
+
+    def _statistics(self, port: OutputPort) -> TableStatistics:
+        from meshfabric.connectors.statistics import aggregate_columns, aggregate_sql, now
+
+        relation, files, fmt = self._relation(port)
+        size = sum(f.stat().st_size for f in files)
+        cols = self.columns(port)
+        if fmt == "parquet":
+            rows, columns = _parquet_footers(files, cols)
+            return TableStatistics(rows, size, columns, exact=True, taken_at=now(), origin="parquet footer")
+        if size > COUNT_TEXT_BYTES:
+            basic = self.stats(port)
+            return TableStatistics(basic.row_count, size, exact=False, taken_at=now(), origin=f"{fmt} line estimate")
+        sql = aggregate_sql(relation, cols, "duckdb")
+        with self._duckdb() as con:
+            if sql is None:
+                count = int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
+                return TableStatistics(count, size, exact=True, taken_at=now(), origin=f"{fmt} count")
+            values = fetch_rows(con, sql)[0]
+        rows, columns = aggregate_columns(values, cols)
+        return TableStatistics(rows, size, columns, exact=True, taken_at=now(), origin=f"{fmt} aggregate (small file)")
+
+
+def _parquet_footers(files: list[Path], cols: list[ColumnInfo]) -> tuple[int, dict[str, ColumnStatistics]]:
+    """Row count and column statistics of Parquet files from their footers alone."""
+    import pyarrow.parquet as pq
+
+    from meshfabric.connectors.statistics import bounds, coerce, column
+
+    wanted = {c.name: c for c in cols}
+    rows = 0
+    lows: dict[str, list[Any]] = {n: [] for n in wanted}
+    highs: dict[str, list[Any]] = {n: [] for n in wanted}
+    nulls: dict[str, int] = dict.fromkeys(wanted, 0)
+    distinct: dict[str, float | None] = dict.fromkeys(wanted)
+    unknown_minmax: set[str] = set()
+    unknown_nulls: set[str] = set()
+    groups = 0
+    seen: set[str] = set()
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        rows += meta.num_rows
+        index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        for name in wanted:
+            if name not in index:
+                unknown_minmax.add(name)  # a hive partition column, or a column only some files have
+                unknown_nulls.add(name)
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            groups += 1
+            for name, i in index.items():
+                if name not in wanted:
+                    continue
+                seen.add(name)
+                stats = group.column(i).statistics
+                if group.num_rows == 0:
+                    continue
+                if stats is None:
+                    unknown_minmax.add(name)
+                    unknown_nulls.add(name)
+                    continue
+                if stats.has_min_max:
+                    lows[name].append(coerce(stats.min, wanted[name].type))
+                    highs[name].append(coerce(stats.max, wanted[name].type))
+                elif not (stats.has_null_count and stats.null_count == group.num_rows):
+                    unknown_minmax.add(name)  # an all-NULL row group has no min/max and needs none
+                if stats.has_null_count:
+                    nulls[name] += int(stats.null_count)
+                else:
+                    unknown_nulls.add(name)
+                if groups == 1 and getattr(stats, "has_distinct_count", False):
+                    distinct[name] = float(stats.distinct_count)
+    out = {}
+    for name, col in wanted.items():
+        if name not in seen:
+            continue
+        low = high = None
+        if name not in unknown_minmax and None not in lows[name] + highs[name]:
+            low, high = bounds(lows[name])[0], bounds(highs[name])[1]
+        out[col.name] = column(
+            distinct=distinct[name] if groups == 1 else None,
+            null_fraction=nulls[name] / rows if rows and name not in unknown_nulls else None,
+            low=low,
+            high=high,
+        )
+    return rows, out
 
 
 def _confined_duckdb(base: Path) -> duckdb.DuckDBPyConnection:

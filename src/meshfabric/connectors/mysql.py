@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -45,10 +45,12 @@ from meshfabric.connectors import (
 )
 from meshfabric.connectors.base import (
     ColumnInfo,
+    ColumnStatistics,
     PortSession,
     ScanRequest,
     ScanResult,
     TableInfo,
+    TableStatistics,
     TableStats,
 )
 from meshfabric.connectors.pool import ConnectionPool
@@ -608,6 +610,198 @@ class MySQLConnector(ServerConnector):
             return None
         values = [r[names.index("rows")] for r in rows if r[names.index("rows")] is not None]
         return max(int(v) for v in values) if values else None
+
+    def statistics(self, port: OutputPort, *, analyze: str = "never") -> TableStatistics:
+        """Statistics MariaDB keeps: rows and size from ``information_schema.TABLES`` (InnoDB's
+        sampled estimate; tables under 200,000 rows are counted, as :meth:`stats` does), the
+        persistent ``mysql.innodb_table_stats`` row count when newer, the engine-independent
+        ``mysql.column_stats`` (min/max exactly as ANALYZE saw them, ``nulls_ratio``, distinct =
+        non-null rows / ``avg_frequency``, histogram) and index cardinalities from
+        ``information_schema.STATISTICS`` as distinct counts of each index's first column.
+
+        ``column_stats`` is filled only by ``ANALYZE TABLE t PERSISTENT FOR ALL``, which reads
+        the whole table: it runs when ``analyze`` is ``always`` (``stats refresh --analyze``),
+        or ``missing`` (a plain ``stats refresh``) for a table with no column_stats rows and at
+        most :data:`ANALYZE_MAX_ROWS` rows; never on apply or in the background."""
+        from meshfabric.connectors.statistics import guarded
+
+        return guarded(self, port, lambda: self._run(partial(self._statistics, port, analyze)),
+                       origin="mariadb column_stats")
+
+    def _statistics(self, port: OutputPort, analyze: str, conn: Any) -> TableStatistics:
+        import pymysql
+
+        from meshfabric.connectors.statistics import now
+
+        if not port.table:
+            return TableStatistics(self.stats(port).row_count, None, taken_at=now(), origin="mariadb EXPLAIN")
+        info, kind = self._resolve(conn, port.table)
+        if kind == "VIEW":
+            ref = table_ref(info, "mysql").sql("mysql")
+            return TableStatistics(self._estimate(conn, f"SELECT * FROM {ref}"), None, taken_at=now(),
+                                   origin="mariadb EXPLAIN")
+        db = info.schema or self._database(conn)
+        cols = {c.info.name: c for c in self._columns_of(conn, table_ref(info, "mysql").sql("mysql"))}
+        rows, size = self._rows(
+            conn,
+            "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (db, info.name),
+        )[0]
+        stored = self._optional_rows(
+            conn,
+            "SELECT column_name, min_value, max_value, nulls_ratio, avg_frequency, avg_length, hist_type, histogram "
+            "FROM mysql.column_stats WHERE db_name = %s AND table_name = %s",
+            (db, info.name),
+        )
+        wanted = analyze == "always" or (
+            analyze == "missing" and not stored and (rows is None or int(rows) <= ANALYZE_MAX_ROWS)
+        )
+        if wanted:
+            ref = table_ref(TableInfo(info.name, db), "mysql").sql("mysql")
+            with conn.cursor() as cur:
+                with suppress(pymysql.Error):
+                    cur.execute("SET SESSION histogram_type = 'JSON_HB'")  # bucket bounds as values (10.8+)
+                cur.execute(f"ANALYZE TABLE {ref} PERSISTENT FOR ALL")
+                cur.fetchall()
+            stored = self._optional_rows(
+                conn,
+                "SELECT column_name, min_value, max_value, nulls_ratio, avg_frequency, avg_length, hist_type, "
+                "histogram FROM mysql.column_stats WHERE db_name = %s AND table_name = %s",
+                (db, info.name),
+            )
+            rows, size = self._rows(
+                conn,
+                "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (db, info.name),
+            )[0]
+        exact = False
+        row_count = int(rows) if rows is not None else None
+        origin = "mariadb information_schema"
+        innodb = self._optional_rows(
+            conn, "SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = %s AND table_name = %s",
+            (db, info.name),
+        )
+        if innodb and innodb[0][0] is not None and row_count is None:
+            row_count = int(innodb[0][0])
+        if row_count is None or row_count < 200_000:
+            row_count = int(self._rows(conn, f"SELECT COUNT(*) FROM {table_ref(info, 'mysql').sql('mysql')}")[0][0])
+            exact = True
+        analysed = self._optional_rows(
+            conn, "SELECT cardinality FROM mysql.table_stats WHERE db_name = %s AND table_name = %s", (db, info.name)
+        )
+        seen_rows = float(analysed[0][0]) if analysed and analysed[0][0] is not None else float(row_count)
+        columns: dict[str, ColumnStatistics] = {}
+        if stored:
+            origin = "mariadb column_stats"
+        for name, low, high, nulls, avg_frequency, avg_length, hist_type, histogram in stored:
+            col = cols.get(str(name))
+            if col is None:
+                continue
+            columns[col.info.name] = _column_stats(col, low, high, nulls, avg_frequency, avg_length, hist_type,
+                                                   histogram, seen_rows)
+        for name, distinct in self._index_distinct(conn, db, info.name, row_count).items():
+            col = cols.get(name)
+            if col is None:
+                continue
+            known = columns.get(col.info.name)
+            if known is None:
+                columns[col.info.name] = ColumnStatistics(distinct=float(distinct))
+            elif known.distinct is None:
+                columns[col.info.name] = replace(known, distinct=float(distinct))
+        return TableStatistics(row_count, int(size) if size is not None else None, columns, exact=exact,
+                               taken_at=now(), origin=origin)
+
+    def _optional_rows(self, conn: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of a statistics table the account may not be allowed to read (none then)."""
+        import pymysql
+
+        try:
+            return self._rows(conn, sql, params)
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] in _TRANSIENT_CODES:
+                raise
+            return []
+        except pymysql.err.ProgrammingError:
+            return []
+
+    def _index_distinct(self, conn: Any, db: str, table: str, rows: int) -> dict[str, float]:
+        """Distinct counts of the first column of each index (a one-column unique index: all rows)."""
+        out: dict[str, float] = {}
+        found = self._optional_rows(
+            conn,
+            "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE, CARDINALITY, "
+            "(SELECT COUNT(*) FROM information_schema.STATISTICS o WHERE o.TABLE_SCHEMA = s.TABLE_SCHEMA "
+            " AND o.TABLE_NAME = s.TABLE_NAME AND o.INDEX_NAME = s.INDEX_NAME) "
+            "FROM information_schema.STATISTICS s WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND SEQ_IN_INDEX = 1",
+            (db, table),
+        )
+        for _index, name, non_unique, cardinality, parts in found:
+            if name is None:
+                continue
+            if int(non_unique) == 0 and int(parts) == 1:
+                value: float | None = float(rows)
+            else:
+                value = float(cardinality) if cardinality is not None else None
+            if value is not None:
+                out[str(name)] = max(out.get(str(name), 0.0), min(value, float(rows)))
+        return out
+
+
+#: ``stats refresh`` (without ``--analyze``) runs ANALYZE ... PERSISTENT FOR ALL on a table
+#: without column statistics only up to this many rows (it reads the whole table)
+ANALYZE_MAX_ROWS = 1_000_000
+
+
+def _column_stats(
+    col: _Column,
+    low: Any,
+    high: Any,
+    nulls: Any,
+    avg_frequency: Any,
+    avg_length: Any,
+    hist_type: Any,
+    histogram: Any,
+    rows: float,
+) -> ColumnStatistics:
+    """One ``mysql.column_stats`` row as values of the column's logical type."""
+    import json
+
+    from meshfabric.connectors.statistics import coerce, column, interpolate
+
+    logical = col.info.type
+    low_v, high_v = coerce(low, logical), coerce(high, logical)
+    null_fraction = float(nulls) if nulls is not None else None
+    distinct = None
+    if avg_frequency is not None and float(avg_frequency) > 0:
+        distinct = rows * (1.0 - (null_fraction or 0.0)) / float(avg_frequency)
+    bounds: list[Any] = []
+    if histogram:
+        kind = str(hist_type or "")
+        if kind == "JSON_HB":
+            try:
+                raw = bytes(histogram).decode("utf-8") if not isinstance(histogram, str) else histogram
+                buckets = json.loads(raw).get("histogram_hb") or []
+                bounds = [coerce(b.get("start"), logical) for b in buckets if isinstance(b, dict)]
+                if buckets and isinstance(buckets[-1], dict) and "end" in buckets[-1]:
+                    bounds.append(coerce(buckets[-1]["end"], logical))
+            except (ValueError, AttributeError):
+                bounds = []
+        elif kind in ("DOUBLE_PREC_HB", "SINGLE_PREC_HB") and low_v is not None and high_v is not None:
+            data = bytes(histogram)
+            width, top = (2, 65535) if kind == "DOUBLE_PREC_HB" else (1, 255)
+            ends = [int.from_bytes(data[i:i + width], "little") / top for i in range(0, len(data) - width + 1, width)]
+            inner = [interpolate(low_v, high_v, f, logical) for f in ends]
+            bounds = [low_v, *inner, high_v] if all(v is not None for v in inner) else []
+    return column(
+        distinct=distinct,
+        null_fraction=null_fraction,
+        low=low_v,
+        high=high_v,
+        histogram=[b for b in bounds if b is not None] or None,
+        avg_width=float(avg_length) if avg_length is not None else None,
+    )
 
 
 def _ssl_disabled(params: tuple[tuple[str, str], ...]) -> bool:

@@ -43,6 +43,7 @@ from meshfabric.connectors.base import (
     ScanRequest,
     ScanResult,
     TableInfo,
+    TableStatistics,
     TableStats,
 )
 from meshfabric.connectors.pool import ConnectionPool
@@ -752,6 +753,107 @@ class PostgresConnector(ServerConnector):
             return int(plan[0]["Plan"]["Plan Rows"])
         except (KeyError, IndexError, TypeError, ValueError):
             return None
+
+    def statistics(self, port: OutputPort, *, analyze: str = "never") -> TableStatistics:
+        """Planner statistics PostgreSQL already keeps: rows from ``pg_class`` (``reltuples``
+        scaled to the table's current size, as the planner does), per column ``pg_stats``
+        (``n_distinct`` — negative is a share of the rows —, ``null_frac``, ``avg_width``, the
+        histogram bounds, and min/max as the extremes of the histogram and most common values:
+        a sample's, so hints). A table never analysed (``reltuples = -1``) is analysed only
+        when ``analyze`` allows it, else it gets the row count of :meth:`stats`. A ``sql`` port
+        or a view gets EXPLAIN's row estimate."""
+        from meshfabric.connectors.statistics import guarded
+
+        return guarded(self, port, lambda: self._run(partial(self._statistics, port, analyze)),
+                       origin="postgres pg_stats")
+
+    def _statistics(self, port: OutputPort, analyze: str, conn: Any) -> TableStatistics:
+        from meshfabric.connectors.statistics import bounds, coerce, column, now, parse_pg_array
+
+        if not port.table:
+            try:
+                sql = subquery_sql(port.sql or "", "postgres")
+            except ValueError as exc:
+                raise self.error(str(exc)) from None
+            return TableStatistics(self._estimate(conn, sql), None, taken_at=now(), origin="postgres EXPLAIN")
+        rel = self._resolve(conn, port.table)
+        ref = table_ref(rel.info, "postgres").sql("postgres")
+        if rel.relkind in ("v", "f"):
+            return TableStatistics(self._estimate(conn, f"SELECT * FROM {ref}"), None, taken_at=now(),
+                                   origin="postgres EXPLAIN")
+        if rel.relkind in ("r", "m", "p") and (analyze == "always" or (analyze == "missing" and rel.tuples < 0)):
+            self._exec(conn, f"ANALYZE {ref}")
+            conn.commit()
+            rel = self._resolve(conn, port.table)
+        tuples, pages, current, size = self._rows(conn, _TUPLES_SQL, (rel.oid,))[0]
+        tuples, pages = float(tuples if tuples is not None else -1), int(pages or 0)
+        size = int(size) if size is not None else None
+        if tuples < 0:
+            count = self._estimate(conn, f"SELECT * FROM {ref}")
+            if rel.relkind in ("r", "m") and (size or 0) < 64 * 1024 * 1024:
+                count = int(self._rows(conn, f"SELECT count(*) FROM {ref}")[0][0])
+                return TableStatistics(count, size, exact=True, taken_at=now(),
+                                       origin="postgres count (never analysed)")
+            return TableStatistics(count, size, taken_at=now(), origin="postgres EXPLAIN (never analysed)")
+        rows = tuples
+        if pages > 0 and current is not None and int(current) > 0:
+            rows = tuples / pages * int(current)  # the planner's density scaling
+        row_count = round(rows)
+        types = {c.info.name: c.info.type for c in self._columns_of(conn, rel.oid)}
+        stats_rows = self._rows(conn, _PG_STATS_SQL, (rel.schema, rel.name, rel.relkind == "p"), copy=False)
+        columns = {}
+        for name, null_frac, avg_width, n_distinct, hist_text, mcv_text in stats_rows:
+            logical = types.get(name)
+            if logical is None:
+                continue
+            distinct = None
+            if n_distinct is not None:
+                n = float(n_distinct)
+                distinct = n if n >= 0 else -n * rows
+            hist = [coerce(v, logical) for v in _pg_array(parse_pg_array, hist_text)]
+            mcv = [coerce(v, logical) for v in _pg_array(parse_pg_array, mcv_text)]
+            low, high = bounds([*hist, *mcv])
+            columns[name] = column(
+                distinct=distinct,
+                null_fraction=float(null_frac) if null_frac is not None else None,
+                low=low,
+                high=high,
+                histogram=[v for v in hist if v is not None] or None,
+                avg_width=float(avg_width) if avg_width is not None else None,
+            )
+        return TableStatistics(row_count, size, columns, exact=False, taken_at=now(), origin="postgres pg_stats")
+
+
+#: reltuples/relpages as ANALYZE left them, the relation's current pages and its size
+#: (a partitioned table: its leaf partitions' sums)
+_TUPLES_SQL = """
+SELECT CASE WHEN c.relkind = 'p' THEN (SELECT CASE WHEN bool_or(l.reltuples >= 0)
+                                                  THEN sum(greatest(l.reltuples, 0)) ELSE -1 END
+                                       FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid
+                                       WHERE t.isleaf)::float8
+            ELSE c.reltuples::float8 END,
+       CASE WHEN c.relkind = 'p' THEN 0 ELSE c.relpages::bigint END,
+       CASE WHEN c.relkind = 'p' THEN 0
+            ELSE (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint END,
+       CASE WHEN c.relkind = 'p' THEN (SELECT sum(pg_total_relation_size(relid))::bigint
+                                       FROM pg_partition_tree(c.oid))
+            ELSE pg_total_relation_size(c.oid) END
+FROM pg_class c WHERE c.oid = $1::oid
+"""
+
+#: the planner's per-column statistics (arrays as text: ADBC has no type for anyarray)
+_PG_STATS_SQL = """
+SELECT attname::text, null_frac::float8, avg_width::float8, n_distinct::float8,
+       histogram_bounds::text, most_common_vals::text
+FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND inherited = $3
+"""
+
+
+def _pg_array(parse: Callable[[str | None], list[str | None]], text: str | None) -> list[str | None]:
+    try:
+        return parse(text)
+    except ValueError:
+        return []
 
 
 #: the socket descriptor of each open connection (by id), which a silent peer's is shut down by

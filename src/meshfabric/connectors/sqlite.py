@@ -26,11 +26,13 @@ from urllib.parse import quote
 from meshfabric.connectors import TransientError, call_with_retries, column_not_found, rows_only, table_not_found
 from meshfabric.connectors.base import (
     ColumnInfo,
+    ColumnStatistics,
     Connector,
     PortSession,
     ScanRequest,
     ScanResult,
     TableInfo,
+    TableStatistics,
     TableStats,
 )
 from meshfabric.connectors.pushdown import (
@@ -385,6 +387,93 @@ class SQLiteConnector(Connector):
             return TableStats(count, size, exact=True)
 
         return self._run(run)
+
+    def statistics(self, port: OutputPort, *, analyze: str = "never") -> TableStatistics:
+        """The exact row count (:meth:`stats`), and per column: for a table of at most
+        :data:`~meshfabric.connectors.statistics.SMALL_ROWS` rows one aggregate statement
+        (non-null and distinct counts, min, max: as cheap as the count); for larger ones what
+        ``sqlite_stat1`` says of each index (distinct count of its first column = rows / the
+        average rows per key; all rows for a one-column unique index or an INTEGER PRIMARY KEY)
+        and min/max of those columns by index seeks. ``ANALYZE`` (which writes the database
+        file) runs only when ``analyze`` is ``always`` (``stats refresh --analyze``)."""
+        from meshfabric.connectors.statistics import guarded
+
+        if analyze == "always" and port.table:
+            def analyse(conn: sqlite3.Connection) -> None:
+                rel = self._resolve(conn, port.table or "")
+                if rel.info.kind == "table":
+                    conn.execute(f"ANALYZE main.{quote_ident(rel.info.name, 'sqlite')}")
+
+            self._run(analyse, write=True)
+        return guarded(self, port, lambda: self._run(functools.partial(self._statistics, port)), origin="sqlite")
+
+    def _statistics(self, port: OutputPort, conn: sqlite3.Connection) -> TableStatistics:
+        from meshfabric.connectors.statistics import SMALL_ROWS, aggregate_columns, aggregate_sql, now
+
+        relation, cols = self._describe(conn, port)
+        basic = self.stats(port)
+        rows = basic.row_count or 0
+        if not isinstance(relation, TableInfo) or relation.kind != "table":
+            return TableStatistics(basic.row_count, basic.size_bytes, exact=True, taken_at=now(), origin="sqlite count")
+        ref = table_ref(relation, "sqlite").sql("sqlite")
+        if rows <= SMALL_ROWS:
+            sql = aggregate_sql(ref, cols, "sqlite")
+            _, columns = aggregate_columns(conn.execute(sql).fetchone(), cols) if sql else (0, {})
+            return TableStatistics(basic.row_count, basic.size_bytes, columns, exact=True, taken_at=now(),
+                                   origin="sqlite aggregate (small table)")
+        return TableStatistics(basic.row_count, basic.size_bytes, self._index_statistics(conn, relation, cols, rows),
+                               exact=True, taken_at=now(), origin="sqlite sqlite_stat1")
+
+    @staticmethod
+    def _index_statistics(
+        conn: sqlite3.Connection, relation: TableInfo, cols: list[ColumnInfo], rows: int
+    ) -> dict[str, ColumnStatistics]:
+        from meshfabric.connectors.statistics import coerce, column
+
+        by_name = {c.name.lower(): c for c in cols}
+        name = quote_ident(relation.name, "sqlite")
+        ref = table_ref(relation, "sqlite").sql("sqlite")
+        distinct: dict[str, float] = {}
+        pk = [r for r in conn.execute(f"PRAGMA main.table_xinfo({name})").fetchall() if r[5]]
+        if len(pk) == 1 and str(pk[0][2] or "").upper() == "INTEGER":
+            distinct[str(pk[0][1])] = float(rows)  # the rowid itself
+        stat1: dict[str, list[int]] = {}
+        try:
+            for idx, stat in conn.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?", (relation.name,)):
+                numbers = [int(p) for p in str(stat or "").split() if p.isdigit()]
+                if idx and len(numbers) >= 2:
+                    stat1[str(idx)] = numbers
+        except sqlite3.OperationalError:
+            pass  # never analysed: no sqlite_stat1 table
+        for _seq, idx, unique, _origin, partial_ in conn.execute(f"PRAGMA main.index_list({name})").fetchall():
+            if partial_:
+                continue
+            parts = conn.execute(f"PRAGMA main.index_info({quote_ident(idx, 'sqlite')})").fetchall()
+            if not parts or parts[0][2] is None:
+                continue
+            first = str(parts[0][2])
+            if unique and len(parts) == 1:
+                value: float | None = float(rows)
+            elif idx in stat1:
+                numbers = stat1[idx]
+                value = numbers[0] / max(1, numbers[1]) if numbers[0] else None
+            else:
+                value = None
+            if value is not None:
+                distinct[first] = max(distinct.get(first, 0.0), value)
+            else:
+                distinct.setdefault(first, -1.0)  # indexed: min/max by seeks, distinct unknown
+        out: dict[str, ColumnStatistics] = {}
+        for col_name, value in distinct.items():
+            col = by_name.get(col_name.lower())
+            if col is None:
+                continue
+            quoted = quote_ident(col.name, "sqlite")
+            low = conn.execute(f"SELECT min({quoted}) FROM {ref}").fetchone()[0]  # one index seek each
+            high = conn.execute(f"SELECT max({quoted}) FROM {ref}").fetchone()[0]
+            out[col.name] = column(distinct=value if value >= 0 else None, low=coerce(low, col.type),
+                                   high=coerce(high, col.type))
+        return out
 
 
 _COLLSEQ = re.compile(r"^(\w+)-(?:8|16LE|16BE|16)$")
