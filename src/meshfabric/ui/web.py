@@ -22,6 +22,9 @@ handler runs**. A page handler looks like::
   HTMLResponse. Every template sees ``request``, ``user`` (the name, or ``None``),
   ``auth_enabled``, ``csrf_token`` (the form token of this session), ``static(path)`` (the URL
   of ``ui/static/<path>``) and ``url(path, **query)`` (a same-site URL with a quoted query).
+  Undefined names are errors (``StrictUndefined``): test a dict's optional key with
+  ``x.get('key')``, not ``x.key``. Filters: ``percent``, ``number``, ``when``, ``attr``
+  (:mod:`meshfabric.ui.fmt`; ``attr`` writes a number exactly for a ``data-*`` attribute).
 - Templates extend ``base.html`` and fill the blocks ``title``, ``content`` and ``scripts``
   (``scripts`` is inside ``<body>``, after the content; add ``<script src="{{ static('…') }}">``
   there — inline scripts are fine but keep them small). Every asset is served by meshfabric
