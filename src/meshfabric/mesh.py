@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from meshfabric.query.result import QueryResult
     from meshfabric.search.service import SearchResults
     from meshfabric.spec.observe_models import EventsSpec
+    from meshfabric.stats.service import StatsService
 
 
 class Mesh:
@@ -176,6 +177,13 @@ class Mesh:
         return ObserveService(self.store, self.connections, self.access, self.settings, self.quality)
 
     @cached_property
+    def stats(self) -> StatsService:
+        """Planner statistics: refresh from the sources, show, staleness (``meshfabric.stats``)."""
+        from meshfabric.stats.service import StatsService
+
+        return StatsService(self.store, self.connections, self.access)
+
+    @cached_property
     def lineage(self) -> LineageService:
         """Lineage: transformations, upstream, downstream, impact, export, OpenLineage."""
         from meshfabric.lineage.service import LineageService
@@ -264,6 +272,7 @@ class Mesh:
             self._configure_tracing()
             self.connections.reset()
             self._changed()
+            self.stats.after_apply(result)  # never raises: a source that does not answer is recorded
         return result
 
     def _changed(self) -> None:

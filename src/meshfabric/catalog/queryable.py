@@ -21,7 +21,9 @@ class StoreCatalog:
 
     def __init__(self, store: Store, connections: Callable[[str], Connector]) -> None:
         self._connections = connections
+        self._store = store
         self._products = {p.fqn.lower(): p for p in list_products(store)}
+        self._statistics: dict[str, TableStatistics] | None = None
 
     @staticmethod
     def _binding(p: ProductInfo) -> ProductBinding:
@@ -44,5 +46,32 @@ class StoreCatalog:
         return self._connections(source)
 
     def statistics(self, binding: ProductBinding) -> TableStatistics | None:
-        """Planner statistics of an applied product (the store's cache; see ``meshfabric.stats``)."""
-        return None
+        """Planner statistics of an applied product: the store's cache (``meshfabric.stats``),
+        every product's read in one statement on the first call of this catalog (it is made per
+        query), never the source. None when there are none, or they were taken for another
+        output port or schema than the applied one."""
+        if self._statistics is None:
+            self._statistics = self._load_statistics()
+        return self._statistics.get(binding.fqn.lower())
+
+    def _load_statistics(self) -> dict[str, TableStatistics]:
+        from sqlalchemy import select
+
+        from meshfabric.connectors.statistics import decode, port_fingerprint
+        from meshfabric.store.models_stats import ProductStatisticsRow as S
+
+        out: dict[str, TableStatistics] = {}
+        try:
+            with self._store.read() as session:
+                rows = session.execute(select(S.product, S.fingerprint, S.statistics)
+                                       .where(S.statistics.is_not(None))).all()
+        except Exception:
+            return out  # statistics only steer plans: without them the planner guesses
+        for product, fingerprint, doc in rows:
+            info = self._products.get(str(product).lower())
+            if info is None or fingerprint != port_fingerprint(info.output, info.columns):
+                continue
+            stats = decode(doc)
+            if stats is not None:
+                out[info.fqn.lower()] = stats
+        return out

@@ -331,3 +331,134 @@ def duckdb_column(text: str | None, logical: LogicalType, rows: int) -> ColumnSt
     u = _DUCK_UNIQUE.search(text)
     distinct = min(float(u.group(1)), float(rows)) if u else None
     return column(distinct=distinct, null_fraction=null_fraction, low=low, high=high)
+
+
+# ---------------------------------------------------------------------------------------------
+# The store's encoding: JSON that gives back exactly the values it was given
+
+
+#: document version of :func:`encode`; a document of another version decodes to None
+FORMAT = 1
+
+
+def encode_value(value: Any) -> Any:
+    """A statistics value as JSON: numbers, strings and booleans as themselves, everything else
+    tagged (``{"$date": "2024-02-29"}``, ``{"$dec": "12.50"}``) so :func:`decode_value` gives
+    back an equal value of the same type.
+
+    >>> encode_value(Decimal("1.10")), encode_value(date(2024, 2, 29)), encode_value(float("nan"))
+    ({'$dec': '1.10'}, {'$date': '2024-02-29'}, {'$float': 'nan'})
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, Decimal):
+        return {"$dec": str(value)}
+    if isinstance(value, datetime):
+        return {"$ts": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, time):
+        return {"$time": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, bytes | bytearray | memoryview):
+        import base64
+
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"no statistics encoding for {type(value).__name__}")
+
+
+def decode_value(raw: Any) -> Any:
+    """The inverse of :func:`encode_value`."""
+    if not isinstance(raw, dict):
+        return raw
+    if len(raw) != 1:
+        raise ValueError("not an encoded statistics value")
+    tag, text = next(iter(raw.items()))
+    if tag == "$float":
+        return float(text)
+    if tag == "$dec":
+        return Decimal(text)
+    if tag == "$ts":
+        return datetime.fromisoformat(text)
+    if tag == "$date":
+        return date.fromisoformat(text)
+    if tag == "$time":
+        return time.fromisoformat(text)
+    if tag == "$uuid":
+        return uuid.UUID(text)
+    if tag == "$bytes":
+        import base64
+
+        return base64.b64decode(text)
+    raise ValueError(f"unknown statistics value tag {tag!r}")
+
+
+def _number(value: float | None) -> Any:
+    return encode_value(value) if value is not None else None
+
+
+def encode(stats: TableStatistics) -> dict[str, Any]:
+    """A :class:`TableStatistics` as a JSON document (:func:`decode` gives it back equal)."""
+    return {
+        "format": FORMAT,
+        "row_count": stats.row_count,
+        "size_bytes": stats.size_bytes,
+        "exact": stats.exact,
+        "taken_at": stats.taken_at.isoformat() if stats.taken_at is not None else None,
+        "origin": stats.origin,
+        "columns": {
+            name: {
+                "distinct": _number(c.distinct),
+                "null_fraction": _number(c.null_fraction),
+                "min": encode_value(c.min),
+                "max": encode_value(c.max),
+                "histogram": [encode_value(v) for v in c.histogram] if c.histogram is not None else None,
+                "avg_width": _number(c.avg_width),
+            }
+            for name, c in stats.columns.items()
+        },
+    }
+
+
+def decode(doc: Any) -> TableStatistics | None:
+    """The statistics :func:`encode` wrote; None for anything else (another format, damage)."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        return None
+    try:
+        columns = {
+            str(name): ColumnStatistics(
+                distinct=decode_value(c.get("distinct")),
+                null_fraction=decode_value(c.get("null_fraction")),
+                min=decode_value(c.get("min")),
+                max=decode_value(c.get("max")),
+                histogram=tuple(decode_value(v) for v in c["histogram"]) if c.get("histogram") is not None else None,
+                avg_width=decode_value(c.get("avg_width")),
+            )
+            for name, c in (doc.get("columns") or {}).items()
+        }
+        taken = doc.get("taken_at")
+        return TableStatistics(
+            row_count=doc.get("row_count"),
+            size_bytes=doc.get("size_bytes"),
+            columns=columns,
+            exact=bool(doc.get("exact")),
+            taken_at=datetime.fromisoformat(taken) if taken else None,
+            origin=str(doc.get("origin") or ""),
+        )
+    except (ValueError, TypeError, AttributeError, KeyError, ArithmeticError):
+        return None
+
+
+def port_fingerprint(output: dict[str, Any], columns: Sequence[dict[str, Any]]) -> str:
+    """sha256 of an applied product's output port and effective columns: statistics taken for
+    another port (an apply changed its table, path, query or schema) are not used."""
+    import hashlib
+    import json
+
+    doc = {"output": output, "columns": [{"name": c.get("name"), "type": c.get("type")} for c in columns]}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()

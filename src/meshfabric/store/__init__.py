@@ -31,7 +31,7 @@ from meshfabric.errors import ConfigError, StoreBusy, StoreUnavailable
 from meshfabric.store import models
 
 #: the newest migration; a quick check against alembic_version skips Alembic on every open
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 _PG_LOCK_KEY = 0x6D657368  # "mesh"
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: seconds a write waits in all for another process's SQLite write lock before StoreBusy

@@ -290,4 +290,5 @@ from meshfabric.store import (  # noqa: E402, F401
     models_observe,
     models_openlineage,
     models_search,
+    models_stats,
 )

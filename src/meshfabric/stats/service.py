@@ -1,0 +1,460 @@
+"""``mesh.stats``: the planner statistics of products, refreshed from their sources and cached.
+
+Each product's :class:`~meshfabric.connectors.base.TableStatistics` come from its connector's
+``statistics(port)`` — the source's own catalog, never a scan of big data — and are stored in
+``product_statistics`` with the fingerprint of the output port they describe. They are
+refreshed
+
+* after an apply, for the products it created or changed and those without statistics
+  (``after_apply``: after the commit; a source that does not answer is recorded on the
+  product's row and never fails the apply);
+* on ``meshfabric stats refresh [PRODUCT…] [--analyze]`` (:meth:`StatsService.refresh`);
+* when older than :attr:`StatsService.max_age` (``MESHFABRIC_STATS_MAX_AGE`` seconds, default
+  24 h), by :meth:`StatsService.refresh_stale` in a background thread, or periodically by
+  :meth:`StatsService.start` in a long-running process — never on the query path, which only
+  reads the cache (``StoreCatalog.statistics``).
+
+Access: statistics are measured from data. :meth:`StatsService.show` needs ``query`` on the
+product and shows numbers only where the principal could compute them itself: nothing of a
+product it sees through a row filter, nothing of a column it sees masked. Refreshing (which may
+run the source's ANALYZE) needs ``admin`` on the product: its owner, a domain owner or a
+workspace admin. The planner reads statistics without a principal; they steer plans, never
+answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from meshfabric.errors import AccessDenied, ConfigError, NotFound
+
+if TYPE_CHECKING:
+    from meshfabric.access.service import AccessService
+    from meshfabric.catalog.apply import ApplyResult
+    from meshfabric.catalog.read import ProductInfo
+    from meshfabric.connectors.base import Connector, TableStatistics
+    from meshfabric.store import Store
+
+log = logging.getLogger("meshfabric.stats")
+
+#: seconds after which statistics count as stale (``MESHFABRIC_STATS_MAX_AGE`` overrides)
+DEFAULT_MAX_AGE = 24 * 3600.0
+MAX_AGE_ENV = "MESHFABRIC_STATS_MAX_AGE"
+#: sources read at once by one refresh
+WORKERS = 8
+#: seconds an apply waits for its products' statistics before recording the rest as not answered
+APPLY_WAIT = 30.0
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    hint = getattr(exc, "hint", None)
+    return (text + (f" ({hint})" if hint else ""))[:2000]
+
+
+@dataclass
+class Outcome:
+    """What one refresh did for one product."""
+
+    product: str
+    #: ok | error | skipped
+    status: str
+    row_count: int | None = None
+    columns: int = 0
+    origin: str = ""
+    seconds: float = 0.0
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"product": self.product, "status": self.status, "row_count": self.row_count,
+                "columns": self.columns, "origin": self.origin, "seconds": round(self.seconds, 3),
+                "error": self.error}
+
+
+@dataclass
+class RefreshReport:
+    """Every product a refresh looked at, and how far each source's ANALYZE was allowed to go."""
+
+    analyze: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"analyze": self.analyze, "refreshed": self.count("ok"), "failed": self.count("error"),
+                "skipped": self.count("skipped"), "products": [o.to_dict() for o in self.outcomes]}
+
+
+@dataclass
+class ColumnView:
+    """One column's statistics as a principal may see them (None: unknown or withheld)."""
+
+    name: str
+    type: str
+    distinct: float | None = None
+    null_fraction: float | None = None
+    min: Any = None
+    max: Any = None
+    histogram_size: int | None = None
+    avg_width: float | None = None
+    #: why the numbers are withheld ("" when they are not)
+    withheld: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "distinct": self.distinct, "null_fraction": self.null_fraction,
+                "min": self.min, "max": self.max, "histogram_size": self.histogram_size,
+                "avg_width": self.avg_width, "withheld": self.withheld or None}
+
+
+@dataclass
+class StatsView:
+    """``stats show``: a product's cached statistics for one principal."""
+
+    product: str
+    #: the statistics describe the applied output port (False: taken before an apply changed it)
+    current: bool
+    stale: bool
+    row_count: int | None = None
+    exact: bool = False
+    size_bytes: int | None = None
+    origin: str = ""
+    taken_at: datetime | None = None
+    attempted_at: datetime | None = None
+    error: str = ""
+    withheld: str = ""
+    columns: list[ColumnView] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "product": self.product, "current": self.current, "stale": self.stale, "row_count": self.row_count,
+            "exact": self.exact, "size_bytes": self.size_bytes, "origin": self.origin,
+            "taken_at": self.taken_at.isoformat() if self.taken_at else None,
+            "attempted_at": self.attempted_at.isoformat() if self.attempted_at else None,
+            "error": self.error or None, "withheld": self.withheld or None,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+
+class StatsService:
+    """Refresh, read and show the statistics cache (``mesh.stats``)."""
+
+    def __init__(self, store: Store, connections: Callable[[str], Connector], access: AccessService, *,
+                 max_age: float | None = None) -> None:
+        self.store = store
+        self.connections = connections
+        self.access = access
+        self._max_age = max_age
+        self._background: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    @property
+    def max_age(self) -> timedelta:
+        """How old statistics may get before :meth:`stale` names them."""
+        if self._max_age is not None:
+            return timedelta(seconds=self._max_age)
+        raw = os.environ.get(MAX_AGE_ENV, "").strip()
+        if not raw:
+            return timedelta(seconds=DEFAULT_MAX_AGE)
+        try:
+            seconds = float(raw)
+            if not 0 < seconds < 10 * 365 * 86400:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{MAX_AGE_ENV}={raw!r} is not a number of seconds greater than 0",
+                              hint=f"e.g. {MAX_AGE_ENV}=86400 (a day), or unset it for the default") from None
+        return timedelta(seconds=seconds)
+
+    # -- reading (no principal: the planner's view) ---------------------------------------------
+
+    def _rows(self, fqns: Sequence[str] | None = None) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from meshfabric.store.models_stats import ProductStatisticsRow as S
+
+        stmt = select(S)
+        if fqns is not None:
+            stmt = stmt.where(S.product.in_(list(fqns)))
+        with self.store.read() as s:
+            return {r.product: r for r in s.scalars(stmt)}
+
+    @staticmethod
+    def _current(info: ProductInfo, row: Any) -> bool:
+        from meshfabric.connectors.statistics import port_fingerprint
+
+        return row is not None and row.fingerprint == port_fingerprint(info.output, info.columns)
+
+    def get(self, fqn: str) -> TableStatistics | None:
+        """The cached statistics of an applied product, None when there are none or they were
+        taken for another output port. No access check: for the planner and tests."""
+        from meshfabric.catalog.read import get_product
+        from meshfabric.connectors.statistics import decode
+
+        try:
+            info = get_product(self.store, fqn)
+        except NotFound:
+            return None
+        row = self._rows([info.fqn]).get(info.fqn)
+        if row is None or row.statistics is None or not self._current(info, row):
+            return None
+        return decode(row.statistics)
+
+    def stale(self, *, max_age: timedelta | float | None = None, products: Sequence[str] | None = None) -> list[str]:
+        """Products (not retired) whose statistics are missing, were taken for another output
+        port, or are older than ``max_age`` (default :attr:`max_age`)."""
+        from meshfabric.catalog.read import list_products
+
+        limit = self.max_age if max_age is None else (
+            max_age if isinstance(max_age, timedelta) else timedelta(seconds=float(max_age)))
+        infos = [p for p in list_products(self.store) if p.status != "retired"]
+        if products is not None:
+            wanted = {p.lower() for p in products}
+            infos = [p for p in infos if p.fqn.lower() in wanted]
+        rows = self._rows()
+        now = datetime.now(UTC)
+        out = []
+        for info in infos:
+            row = rows.get(info.fqn)
+            taken = _utc(row.taken_at) if row is not None else None
+            if row is None or row.statistics is None or not self._current(info, row) or taken is None \
+                    or now - taken > limit:
+                out.append(info.fqn)
+        return out
+
+    # -- refreshing -----------------------------------------------------------------------------
+
+    def refresh(self, products: Sequence[str] | None = None, *, user: str | None = None, analyze: bool = False,
+                progress: Callable[[str, int, int], None] | None = None) -> RefreshReport:
+        """Read the statistics of ``products`` (default: every product the principal holds
+        ``admin`` on) from their sources, concurrently, and store them in one transaction.
+
+        Without ``analyze`` a source's own ANALYZE runs only where it keeps no statistics at all
+        and that is cheap (a PostgreSQL table never analysed, a MariaDB table of at most a
+        million rows without column statistics); with it, for every product (PostgreSQL
+        ``ANALYZE``, MariaDB ``ANALYZE TABLE … PERSISTENT FOR ALL``, SQLite ``ANALYZE``).
+        A named product the principal may not refresh raises; a source that fails is reported
+        in the product's outcome and recorded, the other products are stored."""
+        from meshfabric.catalog.read import list_products
+
+        level = "always" if analyze else "missing"
+        skipped: list[Outcome] = []
+        if products:
+            fqns: list[str] = []
+            for name in products:
+                decision = self.access.decide(user, "admin", name)
+                fqn = decision.product or name
+                if fqn not in fqns:
+                    fqns.append(fqn)
+        else:
+            fqns = []
+            for info in list_products(self.store):
+                if info.status == "retired":
+                    continue
+                try:
+                    self.access.decide(user, "admin", info.fqn, audit=False)
+                except NotFound:
+                    continue  # not even discoverable: not named at all
+                except AccessDenied:
+                    skipped.append(Outcome(info.fqn, "skipped", error="needs admin on the product (its owner)"))
+                    continue
+                fqns.append(info.fqn)
+        report = self._refresh(fqns, level, progress=progress)
+        report.outcomes.extend(skipped)
+        return report
+
+    def after_apply(self, result: ApplyResult) -> RefreshReport | None:
+        """After an apply's commit: statistics of the products it created or changed, and of
+        those that have none. Never raises — an apply is done once committed; what failed is
+        recorded on the products' rows (``stats show`` says it)."""
+        try:
+            if not result.applied:
+                return None
+            changed = [c.name for c in result.changes if c.kind == "product" and c.action in ("create", "update")]
+            missing = self.stale(max_age=timedelta.max)
+            fqns = list(dict.fromkeys([*changed, *missing]))
+            if not fqns:
+                return None
+            return self._refresh(fqns, "never", wait=APPLY_WAIT)
+        except Exception as exc:
+            log.warning("statistics were not refreshed after the apply: %s", _reason(exc))
+            return None
+
+    def refresh_stale(self, *, background: bool = True) -> RefreshReport | threading.Thread | None:
+        """Refresh the statistics :meth:`stale` names (no ANALYZE). In the background by
+        default: one daemon thread at a time, which the caller never waits for."""
+        def run() -> RefreshReport | None:
+            try:
+                fqns = self.stale()
+                return self._refresh(fqns, "never") if fqns else None
+            except Exception as exc:
+                log.warning("refreshing stale statistics failed: %s", _reason(exc))
+                return None
+
+        if not background:
+            return run()
+        with self._guard:
+            if self._background is not None and self._background.is_alive():
+                return self._background
+            self._background = threading.Thread(target=run, name="mf-stats-refresh", daemon=True)
+            self._background.start()
+            return self._background
+
+    def start(self, every: float = 3600.0) -> Callable[[], None]:
+        """Look for stale statistics now and every ``every`` seconds in a daemon thread (for
+        ``serve`` and other long-running processes); returns the function that stops it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while True:
+                self.refresh_stale(background=False)
+                if stop.wait(every):
+                    return
+
+        thread = threading.Thread(target=loop, name="mf-stats-scheduler", daemon=True)
+        thread.start()
+        return stop.set
+
+    def _refresh(self, fqns: Sequence[str], level: str, *, wait: float | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> RefreshReport:
+        from meshfabric.catalog.read import list_products
+
+        report = RefreshReport(level)
+        infos = {p.fqn: p for p in list_products(self.store)}
+        targets = [infos[f] for f in fqns if f in infos]
+        if not targets:
+            return report
+        results = self._read_all(targets, level, wait, progress or (lambda what, done, total: None))
+        self._store_results(targets, results)
+        for info in targets:
+            stats, error, seconds = results.get(info.fqn, (None, f"no answer from source '{info.source}' within "
+                                                                  f"{wait:g} s" if wait else "not read", 0.0))
+            if stats is not None:
+                report.outcomes.append(Outcome(info.fqn, "ok", stats.row_count, len(stats.columns), stats.origin,
+                                               seconds))
+            else:
+                report.outcomes.append(Outcome(info.fqn, "error", seconds=seconds, error=error or ""))
+        return report
+
+    def _read_all(self, targets: list[ProductInfo], level: str, wait: float | None,
+                  progress: Callable[[str, int, int], None]) -> dict[str, tuple[Any, str | None, float]]:
+        """Each product's statistics from its source, :data:`WORKERS` at a time in daemon
+        threads (a source that hangs past ``wait`` seconds is left behind, never waited for)."""
+        from meshfabric.spec.models import OutputPort
+
+        work: queue.Queue[ProductInfo] = queue.Queue()
+        for info in targets:
+            work.put(info)
+        results: dict[str, tuple[Any, str | None, float]] = {}
+        lock = threading.Lock()
+        finished = threading.Event()
+
+        def worker() -> None:
+            while True:
+                try:
+                    info = work.get_nowait()
+                except queue.Empty:
+                    return
+                started = time.monotonic()
+                try:
+                    port = OutputPort.model_validate(info.output)
+                    value: tuple[Any, str | None, float] = (
+                        self.connections(info.source).statistics(port, analyze=level), None, 0.0)
+                except Exception as exc:
+                    value = (None, _reason(exc), 0.0)
+                with lock:
+                    results[info.fqn] = (value[0], value[1], time.monotonic() - started)
+                    done = len(results)
+                    if done == len(targets):
+                        finished.set()
+                progress(f"read statistics of {info.fqn}", done, len(targets))
+
+        progress("reading statistics from the sources", 0, len(targets))
+        for _ in range(min(WORKERS, len(targets))):
+            threading.Thread(target=worker, name="mf-stats-read", daemon=True).start()
+        finished.wait(wait)
+        with lock:
+            return dict(results)
+
+    def _store_results(self, targets: list[ProductInfo],
+                       results: dict[str, tuple[Any, str | None, float]]) -> None:
+        """Every product's new statistics, or the reason there are none, in one transaction."""
+        from meshfabric.connectors.statistics import encode, port_fingerprint
+        from meshfabric.store.models_stats import ProductStatisticsRow as S
+
+        now = datetime.now(UTC)
+        with self.store.write() as s:
+            for info in targets:
+                stats, error, _ = results.get(info.fqn, (None, "no answer from the source in time", 0.0))
+                fingerprint = port_fingerprint(info.output, info.columns)
+                row = s.get(S, info.fqn)
+                if stats is not None:
+                    values = {"fingerprint": fingerprint, "row_count": stats.row_count, "statistics": encode(stats),
+                              "origin": stats.origin[:200], "taken_at": stats.taken_at or now, "attempted_at": now,
+                              "error": ""}
+                    if row is None:
+                        s.add(S(product=info.fqn, **values))
+                    else:
+                        for key, value in values.items():
+                            setattr(row, key, value)
+                elif row is None:
+                    s.add(S(product=info.fqn, fingerprint=fingerprint, row_count=None, statistics=None, origin="",
+                            taken_at=None, attempted_at=now, error=(error or "")[:2000]))
+                else:  # keep what was known; it stays in use while the port is unchanged
+                    row.attempted_at, row.error = now, (error or "")[:2000]
+
+    # -- showing (a principal's view) -----------------------------------------------------------
+
+    def show(self, product: str, *, user: str | None = None) -> StatsView:
+        """A product's cached statistics as ``user`` may see them (``query`` on the product):
+        the row count and column numbers only where it could compute them through a query —
+        none under a row filter, none of a column it sees masked."""
+        from meshfabric.catalog.read import get_product
+        from meshfabric.connectors.statistics import decode
+
+        decision = self.access.decide(user, "query", product)
+        info = get_product(self.store, decision.product or product)
+        row = self._rows([info.fqn]).get(info.fqn)
+        stats = decode(row.statistics) if row is not None and row.statistics is not None else None
+        taken = _utc(row.taken_at) if row is not None else None
+        current = self._current(info, row)
+        view = StatsView(
+            info.fqn, current=current and stats is not None,
+            stale=stats is None or not current or taken is None or datetime.now(UTC) - taken > self.max_age,
+            origin=stats.origin if stats else "", taken_at=taken,
+            attempted_at=_utc(row.attempted_at) if row is not None else None, error=row.error if row else "",
+        )
+        table_visible = decision.sees_values([])
+        if stats is not None and table_visible:
+            view.row_count, view.exact, view.size_bytes = stats.row_count, stats.exact, stats.size_bytes
+        elif stats is not None:
+            view.withheld = "a row filter applies to you on this product: its statistics count rows you do not see"
+        by_name = {k.lower(): v for k, v in (stats.columns if stats else {}).items()}
+        masked = decision.masked_columns
+        for col in info.columns:
+            name = str(col["name"])
+            cv = ColumnView(name, str(col.get("type", "")))
+            found = by_name.get(name.lower())
+            if not table_visible:
+                cv.withheld = "row filter"
+            elif name.lower() in masked or not decision.sees_values([name]):
+                cv.withheld = "masked"
+            elif found is not None:
+                cv.distinct, cv.null_fraction, cv.avg_width = found.distinct, found.null_fraction, found.avg_width
+                cv.min, cv.max = found.min, found.max
+                cv.histogram_size = len(found.histogram) if found.histogram is not None else None
+            view.columns.append(cv)
+        return view
