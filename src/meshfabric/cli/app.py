@@ -23,6 +23,7 @@ from meshfabric.cli import (
     search_cmd,
     serve_cmd,
     sources_cmds,
+    stats_cmds,
 )
 from meshfabric.cli._common import STATE
 
@@ -107,3 +108,4 @@ lineage_cmds.register(app)
 search_cmd.register(app)
 access_cmds.register(app)
 auth_cmds.register(app)
+stats_cmds.register(app)
