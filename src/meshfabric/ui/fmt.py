@@ -2,6 +2,8 @@
 
 >>> percent(0.98765), percent(None), number(1234567), number(0.5)
 ('98.8%', '—', '1,234,567', '0.5')
+>>> number(0.004166), number(68.4712), number(0.0)
+('0.00417', '68.47', '0')
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def number(value: Any, digits: int = 2) -> str:
         return str(value)
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
         return f"{int(value):,}"
+    if 0 < abs(float(value)) < 1:  # a small rate keeps three significant digits, not "0"
+        return f"{float(value):.3g}"
     text = f"{float(value):,.{digits}f}".rstrip("0").rstrip(".")
     return text or "0"
 
