@@ -14,28 +14,30 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
-from meshfabric.api.deps import mesh_of
 from meshfabric.errors import ConfigError, NotFound
-from meshfabric.mesh import Mesh
 from meshfabric.ui import charts
 from meshfabric.ui.web import (
     auth_enabled,
     current_user,
     end_session,
     form_of,
+    mesh_of,
     redirect,
     render,
     safe_next,
     start_session,
     url,
 )
+
+if TYPE_CHECKING:
+    from meshfabric.mesh import Mesh
 
 router = APIRouter()
 
@@ -303,19 +305,17 @@ async def alert_resolve(request: Request, alert_id: int, user: str | None = Depe
 
 @router.post("/alerts/{alert_id}/silence", response_class=HTMLResponse)
 async def alert_silence(request: Request, alert_id: int, user: str | None = Depends(current_user)) -> Response:
-    """Silence for a duration (``for``: 30m, 2h, 1d…), read exactly as ``POST
-    /api/v1/alerts/{id}/silence`` reads it."""
-    from pydantic import ValidationError
-
-    from meshfabric.api.quality_routes import AlertSilence
+    """Silence for a duration (``for``: 30m, 2h, 1d…, read by the same ``duration_seconds`` as
+    ``POST /api/v1/alerts/{id}/silence``); ``0s`` lifts a silence."""
+    from meshfabric.spec.models import duration_seconds
 
     fields = await form_of(request)
+    note = fields.get("note", "")[:2000]
+    given = fields.get("for", "").strip()
     try:
-        body = AlertSilence.model_validate({"for": fields.get("for", "").strip() or None,
-                                            "note": fields.get("note", "")[:2000]})
-    except ValidationError:
-        raise ConfigError("the silence needs a duration such as 30m, 2h or 1d") from None
-    until = body.deadline(datetime.now(UTC))
+        until = datetime.now(UTC) + timedelta(seconds=duration_seconds(given[:32]))
+    except (ValueError, OverflowError):
+        raise ConfigError(f"cannot silence for '{given[:32]}': give a duration such as 30m, 2h or 1d") from None
     mesh = mesh_of(request)
-    await run_in_threadpool(mesh.alerts.silence, _alert_id(alert_id), until, note=body.note, user=user)
+    await run_in_threadpool(mesh.alerts.silence, _alert_id(alert_id), until, note=note, user=user)
     return redirect(request, _back(fields, "silence", alert_id))

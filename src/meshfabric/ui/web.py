@@ -10,7 +10,7 @@ handler runs**. A page handler looks like::
     @router.get("/products/{domain}/{name}", response_class=HTMLResponse)
     def product_page(request: Request, domain: str, name: str,
                      user: str | None = Depends(current_user)) -> Response:
-        mesh = mesh_of(request)                     # the app's Mesh (meshfabric.api.deps)
+        mesh = mesh_of(request)                     # the app's Mesh (meshfabric.ui.web.mesh_of)
         found = mesh.product(f"{domain}.{name}", user=user)   # always pass user=
         return render(request, "product.html", {"product": found})
 
@@ -37,6 +37,9 @@ handler runs**. A page handler looks like::
   under a UI path they become an HTML page with the error's message and status (a 500 reveals
   nothing). :func:`is_ui_path` says which paths are the UI's (all but ``/api/``, ``/metrics``
   and ``/openapi.json``).
+- Layering (tests/unit/test_architecture.py): ``api.app`` imports ``ui``, so nothing in ``ui``
+  may import ``meshfabric.api`` (a package cycle) — use :func:`mesh_of` from here — and
+  ``meshfabric.mesh`` only under ``if TYPE_CHECKING:`` (for the ``Mesh`` annotation).
 - Charts: :mod:`meshfabric.ui.charts` draws SVG on the server (line, bars, gauge); put the
   numbers drawn into ``data-*`` attributes so tests can compare them with the REST API.
 
@@ -68,6 +71,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 if TYPE_CHECKING:
     import jinja2
+
+    from meshfabric.mesh import Mesh
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -165,6 +170,11 @@ class SessionStore:
         if len(self._sessions) >= self.max_sessions:  # all signed in: the oldest goes
             oldest = min(self._sessions.items(), key=lambda item: item[1].created)[0]
             del self._sessions[oldest]
+
+
+def mesh_of(request: Request) -> Mesh:
+    """The app's Mesh (the one its API serves)."""
+    return request.app.state.mesh  # type: ignore[no-any-return]
 
 
 def sessions_of(request: Request) -> SessionStore:
