@@ -130,3 +130,13 @@ def test_discover_only_and_refresh_need_more(secured: Path, capsys: pytest.Captu
     assert report["refreshed"] == 0 and report["skipped"] >= 2
     owner = _json(capsys, *w, "--as", "admin", "stats", "refresh", "crm.customers", "--json")
     assert owner["refreshed"] == 1
+
+
+def test_refresh_stale_only(ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli(capsys, "-w", ws, "apply")[0] == 0
+    assert _json(capsys, "-w", ws, "stats", "refresh", "--stale", "--json")["products"] == []
+    monkeypatch.setenv("MESHFABRIC_STATS_MAX_AGE", "0.000001")
+    assert _json(capsys, "-w", ws, "stats", "refresh", "--stale", "--json")["refreshed"] == 3
+    monkeypatch.setenv("MESHFABRIC_STATS_MAX_AGE", "a day")
+    code, _, err = cli(capsys, "-w", ws, "stats", "refresh", "--stale")
+    assert code == 2 and "MESHFABRIC_STATS_MAX_AGE='a day' is not a number of seconds" in flat(err)

@@ -34,12 +34,18 @@ def refresh(
         help="Run each source's own ANALYZE first (PostgreSQL ANALYZE, MariaDB ANALYZE TABLE … PERSISTENT FOR ALL, "
              "SQLite ANALYZE): fresher numbers, at the cost of reading the tables.",
     ),
+    stale: bool = typer.Option(
+        False, "--stale",
+        help="Only products whose statistics are missing, for another port, or older than MESHFABRIC_STATS_MAX_AGE "
+             "seconds (default a day): for a cron line.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Read statistics from the products' sources into the store. Needs admin on each product
     (its owner). Exit 1 when a source could not give them (the others are stored)."""
     with open_mesh(applied=True) as mesh, progress(enabled=not as_json) as report:
-        result = mesh.stats.refresh(list(products or []) or None, analyze=analyze, progress=report)
+        result = mesh.stats.refresh(list(products or []) or None, analyze=analyze, stale_only=stale,
+                                    progress=report)
     if as_json:
         print_json(result.to_dict())
     else:

@@ -662,8 +662,12 @@ class MySQLConnector(ServerConnector):
             with conn.cursor() as cur:
                 with suppress(pymysql.Error):
                     cur.execute("SET SESSION histogram_type = 'JSON_HB'")  # bucket bounds as values (10.8+)
-                cur.execute(f"ANALYZE TABLE {ref} PERSISTENT FOR ALL")
-                cur.fetchall()
+                try:
+                    cur.execute(f"ANALYZE TABLE {ref} PERSISTENT FOR ALL")
+                    cur.fetchall()
+                finally:
+                    with suppress(pymysql.Error):
+                        cur.execute("SET SESSION histogram_type = DEFAULT")
             stored = self._optional_rows(
                 conn,
                 "SELECT column_name, min_value, max_value, nulls_ratio, avg_frequency, avg_length, hist_type, "

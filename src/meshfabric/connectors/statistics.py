@@ -231,15 +231,24 @@ def guarded(
 ) -> TableStatistics:
     """``read()``, or the row count alone when the source cannot give more (a catalog the
     role may not read, an unexpected format). A source that cannot even count raises."""
+    from meshfabric.connectors import TransientError
+    from meshfabric.errors import SourceError
+
     try:
         return read()
+    except TransientError:
+        raise
     except Exception as exc:
-        from meshfabric.errors import SourceError
-
+        if isinstance(exc, SourceError) and any(m in str(exc) for m in _UNREACHABLE):
+            raise  # the source does not answer: asking it for its row count would only wait again
         fallback = row_count_only(connector, port, f"{origin} (row count only: {_reason(exc)})")
         if isinstance(exc, SourceError) and fallback.row_count is None:
             raise
         return fallback
+
+
+#: what a connector's error says when the source could not be reached at all
+_UNREACHABLE = ("(gave up after", "no answer from")
 
 
 def _reason(exc: BaseException) -> str:

@@ -238,6 +238,7 @@ class StatsService:
     # -- refreshing -----------------------------------------------------------------------------
 
     def refresh(self, products: Sequence[str] | None = None, *, user: str | None = None, analyze: bool = False,
+                stale_only: bool = False,
                 progress: Callable[[str, int, int], None] | None = None) -> RefreshReport:
         """Read the statistics of ``products`` (default: every product the principal holds
         ``admin`` on) from their sources, concurrently, and store them in one transaction.
@@ -247,7 +248,8 @@ class StatsService:
         million rows without column statistics); with it, for every product (PostgreSQL
         ``ANALYZE``, MariaDB ``ANALYZE TABLE … PERSISTENT FOR ALL``, SQLite ``ANALYZE``).
         A named product the principal may not refresh raises; a source that fails is reported
-        in the product's outcome and recorded, the other products are stored."""
+        in the product's outcome and recorded, the other products are stored. ``stale_only``:
+        only those :meth:`stale` names (for a cron line: ``stats refresh --stale``)."""
         from meshfabric.catalog.read import list_products
 
         level = "always" if analyze else "missing"
@@ -272,6 +274,9 @@ class StatsService:
                     skipped.append(Outcome(info.fqn, "skipped", error="needs admin on the product (its owner)"))
                     continue
                 fqns.append(info.fqn)
+        if stale_only:
+            due = set(self.stale())
+            fqns = [f for f in fqns if f in due]
         report = self._refresh(fqns, level, progress=progress)
         report.outcomes.extend(skipped)
         return report
