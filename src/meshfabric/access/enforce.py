@@ -23,6 +23,8 @@ from meshfabric.catalog.queryable import StoreCatalog
 from meshfabric.errors import AccessDenied, MeshfabricError, QueryError, SourceError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from meshfabric.access.policy import EffectivePolicy
     from meshfabric.access.service import AccessService, AccessSnapshot
     from meshfabric.connectors.base import Connector
@@ -110,9 +112,11 @@ class QueryService:
         return self.access.config.query_timeout.for_principal(who.name, who.groups, who.roles)
 
     def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
-            timeout: float | None = None) -> Any:
+            timeout: float | None = None, at: datetime | None = None) -> Any:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
-        principal's own limit.
+        principal's own limit. ``at`` dates the audit row and the movement points (default now):
+        a replay of past activity (the demo's history) runs the query for real and records it at
+        the time it stands for. Not offered by the CLI or REST.
 
         Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
@@ -120,14 +124,14 @@ class QueryService:
 
         spans = tracer()
         if spans is None:
-            return self._run(sql, user, limit, explain, timeout, None)
+            return self._run(sql, user, limit, explain, timeout, None, at)
 
         attributes = {"db.system": "duckdb", "db.operation.name": "SELECT", "db.query.text": sanitized_sql(sql)[:4096]}
         with spans.start_as_current_span("explain" if explain else "query", attributes=attributes) as span:
-            return self._run(sql, user, limit, explain, timeout, span)
+            return self._run(sql, user, limit, explain, timeout, span, at)
 
     def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,
-             span: Any) -> Any:
+             span: Any, at: datetime | None = None) -> Any:
         from meshfabric import query as q
 
         start = time.perf_counter()
@@ -154,7 +158,7 @@ class QueryService:
                 reason = f"{type(exc).__name__}: {exc.message}"
             decision = "denied" if isinstance(exc, QueryError | AccessDenied) else "error"
             self.access.audit(who.name, action, resource, decision, reason[:2000], policy_version=snap.policy_version,
-                              sql=sql, latency_ms=(time.perf_counter() - start) * 1000)
+                              sql=sql, latency_ms=(time.perf_counter() - start) * 1000, at=at)
             if span is not None:
                 span.set_attribute("meshfabric.decision", decision)
             raise
@@ -162,12 +166,12 @@ class QueryService:
             resource = ",".join(catalog.referenced + catalog.hidden) or "-"
             self.access.audit(who.name, action, resource, "error", f"{type(exc).__name__}"[:2000],
                               policy_version=snap.policy_version, sql=sql,
-                              latency_ms=(time.perf_counter() - start) * 1000)
+                              latency_ms=(time.perf_counter() - start) * 1000, at=at)
             raise
         rows = None
         if not explain:
             rows = out.arrow().num_rows
-            self.movement.add(_movement(out))
+            self.movement.add(_movement(out, at))
             _withhold_filtered_counts(out, catalog)
             if span is not None:
                 span.set_attribute("meshfabric.rows", rows)
@@ -179,7 +183,7 @@ class QueryService:
                         + (" +filter" if e.row_filter is not None else "") for p, e in catalog.policies.items())
         self.access.audit(who.name, action, ",".join(catalog.referenced) or "-", "allowed", "; ".join(masked),
                           policy_version=snap.policy_version, sql=sql, rows=rows,
-                          latency_ms=(time.perf_counter() - start) * 1000)
+                          latency_ms=(time.perf_counter() - start) * 1000, at=at)
         return out
 
     def _policy_error(self, catalog: SecuredCatalog, exc: MeshfabricError) -> QueryError | None:
@@ -227,7 +231,7 @@ FLUSH_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
-def _movement(result: QueryResult) -> list[dict[str, Any]]:
+def _movement(result: QueryResult, at: datetime | None = None) -> list[dict[str, Any]]:
     """What the query moved, as metric points: per product and source read, the rows the
     source returned and their size in Arrow bytes (``<fqn>/query.rows_moved/<source>``,
     ``<fqn>/query.bytes_moved/<source>``). The rows are those read from the source, before a
@@ -240,7 +244,7 @@ def _movement(result: QueryResult) -> list[dict[str, Any]]:
         totals = moved.setdefault((scan.product, scan.source), [0.0, 0.0])
         totals[0] += scan.rows
         totals[1] += sizes.get(scan.name, 0)
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     return [{"series": f"{product}/{metric}/{source}", "product": product, "metric": metric, "value": value,
              "ts": now}
             for (product, source), values in moved.items()

@@ -711,8 +711,9 @@ class AccessService:
     # -- audit --------------------------------------------------------------------------------
     def audit(self, principal: str, action: str, resource: str, decision: str, reason: str = "", *,
               policy_version: int | None = None, sql: str | None = None, rows: int | None = None,
-              latency_ms: float | None = None) -> None:
-        """Record one decision; a denial also appends an ``access.denied`` event.
+              latency_ms: float | None = None, at: datetime | None = None) -> None:
+        """Record one decision; a denial also appends an ``access.denied`` event. ``at`` dates
+        the decision (default now): a replay of past activity records it at the time it stands for.
 
         An allowed decision is one INSERT in its own short transaction, without the store's
         writer lock: audit rows are append-only and nothing reads them in sequence, so queries
@@ -723,7 +724,7 @@ class AccessService:
 
         if policy_version is None:
             policy_version = self.policy_version()
-        values = {"at": datetime.now(UTC), "principal": principal, "action": action, "resource": resource[:1024],
+        values = {"at": at or datetime.now(UTC), "principal": principal, "action": action, "resource": resource[:1024],
                   "decision": decision, "reason": reason, "policy_version": policy_version,
                   "sql_fingerprint": fingerprint(sql) if sql else "", "rows": rows, "latency_ms": latency_ms}
         if decision != "denied":

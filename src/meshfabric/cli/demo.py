@@ -7,18 +7,31 @@ Then it evolves a schema, guards a data contract, runs quality rules and the ano
 a day whose load ran twice, searches the catalog, follows the column lineage of a product
 defined by SQL and the impact of a change, and lets two people with different roles ask the
 same question. Data is generated deterministically (hash-based, no randomness, no downloads).
+
+The data is dated up to yesterday, and the demo leaves history for the dashboard: the last
+:data:`HISTORY_DAYS` days are replayed day by day (:class:`History`). Each morning that day's
+loads land in the sources — a few of them defective, as loads are: a CRM import that writes
+lower-case country codes, a partner feed in cents, a missed sales load, a load that ran twice,
+two days without shipment files — then the quality rules, the freshness and availability
+probes and the SLO checks run for real over the data as it stood, and the analysts' queries
+run at their hours. Each is recorded at the time it stands for (the ``at=`` of the services);
+every number comes from a real run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshfabric.errors import ConfigError
+
+if TYPE_CHECKING:
+    import duckdb
 
 MARKER = ".meshfabric-demo"
 
@@ -49,6 +62,10 @@ domains:
   logistics:
     description: Warehouses, carriers and shipments
     owners: [logistics-team@acme.example]
+    slos:                       # shipment files land every morning: a day old is stale
+      freshness: {max_minutes: 1440}
+slos:                           # loads run once a day: data dated yesterday is fresh
+  freshness: {max_minutes: 2880}
 access:
   local_principal: ops          # who this CLI/SDK acts as; a workspace admin
   admins: [ops]
@@ -89,6 +106,9 @@ schema:
   - {name: country, type: string, description: ISO 3166 alpha-2}
   - {name: segment, type: string, description: "consumer, smb or enterprise"}
   - {name: signup_date, type: date}
+quality:
+  - {type: not_null, column: email}
+  - {type: accepted_values, column: country, values: [DE, FR, ES, PT, NL, PL]}
 """
 
 ORDERS_YAML = """\
@@ -115,7 +135,7 @@ quality:
   - {type: not_null, column: customer_id}
   - {type: accepted_values, column: status, values: [completed, returned, cancelled]}
   - {type: range, column: amount, min: 0, max: 1000, severity: warning}
-  - {type: referential, column: customer_id, reference: crm.customers, reference_column: customer_id}
+  - {type: freshness, column: order_date, max_age: 36h}
   - {type: schema}
 """
 
@@ -139,6 +159,9 @@ schema:
   - {name: shipped_at, type: timestamp}
   - {name: delivered_at, type: timestamp}
   - {name: cost, type: "decimal(10,2)", description: Shipping cost in EUR}
+quality:
+  - {type: not_null, column: carrier}
+  - {type: freshness, column: shipped_at, max_age: 24h}
 """
 
 DAILY_REVENUE_YAML = """\
@@ -168,8 +191,8 @@ schema:
   - {name: avg_order_eur, type: double}
 """
 
-QUESTION = "Revenue and delivery time by country and carrier, completed orders of 2026"
-DEMO_SQL = """\
+QUESTION = "Revenue and delivery time by country and carrier, completed orders of the last 12 months"
+_DEMO_SQL = """\
 SELECT c.country,
        s.carrier,
        count(*)                                   AS orders,
@@ -179,14 +202,44 @@ FROM sales.orders AS o
 JOIN crm.customers AS c ON c.customer_id = o.customer_id
 JOIN logistics.shipments AS s ON s.order_id = o.order_id
 WHERE o.status = 'completed'
-  AND o.order_date >= DATE '2026-01-01'
+  AND o.order_date >= DATE '{since}'
   AND c.segment <> 'enterprise'
 GROUP BY c.country, s.carrier
 ORDER BY revenue_eur DESC
 LIMIT 10"""
 
-#: the day whose sales load ran twice: the quality step finds the duplicates and the volume spike
-DOUBLE_LOAD_DAY = "2026-09-14"
+
+def demo_sql(today: dt.date) -> str:
+    """The cross-domain question, over the twelve months before ``today``."""
+    return _DEMO_SQL.format(since=(today - dt.timedelta(days=365)).isoformat())
+
+
+#: days of history replayed before today; the data is dated up to yesterday
+HISTORY_DAYS = 30
+ORDER_DAYS = 690
+SIGNUP_DAYS = 1400
+
+# What goes wrong during the replayed days, in days before today (the morning it happens).
+#: a CRM import writes lower-case country codes for a tenth of the customers; reverted later
+CRM_IMPORT, CRM_FIXED = 26, 23
+#: order dates whose partner-channel amounts arrive in cents; corrected in the source later
+PARTNER_CENTS, PARTNER_FIXED = (21, 20, 19), 16
+#: the morning the sales load does not run (the next morning loads both days)
+SALES_MISSED = 13
+#: the order date whose load runs twice (never cleaned: the demo's quality step finds it)
+DOUBLE_LOAD = 10
+#: mornings without shipment files in the lake (the backlog lands the morning after)
+LAKE_MISSED = (6, 5)
+#: the working week: weekday → the hour the analyst queries (the report job runs at 07:05; no
+#: one queries at weekends)
+ANALYST_HOURS = {0: 9, 1: 14, 2: 11, 3: 16, 4: 10}
+#: who runs the daily revenue report
+REPORT_BOT = "reporting-bot"
+
+
+def double_load_day(today: dt.date) -> dt.date:
+    return today - dt.timedelta(days=DOUBLE_LOAD)
+
 
 # hash-based pseudo-random in [0, 1): deterministic across runs and platforms
 _R = "((hash(i, '{salt}') % 1000003) / 1000003.0)"
@@ -194,6 +247,10 @@ _R = "((hash(i, '{salt}') % 1000003) / 1000003.0)"
 
 def _r(salt: str) -> str:
     return _R.format(salt=salt)
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 @dataclass
@@ -208,86 +265,206 @@ class DemoReport:
     steps: list[tuple[str, float]] = field(default_factory=list)
 
 
-def generate_data(root: Path, sizes: DemoSizes) -> dict[str, int]:
-    """Write the three domains' data into their sources; returns row counts."""
-    import duckdb
+class DemoData:
+    """The demo's data, generated in an in-memory DuckDB (hash-based, dated up to yesterday), and
+    the loads that put it into the three sources: everything dated before the replayed days at
+    once (:meth:`initial_load`), then one morning at a time (:meth:`morning`)."""
 
-    data = root / "data"
-    (data / "lake" / "shipments").mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"""
-        CREATE TABLE customers AS
-        SELECT i AS customer_id,
-               list_extract(['Ana','Ben','Chloé','Dev','Eun','Fatima','Goran','Hiro','Ines','Jonas'],
-                            1 + (hash(i, 'fn') % 10)::INT) || ' ' ||
-               list_extract(['Silva','Müller','Dubois','Rossi','Kowalski','Nakamura','García','Smith'],
-                            1 + (hash(i, 'ln') % 8)::INT) AS name,
-               'customer' || i || '@' || list_extract(['mail.example','corp.example','web.example'],
-                            1 + (hash(i, 'dom') % 3)::INT) AS email,
-               CASE WHEN {_r('c')} < 0.30 THEN 'DE' WHEN {_r('c')} < 0.50 THEN 'FR' WHEN {_r('c')} < 0.65 THEN 'ES'
-                    WHEN {_r('c')} < 0.78 THEN 'PT' WHEN {_r('c')} < 0.90 THEN 'NL' ELSE 'PL' END AS country,
-               CASE WHEN {_r('s')} < 0.70 THEN 'consumer' WHEN {_r('s')} < 0.93 THEN 'smb' ELSE 'enterprise' END
-                    AS segment,
-               DATE '2022-01-01' + (hash(i, 'signup') % 1400)::INT AS signup_date
-        FROM range(1, {sizes.customers} + 1) t(i)
-    """)
-    con.execute(f"""
-        CREATE TABLE orders AS
-        SELECT i AS order_id,
-               1 + (hash(i, 'cust') % {sizes.customers})::BIGINT AS customer_id,
-               DATE '2025-01-01' + (hash(i, 'day') % 690)::INT AS order_date,
-               CASE WHEN {_r('ch')} < 0.6 THEN 'web' WHEN {_r('ch')} < 0.9 THEN 'store' ELSE 'partner' END AS channel,
-               CASE WHEN {_r('st')} < 0.88 THEN 'completed' WHEN {_r('st')} < 0.95 THEN 'returned'
-                    ELSE 'cancelled' END AS status,
-               round(5 + 495 * {_r('amt')} * {_r('amt2')} + 20 * {_r('amt3')}, 2)::DECIMAL(12,2) AS amount
-        FROM range(1, {sizes.orders} + 1) t(i)
-    """)
-    con.execute("""
-        CREATE TABLE shipments AS
-        SELECT row_number() OVER (ORDER BY order_id) AS shipment_id, order_id,
-               list_extract(['DHL','UPS','GLS','DPD','PostNL'], 1 + (hash(order_id, 'car') % 5)::INT) AS carrier,
-               list_extract(['Hamburg','Lyon','Zaragoza','Poznań'], 1 + (hash(order_id, 'wh') % 4)::INT) AS warehouse,
-               order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT) AS shipped_at,
-               CASE WHEN order_date > DATE '2026-11-20' AND (hash(order_id, 'tr') % 2) = 0 THEN NULL
-                    ELSE order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT)
-                         + to_hours((12 + (hash(order_id, 'dlv') % 120) +
-                                     [0, 10, 36, 20, 50][1 + (hash(order_id, 'car') % 5)::INT])::INT)
-               END AS delivered_at,
-               round(3.5 + 12 * ((hash(order_id, 'cost') % 1000) / 1000.0), 2)::DECIMAL(10,2) AS cost
-        FROM orders WHERE status <> 'cancelled'
-    """)
-    # A defect for the quality step to find: the sales load of one day ran twice
-    con.execute(f"INSERT INTO orders SELECT * FROM orders WHERE order_date = DATE '{DOUBLE_LOAD_DAY}'")
-    twice = con.execute(f"SELECT count(*) FROM orders WHERE order_date = DATE '{DOUBLE_LOAD_DAY}'").fetchone()[0] // 2
-    # CRM: a SQLite database, as an operational app would keep it
-    sqlite_path = data / "crm.sqlite"
-    sqlite_path.unlink(missing_ok=True)
-    rows = con.execute("SELECT customer_id, name, email, country, segment, CAST(signup_date AS VARCHAR) "
-                       "FROM customers ORDER BY customer_id").fetchall()
-    with sqlite3.connect(sqlite_path) as lite:
-        lite.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
-                     "country TEXT, segment TEXT, signup_date DATE)")
-        lite.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", rows)
-    # Sales: a DuckDB database file
-    duck_path = data / "sales.duckdb"
-    duck_path.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{duck_path}' AS sales_file")
-    con.execute("CREATE TABLE sales_file.orders AS SELECT * FROM orders ORDER BY order_id")
-    con.execute("DETACH sales_file")
-    # Logistics: Parquet files, one per quarter of shipping
-    for old in (data / "lake" / "shipments").glob("*.parquet"):
-        old.unlink()
-    quarters = con.execute("SELECT DISTINCT strftime(shipped_at, '%Y-Q') || quarter(shipped_at) FROM shipments "
-                           "ORDER BY 1").fetchall()
-    for (q,) in quarters:
-        target = data / "lake" / "shipments" / f"shipments-{q}.parquet"
-        con.execute(f"COPY (SELECT * FROM shipments WHERE strftime(shipped_at, '%Y-Q') || quarter(shipped_at) = '{q}' "
-                    f"ORDER BY shipment_id) TO '{target}' (FORMAT parquet)")
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("customers", "orders", "shipments")}
-    counts["orders"] -= twice
-    counts[f"orders of {DOUBLE_LOAD_DAY} loaded twice"] = twice
-    con.close()
-    return counts
+    def __init__(self, root: Path, sizes: DemoSizes, today: dt.date) -> None:
+        import duckdb
+
+        self.data = root / "data"
+        self.today = today
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect()
+        #: dates loaded late: the next morning that runs loads them (sales, lake)
+        self.pending: dict[str, list[dt.date]] = {"sales": [], "lake": []}
+        self._generate(sizes)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def day(self, back: int) -> dt.date:
+        return self.today - dt.timedelta(days=back)
+
+    def _generate(self, sizes: DemoSizes) -> None:
+        t = self.today.isoformat()
+        self.con.execute(f"""
+            CREATE TABLE customers AS
+            SELECT i AS customer_id,
+                   list_extract(['Ana','Ben','Chloé','Dev','Eun','Fatima','Goran','Hiro','Ines','Jonas'],
+                                1 + (hash(i, 'fn') % 10)::INT) || ' ' ||
+                   list_extract(['Silva','Müller','Dubois','Rossi','Kowalski','Nakamura','García','Smith'],
+                                1 + (hash(i, 'ln') % 8)::INT) AS name,
+                   'customer' || i || '@' || list_extract(['mail.example','corp.example','web.example'],
+                                1 + (hash(i, 'dom') % 3)::INT) AS email,
+                   CASE WHEN {_r('c')} < 0.30 THEN 'DE' WHEN {_r('c')} < 0.50 THEN 'FR' WHEN {_r('c')} < 0.65 THEN 'ES'
+                        WHEN {_r('c')} < 0.78 THEN 'PT' WHEN {_r('c')} < 0.90 THEN 'NL' ELSE 'PL' END AS country,
+                   CASE WHEN {_r('s')} < 0.70 THEN 'consumer' WHEN {_r('s')} < 0.93 THEN 'smb' ELSE 'enterprise' END
+                        AS segment,
+                   DATE '{t}' - {SIGNUP_DAYS} + (hash(i, 'signup') % {SIGNUP_DAYS})::INT AS signup_date
+            FROM range(1, {sizes.customers} + 1) t(i)
+        """)
+        self.con.execute(f"""
+            CREATE TABLE orders AS
+            SELECT i AS order_id,
+                   1 + (hash(i, 'cust') % {sizes.customers})::BIGINT AS customer_id,
+                   DATE '{t}' - {ORDER_DAYS} + (hash(i, 'day') % {ORDER_DAYS})::INT AS order_date,
+                   CASE WHEN {_r('ch')} < 0.6 THEN 'web' WHEN {_r('ch')} < 0.9 THEN 'store' ELSE 'partner' END
+                        AS channel,
+                   CASE WHEN {_r('st')} < 0.88 THEN 'completed' WHEN {_r('st')} < 0.95 THEN 'returned'
+                        ELSE 'cancelled' END AS status,
+                   round(5 + 495 * {_r('amt')} * {_r('amt2')} + 20 * {_r('amt3')}, 2)::DECIMAL(12,2) AS amount
+            FROM range(1, {sizes.orders} + 1) t(i)
+        """)
+        # shipped 8 to 56 hours after the order day; in transit (no delivered_at) until delivered;
+        # shipments not shipped by today do not exist yet
+        self.con.execute(f"""
+            CREATE TABLE shipments AS
+            WITH s AS (
+                SELECT order_id,
+                       list_extract(['DHL','UPS','GLS','DPD','PostNL'], 1 + (hash(order_id, 'car') % 5)::INT)
+                            AS carrier,
+                       list_extract(['Hamburg','Lyon','Zaragoza','Poznań'], 1 + (hash(order_id, 'wh') % 4)::INT)
+                            AS warehouse,
+                       order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT) AS shipped_at,
+                       order_date + INTERVAL 8 HOUR + to_hours((hash(order_id, 'ship') % 48)::INT)
+                            + to_hours((12 + (hash(order_id, 'dlv') % 120) +
+                                        [0, 10, 36, 20, 50][1 + (hash(order_id, 'car') % 5)::INT])::INT) AS delivered,
+                       round(3.5 + 12 * ((hash(order_id, 'cost') % 1000) / 1000.0), 2)::DECIMAL(10,2) AS cost
+                FROM orders WHERE status <> 'cancelled')
+            SELECT row_number() OVER (ORDER BY order_id) AS shipment_id, order_id, carrier, warehouse, shipped_at,
+                   CASE WHEN delivered < TIMESTAMP '{t}' THEN delivered END AS delivered_at, cost
+            FROM s WHERE shipped_at < TIMESTAMP '{t}'
+        """)
+
+    def counts(self) -> dict[str, int]:
+        counts = {t: int(self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
+                  for t in ("customers", "orders", "shipments")}
+        day = double_load_day(self.today)
+        counts[f"orders of {day} loaded twice"] = int(self.con.execute(
+            "SELECT count(*) FROM orders WHERE order_date = ?", [day]).fetchone()[0])  # type: ignore[index]
+        return counts
+
+    # -- the sources ---------------------------------------------------------------------------
+    def initial_load(self) -> None:
+        """Everything dated before the first replayed morning's loads, into fresh sources."""
+        cutoff = self.day(HISTORY_DAYS + 1)
+        (self.data / "lake" / "shipments").mkdir(parents=True, exist_ok=True)
+        sqlite_path = self.data / "crm.sqlite"
+        sqlite_path.unlink(missing_ok=True)
+        with sqlite3.connect(sqlite_path) as lite:
+            lite.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+                         "country TEXT, segment TEXT, signup_date DATE)")
+        self._customers("signup_date < ?", cutoff)
+        duck_path = self.data / "sales.duckdb"
+        duck_path.unlink(missing_ok=True)
+        self.con.execute(f"ATTACH {_quote(duck_path)} AS sales_file")
+        try:
+            self.con.execute("CREATE TABLE sales_file.orders AS SELECT * FROM orders WHERE order_date < ? "
+                             "ORDER BY order_id", [cutoff])
+        finally:
+            self.con.execute("DETACH sales_file")
+        # logistics: Parquet files, one per quarter of shipping, then one per day
+        for old in (self.data / "lake" / "shipments").glob("*.parquet"):
+            old.unlink()
+        quarter = "strftime(shipped_at, '%Y-Q') || quarter(shipped_at)"
+        quarters = self.con.execute(f"SELECT DISTINCT {quarter} FROM shipments WHERE shipped_at < ? ORDER BY 1",
+                                    [cutoff]).fetchall()
+        for (q,) in quarters:
+            target = self.data / "lake" / "shipments" / f"shipments-{q}.parquet"
+            self.con.execute(f"COPY (SELECT * FROM shipments WHERE {quarter} = ? AND shipped_at < ? "
+                             f"ORDER BY shipment_id) TO {_quote(target)} (FORMAT parquet)", [q, cutoff])
+
+    def _customers(self, where: str, *params: Any) -> int:
+        rows = self.con.execute("SELECT customer_id, name, email, country, segment, CAST(signup_date AS VARCHAR) "
+                                f"FROM customers WHERE {where} ORDER BY customer_id", list(params)).fetchall()
+        with sqlite3.connect(self.data / "crm.sqlite") as lite:
+            lite.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def _orders(self, day: dt.date, *, times: int = 1, cents: bool = False) -> None:
+        amount = "CASE WHEN channel = 'partner' THEN CAST(amount * 100 AS DECIMAL(12,2)) ELSE amount END" \
+            if cents else "amount"
+        self.con.execute(f"ATTACH {_quote(self.data / 'sales.duckdb')} AS sales_file")
+        try:
+            for _ in range(times):
+                self.con.execute(f"INSERT INTO sales_file.orders SELECT order_id, customer_id, order_date, channel, "
+                                 f"status, {amount} FROM orders WHERE order_date = ? ORDER BY order_id", [day])
+        finally:
+            self.con.execute("DETACH sales_file")
+
+    def _sales_sql(self, sql: str, params: list[Any]) -> None:
+        self.con.execute(f"ATTACH {_quote(self.data / 'sales.duckdb')} AS sales_file")
+        try:
+            self.con.execute(sql, params)
+        finally:
+            self.con.execute("DETACH sales_file")
+
+    def _land(self, day: dt.date) -> None:
+        target = self.data / "lake" / "shipments" / f"shipments-{day.isoformat()}.parquet"
+        start = dt.datetime.combine(day, dt.time())
+        self.con.execute(f"COPY (SELECT * FROM shipments WHERE shipped_at >= ? AND shipped_at < ? "
+                         f"ORDER BY shipment_id) TO {_quote(target)} (FORMAT parquet)",
+                         [start, start + dt.timedelta(days=1)])
+
+    def morning(self, day: dt.date) -> list[str]:
+        """The loads of ``day``'s morning (the data dated the day before, and any backlog) with
+        what went wrong in them; returns what happened, for the report. ``day`` is today for the
+        last load, which brings everything up to yesterday."""
+        back = (self.today - day).days
+        yesterday = day - dt.timedelta(days=1)
+        notes: list[str] = []
+        self._customers("signup_date = ?", yesterday)
+        if back == CRM_IMPORT:
+            with sqlite3.connect(self.data / "crm.sqlite") as lite:
+                n = lite.execute("UPDATE customers SET country = lower(country) WHERE customer_id % 10 = 3").rowcount
+            notes.append(f"crm: an import wrote lower-case country codes for {n:,} customers")
+        if back == CRM_FIXED:
+            with sqlite3.connect(self.data / "crm.sqlite") as lite:
+                n = lite.execute("UPDATE customers SET country = upper(country) WHERE country <> upper(country)"
+                                 ).rowcount
+            notes.append(f"crm: the {n:,} country codes were repaired")
+        self.pending["sales"].append(yesterday)
+        if back == SALES_MISSED:
+            notes.append(f"sales: the load of {yesterday} did not run")
+        else:
+            for d in self.pending["sales"]:
+                back_d = (self.today - d).days
+                self._orders(d, times=2 if back_d == DOUBLE_LOAD else 1, cents=back_d in PARTNER_CENTS)
+                if back_d == DOUBLE_LOAD:
+                    notes.append(f"sales: the load of {d} ran twice")
+                if back_d in PARTNER_CENTS and back_d == max(PARTNER_CENTS):
+                    notes.append(f"sales: the partner feed sends amounts in cents (from the orders of {d})")
+            if len(self.pending["sales"]) > 1:
+                notes.append(f"sales: the loads of {', '.join(str(d) for d in self.pending['sales'])} caught up")
+            self.pending["sales"].clear()
+        if back == PARTNER_FIXED:
+            dates = [self.day(b) for b in PARTNER_CENTS]
+            self._sales_sql("UPDATE sales_file.orders SET amount = CAST(amount / 100 AS DECIMAL(12,2)) "
+                            "WHERE channel = 'partner' AND order_date IN (?, ?, ?)", dates)
+            notes.append(f"sales: the partner amounts of {dates[0]} to {dates[-1]} were corrected")
+        self.pending["lake"].append(yesterday)
+        if back in LAKE_MISSED:
+            notes.append(f"logistics: no shipment file landed (shipments of {yesterday})")
+        else:
+            for d in self.pending["lake"]:
+                self._land(d)
+            if len(self.pending["lake"]) > 1:
+                notes.append(f"logistics: the backlog of {len(self.pending['lake'])} days of shipment files landed")
+            self.pending["lake"].clear()
+        return notes
+
+
+def generate_data(root: Path, sizes: DemoSizes, today: dt.date | None = None) -> tuple[DemoData, dict[str, int]]:
+    """Generate the data and write what is dated before the replayed days into the sources;
+    returns the data (for the daily loads) and row counts."""
+    data = DemoData(root, sizes, today or dt.datetime.now(dt.UTC).date())
+    try:
+        data.initial_load()
+        return data, data.counts()
+    except BaseException:
+        data.close()
+        raise
 
 
 def write_workspace(root: Path) -> None:
@@ -319,8 +496,123 @@ def prepare_directory(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | None = None) -> DemoReport:
-    """Build, apply and query the demo mesh; ``say(kind, payload)`` reports each step."""
+@dataclass
+class HistoryDay:
+    """What one replayed day did: the morning's incidents and the measurements taken over the
+    data as it stood."""
+
+    day: dt.date
+    notes: list[str]
+    #: product → (score, rules that failed) of its quality run at 06:00
+    quality: dict[str, tuple[float | None, list[str]]] = field(default_factory=dict)
+    #: product → minutes since its newest data, probed at 06:05 (None: not measurable)
+    freshness: dict[str, float | None] = field(default_factory=dict)
+    queries: list[dt.datetime] = field(default_factory=list)
+
+
+@dataclass
+class History:
+    days: list[HistoryDay] = field(default_factory=list)
+    #: the alerts the replayed runs and checks raised (the workspace had none before), as they are now
+    alerts: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def quality_runs(self) -> int:
+        return sum(len(d.quality) for d in self.days)
+
+    @property
+    def probes(self) -> int:
+        return sum(len(d.freshness) for d in self.days)
+
+    @property
+    def queries(self) -> list[dt.datetime]:
+        return [q for d in self.days for q in d.queries]
+
+
+def workload(day: dt.date) -> list[tuple[dt.datetime, str | None, str]]:
+    """The queries of ``day``: (when, as whom — None is the workspace's local principal, SQL),
+    each about the data loaded that morning: on working days the revenue report at 07:05 and one
+    analyst's question at the hour of :data:`ANALYST_HOURS`."""
+    def at(hour: int, minute: int) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour, minute), dt.UTC)
+
+    hour = ANALYST_HOURS.get(day.weekday())
+    if hour is None:
+        return []
+    yesterday = (day - dt.timedelta(days=1)).isoformat()
+    report = (at(7, 5), REPORT_BOT, (
+        "SELECT channel, count(*) AS orders, sum(amount) AS revenue_eur FROM sales.orders "
+        f"WHERE order_date = DATE '{yesterday}' AND status = 'completed' GROUP BY channel ORDER BY channel"))
+    if day.weekday() % 2 == 0:
+        analyst = (at(hour, 20), None, (
+            "SELECT c.country, count(*) AS orders, sum(o.amount) AS revenue_eur "
+            "FROM sales.orders AS o JOIN crm.customers AS c ON c.customer_id = o.customer_id "
+            f"WHERE o.order_date = DATE '{yesterday}' GROUP BY c.country ORDER BY revenue_eur DESC"))
+    else:
+        analyst = (at(hour, 40), None, (
+            "SELECT carrier, count(*) AS shipments, round(avg(cost), 2) AS avg_cost_eur FROM logistics.shipments "
+            f"WHERE shipped_at >= TIMESTAMP '{yesterday} 00:00:00' GROUP BY carrier ORDER BY carrier"))
+    return [report, analyst]
+
+
+def replay_history(mesh: Any, data: DemoData, progress: Callable[[str, int, int], None] | None = None) -> History:
+    """Replay the last :data:`HISTORY_DAYS` days: each morning's loads at 05:00, the quality
+    rules at 06:00, probes at 06:05, SLO checks at 06:10, the day's queries at their hours — all
+    run for real over the data as it stood, recorded at those times — then today's loads, probes
+    and checks, now."""
+    started = time.perf_counter()
+    mesh.access.create_principal(REPORT_BOT, kind="service")
+    mesh.access.grant(REPORT_BOT, "query", domain="sales", grantee_kind="user")
+    from concurrent.futures import ThreadPoolExecutor
+
+    # the products read from a source: sales.daily_revenue is computed from sales.orders at every
+    # read (its freshness is theirs; `serve` probes it like every product from now on)
+    probed = [p.fqn for p in mesh.products() if p.output.get("sql") is None]
+    with_rules = mesh.quality.products_with_rules()
+    history = History()
+    days = [data.day(back) for back in range(HISTORY_DAYS, 0, -1)]
+    with ThreadPoolExecutor(3, thread_name_prefix="demo-history") as pool:
+        for i, day in enumerate(days):
+            if progress is not None:
+                progress(f"replaying {day}", i, len(days))
+            record = HistoryDay(day, data.morning(day))
+            morning = dt.datetime.combine(day, dt.time(6, 0), dt.UTC)
+            # the day's runs read the sources independently of one another: run them side by side
+            runs = {fqn: pool.submit(mesh.quality.run, fqn, at=morning) for fqn in with_rules}
+            probes = {fqn: pool.submit(mesh.observe.run_probe, fqn, at=morning + dt.timedelta(minutes=5))
+                      for fqn in probed}
+            queries = [pool.submit(mesh.queries.run, sql, user=user, at=when) for when, user, sql in workload(day)]
+            for fqn, future in runs.items():
+                run = future.result()
+                record.quality[fqn] = (run.score, [r.rule for r in run.results if not r.passed])
+            for fqn, future in probes.items():
+                record.freshness[fqn] = future.result().freshness_minutes
+            for when, future in zip([w for w, _, _ in workload(day)], queries, strict=True):
+                future.result()
+                record.queries.append(when)
+            # the checks judge what the probes and runs recorded
+            for future in [pool.submit(mesh.observe.check, fqn, at=morning + dt.timedelta(minutes=10))
+                           for fqn in probed]:
+                future.result()
+            history.days.append(record)
+        if progress is not None:
+            progress("today's loads", len(days), len(days))
+        # today's loads bring the data up to yesterday; today's probes and checks run now
+        data.morning(data.today)
+        for future in [pool.submit(mesh.observe.run_probe, fqn) for fqn in probed]:
+            future.result()
+        for future in [pool.submit(mesh.observe.check, fqn) for fqn in probed]:
+            future.result()
+    history.alerts = mesh.alerts.list(limit=1000)
+    history.seconds = time.perf_counter() - started
+    return history
+
+
+def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | None = None, *,
+             progress: Callable[[str, int, int], None] | None = None, today: dt.date | None = None) -> DemoReport:
+    """Build, apply and query the demo mesh; ``say(kind, payload)`` reports each step,
+    ``progress(what, done, total)`` the days of the history as they are replayed."""
     from meshfabric.mesh import Mesh
 
     sizes = sizes or DemoSizes()
@@ -335,30 +627,39 @@ def run_demo(root: Path, say: Callable[[str, object], None], sizes: DemoSizes | 
         return out
 
     prepare_directory(root)
-    counts = step("Generate data: CRM in SQLite, sales in DuckDB, logistics in Parquet",
-                  lambda: generate_data(root, sizes))
-    say("counts", counts)
-    step("Write the workspace: mesh.yaml, four product specs and an access policy", lambda: write_workspace(root))
-    say("files", sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml")))
-    mesh = Mesh.open(root)
+    data, counts = step(  # type: ignore[misc]
+        f"Generate data: CRM in SQLite, sales in DuckDB, logistics in Parquet, dated up to yesterday; "
+        f"what is older than {HISTORY_DAYS} days is loaded", lambda: generate_data(root, sizes, today))
     try:
-        plan = step("Plan (apply --dry-run)", lambda: mesh.apply(dry_run=True))
-        say("plan", plan)
-        result = step("Apply: validate specs, check declared schemas against the sources, write the catalog",
-                      lambda: mesh.apply())
-        say("applied", result)
-        say("products", mesh.products())
-        answer = step(f"Query across domains: {QUESTION}", lambda: mesh.query(DEMO_SQL))
-        say("sql", DEMO_SQL)
-        say("result", answer)
-        evolve_schema(root, mesh, step, say)
-        contract_round(root, mesh, step, say)
-        quality_round(mesh, step, say)
-        discovery_round(mesh, step, say)
-        access_round(mesh, step, say)
-        say("events", mesh.events.list(limit=None))
+        say("counts", counts)
+        step("Write the workspace: mesh.yaml, four product specs and an access policy", lambda: write_workspace(root))
+        say("files", sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml")))
+        mesh = Mesh.open(root)
+        try:
+            plan = step("Plan (apply --dry-run)", lambda: mesh.apply(dry_run=True))
+            say("plan", plan)
+            result = step("Apply: validate specs, check declared schemas against the sources, write the catalog",
+                          lambda: mesh.apply())
+            say("applied", result)
+            say("products", mesh.products())
+            history = step(f"Replay the last {HISTORY_DAYS} days: each morning's loads land, then quality rules, "
+                           "freshness probes, SLO checks and the analysts' queries run over the data as it stood",
+                           lambda: replay_history(mesh, data, progress))
+            say("history", history)
+            sql = demo_sql(data.today)
+            answer = step(f"Query across domains: {QUESTION}", lambda: mesh.query(sql))
+            say("sql", sql)
+            say("result", answer)
+            evolve_schema(root, mesh, step, say)
+            contract_round(root, mesh, step, say)
+            quality_round(mesh, step, say)
+            discovery_round(mesh, step, say)
+            access_round(mesh, step, say)
+            say("events", mesh.events.list(limit=None))
+        finally:
+            mesh.close()
     finally:
-        mesh.close()
+        data.close()
     return report
 
 

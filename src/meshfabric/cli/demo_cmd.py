@@ -23,9 +23,23 @@ def demo(
     orders: int = typer.Option(200_000, help="Number of orders to generate."),
 ) -> None:
     """Generate three domains' data in SQLite, DuckDB and Parquet, apply their specs, query across them."""
+    from contextlib import ExitStack
+
+    from meshfabric.cli._progress import ProgressFn, progress
     from meshfabric.cli.demo import DemoSizes, run_demo
 
     counter = {"n": 0}
+    bars = ExitStack()
+    bar: list[ProgressFn] = []
+
+    def replaying(what: str, done: int, total: int) -> None:
+        """A bar (on a terminal only) while the history is replayed, gone once it is."""
+        if not bar:
+            bar.append(bars.enter_context(progress()))
+        bar[0](what, done, total)
+        if done >= total:
+            bars.close()
+            bar.clear()
 
     def say(kind: str, payload: Any) -> None:
         if kind == "step":
@@ -148,14 +162,56 @@ def demo(
                 console.print(Text("   compliant", style="green"))
             for v in result:
                 console.print(Text(f"   violation: {v.metric} = {v.actual} ({v.operator} {v.threshold})", style="red"))
+        elif kind == "history":
+            _history(payload)
         elif kind == "events":
             types: dict[str, int] = {}
             for e in payload:
                 types[e.event_type] = types.get(e.event_type, 0) + 1
             console.print("   domain events recorded: " + ", ".join(f"{n} {t}" for t, n in sorted(types.items())))
 
-    report = run_demo(directory, say, DemoSizes(orders=orders))
+    try:
+        report = run_demo(directory, say, DemoSizes(orders=orders), progress=replaying)
+    finally:
+        bars.close()
     total = sum(s for _, s in report.steps)
     console.print(Text(f"\nDone in {total:.1f} s. The workspace is in {report.directory}", style="bold green"))
     console.print(f"Try:  meshfabric -w {directory} products list\n"
                   f"      meshfabric -w {directory} query \"SELECT segment, count(*) FROM crm.customers GROUP BY 1\"")
+    console.print(Text("Open the dashboard (30 days of history: quality trends, SLOs, usage by hour):",
+                       style="bold"))
+    console.print(f"      meshfabric -w {directory} serve --no-auth\n"
+                  "      then http://127.0.0.1:8420/ in a browser", soft_wrap=True)
+
+
+def _history(history: Any) -> None:
+    """The replayed days: what went wrong in the loads, what the runs measured then, the alerts."""
+    hours: dict[int, int] = {}
+    for at in history.queries:
+        hours[at.hour] = hours.get(at.hour, 0) + 1
+    console.print(f"   {len(history.days)} days replayed in {history.seconds:.1f} s: {history.quality_runs} quality "
+                  f"runs, {history.probes} freshness probes, {len(history.queries)} queries "
+                  f"({', '.join(f'{h:02d}h ×{n}' for h, n in sorted(hours.items()))})", soft_wrap=True)
+    console.print("   what went wrong in the loads, and what the runs measured that morning:")
+    for day in history.days:
+        for note in day.notes:
+            domain = note.split(":", 1)[0]
+            measured = []
+            for fqn, (score, failed) in day.quality.items():
+                if fqn.startswith(domain + "."):
+                    shown = "no score" if score is None else f"score {score:.3f}"
+                    measured.append(f"{fqn} {shown}" + (f", failing {', '.join(failed)}" if failed else ""))
+            for fqn, minutes in day.freshness.items():
+                if fqn.startswith(domain + ".") and minutes is not None:
+                    measured.append(f"{fqn} data {minutes / 60:.0f} h old")
+            console.print(Text(f"   {day.day}  {note}", style="yellow"), overflow="fold")
+            if measured:
+                console.print(Text(f"               → {'; '.join(measured)}", style="dim"), overflow="fold")
+    alerts = history.alerts
+    if alerts:
+        still = sum(a.status == "open" for a in alerts)
+        console.print(f"   {len(alerts)} alerts raised by the checks and the monitor, {still} still open:")
+        order = {"high": 0, "medium": 1, "low": 2}
+        for a in sorted(alerts, key=lambda a: (a.ts, order.get(a.severity, 3))):
+            console.print(Text(f"   {a.severity:<6} {a.ts:%Y-%m-%d} {a.detector:<16} {a.message}  [{a.status}]",
+                               style="red" if a.severity == "high" else "yellow"), overflow="fold")

@@ -189,10 +189,14 @@ class ObserveService:
         return effective_objectives(layers)
 
     # -- probes --------------------------------------------------------------------------------
-    def run_probe(self, fqn: str) -> ProbeResult:
-        """Probe a product in its source and record the points (the scheduler's, as the system)."""
+    def run_probe(self, fqn: str, *, at: datetime | None = None) -> ProbeResult:
+        """Probe a product in its source and record the points (the scheduler's, as the system).
+        ``at`` is the instant the probe stands for (default now): freshness is measured against it
+        and the points are dated by it — for a replay of past days over the data as it stood then
+        (the demo's history); not offered by the CLI or REST."""
         from meshfabric.observe import probes
 
+        clock = (lambda: _utc(at)) if at is not None else self.clock
         info, doc = self._product_spec(fqn)
         objectives, _ = self.objectives(fqn, doc)
         column = next((o.column for o in objectives if o.name == "freshness"), None)
@@ -202,9 +206,9 @@ class ObserveService:
             from meshfabric.errors import MeshfabricError
 
             message = exc.message if isinstance(exc, MeshfabricError) else f"{type(exc).__name__}: {exc}"
-            result = ProbeResult(info.fqn, self.clock(), False, None, None, None, message[:2000])
+            result = ProbeResult(info.fqn, clock(), False, None, None, None, message[:2000])
         else:
-            result = probes.probe(info, connector, column=column, now=self.clock)
+            result = probes.probe(info, connector, column=column, now=clock)
         probes.record(self.store, result)
         return result
 

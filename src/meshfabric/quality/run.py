@@ -35,8 +35,8 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -194,9 +194,14 @@ class QualityService:
                 and (visible is None or p.fqn in visible)]
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, product: str, *, user: str | None = None) -> QualityRun:
+    def run(self, product: str, *, user: str | None = None, at: datetime | None = None) -> QualityRun:
         """Run every rule of ``product`` in its source and store the run (see the module notes);
         returns it as ``user`` may see it (:func:`redact_run`).
+
+        ``at`` dates the run (default now): its start, its points, its events and the queries it
+        makes, and the instant freshness rules measure the data's age at. A replay of past days
+        (the demo's history) runs the rules for real over the data as it stood and records the
+        run at the time it stands for. Not offered by the CLI or REST.
 
         Needs ``query`` on the product and on every product a referential rule checks against.
         An unknown product raises NotFound; anything that goes wrong while measuring is stored
@@ -210,9 +215,9 @@ class QualityService:
         for rule in rules:
             if isinstance(rule, ReferentialRule):
                 self.access.decide(user, "query", rule.reference)
-        started = datetime.now(UTC)
+        started = at.astimezone(UTC) if at is not None else datetime.now(UTC)
         clock = time.perf_counter()
-        evaluation = _Evaluation(self, info, rules, started)
+        evaluation = _Evaluation(self, info, rules, started, dated=at is not None)
         error = ""
         try:
             results = evaluation.run()
@@ -226,9 +231,11 @@ class QualityService:
             status = "error"
         else:
             status = "failed" if any(not r.passed and r.severity == "error" for r in results) else "passed"
+        elapsed = time.perf_counter() - clock
+        finished = started + timedelta(seconds=elapsed) if at is not None else datetime.now(UTC)
         run = QualityRun(
-            info.fqn, status, results, scores.overall, scores.dimensions, started, datetime.now(UTC),
-            time.perf_counter() - clock, evaluation.queries, error, uuid.uuid4().hex,
+            info.fqn, status, results, scores.overall, scores.dimensions, started, finished,
+            elapsed, evaluation.queries, error, uuid.uuid4().hex,
             statements=evaluation.statements,
         )
         points = self._persist(info, run, evaluation.rows)
@@ -287,15 +294,15 @@ class QualityService:
                 "product": run.product, "run_id": run.id, "status": run.status, "score": run.score,
                 "dimension_scores": run.dimension_scores, "rules_total": len(run.results),
                 "rules_failed": run.rules_failed, "error": run.error,
-            }, correlation_id=run.correlation_id)
+            }, correlation_id=run.correlation_id, timestamp=run.finished_at)
             append(s, done)
             if run.errors_failed:
-                append(s, done.caused("quality.failed", info.domain, {
+                append(s, replace(done.caused("quality.failed", info.domain, {
                     "product": run.product, "run_id": run.id,
                     "failed": [{"rule": r.rule, "observed": _finite(r.observed), "threshold": r.threshold,
                                 "failing_rows": r.failing_rows, "dimension": r.dimension}
                                for r in run.errors_failed],
-                }))
+                }), timestamp=run.finished_at))
             s.flush()
         return points
 
@@ -555,11 +562,14 @@ def _rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str,
 class _Evaluation:
     """Measures and judges the rules of one product; counts and keeps every statement sent."""
 
-    def __init__(self, service: QualityService, info: ProductInfo, rules: list[AnyRule], started: datetime) -> None:
+    def __init__(self, service: QualityService, info: ProductInfo, rules: list[AnyRule], started: datetime,
+                 *, dated: bool = False) -> None:
         self.service = service
         self.info = info
         self.rules = rules
         self.started = started
+        #: the run was given its time (``QualityService.run(at=)``): its queries are dated by it too
+        self.at = started if dated else None
         self.statements: list[str] = []
         self.rows: int | None = None
         #: the rules as compiled: a referential rule checked against a key list is an IN list
@@ -602,7 +612,7 @@ class _Evaluation:
         sql = (f"SELECT DISTINCT {key} FROM {rule.reference} WHERE {key} IS NOT NULL ORDER BY 1 "
                f"LIMIT {KEYSET_LIMIT + 1}")
         self.statements.append(sql)
-        column = self.service.queries.run(sql).arrow().column(0).to_pylist()
+        column = self.service.queries.run(sql, at=self.at).arrow().column(0).to_pylist()
         return column if len(column) <= KEYSET_LIMIT else None
 
     def _references(self, connector: Any) -> tuple[dict[int, tuple[str, list[ColumnInfo]]], dict[int, ReferentialRule]]:
@@ -660,13 +670,13 @@ class _Evaluation:
     def _federated(self, rule: ReferentialRule, in_scan: RuleResult) -> RuleResult:
         sql = qc.federated_orphans_sql(rule, self.info.fqn)
         self.statements.append(sql)
-        failing = _count(self.service.queries.run(sql).arrow().column(0)[0].as_py())
+        failing = _count(self.service.queries.run(sql, at=self.at).arrow().column(0)[0].as_py())
         result = _row_result(rule, failing, in_scan.total_rows or 0)
         result.detail = f"checked against {rule.reference} in another source (federated query)"
         if not result.passed:
             sample = qc.federated_orphans_sql(rule, self.info.fqn, sample=SAMPLE_ROWS)
             self.statements.append(sample)
-            result.sample = [jsonable(r) for r in self.service.queries.run(sample).arrow().to_pylist()]
+            result.sample = [jsonable(r) for r in self.service.queries.run(sample, at=self.at).arrow().to_pylist()]
         return result
 
 
