@@ -229,25 +229,38 @@ def test_domain_page_draws_the_apis_numbers(browser: Any, served: Served, user: 
     screenshot(browser, f"domain-sales-{user}")
 
 
-def test_overview_draws_the_apis_numbers(browser: Any, served: Served) -> None:
+@pytest.mark.parametrize("budget", [None, 0.0])
+def test_overview_draws_the_apis_numbers(browser: Any, served: Served, budget: float | None,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no time budget every row's health comes later, fetched by the page's script."""
+    import meshfabric.ui.pages as pages
+
+    if budget is not None:
+        monkeypatch.setattr(pages, "OVERVIEW_BUDGET", budget)
+        monkeypatch.setattr(pages, "HEALTH_SECONDS", 0.0)  # nothing cached: every row is pending
     _sign_in(browser, served.base, served.keys["admin"])
-    browser.get(served.base + "/")
-    period = wait_for(browser, "#period")
+    drain_logs(browser)
+    browser.get(served.base + "/?days=7")
+    wait_for(browser, "#domains[data-complete='1']")
+    _clean(browser, served.base, f"overview-budget-{budget}")
     rows = browser.find_elements("css selector", "#domains tr.domain")
     domains = _api(served, "admin", "/api/v1/domains")["items"]
     assert {r.get_attribute("data-domain") for r in rows} == {d["name"] for d in domains}
+    open_alerts = _api(served, "admin", "/api/v1/alerts", status="open", limit=1000)["items"]
     for row in rows:
         name = row.get_attribute("data-domain")
-        api = _api(served, "admin", f"/api/v1/domains/{name}/health",
-                   since=period.get_attribute("data-start"), until=period.get_attribute("data-end"))
-        assert _num(row.get_attribute("data-compliance")) == api["slo_compliance"]["overall_compliance"]
-        scores = api["quality_trends"]["scores"]
-        assert _num(row.get_attribute("data-quality")) == (scores[-1] if scores else None)
-        open_alerts = _api(served, "admin", "/api/v1/alerts", status="open", limit=1000)["items"]
+        assert row.get_attribute("data-pending") is None
+        if row.get_attribute("data-start"):
+            api = _api(served, "admin", f"/api/v1/domains/{name}/health",
+                       since=row.get_attribute("data-start"), until=row.get_attribute("data-end"))
+            assert _num(row.get_attribute("data-compliance")) == api["slo_compliance"]["overall_compliance"]
+            scores = api["quality_trends"]["scores"]
+            assert _num(row.get_attribute("data-quality")) == (scores[-1] if scores else None)
         mine = [a for a in open_alerts if a["product"].startswith(name + ".")]
         assert int(row.get_attribute("data-alerts")) == len(mine)
-    # the domain with the open alerts comes first
-    assert rows[0].get_attribute("data-domain") in {"sales", "hr"}
+    attention = [float(r.get_attribute("data-attention")) for r in rows]
+    assert attention == sorted(attention, reverse=True)
+    assert rows[0].get_attribute("data-domain") in {"sales", "hr"}  # the domains with open alerts
 
 
 def test_search_shows_the_apis_ranking_and_a_correction(browser: Any, served: Served) -> None:

@@ -307,3 +307,29 @@ def test_the_session_store_is_bounded() -> None:
     assert len(store) <= 10
     assert all(store.get(sid) is not None for sid in signed)  # anonymous sessions went first
     assert store.get("x" * 500) is None and store.get(None) is None
+
+
+def test_overview_rows_past_the_budget_are_fetched_later(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    import meshfabric.ui.pages as pages
+
+    monkeypatch.setattr(pages, "OVERVIEW_BUDGET", 0.0)
+    monkeypatch.setattr(pages, "HEALTH_SECONDS", 0.0)
+    client = _signed_in(setup, "carol")
+    page = client.get("/?days=7").text
+    assert 'data-pending="/overview/rows/sales?days=7"' in page and "/static/overview.js" in page
+    assert 'data-complete=""' in page
+    row = client.get("/overview/rows/sales?days=7")
+    assert row.status_code == 200 and row.headers["x-fragment"] == "overview-row"
+    assert row.text.lstrip().startswith('<tr class="domain" data-domain="sales"') and "data-pending" not in row.text
+    assert client.get("/overview/rows/hr?days=7").status_code == 404  # hidden from carol
+    monkeypatch.setattr(pages, "OVERVIEW_BUDGET", 10.0)
+    page = client.get("/?days=7").text
+    assert "data-pending" not in page and 'data-complete="1"' in page and "overview.js" not in page
+
+
+def test_the_overview_cache_is_per_principal(setup: Setup) -> None:
+    admin = _signed_in(setup, "admin")
+    carol = _signed_in(setup, "carol")
+    assert 'data-domain="hr"' in admin.get("/").text
+    assert 'data-domain="hr"' not in carol.get("/").text
+    assert carol.get("/overview/rows/hr").status_code == 404

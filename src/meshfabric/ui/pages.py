@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from meshfabric.errors import ConfigError, NotFound
 from meshfabric.ui import charts
 from meshfabric.ui.web import (
+    MISSING,
+    TimedCache,
     auth_enabled,
     current_user,
     end_session,
@@ -123,6 +126,8 @@ class DomainCard:
     health: dict[str, Any] | None
     statuses: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
+    #: the health is still being computed: the page's script fetches this row from the server
+    pending: bool = False
 
     @property
     def compliance(self) -> float | None:
@@ -142,14 +147,20 @@ class DomainCard:
     def severities(self) -> list[tuple[str, int]]:
         return sorted(self.alerts.items(), key=lambda item: _severity_key(item[0]))
 
-    def attention(self) -> tuple[Any, ...]:
-        """Sort key, most in need first: severe open alerts, then low SLO compliance, then a low or
-        falling quality score; a domain without data after those with data."""
+    def attention(self) -> float:
+        """How much the domain needs attention (higher first): severe open alerts outweigh any
+        number of others, which outweigh low SLO compliance, then a falling and a low quality
+        score. Unknown health adds nothing. The overview sorts by it, in the server and, as
+        pending rows arrive, in the page's script (``data-attention``)."""
         severe = sum(n for s, n in self.alerts.items() if _severity_key(s) <= 1)
-        return (-severe, -sum(self.alerts.values()),
-                self.compliance if self.compliance is not None else 2.0,
-                0 if self.trend == "decreasing" else 1,
-                self.quality if self.quality is not None else 2.0, self.name)
+        score = severe * 1e6 + min(sum(self.alerts.values()), 999) * 1e3
+        if self.compliance is not None:
+            score += (1 - self.compliance) * 100
+        if self.trend == "decreasing":
+            score += 20
+        if self.quality is not None:
+            score += (1 - min(1.0, self.quality)) * 10
+        return score
 
     @property
     def reasons(self) -> list[str]:
@@ -175,19 +186,71 @@ def _domain_health(mesh: Mesh, domain: str, start: datetime, end: datetime, user
 
 # -- the mesh overview -----------------------------------------------------------------------------
 
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, days: int = Days, user: str | None = Depends(current_user)) -> Response:
+#: how long a domain's health stays in the overview's cache (``/domains/{d}`` is always fresh)
+HEALTH_SECONDS = 60.0
+#: seconds of health the overview computes while the browser waits; the rest load row by row
+OVERVIEW_BUDGET = 0.4
+
+
+def _cached_health(request: Request, domain: str, days: int, user: str | None, *,
+                   compute: bool) -> Any:
+    """The domain's health for the principal over ``days`` from the cache, computing it when
+    ``compute`` (else :data:`MISSING` when it is not cached)."""
+    cache: TimedCache = request.app.state.ui_cache
+    key = ("health", user, domain, days)
+    found = cache.get(key)
+    if found is MISSING and compute:
+        start, end = _period(days)
+        found = _domain_health(mesh_of(request), domain, start, end, user)
+        cache.put(key, found, HEALTH_SECONDS)
+    return found
+
+
+def _cards(request: Request, days: int, user: str | None, *, domain: str | None = None,
+           budget: float | None = None) -> list[DomainCard]:
+    """The overview's domains (or one), each with its counts and, within ``budget`` seconds
+    (None: whatever it takes), its health; a domain past the budget is ``pending``."""
     mesh = mesh_of(request)
-    start, end = _period(days)
     statuses: dict[str, Counter[str]] = {}
-    for p in mesh.products(user=user):
+    for p in mesh.products(domain=domain, user=user):
         statuses.setdefault(p.domain, Counter())[p.status] += 1
     alerts = _open_alerts(mesh, user)
-    cards = [DomainCard(d.name, list(d.owners), d.products, _domain_health(mesh, d.name, start, end, user),
-                        statuses.get(d.name, Counter()), alerts.get(d.name, Counter()))
-             for d in mesh.domains(user=user)]
-    cards.sort(key=DomainCard.attention)
-    return render(request, "overview.html", {"cards": cards, "days": days, "start": start, "end": end})
+    domains = [d for d in mesh.domains(user=user) if domain is None or d.name == domain]
+    # the busiest domains first, so the budget goes where attention is likely needed
+    domains.sort(key=lambda d: -sum(alerts.get(d.name, Counter()).values()))
+    deadline = None if budget is None else time.monotonic() + budget
+    cards = []
+    for d in domains:
+        health = _cached_health(request, d.name, days, user,
+                                compute=deadline is None or time.monotonic() < deadline)
+        cards.append(DomainCard(d.name, list(d.owners), d.products, None if health is MISSING else health,
+                                statuses.get(d.name, Counter()), alerts.get(d.name, Counter()),
+                                pending=health is MISSING))
+    cards.sort(key=lambda c: (-c.attention(), c.name))
+    return cards
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, days: int = Days, user: str | None = Depends(current_user)) -> Response:
+    """Every domain, the ones that need attention first. Health takes ~50 ms a product to compute
+    (``mesh.observe.health``), so the page computes what fits in :data:`OVERVIEW_BUDGET`, caches
+    it for :data:`HEALTH_SECONDS`, and its script fetches the other rows (``/overview/rows/{d}``)."""
+    start, end = _period(days)
+    cards = _cards(request, days, user, budget=OVERVIEW_BUDGET)
+    return render(request, "overview.html", {"cards": cards, "days": days, "start": start, "end": end,
+                                             "complete": not any(c.pending for c in cards)})
+
+
+@router.get("/overview/rows/{domain}", response_class=HTMLResponse)
+def overview_row(request: Request, domain: str = Path(..., max_length=200), days: int = Days,
+                 user: str | None = Depends(current_user)) -> Response:
+    """One row of the overview, its health computed (the overview's script asks for it)."""
+    cards = _cards(request, days, user, domain=domain)
+    if not cards:
+        raise NotFound(f"domain '{domain}' does not exist", hint="the overview lists the domains you may see")
+    response = render(request, "_domain_row.html", {"c": cards[0], "days": days})
+    response.headers["X-Fragment"] = "overview-row"
+    return response
 
 
 # -- a domain --------------------------------------------------------------------------------------

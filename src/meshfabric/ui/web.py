@@ -228,6 +228,37 @@ def _set_cookie(request: Request, response: Response) -> Response:
     return response
 
 
+# -- a small cache --------------------------------------------------------------------------------
+
+MISSING = object()
+
+
+class TimedCache:
+    """Values that expire, bounded in number (the oldest go first); thread-safe. A page keys what
+    it caches by the principal it computed it for, so no one is served another's view."""
+
+    def __init__(self, max_items: int = 5000) -> None:
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self.max_items = max_items
+
+    def get(self, key: Any) -> Any:
+        """The value, or :data:`MISSING` when there is none or it expired."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] <= time.monotonic():
+                self._items.pop(key, None)
+                return MISSING
+            return found[1]
+
+    def put(self, key: Any, value: Any, seconds: float) -> None:
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                for old in sorted(self._items, key=lambda k: self._items[k][0])[: max(1, self.max_items // 10)]:
+                    del self._items[old]
+            self._items[key] = (time.monotonic() + seconds, value)
+
+
 # -- the principal -------------------------------------------------------------------------------
 
 class LoginRequired(Exception):
@@ -420,6 +451,7 @@ def mount_ui(app: FastAPI) -> None:
     from meshfabric.ui import pages, product
 
     app.state.ui_sessions = SessionStore()
+    app.state.ui_cache = TimedCache()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="ui-static")
     guarded = [Depends(csrf_guard)]
     app.include_router(pages.router, dependencies=guarded, include_in_schema=False)
