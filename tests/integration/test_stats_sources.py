@@ -332,3 +332,22 @@ def test_refresh_on_apply_records_a_source_that_is_down(workspace: Path, monkeyp
         report = mesh.stats.refresh()
         assert report.count("error") == 2 and report.count("ok") == 1
         json.dumps(report.to_dict())
+
+
+def test_views_and_queries_are_never_run_for_statistics(tmp_path: Path) -> None:
+    import duckdb
+
+    forever = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r"
+    with sqlite3.connect(tmp_path / "db.sqlite") as con:
+        con.execute(f"CREATE VIEW forever AS {forever}")
+    con.close()
+    lite = _connector("lite", {"kind": "sqlite", "path": "db.sqlite"}, tmp_path)
+    stats = lite.statistics(_port("lite", table="forever"))
+    assert stats.row_count is None and stats.columns == {}
+    duck = duckdb.connect(str(tmp_path / "db.duckdb"))
+    duck.execute("CREATE TABLE t AS SELECT range AS n FROM range(1000)")
+    duck.execute("CREATE VIEW big AS SELECT a.n FROM t a, t b, t c")  # a billion rows if it were run
+    duck.close()
+    c = _connector("duck", {"kind": "duckdb", "path": "db.duckdb"}, tmp_path)
+    view = c.statistics(_port("duck", table="big"))
+    assert view.origin == "duckdb EXPLAIN" and view.row_count is not None and view.row_count >= 1000

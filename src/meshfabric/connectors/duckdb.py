@@ -163,6 +163,17 @@ def scan_relation(
     return ScanResult(table, plan.sql, plan.pushed, time.perf_counter() - started)
 
 
+def _explained_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int | None:
+    """The row estimate of DuckDB's plan for reading ``relation`` (its top operator's)."""
+    try:
+        raw = con.execute(f"EXPLAIN (FORMAT JSON) SELECT * FROM {relation}").fetchall()[0][1]
+        plan = json.loads(raw)
+        node = plan[0] if isinstance(plan, list) else plan
+        return int(str(node["extra_info"]["Estimated Cardinality"]))
+    except (LookupError, TypeError, ValueError):
+        return None
+
+
 class _ReadWriteLock:
     """Many readers or one writer."""
 
@@ -379,9 +390,9 @@ class DuckDBConnector(Connector):
         DuckDB's ``stats(column)`` keeps in the table's metadata (min/max, whether NULLs occur,
         an approximate distinct count; a string's min/max only where DuckDB keeps them whole,
         up to 8 bytes). A table of at most :data:`~meshfabric.connectors.statistics.SMALL_ROWS`
-        rows, and any view or ``sql`` port that small, gets exact numbers from one aggregate
-        statement; larger views and queries get their row count only. ``analyze`` changes
-        nothing: DuckDB keeps its statistics current itself."""
+        rows gets exact numbers from one aggregate statement; a view or ``sql`` port gets
+        EXPLAIN's row estimate (counting one would run it). ``analyze`` changes nothing: DuckDB
+        keeps its statistics current itself."""
         from meshfabric.connectors.statistics import guarded
 
         return guarded(self, port, lambda: self._run(partial(self._statistics, port)), origin="duckdb")
@@ -390,24 +401,21 @@ class DuckDBConnector(Connector):
         from meshfabric.connectors.statistics import SMALL_ROWS, aggregate_columns, aggregate_sql, duckdb_column, now
 
         relation = self._relation(con, port)
-        cols = describe(con, relation)
-        estimated = None
         info = self._resolve(con, port.table) if port.table else None
-        if info is not None and info.kind == "table":
-            row = con.execute(
-                "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND schema_name = ? AND table_name = ?",
-                [info.schema or "main", info.name],
-            ).fetchone()
-            estimated = int(row[0]) if row is not None and row[0] is not None else None
+        if info is None or info.kind != "table":
+            # a view or query: the optimiser's estimate (counting it would run it)
+            return TableStatistics(_explained_rows(con, relation), None, taken_at=now(), origin="duckdb EXPLAIN")
+        cols = describe(con, relation)
+        row = con.execute(
+            "SELECT estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [info.schema or "main", info.name],
+        ).fetchone()
+        estimated = int(row[0]) if row is not None and row[0] is not None else None
         if estimated is None or estimated <= SMALL_ROWS:
-            count = estimated if estimated is not None else int(
-                con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-            )
-            if count > SMALL_ROWS:
-                return TableStatistics(count, None, exact=True, taken_at=now(), origin="duckdb count")
             sql = aggregate_sql(relation, cols, "duckdb")
             if sql is None:
+                count = int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
                 return TableStatistics(count, None, exact=True, taken_at=now(), origin="duckdb count")
             rows, columns = aggregate_columns(fetch_rows(con, sql)[0], cols)
             return TableStatistics(rows, None, columns, exact=True, taken_at=now(),

@@ -394,7 +394,8 @@ class SQLiteConnector(Connector):
         (non-null and distinct counts, min, max: as cheap as the count); for larger ones what
         ``sqlite_stat1`` says of each index (distinct count of its first column = rows / the
         average rows per key; all rows for a one-column unique index or an INTEGER PRIMARY KEY)
-        and min/max of those columns by index seeks. ``ANALYZE`` (which writes the database
+        and min/max of those columns by index seeks. A view or ``sql`` port gets nothing (SQLite
+        keeps no estimate, and counting one runs it). ``ANALYZE`` (which writes the database
         file) runs only when ``analyze`` is ``always`` (``stats refresh --analyze``)."""
         from meshfabric.connectors.statistics import guarded
 
@@ -411,10 +412,11 @@ class SQLiteConnector(Connector):
         from meshfabric.connectors.statistics import SMALL_ROWS, aggregate_columns, aggregate_sql, now
 
         relation, cols = self._describe(conn, port)
+        if not isinstance(relation, TableInfo) or relation.kind != "table":
+            # a view or query has no estimate in SQLite, and counting it runs it (maybe forever)
+            return TableStatistics(None, None, taken_at=now(), origin="sqlite view (no estimate)")
         basic = self.stats(port)
         rows = basic.row_count or 0
-        if not isinstance(relation, TableInfo) or relation.kind != "table":
-            return TableStatistics(basic.row_count, basic.size_bytes, exact=True, taken_at=now(), origin="sqlite count")
         ref = table_ref(relation, "sqlite").sql("sqlite")
         if rows <= SMALL_ROWS:
             sql = aggregate_sql(ref, cols, "sqlite")
