@@ -21,7 +21,8 @@ events                      ``mesh.events.list`` (``GET /api/v1/events``; ``even
 ==========================  =========================================================
 
 A product the principal may not discover raises the ``NotFound`` a missing one raises: the page
-is the same "not found" page for both. A section whose action the principal does not hold
+is the same "not found" page for both, with one message (the catalog's did-you-mean hint, given
+for a missing name only, is left out). A section whose action the principal does not hold
 (``access.read``, ``events.read``) is left out because the service refused it, not because the
 template decided. ``/products/{domain}/{name}/lineage`` answers the lineage walks as JSON (the
 documents of ``/api/v1/lineage/upstream|downstream``) for the page's script, with the session's
@@ -38,7 +39,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 
-from meshfabric.errors import AccessDenied
+from meshfabric.errors import AccessDenied, NotFound
 from meshfabric.ui import charts
 from meshfabric.ui.web import current_user, mesh_of, render
 
@@ -78,6 +79,16 @@ def _fqn(domain: str, name: str) -> str:
     return f"{domain}.{name}"
 
 
+def _product(mesh: Mesh, fqn: str, user: str | None) -> Any:
+    """The product as ``user`` may see it. Not found — missing or hidden — is one message: the
+    catalog's hint for a missing name (a close name it may discover) would tell the two apart."""
+    try:
+        return mesh.product(fqn, user=user)
+    except NotFound:
+        raise NotFound(f"product '{fqn}' not found",
+                       hint="search the catalog, or open a domain from the overview") from None
+
+
 def lineage_walks(mesh: Mesh, fqn: str, user: str | None, *, columns: bool = False) -> dict[str, Any]:
     """The upstream and downstream walks of ``fqn`` — the documents ``GET
     /api/v1/lineage/upstream|downstream?node=<fqn>&columns=…`` answer, with their defaults."""
@@ -87,7 +98,7 @@ def lineage_walks(mesh: Mesh, fqn: str, user: str | None, *, columns: bool = Fal
 
 def gather(mesh: Mesh, fqn: str, user: str | None) -> ProductView:
     """The page's data for ``user``; raises ``NotFound`` for a product it may not discover."""
-    product = mesh.product(fqn, user=user)
+    product = _product(mesh, fqn, user)
     fqn = product.fqn
     view = ProductView(product.to_dict())
     # schema versions, newest first, and what changed from each to the next
@@ -171,7 +182,7 @@ def product_lineage(request: Request, domain: str, name: str,
     """The lineage walks of the product as JSON (``{"upstream": …, "downstream": …}``, each the
     document of ``/api/v1/lineage/upstream|downstream``) for the page's graph."""
     mesh = mesh_of(request)
-    fqn = mesh.product(_fqn(domain, name), user=user).fqn
+    fqn = _product(mesh, _fqn(domain, name), user).fqn
     return JSONResponse(json.loads(json.dumps(lineage_walks(mesh, fqn, user, columns=columns), default=str)),
                         headers={"Cache-Control": "no-store"})
 

@@ -191,8 +191,8 @@
       .then(function (walks) {
         columnWalks = walks;
         draw(walks, true);
-        var edges = host.querySelector("svg").getAttribute("data-edges");
-        note.textContent = edges === "0" ? "no column-level lineage recorded" : edges + " column edge(s)";
+        var edges = host.querySelectorAll("path.column-edge").length;
+        note.textContent = edges === 0 ? "no column-level lineage recorded" : edges + " column edge(s)";
       })
       .catch(function (err) {
         note.textContent = "could not load column lineage: " + err.message;
