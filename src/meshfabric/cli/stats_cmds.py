@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def refresh(
-    products: list[str] = typer.Argument(None, help="domain.product … (default: every product you own)"),
+    products: list[str] = typer.Argument(None, metavar="PRODUCT",
+                                         help="domain.product … (default: every product you own)"),
     analyze: bool = typer.Option(
         False, "--analyze",
         help="Run each source's own ANALYZE first (PostgreSQL ANALYZE, MariaDB ANALYZE TABLE … PERSISTENT FOR ALL, "
