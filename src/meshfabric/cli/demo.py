@@ -62,8 +62,8 @@ domains:
   logistics:
     description: Warehouses, carriers and shipments
     owners: [logistics-team@acme.example]
-    slos:                       # shipment files land every morning: a day old is stale
-      freshness: {max_minutes: 1440}
+    slos:                       # shipment files land every morning: more than a day old is stale
+      freshness: {max_minutes: 1680}
 slos:                           # loads run once a day: data dated yesterday is fresh
   freshness: {max_minutes: 2880}
 access:
@@ -135,7 +135,7 @@ quality:
   - {type: not_null, column: customer_id}
   - {type: accepted_values, column: status, values: [completed, returned, cancelled]}
   - {type: range, column: amount, min: 0, max: 1000, severity: warning}
-  - {type: freshness, column: order_date, max_age: 36h}
+  - {type: freshness, column: order_date, max_age: 48h}
   - {type: schema}
 """
 
@@ -161,7 +161,7 @@ schema:
   - {name: cost, type: "decimal(10,2)", description: Shipping cost in EUR}
 quality:
   - {type: not_null, column: carrier}
-  - {type: freshness, column: shipped_at, max_age: 24h}
+  - {type: freshness, column: shipped_at, max_age: 28h}
 """
 
 DAILY_REVENUE_YAML = """\
