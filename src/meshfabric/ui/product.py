@@ -21,8 +21,7 @@ events                      ``mesh.events.list`` (``GET /api/v1/events``; ``even
 ==========================  =========================================================
 
 A product the principal may not discover raises the ``NotFound`` a missing one raises: the page
-is the same "not found" page for both, with one message (the catalog's did-you-mean hint, given
-for a missing name only, is left out). A section whose action the principal does not hold
+is the same "not found" page for both. A section whose action the principal does not hold
 (``access.read``, ``events.read``) is left out because the service refused it, not because the
 template decided. ``/products/{domain}/{name}/lineage`` answers the lineage walks as JSON (the
 documents of ``/api/v1/lineage/upstream|downstream``) for the page's script, with the session's
@@ -39,7 +38,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 
-from meshfabric.errors import AccessDenied, NotFound
+from meshfabric.errors import AccessDenied
 from meshfabric.ui import charts
 from meshfabric.ui.web import current_user, mesh_of, render
 
@@ -80,13 +79,9 @@ def _fqn(domain: str, name: str) -> str:
 
 
 def _product(mesh: Mesh, fqn: str, user: str | None) -> Any:
-    """The product as ``user`` may see it. Not found — missing or hidden — is one message: the
-    catalog's hint for a missing name (a close name it may discover) would tell the two apart."""
-    try:
-        return mesh.product(fqn, user=user)
-    except NotFound:
-        raise NotFound(f"product '{fqn}' not found",
-                       hint="search the catalog, or open a domain from the overview") from None
+    """The product as ``user`` may see it; ``NotFound`` — the service's own, with its hint (a
+    close name among those ``user`` may discover) — for a missing or a hidden one alike."""
+    return mesh.product(fqn, user=user)
 
 
 def lineage_walks(mesh: Mesh, fqn: str, user: str | None, *, columns: bool = False) -> dict[str, Any]:
