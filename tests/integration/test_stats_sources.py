@@ -351,3 +351,16 @@ def test_views_and_queries_are_never_run_for_statistics(tmp_path: Path) -> None:
     c = _connector("duck", {"kind": "duckdb", "path": "db.duckdb"}, tmp_path)
     view = c.statistics(_port("duck", table="big"))
     assert view.origin == "duckdb EXPLAIN" and view.row_count is not None and view.row_count >= 1000
+
+
+def test_a_deleted_product_loses_its_statistics(workspace: Path) -> None:
+    from meshfabric import Mesh
+
+    with Mesh.open(workspace) as mesh:
+        mesh.apply()
+        assert mesh.stats.get("logistics.shipments") is not None
+        (workspace / "products" / "logistics" / "shipments.yaml").unlink()
+        result = mesh.apply()
+        assert any(c.action == "delete" and c.name == "logistics.shipments" for c in result.changes)
+        assert "logistics.shipments" not in mesh.stats._rows()
+        assert mesh.stats.get("sales.orders") is not None

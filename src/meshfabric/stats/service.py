@@ -289,6 +289,9 @@ class StatsService:
             if not result.applied:
                 return None
             changed = [c.name for c in result.changes if c.kind == "product" and c.action in ("create", "update")]
+            deleted = [c.name for c in result.changes if c.kind == "product" and c.action == "delete"]
+            if deleted:
+                self._forget(deleted)
             missing = self.stale(max_age=timedelta.max)
             fqns = list(dict.fromkeys([*changed, *missing]))
             if not fqns:
@@ -297,6 +300,15 @@ class StatsService:
         except Exception as exc:
             log.warning("statistics were not refreshed after the apply: %s", _reason(exc))
             return None
+
+    def _forget(self, fqns: Sequence[str]) -> None:
+        """Drop the statistics of products an apply deleted."""
+        from sqlalchemy import delete
+
+        from meshfabric.store.models_stats import ProductStatisticsRow as S
+
+        with self.store.write() as s:
+            s.execute(delete(S).where(S.product.in_(list(fqns))))
 
     def refresh_stale(self, *, background: bool = True) -> RefreshReport | threading.Thread | None:
         """Refresh the statistics :meth:`stale` names (no ANALYZE). In the background by
