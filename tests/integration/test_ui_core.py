@@ -98,7 +98,8 @@ def _sign_in(driver: Any, base: str, credential: str) -> None:
     box = wait_for(driver, "#credential")
     box.send_keys(credential)
     driver.find_element("css selector", "form[action='/login'] button[type=submit]").click()
-    wait_for(driver, "main")
+    # the next page, not the form still showing while the browser posts it
+    wait_for(driver, "[data-principal], #login-message")
 
 
 def _api(served: Served, user: str, path: str, **params: Any) -> Any:
@@ -152,7 +153,7 @@ def test_sign_in_with_a_token_and_sign_out(browser: Any, served: Served) -> None
 
 # -- every page, clean -----------------------------------------------------------------------------
 
-PAGES = ["/", "/domains/sales", "/domains/crm", "/search?q=ordrs", "/search?q=", "/alerts",
+PAGES = ["/", "/domains/sales", "/domains/crm", "/products/sales/orders", "/search?q=ordrs", "/search?q=", "/alerts",
          "/alerts?status=resolved", "/nope"]
 
 
