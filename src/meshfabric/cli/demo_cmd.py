@@ -199,7 +199,7 @@ def _history(history: Any) -> None:
             measured = []
             for fqn, (score, failed) in day.quality.items():
                 if fqn.startswith(domain + "."):
-                    shown = "no score" if score is None else f"score {score:.3f}"
+                    shown = "no score" if score is None else f"score {score:.4f}"
                     measured.append(f"{fqn} {shown}" + (f", failing {', '.join(failed)}" if failed else ""))
             for fqn, minutes in day.freshness.items():
                 if fqn.startswith(domain + ".") and minutes is not None:
