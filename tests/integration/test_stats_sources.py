@@ -364,3 +364,27 @@ def test_a_deleted_product_loses_its_statistics(workspace: Path) -> None:
         assert any(c.action == "delete" and c.name == "logistics.shipments" for c in result.changes)
         assert "logistics.shipments" not in mesh.stats._rows()
         assert mesh.stats.get("sales.orders") is not None
+
+
+def test_aged_statistics_are_refreshed_behind_a_query(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    import meshfabric.catalog.statistics as cs
+    from meshfabric import Mesh
+    from meshfabric.catalog.queryable import StoreCatalog
+
+    with Mesh.open(workspace) as mesh:
+        mesh.apply()
+        before = mesh.stats.get("sales.orders")
+        assert before is not None and before.taken_at is not None
+        monkeypatch.setenv("MESHFABRIC_STATS_MAX_AGE", "0.000001")
+        monkeypatch.setattr(cs, "RETRY_AFTER", timedelta(0))
+        catalog = StoreCatalog(mesh.store, mesh.connections)
+        used = catalog.statistics(catalog.lookup("sales", "orders"))  # type: ignore[arg-type]
+        assert used == before  # the query plans with what there is, at once
+        thread = cs._RUNNING.get(mesh.store.url)
+        assert thread is not None
+        thread.join(60)
+        after = mesh.stats.get("sales.orders")
+        assert after is not None and after.taken_at is not None and after.taken_at > before.taken_at
+        assert mesh.query("SELECT count(*) AS n FROM sales.orders").rows == [(20,)]

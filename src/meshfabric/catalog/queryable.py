@@ -49,29 +49,42 @@ class StoreCatalog:
         """Planner statistics of an applied product: the store's cache (``meshfabric.stats``),
         every product's read in one statement on the first call of this catalog (it is made per
         query), never the source. None when there are none, or they were taken for another
-        output port or schema than the applied one."""
+        output port or schema than the applied one. Statistics older than their maximum age are
+        still used, and refreshed behind the query in a daemon thread
+        (:func:`meshfabric.catalog.statistics.refresh_in_background`)."""
         if self._statistics is None:
             self._statistics = self._load_statistics()
         return self._statistics.get(binding.fqn.lower())
 
     def _load_statistics(self) -> dict[str, TableStatistics]:
+        from contextlib import suppress
+        from datetime import UTC, datetime
+
         from sqlalchemy import select
 
-        from meshfabric.connectors.statistics import decode, port_fingerprint
+        from meshfabric.catalog.statistics import due_in_background, is_current, max_age, refresh_in_background
+        from meshfabric.connectors.statistics import decode
         from meshfabric.store.models_stats import ProductStatisticsRow as S
 
         out: dict[str, TableStatistics] = {}
         try:
             with self._store.read() as session:
-                rows = session.execute(select(S.product, S.fingerprint, S.statistics)
+                rows = session.execute(select(S.product, S.fingerprint, S.statistics, S.taken_at, S.attempted_at)
                                        .where(S.statistics.is_not(None))).all()
         except Exception:
             return out  # statistics only steer plans: without them the planner guesses
-        for product, fingerprint, doc in rows:
+        now, limit = datetime.now(UTC), max_age(strict=False)
+        aged: list[ProductInfo] = []
+        for product, fingerprint, doc, taken_at, attempted_at in rows:
             info = self._products.get(str(product).lower())
-            if info is None or fingerprint != port_fingerprint(info.output, info.columns):
+            if info is None or not is_current(info, fingerprint):
                 continue
             stats = decode(doc)
             if stats is not None:
                 out[info.fqn.lower()] = stats
+            if due_in_background(info, fingerprint, taken_at, attempted_at, now=now, limit=limit):
+                aged.append(info)
+        if aged:
+            with suppress(Exception):  # a refresh that cannot start changes nothing for this query
+                refresh_in_background(self._store, self._connections, aged)
         return out

@@ -25,16 +25,14 @@ answers.
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from meshfabric.errors import AccessDenied, ConfigError, NotFound
+from meshfabric.catalog.statistics import is_current, reason, refresh_products, utc
+from meshfabric.errors import AccessDenied, NotFound
 
 if TYPE_CHECKING:
     from meshfabric.access.service import AccessService
@@ -45,25 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshfabric.stats")
 
-#: seconds after which statistics count as stale (``MESHFABRIC_STATS_MAX_AGE`` overrides)
-DEFAULT_MAX_AGE = 24 * 3600.0
-MAX_AGE_ENV = "MESHFABRIC_STATS_MAX_AGE"
-#: sources read at once by one refresh
-WORKERS = 8
 #: seconds an apply waits for its products' statistics before recording the rest as not answered
 APPLY_WAIT = 30.0
-
-
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    hint = getattr(exc, "hint", None)
-    return (text + (f" ({hint})" if hint else ""))[:2000]
 
 
 @dataclass
@@ -164,20 +145,10 @@ class StatsService:
 
     @property
     def max_age(self) -> timedelta:
-        """How old statistics may get before :meth:`stale` names them."""
-        if self._max_age is not None:
-            return timedelta(seconds=self._max_age)
-        raw = os.environ.get(MAX_AGE_ENV, "").strip()
-        if not raw:
-            return timedelta(seconds=DEFAULT_MAX_AGE)
-        try:
-            seconds = float(raw)
-            if not 0 < seconds < 10 * 365 * 86400:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"{MAX_AGE_ENV}={raw!r} is not a number of seconds greater than 0",
-                              hint=f"e.g. {MAX_AGE_ENV}=86400 (a day), or unset it for the default") from None
-        return timedelta(seconds=seconds)
+        """How old statistics may get before :meth:`stale` names them (``MESHFABRIC_STATS_MAX_AGE``)."""
+        from meshfabric.catalog.statistics import max_age
+
+        return timedelta(seconds=self._max_age) if self._max_age is not None else max_age()
 
     # -- reading (no principal: the planner's view) ---------------------------------------------
 
@@ -194,9 +165,7 @@ class StatsService:
 
     @staticmethod
     def _current(info: ProductInfo, row: Any) -> bool:
-        from meshfabric.connectors.statistics import port_fingerprint
-
-        return row is not None and row.fingerprint == port_fingerprint(info.output, info.columns)
+        return row is not None and is_current(info, row.fingerprint)
 
     def get(self, fqn: str) -> TableStatistics | None:
         """The cached statistics of an applied product, None when there are none or they were
@@ -229,7 +198,7 @@ class StatsService:
         out = []
         for info in infos:
             row = rows.get(info.fqn)
-            taken = _utc(row.taken_at) if row is not None else None
+            taken = utc(row.taken_at) if row is not None else None
             if row is None or row.statistics is None or not self._current(info, row) or taken is None \
                     or now - taken > limit:
                 out.append(info.fqn)
@@ -298,7 +267,7 @@ class StatsService:
                 return None
             return self._refresh(fqns, "never", wait=APPLY_WAIT)
         except Exception as exc:
-            log.warning("statistics were not refreshed after the apply: %s", _reason(exc))
+            log.warning("statistics were not refreshed after the apply: %s", reason(exc))
             return None
 
     def _forget(self, fqns: Sequence[str]) -> None:
@@ -318,7 +287,7 @@ class StatsService:
                 fqns = self.stale()
                 return self._refresh(fqns, "never") if fqns else None
             except Exception as exc:
-                log.warning("refreshing stale statistics failed: %s", _reason(exc))
+                log.warning("refreshing stale statistics failed: %s", reason(exc))
                 return None
 
         if not background:
@@ -352,86 +321,16 @@ class StatsService:
         report = RefreshReport(level)
         infos = {p.fqn: p for p in list_products(self.store)}
         targets = [infos[f] for f in fqns if f in infos]
-        if not targets:
-            return report
-        results = self._read_all(targets, level, wait, progress or (lambda what, done, total: None))
-        self._store_results(targets, results)
+        results = refresh_products(self.store, self.connections, targets, level, wait=wait, progress=progress)
         for info in targets:
-            stats, error, seconds = results.get(info.fqn, (None, f"no answer from source '{info.source}' within "
-                                                                  f"{wait:g} s" if wait else "not read", 0.0))
+            stats, error, seconds = results.get(info.fqn, (None, f"no answer from source '{info.source}' in time",
+                                                           0.0))
             if stats is not None:
                 report.outcomes.append(Outcome(info.fqn, "ok", stats.row_count, len(stats.columns), stats.origin,
                                                seconds))
             else:
                 report.outcomes.append(Outcome(info.fqn, "error", seconds=seconds, error=error or ""))
         return report
-
-    def _read_all(self, targets: list[ProductInfo], level: str, wait: float | None,
-                  progress: Callable[[str, int, int], None]) -> dict[str, tuple[Any, str | None, float]]:
-        """Each product's statistics from its source, :data:`WORKERS` at a time in daemon
-        threads (a source that hangs past ``wait`` seconds is left behind, never waited for)."""
-        from meshfabric.spec.models import OutputPort
-
-        work: queue.Queue[ProductInfo] = queue.Queue()
-        for info in targets:
-            work.put(info)
-        results: dict[str, tuple[Any, str | None, float]] = {}
-        lock = threading.Lock()
-        finished = threading.Event()
-
-        def worker() -> None:
-            while True:
-                try:
-                    info = work.get_nowait()
-                except queue.Empty:
-                    return
-                started = time.monotonic()
-                try:
-                    port = OutputPort.model_validate(info.output)
-                    value: tuple[Any, str | None, float] = (
-                        self.connections(info.source).statistics(port, analyze=level), None, 0.0)
-                except Exception as exc:
-                    value = (None, _reason(exc), 0.0)
-                with lock:
-                    results[info.fqn] = (value[0], value[1], time.monotonic() - started)
-                    done = len(results)
-                    if done == len(targets):
-                        finished.set()
-                progress(f"read statistics of {info.fqn}", done, len(targets))
-
-        progress("reading statistics from the sources", 0, len(targets))
-        for _ in range(min(WORKERS, len(targets))):
-            threading.Thread(target=worker, name="mf-stats-read", daemon=True).start()
-        finished.wait(wait)
-        with lock:
-            return dict(results)
-
-    def _store_results(self, targets: list[ProductInfo],
-                       results: dict[str, tuple[Any, str | None, float]]) -> None:
-        """Every product's new statistics, or the reason there are none, in one transaction."""
-        from meshfabric.connectors.statistics import encode, port_fingerprint
-        from meshfabric.store.models_stats import ProductStatisticsRow as S
-
-        now = datetime.now(UTC)
-        with self.store.write() as s:
-            for info in targets:
-                stats, error, _ = results.get(info.fqn, (None, "no answer from the source in time", 0.0))
-                fingerprint = port_fingerprint(info.output, info.columns)
-                row = s.get(S, info.fqn)
-                if stats is not None:
-                    values = {"fingerprint": fingerprint, "row_count": stats.row_count, "statistics": encode(stats),
-                              "origin": stats.origin[:200], "taken_at": stats.taken_at or now, "attempted_at": now,
-                              "error": ""}
-                    if row is None:
-                        s.add(S(product=info.fqn, **values))
-                    else:
-                        for key, value in values.items():
-                            setattr(row, key, value)
-                elif row is None:
-                    s.add(S(product=info.fqn, fingerprint=fingerprint, row_count=None, statistics=None, origin="",
-                            taken_at=None, attempted_at=now, error=(error or "")[:2000]))
-                else:  # keep what was known; it stays in use while the port is unchanged
-                    row.attempted_at, row.error = now, (error or "")[:2000]
 
     # -- showing (a principal's view) -----------------------------------------------------------
 
@@ -446,13 +345,13 @@ class StatsService:
         info = get_product(self.store, decision.product or product)
         row = self._rows([info.fqn]).get(info.fqn)
         stats = decode(row.statistics) if row is not None and row.statistics is not None else None
-        taken = _utc(row.taken_at) if row is not None else None
+        taken = utc(row.taken_at) if row is not None else None
         current = self._current(info, row)
         view = StatsView(
             info.fqn, current=current and stats is not None,
             stale=stats is None or not current or taken is None or datetime.now(UTC) - taken > self.max_age,
             origin=stats.origin if stats else "", taken_at=taken,
-            attempted_at=_utc(row.attempted_at) if row is not None else None, error=row.error if row else "",
+            attempted_at=utc(row.attempted_at) if row is not None else None, error=row.error if row else "",
         )
         table_visible = decision.sees_values([])
         if stats is not None and table_visible:
