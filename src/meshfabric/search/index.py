@@ -19,20 +19,19 @@ the index is rebuilt.
 from __future__ import annotations
 
 import gc
-import itertools
 import json
-from array import array
-from collections import Counter
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from meshfabric.search.ranking import LEVELS, impacts, name_words
+from meshfabric.search.ranking import LEVELS, impacts, name_words, tier_words
 from meshfabric.search.text import tokens, vocabulary_term
 from meshfabric.store import Store
 from meshfabric.store.models import DomainRow, EventRow, ProductRow, SubscriberOffsetRow
@@ -351,9 +350,13 @@ def _rebuild(session: Session) -> int:
 def _rebuild_all(session: Session) -> int:
     """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words.
 
-    Documents are numbered in tie order; their postings are gathered per (term, tier) as arrays
-    of document numbers and written in primary-key order (appends at the end of the B-tree), the
-    documents in batches — through the driver (COPY on PostgreSQL, executemany on SQLite).
+    Documents are numbered in tie order; their postings are gathered per tier as lists of
+    ordinals per term: each document's words grouped by tier with set operations
+    (:func:`~meshfabric.search.ranking.tier_words`, one tokenizer call per field) and its ordinal —
+    one string per document, the text the driver is sent — appended to its terms' lists by C-level
+    iteration, no Python object per posting. They are written in primary-key order (appends at
+    the end of the B-tree), the documents in batches — through the driver (COPY on PostgreSQL,
+    executemany on SQLite).
     """
     session.execute(delete(SearchPostingRow))
     session.execute(delete(SearchDocumentRow))
@@ -363,28 +366,26 @@ def _rebuild_all(session: Session) -> int:
     for batch in _row_batches(session):
         docs += [product_document(r) for r in batch]
     docs.sort(key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else len(KINDS), d.key))
-    # term -> [term, whether a vocabulary word, numbers at tier 0, …, numbers at tier 5]: one
-    # lookup per posting; the term kept once (every document's vocabulary list shares it)
-    entries: dict[str, list[Any]] = {}
-    counts: Counter[str] = Counter()
+    # per tier: term -> the ordinals of the documents holding it at that tier, ascending, as text
+    # (what the driver is sent; one string per document, shared by its postings)
+    lists: list[defaultdict[str, list[str]]] = [defaultdict(list) for _ in LEVELS]
+    vocabulary = _Vocabulary()
     doc_terms: list[list[str]] = []
     for number, d in enumerate(docs, 1):
-        found = []
-        for term, tier in itertools.chain(impacts(d).items(), ((f, 0) for f in facets(d))):
-            entry = entries.get(term)
-            if entry is None:
-                entry = entries[term] = [term, vocabulary_term(term) and not term.startswith(" "),
-                                         *([None] * len(LEVELS))]
-            numbers = entry[2 + tier]
-            if numbers is None:
-                numbers = entry[2 + tier] = array("q")
-            numbers.append(number)
-            if entry[1]:
-                found.append(entry[0])
-        counts.update(found)
-        doc_terms.append(found)
-    by_term = {term: entry[2:] for term, entry in entries.items()}
-    del entries
+        ordinal = str(number * GAP)
+        by_tier = tier_words(d)
+        by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
+        for tier, found in enumerate(by_tier):
+            # lists[tier][term].append(ordinal) for each term, iterated in C
+            deque(map(list.append, map(lists[tier].__getitem__, found), repeat(ordinal)), maxlen=0)
+        # the document's vocabulary words, each the one string object the whole build shares
+        doc_terms.append(sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier)))))
+    # a word's documents: one posting each, at its best tier
+    counts: dict[str, int] = {}
+    for by_term in lists:
+        for term, ordinals in by_term.items():
+            if vocabulary.get(term):
+                counts[term] = counts.get(term, 0) + len(ordinals)
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
     every_term_kept = len(kept) == len(counts)
     now = datetime.now(UTC)
@@ -392,31 +393,55 @@ def _rebuild_all(session: Session) -> int:
         rows = []
         for number, d in enumerate(docs[start: start + BATCH], start + 1):
             name_, full = name_words(d)
+            terms = doc_terms[number - 1]
             rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, d.tags, d.status,
                          d.classifications, d.columns,
-                         sorted(doc_terms[number - 1] if every_term_kept else
-                                (t for t in doc_terms[number - 1] if t in kept)), now,
-                         number * GAP, name_[:MAX_WORD], full[:MAX_WORD]))
-        _bulk(session, SearchDocumentRow.__table__, _DOC_FIELDS, rows)
-    del doc_terms
-    _bulk_postings(session, by_term)
+                         _json_words(terms if every_term_kept else [t for t in terms if t in kept]),
+                         now, number * GAP, name_[:MAX_WORD], full[:MAX_WORD]))
+        _bulk(session, SearchDocumentRow.__table__, _DOC_FIELDS, rows, encoded=("terms",))
+    count = len(docs)
+    del doc_terms, docs[:]
+    _bulk_postings(session, lists)
     if kept:
         session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ANALYZE search_postings"))
         session.execute(text("ANALYZE search_documents"))
-    return len(docs)
+    return count
 
 
-def _bulk(session: Session, table: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+class _Vocabulary(dict[str, str]):
+    """Posting term -> the term when it belongs in the vocabulary (:func:`vocabulary_term`; a
+    filter value never does), else "": remembered per term, so every document's list of its
+    vocabulary words refers to one string per word (not a copy per document)."""
+
+    def __missing__(self, term: str) -> str:
+        found = self[term] = term if vocabulary_term(term) and not term.startswith(" ") else ""
+        return found
+
+
+def _json_words(words_: list[str]) -> str:
+    """``json.dumps(words_)`` for a list of words, without the encoder when no word needs
+    escaping (ASCII letters and digits: every word of an English catalog)."""
+    if not words_:
+        return "[]"
+    joined = '", "'.join(words_)
+    if joined.isascii() and joined.isprintable() and "\\" not in joined and joined.count('"') == 2 * len(words_) - 2:
+        return f'["{joined}"]'
+    return json.dumps(words_)
+
+
+def _bulk(session: Session, table: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]],
+          encoded: tuple[str, ...] = ()) -> None:
     """Insert ``rows`` (values of the columns ``names``) through the driver, each value passed
-    through its column type's bind processing (JSON, timestamps) for this dialect."""
+    through its column type's bind processing (JSON, timestamps) for this dialect, except the
+    JSON columns in ``encoded``, whose values are JSON text already."""
     conn = session.connection()
     dialect = conn.dialect
-    procs = [table.c[n].type._cached_bind_processor(dialect) for n in names]
+    procs = [None if n in encoded else table.c[n].type._cached_bind_processor(dialect) for n in names]
     raw: Any = conn.connection.driver_connection
     if dialect.name == "postgresql":
-        json_cols = {i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)}
+        json_cols = {i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON) and n not in encoded}
         with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([json.dumps(v) if i in json_cols else v for i, v in enumerate(row)])
@@ -430,19 +455,28 @@ def _bulk(session: Session, table: Any, names: tuple[str, ...], rows: list[tuple
         cur.close()
 
 
-def _bulk_postings(session: Session, by_term: dict[str, list[array[int] | None]]) -> None:
+def _by_key(lists: list[defaultdict[str, list[str]]]) -> Iterable[tuple[str, int, list[str]]]:
+    """(term, tier, ordinals) in primary-key order."""
+    for term in sorted(set().union(*lists)):
+        for tier, by_term in enumerate(lists):
+            ordinals = by_term.get(term)
+            if ordinals is not None:
+                yield term, tier, ordinals
+
+
+def _bulk_postings(session: Session, lists: list[defaultdict[str, list[str]]]) -> None:
     """Every posting, in primary-key order (term, tier, ordinal): on SQLite one statement per
-    (term, tier) expanding a JSON array of document numbers in C; on PostgreSQL COPY into the
-    table with its primary key dropped, then the key built once (a sort, not 9M insertions)."""
+    (term, tier) expanding a JSON array of ordinals in C; on PostgreSQL COPY into the table with
+    its primary key dropped, then the key built once (a sort, not 10M insertions). The text of a
+    (term, tier)'s rows is one ``join`` over its ordinals, not a string formatted per posting."""
     conn = session.connection()
     raw: Any = conn.connection.driver_connection
     if conn.dialect.name != "postgresql":
         cur = raw.cursor()
         try:
-            cur.executemany("INSERT INTO search_postings (term, tier, ordinal) "
-                            "SELECT ?, ?, value * ? FROM json_each(?)",
-                            ((term, tier, GAP, json.dumps(numbers.tolist())) for term in sorted(by_term)
-                             for tier, numbers in enumerate(by_term[term]) if numbers is not None))
+            cur.executemany("INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value FROM json_each(?)",
+                            ((term, tier, f"[{','.join(ordinals)}]")
+                             for term, tier, ordinals in _by_key(lists)))
         finally:
             cur.close()
         return
@@ -452,14 +486,15 @@ def _bulk_postings(session: Session, by_term: dict[str, list[array[int] | None]]
     # words are letters and digits only: nothing to escape in COPY's text format
     with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN") as copy:
         buf: list[str] = []
-        for term in sorted(by_term):
-            for tier, numbers in enumerate(by_term[term]):
-                if numbers is not None:
-                    head = f"{_copy_text(term) if term.startswith(' ') else term}\t{tier}\t"
-                    buf.append("".join(f"{head}{n * GAP}\n" for n in numbers))
-            if len(buf) >= 256:
+        size = 0
+        for term, tier, ordinals in _by_key(lists):
+            head = f"{_copy_text(term) if term.startswith(' ') else term}\t{tier}\t"
+            buf.append(head + ("\n" + head).join(ordinals) + "\n")
+            size += len(ordinals)
+            if size >= 65_536:
                 copy.write("".join(buf))
                 buf.clear()
+                size = 0
         copy.write("".join(buf))
     session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
 

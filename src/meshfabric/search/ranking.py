@@ -187,6 +187,37 @@ def impacts(doc: Any) -> dict[str, int]:
     return best
 
 
+def tier_words(doc: Any) -> list[set[str]]:
+    """:func:`impacts` grouped by tier: for each tier (index into :data:`LEVELS`) the words whose
+    best field is of that tier, so ``{w: t for t, found in enumerate(result) for w in found} ==
+    impacts(doc)``. For the rebuild, which needs it for every document: each field's texts are
+    split in one go (a joined text has the words of its parts: words never cross a space), and
+    the tiers are separated with set operations."""
+    split = words.__wrapped__  # texts seen once: not worth the cache
+    columns = [c for c in doc.columns or [] if isinstance(c, dict)]
+    info = " ".join(str(part) for c in columns
+                    for part in (c.get("type", ""), c.get("description", ""), *(c.get("classification") or []))
+                    if part)
+    out: list[set[str]] = [set() for _ in LEVELS]
+    out[TIER["name"]] |= set(split(doc.name))
+    out[TIER["columns"]] |= set(split(" ".join([c["name"] for c in columns])))
+    out[TIER["tags"]] |= set(split(" ".join([str(t) for t in doc.tags or []])))
+    out[TIER["owner"]] |= set(split(doc.owner))
+    if doc.kind == "product":
+        out[TIER["domain"]] |= set(split(doc.domain))
+    out[TIER["column_info"]] |= set(split(info))
+    out[TIER["description"]] |= set(split(doc.description))
+    seen: set[str] = set()
+    for found in out:
+        found -= seen
+        seen |= found
+    if max(map(len, seen), default=0) > MAX_WORD:  # words are cut: the cut words' tiers from impacts()
+        out = [set() for _ in LEVELS]
+        for w, tier in impacts(doc).items():
+            out[tier].add(w)
+    return out
+
+
 def _impacts_slow(doc: Any) -> dict[str, int]:
     """:func:`impacts` from :func:`fields`, the definition (tests compare the two)."""
     best: dict[str, int] = {}
