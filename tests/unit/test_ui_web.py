@@ -250,7 +250,8 @@ def test_pages_are_small_and_send_security_headers(setup: Setup) -> None:
     for path in ("/", "/domains/sales", "/search?q=orders", "/alerts"):
         r = client.get(path)
         assert r.status_code == 200 and len(r.content) < 1_000_000
-        assert "default-src 'self'" in r.headers["content-security-policy"]
+        policy = r.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy  # no inline script runs
         assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
         assert not re.search(r'(src|href)="(https?:)?//', r.text), path
 

@@ -27,8 +27,10 @@ handler runs**. A page handler looks like::
   (:mod:`meshfabric.ui.fmt`; ``attr`` writes a number exactly for a ``data-*`` attribute).
 - Templates extend ``base.html`` and fill the blocks ``title``, ``content`` and ``scripts``
   (``scripts`` is inside ``<body>``, after the content; add ``<script src="{{ static('…') }}">``
-  there — inline scripts are fine but keep them small). Every asset is served by meshfabric
-  under ``/static``; a page must not reference anything off the machine.
+  there). The Content-Security-Policy allows scripts from ``/static`` only — no inline script
+  or ``onclick=``; hand data to a script in ``data-*`` attributes or a
+  ``<script type="application/json">`` block. Every asset is served by meshfabric under
+  ``/static``; a page must not reference anything off the machine.
 - Forms: ``<form method="post">{{ csrf_field() }} …</form>`` (or a hidden input named
   ``csrf_token`` with ``{{ csrf_token }}``); read fields with ``await form_of(request)`` (a
   ``dict[str, str]``: the body is ``application/x-www-form-urlencoded``), never ``Form(...)``.
@@ -420,8 +422,7 @@ def redirect(request: Request, to: str, status_code: int = 303) -> Response:
 #: pages load nothing from elsewhere and may not be framed
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                               "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; "
-                               "base-uri 'none'",
+                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
