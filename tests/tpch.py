@@ -538,8 +538,9 @@ def federated_layout(pg_url: str, mysql_url: str, parquet_dir: Path, *, prefix: 
     return Layout(sources, ports)
 
 
-def federated_catalog(layout: Layout, files: dict[str, Path], root: Path) -> Any:
-    """A StaticCatalog over the layout's real connectors, products typed from the Parquet schemas."""
+def federated_catalog(layout: Layout, files: dict[str, Path], root: Path, *, statistics: bool = True) -> Any:
+    """A StaticCatalog over the layout's real connectors, products typed from the Parquet schemas,
+    with every product's statistics read from its source (unless ``statistics`` is False)."""
     import pyarrow.parquet as pq
 
     from meshfabric.connectors import get_connector
@@ -556,7 +557,10 @@ def federated_catalog(layout: Layout, files: dict[str, Path], root: Path) -> Any
         columns = tuple(ProductColumn(f.name, from_arrow(f.type), f.nullable) for f in schema)
         port = OutputPort.model_validate(layout.ports[table])
         bindings[f"{domain}.{table}"] = ProductBinding(domain, table, port.source, port, columns)
-    return StaticCatalog(bindings, connectors)
+    catalog = StaticCatalog(bindings, connectors)
+    if statistics:
+        catalog.load_statistics()
+    return catalog
 
 
 # -- comparing results ------------------------------------------------------------------------------

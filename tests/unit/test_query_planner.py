@@ -21,6 +21,7 @@ import pytest
 from sqlglot import exp
 
 from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, ScanResult, TableInfo, TableStats
+from meshfabric.connectors.pushdown import KeyRef, prepare_predicate
 from meshfabric.errors import QueryError
 from meshfabric.query import guard as guard_module
 from meshfabric.query import planner as planner_module
@@ -87,13 +88,25 @@ class MemoryConnector(Connector):
         columns = ", ".join(f'"{c}"' for c in request.columns or []) or "1 AS one"
         sql = f"SELECT {columns} FROM t"
         if request.filters:
-            sql += " WHERE " + " AND ".join(f"({f.sql(dialect='duckdb')})" for f in request.filters)
+            sql += " WHERE " + " AND ".join(f"({self._render(f)})" for f in request.filters)
         if request.limit is not None:
             sql += f" LIMIT {request.limit}"
         table = conn.execute(sql).to_arrow_table()
         if not request.columns:
             table = table.select([])
         return ScanResult(table, sql, list(request.filters), time.perf_counter() - start)
+
+    def _render(self, predicate: exp.Expression) -> str:
+        """A filter as DuckDB text; a dynamic filter's key set through the pushdown module, the
+        way SQL sources receive it."""
+        if predicate.find(KeyRef) is None:
+            return predicate.sql(dialect="duckdb")
+        columns = {c.name: c for c in self.columns(OutputPort(source=self.name, table=next(iter(self.tables))))}
+        for table in self.tables.values():
+            columns.update({f.name: ColumnInfo(f.name, str(f.type), from_arrow(f.type)) for f in table.schema})
+        prepared = prepare_predicate(predicate, columns, "duckdb")
+        assert prepared is not None, predicate
+        return prepared.sql(dialect="duckdb")
 
     def write(self, table: str, data: pa.Table, mode: str = "append") -> int:  # type: ignore[override]
         raise NotImplementedError("the memory test source is read-only")
@@ -139,13 +152,15 @@ def memory_catalog(
     crm = MemoryConnector(
         "crm", {"customer": CUSTOMERS}, case_insensitive=crm_case_insensitive, before_scan=hooks.get("crm")
     )
-    return StaticCatalog(
+    catalog = StaticCatalog(
         {
             "sales.orders": binding("sales", "orders", "shop", ORDERS),
             "crm.customer": binding("crm", "customer", "crm", CUSTOMERS),
         },
         {"shop": shop, "crm": crm},
     )
+    catalog.load_statistics()  # six and four rows: too few for any scan to wait for keys
+    return catalog
 
 
 CATALOG = memory_catalog()

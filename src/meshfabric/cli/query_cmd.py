@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.text import Text
@@ -92,12 +93,48 @@ def _write(data: object, fmt: str, output: Path | None) -> None:
 def explain(
     sql: str = typer.Argument(..., help="SQL text, '-' for stdin, or @FILE."),
     as_user: str = typer.Option(None, "--as", help="Act as this principal (the local principal must be an admin)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON: {\"plan\": text}, unwrapped."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the plan as JSON: {\"plan\": text, \"scans\": [...], \"engine_sql\": ...}."),
+    analyze: bool = typer.Option(
+        False, "--analyze", help="Also run the query and show, per scan, estimated against actual rows and time."),
 ) -> None:
-    """Show the plan: what each source will be sent and what runs in the engine."""
+    """Show the plan: where each scan runs, what each source is sent, the keys a scan waits
+    for, estimated rows, and what runs in the engine; with --analyze, what really happened."""
+    text = _read_sql(sql)
     with open_mesh(applied=True) as mesh:
-        plan = mesh.explain(_read_sql(sql), user=as_user)
+        plan = mesh.explain(text, user=as_user)
+        ran = mesh.query(text, user=as_user) if analyze else None
+    data: dict[str, Any] = {"plan": str(plan), **plan.as_dict()}
+    if ran is not None:
+        actual = {s.name: s for s in ran.stats.scans}
+        for scan in data["scans"]:
+            got = actual.get(scan["name"])
+            if got is not None:
+                scan["actual_rows"] = got.rows if got.placement == "source" else None
+                scan["seconds"] = got.seconds
+                scan["sent_sql"] = got.source_sql
+        data["analyze"] = {"rows": ran.arrow().num_rows, "planning_seconds": ran.stats.planning_seconds,
+                           "scan_seconds": ran.stats.scan_seconds, "engine_seconds": ran.stats.engine_seconds,
+                           "rows_moved": ran.stats.rows_moved}
     if as_json:
-        print_json({"plan": str(plan)})
+        print_json(data)
         return
     console.print(Text(str(plan)))
+    if ran is not None:
+        console.print(Text(_analyzed(data)))
+
+
+def _analyzed(data: dict[str, Any]) -> str:
+    """The --analyze table: per scan, where it ran, estimated and actual rows, seconds."""
+    head = f"    {'scan':<14} {'product':<28} {'runs in':<8} {'estimated':>12} {'actual':>12} {'s':>8}"
+    lines = ["", "analyze:", head]
+    for scan in data["scans"]:
+        estimated = "-" if scan["estimated_rows"] is None else f"{scan['estimated_rows']:,.0f}"
+        actual = "in place" if scan.get("actual_rows") is None else f"{scan['actual_rows']:,}"
+        seconds = f"{scan['seconds']:.3f}" if scan.get("seconds") is not None else "-"
+        lines.append(f"    {scan['name']:<14} {scan['product']:<28} {scan['placement']:<8} {estimated:>12} "
+                     f"{actual:>12} {seconds:>8}")
+    a = data["analyze"]
+    lines.append(f"    rows moved {a['rows_moved']:,}; scans {a['scan_seconds']:.3f} s, "
+                 f"engine {a['engine_seconds']:.3f} s, planning {a['planning_seconds']:.3f} s")
+    return "\n".join(lines)

@@ -284,6 +284,19 @@ class ScanResult:
         return self.table.num_rows
 
 
+@dataclass(frozen=True)
+class InPlaceRead:
+    """A scan the query engine's own DuckDB runs where the data lies, instead of the connector
+    reading it into Arrow: a DuckDB ``SELECT`` (projection and pushed filters included) over
+    ``paths``, the only files the engine's session is then allowed to open."""
+
+    sql: str
+    paths: tuple[str, ...]
+    pushed: list[exp.Expression]
+    #: the statement with the files named as the port spells them (for plans shown to users)
+    shown: str = ""
+
+
 @dataclass
 class PortSession:
     """One open connection to a source, bound to one output port, for statements meshfabric
@@ -347,6 +360,15 @@ class Connector(ABC):
         basic = self.stats(port)
         return TableStatistics(basic.row_count, basic.size_bytes, exact=basic.exact,
                                taken_at=datetime.now(UTC), origin="row count")
+
+    #: True when the engine's DuckDB can read this source's data itself (:meth:`read_in_place`):
+    #: files on the engine's own disk are read where they lie, with nothing to move
+    reads_in_place: bool = False
+
+    def read_in_place(self, request: ScanRequest) -> InPlaceRead:
+        """The statement the engine runs to read ``request`` itself (sources with
+        :attr:`reads_in_place` only)."""
+        raise NotImplementedError(f"source kind '{self.kind}' is not read in place")
 
     def run_on_port(self, port: OutputPort, fn: Callable[[PortSession], T]) -> T:
         """Call ``fn`` with a :class:`PortSession` on one connection; transient failures retry ``fn``.

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlglot import exp
 
-from meshfabric.connectors import did_you_mean
+from meshfabric.connectors import column_not_found, did_you_mean
 from meshfabric.connectors.base import (
     ColumnInfo,
     ColumnStatistics,
     Connector,
+    InPlaceRead,
     PortSession,
     ScanRequest,
     ScanResult,
@@ -37,6 +38,7 @@ from meshfabric.connectors.base import (
 )
 from meshfabric.connectors.duckdb import SAFE_CONFIG, describe, fetch_rows, scan_relation
 from meshfabric.connectors.pool import ConnectionPool
+from meshfabric.connectors.pushdown import UnknownColumn, plan_scan, quote_ident
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,6 +165,7 @@ class FilesConnector(Connector):
     kind = "files"
     dialect = "duckdb"
     pushdown_rules = "files"
+    reads_in_place = True
 
     def __init__(self, name: str, spec: SourceSpec, root: Path) -> None:
         super().__init__(name, spec, root)
@@ -368,6 +371,27 @@ class FilesConnector(Connector):
         relation, _, _ = self._relation(request.port)
         with self._duckdb() as con:  # scan_relation interrupts the reader when the time is up
             return scan_relation(self, con, request, relation, describe(con, relation), started)
+
+    def read_in_place(self, request: ScanRequest) -> InPlaceRead:
+        """The DuckDB statement reading ``request`` from the files themselves: the engine runs it
+        in its own session (whose only readable files are these), so DuckDB's reader prunes row
+        groups, reads in parallel and streams into the join instead of a copy through Arrow."""
+        relation, files, _ = self._relation(request.port)
+        with self._duckdb() as con:
+            cols = describe(con, relation)
+        try:
+            plan = plan_scan(request, {c.name: c for c in cols}, "duckdb", relation=relation, rules=self.pushdown_rules)
+        except UnknownColumn as exc:
+            raise column_not_found(self, exc.name, request.port.path or "path", exc.available) from None
+        sql = plan.sql
+        if plan.count_only:
+            names = ", ".join(quote_ident(c.name, "duckdb") for c in cols[:1])
+            sql = f"SELECT {names} FROM {relation}" + (
+                " WHERE " + " AND ".join(f"({p.sql('duckdb')})" for p in plan.prepared) if plan.prepared else ""
+            ) + (f" LIMIT {int(request.limit)}" if plan.limit_pushed and request.limit is not None else "")
+        listed = exp.Array(expressions=[exp.Literal.string(str(f)) for f in files]).sql("duckdb")
+        shown = sql.replace(listed, exp.Literal.string(str(request.port.path)).sql("duckdb"), 1)
+        return InPlaceRead(sql, tuple(str(f) for f in files), plan.pushed, shown)
 
     def write(self, table: str, data: pa.Table, mode: Literal["append", "replace", "create"] = "append") -> int:
         """Write a file in the format its name says: Parquet, CSV (``.tsv``: tab-separated) or

@@ -28,7 +28,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import sqlglot
 from sqlglot import exp
@@ -39,6 +39,7 @@ from meshfabric.connectors import dialects
 from meshfabric.connectors.base import ColumnInfo, ScanRequest, TableInfo
 from meshfabric.connectors.dialects import Dialect, UnsupportedType, native_base, native_collation
 from meshfabric.connectors.dialects.base import FAMILIES
+from meshfabric.types import INTEGER_TYPES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,12 +47,15 @@ if TYPE_CHECKING:
     from meshfabric.spec.models import OutputPort
 
 __all__ = [
+    "KeyRef",
+    "KeyValues",
     "ScanPlan",
     "UnknownColumn",
     "UnsupportedType",
     "build_count",
     "build_create_table",
     "build_select",
+    "key_filter",
     "native_base",
     "native_collation",
     "plan_scan",
@@ -67,6 +71,7 @@ __all__ = [
 # What each source evaluates like DuckDB (the decisions live in its dialect object)
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+_INTEGER_TYPES = frozenset(INTEGER_TYPES)
 _ORDERING = (exp.LT, exp.LTE, exp.GT, exp.GTE)
 
 
@@ -230,6 +235,78 @@ def _only_args(node: exp.Expression, allowed: set[str]) -> bool:
     return all(key in allowed for key, value in node.args.items() if value not in (None, False, [], ""))
 
 
+# ---------------------------------------------------------------------------------------------
+# Key sets: the values a dynamic filter sends as ``column IN (...)``
+
+
+#: the kinds of keys a dynamic filter carries, by the comparison family they are compared in
+KEY_KINDS = {"integer": "number", "string": "string", "date": "temporal"}
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """The distinct non-null keys of a dynamic filter, Python values of one ``kind``
+    (:data:`KEY_KINDS`). Immutable and shared by every copy of the tree that carries it."""
+
+    kind: str
+    values: tuple[object, ...]
+    #: where the keys come from, for plans and statistics ("__mf_scan_2.l_orderkey")
+    origin: str = ""
+
+    def __deepcopy__(self, memo: dict[int, object]) -> KeyValues:
+        return self
+
+    def render(self, dialect: str) -> str:
+        """The comma-separated literals for ``dialect``: integers as digits (a million of them
+        in well under a second), dates and strings through the dialect's own generator. Empty
+        renders as ``NULL``, which no key equals.
+
+        >>> KeyValues("integer", (3, 1)).render("postgres"), KeyValues("string", ("it's",)).render("mysql")
+        ('3, 1', "'it''s'")
+        """
+        if not self.values:
+            return "NULL"
+        if self.kind == "integer":
+            return ", ".join(str(int(v)) for v in self.values)  # type: ignore[call-overload]
+        d = dialects.dialect(dialect)
+        if self.kind == "date":
+            date = exp.DataType.build("DATE")
+            return ", ".join(d.sql(exp.Cast(this=exp.Literal.string(v.isoformat()), to=date))  # type: ignore[attr-defined]
+                             for v in self.values)
+        return ", ".join(d.sql(exp.Literal.string(str(v))) for v in self.values)
+
+
+class KeyRef(exp.Expression, exp.Func):
+    """``column IN (KEY_REF('<label>'))``: a dynamic filter's key set as one node of the tree.
+
+    The keys live in ``meta["keys"]`` (:class:`KeyValues`), never as one sqlglot node per key:
+    building and rendering 100,000 literal nodes costs seconds, the text costs milliseconds.
+    :func:`prepare_predicate` turns it into the literal list of the source's dialect; rendered
+    as a plain expression it shows only its label.
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+    @classmethod
+    def of(cls, keys: KeyValues) -> KeyRef:
+        label = f"{len(keys.values):,} keys of {keys.origin}" if keys.origin else f"{len(keys.values):,} keys"
+        node = cls(this=exp.Literal.string(label))
+        node.meta["keys"] = keys
+        return node
+
+    @property
+    def keys(self) -> KeyValues:
+        found = self.meta.get("keys")
+        if not isinstance(found, KeyValues):
+            raise ValueError("a KEY_REF without its keys")
+        return found
+
+
+def key_filter(column: str, keys: KeyValues) -> exp.In:
+    """The dynamic filter ``column IN (<keys>)`` over an unqualified column."""
+    return exp.In(this=exp.column(column, quoted=True), expressions=[KeyRef.of(keys)])
+
+
 @dataclass
 class _Preparer:
     columns: Mapping[str, ColumnInfo]
@@ -310,10 +387,26 @@ class _Preparer:
         items = node.expressions
         if col is None or not items or not self._string_ok(col, ordering=False):
             return None
+        if len(items) == 1 and isinstance(items[0], KeyRef):
+            return self._keys(col, items[0].keys)
         literals = [self._side(col, item) for item in items]
         if any(lit is None for lit in literals):
             return None
         return exp.In(this=_ref(col), expressions=literals)
+
+    def _keys(self, col: ColumnInfo, keys: KeyValues) -> exp.Expression | None:
+        """A key set the column compares exactly like DuckDB: integers with a number column,
+        dates with a date column, strings the dialect compares byte-wise; rendered as text."""
+        family = _family(col, self.dialect)
+        if family is None or KEY_KINDS.get(keys.kind) != family:
+            return None
+        if keys.kind == "integer" and col.type.name not in _INTEGER_TYPES:
+            return None
+        if keys.kind == "date" and col.type.name != "date":
+            return None
+        if keys.kind == "string" and not all(self.dialect.pushes_string_literal(str(v)) for v in keys.values):
+            return None
+        return exp.In(this=_ref(col), expressions=[exp.Var(this=keys.render(self.dialect.name))])
 
     def _between(self, node: exp.Between) -> exp.Expression | None:
         col = _column(node.this, self.columns)

@@ -7,7 +7,7 @@ and gives the access layer one seam: the catalog decides which products a princi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class StaticCatalog:
 
     bindings: dict[str, ProductBinding]
     connectors: dict[str, Connector]
+    _statistics: dict[str, TableStatistics | None] = field(default_factory=dict, repr=False)
 
     def lookup(self, domain: str, name: str) -> ProductBinding | None:
         return self.bindings.get(f"{domain}.{name}".lower())
@@ -71,4 +72,22 @@ class StaticCatalog:
         return self.connectors[source]
 
     def statistics(self, binding: ProductBinding) -> TableStatistics | None:
-        return None
+        """What :meth:`load_statistics` read, None before (planning never waits on a source)."""
+        return self._statistics.get(binding.fqn.lower())
+
+    def load_statistics(self) -> dict[str, TableStatistics | None]:
+        """Read every product's statistics from its source's own catalog, concurrently, and keep
+        them for planning; a source that cannot give them leaves its products on defaults."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def read(b: ProductBinding) -> TableStatistics | None:
+            try:
+                return self.connectors[b.source].statistics(b.port)
+            except Exception:  # statistics only steer plans: a source without them plans on defaults
+                return None
+
+        bindings = list(self.bindings.values())
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(bindings)))) as pool:
+            found = dict(zip((b.fqn.lower() for b in bindings), pool.map(read, bindings), strict=True))
+        self._statistics.update(found)
+        return found

@@ -28,9 +28,10 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from meshfabric.connectors.base import Cancelled, Deadline
@@ -41,9 +42,11 @@ from meshfabric.query.result import QueryResult, QueryStats, ScanStats
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+    from sqlglot import exp
 
-    from meshfabric.connectors.base import Connector, ScanResult
+    from meshfabric.connectors.base import Connector, InPlaceRead, ScanResult
     from meshfabric.query.catalog import ProductCatalog
+    from meshfabric.query.optimizer import DynamicFilter
     from meshfabric.query.planner import Plan, Scan
 
 #: Scans in flight at once; more threads than this only queue on the same servers.
@@ -83,13 +86,18 @@ def execute(
         secured={s.name: s for s in plan.scans if s.row_filter is not None or s.salt is not None},
         deadline=deadline,
     )
+    in_engine = [s for s in plan.scans if s.placement == "engine"]
+    remote = tuple(s for s in plan.scans if s.placement != "engine")
     if deadline is not None:
         if deadline.expired:
             raise _timeout(deadline, "the query was being planned")
         deadline.start()
     try:
+        if in_engine:
+            session.place(in_engine, catalog)
         # when this raises, run_scans has arranged to stop the deadline once its scans are over
-        results = run_scans(plan.scans, catalog, on_result=session.load, while_reading=session.open, deadline=deadline)
+        results = run_scans(remote, catalog, on_result=session.load, while_reading=session.open, deadline=deadline,
+                            keys=session.key_filters)
         try:
             scanned = time.perf_counter()
             conn = session.open()
@@ -111,7 +119,11 @@ def execute(
         session.close()
     finished = time.perf_counter()
     stats = QueryStats(
-        scans=tuple(_scan_stats(scan, results[scan.name], session.admitted.get(scan.name)) for scan in plan.scans),
+        scans=tuple(
+            _scan_stats(scan, results[scan.name], session.admitted.get(scan.name)) if scan.name in results
+            else _in_place_stats(scan, session.placed[scan.name])
+            for scan in plan.scans
+        ),
         planning_seconds=planning_seconds,
         scan_seconds=scanned - started,
         engine_seconds=finished - scanned,
@@ -130,10 +142,16 @@ def run_scans(
     on_result: Callable[[str, ScanResult], None] | None = None,
     while_reading: Callable[[], object] | None = None,
     deadline: Deadline | None = None,
+    keys: Callable[[Scan, Mapping[str, ScanResult]], list[exp.Expression]] | None = None,
 ) -> dict[str, ScanResult]:
     """Read all scans concurrently; ``on_result(name, result)`` runs in the calling thread as
     each scan completes, while the others are still reading, and ``while_reading()`` once as
-    soon as every scan is submitted.
+    soon as every scan without a dynamic filter is submitted.
+
+    A scan with dynamic filters (``scan.dynamic``) is submitted once every producer among
+    ``scans`` has finished (and been through ``on_result``), with the filters ``keys(scan,
+    results)`` gives it added to its own; producers not among ``scans`` (read by the engine
+    itself) are already there.
 
     The first failure (of a scan or of a callback) cancels the scans not yet started and is
     raised — a scan's as a SourceError naming its source; scans already running finish in the
@@ -147,22 +165,35 @@ def run_scans(
     connectors = {scan.name: catalog.connector(scan.source) for scan in scans}
     pool = ThreadPoolExecutor(max_workers=min(len(scans), MAX_PARALLEL_SCANS), thread_name_prefix="mf-scan")
     spans = tracer()
-    if spans is None:
-        futures: dict[Future[ScanResult], Scan] = {
-            pool.submit(_read, connectors[scan.name], scan, deadline): scan for scan in scans
-        }
-    else:  # each scan's span is a child of the caller's current span (the query), across threads
+    parent = None
+    if spans is not None:  # each scan's span is a child of the caller's current span (the query), across threads
         from opentelemetry import context
 
         parent = context.get_current()
-        futures = {pool.submit(_traced_read, spans, connectors[scan.name], scan, deadline, parent): scan
-                   for scan in scans}
+    names = {scan.name for scan in scans}
+    waiting = {scan.name: scan for scan in scans if any(d.producer in names for d in scan.dynamic)}
+    futures: dict[Future[ScanResult], Scan] = {}
     results: dict[str, ScanResult] = {}
+
+    def submit(scan: Scan) -> None:
+        if scan.dynamic and keys is not None:
+            extra = keys(scan, results)
+            if extra:
+                scan = replace(scan, filters=(*scan.filters, *extra))
+        if spans is None:
+            futures[pool.submit(_read, connectors[scan.name], scan, deadline)] = scan
+        else:
+            futures[pool.submit(_traced_read, spans, connectors[scan.name], scan, deadline, parent)] = scan
+
     finished = False
     try:
+        for scan in sorted(scans, key=lambda s: bool(s.dynamic)):  # keys are computed before a submit
+            if scan.name not in waiting:
+                submit(scan)
         if while_reading is not None:
             while_reading()
         pending: set[Future[ScanResult]] = set(futures)
+        handled: set[Future[ScanResult]] = set()
         while pending:
             done, pending = wait(
                 pending, timeout=None if deadline is None else deadline.remaining(), return_when=FIRST_COMPLETED
@@ -177,7 +208,7 @@ def run_scans(
                 raise _source_error(futures[failed[0]], error) from error
             if pending and deadline is not None and deadline.expired:
                 raise _timeout(deadline, _reading(s for f, s in futures.items() if f in pending))
-            for future in (f for f in futures if f in done):
+            for future in [f for f in futures if f in done]:
                 scan = futures[future]
                 results[scan.name] = future.result()
                 if on_result is not None:
@@ -187,6 +218,12 @@ def run_scans(
                         if deadline is not None and deadline.expired:
                             raise _timeout(deadline, f"the engine was loading '{scan.product}'") from None
                         raise
+            for name, scan in list(waiting.items()):
+                if all(d.producer in results or d.producer not in names for d in scan.dynamic):
+                    del waiting[name]
+                    submit(scan)
+            handled |= done
+            pending = {f for f in futures if f not in handled}
         finished = True
         return {scan.name: results[scan.name] for scan in scans}
     finally:
@@ -227,6 +264,8 @@ class _Session:
         self.deadline = deadline
         #: rows each secured scan's row filter admitted (what its scan statistics may report)
         self.admitted: dict[str, int] = {}
+        #: scans the engine reads where the data lies, by name
+        self.placed: dict[str, InPlaceRead] = {}
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> duckdb.DuckDBPyConnection:
@@ -244,6 +283,78 @@ class _Session:
                 self.admitted[name] = load_secured(conn, scan, result, materialise=self.materialise)
             else:
                 load(conn, name, result.table, self.materialise)
+
+    def place(self, scans: Iterable[Scan], catalog: ProductCatalog) -> None:
+        """Make each scan readable in the engine where its data lies: a view over the connector's
+        in-place statement. Only those files become readable once the session is hardened."""
+        from meshfabric.query.guard import DIALECT
+
+        conn = self.open()
+        paths: list[str] = []
+        for scan in scans:
+            read = catalog.connector(scan.source).read_in_place(scan.request())
+            conn.execute(f'CREATE VIEW "{scan.name}" AS {read.sql}')
+            self.placed[scan.name] = read
+            paths.extend(read.paths)
+        if paths:
+            from sqlglot import exp
+
+            listed = exp.Array(expressions=[exp.Literal.string(p) for p in dict.fromkeys(paths)]).sql(DIALECT)
+            conn.execute(f"SET allowed_paths = {listed}")
+
+    def key_filters(self, scan: Scan, results: Mapping[str, ScanResult]) -> list[exp.Expression]:
+        """The filters ``scan``'s dynamic filters give now that their producers are read: the
+        producers' distinct keys as ``column IN (...)``, or their range when there are too many."""
+        out = []
+        for dynamic in scan.dynamic:
+            produced = results.get(dynamic.producer)
+            if dynamic.subquery is not None:
+                values = self._subquery_keys(dynamic.subquery, dynamic.kind)
+            elif produced is not None:
+                values = _distinct_arrow(produced.table, dynamic.producer_column, dynamic.kind)
+            elif dynamic.producer in self.placed:
+                values = _distinct_engine(self.open(), dynamic.producer, dynamic.producer_column, dynamic.kind,
+                                          self.deadline)
+            else:
+                continue
+            found = key_set_filter(dynamic, values)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _subquery_keys(self, sql: str, kind: str) -> list[Any] | None:
+        """The distinct result of an uncorrelated IN subquery over scans read in place, run in a
+        session of its own that holds only those views and is hardened like the engine's before
+        the (guard-checked) text runs."""
+        import duckdb
+
+        from meshfabric.query.optimizer import MAX_KEYS
+
+        conn = duckdb.connect(":memory:")
+        try:
+            paths: list[str] = []
+            for name, read in self.placed.items():
+                conn.execute(f'CREATE VIEW "{name}" AS {read.sql}')
+                paths.extend(read.paths)
+            if paths:
+                from sqlglot import exp
+
+                from meshfabric.query.guard import DIALECT
+
+                listed = exp.Array(expressions=[exp.Literal.string(p) for p in dict.fromkeys(paths)]).sql(DIALECT)
+                conn.execute(f"SET allowed_paths = {listed}")
+            harden(conn)
+            cap = MAX_KEYS.get(kind, 0)
+            with _interruptible(conn, self.deadline):
+                rows = conn.execute(f"SELECT DISTINCT * FROM ({sql}) AS __mf_keys LIMIT {cap + 1}").fetchall()
+            values = [r[0] for r in rows if r[0] is not None]
+            if len(rows) > cap:
+                return [min(values), max(values), None] if values else None
+            return values
+        except duckdb.Error:
+            return None  # the final query reports what is wrong with it; keys only save work
+        finally:
+            conn.close()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -486,6 +597,104 @@ def _source_error(scan: Scan, error: BaseException) -> SourceError:
     )
 
 
+def _distinct_arrow(table: pa.Table, column: str, kind: str) -> list[Any] | None:
+    """The distinct non-null values of a scan's column (None: too many to list, or no column)."""
+    import pyarrow.compute as pc
+
+    from meshfabric.query.optimizer import MAX_KEYS
+
+    if column not in table.column_names:
+        return None
+    unique = pc.unique(table.column(column)).drop_null()
+    if len(unique) > MAX_KEYS.get(kind, 0):
+        bounds = pc.min_max(unique)
+        return [bounds["min"].as_py(), bounds["max"].as_py(), None]
+    return unique.to_pylist()
+
+
+def _distinct_engine(conn: duckdb.DuckDBPyConnection, view: str, column: str, kind: str,
+                     deadline: Deadline | None) -> list[Any] | None:
+    """The same for a scan the engine reads in place (its view already holds its filters)."""
+    from meshfabric.query.optimizer import MAX_KEYS
+
+    cap = MAX_KEYS.get(kind, 0)
+    col = '"' + column.replace('"', '""') + '"'
+    with _interruptible(conn, deadline):
+        rows = conn.execute(f'SELECT DISTINCT {col} FROM "{view}" WHERE {col} IS NOT NULL LIMIT {cap + 1}').fetchall()
+        if len(rows) <= cap:
+            return [r[0] for r in rows]
+        low, high = conn.execute(f'SELECT min({col}), max({col}) FROM "{view}"').fetchone() or (None, None)
+    return [low, high, None]
+
+
+def key_set_filter(dynamic: DynamicFilter, values: list[Any] | None) -> exp.Expression | None:
+    """``column IN (<keys>)`` for a listed key set; ``column BETWEEN low AND high`` for one too
+    big to list (marked by a trailing None after its bounds); None when there is nothing to send.
+
+    >>> from meshfabric.query.optimizer import DynamicFilter
+    >>> d = DynamicFilter("k", "__mf_scan_0", "id", "integer")
+    >>> print(key_set_filter(d, [3, 1]).sql("duckdb"))
+    "k" IN (KEY_REF('2 keys of __mf_scan_0.id'))
+    >>> print(key_set_filter(d, [1, 9, None]).sql("duckdb"))
+    "k" BETWEEN 1 AND 9
+    """
+    import datetime as dt
+
+    from sqlglot import exp
+
+    from meshfabric.connectors.pushdown import KeyValues, key_filter
+
+    if values is None:
+        return None
+    if values and values[-1] is None:
+        low, high = values[0], values[1]
+        if low is None or high is None:
+            return None
+        literal = {
+            "integer": lambda v: exp.Literal.number(int(v)),
+            "string": lambda v: exp.Literal.string(str(v)),
+            "date": lambda v: exp.Cast(this=exp.Literal.string(v.isoformat()), to=exp.DataType.build("DATE")),
+        }[dynamic.kind]
+        return exp.Between(this=exp.column(dynamic.column, quoted=True), low=literal(low), high=literal(high))
+    if dynamic.kind == "date" and not all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
+        return None
+    if dynamic.kind == "integer" and not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    if dynamic.kind == "string" and not all(isinstance(v, str) for v in values):
+        return None
+    origin = f"{dynamic.producer}.{dynamic.producer_column}"
+    return key_filter(dynamic.column, KeyValues(dynamic.kind, tuple(values), origin))
+
+
+#: a parenthesised list longer than this in a source statement is shown abbreviated in statistics
+_LONG_LIST = re.compile(r"IN \(((?:[^()']|'(?:[^']|'')*'){400,}?)\)")
+
+
+def _abbreviated(sql: str | None) -> str | None:
+    """A source statement with long key lists (dynamic filters) shown as their size."""
+    if sql is None or len(sql) < 400:
+        return sql
+    return _LONG_LIST.sub(lambda m: f"IN (<{m.group(1).count(',') + 1:,} keys>)", sql)
+
+
+def _in_place_stats(scan: Scan, read: InPlaceRead) -> ScanStats:
+    from meshfabric.query.guard import DIALECT
+
+    return ScanStats(
+        name=scan.name,
+        product=scan.product,
+        source=scan.source,
+        columns=scan.columns,
+        source_sql=read.sql,
+        rows=0,
+        seconds=0.0,
+        pushed_filters=tuple(f.sql(dialect=DIALECT) for f in read.pushed),
+        kept_filters=tuple(f.sql(dialect=DIALECT) for f in scan.kept),
+        limit=scan.limit,
+        placement="engine",
+    )
+
+
 def _scan_stats(scan: Scan, result: ScanResult, admitted: int | None = None) -> ScanStats:
     from meshfabric.query.guard import DIALECT
 
@@ -494,7 +703,7 @@ def _scan_stats(scan: Scan, result: ScanResult, admitted: int | None = None) -> 
         product=scan.product,
         source=scan.source,
         columns=scan.columns,
-        source_sql=result.source_sql,
+        source_sql=_abbreviated(result.source_sql),
         rows=result.rows,
         seconds=result.seconds,
         pushed_filters=tuple(f.sql(dialect=DIALECT) for f in result.pushed_filters),

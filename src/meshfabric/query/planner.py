@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
 
-from meshfabric.errors import QueryError
+from meshfabric.errors import QueryError, SourceError
 from meshfabric.query.guard import DIALECT, product_tables, resolve_product
 from meshfabric.query.secure import SALT_COLUMN, SECURE_TAG, SecuredView
 
@@ -50,11 +50,13 @@ if TYPE_CHECKING:
 
     from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest
     from meshfabric.query.catalog import ProductBinding, ProductCatalog
+    from meshfabric.query.optimizer import DynamicFilter
     from meshfabric.spec.models import OutputPort
     from meshfabric.types import LogicalType
 
 SCAN_PREFIX = "__mf_scan_"
 _TAG = "mf_instance"
+_IN_TAG = "mf_in_subquery"
 
 #: Functions whose value differs between evaluations or between servers' clocks and zones.
 _VOLATILE = tuple(
@@ -89,6 +91,13 @@ class Scan:
     row_filter: exp.Expression | None = None
     #: salt of ``hash`` masks, supplied to the engine as a column of the scan (never SQL text)
     salt: str | None = field(default=None, repr=False)
+    #: where the scan runs: "source" (its connector reads it and the rows move into the engine)
+    #: or "engine" (the engine's DuckDB reads the data where it lies; see :mod:`.optimizer`)
+    placement: str = "source"
+    #: keys this scan waits for before it is sent (:class:`~meshfabric.query.optimizer.DynamicFilter`)
+    dynamic: tuple[DynamicFilter, ...] = ()
+    #: rows the optimizer expects the scan to return (after its dynamic filters)
+    estimated_rows: float | None = None
 
     @property
     def source(self) -> str:
@@ -115,6 +124,11 @@ class Scan:
             f"{self.name} <- {self.product}  (source '{self.source}')",
             f"    columns: {', '.join(self.columns) or '(row count only)'}  ({len(self.columns)} of {n_all})",
         ]
+        if self.placement == "engine":
+            lines.append("    runs in: the engine, reading the files where they lie (no rows move)")
+        if self.estimated_rows is not None:
+            lines.append(f"    estimated rows: {self.estimated_rows:,.0f}")
+        lines += [f"    waits for: {d.describe()}" for d in self.dynamic]
         lines += [f"    pushed:  {f.sql(dialect=DIALECT)}" for f in self.filters]
         lines += [f"    kept:    {f.sql(dialect=DIALECT)}  (the source cannot evaluate it)" for f in self.kept]
         if self.row_filter is not None:
@@ -138,6 +152,38 @@ class Plan:
     def sql(self) -> str:
         """The engine query text (DuckDB), product references replaced by scan names."""
         return self.query.sql(dialect=DIALECT)
+
+    def as_dict(self) -> dict[str, object]:
+        """The plan for tools (``explain --json``): per scan where it runs, what it reads, the
+        filters it pushes or keeps, the keys it waits for, its estimated rows and source SQL."""
+        from meshfabric.connectors.pushdown import KeyRef
+
+        def text(f: exp.Expression) -> str:
+            return f.sql(dialect=DIALECT) if f.find(KeyRef) is None else "(keys)"
+
+        return {
+            "scans": [
+                {
+                    "name": s.name,
+                    "product": s.product,
+                    "source": s.source,
+                    "placement": s.placement,
+                    "columns": list(s.columns),
+                    "pushed_filters": [text(f) for f in s.filters],
+                    "kept_filters": [text(f) for f in s.kept],
+                    "dynamic_filters": [
+                        {"column": d.column, "producer": d.producer, "producer_column": d.producer_column,
+                         "kind": d.kind, "expected_keep": d.keep}
+                        for d in s.dynamic
+                    ],
+                    "estimated_rows": s.estimated_rows,
+                    "limit": s.limit,
+                    "source_sql": self.source_sql.get(s.name),
+                }
+                for s in self.scans
+            ],
+            "engine_sql": self.sql,
+        }
 
     def __str__(self) -> str:
         head = f"plan: {len(self.scans)} scan{'s' if len(self.scans) != 1 else ''}, joined in DuckDB"
@@ -189,11 +235,93 @@ def plan(expression: exp.Query, catalog: ProductCatalog, *, limit: int | None = 
 def _plan(expression: exp.Query, catalog: ProductCatalog, limit: int | None) -> Plan:
     query = with_limit(expression.copy(), limit) if limit is not None else expression.copy()
     instances = _tag_instances(query, catalog)
+    equalities: list[_Equality] = []
+    semi: list[tuple[int, str, int]] = []
     if instances:
-        _analyse(query, instances, catalog)
+        for number, node in enumerate(query.find_all(exp.In)):
+            if node.args.get("query") is not None:
+                node.meta[_IN_TAG] = number
+        equalities = _analyse(query, instances, catalog, semi)
     scan_limit = pushable_limit(query) if len(instances) == 1 else None
-    scans = _build_scans(instances, scan_limit)
-    return Plan(_rewrite(query, instances, scans), tuple(scans))
+    scans = _build_scans(instances, scan_limit, _relations(instances, equalities))
+    rewritten = _rewrite(query, instances, scans)  # names only: the scans' placement and keys come next
+    return Plan(rewritten, tuple(_optimise(scans, equalities, catalog, semi, rewritten)))
+
+
+def _subquery_keys(
+    scans: list[Scan], placed: dict[str, str], semi: list[tuple[int, str, int]], query: exp.Query
+) -> dict[str, DynamicFilter]:
+    """``x IN (SELECT ...)`` where the subquery is uncorrelated and reads only scans the engine
+    reads in place: the scan of ``x`` waits for the subquery's distinct result as its keys
+    (TPC-H Q18: the few orders whose lines sum past 300, not all 1.5M of them)."""
+    from meshfabric.query import optimizer
+
+    nodes = {n.meta[_IN_TAG]: n for n in query.find_all(exp.In) if _IN_TAG in n.meta}
+    in_place = {name for name, where in placed.items() if where == "engine"}
+    by_instance = {i: s for s in scans for i in s.instances}
+    found: dict[str, DynamicFilter] = {}
+    for instance_id, column, number in semi:
+        scan = by_instance.get(instance_id)
+        node = nodes.get(number)
+        if scan is None or node is None or len(scan.instances) != 1 or placed[scan.name] != "source":
+            continue
+        if scan.row_filter is not None or scan.salt is not None or scan.limit is not None or scan.name in found:
+            continue
+        sub = node.args["query"]
+        sub = sub.this if isinstance(sub, exp.Subquery) else sub
+        read = {t.name for t in sub.find_all(exp.Table)}
+        if not read or not read <= in_place or not isinstance(sub, exp.Query) or len(sub.selects) != 1:
+            continue
+        kind = optimizer.key_kind(next((c.type.name for c in scan.binding.columns if c.name == column), ""))
+        if kind is not None:
+            found[scan.name] = optimizer.DynamicFilter(
+                column, "(subquery)", "", kind, optimizer.SUBQUERY_KEEP, subquery=sub.sql(dialect=DIALECT))
+    return found
+
+
+def _optimise(
+    scans: list[Scan], equalities: list[_Equality], catalog: ProductCatalog,
+    semi: list[tuple[int, str, int]], query: exp.Query,
+) -> list[Scan]:
+    """Placement, estimates and dynamic filters (:mod:`meshfabric.query.optimizer`)."""
+    from meshfabric.query import optimizer
+
+    if not scans:
+        return scans
+    stats = optimizer.statistics_of(scans, catalog)
+    estimates = {s.name: optimizer.estimate_rows(s, stats[s.name]) for s in scans}
+    placed = {s.name: _placement(s, catalog) for s in scans}
+    from_subqueries = _subquery_keys(scans, placed, semi, query) if semi else {}
+    for name, found in from_subqueries.items():
+        estimates[name] = max(estimates[name] * found.keep, 1.0)
+    mutual = [(a, b) for a, b, both in equalities if both]
+    directed = [(a, b) for a, b, both in equalities if not both]
+    consumers = {s.name for s in scans if placed[s.name] == "source"
+                 and s.row_filter is None and s.salt is None and s.limit is None}
+    dynamic = (optimizer.plan_dynamic_filters(scans, mutual, directed, estimates, stats, consumers=consumers)
+               if equalities else {})
+    out = []
+    for s in scans:
+        filters = dynamic.get(s.name, ())
+        rows = estimates[s.name]
+        for f in filters:
+            rows *= f.keep
+        if s.name in from_subqueries:
+            filters = (from_subqueries[s.name], *filters)
+        out.append(replace(s, placement=placed[s.name], dynamic=filters, estimated_rows=max(rows, 1.0)))
+    return out
+
+
+def _placement(scan: Scan, catalog: ProductCatalog) -> str:
+    """"engine" when the engine's DuckDB can read the scan's data itself and no access policy
+    has to be applied while loading it; "source" otherwise."""
+    if scan.row_filter is not None or scan.salt is not None or not scan.columns:
+        return "source"
+    try:
+        connector = catalog.connector(scan.source)
+    except Exception:  # an unknown source is reported when the scan runs
+        return "source"
+    return "engine" if getattr(connector, "reads_in_place", False) else "source"
 
 
 def with_limit(query: exp.Query, limit: int) -> exp.Query:
@@ -312,8 +440,15 @@ def _tag_instances(query: exp.Query, catalog: ProductCatalog) -> list[_Instance]
 
 
 # -- analysis: columns and filters per instance ------------------------------------------------
-def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatalog) -> None:
-    """Fill in each instance's columns and filters from a qualified copy of the query.
+def _analyse(
+    query: exp.Query, instances: list[_Instance], catalog: ProductCatalog,
+    semi: list[tuple[int, str, int]] | None = None,
+) -> list[_Equality]:
+    """Fill in each instance's columns and filters from a qualified copy of the query; return
+    the column equalities ``a.x = b.y`` between two references that can feed dynamic filters:
+    ``(a side, b side, True)`` when the conjunct holds for every row of both that can reach the
+    result, ``(inner side, outer side, False)`` for a correlated subquery's conjunct that holds
+    for every inner row that counts (:func:`meshfabric.query.optimizer.plan_dynamic_filters`).
 
     Two passes: the first collects columns and the conjuncts that could filter each reference;
     only the ports with such conjuncts are then introspected (concurrently) for the source's
@@ -325,8 +460,15 @@ def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatal
     by_id = {i.id: i for i in instances}
     real = {i.id: {c.name.lower(): c.name for c in i.binding.columns} for i in instances}
     candidates: list[tuple[_Instance, str, exp.Expression]] = []
+    equalities: list[_Equality] = []
     for scope in traverse_scope(tree):
         sources = _scope_instances(scope)
+        outer: dict[str, int] = {}
+        parent = scope.parent
+        while parent is not None:
+            for alias, instance_id in _scope_instances(parent).items():
+                outer.setdefault(alias, instance_id)
+            parent = parent.parent
         for column in scope.columns:
             instance_id = sources.get(column.table)
             if instance_id is not None:
@@ -334,10 +476,36 @@ def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatal
                 if name is not None:
                     by_id[instance_id].columns.add(name)
         if isinstance(scope.expression, exp.Select):
+            holds_for: dict[int, tuple[exp.Expression, set[str]]] = {}
             for alias, conjunct in _scope_conjuncts(scope.expression, sources):
+                holds_for.setdefault(id(conjunct), (conjunct, set()))[1].add(alias)
                 inst = by_id[sources[alias]]
                 if not inst.renames_columns and restrict_predicate(conjunct, alias, lambda e: True) is not None:
                     candidates.append((inst, alias, conjunct))
+            for conjunct, aliases in holds_for.values():
+                if semi is not None and isinstance(conjunct, exp.In) and _IN_TAG in conjunct.meta:
+                    # ``alias.x IN (uncorrelated subquery)``: x's keys are the subquery's result
+                    target = conjunct.this
+                    inner = next((sc for sc in scope.subquery_scopes
+                                  if sc.expression is conjunct.args["query"]
+                                  or sc.expression.parent is conjunct.args["query"]), None)
+                    if (isinstance(target, exp.Column) and target.table in aliases and target.table in sources
+                            and inner is not None and not inner.external_columns):
+                        name = real[sources[target.table]].get(target.name.lower())
+                        if name is not None and not by_id[sources[target.table]].renames_columns:
+                            semi.append((sources[target.table], name, conjunct.meta[_IN_TAG]))
+                    continue
+                pair = _equality(conjunct, sources, real, by_id)
+                if pair is not None and {pair[0][2], pair[1][2]} <= aliases:
+                    equalities.append(((pair[0][0], pair[0][1]), (pair[1][0], pair[1][1]), True))
+                elif scope.is_correlated_subquery and outer:
+                    # ``inner.y = outer.x``: the inner side is bound where the conjunct holds for it
+                    pair = _equality(conjunct, {**outer, **sources}, real, by_id)
+                    if pair is None:
+                        continue
+                    inner, other = (pair[0], pair[1]) if pair[0][2] in sources else (pair[1], pair[0])
+                    if inner[2] in aliases and other[2] not in sources:
+                        equalities.append(((inner[0], inner[1]), (other[0], other[1]), False))
 
     secured = [i for i in instances if i.secured is not None and i.secured.row_filter is not None]
     deciders = _push_deciders([inst for inst, _, _ in candidates] + secured, catalog)
@@ -372,6 +540,34 @@ def _analyse(query: exp.Query, instances: list[_Instance], catalog: ProductCatal
         if inst.renames_columns:
             # ``AS t(a, b, ...)`` renames columns by position: read them all, in declared order
             inst.columns = {c.name for c in inst.binding.columns}
+    return equalities
+
+
+#: (side, side, holds for both): see :func:`_analyse`
+_Equality = tuple[tuple[int, str], tuple[int, str], bool]
+
+
+def _equality(
+    conjunct: exp.Expression, sources: dict[str, int], real: dict[int, dict[str, str]], by_id: dict[int, _Instance]
+) -> tuple[tuple[int, str, str], tuple[int, str, str]] | None:
+    """``a.x = b.y`` between two different, unrenamed product references of the scope:
+    ((instance, real column, alias), ...) for each side, else None."""
+    while isinstance(conjunct, exp.Paren):
+        conjunct = conjunct.this
+    if not isinstance(conjunct, exp.EQ):
+        return None
+    sides = []
+    for side in (conjunct.this, conjunct.expression):
+        if not isinstance(side, exp.Column) or side.table not in sources:
+            return None
+        instance_id = sources[side.table]
+        name = real[instance_id].get(side.name.lower())
+        if name is None or by_id[instance_id].renames_columns:
+            return None
+        sides.append((instance_id, name, side.table))
+    if sides[0][0] == sides[1][0]:
+        return None
+    return sides[0], sides[1]
 
 
 def _qualified(query: exp.Query, instances: list[_Instance]) -> exp.Expression:
@@ -579,13 +775,31 @@ def _decider(connector: Connector, columns: dict[str, ColumnInfo]) -> Callable[[
 
 
 # -- scans and the engine query ----------------------------------------------------------------
-def _build_scans(instances: list[_Instance], limit: int | None) -> list[Scan]:
-    """One scan per distinct (product, pushed filters, limit); columns of merged reads are united.
+def _relations(instances: list[_Instance], equalities: list[_Equality]) -> dict[int, tuple[str, ...]]:
+    """Per reference, the equalities it takes part in, by product: references that are joined
+    differently are not merged into one scan, so each can take the keys its own joins offer."""
+    fqn = {i.id: i.binding.fqn.lower() for i in instances}
+    found: dict[int, set[str]] = {}
+    for (a, ca), (b, cb), both in equalities:
+        if fqn.get(a) == fqn.get(b):
+            continue  # a product joined with itself offers no keys worth a second read
+        found.setdefault(a, set()).add(f"{ca}={fqn.get(b)}.{cb}")
+        if both:
+            found.setdefault(b, set()).add(f"{cb}={fqn.get(a)}.{ca}")
+    return {k: tuple(sorted(v)) for k, v in found.items()}
+
+
+def _build_scans(
+    instances: list[_Instance], limit: int | None, relations: dict[int, tuple[str, ...]] | None = None
+) -> list[Scan]:
+    """One scan per distinct (product, pushed filters, limit, joins); columns of merged reads are
+    united.
 
     A merged scan may carry columns one reference does not use; that is harmless because the
     engine names every column it reads.
     """
-    groups: dict[tuple[str, tuple[str, ...], int | None, str], list[_Instance]] = {}
+    relations = relations or {}
+    groups: dict[tuple[str, tuple[str, ...], int | None, str, tuple[str, ...]], list[_Instance]] = {}
     for inst in instances:
         filters = _dedupe(inst.filters)
         inst.filters = filters
@@ -594,7 +808,8 @@ def _build_scans(instances: list[_Instance], limit: int | None) -> list[Scan]:
             (secured.row_filter.sql(dialect=DIALECT) if secured.row_filter is not None else "")
             + ("#salt" if secured.salt is not None else "")
         )
-        key = (inst.binding.fqn.lower(), tuple(sorted(f.sql(dialect=DIALECT) for f in filters)), limit, policy)
+        key = (inst.binding.fqn.lower(), tuple(sorted(f.sql(dialect=DIALECT) for f in filters)), limit, policy,
+               relations.get(inst.id, ()))
         groups.setdefault(key, []).append(inst)
     scans = []
     for number, members in enumerate(groups.values()):
@@ -729,7 +944,14 @@ def with_source_sql(the_plan: Plan, catalog: ProductCatalog) -> Plan:
     for scan in the_plan.scans:
         connector = catalog.connector(scan.source)
         port = scan.binding.port
-        relation = f"read_{port.format or 'parquet'}('{port.path}')" if port.path else None
+        if scan.placement == "engine" or getattr(connector, "reads_in_place", False):
+            try:  # the statement the engine (or the connector's own DuckDB) really runs over the files
+                read = connector.read_in_place(scan.request())
+                previews[scan.name] = read.shown or read.sql
+            except (ValueError, LookupError, SourceError) as exc:
+                previews[scan.name] = f"(not available: {exc})"
+            continue
+        relation = None
         try:
             columns = _COLUMNS.get(connector, port, _port_key(scan.binding))
             previews[scan.name] = plan_scan(

@@ -39,6 +39,9 @@ class ScanStats:
     #: the engine applied itself); not part of ``as_dict``: the access layer reports it as
     #: ``rows`` to a filtered principal
     admitted_rows: int | None = None
+    #: "source" (read by its connector; ``rows`` crossed into the engine) or "engine" (read by
+    #: the engine's DuckDB where the files lie: nothing moved, ``rows`` is 0)
+    placement: str = "source"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class ScanStats:
             "pushed_filters": list(self.pushed_filters),
             "kept_filters": list(self.kept_filters),
             "limit": self.limit,
+            "placement": self.placement,
         }
 
 

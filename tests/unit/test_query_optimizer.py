@@ -1,0 +1,327 @@
+"""The cost-based choices: scans read in place, dynamic filters, estimates — never a different answer.
+
+Every plan shape is checked two ways: that it is chosen where it should be (the plan and the
+requests the sources received), and that the answer equals DuckDB's over the same tables with
+statistics present, missing and wrong (hypothesis generates the queries and the statistics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_query_planner import MemoryConnector, binding
+
+from meshfabric.connectors.base import ColumnStatistics, TableStatistics
+from meshfabric.connectors.files import FilesConnector
+from meshfabric.connectors.pushdown import KeyRef
+from meshfabric.query import explain, optimizer, run_query
+from meshfabric.query.catalog import ProductBinding, ProductColumn, StaticCatalog
+from meshfabric.query.guard import guard
+from meshfabric.query.planner import plan
+from meshfabric.spec.models import OutputPort, SourceSpec
+from meshfabric.types import from_arrow
+
+N_CUSTOMERS = 400
+N_ORDERS = 3_000
+
+CUSTOMERS = pa.table({
+    "id": pa.array(range(1, N_CUSTOMERS + 1), pa.int64()),
+    "segment": pa.array(["BUILDING" if i % 5 == 0 else "OTHER" for i in range(N_CUSTOMERS)]),
+    "nation": pa.array([i % 25 for i in range(N_CUSTOMERS)], pa.int32()),
+})
+ORDERS = pa.table({
+    "id": pa.array(range(1, N_ORDERS + 1), pa.int64()),
+    "customer_id": pa.array([(i * 7) % (N_CUSTOMERS + 50) + 1 if i % 97 else None for i in range(N_ORDERS)],
+                            pa.int64()),
+    "total": pa.array([float(i % 113) for i in range(N_ORDERS)]),
+    "status": pa.array(["F" if i % 3 else "O" for i in range(N_ORDERS)]),
+})
+LINES = pa.table({
+    "order_id": pa.array([(i % N_ORDERS) + 1 for i in range(6_000)], pa.int64()),
+    "qty": pa.array([i % 50 for i in range(6_000)], pa.int32()),
+    "mode": pa.array(["AIR" if i % 7 == 0 else "SHIP" for i in range(6_000)]),
+})
+
+
+class StatsCatalog(StaticCatalog):
+    """A static catalog whose statistics are given (None: no statistics at all)."""
+
+    def __init__(self, bindings: dict[str, ProductBinding], connectors: dict, stats: dict | None) -> None:
+        super().__init__(bindings, connectors)
+        self.given = stats
+
+    def statistics(self, b: ProductBinding) -> TableStatistics | None:
+        return None if self.given is None else self.given.get(b.fqn)
+
+
+def exact_stats() -> dict[str, TableStatistics]:
+    def of(table: pa.Table) -> TableStatistics:
+        cols = {}
+        for name in table.column_names:
+            col = table.column(name)
+            values = [v for v in col.to_pylist() if v is not None]
+            cols[name] = ColumnStatistics(distinct=len(set(values)), null_fraction=col.null_count / len(table),
+                                          min=min(values), max=max(values))
+        return TableStatistics(len(table), columns=cols, exact=True)
+
+    return {"crm.customer": of(CUSTOMERS), "sales.orders": of(ORDERS), "logistics.lines": of(LINES)}
+
+
+def wrong_stats() -> dict[str, TableStatistics]:
+    """Statistics that say the opposite of the truth: the big table small and keys unique."""
+    return {
+        "crm.customer": TableStatistics(10_000_000, columns={"id": ColumnStatistics(distinct=3)}),
+        "sales.orders": TableStatistics(7, columns={"customer_id": ColumnStatistics(distinct=10_000_000)}),
+        "logistics.lines": TableStatistics(1, columns={"order_id": ColumnStatistics(distinct=1, min=5, max=4)}),
+    }
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("lake")
+    pq.write_table(LINES, folder / "lines.parquet", row_group_size=1000)
+    return folder
+
+
+def catalog_for(lake: Path, stats: dict | None) -> StatsCatalog:
+    files = FilesConnector("lake", SourceSpec(kind="files", path=str(lake)), lake)
+    lines_port = OutputPort(source="lake", path="lines.parquet")
+    lines = ProductBinding("logistics", "lines", "lake", lines_port,
+                           tuple(ProductColumn(f.name, from_arrow(f.type), f.nullable) for f in LINES.schema))
+    return StatsCatalog(
+        {"crm.customer": binding("crm", "customer", "crm", CUSTOMERS),
+         "sales.orders": binding("sales", "orders", "shop", ORDERS),
+         "logistics.lines": lines},
+        {"crm": MemoryConnector("crm", {"customer": CUSTOMERS}), "shop": MemoryConnector("shop", {"orders": ORDERS}),
+         "lake": files},
+        stats,
+    )
+
+
+@pytest.fixture(scope="module")
+def reference() -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect()
+    for schema, name, table in (("crm", "customer", CUSTOMERS), ("sales", "orders", ORDERS),
+                                ("logistics", "lines", LINES)):
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.register("incoming", table)
+        conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
+        conn.unregister("incoming")
+    return conn
+
+
+@pytest.fixture
+def small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tables are small: let a few thousand rows count as worth a wait for keys."""
+    monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", 100.0)
+
+
+def plan_for(sql: str, catalog: StaticCatalog):
+    return plan(guard(sql, catalog).expression, catalog)
+
+
+def same(sql: str, catalog: StaticCatalog, reference: duckdb.DuckDBPyConnection) -> None:
+    got = run_query(sql, catalog).arrow()
+    want = reference.execute(sql).to_arrow_table()
+    assert sorted(map(tuple, (r.values() for r in got.to_pylist()))) == \
+        sorted(map(tuple, (r.values() for r in want.to_pylist()))), sql
+
+
+# -- placement ---------------------------------------------------------------------------------------
+def test_a_files_product_is_read_by_the_engine_where_it_lies(lake: Path, reference: duckdb.DuckDBPyConnection) -> None:
+    catalog = catalog_for(lake, exact_stats())
+    sql = "SELECT mode, sum(qty) AS q FROM logistics.lines WHERE qty > 10 GROUP BY mode"
+    planned = plan_for(sql, catalog)
+    assert [s.placement for s in planned.scans] == ["engine"]
+    result = run_query(sql, catalog)
+    assert result.stats.scans[0].placement == "engine"
+    assert result.stats.scans[0].rows == 0  # nothing crossed into the engine
+    assert "read_parquet" in (result.stats.scans[0].source_sql or "")
+    same(sql, catalog, reference)
+
+
+def test_explain_shows_the_reader_that_really_runs_for_a_csv_product(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("id,name\n1,Ada\n2,Bob\n")
+    files = FilesConnector("lake", SourceSpec(kind="files", path=str(tmp_path)), tmp_path)
+    port = OutputPort(source="lake", path="people.csv")
+    columns = (ProductColumn("id", from_arrow(pa.int64())), ProductColumn("name", from_arrow(pa.string())))
+    people = ProductBinding("hr", "people", "lake", port, columns)
+    catalog = StaticCatalog({"hr.people": people}, {"lake": files})
+    text = str(explain("SELECT name FROM hr.people WHERE id = 2", catalog))
+    assert "read_csv" in text and "read_parquet" not in text
+    assert run_query("SELECT name FROM hr.people WHERE id = 2", catalog).arrow().to_pylist() == [{"name": "Bob"}]
+
+
+# -- dynamic filters ---------------------------------------------------------------------------------
+JOIN = ("SELECT c.segment, count(*) AS n, sum(o.total) AS t FROM sales.orders o JOIN crm.customer c "
+        "ON o.customer_id = c.id WHERE c.segment = 'BUILDING' AND c.nation < 5 GROUP BY c.segment")
+
+
+def test_the_selective_side_sends_its_keys_to_the_other_source(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    catalog = catalog_for(lake, exact_stats())
+    planned = plan_for(JOIN, catalog)
+    orders = next(s for s in planned.scans if s.product == "sales.orders")
+    customers = next(s for s in planned.scans if s.product == "crm.customer")
+    assert [(d.column, d.producer, d.producer_column) for d in orders.dynamic] == [
+        ("customer_id", customers.name, "id")]
+    assert not customers.dynamic
+    result = run_query(JOIN, catalog)
+    shop = catalog.connectors["shop"]
+    sent = shop.requests[-1].filters
+    assert any(f.find(KeyRef) is not None for f in sent)
+    moved = next(s for s in result.stats.scans if s.product == "sales.orders").rows
+    assert moved < N_ORDERS / 10  # the orders of 16 customers, not all of them
+    same(JOIN, catalog, reference)
+
+
+def test_keys_flow_along_a_chain_of_equalities(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    """lines (filtered, read in place) -> orders -> customers: each source gets the keys it can use."""
+    catalog = catalog_for(lake, exact_stats())
+    sql = ("SELECT c.nation, sum(l.qty) AS q FROM logistics.lines l, sales.orders o, crm.customer c "
+           "WHERE l.order_id = o.id AND o.customer_id = c.id AND l.mode = 'AIR' AND l.qty > 45 GROUP BY c.nation")
+    planned = plan_for(sql, catalog)
+    by_product = {s.product: s for s in planned.scans}
+    assert by_product["logistics.lines"].placement == "engine"
+    assert by_product["sales.orders"].dynamic and by_product["sales.orders"].dynamic[0].producer == \
+        by_product["logistics.lines"].name
+    same(sql, catalog, reference)
+
+
+def test_no_keys_cross_an_outer_join_into_the_preserved_side(lake: Path, small: None) -> None:
+    catalog = catalog_for(lake, exact_stats())
+    sql = ("SELECT c.id, count(o.id) FROM crm.customer c LEFT JOIN sales.orders o ON o.customer_id = c.id "
+           "AND o.status = 'O' WHERE c.segment = 'BUILDING' GROUP BY c.id")
+    planned = plan_for(sql, catalog)
+    customers = next(s for s in planned.scans if s.product == "crm.customer")
+    assert not customers.dynamic
+
+
+def test_too_many_keys_become_a_range_and_none_become_an_empty_read(
+    lake: Path, reference: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, small: None
+) -> None:
+    catalog = catalog_for(lake, exact_stats())
+    monkeypatch.setitem(optimizer.MAX_KEYS, "integer", 3)
+    same(JOIN, catalog, reference)
+    sent = catalog.connectors["shop"].requests[-1].filters
+    assert any(f.sql("duckdb").startswith('"customer_id" BETWEEN') for f in sent)
+    nobody = JOIN.replace("c.nation < 5", "c.nation > 99")
+    same(nobody, catalog, reference)
+    assert catalog.connectors["shop"].requests[-1].filters  # the source was still asked, with NULL keys
+
+
+# -- any statistics, the same answers ----------------------------------------------------------------
+TABLES = {"c": "crm.customer", "o": "sales.orders", "l": "logistics.lines"}
+JOINS = {("c", "o"): "o.customer_id = c.id", ("l", "o"): "l.order_id = o.id"}
+PREDICATES = {
+    "c": ["c.segment = 'BUILDING'", "c.nation < {n}", "c.id > {n}", "c.nation = {n}"],
+    "o": ["o.status = 'O'", "o.total > {n}", "o.customer_id < {n}", "o.customer_id IS NULL"],
+    "l": ["l.mode = 'AIR'", "l.qty > {n}", "l.order_id < {n}"],
+}
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> str:
+    shape = draw(st.sampled_from([("c", "o"), ("l", "o"), ("c", "o", "l")]))
+    joins = [j for pair, j in JOINS.items() if set(pair) <= set(shape)]
+    kind = draw(st.sampled_from(["JOIN", "LEFT JOIN"])) if len(shape) == 2 else "JOIN"
+    where = [draw(st.sampled_from(PREDICATES[a])).format(n=draw(st.integers(0, 400)))
+             for a in shape if draw(st.booleans())]
+    first, *rest = shape
+    sql_from = f"{TABLES[first]} {first}"
+    for alias in rest:
+        before = set(shape[:shape.index(alias)])
+        on = next(j for pair, j in JOINS.items() if alias in pair and (set(pair) - {alias}) <= before)
+        sql_from += f" {kind} {TABLES[alias]} {alias} ON {on}"
+    del joins
+    group = draw(st.booleans())
+    select = f"{first}.{'id' if first != 'l' else 'order_id'} AS k, count(*) AS n" if group else "*"
+    sql = f"SELECT {select} FROM {sql_from}"
+    if "o" in shape and draw(st.booleans()):
+        # a correlated subquery over a product the outer query also reads (one merged scan)
+        sub = draw(st.sampled_from([
+            "EXISTS (SELECT 1 FROM sales.orders o2 WHERE o2.customer_id = o.customer_id AND o2.status = 'O')",
+            "NOT EXISTS (SELECT 1 FROM logistics.lines l2 WHERE l2.order_id = o.id AND l2.qty > 48)",
+            "o.total >= (SELECT avg(o3.total) FROM sales.orders o3 WHERE o3.customer_id = o.customer_id)",
+            "o.customer_id IN (SELECT c2.id FROM crm.customer c2 WHERE c2.nation < 9)",
+            "o.id IN (SELECT l3.order_id FROM logistics.lines l3 GROUP BY 1 HAVING sum(l3.qty) > 60)",
+        ]))
+        where.append(sub)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if group:
+        sql += " GROUP BY 1"
+    return sql
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sql=queries(), which=st.sampled_from(["exact", "missing", "wrong"]), eager=st.booleans())
+def test_generated_queries_give_duckdbs_answer_whatever_the_statistics(
+    sql: str, which: str, eager: bool, lake: Path, reference: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stats = {"exact": exact_stats(), "missing": None, "wrong": wrong_stats()}[which]
+    if eager:  # every equality a dynamic filter, whatever it is expected to save
+        monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", 0.0)
+        monkeypatch.setattr(optimizer, "MAX_KEEP", 1.0)
+    else:
+        monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", optimizer.MIN_CONSUMER_ROWS)
+        monkeypatch.setattr(optimizer, "MAX_KEEP", optimizer.MAX_KEEP)
+    same(sql, catalog_for(lake, stats), reference)
+
+
+def test_a_correlated_subquery_and_its_outer_query_share_the_keys(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    """Q2's shape: orders read by the query and by its correlated subquery (one scan, two
+    references) both take the selective customers' keys."""
+    catalog = catalog_for(lake, exact_stats())
+    sql = ("SELECT o.id FROM crm.customer c, sales.orders o WHERE o.customer_id = c.id AND c.nation = 3 "
+           "AND o.total = (SELECT max(o2.total) FROM sales.orders o2 WHERE o2.customer_id = c.id)")
+    planned = plan_for(sql, catalog)
+    orders = [s for s in planned.scans if s.product == "sales.orders"]
+    assert len(orders) == 1 and len(orders[0].instances) == 2
+    assert [d.column for d in orders[0].dynamic] == ["customer_id"]
+    same(sql, catalog, reference)
+
+
+def test_an_in_subquery_over_files_gives_its_result_as_keys(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    """Q18's shape: the subquery runs first in the engine and only its orders are read."""
+    catalog = catalog_for(lake, exact_stats())
+    sql = ("SELECT c.nation, o.id FROM crm.customer c, sales.orders o WHERE c.id = o.customer_id AND o.id IN "
+           "(SELECT order_id FROM logistics.lines GROUP BY order_id HAVING sum(qty) > 60)")
+    planned = plan_for(sql, catalog)
+    orders = next(s for s in planned.scans if s.product == "sales.orders")
+    assert [d.subquery is not None for d in orders.dynamic] == [True]
+    result = run_query(sql, catalog)
+    moved = next(s for s in result.stats.scans if s.product == "sales.orders")
+    want = reference.execute("SELECT count(*) FROM (SELECT order_id FROM logistics.lines GROUP BY order_id "
+                             "HAVING sum(qty) > 60)").fetchone()[0]
+    assert moved.rows == want < N_ORDERS
+    same(sql, catalog, reference)
+
+
+def test_estimates_follow_the_statistics() -> None:
+    stats = exact_stats()["crm.customer"]
+    from sqlglot import parse_one
+
+    assert optimizer.selectivity(parse_one("id = 5"), stats) == pytest.approx(1 / N_CUSTOMERS)
+    assert optimizer.selectivity(parse_one("id < 101"), stats) == pytest.approx(100 / (N_CUSTOMERS - 1), rel=0.02)
+    assert optimizer.selectivity(parse_one("id = 5"), None) == optimizer.DEFAULT_EQ
+    scan = dataclasses.replace(
+        plan_for("SELECT id FROM crm.customer WHERE nation = 3", StatsCatalog(
+            {"crm.customer": binding("crm", "customer", "crm", CUSTOMERS)},
+            {"crm": MemoryConnector("crm", {"customer": CUSTOMERS})}, exact_stats())).scans[0])
+    assert scan.estimated_rows == pytest.approx(N_CUSTOMERS / 25)
