@@ -23,13 +23,21 @@ LEFT, RIGHT, TOP, BOTTOM = 40, 10, 10, 28
 
 
 def _scale(values: Sequence[float]) -> tuple[float, float]:
-    """The y range: a share (0..1) is drawn on 0..1, a percentage on 0..100, else 0..max."""
+    """The y range: a share (0..1) up to 1 — from 0, or from a tenth below its lowest value when
+    all are above one half, so 97% against 100% is visible (the axis is labelled with its
+    bottom) — a percentage on 0..100, else 0..max.
+
+    >>> _scale([0.93, 1.0]), _scale([0.2, 0.9]), _scale([40.0, 80.0])
+    ((0.8, 1.0), (0.0, 1.0), (0.0, 100.0))
+    """
     if not values:
         return 0.0, 1.0
     lo, hi = min(values), max(values)
     bottom = 0.0 if lo >= 0 else lo
     if hi <= 1:
-        return bottom, 1.0
+        if lo > 0.5:
+            bottom = max(0.0, math.floor(lo * 10) / 10 - 0.1)
+        return round(bottom, 1), 1.0
     if hi <= 100:
         return bottom, 100.0
     return bottom, hi * 1.05
