@@ -52,7 +52,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 
 def _client(setup: Setup) -> TestClient:
-    return TestClient(setup.app, raise_server_exceptions=False, follow_redirects=False)
+    client = TestClient(setup.app, raise_server_exceptions=False, follow_redirects=False)
+    client.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"  # as a browser asks
+    return client
 
 
 def _token(html: str) -> str:
@@ -286,8 +288,13 @@ def test_bad_input_is_a_clear_page_not_a_traceback(setup: Setup) -> None:
         assert r.headers["content-type"].startswith("text/html") and "Traceback" not in r.text
         assert re.search(r'<p class="message">.+</p>', r.text), path
     assert client.post("/alerts/abc/ack", data={"csrf_token": _token(client.get("/").text)}).status_code in (400, 404)
-    api = client.get("/api/v1/nowhere")
+    api = client.get("/api/v1/nowhere", headers={"Accept": "text/html"})
     assert api.headers["content-type"].startswith("application/problem+json")
+    # outside the API an unknown path is a page for a browser, a problem document for a client
+    assert client.get("/nowhere", headers={"Accept": "application/json"}).headers["content-type"].startswith(
+        "application/problem+json")
+    assert client.get("/static/nothing.css", headers={"Accept": "*/*"}).headers["content-type"].startswith(
+        "application/problem+json")
 
 
 def test_a_bug_reveals_nothing(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,8 +37,9 @@ handler runs**. A page handler looks like::
   After a POST answer with ``redirect(url)`` (303) so a reload does not resubmit.
 - Errors: raise meshfabric's own errors (``NotFound``, ``AccessDenied``…) as the services do;
   under a UI path they become an HTML page with the error's message and status (a 500 reveals
-  nothing). :func:`is_ui_path` says which paths are the UI's (all but ``/api/``, ``/metrics``
-  and ``/openapi.json``).
+  nothing); an unknown path or method there is a page for a browser (``Accept: text/html``)
+  and a problem document for an API client. :func:`is_ui_path` says which paths are the UI's
+  (all but ``/api/``, ``/metrics`` and ``/openapi.json``).
 - Layering (tests/unit/test_architecture.py): ``api.app`` imports ``ui``, so nothing in ``ui``
   may import ``meshfabric.api`` (a package cycle) — use :func:`mesh_of` from here — and
   ``meshfabric.mesh`` only under ``if TYPE_CHECKING:`` (for the ``Mesh`` annotation).
@@ -484,6 +485,11 @@ def _install_docs(app: FastAPI) -> None:
                               redoc_favicon_url=static_url("favicon.svg"), with_google_fonts=False)
 
 
+def wants_html(request: Request) -> bool:
+    """Whether the client asked for HTML (a browser's ``Accept`` names ``text/html``)."""
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
 def _install_html_errors(app: FastAPI) -> None:
     """Wrap the app's problem+json handlers: under a UI path an error is an HTML page."""
     from http import HTTPStatus
@@ -507,11 +513,12 @@ def _install_html_errors(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfRefused, csrf_refused)
 
-    def wrap(kind: type, describe: Any) -> None:
+    def wrap(kind: type, describe: Any, *, browsers_only: bool = False) -> None:
         api_handler = app.exception_handlers.get(kind)
 
         async def handler(request: Request, exc: Exception) -> Response:
-            if is_ui_path(request.url.path) or api_handler is None:
+            html = is_ui_path(request.url.path) and (not browsers_only or wants_html(request))
+            if html or api_handler is None:
                 status, title, message = describe(request, exc)
                 return error_page(request, status, title, message)
             return await api_handler(request, exc)  # type: ignore[no-any-return]
@@ -542,6 +549,8 @@ def _install_html_errors(app: FastAPI) -> None:
         return 500, "internal error", "the server failed to show this page; it is a bug in meshfabric"
 
     wrap(MeshfabricError, meshfabric_error)
-    wrap(StarletteHTTPException, http_error)
+    # an unknown path or method outside the API is a page for a browser and, as before the UI,
+    # a problem document for an API client (one that does not ask for text/html)
+    wrap(StarletteHTTPException, http_error, browsers_only=True)
     wrap(RequestValidationError, invalid)
     wrap(Exception, bug)
