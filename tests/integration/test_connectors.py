@@ -662,6 +662,11 @@ class TestPostgresPool:
         # no snapshot held between operations: the session is idle, not "idle in transaction"
         assert pg_exec(pg_url, f"SELECT state FROM pg_stat_activity WHERE pid = {pid}") == [("idle",)]
         connector.close()
+        # the server ends the backend after the client hung up: give a loaded machine a moment
+        for _ in range(50):
+            if pg_exec(pg_url, f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}") == [(0,)]:
+                break
+            time.sleep(0.1)
         assert pg_exec(pg_url, f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}") == [(0,)]
 
     @pytest.mark.parametrize("checked", [True, False], ids=["checked-when-idle", "replaced-on-failure"])

@@ -119,8 +119,11 @@ def reference() -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tables are small: let a few thousand rows count as worth a wait for keys."""
+    """These tables are small: let a few thousand rows count as worth a wait for keys, over a
+    link slow enough (100 kB/s, no round trip) that moving them costs more than waiting."""
     monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", 100.0)
+    monkeypatch.setattr(optimizer, "DEFAULT_LINK", optimizer.Link(1e5, 0.0))
+    monkeypatch.setattr(optimizer, "_OBSERVED", {})
 
 
 def plan_for(sql: str, catalog: StaticCatalog):
@@ -274,9 +277,11 @@ def test_generated_queries_give_duckdbs_answer_whatever_the_statistics(
     if eager:  # every equality a dynamic filter, whatever it is expected to save
         monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", 0.0)
         monkeypatch.setattr(optimizer, "MAX_KEEP", 1.0)
+        monkeypatch.setattr(optimizer, "WORTH", 1e12)
     else:
         monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", optimizer.MIN_CONSUMER_ROWS)
         monkeypatch.setattr(optimizer, "MAX_KEEP", optimizer.MAX_KEEP)
+        monkeypatch.setattr(optimizer, "WORTH", optimizer.WORTH)
     same(sql, catalog_for(lake, stats), reference)
 
 
@@ -311,6 +316,22 @@ def test_an_in_subquery_over_files_gives_its_result_as_keys(
                              "HAVING sum(qty) > 60)").fetchone()[0]
     assert moved.rows == want < N_ORDERS
     same(sql, catalog, reference)
+
+
+def test_a_slow_link_makes_a_smaller_reduction_worth_the_wait(lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same join, the same statistics: over a fast link reading all the orders is quicker than
+    waiting for keys; once mesh.yaml says the link is slow, the orders' source gets the keys."""
+    from meshfabric.spec.models import NetworkSpec
+
+    monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", 100.0)
+    monkeypatch.setattr(optimizer, "_OBSERVED", {})
+    catalog = catalog_for(lake, exact_stats())
+    orders_of = lambda: next(s for s in plan_for(JOIN, catalog).scans if s.product == "sales.orders")  # noqa: E731
+    shop = catalog.connectors["shop"]
+    shop.spec = shop.spec.model_copy(update={"network": NetworkSpec(bandwidth_mbps=10_000, latency_ms=20)})
+    assert not orders_of().dynamic
+    shop.spec = shop.spec.model_copy(update={"network": NetworkSpec(bandwidth_mbps=0.5, latency_ms=20)})
+    assert [d.column for d in orders_of().dynamic] == ["customer_id"]
 
 
 def test_estimates_follow_the_statistics() -> None:

@@ -211,6 +211,7 @@ def run_scans(
             for future in [f for f in futures if f in done]:
                 scan = futures[future]
                 results[scan.name] = future.result()
+                _measure(connectors[scan.name], results[scan.name])
                 if on_result is not None:
                     try:
                         on_result(scan.name, results[scan.name])
@@ -595,6 +596,16 @@ def _source_error(scan: Scan, error: BaseException) -> SourceError:
         f"reading product '{scan.product}' failed: {type(error).__name__}: {detail}",
         hint="check the source with `meshfabric sources test " + scan.source + "`",
     )
+
+
+def _measure(connector: Connector, result: ScanResult) -> None:
+    """Tell the optimizer how fast this source delivered (its measured link)."""
+    from meshfabric.query.optimizer import observe_scan
+
+    try:
+        observe_scan(connector, int(result.table.nbytes), result.seconds, result.rows)
+    except (AttributeError, TypeError, ValueError):
+        return  # a connector without a spec (a test double) is simply not measured
 
 
 def _distinct_arrow(table: pa.Table, column: str, kind: str) -> list[Any] | None:

@@ -154,12 +154,28 @@ def selectivity(predicate: exp.Expression, stats: TableStatistics | None) -> flo
         return DEFAULT_LIKE
     if isinstance(node, exp.Between):
         return _range(col, _literal(node.args.get("low")), _literal(node.args.get("high")))
+    bound = _bound(node)
+    if bound is not None:
+        _, low, high = bound
+        return _range(col, low, high)
     if isinstance(node, exp.LT | exp.LTE | exp.GT | exp.GTE):
-        flipped = not isinstance(node.this, exp.Column)
-        value = _literal(node.this if flipped else node.expression)
-        below = isinstance(node, exp.LT | exp.LTE) != flipped
-        return _range(col, None, value) if below else _range(col, value, None)
+        return DEFAULT_RANGE  # two columns, or an expression
     return DEFAULT_OTHER
+
+
+def _bound(node: exp.Expression) -> tuple[str, float | None, float | None] | None:
+    """``column < literal`` and its kin as (column, low, high), else None."""
+    if not isinstance(node, exp.LT | exp.LTE | exp.GT | exp.GTE):
+        return None
+    flipped = not isinstance(node.this, exp.Column)
+    column, other = (node.expression, node.this) if flipped else (node.this, node.expression)
+    if not isinstance(column, exp.Column):
+        return None
+    value = _literal(other)
+    if value is None:
+        return None
+    below = isinstance(node, exp.LT | exp.LTE) != flipped
+    return (column.name, None, value) if below else (column.name, value, None)
 
 
 def _eq(stats: TableStatistics | None, column: str | None) -> float:
@@ -232,8 +248,21 @@ def _range(col: ColumnStatistics | None, low: float | None, high: float | None) 
 def estimate_rows(scan: Scan, stats: TableStatistics | None) -> float:
     """Rows a scan is expected to return: the table's rows times every filter's selectivity."""
     rows = table_rows(stats)
+    ranges: dict[str, tuple[float | None, float | None]] = {}
     for predicate in (*scan.filters, *scan.kept):
-        rows *= selectivity(predicate, stats)
+        bound = _bound(predicate)
+        if bound is None:
+            rows *= selectivity(predicate, stats)
+            continue
+        # the bounds of one column combine into one range (not two independent halves)
+        low, high = ranges.get(bound[0], (None, None))
+        if bound[1] is not None:
+            low = bound[1] if low is None else max(low, bound[1])
+        if bound[2] is not None:
+            high = bound[2] if high is None else min(high, bound[2])
+        ranges[bound[0]] = (low, high)
+    for column, (low, high) in ranges.items():
+        rows *= _range(column_stats(stats, column), low, high)
     if scan.limit is not None:
         rows = min(rows, float(scan.limit))
     return max(rows, 1.0)
@@ -247,6 +276,97 @@ def key_kind(type_name: str) -> str | None:
     if type_name in ("string", "date"):
         return {"string": "string", "date": "date"}[type_name]
     return None
+
+
+# -- costs: compute where it runs, bytes over the link ------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """The link between the engine and a source: bytes per second it delivers into the engine
+    (driver and conversion included) and the round trip of one statement."""
+
+    bytes_per_second: float
+    latency: float
+    #: "configured" (mesh.yaml ``network``), "measured" (this process's recent scans) or "default"
+    origin: str = "default"
+
+
+#: a source on the same machine read through its driver into Arrow: bytes cost little next to the
+#: per-row work of the driver and the conversion (ROW_SECONDS)
+DEFAULT_LINK = Link(200e6, 0.002)
+#: seconds each row costs a source scan besides its bytes (measured on this 2-core machine:
+#: PostgreSQL and MariaDB scans into Arrow took 0.6-5 µs per row, ~1.5 µs typically)
+ROW_SECONDS = 1.5e-6
+#: rows per second the engine's DuckDB scans from files read in place
+ENGINE_ROWS_PER_SECOND = 50e6
+#: seconds one key costs in a dynamic filter: rendering, sending, and the source parsing it
+KEY_SECONDS = 2e-6
+#: a dynamic filter is chosen when it is expected to take at most this share of the time without
+WORTH = 0.9
+
+_OBSERVED: dict[str, tuple[float, float]] = {}  # source key -> (bytes/s, latency s), smoothed
+
+
+def _source_key(connector: Any) -> str:
+    spec = connector.spec
+    return f"{connector.kind}:{connector.name}:{spec.url or spec.host or spec.path or ''}"
+
+
+def observe_scan(connector: Any, nbytes: int, seconds: float, rows: int) -> None:
+    """Fold one finished scan into the source's measured link (exponentially smoothed): big
+    scans measure throughput, small ones the round trip."""
+    if seconds <= 0:
+        return
+    key = _source_key(connector)
+    rate, latency = _OBSERVED.get(key, (DEFAULT_LINK.bytes_per_second, DEFAULT_LINK.latency))
+    transfer = seconds - rows * ROW_SECONDS
+    if nbytes >= 1 << 20 and transfer > 0:
+        rate = 0.7 * rate + 0.3 * (nbytes / transfer)
+    elif rows <= 1000:
+        latency = 0.7 * latency + 0.3 * seconds
+    _OBSERVED[key] = (rate, latency)
+
+
+def link_of(connector: Any) -> Link:
+    """The source's link: configured values first, then what its scans measured, then defaults."""
+    network = getattr(connector.spec, "network", None)
+    seen = _OBSERVED.get(_source_key(connector))
+    rate, latency, origin = DEFAULT_LINK.bytes_per_second, DEFAULT_LINK.latency, "default"
+    if seen is not None:
+        rate, latency, origin = seen[0], seen[1], "measured"
+    if network is not None and network.bandwidth_mbps:
+        rate, origin = network.bandwidth_mbps * 1e6 / 8, "configured"
+    if network is not None and network.latency_ms is not None:
+        latency, origin = network.latency_ms / 1000, "configured"
+    return Link(rate, latency, origin)
+
+
+#: bytes a value of each logical type takes in Arrow when a source's statistics do not say
+_WIDTHS = {"boolean": 1, "tinyint": 1, "smallint": 2, "integer": 4, "bigint": 8, "double": 8, "float": 4,
+           "date": 4, "timestamp": 8, "timestamptz": 8, "decimal": 16, "string": 24}
+
+
+def row_width(scan: Scan, stats: TableStatistics | None) -> float:
+    """Bytes one row of the scan takes: the source's average widths, else per type."""
+    types = {c.name: c.type.name for c in scan.binding.columns}
+    width = 0.0
+    for name in scan.columns:
+        col = column_stats(stats, name)
+        width += float(col.avg_width) if col is not None and col.avg_width else _WIDTHS.get(types.get(name, ""), 16)
+    return max(width, 1.0)
+
+
+@dataclass(frozen=True)
+class ScanCost:
+    """What a scan costs to wait for: over its source's link, or in the engine where it lies."""
+
+    link: Link | None  # None: read in place by the engine
+    width: float
+    table_rows: float
+
+    def seconds(self, rows: float) -> float:
+        if self.link is None:
+            return self.table_rows / ENGINE_ROWS_PER_SECOND
+        return self.link.latency + rows * (ROW_SECONDS + self.width / self.link.bytes_per_second)
 
 
 def semi_join_keep(keys: float, producer: TableStatistics | None, producer_column: str,
@@ -303,6 +423,7 @@ def plan_dynamic_filters(
     stats: Mapping[str, TableStatistics | None],
     *,
     consumers: set[str],
+    costs: Mapping[str, ScanCost] | None = None,
 ) -> dict[str, tuple[DynamicFilter, ...]]:
     """Which scans wait for which keys.
 
@@ -311,7 +432,13 @@ def plan_dynamic_filters(
     (consumer side, producer side) where only the consumer's rows are bound — a correlated
     subquery's ``inner.y = outer.x``: every inner row that counts has a value among the outer
     rows'. ``consumers`` are the scans that may wait (read by their source, no row filter, salt or
-    LIMIT); ``estimates`` the rows each scan is expected to return.
+    LIMIT); ``estimates`` the rows each scan is expected to return; ``costs`` each scan's link and
+    row width (without them every source is on :data:`DEFAULT_LINK` with 16-byte rows).
+
+    A scan expected to return at least :data:`MIN_CONSUMER_ROWS` waits for keys when the time it
+    is then expected to take — the producer's (if it is read in place: scanning its table in the
+    engine), the keys sent, and the rows kept over its own link — is at most :data:`WORTH` of the
+    time it takes without: a slow link makes a smaller reduction worth the wait.
 
     A scan serving several references (one product read alike in a query and its subquery) takes
     a producer's keys only when *every* reference it serves is related to a reference that
@@ -377,8 +504,18 @@ S(name="b", instances=(1,), binding=S(columns=cols))
             if best is None or best[0] > MAX_PLANNED_KEYS:
                 continue
             keep = semi_join_keep(best[0], stats.get(best[1]), best[2], stats.get(name), column)
-            if keep > MAX_KEEP:
-                continue
+            if small:
+                if keep > MAX_KEEP:
+                    continue
+            else:
+                mine = (costs or {}).get(name) or ScanCost(DEFAULT_LINK, 16.0, DEFAULT_ROWS)
+                theirs = (costs or {}).get(best[1]) or ScanCost(DEFAULT_LINK, 16.0, DEFAULT_ROWS)
+                here = rows.get(name, DEFAULT_ROWS)
+                without = mine.seconds(here)
+                waited = theirs.seconds(rows.get(best[1], DEFAULT_ROWS)) + best[0] * KEY_SECONDS + mine.seconds(
+                    here * keep)
+                if waited > WORTH * without:
+                    continue
             chosen.setdefault(name, []).append(
                 DynamicFilter(column, best[1], best[2], key_kind(types[name][column]) or "integer", keep))
             rows[name] = max(rows.get(name, DEFAULT_ROWS) * keep, 1.0)

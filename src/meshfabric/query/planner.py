@@ -48,9 +48,9 @@ from meshfabric.query.secure import SALT_COLUMN, SECURE_TAG, SecuredView
 if TYPE_CHECKING:
     from sqlglot.optimizer.scope import Scope
 
-    from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest
+    from meshfabric.connectors.base import ColumnInfo, Connector, ScanRequest, TableStatistics
     from meshfabric.query.catalog import ProductBinding, ProductCatalog
-    from meshfabric.query.optimizer import DynamicFilter
+    from meshfabric.query.optimizer import DynamicFilter, ScanCost
     from meshfabric.spec.models import OutputPort
     from meshfabric.types import LogicalType
 
@@ -298,7 +298,9 @@ def _optimise(
     directed = [(a, b) for a, b, both in equalities if not both]
     consumers = {s.name for s in scans if placed[s.name] == "source"
                  and s.row_filter is None and s.salt is None and s.limit is None}
-    dynamic = (optimizer.plan_dynamic_filters(scans, mutual, directed, estimates, stats, consumers=consumers)
+    costs = {s.name: _cost(s, placed[s.name], stats[s.name], catalog) for s in scans}
+    dynamic = (optimizer.plan_dynamic_filters(scans, mutual, directed, estimates, stats, consumers=consumers,
+                                              costs=costs)
                if equalities else {})
     out = []
     for s in scans:
@@ -310,6 +312,18 @@ def _optimise(
             filters = (from_subqueries[s.name], *filters)
         out.append(replace(s, placement=placed[s.name], dynamic=filters, estimated_rows=max(rows, 1.0)))
     return out
+
+
+def _cost(scan: Scan, placement: str, stats: TableStatistics | None, catalog: ProductCatalog) -> ScanCost:
+    from meshfabric.query import optimizer
+
+    link = None
+    if placement == "source":
+        try:
+            link = optimizer.link_of(catalog.connector(scan.source))
+        except Exception:  # an unknown source is reported when the scan runs
+            link = optimizer.DEFAULT_LINK
+    return optimizer.ScanCost(link, optimizer.row_width(scan, stats), optimizer.table_rows(stats))
 
 
 def _placement(scan: Scan, catalog: ProductCatalog) -> str:

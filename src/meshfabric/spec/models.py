@@ -53,6 +53,15 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class NetworkSpec(_Spec):
+    """How far a source is from the query engine, for the cost-based planner. Unset values are
+    measured: the throughput of the source's recent scans, the round trip of its connection."""
+
+    bandwidth_mbps: float | None = Field(
+        None, gt=0, description="megabits per second the engine reads from this source at")
+    latency_ms: float | None = Field(None, ge=0, description="round trip of one statement, in milliseconds")
+
+
 class SourceSpec(_Spec):
     """A place where data lives. Strings may reference ``${ENV_VAR}``; they are resolved only
     when connecting, so secrets never reach the store."""
@@ -67,6 +76,8 @@ class SourceSpec(_Spec):
     password: str | None = None
     path: str | None = Field(None, description="database file (sqlite, duckdb) or root folder (files)")
     options: dict[str, Any] = Field(default_factory=dict)
+    network: NetworkSpec | None = Field(
+        None, description="the link to this source for the planner's costs (measured when unset)")
 
     @model_validator(mode="after")
     def _needs_location(self, info: ValidationInfo) -> SourceSpec:
