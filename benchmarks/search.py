@@ -20,9 +20,11 @@ With a PostgreSQL URL the benchmark creates its own database on that server and 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import random
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -119,6 +121,28 @@ def cases(n: int) -> list[tuple[str, str, dict[str, object]]]:
     return found
 
 
+def _reset_peak_rss() -> None:
+    """Start measuring this process's peak resident set afresh (Linux: the catalog's writing
+    before the build has its own, larger peak)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set since the last reset (else since it started), in MB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def restrict(fqns: list[str]) -> None:
     """User ``tenth`` may discover every tenth product; everyone else everything."""
     tenth = set(fqns[::10])
@@ -167,10 +191,15 @@ def run(url: str, args: argparse.Namespace) -> None:
     populate(url, args.products)
     print(f"{args.products} products written in {time.perf_counter() - start:.1f} s")
     mesh = Mesh.from_store(url)
-    start = time.perf_counter()
+    gc.collect()
+    _reset_peak_rss()
+    rss_before = _peak_rss_mb()
+    start, start_cpu = time.perf_counter(), time.process_time()
     sync_search(mesh.store)
     print(f"{args.products} products, {mesh.store.engine.dialect.name} store")
-    print(f"build (first sync): {time.perf_counter() - start:.2f} s")
+    print(f"build (first sync): {time.perf_counter() - start:.2f} s, this process's CPU "
+          f"{time.process_time() - start_cpu:.2f} s, peak RSS {_peak_rss_mb():.0f} MB "
+          f"({rss_before:.0f} MB at the start; load average {os.getloadavg()[0]:.1f})")
     with mesh.store.read() as s:
         restrict(sorted(f"{d}.{n}" for d, n in s.execute(select(ProductRow.domain, ProductRow.name))))
 
@@ -215,13 +244,14 @@ def run(url: str, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     sync_search(mesh.store)
     t_add = time.perf_counter() - start
+    _reset_peak_rss()
     start = time.perf_counter()
     docs = rebuild_search(mesh.store)
     t_rebuild = time.perf_counter() - start
     assert mesh.search("zeppelin").total == 1
     assert mesh.search("zz added product").fqns[0] == "dom1.zz_added_product"
     print(f"\nsync one change: {t_sync * 1000:.1f} ms ({folded} event), one added product {t_add * 1000:.1f} ms; "
-          f"rebuild {t_rebuild:.2f} s ({docs} documents)")
+          f"rebuild {t_rebuild:.2f} s ({docs} documents, peak RSS {_peak_rss_mb():.0f} MB)")
     mesh.close()
 
 
