@@ -317,13 +317,17 @@ def observe_scan(connector: Any, nbytes: int, seconds: float, rows: int) -> None
     if seconds <= 0:
         return
     key = _source_key(connector)
-    rate, latency = _OBSERVED.get(key, (DEFAULT_LINK.bytes_per_second, DEFAULT_LINK.latency))
+    seen = _OBSERVED.get(key)
+    rate, latency = seen or (None, None)
     transfer = seconds - rows * ROW_SECONDS
     if nbytes >= 1 << 20 and transfer > 0:
-        rate = 0.7 * rate + 0.3 * (nbytes / transfer)
+        measured = nbytes / transfer
+        rate = measured if rate is None else 0.7 * rate + 0.3 * measured
     elif rows <= 1000:
-        latency = 0.7 * latency + 0.3 * seconds
-    _OBSERVED[key] = (rate, latency)
+        latency = seconds if latency is None else 0.7 * latency + 0.3 * seconds
+    if rate is None and latency is None:
+        return
+    _OBSERVED[key] = (rate or DEFAULT_LINK.bytes_per_second, DEFAULT_LINK.latency if latency is None else latency)
 
 
 def link_of(connector: Any) -> Link:
