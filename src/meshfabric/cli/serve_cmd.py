@@ -41,7 +41,8 @@ def serve(
                                  help="Run probes, scheduled quality checks and SLO evaluation in the background."),
 ) -> None:
     """Serve the REST API; in the background deliver events to subscribers, relay them to NATS
-    (events: {backend: nats}) and run the observability scheduler (probes, quality, SLOs).
+    (events: {backend: nats}) and run the observability scheduler (probes, quality, SLOs) and the
+    refresh of stale planner statistics.
 
     Every endpoint but /api/v1/health and the OpenAPI pages needs a JWT or an API key
     (`meshfabric token create`, `meshfabric apikey create`).
@@ -68,6 +69,7 @@ def serve(
         stops.append(start_relay(mesh))  # events: {backend: nats} relays the log to JetStream
         if observe:
             stops.append(start_scheduler(mesh))  # probes, quality runs, SLO evaluation, compaction
+            stops.append(mesh.stats.start())  # the planner's statistics, refreshed when stale
         mesh.metrics.warm()  # /metrics is rendered before the first scrape asks
         console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
         console.print(_auth_summary(app.state.auth))
