@@ -90,7 +90,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def catalog_for(lake: Path, stats: dict | None) -> StatsCatalog:
+def catalog_for(lake: Path, stats: dict | None, *, case_blind: tuple[str, ...] = ()) -> StatsCatalog:
     files = FilesConnector("lake", SourceSpec(kind="files", path=str(lake)), lake)
     lines_port = OutputPort(source="lake", path="lines.parquet")
     lines = ProductBinding("logistics", "lines", "lake", lines_port,
@@ -99,7 +99,8 @@ def catalog_for(lake: Path, stats: dict | None) -> StatsCatalog:
         {"crm.customer": binding("crm", "customer", "crm", CUSTOMERS),
          "sales.orders": binding("sales", "orders", "shop", ORDERS),
          "logistics.lines": lines},
-        {"crm": MemoryConnector("crm", {"customer": CUSTOMERS}), "shop": MemoryConnector("shop", {"orders": ORDERS}),
+        {"crm": MemoryConnector("crm", {"customer": CUSTOMERS}, case_insensitive=case_blind),
+         "shop": MemoryConnector("shop", {"orders": ORDERS}),
          "lake": files},
         stats,
     )
@@ -183,6 +184,21 @@ def test_the_selective_side_sends_its_keys_to_the_other_source(
     assert any(f.find(KeyRef) is not None for f in sent)
     moved = next(s for s in result.stats.scans if s.product == "sales.orders").rows
     assert moved < N_ORDERS / 10  # the orders of 16 customers, not all of them
+    same(JOIN, catalog, reference)
+
+
+def test_keys_are_taken_after_the_filters_only_the_engine_can_apply(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    """The customers' source compares segment case-blind, so 'BUILDING' stays in the engine: the
+    keys sent to the orders are those of the customers that pass it there, not of every one read."""
+    catalog = catalog_for(lake, exact_stats(), case_blind=("segment",))
+    planned = plan_for(JOIN, catalog)
+    customers = next(s for s in planned.scans if s.product == "crm.customer")
+    assert [k.sql("duckdb") for k in customers.kept] == ["\"segment\" = 'BUILDING'"]
+    result = run_query(JOIN, catalog)
+    moved = next(s for s in result.stats.scans if s.product == "sales.orders").rows
+    assert moved < N_ORDERS / 10
     same(JOIN, catalog, reference)
 
 

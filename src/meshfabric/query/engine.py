@@ -103,13 +103,13 @@ def execute(
             conn = session.open()
             spans = tracer()
             if spans is None:
-                harden(conn)
+                session.harden()
                 table = _run(conn, plan, deadline)
             else:
                 with spans.start_as_current_span(
                         "engine", attributes={"db.system": "duckdb", "db.system.name": "duckdb",
                                               "meshfabric.scans": len(plan.scans)}) as span:
-                    harden(conn)
+                    session.harden()
                     table = _run(conn, plan, deadline)
                     span.set_attribute("meshfabric.rows", table.num_rows)
         finally:
@@ -267,6 +267,7 @@ class _Session:
         self.admitted: dict[str, int] = {}
         #: scans the engine reads where the data lies, by name
         self.placed: dict[str, InPlaceRead] = {}
+        self._hardened = False
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> duckdb.DuckDBPyConnection:
@@ -308,14 +309,14 @@ class _Session:
         producers' distinct keys as ``column IN (...)``, or their range when there are too many."""
         out = []
         for dynamic in scan.dynamic:
-            produced = results.get(dynamic.producer)
             if dynamic.subquery is not None:
                 values = self._subquery_keys(dynamic.subquery, dynamic.kind)
-            elif produced is not None:
-                values = _distinct_arrow(produced.table, dynamic.producer_column, dynamic.kind)
-            elif dynamic.producer in self.placed:
+            elif dynamic.producer in results or dynamic.producer in self.placed:
+                # the producer is in the session (loaded, or a view): its keys with the filters only
+                # the engine can apply, in the hardened session (they are the user's expressions)
+                self.harden()
                 values = _distinct_engine(self.open(), dynamic.producer, dynamic.producer_column, dynamic.kind,
-                                          self.deadline)
+                                          self.deadline, dynamic.where)
             else:
                 continue
             found = key_set_filter(dynamic, values)
@@ -356,6 +357,13 @@ class _Session:
             return None  # the final query reports what is wrong with it; keys only save work
         finally:
             conn.close()
+
+    def harden(self) -> None:
+        """Lock the session down (once). Scans still load afterwards; user expressions (a
+        producer's kept filters, the query) only ever run after it."""
+        if not self._hardened:
+            harden(self.open())
+            self._hardened = True
 
     def close(self) -> None:
         if self._conn is not None:
@@ -608,33 +616,30 @@ def _measure(connector: Connector, result: ScanResult) -> None:
         return  # a connector without a spec (a test double) is simply not measured
 
 
-def _distinct_arrow(table: pa.Table, column: str, kind: str) -> list[Any] | None:
-    """The distinct non-null values of a scan's column (None: too many to list, or no column)."""
-    import pyarrow.compute as pc
+def _distinct_engine(conn: duckdb.DuckDBPyConnection, scan: str, column: str, kind: str,
+                     deadline: Deadline | None, where: str | None = None) -> list[Any] | None:
+    """The distinct non-null values of a producer's column in the engine's session (a loaded
+    scan, or the view of one read in place), after ``where`` — the filters about it only the
+    engine could apply; too many to list: [min, max, None]; None when they cannot be computed
+    (the query itself will then report what is wrong)."""
+    import duckdb
 
-    from meshfabric.query.optimizer import MAX_KEYS
-
-    if column not in table.column_names:
-        return None
-    unique = pc.unique(table.column(column)).drop_null()
-    if len(unique) > MAX_KEYS.get(kind, 0):
-        bounds = pc.min_max(unique)
-        return [bounds["min"].as_py(), bounds["max"].as_py(), None]
-    return unique.to_pylist()
-
-
-def _distinct_engine(conn: duckdb.DuckDBPyConnection, view: str, column: str, kind: str,
-                     deadline: Deadline | None) -> list[Any] | None:
-    """The same for a scan the engine reads in place (its view already holds its filters)."""
     from meshfabric.query.optimizer import MAX_KEYS
 
     cap = MAX_KEYS.get(kind, 0)
     col = '"' + column.replace('"', '""') + '"'
-    with _interruptible(conn, deadline):
-        rows = conn.execute(f'SELECT DISTINCT {col} FROM "{view}" WHERE {col} IS NOT NULL LIMIT {cap + 1}').fetchall()
-        if len(rows) <= cap:
-            return [r[0] for r in rows]
-        low, high = conn.execute(f'SELECT min({col}), max({col}) FROM "{view}"').fetchone() or (None, None)
+    condition = f"{col} IS NOT NULL" + (f" AND ({where})" if where else "")
+    try:
+        with _interruptible(conn, deadline):
+            rows = conn.execute(f'SELECT DISTINCT {col} FROM "{scan}" WHERE {condition} LIMIT {cap + 1}').fetchall()
+            if len(rows) <= cap:
+                return [r[0] for r in rows]
+            low, high = conn.execute(f'SELECT min({col}), max({col}) FROM "{scan}" WHERE {condition}').fetchone() \
+                or (None, None)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return None
     return [low, high, None]
 
 

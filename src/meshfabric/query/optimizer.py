@@ -82,6 +82,9 @@ class DynamicFilter:
     #: the engine's SQL of an uncorrelated ``IN (subquery)`` whose result gives the keys, run
     #: first in a hardened session of its own (it reads only scans the engine reads in place)
     subquery: str | None = None
+    #: the producer's filters only the engine can apply (DuckDB SQL over its columns): its keys
+    #: are taken after them (Q9's parts named '%green%', which MariaDB cannot compare exactly)
+    where: str | None = None
 
     def describe(self) -> str:
         if self.subquery is not None:
@@ -451,8 +454,8 @@ def plan_dynamic_filters(
 
     >>> from types import SimpleNamespace as S
     >>> cols = [S(name="k", type=S(name="integer"))]
-    >>> small, big = S(name="a", instances=(0,), binding=S(columns=cols)), \
-S(name="b", instances=(1,), binding=S(columns=cols))
+    >>> small, big = S(name="a", instances=(0,), kept=(), binding=S(columns=cols)), \
+S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
     >>> chosen = plan_dynamic_filters([small, big], [((0, "k"), (1, "k"))], [], {"a": 100.0, "b": 1e6},
     ...                               {"a": None, "b": None}, consumers={"b"})
     >>> chosen["b"][0].describe()
@@ -520,17 +523,19 @@ S(name="b", instances=(1,), binding=S(columns=cols))
                     here * keep)
                 if waited > WORTH * without:
                     continue
+            kept = by_name[best[1]].kept
+            where = " AND ".join(f"({k.sql(dialect='duckdb')})" for k in kept) if kept else None
             chosen.setdefault(name, []).append(
-                DynamicFilter(column, best[1], best[2], key_kind(types[name][column]) or "integer", keep))
+                DynamicFilter(column, best[1], best[2], key_kind(types[name][column]) or "integer", keep, where=where))
             rows[name] = max(rows.get(name, DEFAULT_ROWS) * keep, 1.0)
     # a small scan waits only when its keys go on to a big one (region -> nation -> customer)
-    kept = {n for n in chosen if estimates.get(n, DEFAULT_ROWS) >= MIN_CONSUMER_ROWS}
+    wanted = {n for n in chosen if estimates.get(n, DEFAULT_ROWS) >= MIN_CONSUMER_ROWS}
     grew = True
     while grew:
-        feeding = {f.producer for n in kept for f in chosen[n]} & set(chosen)
-        grew = not feeding <= kept
-        kept |= feeding
-    return {k: tuple(v) for k, v in chosen.items() if k in kept}
+        feeding = {f.producer for n in wanted for f in chosen[n]} & set(chosen)
+        grew = not feeding <= wanted
+        wanted |= feeding
+    return {k: tuple(v) for k, v in chosen.items() if k in wanted}
 
 
 def statistics_of(scans: Sequence[Scan], catalog: ProductCatalog) -> dict[str, TableStatistics | None]:
