@@ -53,3 +53,21 @@ def test_serve_without_the_scheduler(tmp_path: Path, capsys: pytest.CaptureFixtu
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_serve_without_auth_answers_only_to_loopback_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DNS rebinding: a page on evil.example resolving its name to 127.0.0.1 must not reach the
+    local principal's API or UI."""
+    ws = build_workspace(tmp_path / "ws")
+    assert cli(capsys, "-w", ws, "apply")[0] == 0
+    proc, base = _serve(ws, "--no-observe")
+    try:
+        assert httpx.get(base + "/api/v1/products", timeout=5).status_code == 200
+        assert httpx.get(base + "/api/v1/products", headers={"Host": "localhost"}, timeout=5).status_code == 200
+        refused = httpx.get(base + "/api/v1/products", headers={"Host": "evil.example"}, timeout=5)
+        assert refused.status_code == 400 and "sales.orders" not in refused.text
+        assert httpx.get(base + "/", headers={"Host": "evil.example"}, timeout=5).status_code == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -12,7 +12,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "meshfabric"
 #: what may use the facade: the package itself, the interfaces and the facade
-INTERFACES = {"api", "cli", "mesh", "__init__"}
+INTERFACES = {"api", "cli", "ui", "mesh", "__init__"}
 
 
 def _module(path: Path) -> str:
@@ -112,7 +112,7 @@ def test_only_the_interfaces_use_the_mesh_facade() -> None:
     assert not users, f"services must receive what they use, not the Mesh: {sorted(users)}"
 
 
-@pytest.mark.parametrize("folder", ["api", "cli"])
+@pytest.mark.parametrize("folder", ["api", "cli", "ui"])
 def test_interfaces_decide_no_access(folder: str) -> None:
     """Routes and commands pass the principal on; the services ask the access layer."""
     import re

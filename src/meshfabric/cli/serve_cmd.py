@@ -65,13 +65,20 @@ def serve(
     stops: list[Callable[[], None]] = []
     try:
         app = create_app(mesh, auth=not no_auth)
+        if no_auth:
+            # without authentication the server answers only to loopback names: a web page that
+            # points another name at 127.0.0.1 (DNS rebinding) gets 400, not the local principal
+            from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+            app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"])
         mesh.events.start()
         stops.append(start_relay(mesh))  # events: {backend: nats} relays the log to JetStream
         if observe:
             stops.append(start_scheduler(mesh))  # probes, quality runs, SLO evaluation, compaction
             stops.append(mesh.stats.start())  # the planner's statistics, refreshed when stale
         mesh.metrics.warm()  # /metrics is rendered before the first scrape asks
-        console.print(f"meshfabric API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+        console.print(f"meshfabric on http://{host}:{port}/  (the web UI; API under /api/v1, "
+                      f"OpenAPI: http://{host}:{port}/docs)")
         console.print(_auth_summary(app.state.auth))
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

@@ -293,11 +293,21 @@ class _Session:
 
         conn = self.open()
         paths: list[str] = []
+        spans = tracer()
         for scan in scans:
-            read = catalog.connector(scan.source).read_in_place(scan.request())
+            connector = catalog.connector(scan.source)
+            read = connector.read_in_place(scan.request())
             conn.execute(f'CREATE VIEW "{scan.name}" AS {read.sql}')
             self.placed[scan.name] = read
             paths.extend(read.paths)
+            if spans is not None:  # a scan span like any other, saying it runs in the engine (no rows known)
+                system = DB_SYSTEMS.get(connector.kind, connector.kind or "other_sql")
+                spans.start_span("scan", attributes={
+                    "db.system": system, "db.system.name": system, "db.namespace": scan.source,
+                    "db.collection.name": scan.product, "meshfabric.product": scan.product,
+                    "meshfabric.source": scan.source, "meshfabric.columns": len(scan.columns),
+                    "meshfabric.placement": "engine", "db.query.text": sanitized_sql(read.shown or read.sql, system),
+                }).end()
         if paths:
             from sqlglot import exp
 
