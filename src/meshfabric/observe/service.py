@@ -418,31 +418,98 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+def _points_of(store: Store, series: Sequence[str], since: datetime, until: datetime
+               ) -> dict[str, list[tuple[datetime, float]]]:
+    """The points of several series in one read (series → [(ts, value)], in time order)."""
+    from meshfabric.store.models import MetricPointRow
+
+    found: dict[str, list[tuple[datetime, float]]] = {name: [] for name in series}
+    if not series:
+        return found
+    with store.read() as s:
+        rows = s.execute(select(MetricPointRow.series, MetricPointRow.ts, MetricPointRow.value)
+                         .where(MetricPointRow.series.in_(list(series)), MetricPointRow.ts > since,
+                                MetricPointRow.ts <= until)
+                         .order_by(MetricPointRow.ts, MetricPointRow.id))
+        for name, t, v in rows:
+            found[name].append((_utc(t), float(v)))
+    return found
+
+
+def _query_samples_by_product(store: Store, products: set[str], since: datetime, until: datetime
+                              ) -> dict[str, list[tuple[datetime, float | None, str]]]:
+    """:func:`_query_samples` of several products in one read, by product."""
+    from sqlalchemy import or_
+
+    from meshfabric.store.models_access import AuditRow
+
+    found: dict[str, list[tuple[datetime, float | None, str]]] = {p: [] for p in products}
+    if not products:
+        return found
+    domains = {p.split(".", 1)[0] for p in products}
+    like = or_(*[AuditRow.resource.like(f"%{d}.%") for d in sorted(domains)])
+    with store.read() as s:
+        rows = s.execute(select(AuditRow.at, AuditRow.latency_ms, AuditRow.decision, AuditRow.resource)
+                         .where(AuditRow.action == "query", AuditRow.at > since, AuditRow.at <= until, like)
+                         .order_by(AuditRow.at))
+        for at, ms, decision, resource in rows:
+            for name in _names(resource) & products:
+                found[name].append((_utc(at), ms, decision))
+    return found
+
+
+def _good_bad(store: Store, name: str, threshold: float | None, series: Sequence[str], start: datetime,
+              end: datetime) -> tuple[int, int]:
+    """Good and bad points of several series of one objective kind and threshold in (start, end],
+    counted in the store in one statement (what :meth:`ObserveService._counts` counts per series)."""
+    from sqlalchemy import case, func, not_
+
+    from meshfabric.store.models import MetricPointRow as P
+
+    good = {"freshness": P.value <= threshold, "quality": P.value >= threshold,
+            "availability": P.value >= 1.0}[name]
+    stmt = select(func.sum(case((good, 1), else_=0)), func.sum(case((not_(good), 1), else_=0))).where(
+        P.series.in_(list(series)), P.ts > start, P.ts <= end)
+    with store.read() as s:
+        row = s.execute(stmt).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 def domain_health(service: ObserveService, domain: str, products: builtins.list[str], start: datetime,
                   end: datetime) -> dict[str, Any]:
-    # quality trend: the daily mean of the overall scores of the domain's products
+    # quality trend: the daily mean of the overall scores of the domain's products (one read)
     daily: dict[str, list[float]] = {}
-    for fqn in products:
-        for t, v in service._points(quality_series(fqn), start, end):
+    for points in _points_of(service.store, [quality_series(fqn) for fqn in products], start, end).values():
+        for t, v in points:
             daily.setdefault(t.strftime("%Y-%m-%d"), []).append(v)
     dates = sorted(daily)
     scores = [sum(daily[d]) / len(daily[d]) for d in dates]
-    # SLO compliance per objective over the period, pooled over the products
+    # SLO compliance per objective over the period, pooled over the products: the objectives from
+    # the specs read once, each counted in the store, every product's queries read once
     pooled: dict[str, list[int]] = {}
+    docs = service.specs(domain=domain)
+    samples_of: dict[str, list[tuple[datetime, float | None, str]]] | None = None
+    # point-based objectives sharing a kind and threshold are counted together, by series
+    by_rule: dict[tuple[str, float | None], list[str]] = {}
     for fqn in products:
-        judged = service.evaluate(fqn, at=end)
-        for r in judged.objectives:
-            o = r.objective
-            period = slomath.Objective(o.name, o.target, end - start, o.threshold, o.column, o.origin)
-            if o.name == "latency":
-                samples = [(t, ms) for t, ms, _ in _query_samples(service.store, {fqn}, start, end) if ms is not None]
-                evals = slomath.latency_evaluations(samples, judged.every, o.threshold)
-                good, bad = slomath.window_counts(evals, end, end - start)
-            else:
-                good, bad = service._counts(_SERIES[o.name](fqn), period, end)[period.window]
+        objectives, every = service.objectives(fqn, docs[fqn][1] if fqn in docs else None)
+        for o in objectives:
+            if o.name != "latency":
+                by_rule.setdefault((o.name, o.threshold), []).append(_SERIES[o.name](fqn))
+                continue
+            if samples_of is None:
+                samples_of = _query_samples_by_product(service.store, set(products), start, end)
+            samples = [(t, ms) for t, ms, _ in samples_of.get(fqn, []) if ms is not None]
+            evals = slomath.latency_evaluations(samples, every, o.threshold)
+            good, bad = slomath.window_counts(evals, end, end - start)
             acc = pooled.setdefault(o.name, [0, 0])
             acc[0] += good
             acc[1] += bad
+    for (name, threshold), series in by_rule.items():
+        good, bad = _good_bad(service.store, name, threshold, series, start, end)
+        acc = pooled.setdefault(name, [0, 0])
+        acc[0] += good
+        acc[1] += bad
     metrics = {name: (g / (g + b) if g + b else None) for name, (g, b) in pooled.items()}
     known = [v for v in metrics.values() if v is not None]
     usage, performance = _usage_performance(service, domain, products, start, end)
