@@ -395,20 +395,8 @@ def _names(resource: str) -> set[str]:
 
 def _query_samples(store: Store, products: set[str], since: datetime, until: datetime
                    ) -> list[tuple[datetime, float | None, str]]:
-    """(at, latency_ms, decision) of every audited query naming one of ``products``."""
-    from sqlalchemy import or_
-
-    from meshfabric.store.models_access import AuditRow
-
-    if not products:
-        return []
-    domains = {p.split(".", 1)[0] for p in products}
-    like = or_(*[AuditRow.resource.like(f"%{d}.%") for d in sorted(domains)])
-    with store.read() as s:
-        rows = s.execute(select(AuditRow.at, AuditRow.latency_ms, AuditRow.decision, AuditRow.resource)
-                         .where(AuditRow.action == "query", AuditRow.at > since, AuditRow.at <= until, like)
-                         .order_by(AuditRow.at))
-        return [(_utc(at), ms, decision) for at, ms, decision, resource in rows if _names(resource) & products]
+    """(at, latency_ms, decision) of every audited query naming one of ``products`` (once each)."""
+    return _audited_queries(store, products, since, until, by_product=False)[""]
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -439,11 +427,18 @@ def _points_of(store: Store, series: Sequence[str], since: datetime, until: date
 def _query_samples_by_product(store: Store, products: set[str], since: datetime, until: datetime
                               ) -> dict[str, list[tuple[datetime, float | None, str]]]:
     """:func:`_query_samples` of several products in one read, by product."""
+    return _audited_queries(store, products, since, until, by_product=True)
+
+
+def _audited_queries(store: Store, products: set[str], since: datetime, until: datetime, *, by_product: bool
+                     ) -> dict[str, list[tuple[datetime, float | None, str]]]:
+    """The audited queries naming ``products`` in (since, until], in time order: by product, or
+    all under the key "" (a query naming two of them once)."""
     from sqlalchemy import or_
 
     from meshfabric.store.models_access import AuditRow
 
-    found: dict[str, list[tuple[datetime, float | None, str]]] = {p: [] for p in products}
+    found: dict[str, list[tuple[datetime, float | None, str]]] = {p: [] for p in products} if by_product else {"": []}
     if not products:
         return found
     domains = {p.split(".", 1)[0] for p in products}
@@ -453,7 +448,8 @@ def _query_samples_by_product(store: Store, products: set[str], since: datetime,
                          .where(AuditRow.action == "query", AuditRow.at > since, AuditRow.at <= until, like)
                          .order_by(AuditRow.at))
         for at, ms, decision, resource in rows:
-            for name in _names(resource) & products:
+            named = _names(resource) & products
+            for name in (named if by_product else ([""] if named else [])):
                 found[name].append((_utc(at), ms, decision))
     return found
 
