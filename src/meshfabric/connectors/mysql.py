@@ -642,18 +642,22 @@ class MySQLConnector(ServerConnector):
                                    origin="mariadb EXPLAIN")
         db = info.schema or self._database(conn)
         cols = {c.info.name: c for c in self._columns_of(conn, table_ref(info, "mysql").sql("mysql"))}
-        rows, size = self._rows(
-            conn,
-            "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-            (db, info.name),
-        )[0]
-        stored = self._optional_rows(
-            conn,
-            "SELECT column_name, min_value, max_value, nulls_ratio, avg_frequency, avg_length, hist_type, histogram "
-            "FROM mysql.column_stats WHERE db_name = %s AND table_name = %s",
-            (db, info.name),
-        )
+        def read() -> tuple[Any, Any, list[tuple[Any, ...]]]:
+            rows, size = self._rows(
+                conn,
+                "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (db, info.name),
+            )[0]
+            stored = self._optional_rows(
+                conn,
+                "SELECT column_name, min_value, max_value, nulls_ratio, avg_frequency, avg_length, hist_type, "
+                "histogram FROM mysql.column_stats WHERE db_name = %s AND table_name = %s",
+                (db, info.name),
+            )
+            return rows, size, stored
+
+        rows, size, stored = read()
         wanted = analyze == "always" or (
             analyze == "missing" and not stored and (rows is None or int(rows) <= ANALYZE_MAX_ROWS)
         )
@@ -668,18 +672,7 @@ class MySQLConnector(ServerConnector):
                 finally:
                     with suppress(pymysql.Error):
                         cur.execute("SET SESSION histogram_type = DEFAULT")
-            stored = self._optional_rows(
-                conn,
-                "SELECT column_name, min_value, max_value, nulls_ratio, avg_frequency, avg_length, hist_type, "
-                "histogram FROM mysql.column_stats WHERE db_name = %s AND table_name = %s",
-                (db, info.name),
-            )
-            rows, size = self._rows(
-                conn,
-                "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
-                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                (db, info.name),
-            )[0]
+            rows, size, stored = read()
         exact = False
         row_count = int(rows) if rows is not None else None
         origin = "mariadb information_schema"

@@ -364,20 +364,22 @@ def _back(fields: dict[str, str], done: str, alert_id: int) -> str:
     return url("/alerts", status=status, product=fields.get("product") or None, done=done, alert=alert_id)
 
 
+async def _alert_note(request: Request, alert_id: int, user: str | None, done: str) -> Response:
+    """Acknowledge or resolve (``done``) with the form's note, through the alerts service."""
+    fields = await form_of(request)
+    action = getattr(mesh_of(request).alerts, done)
+    await run_in_threadpool(action, _alert_id(alert_id), note=fields.get("note", "")[:2000], user=user)
+    return redirect(request, _back(fields, done, alert_id))
+
+
 @router.post("/alerts/{alert_id}/ack", response_class=HTMLResponse)
 async def alert_ack(request: Request, alert_id: int, user: str | None = Depends(current_user)) -> Response:
-    fields = await form_of(request)
-    mesh = mesh_of(request)
-    await run_in_threadpool(mesh.alerts.ack, _alert_id(alert_id), note=fields.get("note", "")[:2000], user=user)
-    return redirect(request, _back(fields, "ack", alert_id))
+    return await _alert_note(request, alert_id, user, "ack")
 
 
 @router.post("/alerts/{alert_id}/resolve", response_class=HTMLResponse)
 async def alert_resolve(request: Request, alert_id: int, user: str | None = Depends(current_user)) -> Response:
-    fields = await form_of(request)
-    mesh = mesh_of(request)
-    await run_in_threadpool(mesh.alerts.resolve, _alert_id(alert_id), note=fields.get("note", "")[:2000], user=user)
-    return redirect(request, _back(fields, "resolve", alert_id))
+    return await _alert_note(request, alert_id, user, "resolve")
 
 
 @router.post("/alerts/{alert_id}/silence", response_class=HTMLResponse)
