@@ -330,3 +330,37 @@ def test_importing_the_query_package_loads_neither_duckdb_nor_pyarrow() -> None:
     code = "import sys, meshfabric.query; print('duckdb' in sys.modules, 'pyarrow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_query_over_its_memory_limit_spills_to_its_own_folder_and_still_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """MESHFABRIC_QUERY_MEMORY caps the engine's session; a GROUP BY bigger than the cap spills to
+    a folder of the session's own, which is gone once the query is over."""
+    import tempfile
+
+    from test_query_planner import MemoryConnector, binding
+
+    from meshfabric.query.catalog import StaticCatalog
+
+    rows = 1_500_000
+    big = pa.table({"k": pa.array(range(rows), pa.int64()), "s": pa.array([f"value {i:040d}" for i in range(rows)])})
+    catalog = StaticCatalog({"d.big": binding("d", "big", "mem", big)}, {"mem": MemoryConnector("mem", {"big": big})})
+    monkeypatch.setenv("MESHFABRIC_QUERY_MEMORY", "100MB")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = run_query("SELECT count(*) AS n, max(s) AS top FROM (SELECT k, any_value(s) AS s FROM d.big GROUP BY k)",
+                       catalog)
+    assert result.rows == [(rows, f"value {rows - 1:040d}")]
+    for _ in range(100):  # the session closes in the background
+        if not list(tmp_path.glob("mf-spill-*")):
+            break
+        time.sleep(0.05)
+    assert not list(tmp_path.glob("mf-spill-*"))
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from meshfabric.errors import ConfigError
+
+    monkeypatch.setenv("MESHFABRIC_QUERY_MEMORY", "lots")
+    with pytest.raises(ConfigError, match="not a size"):
+        run_query("SELECT count(*) FROM sales.orders", memory_catalog())

@@ -233,6 +233,32 @@ def run_scans(
             _stop_when_done(deadline, futures)
 
 
+#: the engine's memory per query, as DuckDB writes it ("2GB", "512MB"); MESHFABRIC_QUERY_MEMORY
+#: overrides it. None: DuckDB's default (80 % of the machine's memory) and no spilling folder.
+MEMORY_LIMIT: str | None = None
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+
+
+def memory_limit() -> str | None:
+    """The memory limit of a query's engine session, or None for DuckDB's default.
+
+    >>> import os; os.environ["MESHFABRIC_QUERY_MEMORY"] = "512 mb"; memory_limit()
+    '512MB'
+    >>> del os.environ["MESHFABRIC_QUERY_MEMORY"]
+    """
+    import os
+
+    text = os.environ.get("MESHFABRIC_QUERY_MEMORY") or MEMORY_LIMIT
+    if not text:
+        return None
+    m = _MEMORY.match(text)
+    if m is None:
+        from meshfabric.errors import ConfigError
+
+        raise ConfigError(f"MESHFABRIC_QUERY_MEMORY '{text}' is not a size", hint="write it like 2GB or 512MB")
+    return f"{m.group(1)}{m.group(2).upper()}"
+
+
 def hardened_connection(tables: dict[str, pa.Table], *, materialise: bool = True) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB holding ``tables`` and nothing it could reach beyond them.
 
@@ -268,6 +294,7 @@ class _Session:
         #: scans the engine reads where the data lies, by name
         self.placed: dict[str, InPlaceRead] = {}
         self._hardened = False
+        self._spill: str | None = None
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def open(self) -> duckdb.DuckDBPyConnection:
@@ -275,6 +302,16 @@ class _Session:
             import duckdb
 
             self._conn = duckdb.connect(":memory:")
+            limit = memory_limit()
+            if limit is not None:
+                # the query's memory; beyond it joins, aggregates and loaded scans spill to a
+                # folder of this session's own (removed when it closes), never the working directory
+                import tempfile
+
+                self._spill = tempfile.mkdtemp(prefix="mf-spill-")
+                quoted = self._spill.replace("'", "''")
+                self._conn.execute(f"SET temp_directory = '{quoted}'")
+                self._conn.execute(f"SET memory_limit = '{limit}'")
         return self._conn
 
     def load(self, name: str, result: ScanResult) -> None:
@@ -377,8 +414,17 @@ class _Session:
 
     def close(self) -> None:
         if self._conn is not None:
+            conn, spill = self._conn, self._spill
+
+            def close() -> None:
+                conn.close()
+                if spill is not None:
+                    import shutil
+
+                    shutil.rmtree(spill, ignore_errors=True)
+
             # not a daemon: the interpreter waits for it at exit instead of cutting it short
-            threading.Thread(target=self._conn.close, name="mf-engine-close").start()
+            threading.Thread(target=close, name="mf-engine-close").start()
             self._conn = None
 
 
