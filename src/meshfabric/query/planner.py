@@ -952,25 +952,28 @@ def with_source_sql(the_plan: Plan, catalog: ProductCatalog) -> Plan:
     pushed filters and limit are what a scan sends; names the connector resolves only when it
     connects (schema, file paths) are shown as the port spells them.
     """
-    from meshfabric.connectors.pushdown import plan_scan
-
     previews: dict[str, str] = {}
     for scan in the_plan.scans:
-        connector = catalog.connector(scan.source)
-        port = scan.binding.port
-        if scan.placement == "engine" or getattr(connector, "reads_in_place", False):
-            try:  # the statement the engine (or the connector's own DuckDB) really runs over the files
-                read = connector.read_in_place(scan.request())
-                previews[scan.name] = read.shown or read.sql
-            except (ValueError, LookupError, SourceError) as exc:
-                previews[scan.name] = f"(not available: {exc})"
-            continue
-        relation = None
         try:
-            columns = _COLUMNS.get(connector, port, _port_key(scan.binding))
-            previews[scan.name] = plan_scan(
-                scan.request(), columns, connector.dialect, relation=relation, rules=connector.pushdown_rules
-            ).sql
-        except (ValueError, LookupError) as exc:
+            previews[scan.name] = source_statement(scan, catalog)
+        except (ValueError, LookupError, SourceError) as exc:
             previews[scan.name] = f"(not available: {exc})"
     return replace(the_plan, source_sql=previews)
+
+
+def source_statement(scan: Scan, catalog: ProductCatalog) -> str:
+    """The statement ``scan`` sends to its source, in the source's dialect (for a scan placed in
+    the engine, or a connector that reads files with its own DuckDB, the DuckDB statement over
+    the files). Another engine that reads the source itself (Spark over JDBC) sends this text.
+
+    Raises ValueError or LookupError when the port cannot be resolved, SourceError when the
+    source cannot be asked for its columns.
+    """
+    from meshfabric.connectors.pushdown import plan_scan
+
+    connector = catalog.connector(scan.source)
+    if scan.placement == "engine" or getattr(connector, "reads_in_place", False):
+        read = connector.read_in_place(scan.request())
+        return read.shown or read.sql
+    columns = _COLUMNS.get(connector, scan.binding.port, _port_key(scan.binding))
+    return plan_scan(scan.request(), columns, connector.dialect, relation=None, rules=connector.pushdown_rules).sql
