@@ -224,6 +224,50 @@ class AlertsSpec(_Spec):
     )
 
 
+#: a Spark master meshfabric can start a session against: local mode or a standalone cluster
+_SPARK_MASTER = re.compile(r"^(local(\[(\*|[1-9][0-9]*)\])?|spark://[^\s/:]+(:[0-9]{1,5})?(,[^\s/:]+(:[0-9]{1,5})?)*)$")
+#: Spark settings that fetch jars from the network when the session starts (nothing is downloaded at run time)
+_SPARK_DOWNLOADS = ("spark.jars.packages", "spark.jars.repositories", "spark.jars.ivy", "spark.jars.ivySettings")
+
+
+class SparkEngineSpec(_Spec):
+    """``engine: {kind: spark, …}`` in mesh.yaml: queries run on Apache Spark (``meshfabric[spark]``)."""
+
+    kind: Literal["spark"] = "spark"
+    master: str = Field("local[2]", description="local, local[N], local[*] or spark://host:port (standalone)")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Spark settings passed to the session (spark.executor.memory: 2g, …)")
+    jars: list[str] = Field(
+        default_factory=list, description="local JDBC driver jar files; default the Debian ones in /usr/share/java")
+    connect_timeout: float = Field(10.0, gt=0, le=600, description="seconds to wait for the cluster's master")
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, value: str) -> str:
+        if not _SPARK_MASTER.match(value.strip()):
+            raise ValueError(f"'{value}' is not a Spark master meshfabric can use: write local[2], local[*] "
+                             "or spark://host:7077")
+        return value.strip()
+
+    @field_validator("conf")
+    @classmethod
+    def _no_downloads(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in _SPARK_DOWNLOADS:
+                raise ValueError(f"'{key}' would download jars when the session starts: list local jar files "
+                                 "under 'jars' instead (nothing is downloaded at run time)")
+        return value
+
+
+def _engine(value: Any) -> Any:
+    """``engine: spark`` is short for ``{kind: spark}``; ``duckdb`` stays the string."""
+    if value == "spark":
+        return {"kind": "spark"}
+    if isinstance(value, dict) and value.get("kind") == "duckdb" and len(value) == 1:
+        return "duckdb"
+    return value
+
+
 class MeshSpec(_Spec):
     """``mesh.yaml``: the workspace's name, store, sources and domains."""
 
@@ -240,6 +284,13 @@ class MeshSpec(_Spec):
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec,
                                              description="tracing, metric retention, alert routes")
     events: EventsSpec = Field(default_factory=EventsSpec, description="the event bus besides the store log")
+    engine: Literal["duckdb"] | SparkEngineSpec = Field(
+        "duckdb", description="where queries run by default: duckdb (embedded) or {kind: spark, master: …}")
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, value: Any) -> Any:
+        return _engine(value)
 
     @field_validator("sources", "domains")
     @classmethod
