@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import gc
 import json
+import struct
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import chain, repeat
 from typing import Any
 
-from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from meshfabric.search.ranking import LEVELS, impacts, name_words, tier_words
@@ -117,11 +120,6 @@ def postings(doc: Any, ordinal: int) -> list[tuple[str, int, int]]:
     row): its words at their best tier, and its filter values (:func:`facets`)."""
     return ([(term, tier, ordinal) for term, tier in impacts(doc).items()]
             + [(f, 0, ordinal) for f in facets(doc)])
-
-
-def _copy_text(value: str) -> str:
-    """A value in COPY's text format (facet values are free text; words need nothing)."""
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
@@ -281,7 +279,6 @@ def sync_search(store: Store) -> int:
             select(func.max(EventRow.seq)).scalar_subquery())).one()
         if last is not None and last >= (head or 0):
             return 0
-    rebuilt = False
     with store.write() as session:
         offset = session.get(SubscriberOffsetRow, SUBSCRIBER)
         head = session.scalar(select(func.max(EventRow.seq))) or 0
@@ -289,14 +286,11 @@ def sync_search(store: Store) -> int:
             _rebuild(session)
             _set_offset(session, head)
             folded = int(session.scalar(select(func.count()).select_from(EventRow).where(_relevant())) or 0)
-            rebuilt = True
         elif offset.last_seq >= head:
             return 0
         else:
-            folded, rebuilt = _fold(session, offset.last_seq, head)
+            folded = _fold(session, offset.last_seq, head)[0]
             _set_offset(session, head)
-    if rebuilt:
-        _vacuum(store)
     return folded
 
 
@@ -333,6 +327,8 @@ def _fold(session: Session, after: int, head: int) -> tuple[int, bool]:
 BATCH = 5_000
 _DOC_FIELDS = ("kind", "key", "domain", "name", "owner", "description", "tags", "status", "classifications",
                "columns", "terms", "updated_at", "ordinal", "name_words", "full_words")
+#: the JSON columns of a document row, encoded by the rebuild itself
+_DOC_JSON = frozenset({"tags", "classifications", "columns", "terms"})
 
 
 def _rebuild(session: Session) -> int:
@@ -350,36 +346,57 @@ def _rebuild(session: Session) -> int:
 def _rebuild_all(session: Session) -> int:
     """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words.
 
-    Documents are numbered in tie order; their postings are gathered per tier as lists of
+    Documents are numbered in tie order (every key read and sorted first), then read a batch at a
+    time and written as they come — no document is kept once its row is written, so memory
+    holds the postings, not the catalog. Their postings are gathered per tier as lists of
     ordinals per term: each document's words grouped by tier with set operations
-    (:func:`~meshfabric.search.ranking.tier_words`, one tokenizer call per field) and its ordinal —
-    one string per document, the text the driver is sent — appended to its terms' lists by C-level
-    iteration, no Python object per posting. They are written in primary-key order (appends at
-    the end of the B-tree), the documents in batches — through the driver (COPY on PostgreSQL,
-    executemany on SQLite).
+    (:func:`~meshfabric.search.ranking.tier_words`, one tokenizer call per field) and its
+    ordinal — one object per document, the form the driver is sent — appended to its terms'
+    lists by C-level iteration, no Python object per posting; they are written once every
+    document is read (:func:`_bulk_postings`).
+
+    On PostgreSQL the tables are truncated in this transaction, so ``COPY … FREEZE`` writes rows
+    already frozen and all-visible (index-only scans need no VACUUM afterwards); the catalog is
+    read through a second connection while one ``COPY`` streams the documents to the server,
+    which stores them while this process works on the next ones.
     """
-    session.execute(delete(SearchPostingRow))
-    session.execute(delete(SearchDocumentRow))
-    session.execute(delete(SearchTermRow))
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        session.execute(text("TRUNCATE search_postings, search_documents, search_terms"))
+    else:
+        session.execute(delete(SearchPostingRow))
+        session.execute(delete(SearchDocumentRow))
+        session.execute(delete(SearchTermRow))
     session.flush()
-    docs = [domain_document(r) for r in session.scalars(select(DomainRow))]
-    for batch in _row_batches(session):
-        docs += [product_document(r) for r in batch]
-    docs.sort(key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else len(KINDS), d.key))
-    # per tier: term -> the ordinals of the documents holding it at that tier, ascending, as text
-    # (what the driver is sent; one string per document, shared by its postings)
-    lists: list[defaultdict[str, list[str]]] = [defaultdict(list) for _ in LEVELS]
+    # per tier: term -> the ordinals of the documents holding it at that tier (one object per
+    # document, shared by its postings: text on SQLite, the binary COPY field on PostgreSQL)
+    lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
     vocabulary = _Vocabulary()
-    doc_terms: list[list[str]] = []
-    for number, d in enumerate(docs, 1):
-        ordinal = str(number * GAP)
-        by_tier = tier_words(d)
-        by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
-        for tier, found in enumerate(by_tier):
-            # lists[tier][term].append(ordinal) for each term, iterated in C
-            deque(map(list.append, map(lists[tier].__getitem__, found), repeat(ordinal)), maxlen=0)
-        # the document's vocabulary words, each the one string object the whole build shares
-        doc_terms.append(sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier)))))
+    now = datetime.now(UTC)
+    in_order, last, count = True, 0, 0
+    with _catalog_reader(session, pg) as reader, _DocumentWriter(session, pg) as out:
+        numbers = _tie_order(reader)
+        for kind, d in _catalog(reader):
+            number = numbers.pop((kind, d.key))
+            in_order, last, count = in_order and number > last, number, count + 1
+            ordinal = number * GAP
+            token = _PG_ORDINAL.pack(8, ordinal) if pg else str(ordinal)
+            by_tier = tier_words(d)
+            by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
+            for tier, found in enumerate(by_tier):
+                # lists[tier][term].append(token) for each term, iterated in C
+                deque(map(list.append, map(lists[tier].__getitem__, found), repeat(token)), maxlen=0)
+            # the document's vocabulary words (filtered below when the vocabulary is full)
+            terms = sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier))))
+            name_, full = name_words(d)
+            out.write((d.kind, d.key, d.domain, d.name, d.owner, d.description, _json(d.tags), d.status,
+                       _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
+                       name_[:MAX_WORD], full[:MAX_WORD]))
+    if not in_order and not pg:  # the store's key order was not the tie order: SQLite writes in key order
+        for by_term in lists:
+            for ordinals in by_term.values():
+                ordinals.sort(key=int)
     # a word's documents: one posting each, at its best tier
     counts: dict[str, int] = {}
     for by_term in lists:
@@ -387,27 +404,115 @@ def _rebuild_all(session: Session) -> int:
             if vocabulary.get(term):
                 counts[term] = counts.get(term, 0) + len(ordinals)
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
-    every_term_kept = len(kept) == len(counts)
-    now = datetime.now(UTC)
-    for start in range(0, len(docs), BATCH):
-        rows = []
-        for number, d in enumerate(docs[start: start + BATCH], start + 1):
-            name_, full = name_words(d)
-            terms = doc_terms[number - 1]
-            rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, d.tags, d.status,
-                         d.classifications, d.columns,
-                         _json_words(terms if every_term_kept else [t for t in terms if t in kept]),
-                         now, number * GAP, name_[:MAX_WORD], full[:MAX_WORD]))
-        _bulk(session, SearchDocumentRow.__table__, _DOC_FIELDS, rows, encoded=("terms",))
-    count = len(docs)
-    del doc_terms, docs[:]
+    if len(kept) < len(counts):
+        _drop_terms(session, lists, set(counts) - set(kept), pg)
     _bulk_postings(session, lists)
     if kept:
         session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
-    if session.get_bind().dialect.name == "postgresql":
+    if pg:
         session.execute(text("ANALYZE search_postings"))
         session.execute(text("ANALYZE search_documents"))
     return count
+
+
+#: an ordinal as a field of PostgreSQL's binary COPY format: its length, then the bigint
+_PG_ORDINAL = struct.Struct("!iq")
+
+
+def _tie_order(session: Session) -> dict[tuple[str, str], int]:
+    """(kind, key) -> the document's number (1, 2, …) in tie order: products before domains, then by key."""
+    keys = [("product", f"{d}.{n}") for d, n in session.execute(select(ProductRow.domain, ProductRow.name))]
+    keys.sort(key=lambda k: k[1])
+    keys += sorted(("domain", n) for n in session.scalars(select(DomainRow.name)))
+    return {k: number for number, k in enumerate(keys, 1)}
+
+
+def _catalog(session: Session) -> Iterable[tuple[str, Document]]:
+    """Every product, then every domain, as documents, a batch of rows read at a time."""
+    for batch in _row_batches(session):
+        for r in batch:
+            yield "product", product_document(r)
+    for drow in session.scalars(select(DomainRow)):
+        yield "domain", domain_document(drow)
+
+
+@contextmanager
+def _catalog_reader(session: Session, pg: bool) -> Iterator[Session]:
+    """Where the rebuild reads the catalog: on PostgreSQL a second connection in one repeatable
+    read transaction (the first one is busy streaming COPY). It begins after the caller read the
+    event log's head, so it sees at least every change up to that offset; a change after it is
+    folded in again by the next sync (re-indexing a document from its row is idempotent)."""
+    if not pg:
+        yield session
+        return
+    engine = session.get_bind().engine
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+            Session(bind=conn) as reader:
+        yield reader
+
+
+class _DocumentWriter:
+    """Writes search_documents rows as they are made: one ``COPY … FREEZE`` on PostgreSQL, sent
+    by a thread of the driver's while the rebuild goes on; batches of ``executemany`` on SQLite.
+    Rows hold their JSON columns encoded already."""
+
+    def __init__(self, session: Session, pg: bool) -> None:
+        self.session, self.pg = session, pg
+        self.rows: list[tuple[Any, ...]] = []
+        self._stack = ExitStack()
+        self._copy: Any = None
+
+    def __enter__(self) -> _DocumentWriter:
+        if self.pg:
+            raw: Any = self.session.connection().connection.driver_connection
+            cur = self._stack.enter_context(raw.cursor())
+            self._copy = self._stack.enter_context(cur.copy(
+                f"COPY search_documents ({', '.join(_DOC_FIELDS)}) FROM STDIN (FREEZE)",
+                writer=QueuedLibpqWriter(cur)))
+        return self
+
+    def write(self, row: tuple[Any, ...]) -> None:
+        if self._copy is not None:
+            self._copy.write_row(row)
+            return
+        self.rows.append(row)
+        if len(self.rows) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        conn = self.session.connection()
+        table = SearchDocumentRow.__table__
+        procs = [None if n in _DOC_JSON else table.c[n].type._cached_bind_processor(conn.dialect) for n in _DOC_FIELDS]
+        rows = [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in self.rows]
+        self.rows.clear()
+        cur: Any = conn.connection.driver_connection.cursor()
+        try:
+            cur.executemany(f"INSERT INTO search_documents ({', '.join(_DOC_FIELDS)}) "
+                            f"VALUES ({', '.join('?' * len(_DOC_FIELDS))})", rows)
+        finally:
+            cur.close()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._stack:
+            if exc[0] is None:
+                self._flush()
+
+
+def _drop_terms(session: Session, lists: list[defaultdict[str, list[Any]]], dropped: set[str], pg: bool) -> None:
+    """The vocabulary is full: take the words it does not keep out of the documents' lists of
+    their vocabulary words (written in full as the documents were read)."""
+    def ordinal(token: Any) -> int:
+        return int(_PG_ORDINAL.unpack(token)[1]) if pg else int(token)
+
+    affected = sorted({ordinal(o) for by_term in lists for t in dropped for o in by_term.get(t, ())})
+    table = SearchDocumentRow.__table__
+    for start in range(0, len(affected), 500):
+        chunk = affected[start: start + 500]
+        found = session.execute(select(table.c.ordinal, table.c.terms).where(table.c.ordinal.in_(chunk))).all()
+        session.execute(table.update().where(table.c.ordinal == bindparam("o")).values(terms=bindparam("t")),
+                        [{"o": o, "t": [t for t in terms if t not in dropped]} for o, terms in found])
 
 
 class _Vocabulary(dict[str, str]):
@@ -418,6 +523,10 @@ class _Vocabulary(dict[str, str]):
     def __missing__(self, term: str) -> str:
         found = self[term] = term if vocabulary_term(term) and not term.startswith(" ") else ""
         return found
+
+
+def _json(value: list[str]) -> str:
+    return "[]" if not value else json.dumps(value)
 
 
 def _json_words(words_: list[str]) -> str:
@@ -431,31 +540,7 @@ def _json_words(words_: list[str]) -> str:
     return json.dumps(words_)
 
 
-def _bulk(session: Session, table: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]],
-          encoded: tuple[str, ...] = ()) -> None:
-    """Insert ``rows`` (values of the columns ``names``) through the driver, each value passed
-    through its column type's bind processing (JSON, timestamps) for this dialect, except the
-    JSON columns in ``encoded``, whose values are JSON text already."""
-    conn = session.connection()
-    dialect = conn.dialect
-    procs = [None if n in encoded else table.c[n].type._cached_bind_processor(dialect) for n in names]
-    raw: Any = conn.connection.driver_connection
-    if dialect.name == "postgresql":
-        json_cols = {i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON) and n not in encoded}
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([json.dumps(v) if i in json_cols else v for i, v in enumerate(row)])
-        return
-    processed = [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in rows]
-    cur = raw.cursor()
-    try:
-        cur.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                        processed)
-    finally:
-        cur.close()
-
-
-def _by_key(lists: list[defaultdict[str, list[str]]]) -> Iterable[tuple[str, int, list[str]]]:
+def _by_key(lists: list[defaultdict[str, list[Any]]]) -> Iterable[tuple[str, int, list[Any]]]:
     """(term, tier, ordinals) in primary-key order."""
     for term in sorted(set().union(*lists)):
         for tier, by_term in enumerate(lists):
@@ -464,11 +549,17 @@ def _by_key(lists: list[defaultdict[str, list[str]]]) -> Iterable[tuple[str, int
                 yield term, tier, ordinals
 
 
-def _bulk_postings(session: Session, lists: list[defaultdict[str, list[str]]]) -> None:
-    """Every posting, in primary-key order (term, tier, ordinal): on SQLite one statement per
-    (term, tier) expanding a JSON array of ordinals in C; on PostgreSQL COPY into the table with
-    its primary key dropped, then the key built once (a sort, not 10M insertions). The text of a
-    (term, tier)'s rows is one ``join`` over its ordinals, not a string formatted per posting."""
+#: PostgreSQL's binary COPY: the signature, flags and header extension; the end
+_PG_BINARY_START = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_PG_BINARY_END = struct.pack("!h", -1)
+
+
+def _bulk_postings(session: Session, lists: list[defaultdict[str, list[Any]]]) -> None:
+    """Every posting. On SQLite in primary-key order (term, tier, ordinal), one statement per
+    (term, tier) expanding a JSON array of ordinals in C (appends at the end of the B-tree). On
+    PostgreSQL one binary ``COPY … FREEZE`` into the table with its primary key dropped, then the
+    key built once (a sort, not 10 M insertions). A (term, tier)'s rows are one ``join`` over
+    its ordinals' objects, not a string or bytes formatted per posting."""
     conn = session.connection()
     raw: Any = conn.connection.driver_connection
     if conn.dialect.name != "postgresql":
@@ -483,19 +574,23 @@ def _bulk_postings(session: Session, lists: list[defaultdict[str, list[str]]]) -
     pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
                                "AND contype = 'p'"))
     session.execute(text(f'ALTER TABLE search_postings DROP CONSTRAINT "{pkey}"'))
-    # words are letters and digits only: nothing to escape in COPY's text format
-    with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN") as copy:
-        buf: list[str] = []
+    with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN (FORMAT BINARY, FREEZE)",
+                                       writer=QueuedLibpqWriter(cur)) as copy:
+        buf: list[bytes] = [_PG_BINARY_START]
         size = 0
+        tiers = [struct.pack("!ih", 2, tier) for tier in range(len(lists))]
         for term, tier, ordinals in _by_key(lists):
-            head = f"{_copy_text(term) if term.startswith(' ') else term}\t{tier}\t"
-            buf.append(head + ("\n" + head).join(ordinals) + "\n")
+            word = term.encode()
+            # a row: 3 fields, the term, the tier, then the ordinal (its length and value)
+            head = struct.pack("!hi", 3, len(word)) + word + tiers[tier]
+            buf.append(head + head.join(ordinals))
             size += len(ordinals)
             if size >= 65_536:
-                copy.write("".join(buf))
+                copy.write(b"".join(buf))
                 buf.clear()
                 size = 0
-        copy.write("".join(buf))
+        buf.append(_PG_BINARY_END)
+        copy.write(b"".join(buf))
     session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
 
 
@@ -528,22 +623,7 @@ def rebuild_search(store: Store) -> int:
         head = session.scalar(select(func.max(EventRow.seq))) or 0
         count = _rebuild(session)
         _set_offset(session, head)
-    _vacuum(store)
     return count
-
-
-def _vacuum(store: Store) -> None:
-    """After a rebuild on PostgreSQL: VACUUM the postings, so their reads are index-only scans
-    (the visibility map of freshly written pages is empty until then). Outside the rebuild's
-    transaction, as VACUUM must be; a failure only leaves it to autovacuum."""
-    if store.engine.dialect.name != "postgresql":
-        return
-    try:
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM (ANALYZE) search_postings"))
-            conn.execute(text("VACUUM (ANALYZE) search_documents"))
-    except Exception:
-        return
 
 
 def query_words(text_: str) -> list[str]:
