@@ -126,7 +126,9 @@ class Mesh:
         """Federated SQL for the acting principal (``mesh.query`` / ``mesh.explain``)."""
         from meshfabric.access.enforce import QueryService
 
-        return QueryService(self.store, self.connections, self.access)
+        spec = self.settings.spec
+        return QueryService(self.store, self.connections, self.access,
+                            engine=spec.engine if spec is not None else "duckdb")
 
     @cached_property
     def schemas(self) -> SchemaRegistry:
@@ -360,15 +362,19 @@ class Mesh:
 
     # -- query ------------------------------------------------------------------------------
     def query(self, sql: str, *, limit: int | None = None, user: str | None = None,
-              timeout: float | None = None) -> QueryResult:
+              timeout: float | None = None, engine: str | None = None) -> QueryResult:
         """Run one SELECT over products (``domain.product``) across all their sources.
 
         Acts as ``user`` (only when the local principal is a workspace admin) or the local
         principal: products it may not discover do not exist for it, masks and row filters of
         the access policies are applied, the principal's time limit holds (``timeout`` may only
         lower it), and the decision is audited.
+
+        ``engine`` runs it on "duckdb" (embedded) or "spark" (``engine:`` of mesh.yaml, else
+        ``local[2]``; needs ``meshfabric[spark]`` and Java); None: the workspace default.
         """
-        return self.queries.run(sql, user=user, limit=limit, timeout=timeout)  # type: ignore[no-any-return]
+        return self.queries.run(sql, user=user, limit=limit, timeout=timeout,  # type: ignore[no-any-return]
+                                engine=engine)
 
     def explain(self, sql: str, *, user: str | None = None) -> Any:
         return self.queries.run(sql, user=user, explain=True)

@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from meshfabric.query.catalog import ProductBinding
     from meshfabric.query.result import QueryResult
     from meshfabric.query.secure import SecuredView
+    from meshfabric.spec.models import SparkEngineSpec
     from meshfabric.store import Store
+
+#: the engines a query can run on (``engine=``, ``--engine``, mesh.yaml ``engine:``)
+ENGINES = ("duckdb", "spark")
 
 
 class SecuredCatalog(StoreCatalog):
@@ -91,10 +95,13 @@ class QueryService:
     """``mesh.query`` and ``mesh.explain``: one SELECT over products for the acting principal,
     secured, time-limited and audited."""
 
-    def __init__(self, store: Store, connections: Callable[[str], Connector], access: AccessService) -> None:
+    def __init__(self, store: Store, connections: Callable[[str], Connector], access: AccessService,
+                 engine: str | SparkEngineSpec = "duckdb") -> None:
         self.store = store
         self.connections = connections
         self.access = access
+        #: the workspace's default engine (mesh.yaml ``engine:``)
+        self.engine = engine
         self.movement = MovementBuffer(store)
 
     def flush_metrics(self) -> None:
@@ -111,27 +118,53 @@ class QueryService:
         """Seconds ``who`` may run one query (``access.query_timeout``)."""
         return self.access.config.query_timeout.for_principal(who.name, who.groups, who.roles)
 
+    def engine_spec(self, engine: str | None) -> SparkEngineSpec | None:
+        """The Spark settings a query runs with, or None for the DuckDB engine: ``engine``
+        ("duckdb", "spark"; None: the workspace default), Spark with mesh.yaml's settings when
+        it has them, else ``local[2]``."""
+        from meshfabric.errors import ConfigError
+
+        if engine is None:
+            if not isinstance(self.engine, str):
+                return self.engine
+            engine = self.engine
+        name = engine.strip().lower()
+        if name not in ENGINES:
+            raise ConfigError(f"unknown query engine '{engine}'", hint=f"use one of {', '.join(ENGINES)}")
+        if name == "duckdb":
+            return None
+        if isinstance(self.engine, str):
+            from meshfabric.spec.models import SparkEngineSpec
+
+            return SparkEngineSpec()
+        return self.engine
+
     def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
-            timeout: float | None = None, at: datetime | None = None) -> Any:
+            timeout: float | None = None, at: datetime | None = None, engine: str | None = None) -> Any:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
         principal's own limit. ``at`` dates the audit row and the movement points (default now):
         a replay of past activity (the demo's history) runs the query for real and records it at
         the time it stands for. Not offered by the CLI or REST.
 
+        ``engine`` ("duckdb" or "spark"; None: the workspace's ``engine:``) only chooses the
+        executor: access is decided here, once, and both engines run the same secured plan.
+
         Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
         from meshfabric.query.engine import sanitized_sql, tracer
 
+        spark = None if explain else self.engine_spec(engine)
         spans = tracer()
         if spans is None:
-            return self._run(sql, user, limit, explain, timeout, None, at)
+            return self._run(sql, user, limit, explain, timeout, None, at, spark)
 
-        attributes = {"db.system": "duckdb", "db.operation.name": "SELECT", "db.query.text": sanitized_sql(sql)[:4096]}
+        attributes = {"db.system": "duckdb" if spark is None else "spark", "db.operation.name": "SELECT",
+                      "db.query.text": sanitized_sql(sql)[:4096]}
         with spans.start_as_current_span("explain" if explain else "query", attributes=attributes) as span:
-            return self._run(sql, user, limit, explain, timeout, span, at)
+            return self._run(sql, user, limit, explain, timeout, span, at, spark)
 
     def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,
-             span: Any, at: datetime | None = None) -> Any:
+             span: Any, at: datetime | None = None, spark: SparkEngineSpec | None = None) -> Any:
         from meshfabric import query as q
 
         start = time.perf_counter()
@@ -144,8 +177,14 @@ class QueryService:
         seconds = self.timeout(who) if timeout is None else min(timeout, self.timeout(who))
         try:
             try:
-                out: Any = (q.explain(sql, catalog, views=views) if explain
-                            else q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds))
+                if explain:
+                    out: Any = q.explain(sql, catalog, views=views)
+                elif spark is None:
+                    out = q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds)
+                else:
+                    from meshfabric.spark import run_query_spark
+
+                    out = run_query_spark(sql, catalog, spec=spark, limit=limit, views=views, timeout=seconds)
             except (QueryError, SourceError) as exc:
                 raise self._policy_error(catalog, exc) or exc from None
         except MeshfabricError as exc:

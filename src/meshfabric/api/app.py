@@ -56,6 +56,8 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 class QueryRequest(BaseModel):
     sql: str = Field(..., max_length=1_000_000, description="One SELECT over products addressed as domain.product")
     limit: int | None = Field(None, ge=0, le=2**63 - 1, description="Return at most this many rows")
+    engine: Literal["duckdb", "spark"] | None = Field(
+        None, description="Where the query runs; default the workspace's engine (mesh.yaml engine:)")
 
 
 class _BodyLimit:
@@ -451,7 +453,7 @@ def _catalog_router() -> APIRouter:
                  responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
     def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
         start = time.perf_counter()
-        result = mesh.query(body.sql, limit=body.limit, user=user)
+        result = mesh.query(body.sql, limit=body.limit, user=user, engine=body.engine)
         table = result.arrow()
         if ARROW_STREAM in request.headers.get("accept", ""):
             import pyarrow as pa

@@ -35,6 +35,7 @@ def query(
     stats: bool = typer.Option(False, "--stats", help="Print what each source was sent and how many rows it moved."),
     max_rows: int = typer.Option(50, "--max-rows", help="Rows shown in table format."),
     as_user: str = typer.Option(None, "--as", help="Act as this principal (the local principal must be an admin)."),
+    engine: str = typer.Option(None, "--engine", help="duckdb or spark (default: engine: in mesh.yaml, else duckdb)."),
 ) -> None:
     """Run one SELECT over products (domain.product) across every source they live in."""
     from meshfabric.errors import ConfigError
@@ -45,7 +46,7 @@ def query(
     if fmt == "parquet" and output is None:
         raise ConfigError("parquet output needs --output FILE")
     with open_mesh(applied=True) as mesh:
-        result = mesh.query(_read_sql(sql), limit=limit, user=as_user)
+        result = mesh.query(_read_sql(sql), limit=limit, user=as_user, engine=engine)
     data = result.arrow()
     if fmt == "table":
         shown = data.slice(0, max_rows).to_pylist()
@@ -97,13 +98,14 @@ def explain(
         False, "--json", help="Print the plan as JSON: {\"plan\": text, \"scans\": [...], \"engine_sql\": ...}."),
     analyze: bool = typer.Option(
         False, "--analyze", help="Also run the query and show, per scan, estimated against actual rows and time."),
+    engine: str = typer.Option(None, "--engine", help="with --analyze: run on duckdb or spark."),
 ) -> None:
     """Show the plan: where each scan runs, what each source is sent, the keys a scan waits
     for, estimated rows, and what runs in the engine; with --analyze, what really happened."""
     text = _read_sql(sql)
     with open_mesh(applied=True) as mesh:
         plan = mesh.explain(text, user=as_user)
-        ran = mesh.query(text, user=as_user) if analyze else None
+        ran = mesh.query(text, user=as_user, engine=engine) if analyze else None
     data: dict[str, Any] = {"plan": str(plan), **plan.as_dict()}
     if ran is not None:
         actual = {s.name: s for s in ran.stats.scans}

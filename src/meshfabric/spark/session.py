@@ -165,13 +165,18 @@ def _loopback(master: str) -> bool:
 
 
 _LOG4J = """\
-rootLogger.level = error
+# warn, not error: pyspark prints a note on how to change the level whenever they differ
+rootLogger.level = warn
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = error
+logger.utils.name = org.apache.spark.util.Utils
+logger.utils.level = error
 """
 _log_file: Path | None = None
 
