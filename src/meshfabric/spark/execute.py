@@ -44,14 +44,28 @@ _SCAN_NAME = re.compile(r"__mf_scan_\d+")
 _ROUTINE = re.compile(r"routine `?([^`\s]+)`? cannot be found", re.IGNORECASE)
 
 
+#: functions both engines know by name that give other values on Spark: refused, not transpiled
+SAME_NAME_OTHER_MEANING = {
+    "hash": "Spark's hash is a 32-bit Murmur3, DuckDB's a 64-bit hash of its own",
+}
+
+
 def to_spark_sql(sql: str) -> str:
     """The engine query (DuckDB dialect) as Spark SQL; QueryError when a construct has no
     Spark equivalent (sqlglot raises instead of writing something that means otherwise)."""
     import sqlglot
+    from sqlglot import exp
     from sqlglot.errors import ErrorLevel, SqlglotError
 
     try:
-        return sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)[0]
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        for node in tree.find_all(exp.Func):
+            name = node.sql_name().lower() if not isinstance(node, exp.Anonymous) else str(node.this).lower()
+            if name in SAME_NAME_OTHER_MEANING:
+                raise QueryError(f"Spark has no function {name} that computes what DuckDB's does: "
+                                 f"{SAME_NAME_OTHER_MEANING[name]}",
+                                 hint="run the query on the DuckDB engine (--engine duckdb)")
+        return tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
         raise QueryError(f"Spark cannot run this query: {_first_line(str(exc))}",
                          hint="run it on the DuckDB engine (--engine duckdb), or rewrite that part") from None
@@ -191,7 +205,11 @@ def _secured(frame: DataFrame, scan: Scan) -> tuple[DataFrame, int | None]:
     try:
         frame = frame.localCheckpoint(eager=True)
         return frame, frame.count()
-    except Exception:
+    except Exception as exc:
+        cause = _java_cause(exc)
+        if "SQLException" in cause or "Connection" in cause:  # the read failed, not the filter
+            raise SourceError(scan.source, f"reading product '{scan.product}' on Spark failed: {cause}",
+                              hint=f"check the source with `meshfabric sources test {scan.source}`") from None
         raise QueryError(
             f"the row filter of the access policy on '{scan.product}' could not be evaluated "
             "(a value does not fit its expression; the value is not shown)",

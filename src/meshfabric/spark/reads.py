@@ -110,7 +110,7 @@ def partitioning(scan: Scan, catalog: ProductCatalog, parallelism: int) -> tuple
         col = next((v for k, v in stats.columns.items() if k.lower() == name.lower()), None)
         if col is None or not isinstance(col.min, int) or not isinstance(col.max, int) or col.max <= col.min:
             continue
-        distinct = col.distinct if col.distinct is not None and col.distinct > 0 else 0.0
+        distinct = col.distinct or 0.0
         if distinct < 0:  # PostgreSQL writes a share of the rows as a negative number
             distinct = -distinct * stats.row_count
         if best is None or distinct > best[0]:
@@ -160,7 +160,9 @@ def _jdbc(spark: SparkSession, scan: Scan, catalog: ProductCatalog, connector: C
         counted = reader.option("query", statement).load().collect()
         rows = int(counted[0][0]) if counted else 0
         return ScanRead(spark.range(rows).select(), statement, "jdbc (count)", rows=rows)
-    ranges = partitioning(scan, catalog, spark.sparkContext.defaultParallelism) if kind != "sqlite" else None
+    if kind == "sqlite":
+        return _sqlite(reader, scan, statement)
+    ranges = partitioning(scan, catalog, spark.sparkContext.defaultParallelism)
     if ranges is None:
         return ScanRead(reader.option("query", statement).load(), statement, "jdbc")
     column, low, high, parts = ranges
@@ -169,6 +171,34 @@ def _jdbc(spark: SparkSession, scan: Scan, catalog: ProductCatalog, connector: C
              .option("lowerBound", str(low)).option("upperBound", str(high + 1))
              .option("numPartitions", str(parts)).load())
     return ScanRead(frame, statement, f"jdbc ({parts} ranges on {column})")
+
+
+#: logical types as the Spark type a SQLite column is read as (SQLite stores any value in any
+#: column: sqlite-jdbc would read a declared INTEGER as 32 bits and parse dates in one format only)
+_SQLITE_READ = {"boolean": "BOOLEAN", "tinyint": "BIGINT", "smallint": "BIGINT", "integer": "BIGINT",
+                "bigint": "BIGINT", "float": "DOUBLE", "double": "DOUBLE", "binary": "BINARY"}
+#: read as text, then cast by Spark, which parses ISO dates and timestamps in every common layout
+_SQLITE_CAST = {"date": "DATE", "timestamp": "TIMESTAMP_NTZ", "timestamptz": "TIMESTAMP"}
+
+
+def _sqlite(reader: Any, scan: Scan, statement: str) -> ScanRead:
+    """A SQLite scan over JDBC with every column read as the type its product declares."""
+    from sqlglot import exp
+
+    declared = {c.name.lower(): c.type for c in scan.binding.columns}
+    schema, casts = [], []
+    for name in scan.columns:
+        logical = declared.get(name.lower())
+        quoted = exp.column(name, quoted=True).sql(dialect="spark")
+        kind = logical.name if logical is not None else "string"
+        if kind == "decimal" and logical is not None and logical.precision:
+            spark_type = f"DECIMAL({logical.precision}, {logical.scale or 0})"
+        else:
+            spark_type = _SQLITE_READ.get(kind, "STRING")
+        schema.append(f"{quoted} {spark_type}")
+        casts.append(f"CAST({quoted} AS {_SQLITE_CAST[kind]}) AS {quoted}" if kind in _SQLITE_CAST else quoted)
+    frame = reader.option("query", statement).option("customSchema", ", ".join(schema)).load()
+    return ScanRead(frame.selectExpr(*casts), statement, "jdbc")
 
 
 def _sqlite_url(connector: Connector) -> str:
