@@ -106,15 +106,29 @@ def test_projections_carry_only_the_columns_a_query_needs(federated: StaticCatal
         "l_discount",
         "l_shipdate",
     )
-    assert scan_of(result, "sales.customer").columns == ("c_custkey", "c_mktsegment")
-    assert scan_of(result, "sales.orders").columns == ("o_orderkey", "o_custkey", "o_orderdate", "o_shippriority")
+    # customer and orders live in one PostgreSQL database: joined there, one scan of both
+    assert scan_of(result, "sales.customer + sales.orders").columns == (
+        "c_custkey", "c_mktsegment", "o_orderkey", "o_custkey", "o_orderdate", "o_shippriority")
 
 
 def test_string_equality_is_pushed_into_postgresql(federated: StaticCatalog) -> None:
-    customer = scan_of(run(3, federated), "sales.customer")
-    assert customer.pushed_filters == ("\"c_mktsegment\" = 'BUILDING'",)
-    assert customer.source_sql is not None and "BUILDING" in customer.source_sql
-    assert customer.rows < 150_000 * SCALE * 0.3
+    joined = scan_of(run(3, federated), "sales.customer + sales.orders")
+    assert joined.source_sql is not None and "\"c_mktsegment\" = 'BUILDING'" in joined.source_sql
+    # only customers of the segment are joined: the orders of a fifth of them, not all
+    assert joined.rows < 1_500_000 * SCALE * 0.3
+
+
+@pytest.mark.parametrize(("number", "products"), [
+    (5, "sales.customer + sales.orders + sales.nation + sales.region"),
+    (8, "sales.orders + sales.customer + sales.nation + sales.region"),
+    (10, "sales.customer + sales.orders + sales.nation"),
+    (11, "supply.partsupp + supply.supplier"),
+])
+def test_joins_of_one_source_run_in_that_source(number: int, products: str, federated: StaticCatalog) -> None:
+    plan = explain(tpch.product_sql(number), federated)
+    assert products in {s.product for s in plan.scans}, [s.product for s in plan.scans]
+    joined = next(s for s in plan.scans if s.product == products)
+    assert joined.binding.port.sql is not None and " AS \"t1\"" in joined.binding.port.sql.replace("`", '"')
 
 
 def test_string_predicates_stay_out_of_case_insensitive_mariadb(federated: StaticCatalog) -> None:
@@ -138,7 +152,8 @@ def test_explain_prints_each_source_and_what_it_is_sent(federated: StaticCatalog
     for product in ("sales.customer", "sales.orders", "logistics.lineitem", "supply.supplier", "sales.region"):
         assert product in text
     assert "(source 'sales_pg')" in text and "(source 'supply_maria')" in text and "(source 'lake')" in text
-    assert "pushed:  \"r_name\" = 'ASIA'" in text
-    assert 'source SQL: SELECT "r_regionkey", "r_name" FROM "tpch_region" WHERE ("r_name" = \'ASIA\')' in text
+    # the four PostgreSQL products are joined there, the region's filter inside the statement
+    assert "joined in the source: sales.customer, sales.orders, sales.nation, sales.region" in text
+    assert '"t3"."r_name" = \'ASIA\'' in text and '"public"."tpch_region" AS "t3"' in text
     assert "source SQL: SELECT `s_suppkey`, `s_nationkey` FROM `tpch_supplier`" in text
     assert "read_parquet('lineitem.parquet')" in text, text

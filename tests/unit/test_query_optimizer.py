@@ -362,3 +362,16 @@ def test_estimates_follow_the_statistics() -> None:
             {"crm.customer": binding("crm", "customer", "crm", CUSTOMERS)},
             {"crm": MemoryConnector("crm", {"customer": CUSTOMERS})}, exact_stats())).scans[0])
     assert scan.estimated_rows == pytest.approx(N_CUSTOMERS / 25)
+
+
+def test_keys_of_a_scan_serving_two_references_cover_both(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    """customer is read once for c1 and c2; only c1 has a filter the source cannot evaluate
+    (a case-blind name): the keys customer gives orders must not be taken after c1's filter,
+    or the second branch would lose its orders."""
+    sql = ("SELECT o.id FROM sales.orders o JOIN crm.customer c1 ON c1.id = o.customer_id "
+           "WHERE c1.segment = 'BUILDING' "
+           "UNION ALL SELECT o2.id FROM sales.orders o2 JOIN crm.customer c2 ON c2.id = o2.customer_id")
+    catalog = catalog_for(lake, exact_stats(), case_blind=("segment",))
+    same(sql, catalog, reference)

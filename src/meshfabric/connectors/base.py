@@ -323,6 +323,9 @@ class Connector(ABC):
     #: the pushdown rule set (:mod:`.pushdown`) when the dialect's own does not fit the source:
     #: files are read by DuckDB but, unlike a DuckDB database, can hold no collations
     pushdown_rules: str | None = None
+    #: whether a ``sql`` output port may join several of this source's tables: the planner then
+    #: pushes joins of its products into it (:mod:`meshfabric.query.joins`)
+    pushes_joins: bool = False
 
     def __init__(self, name: str, spec: SourceSpec, root: Path) -> None:
         self.name = name

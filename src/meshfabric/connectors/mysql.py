@@ -226,6 +226,7 @@ class MySQLConnector(ServerConnector):
     """A MySQL or MariaDB database. Each operation takes a connection of its own from the
     connector's pool (threads never share one) and rolls back before giving it back."""
 
+    pushes_joins = True
     kind = "mysql"
     dialect = "mysql"
 
@@ -734,11 +735,29 @@ class MySQLConnector(ServerConnector):
             "FROM information_schema.STATISTICS s WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND SEQ_IN_INDEX = 1",
             (db, table),
         )
-        for _index, name, non_unique, cardinality, parts in found:
+        # InnoDB's own estimate of each index's first column (n_diff_pfx01): information_schema
+        # reports the whole key's cardinality for every column of a unique index
+        prefixes = {
+            (str(index), str(name)): value
+            for index, name, value in self._optional_rows(
+                conn,
+                "SELECT s.INDEX_NAME, s.COLUMN_NAME, i.stat_value FROM information_schema.STATISTICS s "
+                "JOIN mysql.innodb_index_stats i ON i.database_name = s.TABLE_SCHEMA "
+                "AND i.table_name = s.TABLE_NAME AND i.index_name = s.INDEX_NAME AND i.stat_name = 'n_diff_pfx01' "
+                "WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.SEQ_IN_INDEX = 1",
+                (db, table),
+            )
+        }
+        for index, name, non_unique, cardinality, parts in found:
             if name is None:
                 continue
+            prefix = prefixes.get((str(index), str(name)))
             if int(non_unique) == 0 and int(parts) == 1:
                 value: float | None = float(rows)
+            elif prefix is not None:
+                value = float(prefix)
+            elif int(parts) > 1:
+                value = None  # the whole key's count, not the first column's
             else:
                 value = float(cardinality) if cardinality is not None else None
             if value is not None:

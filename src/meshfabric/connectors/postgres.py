@@ -285,6 +285,7 @@ class PostgresConnector(ServerConnector):
     """A PostgreSQL database. Each operation takes a connection of its own from the connector's
     pool (threads never share one) and rolls back before giving it back."""
 
+    pushes_joins = True
     kind = "postgres"
     dialect = "postgres"
 

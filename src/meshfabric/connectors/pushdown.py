@@ -55,6 +55,7 @@ __all__ = [
     "build_count",
     "build_create_table",
     "build_select",
+    "equi_joinable",
     "key_filter",
     "native_base",
     "native_collation",
@@ -442,6 +443,22 @@ def prepare_predicate(
     (``files``: DuckDB over files, see :mod:`meshfabric.connectors.dialects.duckdb`).
     """
     return _Preparer(columns, _pushdown_dialect(dialect, rules)).prepare(predicate)
+
+
+def equi_joinable(left: ColumnInfo, right: ColumnInfo, dialect: str, *, rules: str | None = None) -> bool:
+    """Whether ``left = right`` between columns of two tables of one source keeps exactly the
+    row pairs DuckDB keeps (same type, and strings compared byte-wise): the condition for a
+    join pushed into the source (:mod:`meshfabric.query.joins`).
+
+    >>> from meshfabric.types import LogicalType
+    >>> k = ColumnInfo("k", "integer", LogicalType("integer"))
+    >>> ci = ColumnInfo("s", "varchar(10)", LogicalType("string"), case_insensitive=True)
+    >>> equi_joinable(k, k, "postgres"), equi_joinable(ci, ci, "mysql")
+    (True, False)
+    """
+    d = _pushdown_dialect(dialect, rules)
+    node = exp.EQ(this=_ref(left), expression=_ref(right))
+    return _Preparer({}, d)._column_pair(node, left, right) is not None
 
 
 def portable_predicate(

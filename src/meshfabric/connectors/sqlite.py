@@ -121,6 +121,7 @@ class _Relation:
 class SQLiteConnector(Connector):
     """A SQLite database file; ``path`` is relative to the workspace folder."""
 
+    pushes_joins = True
     kind = "sqlite"
     dialect = "sqlite"
 

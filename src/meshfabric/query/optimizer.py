@@ -50,8 +50,10 @@ DEFAULT_OTHER = 0.5
 
 #: a scan expected to return fewer rows than this waits for keys only from a scan expected to
 #: return at most SMALL_PRODUCER_ROWS (both are quick; its fewer keys then shrink a big scan:
-#: region -> nation -> customer -> orders)
-MIN_CONSUMER_ROWS = 5_000.0
+#: region -> nation -> customer -> orders). Its own time hardly changes by waiting — whether
+#: it waits is decided by what its keys then save downstream (TPC-H Q11: 10,000 suppliers,
+#: 400 of one nation, whose keys keep 4 % of 800,000 partsupp rows)
+MIN_CONSUMER_ROWS = 20_000.0
 SMALL_PRODUCER_ROWS = 1_000.0
 #: a dynamic filter is planned only when it is expected to keep at most this share of the rows
 MAX_KEEP = 0.5
@@ -315,8 +317,10 @@ def _source_key(connector: Any) -> str:
 
 
 def observe_scan(connector: Any, nbytes: int, seconds: float, rows: int) -> None:
-    """Fold one finished scan into the source's measured link (exponentially smoothed): big
-    scans measure throughput, small ones the round trip."""
+    """Fold one finished scan into the source's measured link: big scans measure throughput,
+    small ones the round trip. Smoothed toward the better value: a slower observation moves the
+    estimate by 30 %, a faster one replaces it — a scan's time also holds the source's own work
+    and, for the first scans, opening connections, so the best of recent scans is the link's."""
     if seconds <= 0:
         return
     key = _source_key(connector)
@@ -325,9 +329,9 @@ def observe_scan(connector: Any, nbytes: int, seconds: float, rows: int) -> None
     transfer = seconds - rows * ROW_SECONDS
     if nbytes >= 1 << 20 and transfer > 0:
         measured = nbytes / transfer
-        rate = measured if rate is None else 0.7 * rate + 0.3 * measured
+        rate = measured if rate is None else max(measured, 0.7 * rate + 0.3 * measured)
     elif rows <= 1000:
-        latency = seconds if latency is None else 0.7 * latency + 0.3 * seconds
+        latency = seconds if latency is None else min(seconds, 0.7 * latency + 0.3 * seconds)
     if rate is None and latency is None:
         return
     _OBSERVED[key] = (rate or DEFAULT_LINK.bytes_per_second, DEFAULT_LINK.latency if latency is None else latency)
@@ -492,8 +496,10 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
         if name not in consumers:
             continue
         small = rows.get(name, DEFAULT_ROWS) < MIN_CONSUMER_ROWS
-        first = scan.instances[0]
-        for column in sorted({col for inst, col in related if inst == first}):
+        # a scan reading one product for several references filters on keys covering them all; a
+        # join pushed into the source filters each member on its own columns
+        owners = [(i,) for i in scan.instances] if getattr(scan, "joined", ()) else [tuple(scan.instances)]
+        for served, first, column in sorted({(g, g[0], col) for g in owners for inst, col in related if inst == g[0]}):
             best: tuple[float, str, str] | None = None
             for inst, col in related[(first, column)]:
                 producer = scan_of.get(inst)
@@ -503,7 +509,7 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
                     continue  # a small scan waits only on another small one: its keys may shrink a big one later
                 serves = set(by_name[producer].instances)
                 if not all(any(j in serves and c == col for j, c in related.get((i, column), ()))
-                           for i in scan.instances):
+                           for i in served):
                     continue
                 keys = distinct(stats.get(producer), col, rows.get(producer, DEFAULT_ROWS))
                 if best is None or keys < best[0]:

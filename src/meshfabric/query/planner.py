@@ -34,9 +34,9 @@ again over the scanned rows, so every filter is re-applied where the user wrote 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from meshfabric.query.optimizer import DynamicFilter, ScanCost
     from meshfabric.spec.models import OutputPort
     from meshfabric.types import LogicalType
+
+T = TypeVar("T")
 
 SCAN_PREFIX = "__mf_scan_"
 _TAG = "mf_instance"
@@ -98,6 +100,9 @@ class Scan:
     dynamic: tuple[DynamicFilter, ...] = ()
     #: rows the optimizer expects the scan to return (after its dynamic filters)
     estimated_rows: float | None = None
+    #: the products of a join pushed into the source (:mod:`.joins`), in the order joined: the
+    #: scan reads them as one statement (its port's ``sql``); empty for a read of one product
+    joined: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -105,7 +110,7 @@ class Scan:
 
     @property
     def product(self) -> str:
-        return self.binding.fqn
+        return " + ".join(self.joined) if self.joined else self.binding.fqn
 
     def request(self) -> ScanRequest:
         """The connector request for this scan (filters copied: connectors may rewrite them)."""
@@ -119,13 +124,15 @@ class Scan:
         )
 
     def describe(self, source_sql: str | None = None) -> str:
-        n_all = len(self.binding.columns)
+        n_all = len(self.binding.columns) if not self.joined else len(self.columns)
         lines = [
             f"{self.name} <- {self.product}  (source '{self.source}')",
             f"    columns: {', '.join(self.columns) or '(row count only)'}  ({len(self.columns)} of {n_all})",
         ]
         if self.placement == "engine":
             lines.append("    runs in: the engine, reading the files where they lie (no rows move)")
+        if self.joined:
+            lines.append(f"    joined in the source: {', '.join(self.joined)} (one statement; only joined rows move)")
         if self.estimated_rows is not None:
             lines.append(f"    estimated rows: {self.estimated_rows:,.0f}")
         lines += [f"    waits for: {d.describe()}" for d in self.dynamic]
@@ -168,6 +175,7 @@ class Plan:
                     "product": s.product,
                     "source": s.source,
                     "placement": s.placement,
+                    "joined": list(s.joined),
                     "columns": list(s.columns),
                     "pushed_filters": [text(f) for f in s.filters],
                     "kept_filters": [text(f) for f in s.kept],
@@ -245,7 +253,22 @@ def _plan(expression: exp.Query, catalog: ProductCatalog, limit: int | None) -> 
     scan_limit = pushable_limit(query) if len(instances) == 1 else None
     scans = _build_scans(instances, scan_limit, _relations(instances, equalities))
     rewritten = _rewrite(query, instances, scans)  # names only: the scans' placement and keys come next
-    return Plan(rewritten, tuple(_optimise(scans, equalities, catalog, semi, rewritten)))
+    estimates: dict[str, float] = {}
+    if len(scans) > 1:
+        from meshfabric.query.joins import push_joins
+
+        scans, estimates = push_joins(
+            rewritten, scans, equalities, catalog, tag=_TAG, excluded={i for i, _, _ in semi},
+            columns_of=_scan_columns(catalog), relation_of=_scan_relation(catalog))
+    return Plan(rewritten, tuple(_optimise(scans, equalities, catalog, semi, rewritten, estimates)))
+
+
+def _scan_columns(catalog: ProductCatalog) -> Callable[[Scan], dict[str, ColumnInfo]]:
+    return lambda s: _COLUMNS.get(catalog.connector(s.source), s.binding.port, _port_key(s.binding))
+
+
+def _scan_relation(catalog: ProductCatalog) -> Callable[[Scan], str]:
+    return lambda s: _RELATIONS.get(catalog.connector(s.source), s.binding.port, _port_key(s.binding))
 
 
 def _subquery_keys(
@@ -281,7 +304,7 @@ def _subquery_keys(
 
 def _optimise(
     scans: list[Scan], equalities: list[_Equality], catalog: ProductCatalog,
-    semi: list[tuple[int, str, int]], query: exp.Query,
+    semi: list[tuple[int, str, int]], query: exp.Query, joined: Mapping[str, float] | None = None,
 ) -> list[Scan]:
     """Placement, estimates and dynamic filters (:mod:`meshfabric.query.optimizer`)."""
     from meshfabric.query import optimizer
@@ -289,7 +312,7 @@ def _optimise(
     if not scans:
         return scans
     stats = optimizer.statistics_of(scans, catalog)
-    estimates = {s.name: optimizer.estimate_rows(s, stats[s.name]) for s in scans}
+    estimates = {s.name: (joined or {}).get(s.name) or optimizer.estimate_rows(s, stats[s.name]) for s in scans}
     placed = {s.name: _placement(s, catalog) for s in scans}
     from_subqueries = _subquery_keys(scans, placed, semi, query) if semi else {}
     for name, found in from_subqueries.items():
@@ -745,20 +768,19 @@ def _port_key(b: ProductBinding) -> str:
     return b.port.model_dump_json()
 
 
-class _ColumnCache:
-    """Real columns of output ports per connector object, for ``ttl`` seconds."""
+class _PortCache(Generic[T]):
+    """What ``read`` tells of an output port, per connector object, for ``ttl`` seconds."""
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, read: Callable[[Connector, OutputPort], T]) -> None:
         import threading
         import weakref
 
         self.ttl = ttl
+        self.read = read
         self._lock = threading.Lock()
-        self._entries: weakref.WeakKeyDictionary[Connector, dict[str, tuple[float, dict[str, ColumnInfo]]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._entries: weakref.WeakKeyDictionary[Connector, dict[str, tuple[float, T]]] = weakref.WeakKeyDictionary()
 
-    def get(self, connector: Connector, port: OutputPort, key: str) -> dict[str, ColumnInfo]:
+    def get(self, connector: Connector, port: OutputPort, key: str) -> T:
         import time
 
         now = time.monotonic()
@@ -766,13 +788,16 @@ class _ColumnCache:
             hit = self._entries.get(connector, {}).get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        columns = {c.name: c for c in connector.columns(port)}
+        found = self.read(connector, port)
         with self._lock:
-            self._entries.setdefault(connector, {})[key] = (now, columns)
-        return columns
+            self._entries.setdefault(connector, {})[key] = (now, found)
+        return found
 
 
-_COLUMNS = _ColumnCache(ttl=30.0)
+#: the real columns of a port (a collation decides what may be pushed)
+_COLUMNS: _PortCache[dict[str, ColumnInfo]] = _PortCache(30.0, lambda c, p: {col.name: col for col in c.columns(p)})
+#: FROM-clause text reading a port, names resolved by its connector (for joins pushed into it)
+_RELATIONS: _PortCache[str] = _PortCache(30.0, lambda c, p: c.run_on_port(p, lambda session: session.relation))
 
 
 def _decider(connector: Connector, columns: dict[str, ColumnInfo]) -> Callable[[exp.Expression], bool]:
@@ -830,7 +855,10 @@ def _build_scans(
         first = members[0]
         wanted = set().union(*(m.columns for m in members))
         columns = tuple(c.name for c in first.binding.columns if c.name in wanted)
-        kept = _dedupe([k for m in members for k in m.kept])
+        # only what holds for every reference the scan serves: a producer's keys are taken
+        # after its kept filters, and must cover each reference
+        common = set.intersection(*({k.sql(dialect=DIALECT) for k in m.kept} for m in members))
+        kept = [k for k in _dedupe([k for m in members for k in m.kept]) if k.sql(dialect=DIALECT) in common]
         scans.append(
             Scan(
                 name=f"{SCAN_PREFIX}{number}",

@@ -66,6 +66,9 @@ class MySQL(Dialect):
         "date": frozenset({"date"}),
         "timestamp": frozenset({"datetime"}),
     }
+    #: numbers and dates of one type compare by value, as in DuckDB; strings compare under a
+    #: collation (case-blind and pad-space by default), so two string columns never do
+    pushable_column_families = frozenset({"number", "temporal"})
 
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive and bool(_EXACT.match(native_collation(col.native_type) or ""))

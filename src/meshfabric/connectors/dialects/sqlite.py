@@ -5,6 +5,8 @@ Why the choices below:
 * Values live in storage classes whatever the declared type: decimals are ``REAL`` and dates
   are text in any format, so only integer, double and string columns push comparisons (of any
   declared type), and temporal literals are plain ISO text (``2024-01-01 10:00:00``).
+* Two numeric columns compare by value (``a < b``, and a join's ``a = b``); text columns are
+  not compared with each other (each may declare its own collation).
 * ``LIKE`` ignores ASCII case, so it stays in DuckDB. Strings compare with ``BINARY`` unless the
   column declares ``NOCASE``/``RTRIM``, which the connector reports as case-insensitive; exact
   comparisons of those add ``COLLATE BINARY``.
@@ -46,6 +48,9 @@ class SQLite(Dialect):
     types: ClassVar[Mapping[str, str]] = {**Dialect.types, "timestamptz": "TIMESTAMP"}
 
     pushable_natives: ClassVar[Mapping[str, frozenset[str] | None]] = {"bigint": None, "double": None, "string": None}
+    #: two numeric columns compare by value in SQLite as in DuckDB (integer and real storage
+    #: classes alike); two text columns may differ in collation, so they are not compared
+    pushable_column_families = frozenset({"number"})
 
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive
