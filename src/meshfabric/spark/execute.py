@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from meshfabric.spec.models import SparkEngineSpec
 
 _SCAN_NAME = re.compile(r"__mf_scan_\d+")
-_ROUTINE = re.compile(r"routine `?([^`\s]+)`? cannot be found", re.IGNORECASE)
+_ROUTINE = re.compile(r"routine `?([^`\s]+)`?", re.IGNORECASE)
 
 
 #: functions both engines know by name that give other values on Spark: refused, not transpiled
@@ -287,8 +287,8 @@ def _query_error(exc: BaseException, names: dict[str, str]) -> QueryError:
     routine = _ROUTINE.search(str(exc))
     condition = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
     cls = condition() if callable(condition) else None
-    if routine is not None or cls == "UNRESOLVED_ROUTINE":
-        name = routine.group(1) if routine else "a function of the query"
+    if cls == "UNRESOLVED_ROUTINE" or (cls is None and routine is not None and "resolve" in str(exc).lower()):
+        name = routine.group(1).split(".")[-1].lower() if routine else "a function of the query"
         return QueryError(f"Spark has no function {name}: the query cannot run on the Spark engine",
                           hint="run it on the DuckDB engine (--engine duckdb), or use a function both know")
     message = _SCAN_NAME.sub(lambda m: names.get(m.group(0), m.group(0)), text)

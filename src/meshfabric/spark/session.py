@@ -289,6 +289,12 @@ def _start(master: str, conf: dict[str, str]) -> SparkSession:
                 hint="check engine.master and engine.conf in mesh.yaml and that Java 17 runs (`java -version`)",
             ) from None
     session.sparkContext.setLogLevel("ERROR")
+    import logging
+
+    # pyspark logs every failed statement with its Java stack to stderr; meshfabric reports
+    # each failure itself, as one message
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = True
     return session
 
 
