@@ -140,70 +140,17 @@ def require_spark() -> None:
     pytest.skip(msg)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def spark_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A standalone Spark master and one worker (1 core, 1 GB) started from pyspark's bundled
-    launcher on 127.0.0.1; yields ``spark://127.0.0.1:PORT`` and stops both (and the executors
-    the worker started) at the end of the session."""
+    launcher on 127.0.0.1 (``meshfabric.spark.cluster``); yields ``spark://127.0.0.1:PORT`` and
+    stops both, and the executors the worker started, at the end of the session."""
     require_spark()
-    import json
-    import signal
-    import subprocess
-    import time
-    import urllib.request
+    from meshfabric.spark.cluster import standalone_cluster
 
-    import pyspark
-
-    home = Path(pyspark.__file__).resolve().parent
-    logs = tmp_path_factory.mktemp("spark-cluster")
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(logs),
-           "SPARK_WORKER_DIR": str(logs / "work"), "SPARK_NO_DAEMONIZE": "1"}
-    port, ui, worker_ui = _free_port(), _free_port(), _free_port()
-    url = f"spark://127.0.0.1:{port}"
-    launcher = str(home / "bin" / "spark-class")
-    started: list[subprocess.Popen[bytes]] = []
-
-    def launch(name: str, *args: str) -> None:
-        with open(logs / f"{name}.log", "wb") as log:
-            started.append(subprocess.Popen([launcher, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True))
-
-    def workers() -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as answer:
-                return int(json.load(answer).get("aliveworkers", 0))
-        except (OSError, ValueError):
-            return -1
-
-    try:
-        launch("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-               "--webui-port", str(ui))
-        launch("worker", "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
-               "--memory", "1g", "--webui-port", str(worker_ui), "--work-dir", str(logs / "work"))
-        # start-up is waited for, not timed: two JVMs take 5-30 s on a loaded 2-core machine
-        until = time.monotonic() + 180
-        while workers() < 1:
-            if time.monotonic() > until or any(p.poll() is not None for p in started):
-                pytest.fail("the Spark test cluster did not start; logs in " + str(logs))
-            time.sleep(0.5)
+    # start-up is waited for, not timed: two JVMs take 5-30 s on a loaded 2-core machine
+    with standalone_cluster(tmp_path_factory.mktemp("spark-cluster"), cores=1, memory="1g") as url:
         yield url
-    finally:
-        for process in reversed(started):
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
