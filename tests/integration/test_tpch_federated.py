@@ -118,17 +118,24 @@ def test_string_equality_is_pushed_into_postgresql(federated: StaticCatalog) -> 
     assert joined.rows < 1_500_000 * SCALE * 0.3
 
 
-@pytest.mark.parametrize(("number", "products"), [
-    (5, "sales.customer + sales.orders + sales.nation + sales.region"),
-    (8, "sales.orders + sales.customer + sales.nation + sales.region"),
-    (10, "sales.customer + sales.orders + sales.nation"),
-    (11, "supply.partsupp + supply.supplier"),
+@pytest.mark.parametrize(("number", "products", "aggregated"), [
+    (5, "sales.customer + sales.orders + sales.nation + sales.region", False),
+    (8, "sales.orders + sales.customer + sales.nation + sales.region", False),
+    (10, "sales.customer + sales.orders + sales.nation", False),
+    (13, "sales.customer + sales.orders", True),  # the derived table counts orders in PostgreSQL
 ])
-def test_joins_of_one_source_run_in_that_source(number: int, products: str, federated: StaticCatalog) -> None:
+def test_joins_and_groups_of_one_source_run_in_that_source(
+    number: int, products: str, aggregated: bool, federated: StaticCatalog
+) -> None:
     plan = explain(tpch.product_sql(number), federated)
     assert products in {s.product for s in plan.scans}, [s.product for s in plan.scans]
-    joined = next(s for s in plan.scans if s.product == products)
-    assert joined.binding.port.sql is not None and " AS \"t1\"" in joined.binding.port.sql.replace("`", '"')
+    pushed = next(s for s in plan.scans if s.product == products)
+    assert pushed.aggregated == aggregated
+    statement = (pushed.binding.port.sql or "").replace("`", '"')
+    assert " AS \"t1\"" in statement and ("GROUP BY" in statement) == aggregated
+    if aggregated:  # only the groups move: one count per customer
+        scan = scan_of(run(number, federated), products)
+        assert scan.rows == 150_000 * SCALE
 
 
 def test_string_predicates_stay_out_of_case_insensitive_mariadb(federated: StaticCatalog) -> None:

@@ -211,7 +211,7 @@ def run_scans(
             for future in [f for f in futures if f in done]:
                 scan = futures[future]
                 results[scan.name] = future.result()
-                _measure(connectors[scan.name], results[scan.name])
+                _measure(connectors[scan.name], scan, results[scan.name])
                 if on_result is not None:
                     try:
                         on_result(scan.name, results[scan.name])
@@ -662,10 +662,14 @@ def _source_error(scan: Scan, error: BaseException) -> SourceError:
     )
 
 
-def _measure(connector: Connector, result: ScanResult) -> None:
-    """Tell the optimizer how fast this source delivered (its measured link)."""
+def _measure(connector: Connector, scan: Scan, result: ScanResult) -> None:
+    """Tell the optimizer how fast this source delivered (its measured link). Only plain reads
+    measure it: a filtered, joined or grouped scan's time is mostly the source's own work over
+    rows that never cross the link."""
     from meshfabric.query.optimizer import observe_scan
 
+    if scan.filters or scan.dynamic or scan.joined or scan.aggregated or scan.row_filter is not None:
+        return
     try:
         observe_scan(connector, int(result.table.nbytes), result.seconds, result.rows)
     except (AttributeError, TypeError, ValueError):

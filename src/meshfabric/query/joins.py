@@ -284,10 +284,14 @@ def _candidates(select: exp.Select, tag: str, by_instance: Mapping[int, Scan], e
     return found
 
 
-def _plain(scan: Scan, catalog: ProductCatalog) -> bool:
-    if scan.row_filter is not None or scan.salt is not None or scan.limit is not None or not scan.columns:
+def _plain(scan: Scan, catalog: ProductCatalog, *, columns: bool = True) -> bool:
+    """A plain read of one product from a source that runs statements over several tables: no
+    policy, LIMIT or earlier pushdown (and, with ``columns``, at least one column read)."""
+    if scan.row_filter is not None or scan.salt is not None or scan.limit is not None:
         return False
-    if scan.joined:
+    if columns and not scan.columns:
+        return False
+    if scan.joined or scan.aggregated:
         return False
     try:
         connector = catalog.connector(scan.source)
@@ -433,7 +437,10 @@ def _worth(members: list[_Candidate], conditions: Sequence[tuple[int, str, int, 
     except Exception:  # an unknown source is reported when the scan runs
         link = optimizer.DEFAULT_LINK
     together = optimizer.ScanCost(link, sum(widths), 0.0).seconds(moved)
-    apart = sum(optimizer.ScanCost(link, w, 0.0).seconds(r) for r, w in zip(apart_rows, widths, strict=True))
+    # a member whose scan also serves other references is read apart anyway: joining it saves
+    # nothing of that read (and costs the source a second pass over its table)
+    apart = sum(optimizer.ScanCost(link, w, 0.0).seconds(r)
+                for r, w, m in zip(apart_rows, widths, members, strict=True) if len(m.scan.instances) == 1)
     # apart, the bigger reads wait for the smaller ones' keys: sent, and one round trip more each
     apart += (sum(apart_rows) - max(apart_rows)) * optimizer.KEY_SECONDS
     return together <= JOIN_WORTH * apart, moved

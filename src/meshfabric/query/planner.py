@@ -103,6 +103,9 @@ class Scan:
     #: the products of a join pushed into the source (:mod:`.joins`), in the order joined: the
     #: scan reads them as one statement (its port's ``sql``); empty for a read of one product
     joined: tuple[str, ...] = ()
+    #: the scan is a grouped SELECT run whole in the source (:mod:`.aggregates`): its columns are
+    #: that SELECT's outputs, not the products' columns
+    aggregated: bool = False
 
     @property
     def source(self) -> str:
@@ -131,7 +134,9 @@ class Scan:
         ]
         if self.placement == "engine":
             lines.append("    runs in: the engine, reading the files where they lie (no rows move)")
-        if self.joined:
+        if self.aggregated:
+            lines.append(f"    aggregated in the source: {', '.join(self.joined)} (only the groups move)")
+        elif self.joined:
             lines.append(f"    joined in the source: {', '.join(self.joined)} (one statement; only joined rows move)")
         if self.estimated_rows is not None:
             lines.append(f"    estimated rows: {self.estimated_rows:,.0f}")
@@ -176,6 +181,7 @@ class Plan:
                     "source": s.source,
                     "placement": s.placement,
                     "joined": list(s.joined),
+                    "aggregated": s.aggregated,
                     "columns": list(s.columns),
                     "pushed_filters": [text(f) for f in s.filters],
                     "kept_filters": [text(f) for f in s.kept],
@@ -254,12 +260,23 @@ def _plan(expression: exp.Query, catalog: ProductCatalog, limit: int | None) -> 
     scans = _build_scans(instances, scan_limit, _relations(instances, equalities))
     rewritten = _rewrite(query, instances, scans)  # names only: the scans' placement and keys come next
     estimates: dict[str, float] = {}
+    if scans:
+        from meshfabric.query.aggregates import push_aggregates
+
+        rewritten, scans, estimates = push_aggregates(
+            rewritten, scans, catalog, tag=_TAG, columns_of=_scan_columns(catalog),
+            relation_of=_scan_relation(catalog))
+        inside = {i for s in scans if s.aggregated for i in s.instances}
+        # an aggregated scan returns groups, not its products' rows: it gives and takes no keys
+        equalities = [e for e in equalities if e[0][0] not in inside and e[1][0] not in inside]
+        semi = [t for t in semi if t[0] not in inside]
     if len(scans) > 1:
         from meshfabric.query.joins import push_joins
 
-        scans, estimates = push_joins(
+        scans, joined = push_joins(
             rewritten, scans, equalities, catalog, tag=_TAG, excluded={i for i, _, _ in semi},
             columns_of=_scan_columns(catalog), relation_of=_scan_relation(catalog))
+        estimates.update(joined)
     return Plan(rewritten, tuple(_optimise(scans, equalities, catalog, semi, rewritten, estimates)))
 
 
