@@ -121,6 +121,8 @@ def push_aggregates(
         for i in taken:
             by_instance.pop(i, None)
         estimates[name] = _estimate(members, groups, catalog)
+        out_scans[-1] = replace(scan, why=(f"grouped in the source: ~{estimates[name]:,.0f} groups move "
+                                           "instead of its products' rows",))
     return root, out_scans, estimates
 
 

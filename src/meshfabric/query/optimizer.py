@@ -87,11 +87,17 @@ class DynamicFilter:
     #: the producer's filters only the engine can apply (DuckDB SQL over its columns): its keys
     #: are taken after them (Q9's parts named '%green%', which MariaDB cannot compare exactly)
     where: str | None = None
+    #: why it was chosen: the seconds expected waiting for the keys and without them (None for
+    #: a small scan that waits to pass its keys on, and for subquery keys)
+    seconds: tuple[float, float] | None = None
 
     def describe(self) -> str:
         if self.subquery is not None:
             return f"{self.column} IN (the keys its IN subquery returns, run first in the engine)"
-        return f"{self.column} IN (keys of {self.producer}.{self.producer_column}, expected to keep {self.keep:.1%})"
+        text = f"{self.column} IN (keys of {self.producer}.{self.producer_column}, expected to keep {self.keep:.1%}"
+        if self.seconds is not None:
+            text += f"; ~{self.seconds[0]:.3f} s with the wait against ~{self.seconds[1]:.3f} s without"
+        return text + ")"
 
 
 # -- estimates -----------------------------------------------------------------------------------
@@ -532,7 +538,8 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
             kept = by_name[best[1]].kept
             where = " AND ".join(f"({k.sql(dialect='duckdb')})" for k in kept) if kept else None
             chosen.setdefault(name, []).append(
-                DynamicFilter(column, best[1], best[2], key_kind(types[name][column]) or "integer", keep, where=where))
+                DynamicFilter(column, best[1], best[2], key_kind(types[name][column]) or "integer", keep, where=where,
+                              seconds=None if small else (waited, without)))
             rows[name] = max(rows.get(name, DEFAULT_ROWS) * keep, 1.0)
     # a small scan waits only when its keys go on to a big one (region -> nation -> customer)
     wanted = {n for n in chosen if estimates.get(n, DEFAULT_ROWS) >= MIN_CONSUMER_ROWS}

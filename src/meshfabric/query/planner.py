@@ -106,6 +106,10 @@ class Scan:
     #: the scan is a grouped SELECT run whole in the source (:mod:`.aggregates`): its columns are
     #: that SELECT's outputs, not the products' columns
     aggregated: bool = False
+    #: why the optimizer chose what it did for this scan, for ``explain`` (costs in seconds)
+    why: tuple[str, ...] = ()
+    #: seconds the optimizer expects the scan to take (its link and rows), None before it ran
+    estimated_seconds: float | None = None
 
     @property
     def source(self) -> str:
@@ -140,6 +144,9 @@ class Scan:
             lines.append(f"    joined in the source: {', '.join(self.joined)} (one statement; only joined rows move)")
         if self.estimated_rows is not None:
             lines.append(f"    estimated rows: {self.estimated_rows:,.0f}")
+        if self.estimated_seconds is not None:
+            lines.append(f"    estimated cost: {self.estimated_seconds:.3f} s")
+        lines += [f"    why: {reason}" for reason in self.why]
         lines += [f"    waits for: {d.describe()}" for d in self.dynamic]
         lines += [f"    pushed:  {f.sql(dialect=DIALECT)}" for f in self.filters]
         lines += [f"    kept:    {f.sql(dialect=DIALECT)}  (the source cannot evaluate it)" for f in self.kept]
@@ -187,10 +194,13 @@ class Plan:
                     "kept_filters": [text(f) for f in s.kept],
                     "dynamic_filters": [
                         {"column": d.column, "producer": d.producer, "producer_column": d.producer_column,
-                         "kind": d.kind, "expected_keep": d.keep}
+                         "kind": d.kind, "expected_keep": d.keep,
+                         "expected_seconds": list(d.seconds) if d.seconds is not None else None}
                         for d in s.dynamic
                     ],
                     "estimated_rows": s.estimated_rows,
+                    "estimated_seconds": s.estimated_seconds,
+                    "why": list(s.why),
                     "limit": s.limit,
                     "source_sql": self.source_sql.get(s.name),
                 }
@@ -350,8 +360,22 @@ def _optimise(
             rows *= f.keep
         if s.name in from_subqueries:
             filters = (from_subqueries[s.name], *filters)
-        out.append(replace(s, placement=placed[s.name], dynamic=filters, estimated_rows=max(rows, 1.0)))
+        rows = max(rows, 1.0)
+        out.append(replace(s, placement=placed[s.name], dynamic=filters, estimated_rows=rows,
+                           estimated_seconds=costs[s.name].seconds(rows),
+                           why=(*s.why, _placement_reason(s, placed[s.name], costs[s.name]))))
     return out
+
+
+def _placement_reason(scan: Scan, placement: str, cost: ScanCost) -> str:
+    if placement == "engine":
+        return "read by the engine where its files lie: nothing crosses a link"
+    link = cost.link
+    where = (f"over its {link.origin} link ({link.bytes_per_second / 1e6:,.0f} MB/s, "
+             f"{link.latency * 1000:.1f} ms a statement)" if link is not None else "")
+    if scan.row_filter is not None or scan.salt is not None:
+        return f"read by its connector {where}: the access policy is applied while its rows load"
+    return f"read by its connector {where}".rstrip()
 
 
 def _cost(scan: Scan, placement: str, stats: TableStatistics | None, catalog: ProductCatalog) -> ScanCost:
