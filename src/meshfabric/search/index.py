@@ -22,12 +22,14 @@ import gc
 import json
 import struct
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
+from queue import Queue
+from threading import Thread
 from typing import Any
 
 from psycopg.copy import QueuedLibpqWriter
@@ -346,67 +348,58 @@ def _rebuild(session: Session) -> int:
 def _rebuild_all(session: Session) -> int:
     """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words.
 
-    Documents are numbered in tie order (every key read and sorted first), then read a batch at a
-    time and written as they come — no document is kept once its row is written, so memory
-    holds the postings, not the catalog. Their postings are gathered per tier as lists of
-    ordinals per term: each document's words grouped by tier with set operations
-    (:func:`~meshfabric.search.ranking.tier_words`, one tokenizer call per field) and its
-    ordinal — one object per document, the form the driver is sent — appended to its terms'
-    lists by C-level iteration, no Python object per posting; they are written once every
-    document is read (:func:`_bulk_postings`).
+    Documents are numbered in tie order (every key read and sorted first), then read and indexed
+    a chunk at a time, and each chunk is written as it is done — no document is kept once
+    written, so memory holds the postings (SQLite) or a few chunks (PostgreSQL), not the catalog.
+    A chunk's postings are gathered per tier as lists of ordinals per term: each document's
+    words grouped by tier with set operations (:func:`~meshfabric.search.ranking.tier_words`,
+    one tokenizer call per field) and its ordinal — one object per document, the form the driver
+    is sent — appended to its terms' lists by C-level iteration, no Python object per posting.
 
-    On PostgreSQL the tables are truncated in this transaction, so ``COPY … FREEZE`` writes rows
-    already frozen and all-visible (index-only scans need no VACUUM afterwards); the catalog is
-    read through a second connection while one ``COPY`` streams the documents to the server,
-    which stores them while this process works on the next ones.
+    SQLite (:class:`_SqliteLoad`) writes the documents in batches and every posting at the end,
+    in primary-key order. PostgreSQL (:class:`_PgLoad`) truncates the tables in this transaction
+    and a thread sends each chunk with ``COPY … FREEZE`` (rows written frozen and all-visible:
+    index-only scans need no VACUUM) while the next chunk is computed; the postings' primary key
+    is built once at the end (a sort, not 10 M insertions), and the catalog is read through a
+    second connection, the first one being busy with ``COPY``.
     """
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
-    if pg:
-        session.execute(text("TRUNCATE search_postings, search_documents, search_terms"))
-    else:
-        session.execute(delete(SearchPostingRow))
-        session.execute(delete(SearchDocumentRow))
-        session.execute(delete(SearchTermRow))
-    session.flush()
-    # per tier: term -> the ordinals of the documents holding it at that tier (one object per
-    # document, shared by its postings: text on SQLite, the binary COPY field on PostgreSQL)
-    lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
     vocabulary = _Vocabulary()
+    counts: dict[str, int] = {}  # vocabulary word -> documents holding it
     now = datetime.now(UTC)
-    in_order, last, count = True, 0, 0
-    with _catalog_reader(session, pg) as reader, _DocumentWriter(session, pg) as out:
+    count = 0
+    with _catalog_reader(session, pg) as reader, (_PgLoad if pg else _SqliteLoad)(session) as out:
         numbers = _tie_order(reader)
-        for kind, d in _catalog(reader):
-            number = numbers.pop((kind, d.key))
-            in_order, last, count = in_order and number > last, number, count + 1
-            ordinal = number * GAP
-            token = _PG_ORDINAL.pack(8, ordinal) if pg else str(ordinal)
-            by_tier = tier_words(d)
-            by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
-            for tier, found in enumerate(by_tier):
-                # lists[tier][term].append(token) for each term, iterated in C
-                deque(map(list.append, map(lists[tier].__getitem__, found), repeat(token)), maxlen=0)
-            # the document's vocabulary words (filtered below when the vocabulary is full)
-            terms = sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier))))
-            name_, full = name_words(d)
-            out.write((d.kind, d.key, d.domain, d.name, d.owner, d.description, _json(d.tags), d.status,
-                       _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
-                       name_[:MAX_WORD], full[:MAX_WORD]))
-    if not in_order and not pg:  # the store's key order was not the tie order: SQLite writes in key order
-        for by_term in lists:
-            for ordinals in by_term.values():
-                ordinals.sort(key=int)
-    # a word's documents: one posting each, at its best tier
-    counts: dict[str, int] = {}
-    for by_term in lists:
-        for term, ordinals in by_term.items():
-            if vocabulary.get(term):
-                counts[term] = counts.get(term, 0) + len(ordinals)
+        catalog = _catalog(reader)
+        while chunk := list(islice(catalog, CHUNK)):
+            # per tier: term -> the ordinals of the chunk's documents holding it at that tier, ascending
+            lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
+            rows: list[tuple[Any, ...]] = []
+            for kind, d in chunk:
+                ordinal = numbers.pop((kind, d.key)) * GAP
+                token = out.token(ordinal)
+                by_tier = tier_words(d)
+                by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
+                for tier, found in enumerate(by_tier):
+                    # lists[tier][term].append(token) for each term, iterated in C
+                    deque(map(list.append, map(lists[tier].__getitem__, found), repeat(token)), maxlen=0)
+                # the document's vocabulary words (filtered below when the vocabulary is full)
+                terms = sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier))))
+                name_, full = name_words(d)
+                rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, _json(d.tags), d.status,
+                             _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
+                             name_[:MAX_WORD], full[:MAX_WORD]))
+            count += len(chunk)
+            for by_term in lists:
+                for term, ordinals in by_term.items():
+                    if vocabulary.get(term):
+                        counts[term] = counts.get(term, 0) + len(ordinals)
+            out.documents(rows)
+            out.postings(lists)
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
     if len(kept) < len(counts):
-        _drop_terms(session, lists, set(counts) - set(kept), pg)
-    _bulk_postings(session, lists)
+        _drop_terms(session, set(counts) - set(kept))
     if kept:
         session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
     if pg:
@@ -415,8 +408,8 @@ def _rebuild_all(session: Session) -> int:
     return count
 
 
-#: an ordinal as a field of PostgreSQL's binary COPY format: its length, then the bigint
-_PG_ORDINAL = struct.Struct("!iq")
+#: documents indexed and written together by a rebuild
+CHUNK = 2_500
 
 
 def _tie_order(session: Session) -> dict[tuple[str, str], int]:
@@ -427,7 +420,7 @@ def _tie_order(session: Session) -> dict[tuple[str, str], int]:
     return {k: number for number, k in enumerate(keys, 1)}
 
 
-def _catalog(session: Session) -> Iterable[tuple[str, Document]]:
+def _catalog(session: Session) -> Iterator[tuple[str, Document]]:
     """Every product, then every domain, as documents, a batch of rows read at a time."""
     for batch in _row_batches(session):
         for r in batch:
@@ -439,7 +432,7 @@ def _catalog(session: Session) -> Iterable[tuple[str, Document]]:
 @contextmanager
 def _catalog_reader(session: Session, pg: bool) -> Iterator[Session]:
     """Where the rebuild reads the catalog: on PostgreSQL a second connection in one repeatable
-    read transaction (the first one is busy streaming COPY). It begins after the caller read the
+    read transaction (the first one is busy with ``COPY``). It begins after the caller read the
     event log's head, so it sees at least every change up to that offset; a change after it is
     folded in again by the next sync (re-indexing a document from its row is idempotent)."""
     if not pg:
@@ -451,66 +444,173 @@ def _catalog_reader(session: Session, pg: bool) -> Iterator[Session]:
         yield reader
 
 
-class _DocumentWriter:
-    """Writes search_documents rows as they are made: one ``COPY … FREEZE`` on PostgreSQL, sent
-    by a thread of the driver's while the rebuild goes on; batches of ``executemany`` on SQLite.
-    Rows hold their JSON columns encoded already."""
+class _Load:
+    """The rebuild's writes, shared part: postings gathered for the whole catalog (a chunk's
+    lists appended to the catalog's), written at the end in primary-key order (term, tier,
+    ordinal) — appends at the end of SQLite's B-tree; on PostgreSQL, input already in the order
+    of the key it builds."""
 
-    def __init__(self, session: Session, pg: bool) -> None:
-        self.session, self.pg = session, pg
-        self.rows: list[tuple[Any, ...]] = []
-        self._stack = ExitStack()
-        self._copy: Any = None
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
+        self.last, self.in_order = 0, True
 
-    def __enter__(self) -> _DocumentWriter:
-        if self.pg:
-            raw: Any = self.session.connection().connection.driver_connection
-            cur = self._stack.enter_context(raw.cursor())
-            self._copy = self._stack.enter_context(cur.copy(
-                f"COPY search_documents ({', '.join(_DOC_FIELDS)}) FROM STDIN (FREEZE)",
-                writer=QueuedLibpqWriter(cur)))
+    def postings(self, lists: list[defaultdict[str, list[Any]]]) -> None:
+        for mine, chunk in zip(self.lists, lists, strict=True):
+            for term, ordinals in chunk.items():
+                mine[term] += ordinals
+
+    def _sorted(self, key: Callable[[Any], int]) -> None:
+        if not self.in_order:  # the store's key order was not the tie order
+            for by_term in self.lists:
+                for ordinals in by_term.values():
+                    ordinals.sort(key=key)
+
+
+class _SqliteLoad(_Load):
+    """On SQLite: documents in batches of ``executemany``; every posting at the end, one
+    statement per (term, tier), its ordinals a JSON array expanded in C."""
+
+    def __enter__(self) -> _SqliteLoad:
+        for table in (SearchPostingRow, SearchDocumentRow, SearchTermRow):
+            self.session.execute(delete(table))
         return self
 
-    def write(self, row: tuple[Any, ...]) -> None:
-        if self._copy is not None:
-            self._copy.write_row(row)
-            return
-        self.rows.append(row)
-        if len(self.rows) >= BATCH:
-            self._flush()
+    def token(self, ordinal: int) -> str:
+        self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
+        return str(ordinal)
 
-    def _flush(self) -> None:
-        if not self.rows:
-            return
+    def documents(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self.session.connection()
         table = SearchDocumentRow.__table__
         procs = [None if n in _DOC_JSON else table.c[n].type._cached_bind_processor(conn.dialect) for n in _DOC_FIELDS]
-        rows = [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in self.rows]
-        self.rows.clear()
         cur: Any = conn.connection.driver_connection.cursor()
         try:
             cur.executemany(f"INSERT INTO search_documents ({', '.join(_DOC_FIELDS)}) "
-                            f"VALUES ({', '.join('?' * len(_DOC_FIELDS))})", rows)
+                            f"VALUES ({', '.join('?' * len(_DOC_FIELDS))})",
+                            [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True))
+                             for row in rows])
         finally:
             cur.close()
 
     def __exit__(self, *exc: object) -> None:
-        with self._stack:
-            if exc[0] is None:
-                self._flush()
+        if exc[0] is not None:
+            return
+        self._sorted(int)
+        cur: Any = self.session.connection().connection.driver_connection.cursor()
+        try:
+            cur.executemany("INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value FROM json_each(?)",
+                            ((term, tier, f"[{','.join(ordinals)}]") for term, tier, ordinals in _by_key(self.lists)))
+        finally:
+            cur.close()
 
 
-def _drop_terms(session: Session, lists: list[defaultdict[str, list[Any]]], dropped: set[str], pg: bool) -> None:
+#: an ordinal as a field of PostgreSQL's binary COPY format: its length, then the bigint
+_PG_ORDINAL = struct.Struct("!iq")
+#: PostgreSQL's binary COPY: the signature, flags and header extension; the end
+_PG_BINARY_START = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_PG_BINARY_END = struct.pack("!h", -1)
+_PG_TIERS = [struct.pack("!ih", 2, tier) for tier in range(len(LEVELS))]
+#: COPY's text format: a field separator no value holds (PostgreSQL text cannot hold NUL)
+_SEP = "\x00"
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), (_SEP, "\t"))
+
+
+class _PgLoad(_Load):
+    """On PostgreSQL: the tables truncated, so every ``COPY … FREEZE`` writes rows frozen and
+    all-visible (index-only scans need no VACUUM). Each chunk's documents are encoded in COPY's
+    text format and sent by a thread while the next chunk is computed (at most :data:`AHEAD`
+    chunks wait). Then every posting, in key order, in one binary ``COPY`` into the table with its
+    primary key dropped (a (term, tier)'s rows are one ``join`` over its ordinals' fields), and
+    the key built once (a sort of presorted input, not 10 M insertions)."""
+
+    AHEAD = 4
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.queue: Queue[bytes | None] = Queue(maxsize=self.AHEAD)
+        self.error: BaseException | None = None
+        self.thread = Thread(target=self._send, name="meshfabric-search-copy", daemon=True)
+
+    def __enter__(self) -> _PgLoad:
+        self.session.execute(text("TRUNCATE search_postings, search_documents, search_terms"))
+        self.raw: Any = self.session.connection().connection.driver_connection
+        self.thread.start()
+        return self
+
+    def token(self, ordinal: int) -> bytes:
+        self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
+        return _PG_ORDINAL.pack(8, ordinal)
+
+    def _send(self) -> None:
+        with self.raw.cursor() as cur:
+            while (payload := self.queue.get()) is not None:
+                if self.error is not None:
+                    continue  # after a failure: take what is queued, so the rebuild is never blocked
+                try:
+                    with cur.copy(f"COPY search_documents ({', '.join(_DOC_FIELDS)}) FROM STDIN (FREEZE)") as copy:
+                        copy.write(payload)
+                except BaseException as exc:  # raised again in the rebuild's thread
+                    self.error = exc
+
+    def documents(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.error is not None:
+            raise self.error
+        lines = []
+        for row in rows:
+            line = _SEP.join([v if isinstance(v, str) else v.isoformat() if isinstance(v, datetime) else str(v)
+                              for v in row])
+            for old, new in _COPY_ESCAPES:
+                if old in line:
+                    line = line.replace(old, new)
+            lines.append(line)
+        lines.append("")
+        self.queue.put("\n".join(lines).encode())
+
+    def __exit__(self, *exc: object) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if exc[0] is not None:
+            return
+        if self.error is not None:
+            raise self.error
+        self._sorted(lambda token: int(_PG_ORDINAL.unpack(token)[1]))
+        session, raw = self.session, self.raw
+        pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
+                                   "AND contype = 'p'"))
+        session.execute(text(f'ALTER TABLE search_postings DROP CONSTRAINT "{pkey}"'))
+        with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN (FORMAT BINARY, FREEZE)",
+                                           writer=QueuedLibpqWriter(cur)) as copy:
+            buf: list[bytes] = [_PG_BINARY_START]
+            size = 0
+            for term, tier, ordinals in _by_key(self.lists):
+                word = term.encode()
+                # a row: 3 fields, the term, the tier, then the ordinal (its length and value)
+                head = struct.pack("!hi", 3, len(word)) + word + _PG_TIERS[tier]
+                buf.append(head + head.join(ordinals))
+                size += len(ordinals)
+                if size >= 65_536:
+                    copy.write(b"".join(buf))
+                    buf.clear()
+                    size = 0
+            buf.append(_PG_BINARY_END)
+            copy.write(b"".join(buf))
+        self.lists.clear()
+        session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
+
+
+def _drop_terms(session: Session, dropped: set[str]) -> None:
     """The vocabulary is full: take the words it does not keep out of the documents' lists of
     their vocabulary words (written in full as the documents were read)."""
-    def ordinal(token: Any) -> int:
-        return int(_PG_ORDINAL.unpack(token)[1]) if pg else int(token)
-
-    affected = sorted({ordinal(o) for by_term in lists for t in dropped for o in by_term.get(t, ())})
-    table = SearchDocumentRow.__table__
-    for start in range(0, len(affected), 500):
-        chunk = affected[start: start + 500]
-        found = session.execute(select(table.c.ordinal, table.c.terms).where(table.c.ordinal.in_(chunk))).all()
+    post, table = SearchPostingRow.__table__, SearchDocumentRow.__table__
+    words_ = sorted(dropped)
+    affected: set[int] = set()
+    for start in range(0, len(words_), 500):
+        affected.update(session.scalars(select(post.c.ordinal).where(post.c.term.in_(words_[start: start + 500]))))
+    ordinals = sorted(affected)
+    for start in range(0, len(ordinals), 500):
+        found = session.execute(select(table.c.ordinal, table.c.terms)
+                                .where(table.c.ordinal.in_(ordinals[start: start + 500]))).all()
         session.execute(table.update().where(table.c.ordinal == bindparam("o")).values(terms=bindparam("t")),
                         [{"o": o, "t": [t for t in terms if t not in dropped]} for o, terms in found])
 
@@ -547,51 +647,6 @@ def _by_key(lists: list[defaultdict[str, list[Any]]]) -> Iterable[tuple[str, int
             ordinals = by_term.get(term)
             if ordinals is not None:
                 yield term, tier, ordinals
-
-
-#: PostgreSQL's binary COPY: the signature, flags and header extension; the end
-_PG_BINARY_START = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_PG_BINARY_END = struct.pack("!h", -1)
-
-
-def _bulk_postings(session: Session, lists: list[defaultdict[str, list[Any]]]) -> None:
-    """Every posting. On SQLite in primary-key order (term, tier, ordinal), one statement per
-    (term, tier) expanding a JSON array of ordinals in C (appends at the end of the B-tree). On
-    PostgreSQL one binary ``COPY … FREEZE`` into the table with its primary key dropped, then the
-    key built once (a sort, not 10 M insertions). A (term, tier)'s rows are one ``join`` over
-    its ordinals' objects, not a string or bytes formatted per posting."""
-    conn = session.connection()
-    raw: Any = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql":
-        cur = raw.cursor()
-        try:
-            cur.executemany("INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value FROM json_each(?)",
-                            ((term, tier, f"[{','.join(ordinals)}]")
-                             for term, tier, ordinals in _by_key(lists)))
-        finally:
-            cur.close()
-        return
-    pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
-                               "AND contype = 'p'"))
-    session.execute(text(f'ALTER TABLE search_postings DROP CONSTRAINT "{pkey}"'))
-    with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN (FORMAT BINARY, FREEZE)",
-                                       writer=QueuedLibpqWriter(cur)) as copy:
-        buf: list[bytes] = [_PG_BINARY_START]
-        size = 0
-        tiers = [struct.pack("!ih", 2, tier) for tier in range(len(lists))]
-        for term, tier, ordinals in _by_key(lists):
-            word = term.encode()
-            # a row: 3 fields, the term, the tier, then the ordinal (its length and value)
-            head = struct.pack("!hi", 3, len(word)) + word + tiers[tier]
-            buf.append(head + head.join(ordinals))
-            size += len(ordinals)
-            if size >= 65_536:
-                copy.write(b"".join(buf))
-                buf.clear()
-                size = 0
-        buf.append(_PG_BINARY_END)
-        copy.write(b"".join(buf))
-    session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
 
 
 _PRODUCT_COLUMNS = (ProductRow.domain, ProductRow.name, ProductRow.owner, ProductRow.description, ProductRow.tags,
