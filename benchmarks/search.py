@@ -82,6 +82,9 @@ def populate(store_url: str, n: int, seed: int = 7) -> None:
                              status="published", version="1.0.0", source="db", spec={}, spec_hash="x",
                              columns=cols, file=""))
             append(s, DomainEvent("product.created", d, {"product": f"{d}.{name}"}))
+            if i % 5000 == 4999:  # a million products do not fit in one session's memory
+                s.flush()
+                s.expunge_all()
     store.close()
 
 

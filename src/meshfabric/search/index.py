@@ -425,7 +425,7 @@ def _catalog(session: Session) -> Iterator[tuple[str, Document]]:
     for batch in _row_batches(session):
         for r in batch:
             yield "product", product_document(r)
-    for drow in session.scalars(select(DomainRow)):
+    for drow in session.scalars(select(DomainRow).order_by(DomainRow.name)):
         yield "domain", domain_document(drow)
 
 
@@ -460,7 +460,7 @@ class _Load:
             for term, ordinals in chunk.items():
                 mine[term] += ordinals
 
-    def _sorted(self, key: Callable[[Any], int]) -> None:
+    def _sorted(self, key: Callable[[Any], int] | None) -> None:
         if not self.in_order:  # the store's key order was not the tie order
             for by_term in self.lists:
                 for ordinals in by_term.values():
@@ -574,7 +574,7 @@ class _PgLoad(_Load):
             return
         if self.error is not None:
             raise self.error
-        self._sorted(lambda token: int(_PG_ORDINAL.unpack(token)[1]))
+        self._sorted(None)  # the fields of positive bigints sort as bytes in numeric order
         session, raw = self.session, self.raw
         pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
                                    "AND contype = 'p'"))

@@ -195,9 +195,9 @@ def tier_words(doc: Any) -> list[set[str]]:
     the tiers are separated with set operations."""
     split = words.__wrapped__  # texts seen once: not worth the cache
     columns = [c for c in doc.columns or [] if isinstance(c, dict)]
-    info = " ".join(str(part) for c in columns
-                    for part in (c.get("type", ""), c.get("description", ""), *(c.get("classification") or []))
-                    if part)
+    # a column's type, description and classifications (falsy ones left out, as impacts() does)
+    info = " ".join([f"{c.get('type') or ''} {c.get('description') or ''} "
+                     f"{' '.join([str(x) for x in c.get('classification') or () if x])}" for c in columns])
     out: list[set[str]] = [set() for _ in LEVELS]
     out[TIER["name"]] |= set(split(doc.name))
     out[TIER["columns"]] |= set(split(" ".join([c["name"] for c in columns])))

@@ -24,6 +24,8 @@ from itertools import pairwise
 _RUN = re.compile(r"[^\W_]+")
 #: camelCase and HTTPServer boundaries inside a run
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+#: every ASCII character that is not a letter or digit, as a space
+_ASCII_SEPARATORS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
 #: longer "words" are identifiers or hashes nobody types; they are indexed but kept out of the vocabulary
 MAX_TERM = 40
 
@@ -57,7 +59,8 @@ def words(text: str) -> tuple[str, ...]:
     if not text.isascii():
         return tuple(w for _, _, w in spans(text))
     if text.islower():  # no capital letter: no camelCase cut, nothing to fold
-        return tuple(_RUN.findall(text))
+        # the runs of letters and digits, as _RUN finds them (for ASCII, [a-zA-Z0-9]+), split faster
+        return tuple(text.translate(_ASCII_SEPARATORS).split())
     found: list[str] = []
     for run in _RUN.findall(text):
         if _CAMEL.search(run) is None:
