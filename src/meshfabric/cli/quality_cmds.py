@@ -65,8 +65,9 @@ def run(
     every: str = typer.Option(None, "--every", help="Repeat at this interval (e.g. 15m, 1h) until interrupted."),
     times: int = typer.Option(0, "--times", help="With --every: stop after this many rounds (0: never)."),
     as_json: bool = JsonOpt,
+    engine: str = typer.Option(None, "--engine", help="duckdb (in the source) or spark (default: mesh.yaml engine:)."),
 ) -> None:
-    """Run quality rules in the product's source. Exit 1 when an error-severity rule fails or a
+    """Run quality rules in the product's source (or on Spark). Exit 1 when an error-severity rule fails or a
     run errors (the reason is stored with the run)."""
     from meshfabric.errors import ConfigError
     from meshfabric.spec.quality_rules import parse_duration
@@ -90,10 +91,10 @@ def run(
                     runs = []
                     for i, target in enumerate(targets):
                         report(f"running quality rules of {target}", i, len(targets))
-                        runs.append(service.run(target))
+                        runs.append(service.run(target, engine=engine))
                 else:
                     report(f"running quality rules of {product}", 0, 1)
-                    runs = [service.run(product)]
+                    runs = [service.run(product, engine=engine)]
             code = _exit_code(runs)
             if as_json:
                 print_json([r.to_dict() for r in runs] if all_ else runs[0].to_dict())

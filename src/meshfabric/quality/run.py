@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from meshfabric.catalog import ProductInfo
     from meshfabric.connectors.base import ColumnInfo, Connector, PortSession
     from meshfabric.events import EventLog
+    from meshfabric.spec.models import SparkEngineSpec
     from meshfabric.store import Store
     from meshfabric.store.models import MetricPointRow
 
@@ -194,7 +195,8 @@ class QualityService:
                 and (visible is None or p.fqn in visible)]
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, product: str, *, user: str | None = None, at: datetime | None = None) -> QualityRun:
+    def run(self, product: str, *, user: str | None = None, at: datetime | None = None,
+            engine: str | None = None) -> QualityRun:
         """Run every rule of ``product`` in its source and store the run (see the module notes);
         returns it as ``user`` may see it (:func:`redact_run`).
 
@@ -202,6 +204,10 @@ class QualityService:
         makes, and the instant freshness rules measure the data's age at. A replay of past days
         (the demo's history) runs the rules for real over the data as it stood and records the
         run at the time it stands for. Not offered by the CLI or REST.
+
+        ``engine`` "spark" runs the compiled statements on Spark over the product read by its
+        executors (:mod:`meshfabric.spark.quality`), "duckdb" in the source; None: Spark when the
+        workspace's ``engine:`` is Spark, else in the source. Verdicts and observations are the same.
 
         Needs ``query`` on the product and on every product a referential rule checks against.
         An unknown product raises NotFound; anything that goes wrong while measuring is stored
@@ -217,7 +223,12 @@ class QualityService:
                 self.access.decide(user, "query", rule.reference)
         started = at.astimezone(UTC) if at is not None else datetime.now(UTC)
         clock = time.perf_counter()
-        evaluation = _Evaluation(self, info, rules, started, dated=at is not None)
+        spark = self.queries.engine_spec(engine)
+        if spark is not None:  # an engine that cannot start is a usage error, not a failed run
+            from meshfabric.spark import spark_session
+
+            spark_session(spark)
+        evaluation = _Evaluation(self, info, rules, started, dated=at is not None, spark=spark)
         error = ""
         try:
             results = evaluation.run()
@@ -262,9 +273,9 @@ class QualityService:
                 opaque.add(rule.label)
         return frozenset(opaque)
 
-    def run_all(self, *, user: str | None = None) -> list[QualityRun]:
+    def run_all(self, *, user: str | None = None, engine: str | None = None) -> list[QualityRun]:
         """Run every product that has rules, one after the other."""
-        return [self.run(p, user=user) for p in self.products_with_rules(user=user)]
+        return [self.run(p, user=user, engine=engine) for p in self.products_with_rules(user=user)]
 
     def _persist(self, info: ProductInfo, run: QualityRun, rows: int | None) -> list[MetricPointRow]:
         from meshfabric.events import DomainEvent, append
@@ -563,8 +574,10 @@ class _Evaluation:
     """Measures and judges the rules of one product; counts and keeps every statement sent."""
 
     def __init__(self, service: QualityService, info: ProductInfo, rules: list[AnyRule], started: datetime,
-                 *, dated: bool = False) -> None:
+                 *, dated: bool = False, spark: SparkEngineSpec | None = None) -> None:
         self.service = service
+        #: run the statements on Spark instead of in the source
+        self.spark = spark
         self.info = info
         self.rules = rules
         self.started = started
@@ -598,7 +611,12 @@ class _Evaluation:
                 )
                 del remote[i]
         self._before_session = len(self.statements)
-        results = connector.run_on_port(port, lambda session: self._measure(session, local))
+        if self.spark is None:
+            results = connector.run_on_port(port, lambda session: self._measure(session, local))
+        else:
+            from meshfabric.spark.quality import run_on_port
+
+            results = run_on_port(self.spark, connector, port, lambda session: self._measure(session, local))
         for i, rule in remote.items():
             results[i] = self._federated(rule, results[i])
         return results
@@ -627,7 +645,7 @@ class _Evaluation:
             if not isinstance(rule, ReferentialRule):
                 continue
             target = get_product(self.service.store, rule.reference)
-            if target.source == self.info.source:
+            if target.source == self.info.source and self.spark is None:  # on Spark: a federated check
                 port = OutputPort.model_validate(target.output)
                 local[i] = connector.run_on_port(port, lambda s: (s.relation, list(s.columns)))
             else:

@@ -65,10 +65,39 @@ def to_spark_sql(sql: str) -> str:
                 raise QueryError(f"Spark has no function {name} that computes what DuckDB's does: "
                                  f"{SAME_NAME_OTHER_MEANING[name]}",
                                  hint="run the query on the DuckDB engine (--engine duckdb)")
-        return tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+        return _spark_spelling(tree).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
         raise QueryError(f"Spark cannot run this query: {_first_line(str(exc))}",
                          hint="run it on the DuckDB engine (--engine duckdb), or rewrite that part") from None
+
+
+def _spark_spelling(tree: Any) -> Any:
+    """DuckDB functions sqlglot writes for Spark by name although Spark lacks them, rewritten
+    to what Spark has: ``isinf(x)`` is ``abs(x) = double('Infinity')``; ``quantile_cont(x, q)``
+    and ``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` are Spark's exact ``percentile(x, q)``
+    (sqlglot would write a two-argument PERCENTILE_CONT Spark refuses, or the approximate
+    PERCENTILE_APPROX, which gives other numbers)."""
+    from sqlglot import exp
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None \
+                and not isinstance(node.parent, exp.WithinGroup):
+            return exp.Anonymous(this="PERCENTILE", expressions=[node.this.copy(), node.expression.copy()])
+        if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+            order = node.expression
+            keys = order.expressions if isinstance(order, exp.Order) else []
+            if len(keys) == 1 and isinstance(keys[0], exp.Ordered) and not keys[0].args.get("desc"):
+                return exp.Anonymous(this="PERCENTILE", expressions=[keys[0].this.copy(), node.this.this.copy()])
+        return node
+
+    def finite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.IsInf):
+            infinity = exp.cast(exp.Literal.string("Infinity"), "double")
+            return exp.EQ(this=exp.Abs(this=node.this.copy()), expression=infinity)
+        return node
+
+    # inner spellings first: a rewritten aggregate takes copies of its (already rewritten) arguments
+    return tree.transform(finite).transform(rewrite)
 
 
 def run_query_spark(
@@ -151,7 +180,7 @@ def execute_spark(
             except Exception as exc:
                 if deadline is not None and deadline.expired:
                     raise QueryTimeout(deadline.seconds, stage[0]) from None
-                raise _query_error(exc, names) from None
+                raise query_error(exc, names) from None
             finally:
                 sc.setLocalProperty("spark.jobGroup.id", None)
     finally:
@@ -281,7 +310,7 @@ def _recheck(plan: Plan) -> None:
             raise QueryError(f"internal error: the engine query still names '{table.sql()}'")
 
 
-def _query_error(exc: BaseException, names: dict[str, str]) -> QueryError:
+def query_error(exc: BaseException, names: dict[str, str]) -> QueryError:
     """One line saying what Spark refused, scan names shown as the products they read."""
     text = _java_cause(exc)
     routine = _ROUTINE.search(str(exc))
