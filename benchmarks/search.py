@@ -30,14 +30,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from meshfabric.events import DomainEvent, append
 from meshfabric.mesh import Mesh
 from meshfabric.search import rebuild_search, service, sync_search
 from meshfabric.store import open_store
-from meshfabric.store.models import DomainRow, ProductRow
+from meshfabric.store.models import DomainRow, EventRow, ProductRow
 
 #: common business words: every product draws a few of them, so they match many documents
 COMMON = [
@@ -62,6 +62,8 @@ QUERIES = ("customer email", "custmer emial", "invoice", "pay", "zzzz nothing")
 
 
 def populate(store_url: str, n: int, seed: int = 7) -> None:
+    """Write the catalog: products and their ``product.created`` events, inserted in bulk a
+    batch at a time (a million products in minutes, not in one session's memory)."""
     rng = random.Random(seed)
     rare = _vocabulary(rng)
     store = open_store(store_url)
@@ -70,21 +72,27 @@ def populate(store_url: str, n: int, seed: int = 7) -> None:
         for d in domains:
             s.add(DomainRow(name=d, description=" ".join(rng.sample(rare, 4)), owners=[f"{d}@example.com"]))
         s.flush()
+        products: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         for i in range(n):
             d = domains[i % len(domains)]
             name = f"{rng.choice(COMMON)}_{rng.choice(rare)}_{i}"
             cols = [{"name": f"{rng.choice(rare)}_{rng.choice(COMMON)}", "type": rng.choice(TYPES),
                      "description": " ".join(rng.sample(rare, 3) + rng.sample(COMMON, 1)), "classification": []}
                     for _ in range(12)]
-            s.add(ProductRow(domain=d, name=name, owner=f"{d}@example.com",
-                             description=" ".join(rng.choices(rare, k=15) + rng.sample(COMMON, 2)),
-                             tags=[rng.choice(COMMON), rng.choice(rare)],
-                             status="published", version="1.0.0", source="db", spec={}, spec_hash="x",
-                             columns=cols, file=""))
-            append(s, DomainEvent("product.created", d, {"product": f"{d}.{name}"}))
-            if i % 5000 == 4999:  # a million products do not fit in one session's memory
-                s.flush()
-                s.expunge_all()
+            products.append(dict(domain=d, name=name, owner=f"{d}@example.com",
+                                 description=" ".join(rng.choices(rare, k=15) + rng.sample(COMMON, 2)),
+                                 tags=[rng.choice(COMMON), rng.choice(rare)],
+                                 status="published", version="1.0.0", source="db", spec={}, spec_hash="x",
+                                 columns=cols, file=""))
+            e = DomainEvent("product.created", d, {"product": f"{d}.{name}"})
+            events.append(dict(id=e.id, event_type=e.event_type, domain=e.domain, data=e.data,
+                               timestamp=e.timestamp, correlation_id=e.correlation_id, causation_id=None))
+            if len(products) == 5000 or i == n - 1:
+                s.execute(insert(ProductRow), products)
+                s.execute(insert(EventRow), events)
+                products.clear()
+                events.clear()
     store.close()
 
 
