@@ -118,6 +118,22 @@ class QueryTimeout(QueryError):
         )
 
 
+class QueryCancelled(QueryError):
+    """A query was cancelled before it finished — Ctrl-C at the command line, or the REST client
+    went away — and its statement in the engine and its scans in the sources were stopped."""
+
+    title = "query cancelled"
+    #: nginx's "client closed request": nobody is waiting for the answer
+    http_status = 499
+    exit_code = 130
+
+    def __init__(self, reason: str, running: str) -> None:
+        self.reason = reason
+        self.running = running
+        super().__init__(f"the query was cancelled ({reason}) while {running}; its statements were stopped "
+                         "in the engine and the sources")
+
+
 class AccessDenied(MeshfabricError):
     http_status = 403
     title = "access denied"

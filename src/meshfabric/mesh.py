@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from meshfabric.access.service import AccessService
     from meshfabric.auth.service import AuthService
     from meshfabric.catalog.service import CatalogService
-    from meshfabric.connectors.base import Connector, TableInfo
+    from meshfabric.connectors.base import CancelToken, Connector, TableInfo
     from meshfabric.contracts import SchemaRegistry
     from meshfabric.contracts.service import ContractService
     from meshfabric.discovery.service import DiscoveryReport, DiscoveryService
@@ -362,7 +362,8 @@ class Mesh:
 
     # -- query ------------------------------------------------------------------------------
     def query(self, sql: str, *, limit: int | None = None, user: str | None = None,
-              timeout: float | None = None, engine: str | None = None) -> QueryResult:
+              timeout: float | None = None, engine: str | None = None,
+              cancel: CancelToken | None = None) -> QueryResult:
         """Run one SELECT over products (``domain.product``) across all their sources.
 
         Acts as ``user`` (only when the local principal is a workspace admin) or the local
@@ -372,9 +373,11 @@ class Mesh:
 
         ``engine`` runs it on "duckdb" (embedded) or "spark" (``engine:`` of mesh.yaml, else
         ``local[2]``; needs ``meshfabric[spark]`` and Java); None: the workspace default.
+        ``cancel`` (a :class:`~meshfabric.connectors.base.CancelToken`) lets another thread stop
+        the query: QueryCancelled, its statements stopped in the sources and the engine.
         """
         return self.queries.run(sql, user=user, limit=limit, timeout=timeout,  # type: ignore[no-any-return]
-                                engine=engine)
+                                engine=engine, cancel=cancel)
 
     def explain(self, sql: str, *, user: str | None = None) -> Any:
         return self.queries.run(sql, user=user, explain=True)

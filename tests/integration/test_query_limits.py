@@ -102,3 +102,67 @@ def test_bad_limits_are_spec_errors_naming_the_field(tmp_path: Path, bad: str, w
         Mesh.open(root)
     text = str(caught.value)
     assert "mesh.yaml" in text and where in text
+
+
+def test_a_rest_client_that_goes_away_cancels_its_query(mesh: Any) -> None:
+    """Over a real server: the client gives up after a second; the query (whose own limit is two
+    minutes) is cancelled in the engine at once, audited as cancelled, and the worker is free."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from meshfabric.api.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(mesh, auth=False), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/api/v1/query"
+        start = time.perf_counter()
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json={"sql": RUNAWAY}, timeout=1.0)
+
+        def cancelled() -> bool:
+            entries = mesh.access.audit_log(limit=5)
+            return any(e.action == "query" and "cancelled (the client disconnected)" in (e.reason or "")
+                       for e in entries)
+
+        while not cancelled() and time.perf_counter() - start < 30:
+            time.sleep(0.1)
+        assert cancelled(), [e.reason for e in mesh.access.audit_log(limit=5)]
+        assert time.perf_counter() - start < 30  # long before the query's own limit of 120 s
+        entry = next(e for e in mesh.access.audit_log(limit=5) if "cancelled" in (e.reason or ""))
+        assert entry.decision == "error"
+        r = httpx.post(url, json={"sql": "SELECT count(*) AS n FROM sales.orders"}, timeout=30)
+        assert r.status_code == 200 and r.json()["rows"] == [[5]]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_json_answers_are_capped_and_arrow_streams_every_row(mesh: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+    from fastapi.testclient import TestClient
+
+    from meshfabric.api.app import ARROW_STREAM, create_app
+
+    monkeypatch.setenv("MESHFABRIC_MAX_JSON_ROWS", "2")
+    client = TestClient(create_app(mesh, auth=False))
+    sql = "SELECT id FROM sales.orders ORDER BY id"
+    body = client.post("/api/v1/query", json={"sql": sql}).json()
+    assert body["rows"] == [[1], [2]] and body["row_count"] == 2 and body["truncated"] is True
+    body = client.post("/api/v1/query", json={"sql": sql, "limit": 2}).json()
+    assert body["row_count"] == 2 and body["truncated"] is False  # the caller's own limit cut nothing more
+    r = client.post("/api/v1/query", json={"sql": sql}, headers={"accept": ARROW_STREAM})
+    assert r.status_code == 200 and r.headers["content-type"] == ARROW_STREAM
+    table = pa.ipc.open_stream(r.content).read_all()
+    assert table.column("id").to_pylist() == [1, 2, 3, 4, 5]

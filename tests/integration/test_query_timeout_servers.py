@@ -19,8 +19,8 @@ import pytest
 
 from helpers import my_exec, pg_exec, product_catalog
 from meshfabric.connectors import get_connector
-from meshfabric.connectors.base import Connector, Deadline, ScanRequest
-from meshfabric.errors import QueryTimeout, SourceError
+from meshfabric.connectors.base import CancelToken, Connector, Deadline, ScanRequest
+from meshfabric.errors import QueryCancelled, QueryTimeout, SourceError
 from meshfabric.query import explain, run_query
 from meshfabric.query.catalog import StaticCatalog
 from meshfabric.spec.models import OutputPort, SourceSpec
@@ -150,6 +150,36 @@ def test_a_postgres_scan_waiting_on_a_lock_is_cancelled(
         locker.rollback()
     result = run_query("SELECT n FROM x.small ORDER BY n", catalog, timeout=30)
     assert result.rows == [(n,) for n in range(1, 11)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["token", "ctrl-c"])
+def test_a_cancelled_query_stops_its_postgres_statements(pg: tuple[str, str, StaticCatalog], how: str) -> None:
+    """Cancelled from another thread (the REST API when its client goes away) or by Ctrl-C in
+    the calling thread: the statement stops in PostgreSQL long before the query's own limit,
+    the error says it was cancelled, and the pool answers the next query."""
+    import os
+    import signal
+
+    url, schema, catalog = pg
+    explain("SELECT count(*) FROM x.huge", catalog)
+    token = CancelToken()
+    fire = ((lambda: token.cancel("the client disconnected")) if how == "token"
+            else lambda: os.kill(os.getpid(), signal.SIGINT))  # what Ctrl-C sends
+    timer = threading.Timer(0.7, fire)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(QueryCancelled) as info:
+            run_query("SELECT count(*) FROM x.huge", catalog, timeout=120, cancel=token)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < STOPS_WITHIN
+    reason = "the client disconnected" if how == "token" else "interrupted"
+    assert f"cancelled ({reason})" in str(info.value) and info.value.exit_code == 130
+    assert wait_until(lambda: not pg_running(url, schema)), pg_running(url, schema)
+    assert wait_until(scan_threads_done)
+    assert run_query("SELECT sum(n) FROM x.small", catalog, timeout=30).rows == [(55,)]
 
 
 @pytest.mark.postgres

@@ -61,6 +61,7 @@ EXPECTED = {
     "SqlLineageError": 400,
     "InvalidOpenLineageEvent": 400,
     "QueryTimeout": 504,
+    "QueryCancelled": 499,
     "UnknownProduct": 404,
     "StoreUnavailable": 503,
     "StoreBusy": 503,
@@ -71,6 +72,7 @@ EXPECTED = {
 #: classes whose status deliberately differs from the class-name mapping the API used before
 CHANGED = {
     "QueryTimeout": 504,
+    "QueryCancelled": 499,
     "UnknownProduct": 404,
     "StoreUnavailable": 503,
     "StoreBusy": 503,

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from meshfabric.access.model import Principal, level
 from meshfabric.catalog.queryable import StoreCatalog
-from meshfabric.errors import AccessDenied, MeshfabricError, QueryError, SourceError
+from meshfabric.errors import AccessDenied, MeshfabricError, QueryCancelled, QueryError, SourceError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from meshfabric.access.policy import EffectivePolicy
     from meshfabric.access.service import AccessService, AccessSnapshot
-    from meshfabric.connectors.base import Connector
+    from meshfabric.connectors.base import CancelToken, Connector
     from meshfabric.query.catalog import ProductBinding
     from meshfabric.query.result import QueryResult
     from meshfabric.query.secure import SecuredView
@@ -140,7 +140,8 @@ class QueryService:
         return self.engine
 
     def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
-            timeout: float | None = None, at: datetime | None = None, engine: str | None = None) -> Any:
+            timeout: float | None = None, at: datetime | None = None, engine: str | None = None,
+            cancel: CancelToken | None = None) -> Any:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
         principal's own limit. ``at`` dates the audit row and the movement points (default now):
         a replay of past activity (the demo's history) runs the query for real and records it at
@@ -148,6 +149,8 @@ class QueryService:
 
         ``engine`` ("duckdb" or "spark"; None: the workspace's ``engine:``) only chooses the
         executor: access is decided here, once, and both engines run the same secured plan.
+        ``cancel`` lets another thread stop a DuckDB-engine query (QueryCancelled, audited as an
+        error): the REST API cancels the query of a client that went away.
 
         Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
@@ -156,15 +159,16 @@ class QueryService:
         spark = None if explain else self.engine_spec(engine)
         spans = tracer()
         if spans is None:
-            return self._run(sql, user, limit, explain, timeout, None, at, spark)
+            return self._run(sql, user, limit, explain, timeout, None, at, spark, cancel)
 
         attributes = {"db.system": "duckdb" if spark is None else "spark", "db.operation.name": "SELECT",
                       "db.query.text": sanitized_sql(sql)[:4096]}
         with spans.start_as_current_span("explain" if explain else "query", attributes=attributes) as span:
-            return self._run(sql, user, limit, explain, timeout, span, at, spark)
+            return self._run(sql, user, limit, explain, timeout, span, at, spark, cancel)
 
     def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,
-             span: Any, at: datetime | None = None, spark: SparkEngineSpec | None = None) -> Any:
+             span: Any, at: datetime | None = None, spark: SparkEngineSpec | None = None,
+             cancel: CancelToken | None = None) -> Any:
         from meshfabric import query as q
 
         start = time.perf_counter()
@@ -180,11 +184,13 @@ class QueryService:
                 if explain:
                     out: Any = q.explain(sql, catalog, views=views)
                 elif spark is None:
-                    out = q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds)
+                    out = q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds, cancel=cancel)
                 else:
                     from meshfabric.spark import run_query_spark
 
                     out = run_query_spark(sql, catalog, spec=spark, limit=limit, views=views, timeout=seconds)
+            except QueryCancelled:
+                raise
             except (QueryError, SourceError) as exc:
                 raise self._policy_error(catalog, exc) or exc from None
         except MeshfabricError as exc:
@@ -195,7 +201,8 @@ class QueryService:
                 reason = exc.message
             else:
                 reason = f"{type(exc).__name__}: {exc.message}"
-            decision = "denied" if isinstance(exc, QueryError | AccessDenied) else "error"
+            decision = ("denied" if isinstance(exc, QueryError | AccessDenied)
+                        and not isinstance(exc, QueryCancelled) else "error")
             self.access.audit(who.name, action, resource, decision, reason[:2000], policy_version=snap.policy_version,
                               sql=sql, latency_ms=(time.perf_counter() - start) * 1000, at=at)
             if span is not None:

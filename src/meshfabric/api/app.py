@@ -160,6 +160,61 @@ def _max_body_bytes(given: int | None) -> int:
     return int(value)
 
 
+#: rows a JSON query answer carries at most (MESHFABRIC_MAX_JSON_ROWS overrides): a larger
+#: answer is cut and says so; Arrow answers stream every row
+MAX_JSON_ROWS = 100_000
+
+
+def _max_json_rows() -> int:
+    import os
+
+    value = os.environ.get("MESHFABRIC_MAX_JSON_ROWS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_JSON_ROWS
+
+
+async def _cancel_when_gone(request: Request, token: Any, work: Any) -> Any:
+    """Run ``work`` in a worker thread; if the client disconnects meanwhile, cancel it through
+    ``token`` (its statements stop in the engine and the sources)."""
+    import anyio
+
+    async def watch() -> None:
+        while True:
+            await anyio.sleep(0.2)
+            if await request.is_disconnected():
+                token.cancel("the client disconnected")
+                return
+
+    outcome: dict[str, Any] = {}
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            outcome["value"] = await anyio.to_thread.run_sync(work)
+        except Exception as exc:  # re-raised below, not wrapped in the task group's ExceptionGroup
+            outcome["error"] = exc
+        finally:
+            group.cancel_scope.cancel()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _arrow_batches(table: Any) -> Any:
+    """The table as an Arrow IPC stream, written batch by batch as the client reads."""
+    import pyarrow as pa
+
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        yield sink.getvalue()
+        sink.seek(0)
+        sink.truncate()
+        for batch in table.to_batches(max_chunksize=65_536):
+            writer.write_batch(batch)
+            yield sink.getvalue()
+            sink.seek(0)
+            sink.truncate()
+    yield sink.getvalue()
+
+
 class ColumnIn(BaseModel):
     """One column of a tabular schema (further keys, e.g. ``description``, are kept)."""
 
@@ -451,21 +506,36 @@ def _catalog_router() -> APIRouter:
     # the JSON answer is written by json_dumps: exact numbers (decimals, big integers), NaN as null
     @router.post("/api/v1/query", tags=["query"], response_model=QueryResult,
                  responses={200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
-    def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
-        start = time.perf_counter()
-        result = mesh.query(body.sql, limit=body.limit, user=user, engine=body.engine)
-        table = result.arrow()
-        if ARROW_STREAM in request.headers.get("accept", ""):
-            import pyarrow as pa
+    async def query(body: QueryRequest, request: Request, mesh: Mesh = Mesh_, user: str | None = User) -> Response:
+        """Run one SELECT. A JSON answer carries at most MESHFABRIC_MAX_JSON_ROWS rows (default
+        100,000; ``truncated`` says when more were cut); ask for Arrow (``Accept:
+        application/vnd.apache.arrow.stream``) to stream every row in batches. A client that
+        goes away cancels its query, in the engine and in the sources."""
+        from meshfabric.connectors.base import CancelToken
 
-            sink = io.BytesIO()
-            with pa.ipc.new_stream(sink, table.schema) as writer:
-                writer.write_table(table)
-            return Response(sink.getvalue(), media_type=ARROW_STREAM)
+        start = time.perf_counter()
+        arrow = ARROW_STREAM in request.headers.get("accept", "")
+        cap = None if arrow else _max_json_rows()
+        limit = body.limit
+        if cap is not None and (limit is None or limit > cap):
+            limit = cap + 1  # one more than the cap tells whether rows were cut
+        token = CancelToken()
+        result = await _cancel_when_gone(request, token, lambda: mesh.query(
+            body.sql, limit=limit, user=user, engine=body.engine, cancel=token))
+        table = result.arrow()
+        if arrow:
+            from fastapi.responses import StreamingResponse
+
+            return StreamingResponse(_arrow_batches(table), media_type=ARROW_STREAM)
+        from meshfabric.query.result import QueryResult as Rows
         from meshfabric.query.result import json_dumps
 
-        payload = {"columns": table.column_names, "rows": result.rows,
-                   "row_count": table.num_rows, "seconds": round(time.perf_counter() - start, 4)}
+        truncated = cap is not None and table.num_rows > cap
+        if truncated:
+            table = table.slice(0, cap)
+        payload = {"columns": table.column_names, "rows": Rows(table, result.stats).rows,
+                   "row_count": table.num_rows, "seconds": round(time.perf_counter() - start, 4),
+                   "truncated": truncated}
         return Response(json_dumps(payload), media_type="application/json")
 
     return router

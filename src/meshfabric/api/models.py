@@ -164,3 +164,5 @@ class QueryResult(BaseModel):
     rows: list[list[Any]]
     row_count: int
     seconds: float
+    truncated: bool = Field(False, description="more rows than a JSON answer carries (MESHFABRIC_MAX_JSON_ROWS): "
+                                                "ask for Arrow to stream them all")

@@ -136,7 +136,10 @@ class Deadline:
         self._next = 0
         self._passed = threading.Event()
         self._stop = threading.Event()
+        self._changed = threading.Event()  # stop or expire: wakes the watcher
         self._watcher: threading.Thread | None = None
+        #: why the query was cancelled before its limit (:meth:`cancel`), None otherwise
+        self.cancelled: str | None = None
 
     def remaining(self) -> float:
         """Seconds left, 0 once the limit has passed."""
@@ -182,14 +185,24 @@ class Deadline:
     def stop(self) -> None:
         """Every piece of work under this limit is over: the watcher can end."""
         self._stop.set()
+        self._changed.set()
 
     def expire(self) -> None:
         """Let the limit pass now (the watcher calls this at :attr:`at`)."""
         self._passed.set()
+        self._changed.set()
         self._fire_all()
 
+    def cancel(self, reason: str) -> None:
+        """Stop the query now, as its limit would, for ``reason`` ("interrupted", "the client
+        disconnected"): the work reports :class:`~meshfabric.errors.QueryCancelled`."""
+        if self.cancelled is None and not self._passed.is_set():
+            self.cancelled = reason
+        self.expire()
+
     def _watch(self) -> None:
-        if self._stop.wait(max(0.0, self.at - time.monotonic())):
+        self._changed.wait(max(0.0, self.at - time.monotonic()))
+        if self._stop.is_set():
             return
         self.expire()
         # work registered late (its statement had not started when the hook was called) is
@@ -206,6 +219,32 @@ class Deadline:
             hooks = list(self._hooks.values())
         for cancel in hooks:
             cancel.fire()
+
+
+class CancelToken:
+    """Lets another thread cancel one query (the REST API cancels the query of a client that went
+    away): bound to the query's :class:`Deadline` once it has one; a cancel before that takes
+    effect as soon as it is bound."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._deadline: Deadline | None = None
+        self.reason: str | None = None
+
+    def bind(self, deadline: Deadline) -> None:
+        with self._lock:
+            self._deadline = deadline
+            reason = self.reason
+        if reason is not None:
+            deadline.cancel(reason)
+
+    def cancel(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            deadline = self._deadline
+        if deadline is not None:
+            deadline.cancel(reason)
 
 
 class Cancel:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from sqlglot import exp
 
+    from meshfabric.connectors.base import CancelToken
     from meshfabric.query.guard import GuardedQuery
     from meshfabric.query.planner import Plan
     from meshfabric.query.secure import SecuredView
@@ -49,6 +50,7 @@ def run_query(
     limit: int | None = None,
     views: Views | None = None,
     timeout: float | None = None,
+    cancel: CancelToken | None = None,
 ) -> QueryResult:
     """Run one SELECT over products of ``catalog`` and return its rows as Arrow, with stats.
 
@@ -60,7 +62,9 @@ def run_query(
     ``timeout`` (seconds, None for no limit) bounds the whole query, planning included: when it
     passes, the engine's statement is interrupted, scans still running are cancelled in their
     sources, scans not started never start, and QueryTimeout (a QueryError) says what was
-    running. ValueError when it is not positive.
+    running. ValueError when it is not positive. ``cancel`` lets another thread stop the query
+    the same way (QueryCancelled); Ctrl-C (KeyboardInterrupt) in the calling thread does too.
+    Either needs a ``timeout``: its deadline is what stops the work.
 
     >>> result = run_query("SELECT region, sum(amount) FROM sales.orders GROUP BY 1", catalog)  # doctest: +SKIP
     >>> result.arrow(), result.stats.rows_moved  # doctest: +SKIP
@@ -71,10 +75,21 @@ def run_query(
     from meshfabric.query.planner import plan
 
     deadline = Deadline(timeout) if timeout is not None else None
+    if deadline is not None and cancel is not None:
+        cancel.bind(deadline)
     start = time.perf_counter()
     guarded = guard(sql, catalog, limit=limit)
     the_plan = plan(_secured(guarded, views), catalog, limit=limit)
-    return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start, deadline=deadline)
+    if deadline is None:
+        return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start)
+    try:
+        return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start, deadline=deadline)
+    except KeyboardInterrupt:
+        # stop what runs in the sources and the engine, as a passed time limit would
+        deadline.cancel("interrupted")
+        from meshfabric.errors import QueryCancelled
+
+        raise QueryCancelled("interrupted", "it ran") from None
 
 
 def explain(sql: str, catalog: ProductCatalog, *, views: Views | None = None) -> Plan:

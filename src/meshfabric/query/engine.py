@@ -35,7 +35,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from meshfabric.connectors.base import Cancelled, Deadline
-from meshfabric.errors import QueryError, QueryTimeout, SourceError
+from meshfabric.errors import QueryCancelled, QueryError, QueryTimeout, SourceError
 from meshfabric.query.guard import check_sql, product_tables
 from meshfabric.query.result import QueryResult, QueryStats, ScanStats
 
@@ -599,7 +599,9 @@ def sanitized_sql(sql: str, system: str = "duckdb") -> str:
     return pattern.sub(lambda m: m.group(1) or "?", sql)
 
 
-def _timeout(deadline: Deadline, running: str) -> QueryTimeout:
+def _timeout(deadline: Deadline, running: str) -> QueryTimeout | QueryCancelled:
+    if deadline.cancelled is not None:
+        return QueryCancelled(deadline.cancelled, running)
     return QueryTimeout(deadline.seconds, running)
 
 
