@@ -404,7 +404,9 @@ def _rebuild_all(session: Session) -> int:
         session.execute(insert(SearchTermRow), [{"term": t, "length": len(t), "doc_count": n} for t, n in kept.items()])
     if pg:
         session.execute(text("ANALYZE search_postings"))
-        session.execute(text("ANALYZE search_documents"))
+        # the columns queries select documents by (the texts and JSON are read, never compared)
+        session.execute(text("ANALYZE search_documents (kind, key, domain, name, status, ordinal, name_words, "
+                             "full_words)"))
     return count
 
 
