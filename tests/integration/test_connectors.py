@@ -11,6 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -284,7 +285,9 @@ class TestPostgres:
         assert [p.sql() for p in by_c.pushed_filters] == ["c > 'a'"]
         assert sorted(by_c.table.column("c").to_pylist()) == ["b"]  # DuckDB's byte order: 'B' < 'a'
         by_icu = connector.scan(ScanRequest(port, columns=["i"], filters=[f("i > 'a'"), f("i = 'b'")]))
-        assert [p.sql() for p in by_icu.pushed_filters] == ["i = 'b'"]
+        assert [p.sql() for p in by_icu.pushed_filters] == ["i > 'a'", "i = 'b'"]
+        assert 'COLLATE "C" > \'a\'' in (by_icu.source_sql or "")  # the range in the byte order
+        assert by_icu.table.column("i").to_pylist() == ["b"]
         # the trap itself: PostgreSQL's ICU order puts 'B' after 'a'
         assert pg_exec(pg_url, f"SELECT count(*) FROM {table} WHERE i > 'a'")[0][0] == 2
 
@@ -300,7 +303,9 @@ class TestPostgres:
         port = OutputPort(source="pg", table=table)
         assert connector.columns(port)[0].case_insensitive
         result = connector.scan(ScanRequest(port, filters=[f("s = 'abc'")]))
-        assert result.pushed_filters == [] and result.rows == 2
+        # compared in the C collation: only 'abc', as in DuckDB
+        assert len(result.pushed_filters) == 1 and result.table.column("s").to_pylist() == ["abc"]
+        assert 'COLLATE "C"' in (result.source_sql or "")
         assert pg_exec(pg_url, f"SELECT count(*) FROM {table} WHERE s = 'abc'")[0][0] == 2
 
     def test_sql_port(self, pg_url: str, tmp_path: Path) -> None:
@@ -387,7 +392,7 @@ class TestPostgres:
 
 @pytest.mark.mariadb
 class TestMariaDB:
-    def test_case_insensitive_and_pad_space_collations_are_not_pushed(self, mysql_url: str, tmp_path: Path) -> None:
+    def test_case_insensitive_and_pad_space_collations_compare_bytes(self, mysql_url: str, tmp_path: Path) -> None:
         table = unique("coll")
         my_exec(
             mysql_url,
@@ -402,9 +407,10 @@ class TestMariaDB:
         port = OutputPort(source="my", table=table)
         info = {c.name: c for c in connector.columns(port)}
         assert info["ci"].case_insensitive and not info["bin"].case_insensitive
-        for column in ("ci", "bin"):
+        for column in ("ci", "bin"):  # pushed as CAST(col AS BINARY): only DuckDB's one row
             result = connector.scan(ScanRequest(port, columns=[column], filters=[f(f"{column} = 'abc'")]))
-            assert result.pushed_filters == [] and result.rows == 3
+            assert len(result.pushed_filters) == 1 and "AS BINARY" in (result.source_sql or "")
+            assert result.table.column(column).to_pylist() == ["abc"]
         exact = connector.scan(ScanRequest(port, columns=["nopad"], filters=[f("nopad = 'abc'")]))
         assert len(exact.pushed_filters) == 1 and exact.table.column("nopad").to_pylist() == ["abc"]
 
@@ -824,7 +830,7 @@ PAIR_PREDICATES = [
     "i1 = i2",  # bigint against integer: not one type, never pushed
 ]
 #: the sources whose reading of two same-typed number/date/timestamp columns DuckDB's equals
-PAIRS_PUSHED = {"postgres", "duckdb", "files"}
+PAIRS_PUSHED = {"postgres", "duckdb", "files", "mysql"}
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
@@ -905,5 +911,70 @@ def test_like_on_a_binary_nopad_column_matches_duckdb(mysql_url: str, tmp_path: 
             else:
                 assert len(result.pushed_filters) == 1 and "LIKE" in (result.source_sql or ""), text
                 assert got == expected, (text, result.source_sql)
+        # a case-blind column takes LIKE over its bytes, where a binary '_' (one byte) and MySQL's
+        # backslash escape cannot differ from DuckDB
         insensitive = connector.scan(ScanRequest(port, columns=["id"], filters=[f(f"ci LIKE {literal}")]))
-        assert not insensitive.pushed_filters
+        if "_" in pattern or "\\" in pattern:
+            assert not insensitive.pushed_filters, pattern
+        else:
+            assert insensitive.pushed_filters and "AS BINARY" in (insensitive.source_sql or ""), pattern
+            want = sorted(r[0] for r in reference.execute(f"SELECT id FROM t WHERE s LIKE {literal}").fetchall())
+            assert sorted(insensitive.table.column("id").to_pylist()) == want, (pattern, insensitive.source_sql)
+
+
+CASE_VALUES = ["abc", "ABC", "Abc", "abc ", "ab", "abd", "aéc", "AÉC", "é", "E", "e", "z", "Z", "a😀c", "", None]
+CASE_PREDICATES = ["= 'abc'", "<> 'abc'", "< 'abc'", ">= 'ABC'", "> 'e'", "BETWEEN 'ABC' AND 'abd'",
+                   "IN ('abc', 'E', 'aéc')", "NOT IN ('abc', 'z')", "= 'abc '", "< 'é'", "LIKE 'a%'", "LIKE '%C'",
+                   "NOT LIKE '%é%'"]
+
+
+def _case_blind_matches_duckdb(connector: Any, port: OutputPort, column: str, marker: str) -> None:
+    reference = duckdb.connect()
+    reference.register("t", pa.table({"id": pa.array(range(len(CASE_VALUES)), pa.int64()), "v": CASE_VALUES}))
+    for predicate in CASE_PREDICATES:
+        result = connector.scan(ScanRequest(port, columns=["id"], filters=[f(f"{column} {predicate}")]))
+        want = sorted(r[0] for r in reference.execute(f"SELECT id FROM t WHERE v {predicate}").fetchall())
+        assert result.pushed_filters and marker in (result.source_sql or ""), (predicate, result.source_sql)
+        assert sorted(result.table.column("id").to_pylist()) == want, (predicate, result.source_sql)
+
+
+@pytest.mark.mariadb
+def test_case_blind_mariadb_strings_are_compared_byte_wise_like_duckdb(mysql_url: str, tmp_path: Path) -> None:
+    """utf8mb4_general_ci matches 'ABC' for 'abc' and 'abc ' for 'abc' (PAD SPACE): pushed as
+    CAST(col AS BINARY), MariaDB keeps exactly DuckDB's rows."""
+    connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+    table = unique("case")
+    my_exec(mysql_url, f"CREATE TABLE {table} (id BIGINT, ci VARCHAR(20) COLLATE utf8mb4_general_ci)")
+    for i, v in enumerate(CASE_VALUES):
+        my_exec(mysql_url, f"INSERT INTO {table} VALUES ({i}, " + ("NULL" if v is None else "'" + v + "'") + ")")
+    try:
+        _case_blind_matches_duckdb(connector, OutputPort(source="my", table=table), "ci", "AS BINARY")
+    finally:
+        connector.close()
+        my_exec(mysql_url, f"DROP TABLE {table}")
+
+
+@pytest.mark.postgres
+def test_locale_and_nondeterministic_postgres_strings_are_compared_byte_wise(pg_url: str, tmp_path: Path) -> None:
+    """A nondeterministic ICU collation (case-blind) and a locale's order: pushed in the C
+    collation, PostgreSQL keeps exactly DuckDB's rows."""
+    schema = unique("mf_case")
+    pg_exec(pg_url, f"CREATE SCHEMA {schema}",
+            f"CREATE COLLATION {schema}.blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+            f"CREATE TABLE {schema}.t (id BIGINT, ci TEXT COLLATE {schema}.blind, loc TEXT COLLATE \"und-x-icu\")")
+    for i, v in enumerate(CASE_VALUES):
+        value = "NULL" if v is None else "'" + v + "'"
+        pg_exec(pg_url, f"INSERT INTO {schema}.t VALUES ({i}, {value}, {value})")
+    connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+    try:
+        port = OutputPort(source="pg", table=f"{schema}.t")
+        _case_blind_matches_duckdb(connector, port, "ci", 'COLLATE "C"')
+        reference = duckdb.connect()
+        reference.register("t", pa.table({"id": pa.array(range(len(CASE_VALUES)), pa.int64()), "v": CASE_VALUES}))
+        for predicate in ("< 'abc'", "BETWEEN 'ABC' AND 'abd'", "> 'e'"):
+            result = connector.scan(ScanRequest(port, columns=["id"], filters=[f(f"loc {predicate}")]))
+            want = sorted(r[0] for r in reference.execute(f"SELECT id FROM t WHERE v {predicate}").fetchall())
+            assert sorted(result.table.column("id").to_pylist()) == want, (predicate, result.source_sql)
+    finally:
+        connector.close()
+        pg_exec(pg_url, f"DROP SCHEMA {schema} CASCADE")

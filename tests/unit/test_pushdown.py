@@ -109,23 +109,24 @@ class TestTpchPredicates:
 
 
 class TestCollations:
-    def test_mysql_case_insensitive_collation_is_refused(self) -> None:
-        assert pushed("ci = 'abc'", MY, "mysql") is None
-        assert pushed("ci IN ('a', 'b')", MY, "mysql") is None
+    def test_mysql_case_insensitive_collation_is_compared_byte_wise(self) -> None:
+        # the collation would match 'ABC' too: the column's bytes are compared instead
+        assert pushed("ci = 'abc'", MY, "mysql") == "CAST(`ci` AS BINARY) = 'abc'"
+        assert pushed("ci IN ('a', 'b')", MY, "mysql") == "CAST(`ci` AS BINARY) IN ('a', 'b')"
         assert pushed("ci IS NULL", MY, "mysql") == "`ci` IS NULL"
 
-    def test_mysql_pad_space_binary_collation_is_refused(self) -> None:
-        # utf8mb4_bin still ignores trailing spaces: 'a' = 'a ' is true in MariaDB
-        assert pushed("bin = 'abc'", MY, "mysql") is None
-        assert pushed("bin > 'abc'", MY, "mysql") is None
+    def test_mysql_pad_space_binary_collation_is_compared_byte_wise(self) -> None:
+        # utf8mb4_bin still ignores trailing spaces: 'a' = 'a ' is true in MariaDB, not as bytes
+        assert pushed("bin = 'abc'", MY, "mysql") == "CAST(`bin` AS BINARY) = 'abc'"
+        assert pushed("bin > 'abc'", MY, "mysql") == "CAST(`bin` AS BINARY) > 'abc'"
 
     def test_mysql_nopad_binary_collation_is_pushed(self) -> None:
         assert pushed("nopad = 'abc'", MY, "mysql") == "`nopad` = 'abc'"
         assert pushed("nopad > 'abc'", MY, "mysql") == "`nopad` > 'abc'"
 
     def test_mysql_refuses_like_booleans_backslashes_and_date_null_checks(self) -> None:
-        assert pushed("ci LIKE 'a%'", MY, "mysql") is None
-        assert pushed("bin LIKE 'a%'", MY, "mysql") is None
+        assert pushed("ci LIKE 'a%'", MY, "mysql") == "CAST(`ci` AS BINARY) LIKE 'a%'"
+        assert pushed("ci LIKE 'a_c'", MY, "mysql") is None  # a binary '_' is one byte
         assert pushed("nopad LIKE 'a\\%'", MY, "mysql") is None
         assert pushed("flag = TRUE", MY, "mysql") is None
         assert pushed("flag", MY, "mysql") is None
@@ -135,14 +136,16 @@ class TestCollations:
 
     def test_postgres_range_needs_c_collation_equality_does_not(self) -> None:
         assert pushed("name_en = 'x'", PG, "postgres") == "\"name_en\" = 'x'"
-        assert pushed("name_en < 'x'", PG, "postgres") is None
-        assert pushed("name_en BETWEEN 'a' AND 'b'", PG, "postgres") is None
+        # a locale's order is not DuckDB's: the range is compared in the C collation
+        assert pushed("name_en < 'x'", PG, "postgres") == "CAST(\"name_en\" AS TEXT) COLLATE \"C\" < 'x'"
+        assert pushed("name_en BETWEEN 'a' AND 'b'", PG, "postgres") == \
+            "CAST(\"name_en\" AS TEXT) COLLATE \"C\" BETWEEN 'a' AND 'b'"
         assert pushed("name_c < 'x'", PG, "postgres") == "\"name_c\" < 'x'"
         assert pushed("name_c BETWEEN 'a' AND 'b'", PG, "postgres") == "\"name_c\" BETWEEN 'a' AND 'b'"
 
-    def test_postgres_refuses_padded_chars_and_nondeterministic_collations(self) -> None:
+    def test_postgres_refuses_padded_chars_and_compares_nondeterministic_collations_byte_wise(self) -> None:
         assert pushed("code = 'ab'", PG, "postgres") is None
-        assert pushed("nd = 'x'", PG, "postgres") is None
+        assert pushed("nd = 'x'", PG, "postgres") == "CAST(\"nd\" AS TEXT) COLLATE \"C\" = 'x'"
 
     def test_postgres_like_without_backslash(self) -> None:
         assert pushed("name_en LIKE 'ab%'", PG, "postgres") == "\"name_en\" LIKE 'ab%'"
@@ -151,11 +154,12 @@ class TestCollations:
         assert pushed("name_en ILIKE 'ab%'", PG, "postgres") is None
         assert pushed("name_en LIKE 'a!%' ESCAPE '!'", PG, "postgres") is None
 
-    def test_sqlite_refuses_like_and_nocase(self) -> None:
+    def test_sqlite_refuses_like_and_compares_nocase_byte_wise(self) -> None:
         cols = {"s": col("s", "TEXT", "string"), "n": col("n", "TEXT", "string", case_insensitive=True)}
         assert pushed("s = 'x'", cols, "sqlite") == "\"s\" = 'x'"
         assert pushed("s LIKE 'x%'", cols, "sqlite") is None
-        assert pushed("n = 'x'", cols, "sqlite") is None
+        assert pushed("n = 'x'", cols, "sqlite") == "\"n\" COLLATE BINARY = 'x'"
+        assert pushed("n LIKE 'x%'", cols, "sqlite") is None
 
 
 class TestMySQLLike:
@@ -249,11 +253,12 @@ class TestColumnPairs:
         assert pushed("nd = nd", cols, "postgres") is None
         assert pushed("code = code", cols, "postgres") is None
 
-    def test_mysql_and_sqlite_refuse_every_pair(self) -> None:
+    def test_mysql_and_sqlite_compare_no_string_pair(self) -> None:
         cols = {k: col(k, "date", "date") for k in ("a", "b")} | {"x": MY["nopad"], "y": MY["nopad"]}
         for dialect in ("mysql", "sqlite"):
-            assert pushed("a < b", cols, dialect) is None
             assert pushed("x = y", cols, dialect) is None
+        assert pushed("a < b", cols, "mysql") == "`a` < `b`"  # dates compare by value in MariaDB
+        assert pushed("a < b", cols, "sqlite") is None  # dates are text in SQLite
 
     def test_strings_of_a_duckdb_database_stay_but_files_take_them(self) -> None:
         cols = {k: col(k, "VARCHAR", "string") for k in ("s", "t")}
@@ -515,13 +520,16 @@ def test_pushed_sql_is_valid_in_its_dialect(text: str, dialect: str) -> None:
         exp.Neg,
         exp.Date,
         exp.DataTypeParam,
+        exp.Collate,
+        exp.Var,
     )
     bad = [type(n).__name__ for n in reparsed.walk() if not isinstance(n, allowed)]
     assert not bad, f"{sql}: {bad}"
-    compared = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.In, exp.Between, exp.Like)
-    for node in reparsed.walk():
-        if isinstance(node, compared):
-            assert "ci" not in {c.name for c in node.find_all(exp.Column)}, sql
+    # the case-insensitive column is only ever compared in its byte-wise form
+    for column in reparsed.find_all(exp.Column):
+        if column.name == "ci" and isinstance(column.parent, (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE,
+                                                              exp.In, exp.Between, exp.Like)):
+            raise AssertionError(f"{sql}: ci compared as the source's collation compares it")
 
 
 def test_float_literal_text_never_uses_exponent() -> None:

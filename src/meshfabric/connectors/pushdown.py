@@ -357,6 +357,16 @@ class _Preparer:
             return True
         return self.dialect.pushes_string_order(col) if ordering else self.dialect.pushes_string_equality(col)
 
+    def _side_ref(self, col: ColumnInfo, ordering: bool) -> exp.Expression | None:
+        """The column as compared with a literal: itself where the source compares it like
+        DuckDB, else its byte-wise form where the dialect has one (a case-blind MariaDB column
+        as ``CAST(col AS BINARY)``), else None."""
+        if self._string_ok(col, ordering):
+            return _ref(col)
+        if self.dialect.pushes_bytewise(col):
+            return self.dialect.bytewise(_ref(col))
+        return None
+
     def _comparison(self, node: exp.Expression) -> exp.Expression | None:
         first, second = _column(node.this, self.columns), _column(node.expression, self.columns)
         if first is not None and second is not None:
@@ -364,12 +374,13 @@ class _Preparer:
         col, other, flipped = _column(node.this, self.columns), node.expression, False
         if col is None:
             col, other, flipped = _column(node.expression, self.columns), node.this, True
-        if col is None or not self._string_ok(col, isinstance(node, _ORDERING)):
+        ref = self._side_ref(col, isinstance(node, _ORDERING)) if col is not None else None
+        if col is None or ref is None:
             return None
         literal = self._side(col, other)
         if literal is None:
             return None
-        left, right = (literal, _ref(col)) if flipped else (_ref(col), literal)
+        left, right = (literal, ref) if flipped else (ref, literal)
         return type(node)(this=left, expression=right)
 
     def _column_pair(self, node: exp.Expression, left: ColumnInfo, right: ColumnInfo) -> exp.Expression | None:
@@ -386,16 +397,17 @@ class _Preparer:
     def _in(self, node: exp.In) -> exp.Expression | None:
         col = _column(node.this, self.columns)
         items = node.expressions
-        if col is None or not items or not self._string_ok(col, ordering=False):
+        ref = self._side_ref(col, ordering=False) if col is not None else None
+        if col is None or ref is None or not items:
             return None
         if len(items) == 1 and isinstance(items[0], KeyRef):
-            return self._keys(col, items[0].keys)
+            return self._keys(col, ref, items[0].keys)
         literals = [self._side(col, item) for item in items]
         if any(lit is None for lit in literals):
             return None
-        return exp.In(this=_ref(col), expressions=literals)
+        return exp.In(this=ref, expressions=literals)
 
-    def _keys(self, col: ColumnInfo, keys: KeyValues) -> exp.Expression | None:
+    def _keys(self, col: ColumnInfo, ref: exp.Expression, keys: KeyValues) -> exp.Expression | None:
         """A key set the column compares exactly like DuckDB: integers with a number column,
         dates with a date column, strings the dialect compares byte-wise; rendered as text."""
         family = _family(col, self.dialect)
@@ -407,16 +419,17 @@ class _Preparer:
             return None
         if keys.kind == "string" and not all(self.dialect.pushes_string_literal(str(v)) for v in keys.values):
             return None
-        return exp.In(this=_ref(col), expressions=[exp.Var(this=keys.render(self.dialect.name))])
+        return exp.In(this=ref, expressions=[exp.Var(this=keys.render(self.dialect.name))])
 
     def _between(self, node: exp.Between) -> exp.Expression | None:
         col = _column(node.this, self.columns)
-        if col is None or not self._string_ok(col, ordering=True):
+        ref = self._side_ref(col, ordering=True) if col is not None else None
+        if col is None or ref is None:
             return None
         low, high = self._side(col, node.args["low"]), self._side(col, node.args["high"])
         if low is None or high is None:
             return None
-        return exp.Between(this=_ref(col), low=low, high=high)
+        return exp.Between(this=ref, low=low, high=high)
 
     def _like(self, node: exp.Like) -> exp.Expression | None:
         col = _column(node.this, self.columns)
@@ -426,9 +439,15 @@ class _Preparer:
         if not (isinstance(pattern, exp.Literal) and pattern.is_string):
             return None
         text = str(pattern.this)
-        if not self.dialect.pushes_string_literal(text) or not self.dialect.pushes_like(col, text):
+        if not self.dialect.pushes_string_literal(text):
             return None
-        like = exp.Like(this=_ref(col), expression=exp.Literal.string(text))
+        if self.dialect.pushes_like(col, text):
+            ref = _ref(col)
+        elif self.dialect.pushes_bytewise_like(col, text):
+            ref = self.dialect.bytewise(_ref(col))
+        else:
+            return None
+        like = exp.Like(this=ref, expression=exp.Literal.string(text))
         return exp.Not(this=exp.Paren(this=like)) if node.args.get("negate") else like
 
 

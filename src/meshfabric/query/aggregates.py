@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from meshfabric.query.joins import _aliased, _plain, join_rows
+from meshfabric.query.joins import _aliased, _plain, _sql_port, join_rows
 
 if TYPE_CHECKING:
     from meshfabric.connectors.base import ColumnInfo
@@ -410,12 +410,11 @@ def replace_ordered(item: exp.Ordered, target: exp.Expression) -> exp.Ordered:
 
 def _scan(name: str, members: list[_Member], statement: str, outputs: list[_Output]) -> Scan:
     from meshfabric.query.catalog import ProductBinding, ProductColumn
-    from meshfabric.spec.models import OutputPort
 
     first = members[0].scan
     columns = tuple(ProductColumn(f"o{k}", o.logical, True) for k, o in enumerate(outputs))
     binding = ProductBinding(domain=first.binding.domain, name=first.binding.name, source=first.source,
-                             port=OutputPort(source=first.source, sql=statement), columns=columns,
+                             port=_sql_port(first, statement), columns=columns,
                              status=first.binding.status)
     return replace(first, name=name, binding=binding, columns=tuple(c.name for c in columns), filters=(), kept=(),
                    instances=tuple(m.instance for m in members), joined=tuple(m.scan.product for m in members),

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from meshfabric.connectors.base import ColumnInfo
     from meshfabric.query.catalog import ProductCatalog
     from meshfabric.query.planner import Scan
+    from meshfabric.spec.models import OutputPort
 
 #: meta key of a tagged product reference (the planner's ``_TAG``: instance number)
 Tag = str
@@ -381,7 +382,6 @@ def _joined_scan(
     resolved (the members are then read alone, and report the error)."""
     from meshfabric.connectors.pushdown import prepare_predicate
     from meshfabric.query.catalog import ProductBinding, ProductColumn
-    from meshfabric.spec.models import OutputPort
 
     dialect, rules = connector.dialect, connector.pushdown_rules  # type: ignore[attr-defined]
     parts: list[JoinMember] = []
@@ -399,7 +399,7 @@ def _joined_scan(
     columns = tuple(ProductColumn(n, types[n].type, types[n].nullable) for m in members for n in m.scan.columns)
     binding = ProductBinding(
         domain=first.binding.domain, name=first.binding.name, source=first.source,
-        port=OutputPort(source=first.source, sql=statement), columns=columns, status=first.binding.status,
+        port=_sql_port(first, statement), columns=columns, status=first.binding.status,
     )
     scan = replace(
         first, name=name, binding=binding, columns=tuple(c.name for c in columns), filters=(),
@@ -408,6 +408,13 @@ def _joined_scan(
         joined=tuple(m.scan.product for m in members),
     )
     return scan
+
+
+def _sql_port(scan: Scan, statement: str) -> OutputPort:
+    """A port of ``scan``'s source reading ``statement`` (the query layer builds no specs: the
+    port is a copy of the member's own with only its ``sql``)."""
+    return scan.binding.port.model_copy(update={"table": None, "path": None, "format": None, "options": {},
+                                                "sql": statement})
 
 
 def _worth(members: list[_Candidate], conditions: Sequence[tuple[int, str, int, str]], scan: Scan,

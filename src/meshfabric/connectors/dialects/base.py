@@ -203,6 +203,16 @@ class Dialect:
         """Whether two string columns compare like DuckDB (``ordering``: for <, <=, >, >=)."""
         return False
 
+    def pushes_bytewise(self, col: ColumnInfo) -> bool:
+        """Whether a string comparison the column's collation would answer differently (case-blind,
+        PAD SPACE, a locale's order) may be pushed over :meth:`bytewise` of the column, which
+        compares the bytes DuckDB compares (both UTF-8)."""
+        return False
+
+    def pushes_bytewise_like(self, col: ColumnInfo, pattern: str) -> bool:
+        """Whether ``bytewise(col) LIKE pattern`` matches the rows DuckDB's LIKE matches."""
+        return False
+
     # -----------------------------------------------------------------------------------------
     # Expressions for quality rules and profiles
 

@@ -80,6 +80,15 @@ class MySQL(Dialect):
         collation = (native_collation(col.native_type) or "").lower()
         return self.pushes_string_equality(col) and collation != "binary" and "\\" not in pattern
 
+    def pushes_bytewise(self, col: ColumnInfo) -> bool:
+        # CAST(col AS BINARY) gives the column's bytes: DuckDB's only when they are UTF-8
+        collation = (native_collation(col.native_type) or "").lower()
+        return collation.startswith(("utf8mb4_", "utf8mb3_", "utf8_", "ascii_"))
+
+    def pushes_bytewise_like(self, col: ColumnInfo, pattern: str) -> bool:
+        # a binary LIKE's "_" matches one byte, DuckDB's one character; "\\" escapes in MariaDB
+        return self.pushes_bytewise(col) and "_" not in pattern and "\\" not in pattern
+
     def pushes_null_check(self, col: ColumnInfo) -> bool:
         return col.type.name not in ("date", "timestamp", "timestamptz")
 

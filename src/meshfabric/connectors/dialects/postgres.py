@@ -85,6 +85,13 @@ class Postgres(Dialect):
         exact = self.pushes_string_order if ordering else self.pushes_string_equality
         return same and exact(a) and exact(b)
 
+    def pushes_bytewise(self, col: ColumnInfo) -> bool:
+        # CAST(col AS TEXT) COLLATE "C": citext and nondeterministic collations compared as bytes
+        return native_base(col.native_type) in ("text", "character varying", "citext")
+
+    def pushes_bytewise_like(self, col: ColumnInfo, pattern: str) -> bool:
+        return self.pushes_bytewise(col) and "\\" not in pattern
+
     quantile_in_scan = True
     serial_apart = True
     nan_types = frozenset({"double", "float", "decimal"})

@@ -58,6 +58,9 @@ class SQLite(Dialect):
     def pushes_string_order(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive
 
+    def pushes_bytewise(self, col: ColumnInfo) -> bool:
+        return True  # COLLATE BINARY compares the stored UTF-8 bytes (LIKE stays case-blind: never)
+
     has_stddev = False
     #: NaN cannot be stored (SQLite writes NULL); ±∞ can, in any REAL value
     inf_types = frozenset({"double", "float", "decimal"})
