@@ -292,3 +292,17 @@ def test_generated_joins_give_duckdbs_answer_whatever_the_statistics(
     stats = {"exact": exact_stats(), "missing": None, "wrong": wrong_stats()}[which]
     monkeypatch.setattr(joins, "JOIN_WORTH", 1e12 if push else joins.JOIN_WORTH)
     same(sql, catalog_for(workspace, stats), reference)
+
+
+def test_rows_moved_by_a_joined_scan_count_for_each_of_its_products() -> None:
+    """The per-product movement metrics: a join pushed into the source moved its rows for every
+    product it read, not for a product named 'a + b'."""
+    from meshfabric.access.enforce import _movement
+    from meshfabric.query.result import QueryResult, QueryStats, ScanStats
+
+    scans = (ScanStats("__mf_scan_3", "crm.customer + sales.orders", "shop", ("c_id",), "SELECT ...", 40, 0.01),
+             ScanStats("__mf_scan_0", "logistics.lines", "lake", ("l_order",), None, 7, 0.01))
+    result = QueryResult(pa.table({"x": [1]}), QueryStats(scans, 0.0, 0.0, 0.0))
+    rows = {p["series"]: p["value"] for p in _movement(result) if p["metric"] == "query.rows_moved"}
+    assert rows == {"crm.customer/query.rows_moved/shop": 40, "sales.orders/query.rows_moved/shop": 40,
+                    "logistics.lines/query.rows_moved/lake": 7}

@@ -287,9 +287,12 @@ def _movement(result: QueryResult, at: datetime | None = None) -> list[dict[str,
     moved: dict[tuple[str, str], list[float]] = {}
     sizes = getattr(result, "scan_bytes", {})
     for scan in result.stats.scans:
-        totals = moved.setdefault((scan.product, scan.source), [0.0, 0.0])
-        totals[0] += scan.rows
-        totals[1] += sizes.get(scan.name, 0)
+        # a join or grouping pushed into the source reads several products in one scan: its rows
+        # carry each of them (ScanStats names them "a + b")
+        for product in scan.product.split(" + "):
+            totals = moved.setdefault((product, scan.source), [0.0, 0.0])
+            totals[0] += scan.rows
+            totals[1] += sizes.get(scan.name, 0)
     now = at or datetime.now(UTC)
     return [{"series": f"{product}/{metric}/{source}", "product": product, "metric": metric, "value": value,
              "ts": now}
