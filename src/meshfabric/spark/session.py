@@ -38,9 +38,9 @@ JAR_DIRS: tuple[str, ...] = ("/usr/share/java",)
 
 
 class EngineUnavailable(ConfigError):
-    """The Spark engine cannot start: what is missing and how to get it."""
+    """The Spark engine cannot start: what is missing and how to get it (exit 2, HTTP 400 like
+    every configuration error)."""
 
-    http_status = 503
     title = "query engine unavailable"
 
 
