@@ -372,9 +372,9 @@ def _rebuild_all(session: Session) -> int:
     with _catalog_reader(session, pg) as reader, (_PgLoad if pg else _SqliteLoad)(session) as out:
         numbers = _tie_order(reader)
         catalog = _catalog(reader)
+        # per tier: term -> the ordinals of the documents holding it at that tier, ascending
+        lists = out.lists
         while chunk := list(islice(catalog, CHUNK)):
-            # per tier: term -> the ordinals of the chunk's documents holding it at that tier, ascending
-            lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
             rows: list[tuple[Any, ...]] = []
             for kind, d in chunk:
                 ordinal = numbers.pop((kind, d.key)) * GAP
@@ -391,12 +391,12 @@ def _rebuild_all(session: Session) -> int:
                              _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
                              name_[:MAX_WORD], full[:MAX_WORD]))
             count += len(chunk)
-            for by_term in lists:
-                for term, ordinals in by_term.items():
-                    if vocabulary.get(term):
-                        counts[term] = counts.get(term, 0) + len(ordinals)
             out.documents(rows)
-            out.postings(lists)
+        # a word's documents: one posting each, at its best tier
+        for by_term in lists:
+            for term, ordinals in by_term.items():
+                if vocabulary.get(term):
+                    counts[term] = counts.get(term, 0) + len(ordinals)
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
     if len(kept) < len(counts):
         _drop_terms(session, set(counts) - set(kept))
@@ -456,11 +456,6 @@ class _Load:
         self.session = session
         self.lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
         self.last, self.in_order = 0, True
-
-    def postings(self, lists: list[defaultdict[str, list[Any]]]) -> None:
-        for mine, chunk in zip(self.lists, lists, strict=True):
-            for term, ordinals in chunk.items():
-                mine[term] += ordinals
 
     def _sorted(self, key: Callable[[Any], int] | None) -> None:
         if not self.in_order:  # the store's key order was not the tie order
