@@ -375,3 +375,26 @@ def test_keys_of_a_scan_serving_two_references_cover_both(
            "UNION ALL SELECT o2.id FROM sales.orders o2 JOIN crm.customer c2 ON c2.id = o2.customer_id")
     catalog = catalog_for(lake, exact_stats(), case_blind=("segment",))
     same(sql, catalog, reference)
+
+
+def test_an_in_subquerys_result_is_read_not_run_again(
+    lake: Path, reference: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys of ``x IN (SELECT ...)`` over files are the subquery's whole result: the engine
+    query reads them instead of running the subquery a second time — with NULLs in it, in a
+    conjunct, where IN over the distinct non-null values keeps exactly the same rows."""
+    from meshfabric.query import engine
+
+    seen: list[str] = []
+    original = engine._with_answers
+
+    def spy(conn, plan, answered):  # type: ignore[no-untyped-def]
+        sql = original(conn, plan, answered)
+        seen.append(sql)
+        return sql
+
+    monkeypatch.setattr(engine, "_with_answers", spy)
+    sql = ("SELECT o.id, o.total FROM sales.orders o WHERE o.id IN (SELECT CASE WHEN l.qty > 40 THEN l.order_id END "
+           "FROM logistics.lines l WHERE l.mode = 'AIR') AND o.status = 'O'")
+    same(sql, catalog_for(lake, exact_stats()), reference)
+    assert seen and "__mf_answer_" in seen[-1] and "logistics" not in seen[-1] and "lines" not in seen[-1]

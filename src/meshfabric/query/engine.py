@@ -104,13 +104,13 @@ def execute(
             spans = tracer()
             if spans is None:
                 session.harden()
-                table = _run(conn, plan, deadline)
+                table = _run(conn, plan, deadline, session.answered)
             else:
                 with spans.start_as_current_span(
                         "engine", attributes={"db.system": "duckdb", "db.system.name": "duckdb",
                                               "meshfabric.scans": len(plan.scans)}) as span:
                     session.harden()
-                    table = _run(conn, plan, deadline)
+                    table = _run(conn, plan, deadline, session.answered)
                     span.set_attribute("meshfabric.rows", table.num_rows)
         finally:
             if deadline is not None:
@@ -293,6 +293,9 @@ class _Session:
         self.admitted: dict[str, int] = {}
         #: scans the engine reads where the data lies, by name
         self.placed: dict[str, InPlaceRead] = {}
+        #: results of IN subqueries already run for their keys, by the planner's number of the
+        #: IN conjunct: the engine query reads them instead of running the subquery again
+        self.answered: dict[int, list[Any]] = {}
         self._hardened = False
         self._spill: str | None = None
         self._conn: duckdb.DuckDBPyConnection | None = None
@@ -358,6 +361,8 @@ class _Session:
         for dynamic in scan.dynamic:
             if dynamic.subquery is not None:
                 values = self._subquery_keys(dynamic.subquery, dynamic.kind)
+                if values is not None and (not values or values[-1] is not None) and dynamic.in_tag is not None:
+                    self.answered[dynamic.in_tag] = values  # the whole result, not a range
             elif dynamic.producer in results or dynamic.producer in self.placed:
                 # the producer is in the session (loaded, or a view): its keys with the filters only
                 # the engine can apply, in the hardened session (they are the user's expressions)
@@ -502,20 +507,49 @@ def harden(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
 
 
-def _run(conn: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None = None) -> pa.Table:
+def _run(conn: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None = None,
+         answered: Mapping[int, list[Any]] | None = None) -> pa.Table:
     import duckdb
 
     names = {s.name: s.product for s in plan.scans}
+    sql = _with_answers(conn, plan, answered) if answered else plan.sql
     try:
         with _interruptible(conn, deadline):
             if deadline is not None:
                 deadline.check()
-            return conn.execute(plan.sql).to_arrow_table()
+            return conn.execute(sql).to_arrow_table()
     except (duckdb.Error, Cancelled) as exc:
         if deadline is not None and deadline.expired:
             raise _timeout(deadline, "the engine was running the query") from None
         message = _SCAN_NAME.sub(lambda m: names.get(m.group(0), m.group(0)), str(exc))
         raise QueryError(f"the query failed: {_first_line(message)}") from None
+
+
+def _with_answers(conn: duckdb.DuckDBPyConnection, plan: Plan, answered: Mapping[int, list[Any]]) -> str:
+    """The engine query with each ``x IN (subquery)`` conjunct whose result was already computed
+    for keys reading that result (a table of the session) instead of running the subquery again
+    (TPC-H Q18 aggregates 6M lineitems once, not twice). Only conjuncts: there ``IN`` over the
+    distinct non-null values keeps exactly the rows ``IN`` over the subquery keeps."""
+    import pyarrow as pa
+    from sqlglot import exp
+
+    from meshfabric.query.guard import DIALECT
+    from meshfabric.query.planner import _IN_TAG
+
+    query = plan.query.copy()
+    replaced = False
+    for node in list(query.find_all(exp.In)):
+        number = node.meta.get(_IN_TAG)
+        if number not in answered or node.args.get("query") is None:
+            continue
+        name = f"__mf_answer_{number}"
+        try:
+            load(conn, name, pa.table({"k": pa.array(answered[number])}), materialise=True)
+        except Exception:  # a value Arrow cannot type alike: the subquery simply runs again
+            continue
+        node.set("query", exp.select("k").from_(name).subquery())
+        replaced = True
+    return query.sql(dialect=DIALECT) if replaced else plan.sql
 
 
 @contextmanager

@@ -90,6 +90,9 @@ class DynamicFilter:
     #: why it was chosen: the seconds expected waiting for the keys and without them (None for
     #: a small scan that waits to pass its keys on, and for subquery keys)
     seconds: tuple[float, float] | None = None
+    #: the number the planner gave the ``IN (subquery)`` conjunct these keys answer: the engine
+    #: reads the keys instead of running the subquery a second time
+    in_tag: int | None = None
 
     def describe(self) -> str:
         if self.subquery is not None:

@@ -325,7 +325,8 @@ def _subquery_keys(
         kind = optimizer.key_kind(next((c.type.name for c in scan.binding.columns if c.name == column), ""))
         if kind is not None:
             found[scan.name] = optimizer.DynamicFilter(
-                column, "(subquery)", "", kind, optimizer.SUBQUERY_KEEP, subquery=sub.sql(dialect=DIALECT))
+                column, "(subquery)", "", kind, optimizer.SUBQUERY_KEEP, subquery=sub.sql(dialect=DIALECT),
+                in_tag=number)
     return found
 
 
