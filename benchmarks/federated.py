@@ -106,10 +106,11 @@ class MeshfabricEngine(Engine):
 
     def run(self, query: int, *, profile: bool = False) -> Run:
         sql = tpch.product_sql(query)
-        started = time.perf_counter()
-        result = self._run_query(sql, self.catalog)
-        table = result.arrow()
-        seconds = time.perf_counter() - started
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            result = self._run_query(sql, self.catalog)
+            table = result.arrow()
+            seconds = time.perf_counter() - started
         stats = result.stats
         rows = dict.fromkeys(SOURCES, 0)
         for scan in stats.scans:
@@ -120,12 +121,47 @@ class MeshfabricEngine(Engine):
             "scan_seconds": stats.scan_seconds,
             "engine_seconds": stats.engine_seconds,
             "scans": [s.as_dict() for s in stats.scans],
+            "peak_memory_mb": memory.peak_mb,
         }
         return Run(table, seconds, detail)
 
     def close(self) -> None:
         for connector in self.catalog.connectors.values():
             connector.close()
+
+
+class PeakMemory:
+    """The process's resident memory above what it held when the block began, sampled every
+    10 ms from /proc (the query's scans, the engine's session and the result; 0 where /proc
+    is missing)."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._start = 0
+
+    @staticmethod
+    def _rss() -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            return 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak_mb = max(self.peak_mb, (self._rss() - self._start) / 2**20)
+
+    def __enter__(self) -> PeakMemory:
+        self._start = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.peak_mb = max(self.peak_mb, (self._rss() - self._start) / 2**20)
+        self._stop.set()
+        self._thread.join()
 
 
 class BrokenEngine(Engine):
@@ -381,6 +417,8 @@ def summary(results: Sequence[QueryOutcome]) -> dict[str, Any]:
         "geomean_ratio_meshfabric_scanners": geometric_mean(ratios_scan),
         "geomean_ratio_meshfabric_parquet": geometric_mean(ratios_parq),
         "meshfabric_rows_moved": moved,
+        "meshfabric_peak_memory_mb": max((r.engines["meshfabric"].detail.get("peak_memory_mb", 0.0) for r in results),
+                                         default=0.0),
         "mismatches": [r.query for r in results if r.correct is False],
         "errors": {f"Q{r.query} {n}": e.error for r in results for n, e in r.engines.items() if e.error},
     }
@@ -459,6 +497,7 @@ def detail_report(results: Sequence[QueryOutcome]) -> str:
         "mf plan s",
         "mf scans s",
         "mf join s",
+        "mf peak MB",
         "scanners pg rows",
         "scanners mariadb rows",
         "scanners parquet rows",
@@ -474,6 +513,7 @@ def detail_report(results: Sequence[QueryOutcome]) -> str:
                 _seconds(mf.get("planning_seconds")),
                 _seconds(mf.get("scan_seconds")),
                 _seconds(mf.get("engine_seconds")),
+                f"{mf.get('peak_memory_mb', 0.0):,.0f}",
                 _rows(moved.get("postgres")),
                 _rows(moved.get("mariadb")),
                 _rows(moved.get("parquet")),

@@ -398,3 +398,20 @@ def test_an_in_subquerys_result_is_read_not_run_again(
            "FROM logistics.lines l WHERE l.mode = 'AIR') AND o.status = 'O'")
     same(sql, catalog_for(lake, exact_stats()), reference)
     assert seen and "__mf_answer_" in seen[-1] and "logistics" not in seen[-1] and "lines" not in seen[-1]
+
+
+def test_an_in_subquery_over_one_product_gives_its_keys_to_the_outer_scan(
+    lake: Path, reference: duckdb.DuckDBPyConnection, small: None
+) -> None:
+    """``x IN (SELECT y FROM t WHERE ...)`` over a product read by its connector (TPC-H Q20's
+    parts named 'forest%'): t is read first and x's scan takes its y values as keys."""
+    sql = ("SELECT o.id, o.total FROM sales.orders o WHERE o.customer_id IN "
+           "(SELECT c.id FROM crm.customer c WHERE c.segment = 'BUILDING' AND c.nation < 5)")
+    catalog = catalog_for(lake, exact_stats())
+    p = plan_for(sql, catalog)
+    orders = next(s for s in p.scans if s.product == "sales.orders")
+    assert [(d.column, d.producer_column) for d in orders.dynamic] == [("customer_id", "id")]
+    same(sql, catalog, reference)
+    result = run_query(sql, catalog)
+    moved = next(s for s in result.stats.scans if s.product == "sales.orders")
+    assert moved.rows < N_ORDERS / 5

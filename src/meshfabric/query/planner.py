@@ -573,6 +573,11 @@ def _analyse(
                         name = real[sources[target.table]].get(target.name.lower())
                         if name is not None and not by_id[sources[target.table]].renames_columns:
                             semi.append((sources[target.table], name, conjunct.meta[_IN_TAG]))
+                            # ``x IN (SELECT y FROM t WHERE <t's own filters>)``: every x that counts
+                            # is one of t's y values — t's scan can give x's scan its keys
+                            producer = _plain_column_subquery(inner, real, by_id)
+                            if producer is not None:
+                                equalities.append(((sources[target.table], name), producer, False))
                     continue
                 pair = _equality(conjunct, sources, real, by_id)
                 if pair is not None and {pair[0][2], pair[1][2]} <= aliases:
@@ -620,6 +625,34 @@ def _analyse(
             # ``AS t(a, b, ...)`` renames columns by position: read them all, in declared order
             inst.columns = {c.name for c in inst.binding.columns}
     return equalities
+
+
+def _plain_column_subquery(
+    scope: Scope, real: dict[int, dict[str, str]], by_id: dict[int, _Instance]
+) -> tuple[int, str] | None:
+    """(instance, real column) when the scope is ``SELECT col FROM <one product reference>
+    [WHERE ...]`` — no join, grouping, aggregate, window, DISTINCT ON or LIMIT: its result is that
+    column of the reference's rows after the filters the planner gives the reference itself."""
+    select = scope.expression
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return None
+    if any(select.args.get(k) for k in ("joins", "group", "having", "qualify", "limit", "offset", "laterals")):
+        return None
+    distinct = select.args.get("distinct")
+    if distinct is not None and distinct.args.get("on"):
+        return None
+    sources = _scope_instances(scope)
+    if len(sources) != 1 or len(scope.sources) != 1:
+        return None
+    (alias, instance_id), = sources.items()
+    column = select.expressions[0]
+    column = column.this if isinstance(column, exp.Alias) else column
+    if not isinstance(column, exp.Column) or column.table != alias or by_id[instance_id].renames_columns:
+        return None
+    if select.find(exp.AggFunc, exp.Window):
+        return None
+    name = real[instance_id].get(column.name.lower())
+    return (instance_id, name) if name is not None else None
 
 
 #: (side, side, holds for both): see :func:`_analyse`
