@@ -59,8 +59,9 @@ SMALL_PRODUCER_ROWS = 1_000.0
 MAX_KEEP = 0.5
 #: at run time, key sets up to this size are sent as ``IN (...)``; larger ones as a key range
 MAX_KEYS = {"integer": 100_000, "date": 10_000, "string": 10_000}
-#: planned only when the producer is expected to return at most this many keys (a range of a
-#: bigger set rarely reduces anything)
+#: planned only when the producer is expected to return at most this many keys, and no more than
+#: its kind's MAX_KEYS (a range of a bigger set rarely reduces anything, and the wait is lost:
+#: TPC-H Q12 at SF5 waited for 150,000 order keys, then read all 7.5M orders)
 MAX_PLANNED_KEYS = 150_000.0
 
 #: the share of a scan's rows an uncorrelated ``IN (subquery)`` is assumed to keep (no estimate
@@ -523,8 +524,9 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
                 keys = distinct(stats.get(producer), col, rows.get(producer, DEFAULT_ROWS))
                 if best is None or keys < best[0]:
                     best = (keys, producer, col)
-            if best is None or best[0] > MAX_PLANNED_KEYS:
-                continue
+            kind_of = key_kind(types[name].get(column, "")) or "integer"
+            if best is None or best[0] > min(MAX_PLANNED_KEYS, float(MAX_KEYS.get(kind_of, 0))):
+                continue  # more keys than an IN list carries: the range sent instead rarely cuts anything
             keep = semi_join_keep(best[0], stats.get(best[1]), best[2], stats.get(name), column)
             if small:
                 if keep > MAX_KEEP:
