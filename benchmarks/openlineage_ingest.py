@@ -20,11 +20,9 @@ then ``GET /api/v1/lineage`` (SDK ``marquez_lineage``) over a chain of ``--chain
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -86,28 +84,11 @@ def raw_insert(store: Any) -> Any:
     return insert
 
 
-def serve(mesh: Any) -> tuple[str, Any, threading.Thread]:
-    import uvicorn
-
-    from meshfabric.api.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(mesh, auth=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server, thread
-
-
 def bench(label: str, store_url: str | None, runs: int, chain: int) -> None:
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-    from helpers import build_workspace
+    from helpers import build_workspace, serve_api
     from meshfabric import Mesh
     from meshfabric.lineage.openlineage import ingest_openlineage, marquez_lineage, validate_event
 
@@ -119,7 +100,7 @@ def bench(label: str, store_url: str | None, runs: int, chain: int) -> None:
     v = per_event(validate_event, events)
     raw = per_event(raw_insert(mesh.store), events)
     ingest = per_event(lambda e: ingest_openlineage(mesh.store, e), events)
-    url, server, thread = serve(mesh)
+    url, server, thread = serve_api(mesh)
     client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=url)))
     from openlineage.client.serde import Serde
 

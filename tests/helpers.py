@@ -359,6 +359,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def serve_api(mesh: Any, *, timeout: float = 30.0) -> tuple[str, Any, Any]:
+    """The REST API over ``mesh`` (no authentication) on a real uvicorn server in a thread:
+    (base url, server, thread); stop it with ``server.should_exit = True`` and ``thread.join()``."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from meshfabric.api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(mesh, auth=False), host="127.0.0.1", port=port,
+                                          log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
 class WebhookReceiver:
     """A local webhook receiver: records every POST (path, headers, JSON body) and answers with
     the next status of ``script`` (then 200; a redirect status points at ``/elsewhere``).

@@ -107,26 +107,13 @@ def test_bad_limits_are_spec_errors_naming_the_field(tmp_path: Path, bad: str, w
 def test_a_rest_client_that_goes_away_cancels_its_query(mesh: Any) -> None:
     """Over a real server: the client gives up after a second; the query (whose own limit is two
     minutes) is cancelled in the engine at once, audited as cancelled, and the worker is free."""
-    import socket
-    import threading
-
     import httpx
-    import uvicorn
 
-    from meshfabric.api.app import create_app
+    from helpers import serve_api
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(mesh, auth=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    base, server, thread = serve_api(mesh)
     try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/api/v1/query"
+        url = f"{base}/api/v1/query"
         start = time.perf_counter()
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(url, json={"sql": RUNAWAY}, timeout=1.0)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from meshfabric.query.joins import _aliased, _plain, _sql_port, join_rows
+from meshfabric.query.joins import _aliased, _plain, _sql_port, join_rows, take_references
 
 if TYPE_CHECKING:
     from meshfabric.connectors.base import ColumnInfo
@@ -108,21 +108,10 @@ def push_aggregates(
             root = wrapper
         else:
             select.replace(wrapper)
-        taken = {m.instance for m in members}
-        kept_scans = []
-        for s in out_scans:
-            rest = tuple(i for i in s.instances if i not in taken)
-            if rest:
-                kept_scans.append(s if rest == s.instances else replace(s, instances=rest))
-        out_scans = [*kept_scans, scan]
-        for s in kept_scans:
-            for i in s.instances:
-                by_instance[i] = s
-        for i in taken:
-            by_instance.pop(i, None)
         estimates[name] = _estimate(members, groups, catalog)
-        out_scans[-1] = replace(scan, why=(f"grouped in the source: ~{estimates[name]:,.0f} groups move "
-                                           "instead of its products' rows",))
+        scan = replace(scan, why=(f"grouped in the source: ~{estimates[name]:,.0f} groups move "
+                                  "instead of its products' rows",))
+        out_scans = take_references(out_scans, by_instance, scan)
     return root, out_scans, estimates
 
 

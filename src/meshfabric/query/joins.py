@@ -229,22 +229,27 @@ def push_joins(
                                           f"~{apart:.3f} s reading its {len(members)} products apart",))
             fresh += 1
             merge_members(select, members[0].table, [m.table for m in members[1:]], joined.name)
-            # each member's reference leaves the scan that read it (a scan serving other
-            # references of its product goes on serving them)
-            taken = {m.instance for m in members}
-            kept_scans = []
-            for s in out_scans:
-                rest = tuple(i for i in s.instances if i not in taken)
-                if rest:
-                    kept_scans.append(s if rest == s.instances else replace(s, instances=rest))
-            out_scans = [*kept_scans, joined]
-            for s in kept_scans:
-                for i in s.instances:
-                    by_instance[i] = s
-            for i in taken:
-                by_instance.pop(i, None)
+            out_scans = take_references(out_scans, by_instance, joined)
             estimates[joined.name] = rows
     return out_scans, estimates
+
+
+def take_references(scans: list[Scan], by_instance: dict[int, Scan], new: Scan) -> list[Scan]:
+    """``scans`` with ``new`` taking over the references it serves: each leaves the scan that
+    read it (a scan serving other references of its product goes on serving them);
+    ``by_instance`` (reference → scan) follows."""
+    taken = set(new.instances)
+    kept = []
+    for s in scans:
+        rest = tuple(i for i in s.instances if i not in taken)
+        if rest:
+            kept.append(s if rest == s.instances else replace(s, instances=rest))
+    for s in kept:
+        for i in s.instances:
+            by_instance[i] = s
+    for i in taken:
+        by_instance.pop(i, None)
+    return [*kept, new]
 
 
 def _from_items(select: exp.Select) -> list[exp.Expression]:
