@@ -363,7 +363,7 @@ class Mesh:
     # -- query ------------------------------------------------------------------------------
     def query(self, sql: str, *, limit: int | None = None, user: str | None = None,
               timeout: float | None = None, engine: str | None = None,
-              cancel: CancelToken | None = None) -> QueryResult:
+              cancel: CancelToken | None = None, output: Path | None = None) -> QueryResult:
         """Run one SELECT over products (``domain.product``) across all their sources.
 
         Acts as ``user`` (only when the local principal is a workspace admin) or the local
@@ -374,10 +374,12 @@ class Mesh:
         ``engine`` runs it on "duckdb" (embedded) or "spark" (``engine:`` of mesh.yaml, else
         ``local[2]``; needs ``meshfabric[spark]`` and Java); None: the workspace default.
         ``cancel`` (a :class:`~meshfabric.connectors.base.CancelToken`) lets another thread stop
-        the query: QueryCancelled, its statements stopped in the sources and the engine.
+        the query: QueryCancelled, its statements stopped in the sources and the engine. With
+        ``output`` (a ``.parquet`` file) Spark's executors write the result there when they share
+        this machine's disk (``result.rows_written`` is then set and the result holds no rows).
         """
         return self.queries.run(sql, user=user, limit=limit, timeout=timeout,  # type: ignore[no-any-return]
-                                engine=engine, cancel=cancel)
+                                engine=engine, cancel=cancel, output=output)
 
     def explain(self, sql: str, *, user: str | None = None) -> Any:
         return self.queries.run(sql, user=user, explain=True)

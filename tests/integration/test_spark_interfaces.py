@@ -123,3 +123,18 @@ def test_sdk_engine_argument_overrides_the_workspace_default(ws: Path) -> None:
         with pytest.raises(ConfigError, match="unknown query engine"):
             mesh.query("SELECT 1 FROM sales.orders", engine="presto")
         assert mesh.query("SELECT count(*) FROM sales.orders", engine="duckdb").rows == [(5,)]
+
+
+def test_parquet_output_is_written_by_the_executors(ws: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    sql = "SELECT id, region, amount FROM sales.orders ORDER BY id"
+    target = tmp_path / "out" / "orders.parquet"
+    code, _, err = cli(capsys, "-w", ws, "query", sql, "--engine", "spark", "--as", "alice", "-o", target)
+    assert code == 0, err
+    assert "wrote 2 rows" in err and "executors" in err
+    code, out, err = cli(capsys, "-w", ws, "query", sql, "--engine", "duckdb", "--as", "alice", "-f", "json")
+    assert code == 0, err
+    assert pq.read_table(target).to_pylist() == json.loads(out)
+    assert [p.name for p in target.parent.iterdir()] == ["orders.parquet"]  # no staging folder left

@@ -24,6 +24,7 @@ from meshfabric.errors import AccessDenied, MeshfabricError, QueryCancelled, Que
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from meshfabric.access.policy import EffectivePolicy
     from meshfabric.access.service import AccessService, AccessSnapshot
@@ -141,7 +142,7 @@ class QueryService:
 
     def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
             timeout: float | None = None, at: datetime | None = None, engine: str | None = None,
-            cancel: CancelToken | None = None) -> Any:
+            cancel: CancelToken | None = None, output: Path | None = None) -> Any:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
         principal's own limit. ``at`` dates the audit row and the movement points (default now):
         a replay of past activity (the demo's history) runs the query for real and records it at
@@ -150,7 +151,9 @@ class QueryService:
         ``engine`` ("duckdb" or "spark"; None: the workspace's ``engine:``) only chooses the
         executor: access is decided here, once, and both engines run the same secured plan.
         ``cancel`` lets another thread stop a DuckDB-engine query (QueryCancelled, audited as an
-        error): the REST API cancels the query of a client that went away.
+        error): the REST API cancels the query of a client that went away. ``output`` (a
+        ``.parquet`` path) lets Spark's executors write the result there themselves
+        (``rows_written`` on the result); the DuckDB engine ignores it (the caller writes).
 
         Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
@@ -159,16 +162,16 @@ class QueryService:
         spark = None if explain else self.engine_spec(engine)
         spans = tracer()
         if spans is None:
-            return self._run(sql, user, limit, explain, timeout, None, at, spark, cancel)
+            return self._run(sql, user, limit, explain, timeout, None, at, spark, cancel, output)
 
         attributes = {"db.system": "duckdb" if spark is None else "spark", "db.operation.name": "SELECT",
                       "db.query.text": sanitized_sql(sql)[:4096]}
         with spans.start_as_current_span("explain" if explain else "query", attributes=attributes) as span:
-            return self._run(sql, user, limit, explain, timeout, span, at, spark, cancel)
+            return self._run(sql, user, limit, explain, timeout, span, at, spark, cancel, output)
 
     def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,
              span: Any, at: datetime | None = None, spark: SparkEngineSpec | None = None,
-             cancel: CancelToken | None = None) -> Any:
+             cancel: CancelToken | None = None, output: Path | None = None) -> Any:
         from meshfabric import query as q
 
         start = time.perf_counter()
@@ -188,7 +191,8 @@ class QueryService:
                 else:
                     from meshfabric.spark import run_query_spark
 
-                    out = run_query_spark(sql, catalog, spec=spark, limit=limit, views=views, timeout=seconds)
+                    out = run_query_spark(sql, catalog, spec=spark, limit=limit, views=views, timeout=seconds,
+                                          output=output)
             except QueryCancelled:
                 raise
             except (QueryError, SourceError) as exc:
@@ -216,7 +220,8 @@ class QueryService:
             raise
         rows = None
         if not explain:
-            rows = out.arrow().num_rows
+            rows = getattr(out, "rows_written", None)
+            rows = out.arrow().num_rows if rows is None else rows
             self.movement.add(_movement(out, at))
             _withhold_filtered_counts(out, catalog)
             if span is not None:

@@ -45,10 +45,15 @@ def query(
         raise ConfigError(f"unknown output format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}")
     if fmt == "parquet" and output is None:
         raise ConfigError("parquet output needs --output FILE")
+    # Parquet written by Spark's executors when the query runs there (the DuckDB engine ignores it)
+    direct = prepare_output(output) if fmt == "parquet" and output is not None else None
     with open_mesh(applied=True) as mesh:
-        result = mesh.query(_read_sql(sql), limit=limit, user=as_user, engine=engine)
+        result = mesh.query(_read_sql(sql), limit=limit, user=as_user, engine=engine, output=direct)
     data = result.arrow()
-    if fmt == "table":
+    written = getattr(result, "rows_written", None)
+    if written is not None:
+        err_console.print(Text(f"wrote {written} rows to {output} (by Spark's executors)", style="dim"))
+    elif fmt == "table":
         shown = data.slice(0, max_rows).to_pylist()
         console.print(table(None, data.column_names, [list(r.values()) for r in shown]))
         more = f" (showing {max_rows})" if data.num_rows > max_rows else ""

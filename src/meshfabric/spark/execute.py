@@ -30,6 +30,7 @@ from meshfabric.query.result import QueryResult, QueryStats, ScanStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from pathlib import Path
 
     from pyspark.sql import DataFrame, SparkSession
 
@@ -108,9 +109,10 @@ def run_query_spark(
     limit: int | None = None,
     views: Callable[[tuple[ProductBinding, ...]], Mapping[str, SecuredView]] | None = None,
     timeout: float | None = None,
+    output: Path | None = None,
 ) -> QueryResult:
     """:func:`meshfabric.query.run_query` with the plan executed on Spark (``spec``: the
-    ``engine:`` of mesh.yaml, default ``local[2]``)."""
+    ``engine:`` of mesh.yaml, default ``local[2]``); ``output`` as for :func:`execute_spark`."""
     from meshfabric.connectors.base import Deadline
     from meshfabric.query.guard import guard
     from meshfabric.query.planner import plan
@@ -123,7 +125,7 @@ def run_query_spark(
     query = guarded.expression if views is None else secure(guarded.expression, views(guarded.products))
     the_plan = plan(query, catalog, limit=limit)
     return execute_spark(the_plan, catalog, spec=spec or SparkEngineSpec(),
-                         planning_seconds=time.perf_counter() - start, deadline=deadline)
+                         planning_seconds=time.perf_counter() - start, deadline=deadline, output=output)
 
 
 def execute_spark(
@@ -133,11 +135,17 @@ def execute_spark(
     spec: SparkEngineSpec,
     planning_seconds: float = 0.0,
     deadline: Deadline | None = None,
+    output: Path | None = None,
 ) -> QueryResult:
     """Read every scan of ``plan`` on Spark, run its engine query there, return Arrow and stats
     (the same :class:`QueryResult` as the DuckDB engine; ``engine_seconds`` includes starting
     Spark when this process had not yet). With a ``deadline`` the Spark jobs of this query are
-    cancelled when it passes and QueryTimeout says what was running."""
+    cancelled when it passes and QueryTimeout says what was running.
+
+    With ``output`` (a ``.parquet`` file) and executors on this machine (``local`` or a loopback
+    master), the executors write the result there themselves — through a hidden folder beside
+    it, renamed into place only when complete — and the result holds no rows but its schema,
+    with ``rows_written`` set; on a remote cluster the rows come back as Arrow as usual."""
     from meshfabric.spark.session import spark_session
 
     _recheck(plan)
@@ -173,7 +181,11 @@ def execute_spark(
                 scanned = time.perf_counter()
                 stage[0] = "Spark was running the query"
                 result = spark.sql(spark_sql)
-                table = result.toArrow()
+                if output is not None and _shares_disk(spec.master):
+                    written = _write_parquet(result, output)
+                    table = result.limit(0).toArrow()
+                else:
+                    written, table = None, result.toArrow()
                 observed = _observed(result, plan.scans)
             except MeshfabricError:
                 raise
@@ -196,7 +208,38 @@ def execute_spark(
         scan_seconds=scanned - started,
         engine_seconds=finished - scanned,
     )
-    return QueryResult(_plain(table), stats)
+    out = QueryResult(_plain(table), stats)
+    if written is not None:
+        out.rows_written = written  # type: ignore[attr-defined]
+    return out
+
+
+def _shares_disk(master: str) -> bool:
+    from meshfabric.spark.session import _loopback
+
+    return _loopback(master)
+
+
+def _write_parquet(result: DataFrame, output: Path) -> int:
+    """Write ``result`` as one Parquet file at ``output`` from the executors; nothing is left at
+    ``output`` unless the whole file was written. Returns its rows."""
+    import shutil
+    import uuid as _uuid
+
+    import pyarrow.parquet as pq
+
+    output = output.resolve()
+    staging = output.parent / f".{output.name}.mf-spark-{_uuid.uuid4().hex[:8]}"
+    try:
+        result.coalesce(1).write.mode("errorifexists").parquet(str(staging))
+        parts = sorted(staging.glob("part-*.parquet"))
+        if len(parts) != 1:
+            raise QueryError(f"Spark wrote {len(parts)} files for {output.name}, not one")
+        rows = int(pq.read_metadata(parts[0]).num_rows)
+        parts[0].replace(output)
+        return rows
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _read(spark: SparkSession, scan: Scan, catalog: ProductCatalog, jars: Any, deadline: Deadline | None) -> ScanRead:
