@@ -138,3 +138,20 @@ def test_parquet_output_is_written_by_the_executors(ws: Path, tmp_path: Path,
     assert code == 0, err
     assert pq.read_table(target).to_pylist() == json.loads(out)
     assert [p.name for p in target.parent.iterdir()] == ["orders.parquet"]  # no staging folder left
+
+
+def test_a_cancelled_query_stops_its_spark_jobs(ws: Path) -> None:
+    import threading
+
+    from meshfabric import Mesh
+    from meshfabric.connectors.base import CancelToken
+    from meshfabric.errors import QueryCancelled
+
+    tables = ", ".join(f"sales.orders t{i}" for i in range(14))
+    token = CancelToken()
+    # what the REST API does when the client goes away while Spark runs the query
+    threading.Timer(3, token.cancel, args=("the client disconnected",)).start()
+    with Mesh.open(ws) as mesh:
+        with pytest.raises(QueryCancelled, match="the client disconnected"):
+            mesh.query(f"SELECT count(*) FROM {tables}", engine="spark", cancel=token)
+        assert mesh.query("SELECT count(*) AS n FROM sales.orders", engine="spark").rows == [(5,)]

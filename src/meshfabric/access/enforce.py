@@ -150,7 +150,7 @@ class QueryService:
 
         ``engine`` ("duckdb" or "spark"; None: the workspace's ``engine:``) only chooses the
         executor: access is decided here, once, and both engines run the same secured plan.
-        ``cancel`` lets another thread stop a DuckDB-engine query (QueryCancelled, audited as an
+        ``cancel`` lets another thread stop the query on either engine (QueryCancelled, audited as an
         error): the REST API cancels the query of a client that went away. ``output`` (a
         ``.parquet`` path) lets Spark's executors write the result there themselves
         (``rows_written`` on the result); the DuckDB engine ignores it (the caller writes).
@@ -192,7 +192,7 @@ class QueryService:
                     from meshfabric.spark import run_query_spark
 
                     out = run_query_spark(sql, catalog, spec=spark, limit=limit, views=views, timeout=seconds,
-                                          output=output)
+                                          output=output, cancel=cancel)
             except QueryCancelled:
                 raise
             except (QueryError, SourceError) as exc:

@@ -25,7 +25,7 @@ import uuid
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from meshfabric.errors import MeshfabricError, QueryError, QueryTimeout, SourceError
+from meshfabric.errors import MeshfabricError, QueryCancelled, QueryError, QueryTimeout, SourceError
 from meshfabric.query.result import QueryResult, QueryStats, ScanStats
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from pyspark.sql import DataFrame, SparkSession
 
-    from meshfabric.connectors.base import Deadline
+    from meshfabric.connectors.base import CancelToken, Deadline
     from meshfabric.query.catalog import ProductBinding, ProductCatalog
     from meshfabric.query.planner import Plan, Scan
     from meshfabric.query.secure import SecuredView
@@ -110,9 +110,12 @@ def run_query_spark(
     views: Callable[[tuple[ProductBinding, ...]], Mapping[str, SecuredView]] | None = None,
     timeout: float | None = None,
     output: Path | None = None,
+    cancel: CancelToken | None = None,
 ) -> QueryResult:
     """:func:`meshfabric.query.run_query` with the plan executed on Spark (``spec``: the
-    ``engine:`` of mesh.yaml, default ``local[2]``); ``output`` as for :func:`execute_spark`."""
+    ``engine:`` of mesh.yaml, default ``local[2]``); ``output`` as for :func:`execute_spark`;
+    ``cancel`` stops the query's Spark jobs from another thread (QueryCancelled), as a passed
+    time limit would."""
     from meshfabric.connectors.base import Deadline
     from meshfabric.query.guard import guard
     from meshfabric.query.planner import plan
@@ -120,12 +123,20 @@ def run_query_spark(
     from meshfabric.spec.models import SparkEngineSpec
 
     deadline = Deadline(timeout) if timeout is not None else None
+    if deadline is not None and cancel is not None:
+        cancel.bind(deadline)
     start = time.perf_counter()
     guarded = guard(sql, catalog, limit=limit)
     query = guarded.expression if views is None else secure(guarded.expression, views(guarded.products))
     the_plan = plan(query, catalog, limit=limit)
-    return execute_spark(the_plan, catalog, spec=spec or SparkEngineSpec(),
-                         planning_seconds=time.perf_counter() - start, deadline=deadline, output=output)
+    try:
+        return execute_spark(the_plan, catalog, spec=spec or SparkEngineSpec(),
+                             planning_seconds=time.perf_counter() - start, deadline=deadline, output=output)
+    except KeyboardInterrupt:
+        if deadline is None:
+            raise
+        deadline.cancel("interrupted")  # the job group is cancelled like at a passed limit
+        raise QueryCancelled("interrupted", "Spark was running it") from None
 
 
 def execute_spark(
@@ -158,7 +169,7 @@ def execute_spark(
     stage = ["the scans were being read"]
     if deadline is not None:
         if deadline.expired:
-            raise QueryTimeout(deadline.seconds, "the query was being planned")
+            raise _stopped(deadline, "the query was being planned")
         deadline.start()
     reads: dict[str, ScanRead] = {}
     admitted: dict[str, int] = {}
@@ -191,7 +202,7 @@ def execute_spark(
                 raise
             except Exception as exc:
                 if deadline is not None and deadline.expired:
-                    raise QueryTimeout(deadline.seconds, stage[0]) from None
+                    raise _stopped(deadline, stage[0]) from None
                 raise query_error(exc, names) from None
             finally:
                 sc.setLocalProperty("spark.jobGroup.id", None)
@@ -212,6 +223,13 @@ def execute_spark(
     if written is not None:
         out.rows_written = written  # type: ignore[attr-defined]
     return out
+
+
+def _stopped(deadline: Deadline, running: str) -> QueryError:
+    """QueryCancelled when the query was cancelled (a client gone, Ctrl-C), else QueryTimeout."""
+    if getattr(deadline, "cancelled", None) is not None:
+        return QueryCancelled(deadline.cancelled, running)
+    return QueryTimeout(deadline.seconds, running)
 
 
 def _shares_disk(master: str) -> bool:
