@@ -79,8 +79,12 @@ def test_spark_sends_each_database_the_connectors_own_statement(federated: Stati
     assert databases
     for scan in databases:
         assert on_spark[scan.name].source_sql == source_statement(scan, federated)
-        # the rows that crossed the wire, as Spark observed them, are the DuckDB engine's
-        assert on_spark[scan.name].rows == on_duckdb[scan.name].rows > 0
+        # the rows that crossed the wire, as Spark observed them, are the DuckDB engine's; a
+        # scan with dynamic filters moves more on Spark, which does not wait for other scans' keys
+        if scan.dynamic:
+            assert on_spark[scan.name].rows >= on_duckdb[scan.name].rows > 0
+        else:
+            assert on_spark[scan.name].rows == on_duckdb[scan.name].rows > 0
     assert any("BUILDING" in (on_spark[s.name].source_sql or "") for s in databases)
 
 
