@@ -335,7 +335,7 @@ def _observed(result: DataFrame, scans: tuple[Scan, ...]) -> dict[str, int]:
 def _stats(scan: Scan, read: ScanRead, observed: int | None, admitted: int | None) -> ScanStats:
     from meshfabric.query.guard import DIALECT
 
-    in_engine = read.how == "parquet"
+    in_engine = read.how in ("parquet", "csv", "json")
     rows = read.rows if read.rows is not None else (admitted if admitted is not None else observed or 0)
     return ScanStats(
         name=scan.name,

@@ -6,9 +6,15 @@
   statistics know is read in :func:`partitioning` ranges by several executors at once.
 * Parquet files: Spark's own reader over the files the connector resolves (its filters prune
   row groups); the pushed filters are applied on top, in Spark SQL.
+* CSV and JSON files: Spark's own ``csv``/``json`` readers over the same files, with an explicit
+  schema (never Spark's inference): the columns and types DuckDB reads from those files, which
+  must be the product's declared ones. The CSV dialect (delimiter, quote, escape, header) is
+  what DuckDB's sniffer finds with the port's options. Whatever Spark cannot read the same way
+  (options Spark lacks, types without an exact Spark equivalent, nested JSON, zstd files, date
+  formats other than ISO) goes through the connector instead — never a different answer.
 * SQLite: JDBC through Debian's ``sqlite-jdbc`` when its jar is there.
-* Anything else (CSV and JSON files, SQLite without the jar, DuckDB files): meshfabric's own
-  connector reads the scan into Arrow on the driver and Spark takes it from there.
+* Anything else (SQLite without the jar, DuckDB files, the CSV/JSON cases above): meshfabric's
+  own connector reads the scan into Arrow on the driver and Spark takes it from there.
 
 Spark never pushes anything of its own into a JDBC source (``pushDownPredicate`` and friends
 are off): what reaches a source is only what meshfabric decided is safe to push — a MariaDB
@@ -54,7 +60,7 @@ class ScanRead:
 
     frame: DataFrame
     source_sql: str | None
-    #: "jdbc", "jdbc (N ranges on col)", "parquet", "arrow"
+    #: "jdbc", "jdbc (N ranges on col)", "parquet", "csv", "json", "arrow"
     how: str
     #: rows already read on the driver (connector reads), else None (counted by Spark)
     rows: int | None = None
@@ -129,8 +135,14 @@ def read_scan(spark: SparkSession, scan: Scan, catalog: ProductCatalog, jars: di
     kind = connector.kind
     if kind in ("postgres", "mysql"):
         return _jdbc(spark, scan, catalog, connector, jars, deadline)
-    if kind == "files" and _format(connector, scan) == "parquet":
-        return _parquet(spark, scan, connector)
+    if kind == "files":
+        fmt = _format(connector, scan)
+        if fmt == "parquet":
+            return _parquet(spark, scan, connector)
+        if fmt in ("csv", "json"):
+            native = _text(spark, scan, connector, fmt)
+            if native is not None:
+                return native
     if kind == "sqlite" and "sqlite" in jars and Path(jars["sqlite"]).is_file():
         return _jdbc(spark, scan, catalog, connector, jars, deadline)
     return _through_connector(spark, scan, connector, deadline)
@@ -235,6 +247,149 @@ def _parquet(spark: SparkSession, scan: Scan, connector: Connector) -> ScanRead:
     if scan.limit is not None and len(read.pushed) == len(scan.filters):
         frame = frame.limit(scan.limit)
     return ScanRead(frame, read.shown or read.sql, "parquet")
+
+
+#: DuckDB's types as read from CSV/JSON → the Spark type holding exactly the same values
+_TEXT_TYPES = {"BOOLEAN": "BOOLEAN", "TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INTEGER": "INT",
+               "BIGINT": "BIGINT", "FLOAT": "FLOAT", "DOUBLE": "DOUBLE", "VARCHAR": "STRING", "DATE": "DATE",
+               "TIMESTAMP": "TIMESTAMP_NTZ"}
+#: port options Spark's readers honour the same way (others: the connector reads the scan)
+_CSV_OPTIONS = {"header", "delim", "sep", "quote", "escape", "sample_size"}
+_JSON_OPTIONS = {"format", "sample_size", "maximum_depth"}
+
+
+def _spark_type(native: str) -> str | None:
+    import re
+
+    native = native.upper().strip()
+    decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", native)
+    if decimal:
+        precision, scale = int(decimal.group(1)), int(decimal.group(2))
+        return f"DECIMAL({precision}, {scale})" if precision <= 38 else None
+    return _TEXT_TYPES.get(native)
+
+
+def _text(spark: SparkSession, scan: Scan, connector: Connector, fmt: str) -> ScanRead | None:
+    """Spark's CSV or JSON reader over the scan's files with an explicit schema, or None when
+    Spark would not read them exactly as DuckDB does (then the connector reads the scan)."""
+    from sqlglot import exp
+
+    port = scan.binding.port
+    if set(port.options) - (_CSV_OPTIONS if fmt == "csv" else _JSON_OPTIONS):
+        return None
+    read = connector.read_in_place(scan.request())
+    files = [Path(p) for p in read.paths]
+    if not files or any(f.name.lower().endswith(".zst") for f in files):
+        return None
+    columns = connector.columns(port)  # type: ignore[attr-defined]
+    declared = {c.name.lower(): c.type for c in scan.binding.columns}
+    schema = []
+    for col in columns:
+        spark_type = _spark_type(col.native_type)
+        want = declared.get(col.name.lower())
+        if spark_type is None or want is None or not want.matches(col.type):
+            return None  # a type Spark has no exact equivalent of, or not the declared one
+        schema.append(f"{exp.column(col.name, quoted=True).sql(dialect='spark')} {spark_type}")
+    if len(declared) != len(columns):
+        return None
+    if fmt == "csv":
+        options = _csv_dialect(connector, port, files)
+        if options is None:
+            return None
+        frame = spark.read.schema(", ".join(schema)).options(**options).csv([str(f) for f in files])
+        # DuckDB reads an empty field, quoted or not, as NULL (Spark: a quoted one as '')
+        frame = frame.selectExpr(*[
+            f"nullif({q}, '') AS {q}" if _spark_type(c.native_type) == "STRING" else q
+            for c in columns for q in [exp.column(c.name, quoted=True).sql(dialect="spark")]
+        ])
+    else:
+        multiline = _json_layout(port, files)
+        if multiline is None:
+            return None
+        frame = (spark.read.schema(", ".join(schema)).option("mode", "FAILFAST")
+                 .option("multiLine", "true" if multiline else "false")
+                 .option("dateFormat", "yyyy-MM-dd").option("allowNumericLeadingZeros", "false")
+                 .json([str(f) for f in files]))
+    if read.pushed:
+        condition = exp.and_(*[f.copy() for f in read.pushed])
+        frame = frame.where(condition.sql(dialect="spark"))
+    names = [exp.column(c, quoted=True).sql(dialect="spark") for c in scan.columns]
+    frame = frame.selectExpr(*names) if names else frame.select()
+    if scan.limit is not None and len(read.pushed) == len(scan.filters):
+        frame = frame.limit(scan.limit)
+    return ScanRead(frame, read.shown or read.sql, fmt)
+
+
+def _csv_dialect(connector: Connector, port: Any, files: list[Path]) -> dict[str, str] | None:
+    """Spark CSV options reading ``files`` as DuckDB's sniffer does with the port's options:
+    one delimiter, quote, escape and header for all files, ISO dates, no skipped rows."""
+    from sqlglot import exp
+
+    given = [f"{k} = {exp.Literal.string(v).sql('duckdb') if isinstance(v, str) else str(v).lower()}"
+             for k, v in port.options.items() if k in ("header", "delim", "sep", "quote", "escape")]
+    if any(f.name.lower().endswith((".tsv", ".tsv.gz")) for f in files) and not {"delim", "sep"} & set(port.options):
+        if not all(f.name.lower().endswith((".tsv", ".tsv.gz")) for f in files):
+            return None
+        given.append("delim = '\t'")
+    found = set()
+    try:
+        with connector._duckdb() as con:  # type: ignore[attr-defined]
+            for f in files:
+                args = ", ".join([exp.Literal.string(str(f)).sql("duckdb"), *given])
+                row = con.execute("SELECT Delimiter, Quote, Escape, SkipRows, HasHeader, DateFormat, TimestampFormat "
+                                  f"FROM sniff_csv({args})").fetchone()
+                found.add(tuple(row))
+    except Exception:
+        return None
+    if len(found) != 1:
+        return None
+    delimiter, quote, escape, skip, header, date_format, ts_format = found.pop()
+    if quote in (None, "", "(empty)"):
+        quote = escape = ""  # DuckDB found no quoting: a quote character is data (Spark: quoting off)
+    elif escape in (None, "", "(empty)"):
+        escape = quote  # RFC 4180: a quote inside a quoted field is doubled
+    if len(delimiter or "") != 1 or len(quote) > 1 or len(escape) > 1 or skip \
+            or date_format not in (None, "%Y-%m-%d") or ts_format is not None:
+        return None
+    dialect = {"sep": delimiter, "quote": quote} | ({"escape": escape} if escape else {})
+    return dialect | {"header": "true" if header else "false", "multiLine": "true", "mode": "FAILFAST",
+                      "nullValue": "", "emptyValue": "", "dateFormat": "yyyy-MM-dd", "encoding": "UTF-8",
+                      "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false", "enforceSchema": "true"}
+
+
+def _json_layout(port: Any, files: list[Path]) -> bool | None:
+    """True for files each holding one JSON array, False for one object per line, None when
+    they are mixed or laid out otherwise (pretty-printed objects)."""
+    import gzip
+    import json
+
+    wanted = port.options.get("format", "auto")
+    layouts = set()
+    for f in files:
+        opener: Any = gzip.open if f.name.lower().endswith(".gz") else open
+        try:
+            with opener(f, "rt", encoding="utf-8") as fh:
+                first = ""
+                for line in fh:
+                    if line.strip():
+                        first = line.strip()
+                        break
+        except (OSError, UnicodeError):
+            return None
+        if first.startswith("["):
+            layouts.add(True)
+            continue
+        try:
+            json.loads(first)
+        except ValueError:
+            return None  # a pretty-printed object: not one record a line
+        layouts.add(False)
+    if len(layouts) != 1:
+        return None
+    array = layouts.pop()
+    if wanted not in ("auto", "array" if array else "newline_delimited"):
+        return None
+    return array
 
 
 def _through_connector(spark: SparkSession, scan: Scan, connector: Connector, deadline: Deadline | None) -> ScanRead:
