@@ -531,6 +531,14 @@ class _PgLoad(_Load):
 
     def __enter__(self) -> _PgLoad:
         self.session.execute(text("TRUNCATE search_postings, search_documents, search_terms"))
+        # the documents' own indexes (not their constraints') are built once after the load, not
+        # maintained row by row while the server also stores the rows
+        self.indexes: list[tuple[str, str]] = [(str(n), str(d)) for n, d in self.session.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'search_documents' AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'search_documents'::regclass)"))]
+        for name, _ in self.indexes:
+            self.session.execute(text(f'DROP INDEX "{name}"'))
         self.raw: Any = self.session.connection().connection.driver_connection
         self.thread.start()
         return self
@@ -571,8 +579,11 @@ class _PgLoad(_Load):
             return
         if self.error is not None:
             raise self.error
+        session = self.session
+        for _, definition in self.indexes:
+            session.execute(text(definition))
         self._sorted(None)  # the fields of positive bigints sort as bytes in numeric order
-        session, raw = self.session, self.raw
+        raw = self.raw
         pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
                                    "AND contype = 'p'"))
         session.execute(text(f'ALTER TABLE search_postings DROP CONSTRAINT "{pkey}"'))
