@@ -67,7 +67,22 @@ def _workspace(tmp_path_factory: pytest.TempPathFactory, spark_engine: Any, Mesh
     # cards get a letter in front, or DuckDB would read the column as bigint, not the declared string
     (lake / "orders.csv").write_text("id,region,amount,email,card,ssn,birth,note\n" + "".join(
         f"{i},{r},{a:.1f},{e},c{c},{n},{b},{t}\n" for i, r, a, e, c, n, b, t in ORDERS_ROWS))
+    import gzip
+
+    (lake / "stamps.csv.gz").write_bytes(gzip.compress(
+        b"id,at,note\n1,2024-01-02 03:04:05,a\n2,2024-01-02 03:04:05.123456,\n3,,\"b\"\"c\"\n"))
+    (lake / "eu_dates.csv").write_text("id,d\n1,02/03/2024\n2,31/12/2023\n3,\n")
+    (lake / "na.csv").write_text("id,name\n1,NA\n2,\n3,x\n")
+    (lake / "array.json").write_text(json.dumps(EVENTS, indent=1))
     specs = root / "specs"
+    (specs / "stamps.yaml").write_text(_product(
+        "stamps", "stamps.csv.gz", _cols(("id", "bigint"), ("at", "timestamp"), ("note", "string"))))
+    (specs / "eu_dates.yaml").write_text(_product("eu_dates", "eu_dates.csv", _cols(("id", "bigint"), ("d", "date"))))
+    (specs / "na.yaml").write_text(_product("na", "na.csv", _cols(("id", "bigint"), ("name", "string")),
+                                            "  options:\n    nullstr: NA\n"))
+    (specs / "array.yaml").write_text(_product(
+        "array", "array.json", _cols(("id", "bigint"), ("kind", "string"), ("value", "double"),
+                                     ("day", "date"), ("at", "timestamp"), ("ok", "boolean"))))
     (specs / "orders.yaml").write_text(ORDERS.replace("  source: db\n  table: orders\n",
                                                       "  source: lake\n  path: orders.csv\n"))
     (specs / "items.yaml").write_text(_product(
@@ -140,3 +155,14 @@ def test_a_masked_filtered_principal_gets_the_same_answer_over_csv(mesh: Any, sq
     assert spark.stats.scans[0].placement == "engine"
     shown = repr(spark.arrow().to_pylist())
     assert not [s for s in SECRETS if s in shown]
+
+
+@pytest.mark.parametrize(("sql", "how"), [
+    ("SELECT * FROM sales.stamps ORDER BY id", "engine"),  # gzip, ISO timestamps: Spark's reader
+    ("SELECT * FROM sales.array ORDER BY id", "engine"),  # a file holding one JSON array
+    ("SELECT * FROM sales.eu_dates ORDER BY id", "source"),  # dates as %d/%m/%Y: the connector
+    ("SELECT * FROM sales.na ORDER BY id", "source"),  # nullstr: an option Spark's reader lacks
+])
+def test_what_spark_reads_and_what_falls_back_give_the_same_answers(mesh: Any, sql: str, how: str) -> None:
+    _, spark = _same(mesh, sql)
+    assert spark.stats.scans[0].placement == how
