@@ -349,19 +349,20 @@ def _rebuild_all(session: Session) -> int:
     """Everything from the catalog's rows in bulk; the vocabulary keeps the most frequent words.
 
     Documents are numbered in tie order (every key read and sorted first), then read and indexed
-    a chunk at a time, and each chunk is written as it is done — no document is kept once
-    written, so memory holds the postings (SQLite) or a few chunks (PostgreSQL), not the catalog.
-    A chunk's postings are gathered per tier as lists of ordinals per term: each document's
-    words grouped by tier with set operations (:func:`~meshfabric.search.ranking.tier_words`,
-    one tokenizer call per field) and its ordinal — one object per document, the form the driver
-    is sent — appended to its terms' lists by C-level iteration, no Python object per posting.
+    a chunk at a time, each chunk's document rows written as it is done — no document is kept
+    once written, so memory holds the postings, not the catalog. Postings are gathered per tier
+    as lists of ordinals per term: each document's words grouped by tier with set operations
+    (:func:`~meshfabric.search.ranking.tier_words`, one tokenizer call per field) and its ordinal
+    — one object per document, the form the driver is sent — appended to its terms' lists by
+    C-level iteration, no Python object per posting; they are written once every document is
+    read, in primary-key order.
 
-    SQLite (:class:`_SqliteLoad`) writes the documents in batches and every posting at the end,
-    in primary-key order. PostgreSQL (:class:`_PgLoad`) truncates the tables in this transaction
-    and a thread sends each chunk with ``COPY … FREEZE`` (rows written frozen and all-visible:
-    index-only scans need no VACUUM) while the next chunk is computed; the postings' primary key
-    is built once at the end (a sort, not 10 M insertions), and the catalog is read through a
-    second connection, the first one being busy with ``COPY``.
+    SQLite (:class:`_SqliteLoad`) writes the documents in batches and the postings one statement
+    per (term, tier). PostgreSQL (:class:`_PgLoad`) truncates the tables in this transaction,
+    loads with ``COPY … FREEZE`` (rows written frozen and all-visible: index-only scans need no
+    VACUUM) — the documents sent by a thread while the next chunk is computed, the catalog read
+    through a second connection as the first one is busy with ``COPY`` — and builds the indexes
+    once the rows are in.
     """
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
