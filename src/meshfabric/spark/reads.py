@@ -326,7 +326,8 @@ def _csv_dialect(connector: Connector, port: Any, files: list[Path]) -> dict[str
     from sqlglot import exp
 
     given = [f"{k} = {exp.Literal.string(v).sql('duckdb') if isinstance(v, str) else str(v).lower()}"
-             for k, v in port.options.items() if k in ("header", "delim", "sep", "quote", "escape")]
+             for k, v in port.options.items()
+             if k in ("header", "delim", "sep", "quote", "escape", "sample_size")]
     if any(f.name.lower().endswith((".tsv", ".tsv.gz")) for f in files) and not {"delim", "sep"} & set(port.options):
         if not all(f.name.lower().endswith((".tsv", ".tsv.gz")) for f in files):
             return None
