@@ -19,7 +19,8 @@ import math
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -561,6 +562,24 @@ def federated_catalog(layout: Layout, files: dict[str, Path], root: Path, *, sta
     if statistics:
         catalog.load_statistics()
     return catalog
+
+
+@contextmanager
+def loaded_split(pg_url: str, mysql_url: str, files: dict[str, Path], lake: Path, *, prefix: str) -> Iterator[Any]:
+    """The federated split loaded — sales tables into PostgreSQL and supply tables into MariaDB
+    (named with ``prefix``), lineitem copied into ``lake`` — as a catalog of its products (with
+    statistics), whose connectors are closed afterwards."""
+    tables = {domain: [t for t, d in DOMAINS.items() if d == domain] for domain in set(DOMAINS.values())}
+    load_postgres(pg_url, files, tables["sales"], prefix=prefix)
+    load_mariadb(mysql_url, files, tables["supply"], prefix=prefix)
+    for table in tables["logistics"]:
+        shutil.copy(files[table], lake / files[table].name)
+    catalog = federated_catalog(federated_layout(pg_url, mysql_url, lake, prefix=prefix), files, lake)
+    try:
+        yield catalog
+    finally:
+        for connector in catalog.connectors.values():
+            connector.close()
 
 
 # -- comparing results ------------------------------------------------------------------------------

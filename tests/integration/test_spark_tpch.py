@@ -10,7 +10,6 @@ by both engines, so the comparison is of the executors alone.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,18 +31,8 @@ PREFIX = "spark_tpch_"
 @pytest.fixture(scope="module")
 def federated(pg_url: str, mysql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticCatalog]:
     files = tpch.generate(SCALE, tmp_path_factory.mktemp(f"spark_tpch_sf{SCALE}"))
-    tables = {domain: [t for t, d in tpch.DOMAINS.items() if d == domain] for domain in set(tpch.DOMAINS.values())}
-    tpch.load_postgres(pg_url, files, tables["sales"], prefix=PREFIX)
-    tpch.load_mariadb(mysql_url, files, tables["supply"], prefix=PREFIX)
-    lake = tmp_path_factory.mktemp("spark_lake")
-    for table in tables["logistics"]:
-        shutil.copy(files[table], lake / files[table].name)
-    catalog = tpch.federated_catalog(tpch.federated_layout(pg_url, mysql_url, lake, prefix=PREFIX), files, lake)
-    try:
+    with tpch.loaded_split(pg_url, mysql_url, files, tmp_path_factory.mktemp("spark_lake"), prefix=PREFIX) as catalog:
         yield catalog
-    finally:
-        for connector in catalog.connectors.values():
-            connector.close()
 
 
 def _plan(number: int, catalog: StaticCatalog) -> Any:

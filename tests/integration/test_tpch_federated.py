@@ -11,7 +11,6 @@ The scale defaults to 0.1 (600k lineitem rows); ``MF_TPCH_SCALE`` changes it.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,18 +40,8 @@ def tpch_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def federated(
     pg_url: str, mysql_url: str, tpch_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StaticCatalog]:
-    tables = {domain: [t for t, d in tpch.DOMAINS.items() if d == domain] for domain in set(tpch.DOMAINS.values())}
-    tpch.load_postgres(pg_url, tpch_files, tables["sales"], prefix=PREFIX)
-    tpch.load_mariadb(mysql_url, tpch_files, tables["supply"], prefix=PREFIX)
-    lake = tmp_path_factory.mktemp("lake")
-    for table in tables["logistics"]:
-        shutil.copy(tpch_files[table], lake / tpch_files[table].name)
-    catalog = tpch.federated_catalog(tpch.federated_layout(pg_url, mysql_url, lake, prefix=PREFIX), tpch_files, lake)
-    try:
+    with tpch.loaded_split(pg_url, mysql_url, tpch_files, tmp_path_factory.mktemp("lake"), prefix=PREFIX) as catalog:
         yield catalog
-    finally:
-        for connector in catalog.connectors.values():
-            connector.close()
 
 
 @pytest.fixture(scope="module")

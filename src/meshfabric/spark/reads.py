@@ -34,7 +34,7 @@ from meshfabric.spark.session import DRIVERS, require_driver
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from meshfabric.connectors.base import Connector, Deadline
+    from meshfabric.connectors.base import Connector, Deadline, InPlaceRead
     from meshfabric.query.catalog import ProductCatalog
     from meshfabric.query.planner import Scan
 
@@ -235,10 +235,16 @@ def _format(connector: Connector, scan: Scan) -> str | None:
 
 def _parquet(spark: SparkSession, scan: Scan, connector: Connector) -> ScanRead:
     """Spark's Parquet reader over the scan's files, then its projection and pushed filters."""
-    from sqlglot import exp
 
     read = connector.read_in_place(scan.request())
-    frame = spark.read.parquet(*read.paths)
+    return _in_place(spark.read.parquet(*read.paths), scan, read, "parquet")
+
+
+def _in_place(frame: Any, scan: Scan, read: InPlaceRead, how: str) -> ScanRead:
+    """A file reader's frame with the scan's pushed filters, projection and limit applied in
+    Spark, as the DuckDB engine applies them in place."""
+    from sqlglot import exp
+
     if read.pushed:
         condition = exp.and_(*[f.copy() for f in read.pushed])
         frame = frame.where(condition.sql(dialect="spark"))
@@ -246,7 +252,7 @@ def _parquet(spark: SparkSession, scan: Scan, connector: Connector) -> ScanRead:
     frame = frame.selectExpr(*names) if names else frame.select()
     if scan.limit is not None and len(read.pushed) == len(scan.filters):
         frame = frame.limit(scan.limit)
-    return ScanRead(frame, read.shown or read.sql, "parquet")
+    return ScanRead(frame, read.shown or read.sql, how)
 
 
 #: DuckDB's types as read from CSV/JSON → the Spark type holding exactly the same values
@@ -310,14 +316,7 @@ def _text(spark: SparkSession, scan: Scan, connector: Connector, fmt: str) -> Sc
                  .option("multiLine", "true" if multiline else "false")
                  .option("dateFormat", "yyyy-MM-dd").option("allowNumericLeadingZeros", "false")
                  .json([str(f) for f in files]))
-    if read.pushed:
-        condition = exp.and_(*[f.copy() for f in read.pushed])
-        frame = frame.where(condition.sql(dialect="spark"))
-    names = [exp.column(c, quoted=True).sql(dialect="spark") for c in scan.columns]
-    frame = frame.selectExpr(*names) if names else frame.select()
-    if scan.limit is not None and len(read.pushed) == len(scan.filters):
-        frame = frame.limit(scan.limit)
-    return ScanRead(frame, read.shown or read.sql, fmt)
+    return _in_place(frame, scan, read, fmt)
 
 
 def _csv_dialect(connector: Connector, port: Any, files: list[Path]) -> dict[str, str] | None:
