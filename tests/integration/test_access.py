@@ -294,7 +294,9 @@ def test_mariadb_case_insensitive_filter_is_applied_at_the_scan(tmp_path: Path, 
         m.access.assign_role("alice", "r")
         m.access.grant("r", "query", product="sales.orders")
         plan = str(m.explain("SELECT * FROM sales.orders", user="alice"))
-        assert "kept:    \"region\" = 'EU'" in plan and "WHERE" not in plan.split("source SQL:")[1].split("\n")[0]
+        # the collation would also admit 'eu': the filter reaches MariaDB over the column's bytes
+        source_sql = plan.split("source SQL:")[1].split("\n")[0]
+        assert "CAST(`region` AS BINARY) = 'EU'" in source_sql and "kept:" not in plan
         out = m.query("SELECT * FROM sales.orders WHERE CASE WHEN secret <> 'ok' THEN CAST(secret AS INT) = 0 "
                       "ELSE true END", user="alice").arrow().to_pylist()
         assert out == [{"id": 1, "region": "EU", "secret": "ok"}]

@@ -473,7 +473,7 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
     >>> chosen = plan_dynamic_filters([small, big], [((0, "k"), (1, "k"))], [], {"a": 100.0, "b": 1e6},
     ...                               {"a": None, "b": None}, consumers={"b"})
     >>> chosen["b"][0].describe()
-    'k IN (keys of a.k, expected to keep 0.0%)'
+    'k IN (keys of a.k, expected to keep 0.0%; ~0.005 s with the wait against ~1.582 s without)'
     """
     by_name = {s.name: s for s in scans}
     scan_of = {i: s.name for s in scans for i in s.instances}
