@@ -978,3 +978,59 @@ def test_locale_and_nondeterministic_postgres_strings_are_compared_byte_wise(pg_
     finally:
         connector.close()
         pg_exec(pg_url, f"DROP SCHEMA {schema} CASCADE")
+
+
+SUBSTRING_PREDICATES = ["SUBSTRING({c}, 1, 2) = 'ab'", "SUBSTRING({c}, 2, 2) IN ('bc', 'éc', '😀c', 'BC', 'b')",
+                        "SUBSTRING({c}, 2) = 'bc '", "SUBSTRING({c}, 1, 0) = ''", "SUBSTRING({c}, 3, 5) < 'c'",
+                        "substr({c}, 1, 1) <> 'a'", "'A' >= SUBSTRING({c}, 1, 1)", "SUBSTRING({c}, 9, 1) = ''"]
+
+
+def _substrings_match_duckdb(connector: Any, port: OutputPort, column: str) -> None:
+    """A substring of a string column, compared with literals in the source, keeps DuckDB's rows
+    (characters, not bytes: 'a😀c' and 'aéc'); a start below 1 is never sent."""
+    reference = duckdb.connect()
+    reference.register("t", pa.table({"id": pa.array(range(len(CASE_VALUES)), pa.int64()), "v": CASE_VALUES}))
+    for template in SUBSTRING_PREDICATES:
+        result = connector.scan(ScanRequest(port, columns=["id"], filters=[f(template.format(c=column))]))
+        want = sorted(r[0] for r in reference.execute(f"SELECT id FROM t WHERE {template.format(c='v')}").fetchall())
+        assert result.pushed_filters and "SUBSTRING" in (result.source_sql or "").upper(), (template, result.source_sql)
+        assert sorted(result.table.column("id").to_pylist()) == want, (template, result.source_sql)
+    kept = connector.scan(ScanRequest(port, columns=["id"], filters=[f(f"SUBSTRING({column}, 0, 2) = 'a'")]))
+    assert not kept.pushed_filters and kept.table.num_rows == len(CASE_VALUES)
+
+
+@pytest.mark.mariadb
+def test_substrings_of_mariadb_strings_are_compared_like_duckdb(mysql_url: str, tmp_path: Path) -> None:
+    connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+    table = unique("substr")
+    my_exec(mysql_url, f"CREATE TABLE {table} (id BIGINT, ci VARCHAR(20) COLLATE utf8mb4_general_ci, "
+                       "nb VARCHAR(20) COLLATE utf8mb4_nopad_bin)")
+    for i, v in enumerate(CASE_VALUES):
+        value = "NULL" if v is None else "'" + v + "'"
+        my_exec(mysql_url, f"INSERT INTO {table} VALUES ({i}, {value}, {value})")
+    try:
+        port = OutputPort(source="my", table=table)
+        _substrings_match_duckdb(connector, port, "ci")
+        _substrings_match_duckdb(connector, port, "nb")
+    finally:
+        connector.close()
+        my_exec(mysql_url, f"DROP TABLE {table}")
+
+
+@pytest.mark.postgres
+def test_substrings_of_postgres_strings_are_compared_like_duckdb(pg_url: str, tmp_path: Path) -> None:
+    schema = unique("mf_substr")
+    pg_exec(pg_url, f"CREATE SCHEMA {schema}",
+            f"CREATE COLLATION {schema}.blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+            f"CREATE TABLE {schema}.t (id BIGINT, s VARCHAR(20), ci TEXT COLLATE {schema}.blind)")
+    for i, v in enumerate(CASE_VALUES):
+        value = "NULL" if v is None else "'" + v + "'"
+        pg_exec(pg_url, f"INSERT INTO {schema}.t VALUES ({i}, {value}, {value})")
+    connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
+    try:
+        port = OutputPort(source="pg", table=f"{schema}.t")
+        _substrings_match_duckdb(connector, port, "s")
+        _substrings_match_duckdb(connector, port, "ci")
+    finally:
+        connector.close()
+        pg_exec(pg_url, f"DROP SCHEMA {schema} CASCADE")

@@ -154,6 +154,21 @@ class TestCollations:
         assert pushed("name_en ILIKE 'ab%'", PG, "postgres") is None
         assert pushed("name_en LIKE 'a!%' ESCAPE '!'", PG, "postgres") is None
 
+    def test_substrings_from_one_go_where_characters_are_counted_like_duckdb(self) -> None:
+        assert pushed("SUBSTRING(name_en, 1, 2) IN ('13', '31')", PG, "postgres") == \
+            "SUBSTRING(\"name_en\" FROM 1 FOR 2) IN ('13', '31')"
+        assert pushed("substr(name_en, 3) = 'x'", PG, "postgres") == "SUBSTRING(\"name_en\" FROM 3) = 'x'"
+        # ordering under a locale: the substring is compared in the C collation
+        assert pushed("SUBSTRING(name_en, 1, 1) < 'x'", PG, "postgres") == \
+            "CAST(SUBSTRING(\"name_en\" FROM 1 FOR 1) AS TEXT) COLLATE \"C\" < 'x'"
+        assert pushed("SUBSTRING(ci, 2, 2) = 'ab'", MY, "mysql") == "CAST(SUBSTRING(`ci`, 2, 2) AS BINARY) = 'ab'"
+        # a start of 0 or below means something else in each database; bounds must be literals
+        assert pushed("SUBSTRING(name_en, 0, 2) = 'x'", PG, "postgres") is None
+        assert pushed("SUBSTRING(name_en, -2, 2) = 'x'", PG, "postgres") is None
+        assert pushed("SUBSTRING(name_en, n, 2) = 'x'", PG, "postgres") is None
+        assert pushed("SUBSTRING(code, 1, 2) = 'ab'", PG, "postgres") is None  # char(n) pads
+        assert pushed("SUBSTRING(s, 1, 2) = 'ab'", {"s": col("s", "TEXT", "string")}, "sqlite") is None
+
     def test_sqlite_refuses_like_and_compares_nocase_byte_wise(self) -> None:
         cols = {"s": col("s", "TEXT", "string"), "n": col("n", "TEXT", "string", case_insensitive=True)}
         assert pushed("s = 'x'", cols, "sqlite") == "\"s\" = 'x'"

@@ -223,6 +223,13 @@ def _column(node: exp.Expression, columns: Mapping[str, ColumnInfo]) -> ColumnIn
     return matches[0] if len(matches) == 1 else None
 
 
+def _count(node: exp.Expression | None) -> int | None:
+    """The value of a non-negative integer literal, else None."""
+    if isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit():
+        return int(node.this)
+    return None
+
+
 def _grouped(node: exp.Expression) -> exp.Expression:
     """Parenthesised unless atomic, so precedence never depends on the target dialect."""
     return node if isinstance(node, (exp.Paren, exp.Column, exp.Boolean)) else exp.Paren(this=node)
@@ -367,16 +374,42 @@ class _Preparer:
             return self.dialect.bytewise(_ref(col))
         return None
 
+    def _operand(self, node: exp.Expression, ordering: bool) -> tuple[ColumnInfo, exp.Expression] | None:
+        """The compared side naming a column, as the source compares it: the column
+        (:meth:`_side_ref`), or ``SUBSTRING(column, start[, length])`` of a string column with
+        literal bounds where the dialect counts characters like DuckDB (a start below 1 means
+        different things in different databases, so it stays in DuckDB)."""
+        col = _column(node, self.columns)
+        if col is not None:
+            ref = self._side_ref(col, ordering)
+            return (col, ref) if ref is not None else None
+        if not (isinstance(node, exp.Substring) and _only_args(node, {"this", "start", "length"})
+                and self.dialect.substring_chars):
+            return None
+        col = _column(node.this, self.columns)
+        start, length = _count(node.args.get("start")), node.args.get("length")
+        if col is None or _family(col, self.dialect) != "string" or start is None or start < 1:
+            return None
+        count = _count(length) if length is not None else None
+        if length is not None and count is None:
+            return None
+        part = exp.Substring(this=_ref(col), start=exp.Literal.number(start),
+                             length=exp.Literal.number(count) if count is not None else None)
+        if self._string_ok(col, ordering):
+            return col, part
+        return (col, self.dialect.bytewise(part)) if self.dialect.pushes_bytewise(col) else None
+
     def _comparison(self, node: exp.Expression) -> exp.Expression | None:
         first, second = _column(node.this, self.columns), _column(node.expression, self.columns)
         if first is not None and second is not None:
             return self._column_pair(node, first, second)
-        col, other, flipped = _column(node.this, self.columns), node.expression, False
-        if col is None:
-            col, other, flipped = _column(node.expression, self.columns), node.this, True
-        ref = self._side_ref(col, isinstance(node, _ORDERING)) if col is not None else None
-        if col is None or ref is None:
+        ordering = isinstance(node, _ORDERING)
+        side, other, flipped = self._operand(node.this, ordering), node.expression, False
+        if side is None:
+            side, other, flipped = self._operand(node.expression, ordering), node.this, True
+        if side is None:
             return None
+        col, ref = side
         literal = self._side(col, other)
         if literal is None:
             return None
@@ -395,11 +428,11 @@ class _Preparer:
         return type(node)(this=_ref(left), expression=_ref(right))
 
     def _in(self, node: exp.In) -> exp.Expression | None:
-        col = _column(node.this, self.columns)
+        side = self._operand(node.this, ordering=False)
         items = node.expressions
-        ref = self._side_ref(col, ordering=False) if col is not None else None
-        if col is None or ref is None or not items:
+        if side is None or not items:
             return None
+        col, ref = side
         if len(items) == 1 and isinstance(items[0], KeyRef):
             return self._keys(col, ref, items[0].keys)
         literals = [self._side(col, item) for item in items]

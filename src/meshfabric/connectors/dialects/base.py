@@ -179,6 +179,10 @@ class Dialect:
     #: both have the same type; strings must also pass :meth:`pushes_column_strings`
     pushable_column_families: frozenset[str] = frozenset()
 
+    #: whether ``SUBSTRING(s, start, length)`` with ``start >= 1`` counts characters (code
+    #: points) like DuckDB, so a substring of a string column compares like the column
+    substring_chars = False
+
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         """Whether ``=``, ``<>`` and ``IN`` on this string column keep the rows DuckDB keeps."""
         return False

@@ -40,6 +40,7 @@ class DuckDB(Dialect):
 
     pushable_natives: ClassVar[Mapping[str, frozenset[str] | None]] = dict.fromkeys(FAMILIES, None)
     pushable_column_families = frozenset({"number", "temporal"})
+    substring_chars = True
 
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive

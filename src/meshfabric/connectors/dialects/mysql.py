@@ -69,6 +69,10 @@ class MySQL(Dialect):
     #: numbers and dates of one type compare by value, as in DuckDB; strings compare under a
     #: collation (case-blind and pad-space by default), so two string columns never do
     pushable_column_families = frozenset({"number", "temporal"})
+    #: SUBSTRING counts characters in a character column (bytes only in binary ones, which are
+    #: not pushable strings); ``SUBSTRING(s, 0, n)`` is '' here and s's first n-1 in DuckDB,
+    #: which is why only a start from 1 is pushed
+    substring_chars = True
 
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive and bool(_EXACT.match(native_collation(col.native_type) or ""))

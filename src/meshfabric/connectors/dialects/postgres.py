@@ -7,6 +7,8 @@ Why the choices below:
   collation, so ``=`` goes to any ``text``/``varchar`` column that is not case-insensitive
   (``citext``, nondeterministic collations) and ranges only to byte-order ones. ``char(n)``
   pads, so it is refused.
+* ``SUBSTRING(s FROM start FOR length)`` counts characters (code points of the UTF-8 database
+  every string rule here assumes), as DuckDB does, for ``start >= 1``.
 * ``LIKE`` treats ``\\`` as an escape and DuckDB does not: patterns with a backslash stay in DuckDB.
 * Two columns compare exactly when they have one number, date or timestamp type, and strings
   when both are under one collation (any deterministic one for equality, a byte-order one for
@@ -69,6 +71,7 @@ class Postgres(Dialect):
         "boolean": frozenset({"boolean"}),
     }
     pushable_column_families = frozenset({"number", "temporal", "string"})
+    substring_chars = True
 
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive and native_base(col.native_type) in ("text", "character varying")
