@@ -241,6 +241,79 @@ def test_a_join_that_moves_more_than_its_parts_is_not_pushed(workspace: Path) ->
     assert all(len(s.joined) < 3 for s in p.scans)
 
 
+@pytest.mark.parametrize("negated", [False, True])
+def test_exists_over_a_product_of_the_same_source_is_answered_there(
+    negated: bool, workspace: Path, reference: duckdb.DuckDBPyConnection
+) -> None:
+    word = "NOT EXISTS" if negated else "EXISTS"
+    sql = (f"SELECT c.c_id, c.c_segment FROM crm.customer c WHERE c.c_nation < 20 AND {word} "
+           "(SELECT * FROM sales.orders o WHERE o.o_customer = c.c_id AND o.o_status = 'O' AND o.o_total > 50)")
+    catalog = catalog_for(workspace, exact_stats())
+    p = planned(sql, catalog)
+    assert [s.product for s in p.scans] == ["crm.customer + sales.orders"]
+    statement = p.scans[0].binding.port.sql or ""
+    assert f'{word}(SELECT 1 FROM "orders" AS "e0" WHERE "e0"."o_customer" = "t0"."c_id"' in statement
+    assert "'O'" in statement and '"t0"."c_nation" < 20' in statement
+    assert "EXISTS" not in p.sql  # the engine no longer reads the orders at all
+    assert any(f"{word} over sales.orders evaluated in the source" in w for w in p.scans[0].why)
+    same(sql, catalog, reference)
+    # uncorrelated columns of the outer side and unqualified names resolve as DuckDB resolves them
+    same(f"SELECT c_id FROM crm.customer WHERE {word} (SELECT 1 FROM sales.orders WHERE o_customer = c_id)",
+         catalog, reference)
+
+
+@pytest.mark.parametrize("sql", [
+    # an aggregate without GROUP BY always returns a row
+    "SELECT c.c_id FROM crm.customer c WHERE NOT EXISTS "
+    "(SELECT count(*) FROM sales.orders o WHERE o.o_customer = c.c_id)",
+    # SQLite's LIKE is case-blind: the filter stays in the engine, so the anti-join must too
+    "SELECT c.c_id FROM crm.customer c WHERE NOT EXISTS "
+    "(SELECT 1 FROM sales.orders o WHERE o.o_customer = c.c_id AND o.o_status LIKE 'o')",
+    # the name compares case-blind in SQLite (COLLATE NOCASE)
+    "SELECT n.n_id FROM geo.nation n WHERE EXISTS (SELECT 1 FROM crm.customer c WHERE c.c_name = n.n_name)",
+    # correlated to two references of the outer query
+    "SELECT c.c_id FROM crm.customer c JOIN geo.nation n ON n.n_id = c.c_nation WHERE NOT EXISTS "
+    "(SELECT 1 FROM sales.orders o WHERE o.o_customer = c.c_id AND o.o_id = n.n_id)",
+    # the outer reference is null-supplied by an outer join
+    "SELECT n.n_id, c.c_id FROM geo.nation n LEFT JOIN crm.customer c ON c.c_nation = n.n_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM sales.orders o WHERE o.o_customer = c.c_id)",
+    # not a conjunct: one side of an OR
+    "SELECT c.c_id FROM crm.customer c WHERE c.c_nation = 1 OR NOT EXISTS "
+    "(SELECT 1 FROM sales.orders o WHERE o.o_customer = c.c_id)",
+    # the inner product lives in another source
+    "SELECT o.o_id FROM sales.orders o WHERE NOT EXISTS (SELECT 1 FROM logistics.lines l WHERE l.l_order = o.o_id)",
+    # a subquery that limits its rows
+    "SELECT c.c_id FROM crm.customer c WHERE EXISTS "
+    "(SELECT 1 FROM sales.orders o WHERE o.o_customer = c.c_id LIMIT 0)",
+])
+def test_exists_that_could_change_an_answer_stays_in_the_engine(
+    sql: str, workspace: Path, reference: duckdb.DuckDBPyConnection
+) -> None:
+    catalog = catalog_for(workspace, exact_stats())
+    assert "EXISTS" in planned(sql, catalog).sql, sql
+    same(sql, catalog, reference)
+
+
+@pytest.mark.parametrize("secured", ["crm.customer", "sales.orders"])
+def test_exists_over_or_from_a_secured_product_stays_in_the_engine(secured: str, workspace: Path) -> None:
+    """The policy applies to a product before its rows meet another's: an EXISTS pushed into the
+    source would test the hidden orders (or filter the hidden customers) too."""
+    catalog = catalog_for(workspace, exact_stats())
+    hide = SecuredView(tuple((c, None) for c in TABLES[secured].column_names),
+                       sqlglot.parse_one("o_status = 'F'" if secured == "sales.orders" else "c_nation < 5"))
+    sql = ("SELECT c.c_id FROM crm.customer c WHERE EXISTS "
+           "(SELECT 1 FROM sales.orders o WHERE o.o_customer = c.c_id AND o.o_total > 100)")
+    result = run_query(sql, catalog, views=lambda bindings: {secured: hide})
+    assert all(" + " not in s.product for s in result.stats.scans)
+    conn = duckdb.connect()
+    conn.register("customer", CUSTOMERS.filter(pa.compute.less(CUSTOMERS["c_nation"], 5))
+                  if secured == "crm.customer" else CUSTOMERS)
+    conn.register("orders", ORDERS.filter(pa.compute.equal(ORDERS["o_status"], "F"))
+                  if secured == "sales.orders" else ORDERS)
+    want = conn.execute(sql.replace("crm.customer", "customer").replace("sales.orders", "orders")).to_arrow_table()
+    assert rows(result.arrow()) == rows(want)
+
+
 JOIN_ON = {("c", "o"): "o.o_customer = c.c_id", ("c", "n"): "c.c_nation = n.n_id",
            ("o", "l"): "l.l_order = o.o_id"}
 NAMES = {"c": "crm.customer", "o": "sales.orders", "n": "geo.nation", "l": "logistics.lines"}
@@ -269,6 +342,12 @@ def queries(draw: st.DrawFn) -> str:
     key = {"c": "c.c_id", "o": "o.o_id", "n": "n.n_id", "l": "l.l_order"}[draw(st.sampled_from(shape))]
     select = f"{key} AS k, count(*) AS cnt" if group else f"{key} AS k, " + ", ".join(
         {"c": "c.c_name", "o": "o.o_total", "n": "n.n_name", "l": "l.l_qty"}[a] for a in shape)
+    if "c" in shape and draw(st.booleans()):
+        where.append(draw(st.sampled_from([
+            "NOT EXISTS (SELECT 1 FROM sales.orders o4 WHERE o4.o_customer = c.c_id AND o4.o_status = 'O')",
+            "EXISTS (SELECT * FROM sales.orders o4 WHERE c.c_id = o4.o_customer AND o4.o_total > {n})",
+            "NOT EXISTS (SELECT 1 FROM geo.nation n4 WHERE n4.n_id = c.c_nation AND n4.n_region = {n})",
+        ])).format(n=draw(st.integers(0, 120))))
     if "o" in shape and draw(st.booleans()):
         where.append(draw(st.sampled_from([
             "EXISTS (SELECT 1 FROM logistics.lines l2 WHERE l2.l_order = o.o_id AND l2.l_qty > 45)",

@@ -65,8 +65,20 @@ class JoinMember:
     filters: tuple[exp.Expression, ...] = ()
 
 
+@dataclass(frozen=True)
+class SemiJoin:
+    """``[NOT] EXISTS`` over one more product of the source, correlated to the members by
+    equalities ``on`` — ``(member, member's column, this product's column)`` — and filtered by
+    ``member``'s filters (its relation and filters only are used)."""
+
+    negated: bool
+    member: JoinMember
+    on: tuple[tuple[int, str, str], ...]
+
+
 def joined_statement(
-    members: Sequence[JoinMember], conditions: Sequence[tuple[int, str, int, str]], dialect: str
+    members: Sequence[JoinMember], conditions: Sequence[tuple[int, str, int, str]], dialect: str,
+    semijoins: Sequence[SemiJoin] = (),
 ) -> str:
     """``SELECT`` the members' columns ``FROM`` their relations, joined on ``conditions`` —
     ``(member, column, member, column)`` equalities — and filtered by each member's filters.
@@ -79,6 +91,11 @@ def joined_statement(
     SELECT "t0"."c_custkey" AS "c_custkey", "t0"."c_name" AS "c_name", "t1"."o_custkey" AS "o_custkey", \
 "t1"."o_total" AS "o_total" FROM "public"."customer" AS "t0", "public"."orders" AS "t1" \
 WHERE "t0"."c_custkey" = "t1"."o_custkey" AND "t0"."c_mktsegment" = 'B'
+    >>> orders = JoinMember('"public"."orders"', (), (exp.column("o_total", quoted=True) > 10,))
+    >>> print(joined_statement([JoinMember('"public"."customer"', ("c_custkey",))], [], "postgres",
+    ...                        [SemiJoin(True, orders, ((0, "c_custkey", "o_custkey"),))]))
+    SELECT "t0"."c_custkey" AS "c_custkey" FROM "public"."customer" AS "t0" WHERE NOT EXISTS(SELECT 1 \
+FROM "public"."orders" AS "e0" WHERE "e0"."o_custkey" = "t0"."c_custkey" AND ("e0"."o_total" > 10))
     """
     projection: list[exp.Expression] = []
     tables: list[exp.Expression] = []
@@ -93,6 +110,19 @@ WHERE "t0"."c_custkey" = "t1"."o_custkey" AND "t0"."c_mktsegment" = 'B'
     for index, member in enumerate(members):
         for predicate in member.filters:
             where.append(_qualify(predicate, f"t{index}"))
+    for index, semi in enumerate(semijoins):
+        alias = f"e{index}"
+        inner: list[exp.Expression] = [
+            exp.EQ(this=exp.column(column, table=alias, quoted=True),
+                   expression=exp.column(outer, table=f"t{member}", quoted=True))
+            for member, outer, column in semi.on
+        ]
+        inner += [_qualify(p, alias) for p in semi.member.filters]
+        probe = exp.Select(expressions=[exp.Literal.number(1)]).from_(
+            _aliased(semi.member.relation, alias, dialect), copy=False)
+        probe = probe.where(exp.and_(*(_grouped(w) for w in inner), copy=False), copy=False)
+        exists: exp.Expression = exp.Exists(this=probe)
+        where.append(exp.Not(this=exists) if semi.negated else exists)
     select = exp.Select(expressions=projection).from_(tables[0], copy=False)
     for table in tables[1:]:
         select = select.join(table, copy=False)
@@ -119,7 +149,8 @@ def _qualify(predicate: exp.Expression, alias: str) -> exp.Expression:
 
 
 def _grouped(node: exp.Expression) -> exp.Expression:
-    return node if isinstance(node, (exp.Paren, exp.Column, exp.EQ, exp.In, exp.Like, exp.Between)) else exp.paren(
+    return node if isinstance(node, (exp.Paren, exp.Column, exp.EQ, exp.In, exp.Like, exp.Between, exp.Exists,
+                                     exp.Not)) else exp.paren(
         node, copy=False)
 
 
@@ -232,6 +263,195 @@ def push_joins(
             out_scans = take_references(out_scans, by_instance, joined)
             estimates[joined.name] = rows
     return out_scans, estimates
+
+
+def push_semijoins(
+    query: exp.Query,
+    scans: list[Scan],
+    catalog: ProductCatalog,
+    *,
+    tag: str,
+    columns_of: Callable[[Scan], Mapping[str, ColumnInfo]],
+    relation_of: Callable[[Scan], str],
+) -> tuple[list[Scan], set[int]]:
+    """Evaluate in the source, and drop from ``query`` (edited in place), each ``[NOT] EXISTS``
+    that its source answers exactly like DuckDB; return the scans and the product references
+    the source now reads inside another scan's statement.
+
+    Taken: a conjunct of a SELECT's WHERE, ``[NOT] EXISTS (SELECT … FROM b WHERE …)`` where b is
+    a plain read of a product of the same source as a, the one reference of that SELECT it is
+    correlated to, and each condition is either ``b.y = a.x`` (compared alike,
+    :func:`~meshfabric.connectors.pushdown.equi_joinable`) or a filter of b the source evaluates
+    exactly. a's scan then reads ``… WHERE [NOT] EXISTS (…)``: TPC-H Q22's customers without
+    orders are found in PostgreSQL instead of moving the orders' keys. Nothing else is taken:
+    a subquery that groups or aggregates (``EXISTS (SELECT count(*) …)`` always holds), joins,
+    limits, reads a secured product or a filter kept for the engine, or a reference an outer
+    join can null-supply; and both scans must serve that one reference each.
+    """
+    originals = list(query.find_all(exp.Exists))
+    if not originals or len(scans) < 2:
+        return scans, set()
+    copy = _qualified_scans(query, scans)
+    if copy is None:
+        return scans, set()
+    copies = list(copy.find_all(exp.Exists))
+    if len(copies) != len(originals):  # pragma: no cover - qualify keeps every EXISTS
+        return scans, set()
+    by_instance = {i: s for s in scans for i in s.instances}
+    out = list(scans)
+    absorbed: set[int] = set()
+    for original, qualified in zip(originals, copies, strict=True):
+        found = _semijoin(qualified, tag, by_instance, catalog, columns_of)
+        if found is None or _where_select(original) is None:
+            continue
+        outer, inner, semi = found
+        try:
+            connector = catalog.connector(outer.source)
+            dialect, rules = connector.dialect, connector.pushdown_rules  # type: ignore[attr-defined]
+            from meshfabric.connectors.pushdown import prepare_predicate
+
+            infos = columns_of(outer)
+            filters = [p for f in outer.filters if (p := prepare_predicate(f, infos, dialect, rules=rules)) is not None]
+            statement = joined_statement(
+                [JoinMember(relation_of(outer), outer.columns, tuple(filters))], [], dialect,
+                [replace(semi, member=replace(semi.member, relation=relation_of(inner)))])
+        except Exception:  # a port that cannot be resolved is read alone (and reports its error)
+            continue
+        from meshfabric.query.catalog import ProductBinding, ProductColumn
+
+        types = {c.name: c for c in outer.binding.columns}
+        columns = tuple(ProductColumn(n, types[n].type, types[n].nullable) for n in outer.columns)
+        binding = ProductBinding(domain=outer.binding.domain, name=outer.binding.name, source=outer.source,
+                                 port=_sql_port(outer, statement), columns=columns, status=outer.binding.status)
+        word = "NOT EXISTS" if semi.negated else "EXISTS"
+        merged = replace(
+            outer, binding=binding, filters=(), instances=(*outer.instances, *inner.instances),
+            joined=(outer.product, inner.product),
+            why=(*outer.why, f"{word} over {inner.product} evaluated in the source: its rows never move"),
+        )
+        node = original.parent if isinstance(original.parent, exp.Not) else original
+        node.replace(exp.true())
+        out = take_references(out, by_instance, merged)
+        absorbed.update(inner.instances)
+    return out, absorbed
+
+
+def _where_select(node: exp.Expression) -> exp.Select | None:
+    """The SELECT whose WHERE has ``node`` (or ``NOT node``) as one of its AND-ed conjuncts."""
+    parent = node.parent
+    if isinstance(parent, exp.Not):
+        parent = parent.parent
+    while isinstance(parent, (exp.And, exp.Paren)):
+        parent = parent.parent
+    if isinstance(parent, exp.Where) and isinstance(parent.parent, exp.Select):
+        return parent.parent
+    return None
+
+
+def _semijoin(
+    exists: exp.Exists, tag: str, by_instance: Mapping[int, Scan], catalog: ProductCatalog,
+    columns_of: Callable[[Scan], Mapping[str, ColumnInfo]],
+) -> tuple[Scan, Scan, SemiJoin] | None:
+    """(outer scan, inner scan, the semi-join without relations) when ``exists`` — in a
+    qualified copy of the query — can be evaluated by the outer scan's source; else None."""
+    from meshfabric.connectors.pushdown import equi_joinable, prepare_predicate
+    from meshfabric.query.secure import SECURE_TAG
+
+    outer_select = _where_select(exists)
+    sub = exists.this.this if isinstance(exists.this, exp.Subquery) else exists.this
+    if outer_select is None or not isinstance(sub, exp.Select):
+        return None
+    if any(sub.args.get(k) for k in ("joins", "group", "having", "qualify", "limit", "offset", "laterals",
+                                     "windows", "with_")) or sub.find(exp.AggFunc, exp.Window):
+        return None
+    table = sub.args["from_"].this if sub.args.get("from_") is not None else None
+    where = sub.args.get("where")
+    if not isinstance(table, exp.Table) or tag not in table.meta or SECURE_TAG in table.meta or where is None:
+        return None
+    inner_alias = table.alias_or_name
+    inner_scan = by_instance.get(table.meta[tag])
+    outer_items = {i.alias_or_name: i for i in _from_items(outer_select)}
+    if any((j.side or "") or (j.kind or "").upper() not in _INNER_KINDS for j in outer_select.args.get("joins") or []):
+        return None  # an outer join could null-supply the reference: not a filter of its rows
+    if inner_scan is None or not _plain(inner_scan, catalog, columns=False) or len(inner_scan.instances) != 1:
+        return None
+    inner_cols = columns_of(inner_scan)
+    outer_alias: str | None = None
+    on: list[tuple[str, str]] = []
+    filters: list[exp.Expression] = []
+    for conjunct in _conjuncts(where.this):
+        if conjunct.find(exp.Query):
+            return None
+        columns = list(conjunct.find_all(exp.Column))
+        tables = {c.table for c in columns}
+        if columns and tables == {inner_alias}:
+            bare = conjunct.copy()
+            for c in bare.find_all(exp.Column):
+                c.set("table", None)
+            prepared = prepare_predicate(bare, inner_cols, catalog.connector(inner_scan.source).dialect,
+                                         rules=catalog.connector(inner_scan.source).pushdown_rules)
+            if prepared is None:
+                return None
+            filters.append(prepared)
+            continue
+        if not (isinstance(conjunct, exp.EQ) and len(columns) == 2 and len(tables) == 2 and inner_alias in tables
+                and all(isinstance(side, exp.Column) for side in (conjunct.this, conjunct.expression))):
+            return None
+        mine, theirs = sorted(columns, key=lambda c: c.table != inner_alias)
+        if outer_alias not in (None, theirs.table):
+            return None  # correlated to two references
+        outer_alias = theirs.table
+        on.append((theirs.name, mine.name))
+    item = outer_items.get(outer_alias or "")
+    if (not on or not isinstance(item, exp.Table) or tag not in item.meta or SECURE_TAG in item.meta
+            or item.args.get("joins")):
+        return None
+    outer_scan = by_instance.get(item.meta[tag])
+    if (outer_scan is None or outer_scan is inner_scan or len(outer_scan.instances) != 1
+            or not _plain(outer_scan, catalog) or outer_scan.source != inner_scan.source):
+        return None
+    outer_cols = columns_of(outer_scan)
+    connector = catalog.connector(outer_scan.source)
+    pairs: list[tuple[int, str, str]] = []
+    for outer_name, inner_name in on:
+        left, right = _named(outer_cols, outer_name), _named(inner_cols, inner_name)
+        if left is None or right is None or left.name not in outer_scan.columns:
+            return None
+        if not equi_joinable(left, right, connector.dialect, rules=connector.pushdown_rules):  # type: ignore[attr-defined]
+            return None
+        pairs.append((0, left.name, right.name))
+    negated = isinstance(exists.parent, exp.Not)
+    return outer_scan, inner_scan, SemiJoin(negated, JoinMember("", (), tuple(filters)), tuple(pairs))
+
+
+def _named(columns: Mapping[str, ColumnInfo], name: str) -> ColumnInfo | None:
+    """The column ``name`` (DuckDB resolves names case-blind) or None."""
+    if name in columns:
+        return columns[name]
+    matches = [c for n, c in columns.items() if n.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return [*_conjuncts(node.this), *_conjuncts(node.expression)]
+    return [node]
+
+
+def _qualified_scans(query: exp.Query, scans: Sequence[Scan]) -> exp.Query | None:
+    """A copy of the engine query with every column qualified by its FROM item's alias (None
+    when sqlglot cannot resolve it: the query is then left as it is)."""
+    from sqlglot.errors import OptimizeError
+    from sqlglot.optimizer.qualify import qualify
+
+    schema = {s.name: {c: "VARCHAR" for c in s.columns} for s in scans}
+    try:
+        return qualify(query.copy(), schema=schema, dialect="duckdb", quote_identifiers=False,
+                       validate_qualify_columns=False)
+    except (OptimizeError, ValueError, KeyError, AttributeError):
+        return None
 
 
 def take_references(scans: list[Scan], by_instance: dict[int, Scan], new: Scan) -> list[Scan]:

@@ -287,6 +287,14 @@ def _plan(expression: exp.Query, catalog: ProductCatalog, limit: int | None) -> 
             rewritten, scans, equalities, catalog, tag=_TAG, excluded={i for i, _, _ in semi},
             columns_of=_scan_columns(catalog), relation_of=_scan_relation(catalog))
         estimates.update(joined)
+    if len(scans) > 1:
+        from meshfabric.query.joins import push_semijoins
+
+        scans, absorbed = push_semijoins(rewritten, scans, catalog, tag=_TAG, columns_of=_scan_columns(catalog),
+                                         relation_of=_scan_relation(catalog))
+        # a reference read inside another scan's statement gives and takes no keys
+        equalities = [e for e in equalities if e[0][0] not in absorbed and e[1][0] not in absorbed]
+        semi = [t for t in semi if t[0] not in absorbed]
     return Plan(rewritten, tuple(_optimise(scans, equalities, catalog, semi, rewritten, estimates)))
 
 
