@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from meshfabric.search.text import STEM, STEM_MARK, highlight, stem, stem_forms, word_matches, words
@@ -98,20 +99,35 @@ class Scored:
 
 
 def _best(found: Sequence[str], group: Group) -> tuple[float, set[str]]:
-    """The best quality any of ``found`` reaches for ``group``, and the accepted terms that reach it."""
+    """The best quality any of ``found`` reaches for ``group``, and the accepted terms that reach it.
+
+    A term matches a word it is (its quality) or starts (0.8 of it): words hold no space, so a
+    word of ``found`` starts with the term exactly when the text of the words joined by spaces,
+    after a space, holds a space and the term — one search in C, not a loop over the words."""
     best, hit = 0.0, set()
+    joined = ""
     for term, quality in group.accepted.items():
         if term.startswith(STEM_MARK):
-            forms = stem_forms(term[1:])
-            if any(w in forms for w in found):
+            if not _forms(term[1:]).isdisjoint(found):
                 hit.add(term)
                 best = max(best, quality * STEM)
             continue
-        for w in found:
-            if w.startswith(term):
-                hit.add(term)
-                best = max(best, quality if w == term else quality * 0.8)
+        if term in found:
+            q = quality
+        else:
+            joined = joined or " " + " ".join(found)
+            if " " + term not in joined:
+                continue
+            q = quality * 0.8
+        hit.add(term)
+        best = max(best, q)
     return best, hit
+
+
+@lru_cache(maxsize=4096)
+def _forms(stem_: str) -> frozenset[str]:
+    """:func:`~meshfabric.search.text.stem_forms` as a set."""
+    return frozenset(stem_forms(stem_))
 
 
 def query_group(word: str) -> Group:

@@ -57,10 +57,12 @@ SCAN_CAP = 400
 SIZE_CAP = 2000
 #: a filter value's documents are counted up to here (a value this common never drives a read)
 FACET_CAP = 5000
+#: a restricted principal's count reads the words' (term, tier) ranges in tie order up to this many
+COUNT_PAIRS = 48
 #: exact-name lookups enumerate at most this many spellings of the query (corrections multiply)
 NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
-#: (store, index offset, visible products, visible domains) -> the ordinals they are
+#: (store, index offset, visible set) -> the ordinals of the visible documents, and their share
 _ALLOWED: dict[tuple[Any, ...], tuple[frozenset[int], float]] = {}
 _ALLOWED_LOCK = threading.Lock()
 _DOC_COLUMNS = ("ordinal", "kind", "key", "domain", "name", "owner", "tags", "status", "classifications")
@@ -289,7 +291,9 @@ class Retrieval:
             return None
         seq = self.session.scalar(select(SubscriberOffsetRow.last_seq).where(
             SubscriberOffsetRow.subscriber == SUBSCRIBER))
-        key = (str(self.session.get_bind().url), seq, frozenset(visible.products), frozenset(visible.domains or ()))
+        # made by Visibility.of, the domains follow from the products
+        key = (str(self.session.get_bind().url), seq, visible.key if visible.key is not None
+               else (frozenset(visible.products), frozenset(visible.domains or ())))
         with _ALLOWED_LOCK:
             found = _ALLOWED.get(key)
         if found is None:
@@ -589,6 +593,10 @@ class Retrieval:
         With filters read in Python (tag, owner, classification, a restricted principal), at most
         SCAN_CAP matching documents are looked at; when more match, the count is a lower bound.
         """
+        if every and self.allowed is not None and not self.facet_terms and len(self.groups) > 1:
+            merged = self._count_in_order()
+            if merged is not None:
+                return merged
         params: dict[str, Any] = {"tiers": list(_TIERS)}
         binds = ["tiers"]
         sets = [sorted(m) for m in self.mults]
@@ -631,6 +639,58 @@ class Retrieval:
                 if self.allowed is not None:
                     ordinals = [o for o in ordinals if o in self.allowed]
                 counted += len(ordinals)
+            if not exact or counted > TOTAL_CAP:
+                break
+        if counted > TOTAL_CAP:
+            return TOTAL_CAP, False
+        return counted, exact
+
+
+    def _count_in_order(self) -> tuple[int, bool] | None:
+        """:meth:`count` for a restricted principal without other filters, reading the matches in
+        tie order: each query word's first documents (ordinals) from the window's start, merged
+        over its (term, tier) ranges, read in one statement and intersected here, up to the last
+        ordinal every word was read to; then the next window. Checks the same SCAN_CAP matching
+        documents for visibility — the first in tie order — without the join that made the
+        server hash every posting of a common word to find a few hundred. None when a word has
+        too many (term, tier) ranges (a short prefix): :meth:`count` joins in SQL then (as it does
+        for one word, whose first postings are the matches)."""
+        levels = self.levels or [self._levels(m) for m in self.mults]
+        pairs = [[p for lv in group for p in lv.pairs] for group in levels]
+        if not all(pairs) or sum(map(len, pairs)) > COUNT_PAIRS:
+            return None
+        assert self.allowed is not None
+        params: dict[str, Any] = {}
+        groups = []
+        for g, found in enumerate(pairs):
+            ranges = []
+            for j, (term, tier) in enumerate(found):
+                params[f"t{g}_{j}"], params[f"r{g}_{j}"] = term, tier
+                ranges.append(f"SELECT * FROM (SELECT ordinal AS o FROM search_postings WHERE term = :t{g}_{j} "
+                              f"AND tier = :r{g}_{j} AND ordinal > :after AND ordinal <= :hi "
+                              f"ORDER BY ordinal LIMIT :k) a{g}_{j}")
+            groups.append(f"SELECT {g} AS g, o FROM (SELECT o FROM ({' UNION ALL '.join(ranges)}) u{g} "
+                          f"ORDER BY o LIMIT :k) v{g}")
+        stmt = text(" UNION ALL ".join(groups))
+        counted, exact = 0, True
+        for lo, hi in self._segments():
+            after, k, checked = (lo - 1 if lo > -(1 << 63) else lo), 1024, 0
+            while exact:
+                read: list[list[int]] = [[] for _ in pairs]
+                for g, o in self.session.execute(stmt, {**params, "after": after, "hi": hi, "k": k}).fetchall():
+                    read[int(g)].append(int(o))
+                # read completely up to here: the last ordinal of each word that filled its LIMIT
+                upto = min([max(found) for found in read if len(found) >= k], default=hi)
+                common = set(read[0]).intersection(*read[1:])
+                for o in sorted(o for o in common if o <= upto):
+                    if checked == SCAN_CAP:
+                        exact = False
+                        break
+                    checked += 1
+                    counted += o in self.allowed
+                if upto >= hi:
+                    break
+                after, k = upto, min(k * 2, 8192)
             if not exact or counted > TOTAL_CAP:
                 break
         if counted > TOTAL_CAP:

@@ -143,6 +143,8 @@ class Visibility:
 
     products: set[str] | None = None
     domains: set[str] | None = None
+    #: the visible products as one hashable value (what the retrieval remembers its ordinals by)
+    key: frozenset[str] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, products: set[str] | None) -> Visibility:
@@ -152,15 +154,15 @@ class Visibility:
         key = frozenset(products)
         domains = _DOMAINS.get(key)
         if domains is None:
-            domains = {fqn.partition(".")[0] for fqn in products}
+            domains = frozenset(fqn.partition(".")[0] for fqn in products)
             _DOMAINS[key] = domains
             while len(_DOMAINS) > 8:
                 _DOMAINS.pop(next(iter(_DOMAINS)))
-        return cls(products, set(domains))
+        return cls(products, set(domains), key)
 
 
 #: visible products -> their domains (the last few visible sets)
-_DOMAINS: dict[frozenset[str], set[str]] = {}
+_DOMAINS: dict[frozenset[str], frozenset[str]] = {}
 
 
 def visible_products(access: Any, user: str | None) -> set[str] | None:
