@@ -532,6 +532,22 @@ class TestFiles:
         assert events.table.to_pylist() == [{"id": 1, "kind": "a"}, {"id": 2, "kind": None}]
         assert lake.stats(OutputPort(source="lake", path="people.csv")).row_count == 3
 
+    def test_a_rewritten_file_is_described_again(self, lake: Connector, tmp_path: Path) -> None:
+        """A file's description is remembered between queries only while its size and time
+        stay: a CSV that gains a column, and a Parquet file whose type changes, are read anew."""
+        port = OutputPort(source="lake", path="people.csv")
+        assert [c.name for c in lake.columns(port)] == ["id", "name", "born"]
+        (tmp_path / "lake" / "people.csv").write_text("id,name,born,city\n1,Ann,1990-01-02,Oslo\n")
+        assert [c.name for c in lake.columns(port)] == ["id", "name", "born", "city"]
+        assert lake.scan(ScanRequest(port, columns=["city"])).table.column("city").to_pylist() == ["Oslo"]
+        one = tmp_path / "lake" / "one.parquet"
+        pq.write_table(pa.table({"x": pa.array([1], pa.int64())}), one)
+        parquet = OutputPort(source="lake", path="one.parquet")
+        assert lake.read_in_place(ScanRequest(parquet, columns=["x"])).sql
+        assert [c.type.name for c in lake.columns(parquet)] == ["bigint"]
+        pq.write_table(pa.table({"x": pa.array(["a", "b"])}), one)
+        assert [c.type.name for c in lake.columns(parquet)] == ["string"]
+
     def test_listing_groups_partitions(self, lake: Connector) -> None:
         names = {t.name for t in lake.list_tables()}
         assert {"people.csv", "events.jsonl", "sales/**/*.parquet"} <= names
