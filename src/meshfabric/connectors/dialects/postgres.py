@@ -72,6 +72,7 @@ class Postgres(Dialect):
     }
     pushable_column_families = frozenset({"number", "temporal", "string"})
     substring_chars = True
+    integer_key_array = True
 
     def pushes_string_equality(self, col: ColumnInfo) -> bool:
         return not col.case_insensitive and native_base(col.native_type) in ("text", "character varying")
