@@ -126,6 +126,18 @@ def test_joins_and_groups_of_one_source_run_in_that_source(
         assert scan.rows == 150_000 * SCALE
 
 
+def test_q22_finds_customers_without_orders_in_postgresql(federated: StaticCatalog) -> None:
+    """The country code (a substring) and the NOT EXISTS over orders are both evaluated in
+    PostgreSQL: no order row moves."""
+    result = run(22, federated)
+    scans = {s.product: s for s in result.stats.scans}
+    assert set(scans) == {"sales.customer", "sales.customer + sales.orders"}, set(scans)
+    both = scans["sales.customer + sales.orders"]
+    assert both.source_sql is not None and "NOT EXISTS" in both.source_sql and "SUBSTRING" in both.source_sql
+    assert any("SUBSTRING" in f for f in scans["sales.customer"].pushed_filters)
+    assert both.rows < 150_000 * SCALE * 0.15
+
+
 def test_string_predicates_reach_case_insensitive_mariadb_as_bytes(federated: StaticCatalog) -> None:
     part = scan_of(run(19, federated), "supply.part")
     # p_brand = 'Brand#12' would also match 'brand#12' under MariaDB's default collation: the
