@@ -1050,3 +1050,47 @@ def test_substrings_of_postgres_strings_are_compared_like_duckdb(pg_url: str, tm
     finally:
         connector.close()
         pg_exec(pg_url, f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.mark.mariadb
+def test_a_large_mariadb_table_is_read_in_key_ranges_with_the_same_rows(
+    mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filtered scan of a big table goes out as one statement per primary-key range, read
+    concurrently; the rows are exactly those of one statement, filters and limits included."""
+    from meshfabric.connectors import mysql
+
+    monkeypatch.setattr(mysql, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    connector = get_connector("my", SourceSpec(kind="mysql", url=mysql_url), tmp_path)
+    keyed, text_key, no_key = unique("rng"), unique("rngs"), unique("rngn")
+    my_exec(mysql_url, f"CREATE TABLE {keyed} (id BIGINT PRIMARY KEY, g INT, v VARCHAR(10))",
+            f"CREATE TABLE {text_key} (k VARCHAR(10) PRIMARY KEY, g INT)", f"CREATE TABLE {no_key} (g INT)")
+    values = ", ".join(f"({i * 7 - 50}, {i % 5}, 'v{i}')" for i in range(1000))
+    my_exec(mysql_url, f"INSERT INTO {keyed} VALUES {values}",
+            f"INSERT INTO {text_key} VALUES " + ", ".join(f"('k{i}', {i % 5})" for i in range(100)),
+            f"INSERT INTO {no_key} VALUES " + ", ".join(f"({i % 5})" for i in range(100)))
+    sent: list[list[str]] = []
+    read = mysql.MySQLConnector._read
+
+    def spy(self: Any, sql: list[str]) -> pa.Table:
+        sent.append(sql)
+        return read(self, sql)
+
+    monkeypatch.setattr(mysql.MySQLConnector, "_read", spy)
+    try:
+        port = OutputPort(source="my", table=keyed)
+        got = connector.scan(ScanRequest(port, columns=["id", "v"], filters=[f("g = 3")]))
+        assert len(sent[-1]) == 3 and all("`id`" in s for s in sent[-1][1:]), sent[-1]
+        assert sorted(got.table.column("id").to_pylist()) == [i * 7 - 50 for i in range(1000) if i % 5 == 3]
+        # unfiltered reads move every row anyway: one statement, as is one with a limit
+        assert connector.scan(ScanRequest(port, columns=["id"])).rows == 1000 and len(sent[-1]) == 1
+        assert connector.scan(ScanRequest(port, columns=["id"], filters=[f("g = 3")], limit=5)).rows == 5
+        assert len(sent[-1]) == 1
+        for table in (text_key, no_key):  # no integer key to split on
+            other = connector.scan(ScanRequest(OutputPort(source="my", table=table), columns=["g"],
+                                               filters=[f("g = 1")]))
+            assert other.rows == 20 and len(sent[-1]) == 1
+    finally:
+        connector.close()
+        my_exec(mysql_url, f"DROP TABLE {keyed}", f"DROP TABLE {text_key}", f"DROP TABLE {no_key}")

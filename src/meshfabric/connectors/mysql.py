@@ -19,10 +19,20 @@ connectorx wins by 14x, but carries traps this module works around:
   describes the table over PyMySQL, which fails fast with a clear message.
 * TIMESTAMP is converted to the session time zone on the way out; it is read as
   ``UNIX_TIMESTAMP(col)`` and returned as UTC ``timestamptz``.
+
+Parallel reads pay where the server's own work dominates, not the transfer: a filtered scan of
+a table of 128 MB or more (``MESHFABRIC_MYSQL_PARALLEL_MIN_BYTES``) is read in ranges of its
+integer primary key's first column, one connection each (connectorx reads a list of statements
+concurrently). TPC-H SF1 partsupp (187 MB, beyond MariaDB's default 128 MB buffer pool), 800 rows
+by a filter on ps_suppkey: 0.65-0.90 s in one statement, 0.46-0.48 s in two ranges. Unlike
+PostgreSQL's exported snapshot, each range reads in its own snapshot, taken within milliseconds
+of the others: every row is read once, in the state of one of them, unless its key changes
+while the ranges start (as with Spark's and Trino's partitioned JDBC reads).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -55,9 +65,11 @@ from meshfabric.connectors.base import (
 )
 from meshfabric.connectors.pool import ConnectionPool
 from meshfabric.connectors.pushdown import (
+    ScanPlan,
     UnknownColumn,
     UnsupportedType,
     build_create_table,
+    build_select,
     plan_scan,
     quote_ident,
     split_table_name,
@@ -72,7 +84,7 @@ from meshfabric.connectors.server import (
     ServerConnector,
     keepalive,
 )
-from meshfabric.types import LogicalType
+from meshfabric.types import INTEGER_TYPES, LogicalType
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -121,6 +133,9 @@ _SPATIAL = {
     "geometrycollection",
 }
 BATCH_ROWS = 5000
+#: a filtered scan of a table at least this large (information_schema DATA_LENGTH) is read in
+#: primary-key ranges over several connections
+PARALLEL_MIN_BYTES = int(os.environ.get("MESHFABRIC_MYSQL_PARALLEL_MIN_BYTES", str(128 * 1024 * 1024)))
 
 
 @dataclass(frozen=True)
@@ -451,26 +466,74 @@ class MySQLConnector(ServerConnector):
                 raise column_not_found(self, exc.name, request.port.table or "sql", exc.available) from None
             if plan.count_only:
                 return plan, int(self._rows(conn, limited(plan.sql))[0][0]), by_name
+            ranges = self._ranges(conn, relation, by_name) if plan.prepared and request.limit is None else []
             conn.rollback()
+
+            def statements(p: ScanPlan, safe_dates: bool) -> list[str]:
+                if len(ranges) < 2:
+                    return [limited(p.sql)]
+                select = self._select(cols, safe_dates)
+                return [limited(build_select(request.port, p.columns, [*p.prepared, *bounds], None, self.dialect,
+                                             relation=relation, select=select)) for bounds in ranges]
+
             try:
-                return plan, self._read(limited(plan.sql)), by_name
+                return plan, self._read(statements(plan, False)), by_name
             except _ZeroDate:
                 safe = plan_scan(request, infos, self.dialect, relation=relation, select=self._select(cols, True))
-                return safe, self._read(limited(safe.sql)), by_name
+                return safe, self._read(statements(safe, True)), by_name
 
         plan, table, by_name = self._run(run, limit=request.remaining())
         out = rows_only(table) if isinstance(table, int) else self._arrow(table, plan.columns, by_name)
         return ScanResult(out, plan.sql, plan.pushed, time.perf_counter() - started)
 
+    def _ranges(self, conn: Any, relation: TableInfo | None, by_name: dict[str, _Column]) -> list[list[exp.Expression]]:
+        """The conditions splitting a large table into key ranges for a parallel read (see the
+        module's notes): one per worker over the first column of an integer primary key; empty
+        when the table is small, has no such key, or the machine has one core."""
+        workers = min(os.cpu_count() or 1, 8)
+        if relation is None or workers < 2:
+            return []
+        found = self._rows(
+            conn,
+            "SELECT t.DATA_LENGTH, s.COLUMN_NAME FROM information_schema.TABLES t "
+            "LEFT JOIN information_schema.STATISTICS s ON s.TABLE_SCHEMA = t.TABLE_SCHEMA "
+            "AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY' AND s.SEQ_IN_INDEX = 1 "
+            "WHERE t.TABLE_SCHEMA = %s AND t.TABLE_NAME = %s",
+            (relation.schema or self._database(conn), relation.name),
+        )
+        if not found or found[0][0] is None or int(found[0][0]) < PARALLEL_MIN_BYTES or found[0][1] is None:
+            return []
+        col = by_name.get(str(found[0][1]))
+        if col is None or col.info.type.name not in INTEGER_TYPES:
+            return []
+        ref = quote_ident(col.info.name, self.dialect)
+        table = table_ref(relation, self.dialect).sql(self.dialect)
+        low, high = self._rows(conn, f"SELECT MIN({ref}), MAX({ref}) FROM {table}")[0]
+        if low is None or high is None or int(high) - int(low) < workers:
+            return []
+        step = -(-(int(high) - int(low) + 1) // workers)
+        bounds = [int(low) + i * step for i in range(1, workers)]
+        column = exp.column(col.info.name, quoted=True)
+        out: list[list[exp.Expression]] = []
+        for i in range(workers):
+            part: list[exp.Expression] = []
+            if i > 0:
+                part.append(exp.GTE(this=column.copy(), expression=exp.Literal.number(bounds[i - 1])))
+            if i < workers - 1:
+                part.append(exp.LT(this=column.copy(), expression=exp.Literal.number(bounds[i])))
+            out.append(part)
+        return out
+
     @staticmethod
     def _select(cols: list[_Column], safe_dates: bool) -> dict[str, exp.Expression]:
         return {c.info.name: expr for c in cols if (expr := c.read_as(safe_dates)) is not None}
 
-    def _read(self, sql: str) -> pa.Table:
+    def _read(self, sql: list[str]) -> pa.Table:
+        """The rows of the statements, read concurrently (one connection each) and concatenated."""
         import connectorx
 
         try:
-            table: pa.Table = connectorx.read_sql(self._cx_url(), sql, return_type="arrow")
+            table: pa.Table = connectorx.read_sql(self._cx_url(), sql if len(sql) > 1 else sql[0], return_type="arrow")
         except BaseException as exc:
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
