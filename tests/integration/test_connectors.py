@@ -970,17 +970,25 @@ def test_case_blind_mariadb_strings_are_compared_byte_wise_like_duckdb(mysql_url
         my_exec(mysql_url, f"DROP TABLE {table}")
 
 
+def _case_values_table(pg_url: str, prefix: str, columns: str) -> str:
+    """A new schema holding the case-blind ICU collation ``blind`` and table ``t`` (id, then
+    ``columns``, where ``{schema}`` names the schema), each string column holding CASE_VALUES."""
+    schema = unique(prefix)
+    pg_exec(pg_url, f"CREATE SCHEMA {schema}",
+            f"CREATE COLLATION {schema}.blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+            f"CREATE TABLE {schema}.t (id BIGINT, {columns.format(schema=schema)})")
+    width = columns.count(",") + 1
+    for i, v in enumerate(CASE_VALUES):
+        value = "NULL" if v is None else "'" + v + "'"
+        pg_exec(pg_url, f"INSERT INTO {schema}.t VALUES ({i}, {', '.join([value] * width)})")
+    return schema
+
+
 @pytest.mark.postgres
 def test_locale_and_nondeterministic_postgres_strings_are_compared_byte_wise(pg_url: str, tmp_path: Path) -> None:
     """A nondeterministic ICU collation (case-blind) and a locale's order: pushed in the C
     collation, PostgreSQL keeps exactly DuckDB's rows."""
-    schema = unique("mf_case")
-    pg_exec(pg_url, f"CREATE SCHEMA {schema}",
-            f"CREATE COLLATION {schema}.blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
-            f"CREATE TABLE {schema}.t (id BIGINT, ci TEXT COLLATE {schema}.blind, loc TEXT COLLATE \"und-x-icu\")")
-    for i, v in enumerate(CASE_VALUES):
-        value = "NULL" if v is None else "'" + v + "'"
-        pg_exec(pg_url, f"INSERT INTO {schema}.t VALUES ({i}, {value}, {value})")
+    schema = _case_values_table(pg_url, "mf_case", 'ci TEXT COLLATE {schema}.blind, loc TEXT COLLATE "und-x-icu"')
     connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
     try:
         port = OutputPort(source="pg", table=f"{schema}.t")
@@ -1035,13 +1043,7 @@ def test_substrings_of_mariadb_strings_are_compared_like_duckdb(mysql_url: str, 
 
 @pytest.mark.postgres
 def test_substrings_of_postgres_strings_are_compared_like_duckdb(pg_url: str, tmp_path: Path) -> None:
-    schema = unique("mf_substr")
-    pg_exec(pg_url, f"CREATE SCHEMA {schema}",
-            f"CREATE COLLATION {schema}.blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
-            f"CREATE TABLE {schema}.t (id BIGINT, s VARCHAR(20), ci TEXT COLLATE {schema}.blind)")
-    for i, v in enumerate(CASE_VALUES):
-        value = "NULL" if v is None else "'" + v + "'"
-        pg_exec(pg_url, f"INSERT INTO {schema}.t VALUES ({i}, {value}, {value})")
+    schema = _case_values_table(pg_url, "mf_substr", "s VARCHAR(20), ci TEXT COLLATE {schema}.blind")
     connector = get_connector("pg", SourceSpec(kind="postgres", url=pg_url), tmp_path)
     try:
         port = OutputPort(source="pg", table=f"{schema}.t")
