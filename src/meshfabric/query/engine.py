@@ -272,14 +272,16 @@ class _Spare:
         self._taken = 0
         self._starting = False
 
-    def take(self) -> duckdb.DuckDBPyConnection:
+    def take(self, *, query: bool = True) -> duckdb.DuckDBPyConnection:
+        """The spare, or a new DuckDB; ``query``: taken for a query's engine session (counted
+        to tell a process running several queries), else for a helper session of one."""
         import duckdb
 
         with self._lock:
             if self._starting:  # a spare on its way is nearer than a new start
                 self._lock.wait(timeout=1.0)
             conn, self._conn = self._conn, None
-            self._taken += 1
+            self._taken += int(query)
         return conn if conn is not None else duckdb.connect(":memory:")
 
     def refill(self) -> None:
@@ -429,7 +431,7 @@ class _Session:
 
         from meshfabric.query.optimizer import MAX_KEYS
 
-        conn = duckdb.connect(":memory:")
+        conn = _SPARE.take(query=False)
         try:
             paths: list[str] = []
             for name, read in self.placed.items():
