@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,77 @@ def test_tier_words_group_impacts_by_tier(product: dict[str, Any], kind: str) ->
     by_tier = tier_words(d)
     assert sum(map(len, by_tier)) == len(set().union(*by_tier))  # each word at one tier
     assert {w: tier for tier, found in enumerate(by_tier) for w in found} == impacts(d)
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    with pg_database() as url:
+        s = open_store(url)
+        yield s
+        s.close()
+
+
+@pytest.mark.postgres
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(catalog=CATALOG)
+def test_rebuild_in_worker_processes_writes_the_same_index(pg_store: Store,
+                                                           catalog: tuple[list[dict[str, Any]], list[list[str]], int]
+                                                           ) -> None:
+    """On PostgreSQL a large catalog is indexed by worker processes, a part of whole domains
+    each: the index is the one its definition gives, as from one process."""
+    products, owners, max_terms = catalog
+    _write(pg_store, products, owners)
+    finished = []
+    finish = search_index._Workers.finish
+
+    def spy(self: Any, *args: Any) -> int:
+        finished.append(len(self.jobs))
+        return finish(self, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(search_index, "MAX_TERMS", max_terms)
+        mp.setattr(search_index, "PARALLEL_MIN", 1)
+        mp.setattr(search_index, "WORKERS", 2)
+        mp.setattr(search_index, "_cores_to_spare", lambda: True)
+        mp.setattr(search_index._Workers, "finish", spy)
+        assert rebuild_search(pg_store) == len(products) + len(DOMAINS)
+    assert _stored(pg_store) == _expected(pg_store, max_terms)
+    if len({p["domain"] for p in products}) > 1:  # two parts of whole domains
+        assert finished == [2]
+
+
+@pytest.mark.postgres
+def test_a_failed_worker_fails_the_rebuild_and_leaves_the_index(pg_store: Store) -> None:
+    products = [{"domain": d, "name": f"{d.lower()}_orders_{i}", "owner": "ann", "description": "orders",
+                 "tags": [], "status": "published", "columns": [{"name": "order_id", "type": "bigint"}]}
+                for d in DOMAINS for i in range(3)]
+    _write(pg_store, products, [[] for _ in DOMAINS])
+    rebuild_search(pg_store)
+    before = _stored(pg_store)
+    with store_changed(pg_store):
+        make = search_index._workers
+
+        def broken(*args: Any) -> Any:
+            workers = make(*args)
+            assert workers is not None
+            workers.jobs[-1] = (*workers.jobs[-1][:1], "not-a-snapshot", *workers.jobs[-1][2:])
+            return workers
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(search_index, "PARALLEL_MIN", 1)
+            mp.setattr(search_index, "WORKERS", 2)
+            mp.setattr(search_index, "_cores_to_spare", lambda: True)
+            mp.setattr(search_index, "_workers", broken)
+            with pytest.raises(RuntimeError, match="worker failed"):
+                rebuild_search(pg_store)
+    assert _stored(pg_store) == before  # nothing of the failed rebuild was written
+
+
+@contextmanager
+def store_changed(store: Store) -> Iterator[None]:
+    """A product renamed (not indexed yet), so a rebuild would change the index."""
+    with store.write() as s:
+        row = s.scalars(select(ProductRow).limit(1)).one()
+        row.description = "a quarantined zeppelin"
+    yield

@@ -20,7 +20,12 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import pickle
+import re
 import struct
+import subprocess
+import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,13 +33,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from itertools import chain, islice, repeat
-from queue import Queue
+from pathlib import Path
+from queue import Full, Queue
 from threading import Thread
 from typing import Any
 
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, create_engine, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from meshfabric.search.ranking import LEVELS, impacts, name_words, tier_words
 from meshfabric.search.text import tokens, vocabulary_term
@@ -362,7 +369,10 @@ def _rebuild_all(session: Session) -> int:
     loads with ``COPY … FREEZE`` (rows written frozen and all-visible: index-only scans need no
     VACUUM) — the documents sent by a thread while the next chunk is computed, the catalog read
     through a second connection as the first one is busy with ``COPY`` — and builds the indexes
-    once the rows are in.
+    once the rows are in. There, a catalog of :data:`PARALLEL_MIN` to :data:`PARALLEL_MAX`
+    products is indexed by :data:`WORKERS` processes (:class:`_Workers`), a part of whole domains
+    each, in the reading connection's snapshot; this process sends their rows and writes the
+    index in its one transaction as before.
     """
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
@@ -371,30 +381,22 @@ def _rebuild_all(session: Session) -> int:
     now = datetime.now(UTC)
     count = 0
     with _catalog_reader(session, pg) as reader, (_PgLoad if pg else _SqliteLoad)(session) as out:
-        numbers = _tie_order(reader)
-        catalog = _catalog(reader)
-        # per tier: term -> the ordinals of the documents holding it at that tier, ascending
-        lists = out.lists
-        while chunk := list(islice(catalog, CHUNK)):
-            rows: list[tuple[Any, ...]] = []
-            for kind, d in chunk:
-                ordinal = numbers.pop((kind, d.key)) * GAP
-                token = out.token(ordinal)
-                by_tier = tier_words(d)
-                by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
-                for tier, found in enumerate(by_tier):
-                    # lists[tier][term].append(token) for each term, iterated in C
-                    deque(map(list.append, map(lists[tier].__getitem__, found), repeat(token)), maxlen=0)
-                # the document's vocabulary words (filtered below when the vocabulary is full)
-                terms = sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier))))
-                name_, full = name_words(d)
-                rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, _json(d.tags), d.status,
-                             _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
-                             name_[:MAX_WORD], full[:MAX_WORD]))
-            count += len(chunk)
-            out.documents(rows)
+        numbers, domains = _tie_order(reader)
+        workers = _workers(reader, numbers, domains, now) if pg else None
+        try:
+            if workers is not None:  # the products are indexed by other processes, the domains here
+                workers.start(out)  # type: ignore[arg-type]  # (workers only on PostgreSQL)
+            catalog = _catalog(reader, products=workers is None)
+            while chunk := list(islice(catalog, CHUNK)):
+                out.documents(_index_chunk(chunk, numbers, out, vocabulary, now))
+                count += len(chunk)
+            if workers is not None:
+                count += workers.finish(out, counts)  # type: ignore[arg-type]
+        finally:
+            if workers is not None:
+                workers.close()
         # a word's documents: one posting each, at its best tier
-        for by_term in lists:
+        for by_term in out.lists:
             for term, ordinals in by_term.items():
                 if vocabulary.get(term):
                     counts[term] = counts.get(term, 0) + len(ordinals)
@@ -415,17 +417,47 @@ def _rebuild_all(session: Session) -> int:
 CHUNK = 2_500
 
 
-def _tie_order(session: Session) -> dict[tuple[str, str], int]:
-    """(kind, key) -> the document's number (1, 2, …) in tie order: products before domains, then by key."""
-    keys = [("product", f"{d}.{n}") for d, n in session.execute(select(ProductRow.domain, ProductRow.name))]
+def _tie_order(session: Session) -> tuple[dict[tuple[str, str], int], dict[str, list[str]]]:
+    """(kind, key) -> the document's number (1, 2, …) in tie order: products before domains, then by
+    key; and each domain's products' keys."""
+    keys = []
+    domains: dict[str, list[str]] = defaultdict(list)
+    for d, n in session.execute(select(ProductRow.domain, ProductRow.name)):
+        key = f"{d}.{n}"
+        keys.append(("product", key))
+        domains[d].append(key)
     keys.sort(key=lambda k: k[1])
     keys += sorted(("domain", n) for n in session.scalars(select(DomainRow.name)))
-    return {k: number for number, k in enumerate(keys, 1)}
+    return {k: number for number, k in enumerate(keys, 1)}, domains
 
 
-def _catalog(session: Session) -> Iterator[tuple[str, Document]]:
-    """Every product, then every domain, as documents, a batch of rows read at a time."""
-    for batch in _row_batches(session):
+def _index_chunk(chunk: list[tuple[str, Document]], numbers: dict[tuple[str, str], int], out: _Load,
+                 vocabulary: _Vocabulary, now: datetime) -> list[tuple[Any, ...]]:
+    """Gather a chunk of documents' postings into ``out.lists`` (per tier: term -> the ordinals of
+    the documents holding it at that tier); returns the documents' rows."""
+    lists = out.lists
+    rows: list[tuple[Any, ...]] = []
+    for kind, d in chunk:
+        ordinal = numbers.pop((kind, d.key)) * GAP
+        token = out.token(ordinal)
+        by_tier = tier_words(d)
+        by_tier[0].update(facets(d))  # the filter values: tier 0, never a word (they start with a space)
+        for tier, found in enumerate(by_tier):
+            # lists[tier][term].append(token) for each term, iterated in C
+            deque(map(list.append, map(lists[tier].__getitem__, found), repeat(token)), maxlen=0)
+        # the document's vocabulary words (filtered below when the vocabulary is full)
+        terms = sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier))))
+        name_, full = name_words(d)
+        rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, _json(d.tags), d.status,
+                     _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
+                     name_[:MAX_WORD], full[:MAX_WORD]))
+    return rows
+
+
+def _catalog(session: Session, *, products: bool = True) -> Iterator[tuple[str, Document]]:
+    """Every product (unless not ``products``), then every domain, as documents, a batch of rows
+    read at a time."""
+    for batch in _row_batches(session) if products else ():
         for r in batch:
             yield "product", product_document(r)
     for drow in session.scalars(select(DomainRow).order_by(DomainRow.name)):
@@ -457,6 +489,9 @@ class _Load:
         self.session = session
         self.lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
         self.last, self.in_order = 0, True
+
+    def token(self, ordinal: int) -> Any:
+        raise NotImplementedError
 
     def _sorted(self, key: Callable[[Any], int] | None) -> None:
         if not self.in_order:  # the store's key order was not the tie order
@@ -514,7 +549,15 @@ _SEP = "\x00"
 _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), (_SEP, "\t"))
 
 
-class _PgLoad(_Load):
+class _Gather(_Load):
+    """Postings gathered for PostgreSQL: an ordinal is sent as its binary ``COPY`` field."""
+
+    def token(self, ordinal: int) -> bytes:
+        self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
+        return _PG_ORDINAL.pack(8, ordinal)
+
+
+class _PgLoad(_Gather):
     """On PostgreSQL: the tables truncated, so every ``COPY … FREEZE`` writes rows frozen and
     all-visible (index-only scans need no VACUUM). Each chunk's documents are encoded in COPY's
     text format and sent by a thread while the next chunk is computed (at most :data:`AHEAD`
@@ -528,6 +571,9 @@ class _PgLoad(_Load):
         super().__init__(session)
         self.queue: Queue[bytes | None] = Queue(maxsize=self.AHEAD)
         self.error: BaseException | None = None
+        #: the postings of the catalog's parts other processes indexed (:class:`_Workers`), in tie
+        #: order: (term, tier) -> their rows in COPY's binary format
+        self.parts: list[dict[tuple[str, int], bytes]] = []
         self.thread = Thread(target=self._send, name="meshfabric-search-copy", daemon=True)
 
     def __enter__(self) -> _PgLoad:
@@ -544,10 +590,6 @@ class _PgLoad(_Load):
         self.thread.start()
         return self
 
-    def token(self, ordinal: int) -> bytes:
-        self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
-        return _PG_ORDINAL.pack(8, ordinal)
-
     def _send(self) -> None:
         with self.raw.cursor() as cur:
             while (payload := self.queue.get()) is not None:
@@ -562,16 +604,7 @@ class _PgLoad(_Load):
     def documents(self, rows: list[tuple[Any, ...]]) -> None:
         if self.error is not None:
             raise self.error
-        lines = []
-        for row in rows:
-            line = _SEP.join([v if isinstance(v, str) else v.isoformat() if isinstance(v, datetime) else str(v)
-                              for v in row])
-            for old, new in _COPY_ESCAPES:
-                if old in line:
-                    line = line.replace(old, new)
-            lines.append(line)
-        lines.append("")
-        self.queue.put("\n".join(lines).encode())
+        self.queue.put(_copy_text(rows))
 
     def __exit__(self, *exc: object) -> None:
         self.queue.put(None)
@@ -592,20 +625,230 @@ class _PgLoad(_Load):
                                            writer=QueuedLibpqWriter(cur)) as copy:
             buf: list[bytes] = [_PG_BINARY_START]
             size = 0
-            for term, tier, ordinals in _by_key(self.lists):
-                word = term.encode()
-                # a row: 3 fields, the term, the tier, then the ordinal (its length and value)
-                head = struct.pack("!hi", 3, len(word)) + word + _PG_TIERS[tier]
-                buf.append(head + head.join(ordinals))
-                size += len(ordinals)
-                if size >= 65_536:
+            for rows in self._posting_rows():
+                buf.append(rows)
+                size += len(rows)
+                if size >= 1 << 20:
                     copy.write(b"".join(buf))
                     buf.clear()
                     size = 0
             buf.append(_PG_BINARY_END)
             copy.write(b"".join(buf))
         self.lists.clear()
+        self.parts.clear()
         session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
+
+
+    def _posting_rows(self) -> Iterator[bytes]:
+        """Each (term, tier)'s rows in key order: the other processes' parts (they indexed the
+        products, in tie order), then this process's lists."""
+        if not self.parts:
+            for term, tier, ordinals in _by_key(self.lists):
+                yield _pg_rows(term, tier, ordinals)
+            return
+        keys = set(chain.from_iterable(self.parts))
+        keys.update((term, tier) for tier, by_term in enumerate(self.lists) for term in by_term)
+        for term, tier in sorted(keys):
+            for part in self.parts:
+                rows = part.get((term, tier))
+                if rows is not None:
+                    yield rows
+            ordinals = self.lists[tier].get(term)
+            if ordinals:
+                yield _pg_rows(term, tier, ordinals)
+
+
+def _pg_rows(term: str, tier: int, ordinals: list[bytes]) -> bytes:
+    """The rows of one (term, tier) in PostgreSQL's binary COPY format: each 3 fields, the term,
+    the tier, then the ordinal (its length and value, :meth:`_Gather.token`)."""
+    word = term.encode()
+    head = struct.pack("!hi", 3, len(word)) + word + _PG_TIERS[tier]
+    return head + head.join(ordinals)
+
+
+def _copy_text(rows: list[tuple[Any, ...]]) -> bytes:
+    """Document rows in COPY's text format."""
+    lines = []
+    for row in rows:
+        line = _SEP.join([v if isinstance(v, str) else v.isoformat() if isinstance(v, datetime) else str(v)
+                          for v in row])
+        for old, new in _COPY_ESCAPES:
+            if old in line:
+                line = line.replace(old, new)
+        lines.append(line)
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+#: a rebuild on PostgreSQL indexes the products in up to this many other processes …
+WORKERS = min(4, os.cpu_count() or 1)
+#: … when the catalog holds at least this many (fewer are indexed in the rebuilding process) and
+#: at most this many: the rebuilding process holds every part's postings before writing them
+#: (~250 bytes per product), on top of the workers' lists — a larger catalog is indexed in one
+#: process, which holds only its lists (the streamed rebuild's memory)
+PARALLEL_MIN, PARALLEL_MAX = 20_000, 400_000
+
+
+def _workers(reader: Session, numbers: dict[tuple[str, str], int], domains: dict[str, list[str]],
+             now: datetime) -> _Workers | None:
+    """Split the products into parts of whole domains, each part's documents numbered before the
+    next part's (so a (term, tier)'s rows are the parts' rows one after the other), to be indexed
+    by :func:`_worker` processes; None when the catalog is small, one core is all there is, or no
+    such split exists."""
+    products = sum(map(len, domains.values()))
+    if WORKERS < 2 or not max(PARALLEL_MIN, 1) <= products <= PARALLEL_MAX or not _cores_to_spare():
+        return None
+    spans = sorted((min(found), max(found), d) for d, keys in domains.items()
+                   if (found := [numbers["product", k] for k in keys]))
+    # where a part may end: every document before numbered before every one after
+    cuts: list[tuple[int, int]] = []  # (position in spans, products before)
+    done = top = 0
+    for j, (lo, hi, d) in enumerate(spans):
+        if j and top < lo:
+            cuts.append((j, done))
+        done += len(domains[d])
+        top = max(top, hi)
+    chosen: list[int] = []
+    for i in range(1, WORKERS):  # the cut nearest to an equal share
+        best = min((c for c in cuts if not chosen or c[0] > chosen[-1]),
+                   key=lambda c: abs(c[1] - products * i / WORKERS), default=None)
+        if best is not None:
+            chosen.append(best[0])
+    if not chosen:
+        return None
+    groups = [[d for _, _, d in spans[a:b]] for a, b in zip([0, *chosen], [*chosen, len(spans)], strict=True)]
+    snapshot = str(reader.execute(text("SELECT pg_export_snapshot()")).scalar())
+    url = reader.get_bind().engine.url.render_as_string(hide_password=False)
+    return _Workers([(url, snapshot, group, {("product", k): numbers.pop(("product", k))
+                                              for d in group for k in domains[d]}, now) for group in groups])
+
+
+def _cores_to_spare() -> bool:
+    """Whether the machine is idle enough for worker processes: on a busy one (a 1-minute load
+    average of more than one above its cores) they cost more CPU than they save wall-clock time —
+    on 2 cores at load 4–6 the workers' CPU rose from 24–26 s to 29–38 s and the build took
+    41–88 s against 38–50 s in one process; at load 1.5–2.6, 25.0–28.6 s against 29.5–37.4 s."""
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1) + 1
+    except OSError:  # no load average here
+        return True
+
+
+class _Workers:
+    """The processes indexing parts of the catalog for a rebuild on PostgreSQL (Python's indexing
+    is the build's longest part and runs on one core). Each reads its products in the rebuild's
+    snapshot (exported by the reading connection, so every process sees the same catalog), indexes
+    them as the rebuild does, and streams back each chunk's document rows in COPY's text format —
+    sent by the rebuild's connection, in its transaction, as they come — and at the end its
+    postings as binary COPY rows per (term, tier). A failed process fails the rebuild (which then
+    writes nothing)."""
+
+    def __init__(self, jobs: list[tuple[Any, ...]]) -> None:
+        self.jobs = jobs
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.threads: list[Thread] = []
+        self.results: list[Any] = [None] * len(jobs)
+        self.closed = False
+
+    def start(self, out: _PgLoad) -> None:
+        # room for more chunks on their way to the server: a worker waiting on a busy machine for
+        # the sending thread would idle (on 2 cores at load 5 the build took longer than in one process)
+        out.queue.maxsize = out.AHEAD * 4 * len(self.jobs)
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])  # where this meshfabric is imported from
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
+        for i, job in enumerate(self.jobs):
+            proc = subprocess.Popen([sys.executable, "-c", "from meshfabric.search.index import _worker; _worker()"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            self.procs.append(proc)
+            thread = Thread(target=self._receive, args=(i, proc, job, out), name=f"meshfabric-search-worker-{i}",
+                            daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _receive(self, i: int, proc: subprocess.Popen[bytes], job: tuple[Any, ...], out: _PgLoad) -> None:
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            with proc.stdin:
+                pickle.dump(job, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            while True:
+                kind, *body = pickle.load(proc.stdout)
+                if kind != "docs":
+                    self.results[i] = body
+                    return
+                while not self.closed:
+                    try:
+                        out.queue.put(body[0], timeout=1)
+                        break
+                    except Full:
+                        pass
+        except BaseException as exc:  # raised by finish()
+            self.results[i] = exc
+
+    def finish(self, out: _PgLoad, counts: dict[str, int]) -> int:
+        """Wait for every process; their postings to ``out``, vocabulary counts to ``counts``;
+        returns the documents they indexed."""
+        for thread in self.threads:
+            thread.join()
+        for i, proc in enumerate(self.procs):
+            code = proc.wait()
+            found = self.results[i]
+            if isinstance(found, BaseException) or found is None or code != 0:
+                raise RuntimeError(f"a search index worker failed (exit code {code}; its error is above)") from (
+                    found if isinstance(found, BaseException) else None)
+        count = 0
+        for n, found_counts, part in self.results:
+            count += n
+            for term, c in found_counts.items():
+                counts[term] = counts.get(term, 0) + c
+            out.parts.append(part)
+        if count != sum(len(job[3]) for job in self.jobs):
+            raise RuntimeError(f"the search index workers indexed {count} products of "
+                               f"{sum(len(job[3]) for job in self.jobs)}")
+        return count
+
+    def close(self) -> None:
+        self.closed = True
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _worker() -> None:
+    """A rebuild's worker process (:class:`_Workers`): its job from stdin; to stdout, each chunk's
+    document rows in COPY's text format, then its document count, vocabulary counts and postings."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else printed goes to stderr, not into the stream
+    url, snapshot, domains, numbers, now = pickle.load(sys.stdin.buffer)
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+        raise ValueError(f"not a snapshot: {snapshot!r}")
+    gc.disable()  # as in _rebuild
+    vocabulary = _Vocabulary()
+    engine = create_engine(url, poolclass=NullPool)
+    count = 0
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+            Session(bind=conn) as session:
+        session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        gather = _Gather(session)
+        catalog = (("product", product_document(r)) for batch in _row_batches(session, domains) for r in batch)
+        while chunk := list(islice(catalog, CHUNK)):
+            rows = _copy_text(_index_chunk(chunk, numbers, gather, vocabulary, now))
+            pickle.dump(("docs", rows), out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+            count += len(chunk)
+    engine.dispose()
+    gather._sorted(None)
+    counts: dict[str, int] = {}
+    for by_term in gather.lists:
+        for term, ordinals in by_term.items():
+            if vocabulary.get(term):
+                counts[term] = counts.get(term, 0) + len(ordinals)
+    parts = {(term, tier): _pg_rows(term, tier, ordinals) for term, tier, ordinals in _by_key(gather.lists)}
+    pickle.dump(("end", count, counts, parts), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.close()
 
 
 def _drop_terms(session: Session, dropped: set[str]) -> None:
@@ -662,11 +905,14 @@ _PRODUCT_COLUMNS = (ProductRow.domain, ProductRow.name, ProductRow.owner, Produc
                     ProductRow.status, ProductRow.columns)
 
 
-def _row_batches(session: Session) -> Iterable[list[Any]]:
-    """The catalog's products (the columns the index reads), a batch at a time."""
+def _row_batches(session: Session, domains: list[str] | None = None) -> Iterable[list[Any]]:
+    """The catalog's products (the columns the index reads; only ``domains``' when given), a batch
+    at a time."""
     last: tuple[str, str] | None = None
     while True:
         stmt = select(*_PRODUCT_COLUMNS).order_by(ProductRow.domain, ProductRow.name).limit(BATCH)
+        if domains is not None:
+            stmt = stmt.where(ProductRow.domain.in_(domains))
         if last is not None:
             stmt = stmt.where(ProductRow.domain >= last[0],
                               or_(ProductRow.domain > last[0], ProductRow.name > last[1]))
