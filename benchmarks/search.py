@@ -43,13 +43,55 @@ from meshfabric.store.models import DomainRow, EventRow, ProductRow
 
 #: common business words: every product draws a few of them, so they match many documents
 COMMON = [
-    "customer", "email", "order", "invoice", "payment", "shipment", "carrier", "parcel", "product", "price",
-    "discount", "campaign", "newsletter", "account", "contact", "address", "country", "region", "store",
-    "warehouse", "stock", "supplier", "refund", "return", "session", "click", "visit", "device", "browser",
-    "revenue", "margin", "cost", "budget", "forecast", "target", "employee", "salary", "contract", "ticket",
-    "incident", "alert", "metric", "score", "rating", "review", "feedback",
+    "customer",
+    "email",
+    "order",
+    "invoice",
+    "payment",
+    "shipment",
+    "carrier",
+    "parcel",
+    "product",
+    "price",
+    "discount",
+    "campaign",
+    "newsletter",
+    "account",
+    "contact",
+    "address",
+    "country",
+    "region",
+    "store",
+    "warehouse",
+    "stock",
+    "supplier",
+    "refund",
+    "return",
+    "session",
+    "click",
+    "visit",
+    "device",
+    "browser",
+    "revenue",
+    "margin",
+    "cost",
+    "budget",
+    "forecast",
+    "target",
+    "employee",
+    "salary",
+    "contract",
+    "ticket",
+    "incident",
+    "alert",
+    "metric",
+    "score",
+    "rating",
+    "review",
+    "feedback",
 ]
 TYPES = ("bigint", "string", "double", "timestamp", "date", "boolean", "decimal(10,2)")
+
 
 def _vocabulary(rng: random.Random, size: int = 3000) -> list[str]:
     """Pronounceable rare words: the specific vocabulary that makes most searches selective."""
@@ -79,17 +121,43 @@ def populate(store_url: str, n: int, seed: int = 7) -> None:
         for i in range(n):
             d = domains[i % len(domains)]
             name = f"{rng.choice(COMMON)}_{rng.choice(rare)}_{i}"
-            cols = [{"name": f"{rng.choice(rare)}_{rng.choice(COMMON)}", "type": rng.choice(TYPES),
-                     "description": " ".join(rng.sample(rare, 3) + rng.sample(COMMON, 1)), "classification": []}
-                    for _ in range(12)]
-            products.append(dict(domain=d, name=name, owner=f"{d}@example.com",
-                                 description=" ".join(rng.choices(rare, k=15) + rng.sample(COMMON, 2)),
-                                 tags=[rng.choice(COMMON), rng.choice(rare)],
-                                 status="published", version="1.0.0", source="db", spec={}, spec_hash="x",
-                                 columns=cols, file=""))
+            cols = [
+                {
+                    "name": f"{rng.choice(rare)}_{rng.choice(COMMON)}",
+                    "type": rng.choice(TYPES),
+                    "description": " ".join(rng.sample(rare, 3) + rng.sample(COMMON, 1)),
+                    "classification": [],
+                }
+                for _ in range(12)
+            ]
+            products.append(
+                dict(
+                    domain=d,
+                    name=name,
+                    owner=f"{d}@example.com",
+                    description=" ".join(rng.choices(rare, k=15) + rng.sample(COMMON, 2)),
+                    tags=[rng.choice(COMMON), rng.choice(rare)],
+                    status="published",
+                    version="1.0.0",
+                    source="db",
+                    spec={},
+                    spec_hash="x",
+                    columns=cols,
+                    file="",
+                )
+            )
             e = DomainEvent("product.created", d, {"product": f"{d}.{name}"})
-            events.append(dict(id=e.id, event_type=e.event_type, domain=e.domain, data=e.data,
-                               timestamp=e.timestamp, correlation_id=e.correlation_id, causation_id=None))
+            events.append(
+                dict(
+                    id=e.id,
+                    event_type=e.event_type,
+                    domain=e.domain,
+                    data=e.data,
+                    timestamp=e.timestamp,
+                    correlation_id=e.correlation_id,
+                    causation_id=None,
+                )
+            )
             if len(products) == 5000 or i == n - 1:
                 s.execute(insert(ProductRow), products)
                 s.execute(insert(EventRow), events)
@@ -122,14 +190,24 @@ def cases(n: int) -> list[tuple[str, str, dict[str, object]]]:
     picks = random.Random(1).sample(rare, 3)
     typo = picks[2][:2] + picks[2][3] + picks[2][2] + picks[2][4:]  # two letters swapped
     found: list[tuple[str, str, dict[str, object]]] = [
-        ("common", "customer email", {}), ("typos", "custmer emial", {}), ("common", "invoice", {}),
-        ("prefix", "pay", {}), ("none", "zzzz nothing", {}), ("rare", picks[0], {}),
-        ("rare", f"{picks[0]} {picks[1]}", {}), ("prefix", picks[1][:4], {}), ("typo", typo, {}),
-        ("common", "order", {"offset": 40}), ("prefix", "cust", {}),
-        ("filter", "customer", {"domain": "dom3"}), ("filter", "invoice", {"status": "published"}),
+        ("common", "customer email", {}),
+        ("typos", "custmer emial", {}),
+        ("common", "invoice", {}),
+        ("prefix", "pay", {}),
+        ("none", "zzzz nothing", {}),
+        ("rare", picks[0], {}),
+        ("rare", f"{picks[0]} {picks[1]}", {}),
+        ("prefix", picks[1][:4], {}),
+        ("typo", typo, {}),
+        ("common", "order", {"offset": 40}),
+        ("prefix", "cust", {}),
+        ("filter", "customer", {"domain": "dom3"}),
+        ("filter", "invoice", {"status": "published"}),
         ("filter", "payment", {"tag": "refund"}),
-        ("user", "customer email", {"user": "tenth"}), ("user", "revenue", {"user": "tenth"}),
-        ("stem", "orders", {}), ("stem", "customers emails", {}),
+        ("user", "customer email", {"user": "tenth"}),
+        ("user", "revenue", {"user": "tenth"}),
+        ("stem", "orders", {}),
+        ("stem", "customers emails", {}),
     ]
     return found
 
@@ -187,8 +265,11 @@ def main() -> None:
     parser.add_argument("--store", default="sqlite", help="sqlite, or a PostgreSQL server URL")
     parser.add_argument("--no-check", action="store_true", help="skip the exhaustive comparison (slow at 100k)")
     parser.add_argument("--no-rebuild", action="store_true", help="skip the full rebuild at the end")
-    parser.add_argument("--catalog", help="SQLite: copy this store (a catalog written by populate(), not indexed "
-                        "yet) instead of writing the catalog again — a million products take minutes")
+    parser.add_argument(
+        "--catalog",
+        help="SQLite: copy this store (a catalog written by populate(), not indexed "
+        "yet) instead of writing the catalog again — a million products take minutes",
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # lines as they come, also into a file
     drop: Callable[[], None] | None = None
@@ -218,23 +299,29 @@ def run(url: str, args: argparse.Namespace) -> None:
     start, start_cpu = time.perf_counter(), time.process_time()
     sync_search(mesh.store)
     print(f"{args.products} products, {mesh.store.engine.dialect.name} store")
-    print(f"build (first sync): {time.perf_counter() - start:.2f} s, this process's CPU "
-          f"{time.process_time() - start_cpu:.2f} s, peak RSS {_peak_rss_mb():.0f} MB "
-          f"({rss_before:.0f} MB at the start; load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"build (first sync): {time.perf_counter() - start:.2f} s, this process's CPU "
+        f"{time.process_time() - start_cpu:.2f} s, peak RSS {_peak_rss_mb():.0f} MB "
+        f"({rss_before:.0f} MB at the start; load average {os.getloadavg()[0]:.1f})"
+    )
     with mesh.store.read() as s:
         restrict(sorted(f"{d}.{n}" for d, n in s.execute(select(ProductRow.domain, ProductRow.name))))
 
-    print(f"\n{'kind':<7} {'query':<34} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'cpu p50':>7} {'cpu p95':>7} "
-          f"{'total':>7} {'exh s':>6} top-20 / total vs exhaustive")
+    print(
+        f"\n{'kind':<7} {'query':<34} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'cpu p50':>7} {'cpu p95':>7} "
+        f"{'total':>7} {'exh s':>6} top-20 / total vs exhaustive"
+    )
     agree, worst = [], 0.0
     for kind, q, kw in cases(args.products):
         label = q + "".join(f" {k}={v}" for k, v in kw.items())
         times, cpu, fast = timed(lambda q=q, kw=kw: mesh.search(q, limit=20, **kw), args.runs)
         worst = max(worst, pct(times, 0.95))
         shown = f"{fast.total}{'' if fast.total_exact else '+'}"
-        line = (f"{kind:<7} {label[:34]:<34} {pct(times, 0.5) * 1000:>7.1f} {pct(times, 0.95) * 1000:>7.1f} "
-                f"{pct(times, 0.99) * 1000:>7.1f} {pct(cpu, 0.5) * 1000:>7.1f} {pct(cpu, 0.95) * 1000:>7.1f} "
-                f"{shown:>7}")
+        line = (
+            f"{kind:<7} {label[:34]:<34} {pct(times, 0.5) * 1000:>7.1f} {pct(times, 0.95) * 1000:>7.1f} "
+            f"{pct(times, 0.99) * 1000:>7.1f} {pct(cpu, 0.5) * 1000:>7.1f} {pct(cpu, 0.95) * 1000:>7.1f} "
+            f"{shown:>7}"
+        )
         if not args.no_check:
             start = time.perf_counter()
             full = service.search_exhaustive(mesh.store, mesh.access, q, limit=20, **kw)  # type: ignore[arg-type]
@@ -243,8 +330,10 @@ def run(url: str, args: argparse.Namespace) -> None:
             top = len(set(fast.fqns) & set(full.fqns)) / len(full.fqns) if full.fqns else float(not fast.fqns)
             agree.append(top if same else min(top, 0.999))
             total_ok = fast.total == full.total if fast.total_exact else fast.total <= full.total
-            line += (f" {t_exh:>6.2f} {'equal' if same else f'{top:.0%} DIFFER'} / "
-                     f"{'ok' if total_ok else f'!!! {full.total}'}")
+            line += (
+                f" {t_exh:>6.2f} {'equal' if same else f'{top:.0%} DIFFER'} / "
+                f"{'ok' if total_ok else f'!!! {full.total}'}"
+            )
         print(line)
     print(f"worst p95: {worst * 1000:.1f} ms")
     if agree:
@@ -258,15 +347,30 @@ def run(url: str, args: argparse.Namespace) -> None:
     folded = sync_search(mesh.store)
     t_sync = time.perf_counter() - start
     with mesh.store.write() as s:
-        s.add(ProductRow(domain="dom1", name="zz_added_product", owner="x@example.com", description="fresh words",
-                         tags=["new"], status="draft", version="1.0.0", source="db", spec={}, spec_hash="x",
-                         columns=[{"name": "added_id", "type": "bigint"}], file=""))
+        s.add(
+            ProductRow(
+                domain="dom1",
+                name="zz_added_product",
+                owner="x@example.com",
+                description="fresh words",
+                tags=["new"],
+                status="draft",
+                version="1.0.0",
+                source="db",
+                spec={},
+                spec_hash="x",
+                columns=[{"name": "added_id", "type": "bigint"}],
+                file="",
+            )
+        )
         append(s, DomainEvent("product.created", "dom1", {"product": "dom1.zz_added_product"}))
     start = time.perf_counter()
     sync_search(mesh.store)
     t_add = time.perf_counter() - start
-    print(f"\nsync one change: {t_sync * 1000:.1f} ms ({folded} event), one added product {t_add * 1000:.1f} ms",
-          flush=True)
+    print(
+        f"\nsync one change: {t_sync * 1000:.1f} ms ({folded} event), one added product {t_add * 1000:.1f} ms",
+        flush=True,
+    )
     if args.no_rebuild:
         return
     _reset_peak_rss()

@@ -47,12 +47,29 @@ domains:
 """
 
 
-def _product(domain: str, name: str, *, owner: str, description: str, tags: list[str], status: str,
-             columns: list[tuple[str, str, str, str]]) -> str:
+def _product(
+    domain: str,
+    name: str,
+    *,
+    owner: str,
+    description: str,
+    tags: list[str],
+    status: str,
+    columns: list[tuple[str, str, str, str]],
+) -> str:
     lines = [
-        "kind: DataProduct", f"domain: {domain}", f"name: {name}", f"owner: {owner}",
-        f"description: {description}", f"tags: [{', '.join(tags)}]", f"status: {status}", "version: 1.0.0",
-        "output:", "  source: db", f"  table: {domain}_{name}", "schema:",
+        "kind: DataProduct",
+        f"domain: {domain}",
+        f"name: {name}",
+        f"owner: {owner}",
+        f"description: {description}",
+        f"tags: [{', '.join(tags)}]",
+        f"status: {status}",
+        "version: 1.0.0",
+        "output:",
+        "  source: db",
+        f"  table: {domain}_{name}",
+        "schema:",
     ]
     for col, typ, desc, cls in columns:
         lines += [f"  - name: {col}", f"    type: {typ}"]
@@ -65,28 +82,59 @@ def _product(domain: str, name: str, *, owner: str, description: str, tags: list
 
 PRODUCTS: dict[str, dict[str, Any]] = {
     "crm.customer_email": dict(
-        owner="crm-team@example.com", description="The address each person can be reached at", tags=["contact"],
-        status="published", columns=[("customer_id", "bigint", "", ""), ("address", "string", "", "pii")]),
+        owner="crm-team@example.com",
+        description="The address each person can be reached at",
+        tags=["contact"],
+        status="published",
+        columns=[("customer_id", "bigint", "", ""), ("address", "string", "", "pii")],
+    ),
     "crm.customer_email_history": dict(
-        owner="crm-team@example.com", description="Every address ever recorded", tags=["history"],
-        status="draft", columns=[("customer_id", "bigint", "", ""), ("changed_at", "timestamp", "", "")]),
+        owner="crm-team@example.com",
+        description="Every address ever recorded",
+        tags=["history"],
+        status="draft",
+        columns=[("customer_id", "bigint", "", ""), ("changed_at", "timestamp", "", "")],
+    ),
     "sales.orders": dict(
-        owner="sales-team@example.com", description="Every order with its amount", tags=["revenue"],
-        status="published", columns=[("order_id", "bigint", "", ""), ("customer_email", "string", "", "pii"),
-                                     ("amount", "double", "the order total in EUR", "")]),
+        owner="sales-team@example.com",
+        description="Every order with its amount",
+        tags=["revenue"],
+        status="published",
+        columns=[
+            ("order_id", "bigint", "", ""),
+            ("customer_email", "string", "", "pii"),
+            ("amount", "double", "the order total in EUR", ""),
+        ],
+    ),
     "marketing.newsletter": dict(
-        owner="marketing@example.com", description="Issues sent so far", tags=["email", "customer"],
-        status="published", columns=[("issue_id", "bigint", "", ""), ("subject", "string", "", "")]),
+        owner="marketing@example.com",
+        description="Issues sent so far",
+        tags=["email", "customer"],
+        status="published",
+        columns=[("issue_id", "bigint", "", ""), ("subject", "string", "", "")],
+    ),
     "marketing.campaigns": dict(
-        owner="marketing@example.com", description="Sends an email to every customer who opted in",
-        tags=["growth"], status="deprecated",
-        columns=[("campaign_id", "bigint", "", ""), ("budget", "double", "", "")]),
+        owner="marketing@example.com",
+        description="Sends an email to every customer who opted in",
+        tags=["growth"],
+        status="deprecated",
+        columns=[("campaign_id", "bigint", "", ""), ("budget", "double", "", "")],
+    ),
     "sales.shipments": dict(
-        owner="sales-team@example.com", description="Parcels handed to carriers", tags=["logistics"],
-        status="published", columns=[("shipment_id", "bigint", "", ""), ("carrier", "string", "", "")]),
+        owner="sales-team@example.com",
+        description="Parcels handed to carriers",
+        tags=["logistics"],
+        status="published",
+        columns=[("shipment_id", "bigint", "", ""), ("carrier", "string", "", "")],
+    ),
 }
-RANKED = ["crm.customer_email", "crm.customer_email_history", "sales.orders", "marketing.newsletter",
-          "marketing.campaigns"]
+RANKED = [
+    "crm.customer_email",
+    "crm.customer_email_history",
+    "sales.orders",
+    "marketing.newsletter",
+    "marketing.campaigns",
+]
 SQL_TYPES = {"bigint": "INTEGER", "string": "TEXT", "double": "REAL", "timestamp": "TIMESTAMP"}
 
 
@@ -130,8 +178,9 @@ def pg_template(template: Path, pg_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def mesh(request: pytest.FixtureRequest, template: Path, tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[Mesh]:
+def mesh(
+    request: pytest.FixtureRequest, template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Mesh]:
     """An applied search workspace on a fresh store of each kind."""
     monkeypatch.delenv("MESHFABRIC_STORE_URL", raising=False)
     root = Path(shutil.copytree(template, tmp_path / "ws"))
@@ -167,7 +216,8 @@ def test_ranking_exact_name_then_partial_name_then_columns_then_tags_then_descri
     assert [m.label() for m in by["marketing.newsletter"].matched] == ["tag"]
     assert [m.field for m in by["marketing.campaigns"].matched] == ["description"]
     assert by["marketing.campaigns"].matched[0].snippet == (
-        "Sends an <mark>email</mark> to every <mark>customer</mark> who opted in")
+        "Sends an <mark>email</mark> to every <mark>customer</mark> who opted in"
+    )
     assert "sales.shipments" not in results.fqns
     scores = [h.score for h in results]
     assert scores == sorted(scores, reverse=True)
@@ -176,11 +226,19 @@ def test_ranking_exact_name_then_partial_name_then_columns_then_tags_then_descri
 def test_each_hit_carries_the_product(mesh: Mesh) -> None:
     hit = mesh.search("customer email").items[0]
     assert hit.to_dict() == {
-        "fqn": "crm.customer_email", "kind": "product", "domain": "crm", "name": "customer_email",
-        "description": "The address each person can be reached at", "owner": "crm-team@example.com",
-        "tags": ["contact"], "status": "published", "score": hit.score,
-        "matched": [{"field": "name", "snippet": "<mark>customer</mark>_<mark>email</mark>"},
-                    {"field": "column", "column": "customer_id", "snippet": "<mark>customer</mark>_id"}],
+        "fqn": "crm.customer_email",
+        "kind": "product",
+        "domain": "crm",
+        "name": "customer_email",
+        "description": "The address each person can be reached at",
+        "owner": "crm-team@example.com",
+        "tags": ["contact"],
+        "status": "published",
+        "score": hit.score,
+        "matched": [
+            {"field": "name", "snippet": "<mark>customer</mark>_<mark>email</mark>"},
+            {"field": "column", "column": "customer_id", "snippet": "<mark>customer</mark>_id"},
+        ],
     }
     assert hit.score > 1000
 
@@ -232,12 +290,15 @@ def test_empty_query_lists_what_the_filters_select(mesh: Mesh) -> None:
     assert everything.total == len(PRODUCTS) + 3
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"status": "live"}, "unknown status 'live'"),
-    ({"limit": 0}, "limit must be between 1 and 1000"),
-    ({"limit": 1001}, "limit must be between 1 and 1000"),
-    ({"offset": -1}, "offset must be 0 or more"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"status": "live"}, "unknown status 'live'"),
+        ({"limit": 0}, "limit must be between 1 and 1000"),
+        ({"limit": 1001}, "limit must be between 1 and 1000"),
+        ({"offset": -1}, "offset must be 0 or more"),
+    ],
+)
 def test_bad_arguments_are_query_errors(mesh: Mesh, kwargs: dict[str, Any], needle: str) -> None:
     with pytest.raises(QueryError, match=needle):
         mesh.search("x", **kwargs)
@@ -271,15 +332,18 @@ def _offset(mesh: Mesh) -> int:
 
 def _docs(mesh: Mesh) -> dict[str, tuple[Any, ...]]:
     with mesh.store.read() as s:
-        return {r.key: (r.id, r.updated_at, r.description, sorted(c["name"] for c in r.columns), r.terms)
-                for r in s.scalars(select(SearchDocumentRow))}
+        return {
+            r.key: (r.id, r.updated_at, r.description, sorted(c["name"] for c in r.columns), r.terms)
+            for r in s.scalars(select(SearchDocumentRow))
+        }
 
 
 def test_changed_description_is_found_by_its_new_words_only(mesh: Mesh) -> None:
     assert mesh.root is not None
     before = _docs(mesh)
-    write(mesh.root / "products" / "sales.shipments.yaml",
-          _spec("sales.shipments", description="Boxes given to couriers"))
+    write(
+        mesh.root / "products" / "sales.shipments.yaml", _spec("sales.shipments", description="Boxes given to couriers")
+    )
     _reapply(mesh)
     assert _offset(mesh) == mesh.events.last_seq()
     assert mesh.search("couriers").fqns == ["sales.shipments"]
@@ -318,8 +382,13 @@ def test_added_column_is_found(mesh: Mesh) -> None:
 def test_added_product_is_found(mesh: Mesh) -> None:
     assert mesh.root is not None
     cols = [("ticket_id", "bigint", "", ""), ("opened_at", "timestamp", "when the customer wrote", "")]
-    extra = dict(owner="support@example.com", description="Questions customers asked", tags=["support"],
-                          status="draft", columns=cols)
+    extra = dict(
+        owner="support@example.com",
+        description="Questions customers asked",
+        tags=["support"],
+        status="draft",
+        columns=cols,
+    )
     _table(mesh.root, "crm.tickets", cols)
     write(mesh.root / "products" / "crm.tickets.yaml", _product("crm", "tickets", **extra))
     _reapply(mesh)
@@ -383,8 +452,9 @@ def test_postings_follow_documents(mesh: Mesh) -> None:
         expected = {p for d in docs for p in postings(d, d.ordinal)}
     assert stored == expected
     assert len(docs) == len(PRODUCTS) - 1 + 3
-    assert [(d.kind, d.key) for d in docs] == sorted(((d.kind, d.key) for d in docs),
-                                                     key=lambda kk: (kk[0] != "product", kk[1]))
+    assert [(d.kind, d.key) for d in docs] == sorted(
+        ((d.kind, d.key) for d in docs), key=lambda kk: (kk[0] != "product", kk[1])
+    )
 
 
 def test_vocabulary_is_bounded(mesh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -407,9 +477,40 @@ def test_pages_cover_every_hit_once(mesh: Mesh) -> None:
 
 QUERY_TEXT = st.one_of(
     st.text(max_size=40),
-    st.lists(st.sampled_from(['"', "*", "'", ":", ":*", "(", ")", "&", "|", "!", "^", "-", "+", "NEAR", "AND",
-                              "OR", "NOT", "NEAR(a b)", "{", "}", "\\", "%", "_", "<->", "\x00", "é", "customer"]),
-             max_size=8).map(" ".join),
+    st.lists(
+        st.sampled_from(
+            [
+                '"',
+                "*",
+                "'",
+                ":",
+                ":*",
+                "(",
+                ")",
+                "&",
+                "|",
+                "!",
+                "^",
+                "-",
+                "+",
+                "NEAR",
+                "AND",
+                "OR",
+                "NOT",
+                "NEAR(a b)",
+                "{",
+                "}",
+                "\\",
+                "%",
+                "_",
+                "<->",
+                "\x00",
+                "é",
+                "customer",
+            ]
+        ),
+        max_size=8,
+    ).map(" ".join),
 )
 
 
@@ -446,8 +547,9 @@ def test_the_access_hook_gets_the_user(mesh: Mesh, monkeypatch: pytest.MonkeyPat
 
 
 # -- CLI and API --------------------------------------------------------------------------------
-def test_cli_table_json_filters_and_reindex(mesh: Mesh, capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_table_json_filters_and_reindex(
+    mesh: Mesh, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ws = mesh.root
     if not mesh.store.is_sqlite:
         monkeypatch.setenv("MESHFABRIC_STORE_URL", mesh.store.url)
@@ -464,8 +566,22 @@ def test_cli_table_json_filters_and_reindex(mesh: Mesh, capsys: pytest.CaptureFi
     assert code == 2 and "unknown status 'live'" in err and "Traceback" not in err
     code, out, err = cli(capsys, "-w", ws, "search", "--reindex")
     assert code == 0 and f"{len(PRODUCTS) + 3} documents" in err
-    code, out, err = cli(capsys, "-w", ws, "search", "pii", "--classification", "pii", "--tag", "revenue",
-                         "--owner", "sales-team@example.com", "--status", "published", "--json")
+    code, out, err = cli(
+        capsys,
+        "-w",
+        ws,
+        "search",
+        "pii",
+        "--classification",
+        "pii",
+        "--tag",
+        "revenue",
+        "--owner",
+        "sales-team@example.com",
+        "--status",
+        "published",
+        "--json",
+    )
     assert [i["fqn"] for i in json.loads(out)["items"]] == ["sales.orders"]
     mesh.access.create_principal("dana")
     mesh.access.grant("dana", "discover", domain="marketing", grantee_kind="user")
@@ -487,7 +603,8 @@ def test_api_search(mesh: Mesh) -> None:
         assert (body["total"], body["offset"], body["limit"]) == (len(RANKED), 1, 2)
         assert body["total_exact"] is True and body["truncated"] == []  # a small catalog is counted whole
         assert body["items"][1]["matched"] == [
-            {"field": "column", "column": "customer_email", "snippet": "<mark>customer</mark>_<mark>email</mark>"}]
+            {"field": "column", "column": "customer_email", "snippet": "<mark>customer</mark>_<mark>email</mark>"}
+        ]
         r = client.get("/api/v1/search", params={"q": "customer", "domain": "crm", "status": "draft"})
         assert [i["fqn"] for i in r.json()["items"]] == ["crm.customer_email_history"]
         r = client.get("/api/v1/search", params={"q": "x", "status": "live"})

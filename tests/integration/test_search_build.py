@@ -50,15 +50,25 @@ def texts(draw: st.DrawFn, max_pieces: int = 6, max_size: int | None = None) -> 
     return out[:max_size] if max_size else out
 
 
-COLUMN = st.fixed_dictionaries({
-    "name": texts(3, 40), "type": st.sampled_from(["bigint", "string", "decimal(10,2)", "TIMESTAMP", ""]),
-    "description": texts(5), "classification": st.lists(st.sampled_from(["pii", "PII", "secret", "gold"]), max_size=2),
-})
-PRODUCT = st.fixed_dictionaries({
-    "domain": st.sampled_from(DOMAINS), "name": texts(3, 40).filter(bool), "owner": texts(2, 200),
-    "description": texts(8), "tags": st.lists(texts(2, 30), max_size=3),
-    "status": st.sampled_from(["draft", "published"]), "columns": st.lists(COLUMN, max_size=4),
-})
+COLUMN = st.fixed_dictionaries(
+    {
+        "name": texts(3, 40),
+        "type": st.sampled_from(["bigint", "string", "decimal(10,2)", "TIMESTAMP", ""]),
+        "description": texts(5),
+        "classification": st.lists(st.sampled_from(["pii", "PII", "secret", "gold"]), max_size=2),
+    }
+)
+PRODUCT = st.fixed_dictionaries(
+    {
+        "domain": st.sampled_from(DOMAINS),
+        "name": texts(3, 40).filter(bool),
+        "owner": texts(2, 200),
+        "description": texts(8),
+        "tags": st.lists(texts(2, 30), max_size=3),
+        "status": st.sampled_from(["draft", "published"]),
+        "columns": st.lists(COLUMN, max_size=4),
+    }
+)
 CATALOG = st.tuples(
     st.lists(PRODUCT, max_size=12, unique_by=lambda p: (p["domain"], p["name"])),
     st.lists(st.lists(texts(1, 30), max_size=2), min_size=len(DOMAINS), max_size=len(DOMAINS)),
@@ -91,8 +101,9 @@ def _write(store: Store, products: list[dict[str, Any]], owners: list[list[str]]
             s.add(ProductRow(version="1.0.0", source="db", spec={}, spec_hash="x", file="", **p))
 
 
-def _expected(store: Store, max_terms: int) -> tuple[set[tuple[str, int, int]], dict[tuple[str, str], Any],
-                                                     dict[str, int]]:
+def _expected(
+    store: Store, max_terms: int
+) -> tuple[set[tuple[str, int, int]], dict[tuple[str, str], Any], dict[str, int]]:
     """The index by its definition, document by document."""
     with store.read() as s:
         docs: list[Document] = [domain_document(r) for r in s.scalars(select(DomainRow))]
@@ -100,31 +111,61 @@ def _expected(store: Store, max_terms: int) -> tuple[set[tuple[str, int, int]], 
     docs.sort(key=lambda d: (d.kind != "product", d.key))
     counts = Counter(t for d in docs for t in d.terms())
     kept = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms])
-    rows = {(d.kind, d.key): (i * GAP, [t for t in d.terms() if t in kept],
-                              *(w[:MAX_WORD] for w in name_words(d)), d.domain, d.name, d.owner, d.description,
-                              d.tags, d.status, d.classifications, d.columns)
-            for i, d in enumerate(docs, 1)}
+    rows = {
+        (d.kind, d.key): (
+            i * GAP,
+            [t for t in d.terms() if t in kept],
+            *(w[:MAX_WORD] for w in name_words(d)),
+            d.domain,
+            d.name,
+            d.owner,
+            d.description,
+            d.tags,
+            d.status,
+            d.classifications,
+            d.columns,
+        )
+        for i, d in enumerate(docs, 1)
+    }
     return {p for i, d in enumerate(docs, 1) for p in postings(d, i * GAP)}, rows, kept
 
 
 def _stored(store: Store) -> tuple[set[tuple[str, int, int]], dict[tuple[str, str], Any], dict[str, int]]:
     with store.read() as s:
-        posted = [tuple(r) for r in s.execute(select(SearchPostingRow.term, SearchPostingRow.tier,
-                                                     SearchPostingRow.ordinal))]
+        posted = [
+            tuple(r) for r in s.execute(select(SearchPostingRow.term, SearchPostingRow.tier, SearchPostingRow.ordinal))
+        ]
         assert len(posted) == len(set(posted))
-        rows = {(r.kind, r.key): (r.ordinal, r.terms, r.name_words, r.full_words, r.domain, r.name, r.owner,
-                                  r.description, r.tags, r.status, r.classifications, r.columns)
-                for r in s.scalars(select(SearchDocumentRow))}
+        rows = {
+            (r.kind, r.key): (
+                r.ordinal,
+                r.terms,
+                r.name_words,
+                r.full_words,
+                r.domain,
+                r.name,
+                r.owner,
+                r.description,
+                r.tags,
+                r.status,
+                r.classifications,
+                r.columns,
+            )
+            for r in s.scalars(select(SearchDocumentRow))
+        }
         vocabulary = {r.term: r.doc_count for r in s.scalars(select(SearchTermRow))}
     return set(posted), rows, vocabulary
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(catalog=CATALOG)
-def test_rebuild_writes_the_index_its_definition_gives(store: Store,
-                                                       catalog: tuple[list[dict[str, Any]], list[list[str]], int]
-                                                       ) -> None:
+def test_rebuild_writes_the_index_its_definition_gives(
+    store: Store, catalog: tuple[list[dict[str, Any]], list[list[str]], int]
+) -> None:
     products, owners, max_terms = catalog
     _write(store, products, owners)
     with pytest.MonkeyPatch.context() as mp:
@@ -152,12 +193,15 @@ def pg_store(pg_url: str) -> Iterator[Store]:
 
 
 @pytest.mark.postgres
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(catalog=CATALOG)
-def test_rebuild_in_worker_processes_writes_the_same_index(pg_store: Store,
-                                                           catalog: tuple[list[dict[str, Any]], list[list[str]], int]
-                                                           ) -> None:
+def test_rebuild_in_worker_processes_writes_the_same_index(
+    pg_store: Store, catalog: tuple[list[dict[str, Any]], list[list[str]], int]
+) -> None:
     """On PostgreSQL a large catalog is indexed by worker processes, a part of whole domains
     each: the index is the one its definition gives, as from one process."""
     products, owners, max_terms = catalog
@@ -183,9 +227,19 @@ def test_rebuild_in_worker_processes_writes_the_same_index(pg_store: Store,
 
 @pytest.mark.postgres
 def test_a_failed_worker_fails_the_rebuild_and_leaves_the_index(pg_store: Store) -> None:
-    products = [{"domain": d, "name": f"{d.lower()}_orders_{i}", "owner": "ann", "description": "orders",
-                 "tags": [], "status": "published", "columns": [{"name": "order_id", "type": "bigint"}]}
-                for d in DOMAINS for i in range(3)]
+    products = [
+        {
+            "domain": d,
+            "name": f"{d.lower()}_orders_{i}",
+            "owner": "ann",
+            "description": "orders",
+            "tags": [],
+            "status": "published",
+            "columns": [{"name": "order_id", "type": "bigint"}],
+        }
+        for d in DOMAINS
+        for i in range(3)
+    ]
     _write(pg_store, products, [[] for _ in DOMAINS])
     rebuild_search(pg_store)
     before = _stored(pg_store)

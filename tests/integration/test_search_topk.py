@@ -47,15 +47,31 @@ def _populate(url: str, n: int, seed: int = 11) -> list[str]:
             name = "_".join(words) + ("" if rng.random() < 0.2 else f"_{i}")
             if f"{d}.{name}" in fqns:
                 continue
-            cols = [{"name": "_".join(rng.sample(COMMON + RARE, rng.randint(1, 2))), "type": rng.choice(TYPES),
-                     "description": " ".join(rng.sample(COMMON + RARE, 2)) if rng.random() < 0.5 else "",
-                     "classification": ["pii"] if rng.random() < 0.1 else []}
-                    for _ in range(rng.randint(0, 4))]
-            s.add(ProductRow(domain=d, name=name, owner=rng.choice(["ann@example.com", "bob@example.com"]),
-                             description=" ".join(rng.choices(COMMON + RARE, k=rng.randint(0, 5))),
-                             tags=rng.sample(["gold", "Finance", "embers"], rng.randint(0, 2)),
-                             status=rng.choice(["published", "draft"]), version="1.0.0", source="db", spec={},
-                             spec_hash="x", columns=cols, file=""))
+            cols = [
+                {
+                    "name": "_".join(rng.sample(COMMON + RARE, rng.randint(1, 2))),
+                    "type": rng.choice(TYPES),
+                    "description": " ".join(rng.sample(COMMON + RARE, 2)) if rng.random() < 0.5 else "",
+                    "classification": ["pii"] if rng.random() < 0.1 else [],
+                }
+                for _ in range(rng.randint(0, 4))
+            ]
+            s.add(
+                ProductRow(
+                    domain=d,
+                    name=name,
+                    owner=rng.choice(["ann@example.com", "bob@example.com"]),
+                    description=" ".join(rng.choices(COMMON + RARE, k=rng.randint(0, 5))),
+                    tags=rng.sample(["gold", "Finance", "embers"], rng.randint(0, 2)),
+                    status=rng.choice(["published", "draft"]),
+                    version="1.0.0",
+                    source="db",
+                    spec={},
+                    spec_hash="x",
+                    columns=cols,
+                    file="",
+                )
+            )
             append(s, DomainEvent("product.created", d, {"product": f"{d}.{name}"}))
             fqns.append(f"{d}.{name}")
     store.close()
@@ -63,18 +79,50 @@ def _populate(url: str, n: int, seed: int = 11) -> list[str]:
 
 
 QUERIES: list[tuple[str, dict[str, Any]]] = [
-    ("customer", {}), ("customer email", {}), ("order", {}), ("ord", {}), ("cust", {}), ("c", {}),
-    ("pay", {}), ("zorba", {}), ("zorba mango", {}), ("customer email order", {}), ("custmer", {}),
-    ("emial", {}), ("zorbaa quill", {}), ("nothing here", {}), ("crm customer", {}), ("embers", {}),
-    ("customer", {"offset": 20}), ("order", {"offset": 57, "limit": 7}), ("email", {"limit": 1}),
-    ("customer", {"domain": "crm"}), ("order", {"domain": "ops", "status": "draft"}),
-    ("email", {"tag": "finance"}), ("customer", {"classification": "pii"}), ("order", {"owner": "ann@example.com"}),
-    ("customer", {"user": "some"}), ("customer email", {"user": "some"}), ("ember", {"user": "some", "tag": "gold"}),
-    ("mango", {"status": "published"}), ("", {"domain": "sales"}), ("", {"user": "some", "limit": 5}),
+    ("customer", {}),
+    ("customer email", {}),
+    ("order", {}),
+    ("ord", {}),
+    ("cust", {}),
+    ("c", {}),
+    ("pay", {}),
+    ("zorba", {}),
+    ("zorba mango", {}),
+    ("customer email order", {}),
+    ("custmer", {}),
+    ("emial", {}),
+    ("zorbaa quill", {}),
+    ("nothing here", {}),
+    ("crm customer", {}),
+    ("embers", {}),
+    ("customer", {"offset": 20}),
+    ("order", {"offset": 57, "limit": 7}),
+    ("email", {"limit": 1}),
+    ("customer", {"domain": "crm"}),
+    ("order", {"domain": "ops", "status": "draft"}),
+    ("email", {"tag": "finance"}),
+    ("customer", {"classification": "pii"}),
+    ("order", {"owner": "ann@example.com"}),
+    ("customer", {"user": "some"}),
+    ("customer email", {"user": "some"}),
+    ("ember", {"user": "some", "tag": "gold"}),
+    ("mango", {"status": "published"}),
+    ("", {"domain": "sales"}),
+    ("", {"user": "some", "limit": 5}),
     # stems: plurals, -ing, -ed meet their word (below the word itself), also with filters and a principal
-    ("customers", {}), ("orders", {}), ("ordered customers", {}), ("quills", {}), ("quilting", {}),
-    ("zorbas mango", {}), ("emails", {"offset": 30}), ("orders", {"user": "some"}), ("ordering", {"tag": "finance"}),
-    ("embers", {"domain": "crm"}), ("customers emails orders", {}), ("custmers", {}), ("invoices zorbas", {}),
+    ("customers", {}),
+    ("orders", {}),
+    ("ordered customers", {}),
+    ("quills", {}),
+    ("quilting", {}),
+    ("zorbas mango", {}),
+    ("emails", {"offset": 30}),
+    ("orders", {"user": "some"}),
+    ("ordering", {"tag": "finance"}),
+    ("embers", {"domain": "crm"}),
+    ("customers emails orders", {}),
+    ("custmers", {}),
+    ("invoices zorbas", {}),
 ]
 
 
@@ -116,8 +164,9 @@ def _same(mesh: Mesh, q: str, kw: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("few", [0, retrieval.FEW_POSTINGS], ids=["walk", "few"])
-def test_top_k_equals_exhaustive_scoring(catalog: tuple[Mesh, list[str]], monkeypatch: pytest.MonkeyPatch,
-                                         few: int) -> None:
+def test_top_k_equals_exhaustive_scoring(
+    catalog: tuple[Mesh, list[str]], monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
     """Both ways of retrieving — the walk over score levels, and scoring every document of a
     rare word — give what scoring every matching document gives."""
     mesh, fqns = catalog
@@ -134,8 +183,9 @@ def test_pages_of_massive_ties_follow_tie_order(catalog: tuple[Mesh, list[str]])
     assert pages == whole.fqns
 
 
-def test_added_products_take_ordinals_in_tie_order(catalog: tuple[Mesh, list[str]],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_added_products_take_ordinals_in_tie_order(
+    catalog: tuple[Mesh, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Products added after the build (before, between and after existing keys, and a run of
     names in order that uses the gap up) keep the tie order, also when the index must renumber."""
     mesh, _fqns = catalog
@@ -147,15 +197,32 @@ def test_added_products_take_ordinals_in_tie_order(catalog: tuple[Mesh, list[str
     with mesh.store.write() as s:
         for i, name in enumerate(names):
             d = ["crm", "sales", "ops"][i % 3]
-            s.add(ProductRow(domain=d, name=name, owner="ann@example.com", description="customer", tags=[],
-                             status="draft", version="1.0.0", source="db", spec={}, spec_hash="x", columns=[],
-                             file=""))
+            s.add(
+                ProductRow(
+                    domain=d,
+                    name=name,
+                    owner="ann@example.com",
+                    description="customer",
+                    tags=[],
+                    status="draft",
+                    version="1.0.0",
+                    source="db",
+                    spec={},
+                    spec_hash="x",
+                    columns=[],
+                    file="",
+                )
+            )
             append(s, DomainEvent("product.created", d, {"product": f"{d}.{name}"}))
     for q, kw in QUERIES[:12]:
         _same(mesh, q, kw)
     with mesh.store.read() as s:
-        docs = [(k, key) for k, key in s.execute(select(SearchDocumentRow.kind, SearchDocumentRow.key)
-                                                 .order_by(SearchDocumentRow.ordinal))]
+        docs = [
+            (k, key)
+            for k, key in s.execute(
+                select(SearchDocumentRow.kind, SearchDocumentRow.key).order_by(SearchDocumentRow.ordinal)
+            )
+        ]
     assert docs == sorted(docs, key=lambda kk: (kk[0] != "product", kk[1]))
     with mesh.store.read() as s:
         ordinals = list(s.scalars(select(SearchDocumentRow.ordinal).order_by(SearchDocumentRow.ordinal)))

@@ -14,29 +14,49 @@ from meshfabric.search.ranking import WEIGHTS, Group, _impacts_slow, impacts, qu
 from meshfabric.search.text import STEM, STEM_MARK, highlight, stem, stem_forms, vocabulary_term
 
 
-@pytest.mark.parametrize(("forms", "expected"), [
-    (("order", "orders", "ordered", "ordering"), "order"),
-    (("customer", "customers"), "customer"),
-    (("category", "categories"), "category"),
-    (("address", "addresses"), "address"),
-    (("status", "statuses"), "status"),
-    (("create", "creates", "created", "creating"), "creat"),
-    (("ship", "ships", "shipped", "shipping"), "ship"),
-    (("bill", "bills", "billed", "billing"), "bill"),
-    (("match", "matches"), "match"),
-    (("box", "boxes"), "box"),
-    (("entry", "entries"), "entry"),
-    (("price", "prices", "pricing", "priced"), "pric"),
-    (("day", "days"), "day"),
-])
+@pytest.mark.parametrize(
+    ("forms", "expected"),
+    [
+        (("order", "orders", "ordered", "ordering"), "order"),
+        (("customer", "customers"), "customer"),
+        (("category", "categories"), "category"),
+        (("address", "addresses"), "address"),
+        (("status", "statuses"), "status"),
+        (("create", "creates", "created", "creating"), "creat"),
+        (("ship", "ships", "shipped", "shipping"), "ship"),
+        (("bill", "bills", "billed", "billing"), "bill"),
+        (("match", "matches"), "match"),
+        (("box", "boxes"), "box"),
+        (("entry", "entries"), "entry"),
+        (("price", "prices", "pricing", "priced"), "pric"),
+        (("day", "days"), "day"),
+    ],
+)
 def test_forms_of_a_word_meet(forms: tuple[str, ...], expected: str) -> None:
     assert {stem(f) for f in forms} == {expected}
 
 
-@pytest.mark.parametrize("word", [
-    "analysis", "alias", "series", "news", "string", "thing", "bus", "gas", "red", "pay", "v2", "2024", "speed",
-    "need", "x" * 31, "ümlaut",
-])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "analysis",
+        "alias",
+        "series",
+        "news",
+        "string",
+        "thing",
+        "bus",
+        "gas",
+        "red",
+        "pay",
+        "v2",
+        "2024",
+        "speed",
+        "need",
+        "x" * 31,
+        "ümlaut",
+    ],
+)
 def test_conservative(word: str) -> None:
     """Short, long, non-alphabetic words and the listed exceptions keep their form (or lose at most
     a final e)."""
@@ -54,8 +74,25 @@ def test_every_word_is_among_its_stems_forms(word: str) -> None:
     assert all(stem(f) == s for f in stem_forms(s))
 
 
-@pytest.mark.parametrize("word", ["orders", "categories", "creating", "shipped", "addresses", "matches", "prices",
-                                  "applied", "billing", "agreeing", "dates", "ties", "embedded", "statuses"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "orders",
+        "categories",
+        "creating",
+        "shipped",
+        "addresses",
+        "matches",
+        "prices",
+        "applied",
+        "billing",
+        "agreeing",
+        "dates",
+        "ties",
+        "embedded",
+        "statuses",
+    ],
+)
 def test_forms_of_examples(word: str) -> None:
     assert word in stem_forms(stem(word))
 
@@ -66,8 +103,16 @@ def test_stem_marks_are_no_word() -> None:
 
 
 def doc(name: str, *, columns: list[dict[str, Any]] | None = None, description: str = "") -> Any:
-    return SimpleNamespace(kind="product", name=name, domain="d", columns=columns or [], tags=[],
-                           owner="team@example.com", description=description, classifications=[])
+    return SimpleNamespace(
+        kind="product",
+        name=name,
+        domain="d",
+        columns=columns or [],
+        tags=[],
+        owner="team@example.com",
+        description=description,
+        classifications=[],
+    )
 
 
 def test_plurals_find_the_word_below_the_word_itself() -> None:
@@ -77,6 +122,7 @@ def test_plurals_find_the_word_below_the_word_itself() -> None:
     prefix = score(doc("ordersheet"), q).score
     assert exact > stemmed > prefix > 0
     assert stemmed == STEM * (1000 + WEIGHTS["name"])
+
     # and the other way round: "customer" finds "customers" as a stem (above a mere prefix)
     def column(name: str, word: str) -> float:
         return score(doc("x", columns=[{"name": name}]), [query_group(word)]).score
@@ -111,7 +157,16 @@ def test_a_stemmed_name_earns_part_of_the_exact_name_bonus() -> None:
 
 
 def test_postings_are_unchanged_by_stemming() -> None:
-    d = Document("product", "d.orders", "d", "orders", "team@example.com", "every order shipped",
-                 [], "published", [{"name": "shipping_date", "type": "date", "description": "", "classification": []}])
+    d = Document(
+        "product",
+        "d.orders",
+        "d",
+        "orders",
+        "team@example.com",
+        "every order shipped",
+        [],
+        "published",
+        [{"name": "shipping_date", "type": "date", "description": "", "classification": []}],
+    )
     assert impacts(d) == _impacts_slow(d)
     assert not any(t.startswith(STEM_MARK) for t in impacts(d))

@@ -42,7 +42,10 @@ def _check(url: str) -> None:
                 sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'search_postings'")).scalar()
             assert "without rowid" in sql.lower()
         assert inspect(store.engine).get_pk_constraint("search_postings")["constrained_columns"] == [
-            "term", "tier", "ordinal"]
+            "term",
+            "tier",
+            "ordinal",
+        ]
         _alembic(store, "downgrade", "0009")
         tables = _tables(store)
         assert FTS_TABLE in tables and "search_postings" not in tables

@@ -16,18 +16,21 @@ from meshfabric.search.ranking import EXACT_NAME, WEIGHTS, Group, score
 from meshfabric.search.text import distance, fold, highlight, index_text, spans, tokens, vocabulary_term
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("customer_email", ["customer", "email"]),
-    ("customerEmail", ["customer", "email"]),
-    ("HTTPServer log", ["http", "server", "log"]),
-    ("sales.orders", ["sales", "orders"]),
-    ("crm-team@example.com", ["crm", "team", "example", "com"]),
-    ("Chloé ÅNGSTRÖM", ["chloe", "angstrom"]),
-    ("Straße", ["strasse"]),
-    ("v2 2024 decimal(10,2)", ["v2", "2024", "decimal", "10", "2"]),
-    ('"*" AND (NEAR) :* \'x\'', ["and", "near", "x"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("customer_email", ["customer", "email"]),
+        ("customerEmail", ["customer", "email"]),
+        ("HTTPServer log", ["http", "server", "log"]),
+        ("sales.orders", ["sales", "orders"]),
+        ("crm-team@example.com", ["crm", "team", "example", "com"]),
+        ("Chloé ÅNGSTRÖM", ["chloe", "angstrom"]),
+        ("Straße", ["strasse"]),
+        ("v2 2024 decimal(10,2)", ["v2", "2024", "decimal", "10", "2"]),
+        ("\"*\" AND (NEAR) :* 'x'", ["and", "near", "x"]),
+        ("", []),
+    ],
+)
 def test_tokens(text: str, expected: list[str]) -> None:
     assert tokens(text) == expected
 
@@ -71,10 +74,19 @@ def test_highlight_window_keeps_the_first_match_in_view() -> None:
     assert len(tokens(re.sub(r"</?mark>|…", "", shown))) == 9
 
 
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    ("email", "email", 0), ("emial", "email", 1), ("custmer", "customer", 1), ("cusotmer", "customer", 1),
-    ("kitten", "sitting", 3), ("", "abc", 3), ("abc", "", 3), ("ca", "abc", 3),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("email", "email", 0),
+        ("emial", "email", 1),
+        ("custmer", "customer", 1),
+        ("cusotmer", "customer", 1),
+        ("kitten", "sitting", 3),
+        ("", "abc", 3),
+        ("abc", "", 3),
+        ("ca", "abc", 3),
+    ],
+)
 def test_distance(a: str, b: str, expected: int) -> None:
     assert distance(a, b, limit=5) == expected
 
@@ -95,10 +107,25 @@ def test_vocabulary_terms() -> None:
 
 
 # -- ranking ---------------------------------------------------------------------------------------
-def doc(name: str, *, kind: str = "product", domain: str = "d", columns: list[dict[str, Any]] | None = None,
-        tags: list[str] | None = None, owner: str = "team@example.com", description: str = "") -> Any:
-    return SimpleNamespace(kind=kind, name=name, domain=domain, columns=columns or [], tags=tags or [],
-                           owner=owner, description=description)
+def doc(
+    name: str,
+    *,
+    kind: str = "product",
+    domain: str = "d",
+    columns: list[dict[str, Any]] | None = None,
+    tags: list[str] | None = None,
+    owner: str = "team@example.com",
+    description: str = "",
+) -> Any:
+    return SimpleNamespace(
+        kind=kind,
+        name=name,
+        domain=domain,
+        columns=columns or [],
+        tags=tags or [],
+        owner=owner,
+        description=description,
+    )
 
 
 def query(*words: str) -> list[Group]:
@@ -108,14 +135,14 @@ def query(*words: str) -> list[Group]:
 def test_each_tier_outranks_the_next() -> None:
     q = query("customer", "email")
     tiers = [
-        doc("customer_email"),                                                     # exact name
-        doc("customer_email_history"),                                             # every word in the name
-        doc("customers", columns=[{"name": "email"}]),                             # name prefix + a column
-        doc("orders", columns=[{"name": "customer_email"}]),                       # columns
-        doc("newsletter", tags=["email", "customer"]),                             # tags
-        doc("mailing", owner="customer-email@example.com"),                        # owner
+        doc("customer_email"),  # exact name
+        doc("customer_email_history"),  # every word in the name
+        doc("customers", columns=[{"name": "email"}]),  # name prefix + a column
+        doc("orders", columns=[{"name": "customer_email"}]),  # columns
+        doc("newsletter", tags=["email", "customer"]),  # tags
+        doc("mailing", owner="customer-email@example.com"),  # owner
         doc("audit", columns=[{"name": "x", "description": "the customer email"}]),  # column description
-        doc("campaigns", description="Sends an email to every customer"),          # description
+        doc("campaigns", description="Sends an email to every customer"),  # description
     ]
     scores = [score(d, q).score for d in tiers]
     assert scores == sorted(scores, reverse=True)
@@ -143,8 +170,12 @@ def test_corrected_words_score_lower_than_typed_ones() -> None:
 
 
 def test_matches_name_each_field_once_with_snippets() -> None:
-    d = doc("orders", columns=[{"name": "customer_id", "type": "bigint", "description": "who ordered"}],
-            tags=["customer", "sales"], description="Every order of a customer")
+    d = doc(
+        "orders",
+        columns=[{"name": "customer_id", "type": "bigint", "description": "who ordered"}],
+        tags=["customer", "sales"],
+        description="Every order of a customer",
+    )
     result = score(d, query("customer"))
     assert [(m.field, m.column, m.snippet) for m in result.matches] == [
         ("column", "customer_id", "<mark>customer</mark>_id"),

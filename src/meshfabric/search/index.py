@@ -85,12 +85,26 @@ class Document:
 def product_document(row: Any) -> Document:
     """The document of a product (a ProductRow, or a row with its columns)."""
     columns = [
-        {"name": str(c.get("name", "")), "type": str(c.get("type", "")),
-         "description": str(c.get("description") or ""), "classification": list(c.get("classification") or [])}
-        for c in row.columns or [] if isinstance(c, dict)
+        {
+            "name": str(c.get("name", "")),
+            "type": str(c.get("type", "")),
+            "description": str(c.get("description") or ""),
+            "classification": list(c.get("classification") or []),
+        }
+        for c in row.columns or []
+        if isinstance(c, dict)
     ]
-    return Document("product", f"{row.domain}.{row.name}", row.domain, row.name, row.owner, row.description or "",
-                    [str(t) for t in row.tags or []], row.status, columns)
+    return Document(
+        "product",
+        f"{row.domain}.{row.name}",
+        row.domain,
+        row.name,
+        row.owner,
+        row.description or "",
+        [str(t) for t in row.tags or []],
+        row.status,
+        columns,
+    )
 
 
 def domain_document(row: DomainRow) -> Document:
@@ -127,8 +141,7 @@ def facet(kind: str, value: str) -> str:
 def postings(doc: Any, ordinal: int) -> list[tuple[str, int, int]]:
     """The (term, tier, ordinal) rows of one document (``doc``: a Document or a search_documents
     row): its words at their best tier, and its filter values (:func:`facets`)."""
-    return ([(term, tier, ordinal) for term, tier in impacts(doc).items()]
-            + [(f, 0, ordinal) for f in facets(doc)])
+    return [(term, tier, ordinal) for term, tier in impacts(doc).items()] + [(f, 0, ordinal) for f in facets(doc)]
 
 
 def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
@@ -151,14 +164,16 @@ def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None
 
 def _delete_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
     if rows:
-        session.execute(text("DELETE FROM search_postings WHERE term = :t AND tier = :r AND ordinal = :o"),
-                        [{"t": t, "r": r, "o": o} for t, r, o in rows])
+        session.execute(
+            text("DELETE FROM search_postings WHERE term = :t AND tier = :r AND ordinal = :o"),
+            [{"t": t, "r": r, "o": o} for t, r, o in rows],
+        )
 
 
 def _neighbour(session: Session, kinds: tuple[str, ...], key: str | None, before: bool) -> int | None:
     """The ordinal of the document just before (after) ``key`` among ``kinds`` (any key when None)."""
     doc = SearchDocumentRow
-    for kind in (reversed(kinds) if before else kinds):
+    for kind in reversed(kinds) if before else kinds:
         stmt = select(doc.ordinal).where(doc.kind == kind)
         if key is not None and kind == kinds[-1 if before else 0]:
             stmt = stmt.where(doc.key < key if before else doc.key > key)
@@ -184,13 +199,14 @@ def _new_ordinal(session: Session, kind: str, key: str) -> int | None:
 # -- writing documents ----------------------------------------------------------------------------
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
-        yield items[i: i + size]
+        yield items[i : i + size]
 
 
 def _forget_terms(session: Session, terms: list[str]) -> None:
     for chunk in _chunks(terms):
-        session.execute(update(SearchTermRow).where(SearchTermRow.term.in_(chunk))
-                        .values(doc_count=SearchTermRow.doc_count - 1))
+        session.execute(
+            update(SearchTermRow).where(SearchTermRow.term.in_(chunk)).values(doc_count=SearchTermRow.doc_count - 1)
+        )
     if terms:
         session.execute(delete(SearchTermRow).where(SearchTermRow.doc_count <= 0))
 
@@ -200,8 +216,9 @@ def _learn_terms(session: Session, terms: list[str]) -> list[str]:
     known: set[str] = set()
     for chunk in _chunks(terms):
         known.update(session.scalars(select(SearchTermRow.term).where(SearchTermRow.term.in_(chunk))))
-        session.execute(update(SearchTermRow).where(SearchTermRow.term.in_(chunk))
-                        .values(doc_count=SearchTermRow.doc_count + 1))
+        session.execute(
+            update(SearchTermRow).where(SearchTermRow.term.in_(chunk)).values(doc_count=SearchTermRow.doc_count + 1)
+        )
     fresh = [t for t in terms if t not in known]
     if fresh:
         room = MAX_TERMS - (session.scalar(select(func.count()).select_from(SearchTermRow)) or 0)
@@ -216,8 +233,7 @@ class OutOfOrdinals(Exception):
 
 def put_document(session: Session, kind: str, key: str, doc: Document | None) -> None:
     """Make the index hold ``doc`` under (kind, key), or nothing when ``doc`` is None."""
-    row = session.scalar(select(SearchDocumentRow).where(SearchDocumentRow.kind == kind,
-                                                         SearchDocumentRow.key == key))
+    row = session.scalar(select(SearchDocumentRow).where(SearchDocumentRow.kind == kind, SearchDocumentRow.key == key))
     if row is not None:
         _forget_terms(session, list(row.terms or []))
         _delete_postings(session, postings(row, row.ordinal))
@@ -269,8 +285,10 @@ _CONTENT_UNCHANGED = ("product.data_written",)
 
 
 def _relevant() -> Any:
-    return and_(or_(EventRow.event_type.startswith("product."), EventRow.event_type.startswith("domain.")),
-                EventRow.event_type.not_in(_CONTENT_UNCHANGED))
+    return and_(
+        or_(EventRow.event_type.startswith("product."), EventRow.event_type.startswith("domain.")),
+        EventRow.event_type.not_in(_CONTENT_UNCHANGED),
+    )
 
 
 # -- public entry points --------------------------------------------------------------------------
@@ -283,9 +301,14 @@ def sync_search(store: Store) -> int:
     has never been built (no offset yet) is indexed from its rows in one go.
     """
     with store.read() as session:  # one round trip when nothing is new
-        last, head = session.execute(select(
-            select(SubscriberOffsetRow.last_seq).where(SubscriberOffsetRow.subscriber == SUBSCRIBER).scalar_subquery(),
-            select(func.max(EventRow.seq)).scalar_subquery())).one()
+        last, head = session.execute(
+            select(
+                select(SubscriberOffsetRow.last_seq)
+                .where(SubscriberOffsetRow.subscriber == SUBSCRIBER)
+                .scalar_subquery(),
+                select(func.max(EventRow.seq)).scalar_subquery(),
+            )
+        ).one()
         if last is not None and last >= (head or 0):
             return 0
     with store.write() as session:
@@ -308,8 +331,7 @@ def _fold(session: Session, after: int, head: int) -> tuple[int, bool]:
     products: set[str] = set()
     domains: set[str] = set()
     folded = 0
-    stmt = (select(EventRow.event_type, EventRow.data)
-            .where(EventRow.seq > after, EventRow.seq <= head, _relevant()))
+    stmt = select(EventRow.event_type, EventRow.data).where(EventRow.seq > after, EventRow.seq <= head, _relevant())
     for event_type, data in session.execute(stmt):
         folded += 1
         data = data or {}
@@ -334,8 +356,23 @@ def _fold(session: Session, after: int, head: int) -> tuple[int, bool]:
 
 #: documents written per batch by a rebuild
 BATCH = 5_000
-_DOC_FIELDS = ("kind", "key", "domain", "name", "owner", "description", "tags", "status", "classifications",
-               "columns", "terms", "updated_at", "ordinal", "name_words", "full_words")
+_DOC_FIELDS = (
+    "kind",
+    "key",
+    "domain",
+    "name",
+    "owner",
+    "description",
+    "tags",
+    "status",
+    "classifications",
+    "columns",
+    "terms",
+    "updated_at",
+    "ordinal",
+    "name_words",
+    "full_words",
+)
 #: the JSON columns of a document row, encoded by the rebuild itself
 _DOC_JSON = frozenset({"tags", "classifications", "columns", "terms"})
 
@@ -408,8 +445,9 @@ def _rebuild_all(session: Session) -> int:
     if pg:
         session.execute(text("ANALYZE search_postings"))
         # the columns queries select documents by (the texts and JSON are read, never compared)
-        session.execute(text("ANALYZE search_documents (kind, key, domain, name, status, ordinal, name_words, "
-                             "full_words)"))
+        session.execute(
+            text("ANALYZE search_documents (kind, key, domain, name, status, ordinal, name_words, full_words)")
+        )
     return count
 
 
@@ -431,8 +469,13 @@ def _tie_order(session: Session) -> tuple[dict[tuple[str, str], int], dict[str, 
     return {k: number for number, k in enumerate(keys, 1)}, domains
 
 
-def _index_chunk(chunk: list[tuple[str, Document]], numbers: dict[tuple[str, str], int], out: _Load,
-                 vocabulary: _Vocabulary, now: datetime) -> list[tuple[Any, ...]]:
+def _index_chunk(
+    chunk: list[tuple[str, Document]],
+    numbers: dict[tuple[str, str], int],
+    out: _Load,
+    vocabulary: _Vocabulary,
+    now: datetime,
+) -> list[tuple[Any, ...]]:
     """Gather a chunk of documents' postings into ``out.lists`` (per tier: term -> the ordinals of
     the documents holding it at that tier); returns the documents' rows."""
     lists = out.lists
@@ -448,9 +491,25 @@ def _index_chunk(chunk: list[tuple[str, Document]], numbers: dict[tuple[str, str
         # the document's vocabulary words (filtered below when the vocabulary is full)
         terms = sorted(filter(None, map(vocabulary.__getitem__, chain.from_iterable(by_tier))))
         name_, full = name_words(d)
-        rows.append((d.kind, d.key, d.domain, d.name, d.owner, d.description, _json(d.tags), d.status,
-                     _json(d.classifications), json.dumps(d.columns), _json_words(terms), now, ordinal,
-                     name_[:MAX_WORD], full[:MAX_WORD]))
+        rows.append(
+            (
+                d.kind,
+                d.key,
+                d.domain,
+                d.name,
+                d.owner,
+                d.description,
+                _json(d.tags),
+                d.status,
+                _json(d.classifications),
+                json.dumps(d.columns),
+                _json_words(terms),
+                now,
+                ordinal,
+                name_[:MAX_WORD],
+                full[:MAX_WORD],
+            )
+        )
     return rows
 
 
@@ -474,8 +533,7 @@ def _catalog_reader(session: Session, pg: bool) -> Iterator[Session]:
         yield session
         return
     engine = session.get_bind().engine
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
-            Session(bind=conn) as reader:
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, Session(bind=conn) as reader:
         yield reader
 
 
@@ -519,10 +577,10 @@ class _SqliteLoad(_Load):
         procs = [None if n in _DOC_JSON else table.c[n].type._cached_bind_processor(conn.dialect) for n in _DOC_FIELDS]
         cur: Any = conn.connection.driver_connection.cursor()
         try:
-            cur.executemany(f"INSERT INTO search_documents ({', '.join(_DOC_FIELDS)}) "
-                            f"VALUES ({', '.join('?' * len(_DOC_FIELDS))})",
-                            [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True))
-                             for row in rows])
+            cur.executemany(
+                f"INSERT INTO search_documents ({', '.join(_DOC_FIELDS)}) VALUES ({', '.join('?' * len(_DOC_FIELDS))})",
+                [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in rows],
+            )
         finally:
             cur.close()
 
@@ -532,8 +590,10 @@ class _SqliteLoad(_Load):
         self._sorted(int)
         cur: Any = self.session.connection().connection.driver_connection.cursor()
         try:
-            cur.executemany("INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value FROM json_each(?)",
-                            ((term, tier, f"[{','.join(ordinals)}]") for term, tier, ordinals in _by_key(self.lists)))
+            cur.executemany(
+                "INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value FROM json_each(?)",
+                ((term, tier, f"[{','.join(ordinals)}]") for term, tier, ordinals in _by_key(self.lists)),
+            )
         finally:
             cur.close()
 
@@ -580,10 +640,16 @@ class _PgLoad(_Gather):
         self.session.execute(text("TRUNCATE search_postings, search_documents, search_terms"))
         # the documents' own indexes (not their constraints') are built once after the load, not
         # maintained row by row while the server also stores the rows
-        self.indexes: list[tuple[str, str]] = [(str(n), str(d)) for n, d in self.session.execute(text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND tablename = 'search_documents' AND indexname NOT IN "
-            "(SELECT conname FROM pg_constraint WHERE conrelid = 'search_documents'::regclass)"))]
+        self.indexes: list[tuple[str, str]] = [
+            (str(n), str(d))
+            for n, d in self.session.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                    "AND tablename = 'search_documents' AND indexname NOT IN "
+                    "(SELECT conname FROM pg_constraint WHERE conrelid = 'search_documents'::regclass)"
+                )
+            )
+        ]
         for name, _ in self.indexes:
             self.session.execute(text(f'DROP INDEX "{name}"'))
         self.raw: Any = self.session.connection().connection.driver_connection
@@ -618,11 +684,16 @@ class _PgLoad(_Gather):
             session.execute(text(definition))
         self._sorted(None)  # the fields of positive bigints sort as bytes in numeric order
         raw = self.raw
-        pkey = session.scalar(text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass "
-                                   "AND contype = 'p'"))
+        pkey = session.scalar(
+            text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass AND contype = 'p'")
+        )
         session.execute(text(f'ALTER TABLE search_postings DROP CONSTRAINT "{pkey}"'))
-        with raw.cursor() as cur, cur.copy(f"COPY {_POSTING_COLUMNS} FROM STDIN (FORMAT BINARY, FREEZE)",
-                                           writer=QueuedLibpqWriter(cur)) as copy:
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY {_POSTING_COLUMNS} FROM STDIN (FORMAT BINARY, FREEZE)", writer=QueuedLibpqWriter(cur)
+            ) as copy,
+        ):
             buf: list[bytes] = [_PG_BINARY_START]
             size = 0
             for rows in self._posting_rows():
@@ -637,7 +708,6 @@ class _PgLoad(_Gather):
         self.lists.clear()
         self.parts.clear()
         session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
-
 
     def _posting_rows(self) -> Iterator[bytes]:
         """Each (term, tier)'s rows in key order: the other processes' parts (they indexed the
@@ -670,8 +740,9 @@ def _copy_text(rows: list[tuple[Any, ...]]) -> bytes:
     """Document rows in COPY's text format."""
     lines = []
     for row in rows:
-        line = _SEP.join([v if isinstance(v, str) else v.isoformat() if isinstance(v, datetime) else str(v)
-                          for v in row])
+        line = _SEP.join(
+            [v if isinstance(v, str) else v.isoformat() if isinstance(v, datetime) else str(v) for v in row]
+        )
         for old, new in _COPY_ESCAPES:
             if old in line:
                 line = line.replace(old, new)
@@ -689,8 +760,9 @@ WORKERS = min(4, os.cpu_count() or 1)
 PARALLEL_MIN, PARALLEL_MAX = 20_000, 400_000
 
 
-def _workers(reader: Session, numbers: dict[tuple[str, str], int], domains: dict[str, list[str]],
-             now: datetime) -> _Workers | None:
+def _workers(
+    reader: Session, numbers: dict[tuple[str, str], int], domains: dict[str, list[str]], now: datetime
+) -> _Workers | None:
     """Split the products into parts of whole domains, each part's documents numbered before the
     next part's (so a (term, tier)'s rows are the parts' rows one after the other), to be indexed
     by :func:`_worker` processes; None when the catalog is small, one core is all there is, or no
@@ -698,8 +770,9 @@ def _workers(reader: Session, numbers: dict[tuple[str, str], int], domains: dict
     products = sum(map(len, domains.values()))
     if WORKERS < 2 or not max(PARALLEL_MIN, 1) <= products <= PARALLEL_MAX or not _cores_to_spare():
         return None
-    spans = sorted((min(found), max(found), d) for d, keys in domains.items()
-                   if (found := [numbers["product", k] for k in keys]))
+    spans = sorted(
+        (min(found), max(found), d) for d, keys in domains.items() if (found := [numbers["product", k] for k in keys])
+    )
     # where a part may end: every document before numbered before every one after
     cuts: list[tuple[int, int]] = []  # (position in spans, products before)
     done = top = 0
@@ -710,8 +783,11 @@ def _workers(reader: Session, numbers: dict[tuple[str, str], int], domains: dict
         top = max(top, hi)
     chosen: list[int] = []
     for i in range(1, WORKERS):  # the cut nearest to an equal share
-        best = min((c for c in cuts if not chosen or c[0] > chosen[-1]),
-                   key=lambda c: abs(c[1] - products * i / WORKERS), default=None)
+        best = min(
+            (c for c in cuts if not chosen or c[0] > chosen[-1]),
+            key=lambda c: abs(c[1] - products * i / WORKERS),
+            default=None,
+        )
         if best is not None:
             chosen.append(best[0])
     if not chosen:
@@ -719,8 +795,18 @@ def _workers(reader: Session, numbers: dict[tuple[str, str], int], domains: dict
     groups = [[d for _, _, d in spans[a:b]] for a, b in zip([0, *chosen], [*chosen, len(spans)], strict=True)]
     snapshot = str(reader.execute(text("SELECT pg_export_snapshot()")).scalar())
     url = reader.get_bind().engine.url.render_as_string(hide_password=False)
-    return _Workers([(url, snapshot, group, {("product", k): numbers.pop(("product", k))
-                                              for d in group for k in domains[d]}, now) for group in groups])
+    return _Workers(
+        [
+            (
+                url,
+                snapshot,
+                group,
+                {("product", k): numbers.pop(("product", k)) for d in group for k in domains[d]},
+                now,
+            )
+            for group in groups
+        ]
+    )
 
 
 def _cores_to_spare() -> bool:
@@ -758,11 +844,16 @@ class _Workers:
         root = str(Path(__file__).resolve().parents[2])  # where this meshfabric is imported from
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
         for i, job in enumerate(self.jobs):
-            proc = subprocess.Popen([sys.executable, "-c", "from meshfabric.search.index import _worker; _worker()"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from meshfabric.search.index import _worker; _worker()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
             self.procs.append(proc)
-            thread = Thread(target=self._receive, args=(i, proc, job, out), name=f"meshfabric-search-worker-{i}",
-                            daemon=True)
+            thread = Thread(
+                target=self._receive, args=(i, proc, job, out), name=f"meshfabric-search-worker-{i}", daemon=True
+            )
             thread.start()
             self.threads.append(thread)
 
@@ -795,7 +886,8 @@ class _Workers:
             found = self.results[i]
             if isinstance(found, BaseException) or found is None or code != 0:
                 raise RuntimeError(f"a search index worker failed (exit code {code}; its error is above)") from (
-                    found if isinstance(found, BaseException) else None)
+                    found if isinstance(found, BaseException) else None
+                )
         count = 0
         for n, found_counts, part in self.results:
             count += n
@@ -803,8 +895,9 @@ class _Workers:
                 counts[term] = counts.get(term, 0) + c
             out.parts.append(part)
         if count != sum(len(job[3]) for job in self.jobs):
-            raise RuntimeError(f"the search index workers indexed {count} products of "
-                               f"{sum(len(job[3]) for job in self.jobs)}")
+            raise RuntimeError(
+                f"the search index workers indexed {count} products of {sum(len(job[3]) for job in self.jobs)}"
+            )
         return count
 
     def close(self) -> None:
@@ -829,8 +922,7 @@ def _worker() -> None:
     vocabulary = _Vocabulary()
     engine = create_engine(url, poolclass=NullPool)
     count = 0
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
-            Session(bind=conn) as session:
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, Session(bind=conn) as session:
         session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
         gather = _Gather(session)
         catalog = (("product", product_document(r)) for batch in _row_batches(session, domains) for r in batch)
@@ -858,13 +950,16 @@ def _drop_terms(session: Session, dropped: set[str]) -> None:
     words_ = sorted(dropped)
     affected: set[int] = set()
     for start in range(0, len(words_), 500):
-        affected.update(session.scalars(select(post.c.ordinal).where(post.c.term.in_(words_[start: start + 500]))))
+        affected.update(session.scalars(select(post.c.ordinal).where(post.c.term.in_(words_[start : start + 500]))))
     ordinals = sorted(affected)
     for start in range(0, len(ordinals), 500):
-        found = session.execute(select(table.c.ordinal, table.c.terms)
-                                .where(table.c.ordinal.in_(ordinals[start: start + 500]))).all()
-        session.execute(table.update().where(table.c.ordinal == bindparam("o")).values(terms=bindparam("t")),
-                        [{"o": o, "t": [t for t in terms if t not in dropped]} for o, terms in found])
+        found = session.execute(
+            select(table.c.ordinal, table.c.terms).where(table.c.ordinal.in_(ordinals[start : start + 500]))
+        ).all()
+        session.execute(
+            table.update().where(table.c.ordinal == bindparam("o")).values(terms=bindparam("t")),
+            [{"o": o, "t": [t for t in terms if t not in dropped]} for o, terms in found],
+        )
 
 
 class _Vocabulary(dict[str, str]):
@@ -901,8 +996,15 @@ def _by_key(lists: list[defaultdict[str, list[Any]]]) -> Iterable[tuple[str, int
                 yield term, tier, ordinals
 
 
-_PRODUCT_COLUMNS = (ProductRow.domain, ProductRow.name, ProductRow.owner, ProductRow.description, ProductRow.tags,
-                    ProductRow.status, ProductRow.columns)
+_PRODUCT_COLUMNS = (
+    ProductRow.domain,
+    ProductRow.name,
+    ProductRow.owner,
+    ProductRow.description,
+    ProductRow.tags,
+    ProductRow.status,
+    ProductRow.columns,
+)
 
 
 def _row_batches(session: Session, domains: list[str] | None = None) -> Iterable[list[Any]]:
@@ -914,8 +1016,7 @@ def _row_batches(session: Session, domains: list[str] | None = None) -> Iterable
         if domains is not None:
             stmt = stmt.where(ProductRow.domain.in_(domains))
         if last is not None:
-            stmt = stmt.where(ProductRow.domain >= last[0],
-                              or_(ProductRow.domain > last[0], ProductRow.name > last[1]))
+            stmt = stmt.where(ProductRow.domain >= last[0], or_(ProductRow.domain > last[0], ProductRow.name > last[1]))
         batch = list(session.execute(stmt))
         if not batch:
             return

@@ -36,7 +36,13 @@ from meshfabric.search.text import STEM, STEM_MARK, highlight, stem, stem_forms,
 from meshfabric.store.models_search import MAX_WORD
 
 WEIGHTS: dict[str, float] = {
-    "name": 100, "columns": 20, "tags": 6, "owner": 5, "domain": 5, "column_info": 3, "description": 1,
+    "name": 100,
+    "columns": 20,
+    "tags": 6,
+    "owner": 5,
+    "domain": 5,
+    "column_info": 3,
+    "description": 1,
 }
 EXACT_NAME = 1000.0
 #: how a field is named in a hit's ``matched`` list
@@ -84,8 +90,9 @@ class Scored:
         order = list(WEIGHTS)
         out: list[Match] = []
         seen: set[str] = set()
-        for (name, column, shown), terms in sorted(self.matched.items(),
-                                                   key=lambda kv: (order.index(kv[0][0]), kv[0][1] or "")):
+        for (name, column, shown), terms in sorted(
+            self.matched.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1] or "")
+        ):
             if name == "column_info":
                 m = Match("column", highlight(f"{column}: {shown}", terms, window=16), column)
             elif name == "columns":
@@ -140,8 +147,10 @@ def query_group(word: str) -> Group:
 def _exact(groups: list[Group], name: Sequence[str]) -> float:
     if not name or len(name) != len(groups):
         return 0.0
-    qualities = [max((q * word_matches(w, t) for t, q in g.accepted.items() if t == w or t.startswith(STEM_MARK)),
-                     default=0.0) for g, w in zip(groups, name, strict=True)]
+    qualities = [
+        max((q * word_matches(w, t) for t, q in g.accepted.items() if t == w or t.startswith(STEM_MARK)), default=0.0)
+        for g, w in zip(groups, name, strict=True)
+    ]
     return min(qualities)
 
 
@@ -163,8 +172,13 @@ def fields(doc: Any) -> FieldEntries:
         "column_info": [
             (c["name"], info, words(info))
             for c in columns
-            if (info := " ".join(x for x in (c.get("type", ""), c.get("description", ""),
-                                             " ".join(c.get("classification") or [])) if x))
+            if (
+                info := " ".join(
+                    x
+                    for x in (c.get("type", ""), c.get("description", ""), " ".join(c.get("classification") or []))
+                    if x
+                )
+            )
         ],
         "tags": [(None, tags, words(tags))] if (tags := ", ".join(str(t) for t in doc.tags or [])) else [],
         "owner": [(None, doc.owner, words(doc.owner))],
@@ -212,8 +226,13 @@ def tier_words(doc: Any) -> list[set[str]]:
     split = words.__wrapped__  # texts seen once: not worth the cache
     columns = [c for c in doc.columns or [] if isinstance(c, dict)]
     # a column's type, description and classifications (falsy ones left out, as impacts() does)
-    info = " ".join([f"{c.get('type') or ''} {c.get('description') or ''} "
-                     f"{' '.join([str(x) for x in c.get('classification') or () if x])}" for c in columns])
+    info = " ".join(
+        [
+            f"{c.get('type') or ''} {c.get('description') or ''} "
+            f"{' '.join([str(x) for x in c.get('classification') or () if x])}"
+            for c in columns
+        ]
+    )
     out: list[set[str]] = [set() for _ in LEVELS]
     out[TIER["name"]] |= set(split(doc.name))
     out[TIER["columns"]] |= set(split(" ".join([c["name"] for c in columns])))
@@ -257,8 +276,9 @@ def name_words(doc: Any) -> tuple[str, str]:
 def exact_bonus(groups: list[Group], doc: Any) -> float:
     """The exact-name points of a document (0 unless the query is its name)."""
     name_words_ = words(doc.name)
-    exact = max(_exact(groups, name_words_), _exact(groups, words(doc.domain) + name_words_)
-                if doc.kind == "product" else 0.0)
+    exact = max(
+        _exact(groups, name_words_), _exact(groups, words(doc.domain) + name_words_) if doc.kind == "product" else 0.0
+    )
     return EXACT_NAME * exact
 
 

@@ -133,9 +133,16 @@ class Retrieval:
         self.share = 1.0
         self.allowed = self._allowed()
         self.facet_levels: list[Level] | None = None
-        self.facet_terms = [facet(kind, value) for kind, value in (
-            ("s", filters.status), ("t", filters.tag), ("c", filters.classification), ("o", filters.owner))
-            if value is not None]
+        self.facet_terms = [
+            facet(kind, value)
+            for kind, value in (
+                ("s", filters.status),
+                ("t", filters.tag),
+                ("c", filters.classification),
+                ("o", filters.owner),
+            )
+            if value is not None
+        ]
         #: term -> its postings per tier, counted up to SIZE_CAP (filled by :meth:`_prepare`)
         self.sizes: dict[str, list[int]] = {}
         #: per group: indexed term -> quality (a prefix match counts 0.8 of the word)
@@ -172,7 +179,8 @@ class Retrieval:
                     f"  ORDER BY p.term LIMIT 1)"
                     f" UNION ALL"
                     f" SELECT (SELECT p.term FROM search_postings p WHERE p.term > t{k}.term AND p.term < :hi{k}"
-                    f"  ORDER BY p.term LIMIT 1) FROM t{k} WHERE t{k}.term IS NOT NULL)")
+                    f"  ORDER BY p.term LIMIT 1) FROM t{k} WHERE t{k}.term IS NOT NULL)"
+                )
                 parts.append(f"SELECT {k} AS k, term FROM (SELECT term FROM t{k} WHERE term IS NOT NULL LIMIT :n) s{k}")
         if not parts and not self.facet_terms:
             self.facet_levels = []
@@ -182,19 +190,23 @@ class Retrieval:
             parts.append(f"SELECT -1 AS k, :facet{j} AS term")
 
         def counted(tier: int, cap: str) -> str:
-            return (f"(SELECT count(*) FROM (SELECT 1 FROM search_postings q WHERE q.term = d.term AND q.tier = {tier}"
-                    f" LIMIT :{cap}) c{tier})")
+            return (
+                f"(SELECT count(*) FROM (SELECT 1 FROM search_postings q WHERE q.term = d.term AND q.tier = {tier}"
+                f" LIMIT :{cap}) c{tier})"
+            )
 
         words = ", ".join(counted(r, "cap") for r in _TIERS)
         zeros = ", ".join("0" for _ in _TIERS[1:])
         ctes.append(f"x(k, term) AS ({' UNION ALL '.join(parts)})")
         ctes.append("w(term) AS (SELECT DISTINCT term FROM x WHERE k >= 0)")
         # facet terms start with a space, words never do: a term is counted once, as one or the other
-        stmt = (f"WITH RECURSIVE {', '.join(ctes)} "
-                f"SELECT x.k, x.term, c.* FROM x JOIN ("
-                f"SELECT d.term AS counted, {words} FROM w d"
-                f" UNION ALL SELECT d.term, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
-                f" ON c.counted = x.term")
+        stmt = (
+            f"WITH RECURSIVE {', '.join(ctes)} "
+            f"SELECT x.k, x.term, c.* FROM x JOIN ("
+            f"SELECT d.term AS counted, {words} FROM w d"
+            f" UNION ALL SELECT d.term, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
+            f" ON c.counted = x.term"
+        )
         found: dict[int, list[str]] = {}
         facet_sizes: dict[str, int] = {}
         for row in self.session.execute(text(stmt), params).fetchall():
@@ -205,8 +217,10 @@ class Retrieval:
                 self.sizes[term] = sizes
                 found.setdefault(k, []).append(term)
         # a common value (as many documents as counted, or more) never drives a read
-        self.facet_levels = [Level(0.0, [(term, 0)], size if (size := facet_sizes.get(term, 0)) < FACET_CAP
-                                   else 1 << 62) for term in self.facet_terms]
+        self.facet_levels = [
+            Level(0.0, [(term, 0)], size if (size := facet_sizes.get(term, 0)) < FACET_CAP else 1 << 62)
+            for term in self.facet_terms
+        ]
         mults: list[dict[str, float]] = [{} for _ in self.groups]
         for k, (g, alt, quality, prefix) in enumerate(alts):
             terms = sorted(found.get(k, []))
@@ -269,13 +283,15 @@ class Retrieval:
             if lo is not None and hi is not None:
                 found.append((int(lo), int(hi)))
             if not self.filters.products_only:
-                own = self.session.scalar(select(doc.ordinal).where(doc.kind == "domain",
-                                                                    doc.key == self.filters.domain))
+                own = self.session.scalar(
+                    select(doc.ordinal).where(doc.kind == "domain", doc.key == self.filters.domain)
+                )
                 if own is not None:
                     found.append((int(own), int(own)))
         elif self.filters.products_only:
-            last = self.session.scalar(select(doc.ordinal).where(doc.kind == "product")
-                                       .order_by(doc.key.desc()).limit(1))
+            last = self.session.scalar(
+                select(doc.ordinal).where(doc.kind == "product").order_by(doc.key.desc()).limit(1)
+            )
             if last is not None:
                 found.append((low, int(last)))
         else:
@@ -289,11 +305,15 @@ class Retrieval:
         visible = self.visible
         if visible.products is None:
             return None
-        seq = self.session.scalar(select(SubscriberOffsetRow.last_seq).where(
-            SubscriberOffsetRow.subscriber == SUBSCRIBER))
+        seq = self.session.scalar(
+            select(SubscriberOffsetRow.last_seq).where(SubscriberOffsetRow.subscriber == SUBSCRIBER)
+        )
         # made by Visibility.of, the domains follow from the products
-        key = (str(self.session.get_bind().url), seq, visible.key if visible.key is not None
-               else (frozenset(visible.products), frozenset(visible.domains or ())))
+        key = (
+            str(self.session.get_bind().url),
+            seq,
+            visible.key if visible.key is not None else (frozenset(visible.products), frozenset(visible.domains or ())),
+        )
         with _ALLOWED_LOCK:
             found = _ALLOWED.get(key)
         if found is None:
@@ -301,8 +321,9 @@ class Retrieval:
             ordinals: set[int] = set()
             for kind, keys in (("product", sorted(visible.products)), ("domain", sorted(visible.domains or ()))):
                 for i in range(0, len(keys), 500):
-                    ordinals.update(self._column(select(doc.ordinal).where(
-                        doc.kind == kind, doc.key.in_(keys[i: i + 500]))))
+                    ordinals.update(
+                        self._column(select(doc.ordinal).where(doc.kind == kind, doc.key.in_(keys[i : i + 500])))
+                    )
             documents = int(self.session.scalar(select(func.count()).select_from(doc)) or 0)
             found = (frozenset(ordinals), len(ordinals) / documents if documents else 1.0)
             with _ALLOWED_LOCK:
@@ -327,7 +348,7 @@ class Retrieval:
         if f.tag is not None or f.classification is not None:
             cols += [doc.tags, doc.classifications]
         for i in range(0, len(todo), 500):
-            chunk = todo[i: i + 500]
+            chunk = todo[i : i + 500]
             for r in self.session.execute(select(*cols).where(doc.ordinal.in_(chunk))):
                 d = Doc(*r)
                 self.docs[d.ordinal] = d if self._keeps(d) else None
@@ -356,7 +377,7 @@ class Retrieval:
         self._admit(ordinals)
         todo = sorted({o for o in ordinals if (d := self.docs[o]) is not None and o not in self.scored})
         for i in range(0, len(todo), 500):
-            chunk = todo[i: i + 500]
+            chunk = todo[i : i + 500]
             values = self._values(chunk)
             for o in chunk:
                 d = self.docs[o]
@@ -377,10 +398,12 @@ class Retrieval:
             return out
         for i in range(0, len(terms), 200):
             rows = self.session.execute(
-                text("SELECT ordinal, term, tier FROM search_postings WHERE term IN :terms AND tier IN :tiers "
-                     "AND ordinal IN :ords").bindparams(
-                    *(_expanding(n) for n in ("terms", "tiers", "ords"))),
-                {"terms": terms[i: i + 200], "tiers": list(_TIERS), "ords": list(ordinals)})
+                text(
+                    "SELECT ordinal, term, tier FROM search_postings WHERE term IN :terms AND tier IN :tiers "
+                    "AND ordinal IN :ords"
+                ).bindparams(*(_expanding(n) for n in ("terms", "tiers", "ords"))),
+                {"terms": terms[i : i + 200], "tiers": list(_TIERS), "ords": list(ordinals)},
+            )
             for o, term, tier in rows:
                 for g, mults in enumerate(self.mults):
                     m = mults.get(term)
@@ -417,7 +440,7 @@ class Retrieval:
             neg, idx = heapq.heappop(heap)
             for g in range(len(levels)):
                 if idx[g] + 1 < len(levels[g]):
-                    nxt = (*idx[:g], idx[g] + 1, *idx[g + 1:])
+                    nxt = (*idx[:g], idx[g] + 1, *idx[g + 1 :])
                     if nxt not in seen:
                         seen.add(nxt)
                         heapq.heappush(heap, (-sum(levels[h][i].value for h, i in enumerate(nxt)), nxt))
@@ -452,8 +475,9 @@ class Retrieval:
         narrowed by the other words (their documents too when as rare, else probed) and the
         filters, give the exact total; when at most FEW_MATCHES remain they are all scored here
         (no walk). None: go on with the walk (``self.known_total`` set when it was counted)."""
-        sizes = sorted((sum(lv.size for lv in group), any(lv.capped for lv in group), g)
-                       for g, group in enumerate(levels))
+        sizes = sorted(
+            (sum(lv.size for lv in group), any(lv.capped for lv in group), g) for g, group in enumerate(levels)
+        )
         rare = [g for size, capped, g in sizes if not capped and size <= FEW_POSTINGS]
         if not rare or (not every and len(rare) < len(sizes)):
             return None
@@ -463,8 +487,11 @@ class Retrieval:
             found = ordinals if found is None else (found & ordinals if every else found | ordinals)
         assert found is not None
         segments = self._segments()
-        cands = sorted(o for o in found if any(lo <= o <= hi for lo, hi in segments)
-                       and (self.allowed is None or o in self.allowed))
+        cands = sorted(
+            o
+            for o in found
+            if any(lo <= o <= hi for lo, hi in segments) and (self.allowed is None or o in self.allowed)
+        )
         for term in self.facet_terms:
             cands = self._ordinals([term], cands, tiers=[0])
         for g in [g for _, _, g in sizes if g not in rare]:
@@ -492,16 +519,19 @@ class Retrieval:
         ``among``, those of ``among`` (sorted) holding one, as a sorted list."""
         tiers = list(_TIERS) if tiers is None else tiers
         out: set[int] = set()
-        stmt = text("SELECT ordinal FROM search_postings WHERE term IN :t AND tier IN :tiers"
-                    + (" AND ordinal IN :o" if among is not None else "")).bindparams(
-            *(_expanding(b) for b in (("t", "tiers", "o") if among is not None else ("t", "tiers"))))
+        stmt = text(
+            "SELECT ordinal FROM search_postings WHERE term IN :t AND tier IN :tiers"
+            + (" AND ordinal IN :o" if among is not None else "")
+        ).bindparams(*(_expanding(b) for b in (("t", "tiers", "o") if among is not None else ("t", "tiers"))))
         for i in range(0, len(terms), 200):
             if among is None:
-                out.update(int(o) for o in self._column(stmt, {"t": terms[i: i + 200], "tiers": tiers}))
+                out.update(int(o) for o in self._column(stmt, {"t": terms[i : i + 200], "tiers": tiers}))
                 continue
             for j in range(0, len(among), 500):
-                out.update(int(o) for o in self._column(
-                    stmt, {"t": terms[i: i + 200], "tiers": tiers, "o": among[j: j + 500]}))
+                out.update(
+                    int(o)
+                    for o in self._column(stmt, {"t": terms[i : i + 200], "tiers": tiers, "o": among[j : j + 500]})
+                )
         return out if among is None else sorted(out)
 
     def _score(self, doc: Doc, values: dict[tuple[int, int], float]) -> None:
@@ -544,18 +574,21 @@ class Retrieval:
             conds.append("p.ordinal < :bound")
             params["bound"] = bound
         distinct = "DISTINCT " if len(drive) > 1 else ""
-        stmt = text(f"SELECT {distinct}p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} "
-                    f"ORDER BY p.ordinal LIMIT :n")
+        stmt = text(
+            f"SELECT {distinct}p.ordinal FROM search_postings p{join} WHERE {' AND '.join(conds)} "
+            f"ORDER BY p.ordinal LIMIT :n"
+        )
         found: list[Doc] = []
         for lo, hi in self._segments():
             if bound is not None and lo >= bound:
                 break
             # a principal seeing a share of the catalog needs about 1/share as many ordinals read
-            after, chunk = lo - 1 if lo > -(1 << 63) else lo, min(int(max(2 * need, 32) / max(self.share, 1 / 64)),
-                                                                   max(4096, 2 * need))
+            after, chunk = (
+                lo - 1 if lo > -(1 << 63) else lo,
+                min(int(max(2 * need, 32) / max(self.share, 1 / 64)), max(4096, 2 * need)),
+            )
             while True:
-                ordinals = [int(o) for o in self._column(stmt, {**params, "after": after, "hi": hi,
-                                                                         "n": chunk})]
+                ordinals = [int(o) for o in self._column(stmt, {**params, "after": after, "hi": hi, "n": chunk})]
                 self._welcome(ordinals, total)
                 for o in ordinals:
                     doc = self.docs[o]
@@ -573,9 +606,19 @@ class Retrieval:
         spellings: list[str] = []
         # a stem's forms that some name holds (a name's words are at tier 0)
         names = {t for group in self.levels or () for lv in group for t, tier in lv.pairs if tier == 0}
-        alts = [[*(a for a in g.accepted if not a.startswith(STEM_MARK)),
-                 *(f for a in g.accepted if a.startswith(STEM_MARK) for f in stem_forms(a[1:])
-                   if f in names and f not in g.accepted)] for g in self.groups]
+        alts = [
+            [
+                *(a for a in g.accepted if not a.startswith(STEM_MARK)),
+                *(
+                    f
+                    for a in g.accepted
+                    if a.startswith(STEM_MARK)
+                    for f in stem_forms(a[1:])
+                    if f in names and f not in g.accepted
+                ),
+            ]
+            for g in self.groups
+        ]
         for combo in itertools.islice(itertools.product(*alts), NAME_SPELLINGS + 1):
             spellings.append(" ".join(combo)[:MAX_WORD])
         doc = SearchDocumentRow
@@ -603,8 +646,9 @@ class Retrieval:
         # constraints: (size, terms, tiers) — a query word (any of its terms, any tier), or a facet
         if every:
             levels = self.levels or [self._levels(m) for m in self.mults]
-            constraints = [(sum(lv.size for lv in group), terms, True)
-                           for group, terms in zip(levels, sets, strict=True)]
+            constraints = [
+                (sum(lv.size for lv in group), terms, True) for group, terms in zip(levels, sets, strict=True)
+            ]
         else:
             constraints = [(1 << 62, sorted(set().union(*sets)), True)]
         constraints += [(lv.size, [lv.pairs[0][0]], False) for lv in self._facet_levels()]
@@ -645,7 +689,6 @@ class Retrieval:
             return TOTAL_CAP, False
         return counted, exact
 
-
     def _count_in_order(self) -> tuple[int, bool] | None:
         """:meth:`count` for a restricted principal without other filters, reading the matches in
         tie order: each query word's first documents (ordinals) from the window's start, merged
@@ -666,11 +709,14 @@ class Retrieval:
             ranges = []
             for j, (term, tier) in enumerate(found):
                 params[f"t{g}_{j}"], params[f"r{g}_{j}"] = term, tier
-                ranges.append(f"SELECT * FROM (SELECT ordinal AS o FROM search_postings WHERE term = :t{g}_{j} "
-                              f"AND tier = :r{g}_{j} AND ordinal > :after AND ordinal <= :hi "
-                              f"ORDER BY ordinal LIMIT :k) a{g}_{j}")
-            groups.append(f"SELECT {g} AS g, o FROM (SELECT o FROM ({' UNION ALL '.join(ranges)}) u{g} "
-                          f"ORDER BY o LIMIT :k) v{g}")
+                ranges.append(
+                    f"SELECT * FROM (SELECT ordinal AS o FROM search_postings WHERE term = :t{g}_{j} "
+                    f"AND tier = :r{g}_{j} AND ordinal > :after AND ordinal <= :hi "
+                    f"ORDER BY ordinal LIMIT :k) a{g}_{j}"
+                )
+            groups.append(
+                f"SELECT {g} AS g, o FROM (SELECT o FROM ({' UNION ALL '.join(ranges)}) u{g} ORDER BY o LIMIT :k) v{g}"
+            )
         stmt = text(" UNION ALL ".join(groups))
         counted, exact = 0, True
         for lo, hi in self._segments():

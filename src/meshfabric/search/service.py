@@ -63,9 +63,16 @@ class SearchHit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "fqn": self.fqn, "kind": self.kind, "domain": self.domain, "name": self.name,
-            "description": self.description, "owner": self.owner, "tags": self.tags, "status": self.status,
-            "score": self.score, "matched": [m.to_dict() for m in self.matched],
+            "fqn": self.fqn,
+            "kind": self.kind,
+            "domain": self.domain,
+            "name": self.name,
+            "description": self.description,
+            "owner": self.owner,
+            "tags": self.tags,
+            "status": self.status,
+            "score": self.score,
+            "matched": [m.to_dict() for m in self.matched],
         }
 
 
@@ -97,9 +104,15 @@ class SearchResults:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "query": self.query, "items": [h.to_dict() for h in self.items], "total": self.total,
-            "offset": self.offset, "limit": self.limit, "mode": self.mode, "corrections": self.corrections,
-            "total_exact": self.total_exact, "truncated": self.truncated,
+            "query": self.query,
+            "items": [h.to_dict() for h in self.items],
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "mode": self.mode,
+            "corrections": self.corrections,
+            "total_exact": self.total_exact,
+            "truncated": self.truncated,
         }
 
 
@@ -128,7 +141,8 @@ class Filters:
         if self.tag is not None and self.tag.casefold() not in {str(t).casefold() for t in row.tags or []}:
             return False
         if self.classification is not None and self.classification.casefold() not in {
-                str(c).casefold() for c in row.classifications or []}:
+            str(c).casefold() for c in row.classifications or []
+        }:
             return False
         if self.owner is not None:
             owners = {o.strip().casefold() for o in row.owner.split(",")}
@@ -188,8 +202,13 @@ def _visible_term(session: Session, term: str, visible: Visibility) -> bool:
     a correction never spells out a hidden product's words, at a bounded cost."""
     if visible.products is None:
         return True
-    rows = session.execute(text("SELECT d.kind, d.key FROM search_postings p JOIN search_documents d "
-                                "ON d.ordinal = p.ordinal WHERE p.term = :t LIMIT 5000"), {"t": term[:MAX_WORD]})
+    rows = session.execute(
+        text(
+            "SELECT d.kind, d.key FROM search_postings p JOIN search_documents d "
+            "ON d.ordinal = p.ordinal WHERE p.term = :t LIMIT 5000"
+        ),
+        {"t": term[:MAX_WORD]},
+    )
     return any(key in (visible.products if kind == "product" else visible.domains or set()) for kind, key in rows)
 
 
@@ -205,10 +224,19 @@ def _corrections(session: Session, words: list[str], visible: Visibility) -> lis
         # a typo rarely changes both of the first two letters: keeping the first, the second, or
         # swapping them narrows the candidates in SQL before the edit distances are computed (the
         # word itself, when the vocabulary holds it, is among them)
-        params.update({f"lo{i}": len(word) - allowed, f"hi{i}": len(word) + allowed, f"a{i}": word[0],
-                       f"b{i}": word[1], f"ba{i}": word[1] + word[0]})
-        parts.append(f"SELECT {i}, term, doc_count FROM search_terms WHERE length BETWEEN :lo{i} AND :hi{i}"
-                     f" AND (substr(term, 1, 1) = :a{i} OR substr(term, 2, 1) = :b{i} OR substr(term, 1, 2) = :ba{i})")
+        params.update(
+            {
+                f"lo{i}": len(word) - allowed,
+                f"hi{i}": len(word) + allowed,
+                f"a{i}": word[0],
+                f"b{i}": word[1],
+                f"ba{i}": word[1] + word[0],
+            }
+        )
+        parts.append(
+            f"SELECT {i}, term, doc_count FROM search_terms WHERE length BETWEEN :lo{i} AND :hi{i}"
+            f" AND (substr(term, 1, 1) = :a{i} OR substr(term, 2, 1) = :b{i} OR substr(term, 1, 2) = :ba{i})"
+        )
     found: list[list[tuple[str, int]]] = [[] for _ in words]
     if parts:
         for i, term, count in session.execute(text(" UNION ALL ".join(parts)), params).fetchall():
@@ -223,9 +251,13 @@ def _closest(session: Session, word: str, rows: list[tuple[str, int]], visible: 
     # an edit adds at most one letter to a word's set of letters and takes at most one away:
     # a word whose letters differ in more than 2 × allowed is too far, without the distance
     letters, most = set(word), 2 * allowed
-    near = sorted((d, -count, term) for term, count in rows if term != word
-                  and len(letters.symmetric_difference(term)) <= most
-                  and (d := distance(word, term, allowed)) <= allowed)
+    near = sorted(
+        (d, -count, term)
+        for term, count in rows
+        if term != word
+        and len(letters.symmetric_difference(term)) <= most
+        and (d := distance(word, term, allowed)) <= allowed
+    )
     picked: list[tuple[int, int, str]] = []
     for candidate in near:
         if picked and (candidate[0] > picked[0][0] or len(picked) == MAX_CORRECTIONS):
@@ -254,8 +286,9 @@ def search(
     >>> mesh.search("custmer emial", domain="crm").items[0].fqn   # doctest: +SKIP
     'crm.customers'
     """
-    return _search(store, access, text, Filters(domain, tag, owner, classification, status), user, limit, offset,
-                   exhaustive=False)
+    return _search(
+        store, access, text, Filters(domain, tag, owner, classification, status), user, limit, offset, exhaustive=False
+    )
 
 
 def search_exhaustive(
@@ -274,12 +307,22 @@ def search_exhaustive(
 ) -> SearchResults:
     """:func:`search` scoring every document holding a query word with :func:`ranking.score`
     (slow: the reference the retrieval is checked against by tests and benchmarks/search.py)."""
-    return _search(store, access, text, Filters(domain, tag, owner, classification, status), user, limit, offset,
-                   exhaustive=True)
+    return _search(
+        store, access, text, Filters(domain, tag, owner, classification, status), user, limit, offset, exhaustive=True
+    )
 
 
-def _search(store: Store, access: AccessService, text: str, filters: Filters, user: str | None, limit: int,
-            offset: int, *, exhaustive: bool) -> SearchResults:
+def _search(
+    store: Store,
+    access: AccessService,
+    text: str,
+    filters: Filters,
+    user: str | None,
+    limit: int,
+    offset: int,
+    *,
+    exhaustive: bool,
+) -> SearchResults:
     _check(text, limit, offset, filters)
     sync_search(store)
     visible = Visibility.of(visible_products(access, user))
@@ -308,21 +351,26 @@ def _search(store: Store, access: AccessService, text: str, filters: Filters, us
         if not found.top and len(groups) > 1:
             mode = "any"
             found = run(False)
-        page = found.top[offset: offset + limit]
-        rows = {r.ordinal: r for r in session.scalars(
-            select(SearchDocumentRow).options(defer(SearchDocumentRow.terms))
-            .where(SearchDocumentRow.ordinal.in_([d.ordinal for d in page])))}
+        page = found.top[offset : offset + limit]
+        rows = {
+            r.ordinal: r
+            for r in session.scalars(
+                select(SearchDocumentRow)
+                .options(defer(SearchDocumentRow.terms))
+                .where(SearchDocumentRow.ordinal.in_([d.ordinal for d in page]))
+            )
+        }
         hits = []
         for d in page:
             row = rows[d.ordinal]
             scored = score(row, groups)
             hits.append(_hit(row, scored.score, scored.matches))
-    return SearchResults(text, hits, found.total, offset, limit, mode, corrections, found.total_exact,
-                         sorted(set(found.truncated)))
+    return SearchResults(
+        text, hits, found.total, offset, limit, mode, corrections, found.total_exact, sorted(set(found.truncated))
+    )
 
 
-def _score_all(session: Session, groups: list[Group], filters: Filters, visible: Visibility,
-               every: bool) -> Outcome:
+def _score_all(session: Session, groups: list[Group], filters: Filters, visible: Visibility, every: bool) -> Outcome:
     """Every document holding a word one of the groups accepts (or starts with), scored."""
     from meshfabric.search.retrieval import Doc
 
@@ -330,8 +378,12 @@ def _score_all(session: Session, groups: list[Group], filters: Filters, visible:
     terms = sorted(set().union(*retrieval.mults))
     ordinals: set[int] = set()
     for i in range(0, len(terms), 200):
-        ordinals.update(session.scalars(text("SELECT ordinal FROM search_postings WHERE term IN :t").bindparams(
-            _expanding("t")), {"t": terms[i: i + 200]}))
+        ordinals.update(
+            session.scalars(
+                text("SELECT ordinal FROM search_postings WHERE term IN :t").bindparams(_expanding("t")),
+                {"t": terms[i : i + 200]},
+            )
+        )
     stmt = select(SearchDocumentRow).options(defer(SearchDocumentRow.terms))
     if filters.domain is not None:
         stmt = stmt.where(SearchDocumentRow.domain == filters.domain)
@@ -340,7 +392,7 @@ def _score_all(session: Session, groups: list[Group], filters: Filters, visible:
     found: list[tuple[float, int, SearchDocumentRow]] = []
     ordered = sorted(ordinals)
     for i in range(0, len(ordered), 500):
-        for row in session.scalars(stmt.where(SearchDocumentRow.ordinal.in_(ordered[i: i + 500]))):
+        for row in session.scalars(stmt.where(SearchDocumentRow.ordinal.in_(ordered[i : i + 500]))):
             if not filters.keeps(row, visible):
                 continue
             scored = score(row, groups)
@@ -349,8 +401,10 @@ def _score_all(session: Session, groups: list[Group], filters: Filters, visible:
             session.expunge(row)
     # the ranking's own tie order: products before domains, then by key
     found.sort(key=lambda t: (-t[0], t[2].kind != "product", t[2].key))
-    docs = [Doc(r.ordinal, r.kind, r.key, r.domain, r.name, r.owner, r.status, r.tags, r.classifications, s)
-            for s, _, r in found]
+    docs = [
+        Doc(r.ordinal, r.kind, r.key, r.domain, r.name, r.owner, r.status, r.tags, r.classifications, s)
+        for s, _, r in found
+    ]
     return Outcome(docs, len(docs), True, retrieval.truncated)
 
 
@@ -360,8 +414,9 @@ def _expanding(name: str) -> Any:
     return bindparam(name, expanding=True)
 
 
-def _browse(session: Session, text_: str, filters: Filters, visible: Visibility, limit: int,
-            offset: int) -> SearchResults:
+def _browse(
+    session: Session, text_: str, filters: Filters, visible: Visibility, limit: int, offset: int
+) -> SearchResults:
     """No words: what the filters select, in tie order (products, then domains, by key)."""
     stmt = select(SearchDocumentRow).options(defer(SearchDocumentRow.terms), defer(SearchDocumentRow.columns))
     if filters.domain is not None:
@@ -381,5 +436,15 @@ def _browse(session: Session, text_: str, filters: Filters, visible: Visibility,
 
 
 def _hit(row: SearchDocumentRow, points: float, matches: list[Match]) -> SearchHit:
-    return SearchHit(row.key, row.kind, row.domain, row.name, row.description, row.owner,
-                     [str(t) for t in row.tags or []], row.status, points, matches)
+    return SearchHit(
+        row.key,
+        row.kind,
+        row.domain,
+        row.name,
+        row.description,
+        row.owner,
+        [str(t) for t in row.tags or []],
+        row.status,
+        points,
+        matches,
+    )

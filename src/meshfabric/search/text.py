@@ -94,10 +94,28 @@ STEM = 0.9
 #: stemming leaves shorter and longer words (identifiers, hashes) alone
 _STEM_MIN, _STEM_MAX = 4, 30
 #: words an ending rule would get wrong, kept as they are
-_STEM_KEEP = frozenset({
-    "alias", "always", "analysis", "bias", "canvas", "during", "news", "perhaps", "series", "species", "thing",
-    "things", "something", "nothing", "anything", "everything", "string", "strings",
-})
+_STEM_KEEP = frozenset(
+    {
+        "alias",
+        "always",
+        "analysis",
+        "bias",
+        "canvas",
+        "during",
+        "news",
+        "perhaps",
+        "series",
+        "species",
+        "thing",
+        "things",
+        "something",
+        "nothing",
+        "anything",
+        "everything",
+        "string",
+        "strings",
+    }
+)
 _VOWELS = frozenset("aeiouy")
 
 
@@ -115,8 +133,10 @@ def stem(word: str) -> str:
     ['order', 'customer', 'category', 'address', 'status', 'ship', 'bill', 'pric', 'pric', 'box', 'dat', \
 'order', 'ring']
     """
-    if not (_STEM_MIN <= len(word) <= _STEM_MAX and word.isascii() and word.isalpha() and word.islower()) \
-            or word in _STEM_KEEP:
+    if (
+        not (_STEM_MIN <= len(word) <= _STEM_MAX and word.isascii() and word.isalpha() and word.islower())
+        or word in _STEM_KEEP
+    ):
         return word
     w = word
     if w.endswith(("ies", "ied")) and len(w) > 4:
