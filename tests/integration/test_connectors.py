@@ -344,7 +344,9 @@ class TestPostgres:
         single = connector.scan(request).table
         monkeypatch.setattr(postgres, "PARALLEL_MIN_PAGES", 1)
         monkeypatch.setattr(postgres.os, "cpu_count", lambda: 3)
-        parallel = connector.scan(request).table
+        ranged = connector.scan(request)
+        parallel = ranged.table
+        assert (ranged.source_sql or "").endswith("/* read in 3 ctid ranges on one snapshot */")  # --stats tells
         assert (
             parallel.num_rows == single.num_rows == pg_exec(pg_url, f"SELECT count(*) FROM {table} WHERE v < 50")[0][0]
         )
@@ -1084,6 +1086,7 @@ def test_a_large_mariadb_table_is_read_in_key_ranges_with_the_same_rows(
         port = OutputPort(source="my", table=keyed)
         got = connector.scan(ScanRequest(port, columns=["id", "v"], filters=[f("g = 3")]))
         assert len(sent[-1]) == 3 and all("`id`" in s for s in sent[-1][1:]), sent[-1]
+        assert (got.source_sql or "").endswith("/* read in 3 primary-key ranges, one connection each */")
         assert sorted(got.table.column("id").to_pylist()) == [i * 7 - 50 for i in range(1000) if i % 5 == 3]
         # unfiltered reads move every row anyway: one statement, as is one with a limit
         assert connector.scan(ScanRequest(port, columns=["id"])).rows == 1000 and len(sent[-1]) == 1

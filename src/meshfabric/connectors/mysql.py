@@ -467,6 +467,7 @@ class MySQLConnector(ServerConnector):
             if plan.count_only:
                 return plan, int(self._rows(conn, limited(plan.sql))[0][0]), by_name
             ranges = self._ranges(conn, relation, by_name) if plan.prepared and request.limit is None else []
+            split[:] = [len(ranges)] if len(ranges) > 1 else []
             conn.rollback()
 
             def statements(p: ScanPlan, safe_dates: bool) -> list[str]:
@@ -482,9 +483,11 @@ class MySQLConnector(ServerConnector):
                 safe = plan_scan(request, infos, self.dialect, relation=relation, select=self._select(cols, True))
                 return safe, self._read(statements(safe, True)), by_name
 
+        split: list[int] = []  # the key ranges the rows were read in, when more than one
         plan, table, by_name = self._run(run, limit=request.remaining())
         out = rows_only(table) if isinstance(table, int) else self._arrow(table, plan.columns, by_name)
-        return ScanResult(out, plan.sql, plan.pushed, time.perf_counter() - started)
+        sql = plan.sql + (f" /* read in {split[0]} primary-key ranges, one connection each */" if split else "")
+        return ScanResult(out, sql, plan.pushed, time.perf_counter() - started)
 
     def _ranges(self, conn: Any, relation: TableInfo | None, by_name: dict[str, _Column]) -> list[list[exp.Expression]]:
         """The conditions splitting a large table into key ranges for a parallel read (see the

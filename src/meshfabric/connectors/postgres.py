@@ -534,7 +534,8 @@ class PostgresConnector(ServerConnector):
                 self._exec(conn, "SET TRANSACTION READ ONLY")
             parts = self._ranges(rel) if rel is not None and not plan.count_only and request.limit is None else []
             if rel is not None and len(parts) > 1:
-                table = self._parallel(conn, request.port, plan, rel.info, select, parts, request)
+                table, used = self._parallel(conn, request.port, plan, rel.info, select, parts, request)
+                split[:] = [used] if used > 1 else []
             else:
                 _time_limit(conn, request)  # the time left now, for the statement that takes it
                 cur = conn.cursor()
@@ -543,12 +544,14 @@ class PostgresConnector(ServerConnector):
                 cur.close()
             return plan, table, by_name
 
+        split: list[int] = []  # the ctid ranges the rows were read in, when more than one
         plan, table, by_name = self._run(run, limit=request.remaining())
         if plan.count_only:
             out = rows_only(int(table.column(0)[0].as_py()))
         else:
             out = self._arrow(table, plan.columns, by_name)
-        return ScanResult(out, plan.sql, plan.pushed, time.perf_counter() - started)
+        sql = plan.sql + (f" /* read in {split[0]} ctid ranges on one snapshot */" if split else "")
+        return ScanResult(out, sql, plan.pushed, time.perf_counter() - started)
 
     def _ranges(self, rel: _Relation) -> list[tuple[int, int | None]]:
         """Block ranges for a parallel read of a large plain table (TID range scans, PG 14+)."""
@@ -568,9 +571,10 @@ class PostgresConnector(ServerConnector):
         select: dict[str, exp.Expression],
         parts: list[tuple[int, int | None]],
         request: ScanRequest,
-    ) -> pa.Table:
+    ) -> tuple[pa.Table, int]:
         """Read ``sql`` in ctid ranges over several connections that share one snapshot, so the
-        union is exactly what one connection would have read."""
+        union is exactly what one connection would have read; and how many ranges (1: the
+        server is older than 14 and the statement ran whole)."""
         import pyarrow as pa
 
         if int(self._rows(conn, "SELECT current_setting('server_version_num')::int")[0][0]) < 140000:
@@ -578,7 +582,7 @@ class PostgresConnector(ServerConnector):
             _time_limit(conn, request)
             cur = conn.cursor()
             cur.execute(plan.sql)
-            return cur.fetch_arrow_table()
+            return cur.fetch_arrow_table(), 1
         conn.rollback()
         self._exec(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = self._rows(conn, "SELECT pg_export_snapshot()")[0][0]
@@ -604,7 +608,7 @@ class PostgresConnector(ServerConnector):
         with ThreadPoolExecutor(len(parts), thread_name_prefix="mf-pg") as pool:
             tables = list(pool.map(part, parts))
         conn.rollback()
-        return pa.concat_tables(tables)
+        return pa.concat_tables(tables), len(parts)
 
     def _arrow(self, table: pa.Table, names: list[str], by_name: dict[str, _Column]) -> pa.Table:
         """Give each column the Arrow type its logical type promises (decimals from text...)."""
