@@ -243,6 +243,30 @@ def test_too_many_keys_become_a_range_and_none_become_an_empty_read(
     assert catalog.connectors["shop"].requests[-1].filters  # the source was still asked, with NULL keys
 
 
+def test_a_source_taking_key_arrays_is_planned_for_and_sent_many_more_keys() -> None:
+    """PostgreSQL takes integer keys as one array literal: a consumer there may wait for up to
+    ARRAY_MAX_KEYS of them (sent whole), another source only for what an IN list carries."""
+    from types import SimpleNamespace as S
+
+    cols = [S(name="k", type=S(name="bigint"))]
+    producer = S(name="a", instances=(0,), kept=(), binding=S(columns=cols))
+    consumer = S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
+    stats = {"a": TableStatistics(400_000, columns={"k": ColumnStatistics(distinct=400_000)}),
+             "b": TableStatistics(50_000_000, columns={"k": ColumnStatistics(distinct=50_000_000)})}
+    args = ([producer, consumer], [((0, "k"), (1, "k"))], [], {"a": 400_000.0, "b": 50_000_000.0}, stats)
+    assert not optimizer.plan_dynamic_filters(*args, consumers={"b"})  # 400,000 keys: a range at best
+    planned = optimizer.plan_dynamic_filters(*args, consumers={"b"}, arrays={"b"})
+    assert planned["b"][0].max_keys == optimizer.ARRAY_MAX_KEYS
+    assert planned["b"][0].keep < 0.01
+    from meshfabric.connectors.base import ColumnInfo
+    from meshfabric.connectors.pushdown import KeyValues, key_filter, prepare_predicate
+    from meshfabric.types import LogicalType
+
+    keys = KeyValues("integer", tuple(range(400_000)))
+    sent = prepare_predicate(key_filter("k", keys), {"k": ColumnInfo("k", "bigint", LogicalType("bigint"))}, "postgres")
+    assert sent is not None and sent.sql("postgres").startswith('"k" = ANY(CAST(\'{0,1,2,')
+
+
 # -- any statistics, the same answers ----------------------------------------------------------------
 TABLES = {"c": "crm.customer", "o": "sales.orders", "l": "logistics.lines"}
 JOINS = {("c", "o"): "o.customer_id = c.id", ("l", "o"): "l.order_id = o.id"}

@@ -407,14 +407,14 @@ class _Session:
         out = []
         for dynamic in scan.dynamic:
             if dynamic.subquery is not None:
-                values = self._subquery_keys(dynamic.subquery, dynamic.kind)
+                values = self._subquery_keys(dynamic.subquery, dynamic.max_keys)
                 if values is not None and (not values or values[-1] is not None) and dynamic.in_tag is not None:
                     self.answered[dynamic.in_tag] = values  # the whole result, not a range
             elif dynamic.producer in results or dynamic.producer in self.placed:
                 # the producer is in the session (loaded, or a view): its keys with the filters only
                 # the engine can apply, in the hardened session (they are the user's expressions)
                 self.harden()
-                values = _distinct_engine(self.open(), dynamic.producer, dynamic.producer_column, dynamic.kind,
+                values = _distinct_engine(self.open(), dynamic.producer, dynamic.producer_column, dynamic.max_keys,
                                           self.deadline, dynamic.where)
             else:
                 continue
@@ -423,13 +423,11 @@ class _Session:
                 out.append(found)
         return out
 
-    def _subquery_keys(self, sql: str, kind: str) -> list[Any] | None:
+    def _subquery_keys(self, sql: str, cap: int) -> list[Any] | None:
         """The distinct result of an uncorrelated IN subquery over scans read in place, run in a
         session of its own that holds only those views and is hardened like the engine's before
         the (guard-checked) text runs."""
         import duckdb
-
-        from meshfabric.query.optimizer import MAX_KEYS
 
         conn = _SPARE.take(query=False)
         try:
@@ -445,7 +443,6 @@ class _Session:
                 listed = exp.Array(expressions=[exp.Literal.string(p) for p in dict.fromkeys(paths)]).sql(DIALECT)
                 conn.execute(f"SET allowed_paths = {listed}")
             harden(conn)
-            cap = MAX_KEYS.get(kind, 0)
             with _interruptible(conn, self.deadline):
                 rows = conn.execute(f"SELECT DISTINCT * FROM ({sql}) AS __mf_keys LIMIT {cap + 1}").fetchall()
             values = [r[0] for r in rows if r[0] is not None]
@@ -759,17 +756,14 @@ def _measure(connector: Connector, scan: Scan, result: ScanResult) -> None:
         return  # a connector without a spec (a test double) is simply not measured
 
 
-def _distinct_engine(conn: duckdb.DuckDBPyConnection, scan: str, column: str, kind: str,
+def _distinct_engine(conn: duckdb.DuckDBPyConnection, scan: str, column: str, cap: int,
                      deadline: Deadline | None, where: str | None = None) -> list[Any] | None:
     """The distinct non-null values of a producer's column in the engine's session (a loaded
     scan, or the view of one read in place), after ``where`` — the filters about it only the
-    engine could apply; too many to list: [min, max, None]; None when they cannot be computed
+    engine could apply; more than ``cap``: [min, max, None]; None when they cannot be computed
     (the query itself will then report what is wrong)."""
     import duckdb
 
-    from meshfabric.query.optimizer import MAX_KEYS
-
-    cap = MAX_KEYS.get(kind, 0)
     col = '"' + column.replace('"', '""') + '"'
     condition = f"{col} IS NOT NULL" + (f" AND ({where})" if where else "")
     try:

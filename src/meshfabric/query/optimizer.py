@@ -63,6 +63,20 @@ MAX_KEYS = {"integer": 100_000, "date": 10_000, "string": 10_000}
 #: its kind's MAX_KEYS (a range of a bigger set rarely reduces anything, and the wait is lost:
 #: TPC-H Q12 at SF5 waited for 150,000 order keys, then read all 7.5M orders)
 MAX_PLANNED_KEYS = 150_000.0
+#: integer keys a source taking them as one array literal (PostgreSQL's ``= ANY(...)``) is sent
+#: as a list, and planned for: parsed as one constant, 300,000 keys cost PostgreSQL 0.65-0.79 s
+#: over 1.5M orders where an IN list cost 1.1-1.2 s
+ARRAY_MAX_KEYS = 1_000_000
+
+
+def key_cap(kind: str, arrays: bool = False) -> int:
+    """The most keys of ``kind`` sent as a list to a consumer (``arrays``: its source takes an
+    integer key set as one array literal); beyond it, their range.
+
+    >>> key_cap("integer"), key_cap("integer", arrays=True), key_cap("string", arrays=True)
+    (100000, 1000000, 10000)
+    """
+    return ARRAY_MAX_KEYS if arrays and kind == "integer" else MAX_KEYS.get(kind, 0)
 
 #: the share of a scan's rows an uncorrelated ``IN (subquery)`` is assumed to keep (no estimate
 #: of a subquery's result is made yet)
@@ -94,6 +108,12 @@ class DynamicFilter:
     #: the number the planner gave the ``IN (subquery)`` conjunct these keys answer: the engine
     #: reads the keys instead of running the subquery a second time
     in_tag: int | None = None
+    #: the most keys sent as a list (:func:`key_cap` for the consumer's source); more: their range
+    cap: int | None = None
+
+    @property
+    def max_keys(self) -> int:
+        return self.cap if self.cap is not None else key_cap(self.kind)
 
     def describe(self) -> str:
         if self.subquery is not None:
@@ -445,6 +465,7 @@ def plan_dynamic_filters(
     *,
     consumers: set[str],
     costs: Mapping[str, ScanCost] | None = None,
+    arrays: set[str] | None = None,
 ) -> dict[str, tuple[DynamicFilter, ...]]:
     """Which scans wait for which keys.
 
@@ -454,7 +475,8 @@ def plan_dynamic_filters(
     subquery's ``inner.y = outer.x``: every inner row that counts has a value among the outer
     rows'. ``consumers`` are the scans that may wait (read by their source, no row filter, salt or
     LIMIT); ``estimates`` the rows each scan is expected to return; ``costs`` each scan's link and
-    row width (without them every source is on :data:`DEFAULT_LINK` with 16-byte rows).
+    row width (without them every source is on :data:`DEFAULT_LINK` with 16-byte rows);
+    ``arrays`` the scans whose source takes integer keys as one array (:func:`key_cap`).
 
     A scan expected to return at least :data:`MIN_CONSUMER_ROWS` waits for keys when the time it
     is then expected to take — the producer's (if it is read in place: scanning its table in the
@@ -525,8 +547,11 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
                 if best is None or keys < best[0]:
                     best = (keys, producer, col)
             kind_of = key_kind(types[name].get(column, "")) or "integer"
-            if best is None or best[0] > min(MAX_PLANNED_KEYS, float(MAX_KEYS.get(kind_of, 0))):
-                continue  # more keys than an IN list carries: the range sent instead rarely cuts anything
+            cap = key_cap(kind_of, name in (arrays or ()))
+            # an array carries its keys whole; an IN list up to MAX_PLANNED_KEYS of them
+            planned = float(cap) if cap > MAX_KEYS.get(kind_of, 0) else min(MAX_PLANNED_KEYS, float(cap))
+            if best is None or best[0] > planned:
+                continue  # more keys than a list carries: the range sent instead rarely cuts anything
             keep = semi_join_keep(best[0], stats.get(best[1]), best[2], stats.get(name), column)
             if small:
                 if keep > MAX_KEEP:
@@ -544,7 +569,7 @@ S(name="b", instances=(1,), kept=(), binding=S(columns=cols))
             where = " AND ".join(f"({k.sql(dialect='duckdb')})" for k in kept) if kept else None
             chosen.setdefault(name, []).append(
                 DynamicFilter(column, best[1], best[2], key_kind(types[name][column]) or "integer", keep, where=where,
-                              seconds=None if small else (waited, without)))
+                              seconds=None if small else (waited, without), cap=cap))
             rows[name] = max(rows.get(name, DEFAULT_ROWS) * keep, 1.0)
     # a small scan waits only when its keys go on to a big one (region -> nation -> customer)
     wanted = {n for n in chosen if estimates.get(n, DEFAULT_ROWS) >= MIN_CONSUMER_ROWS}

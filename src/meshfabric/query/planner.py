@@ -359,7 +359,7 @@ def _optimise(
                  and s.row_filter is None and s.salt is None and s.limit is None}
     costs = {s.name: _cost(s, placed[s.name], stats[s.name], catalog) for s in scans}
     dynamic = (optimizer.plan_dynamic_filters(scans, mutual, directed, estimates, stats, consumers=consumers,
-                                              costs=costs)
+                                              costs=costs, arrays=_array_consumers(scans, catalog))
                if equalities else {})
     out = []
     for s in scans:
@@ -374,6 +374,22 @@ def _optimise(
                            estimated_seconds=costs[s.name].seconds(rows),
                            why=(*s.why, _placement_reason(s, placed[s.name], costs[s.name]))))
     return out
+
+
+def _array_consumers(scans: list[Scan], catalog: ProductCatalog) -> set[str]:
+    """The scans whose source takes an integer key set as one array literal (its dialect's
+    ``integer_key_array``): they may be sent far more keys (:func:`optimizer.key_cap`)."""
+    from meshfabric.connectors import dialects
+
+    found = set()
+    for s in scans:
+        try:
+            connector = catalog.connector(s.source)
+            if dialects.dialect(connector.pushdown_rules or connector.dialect).integer_key_array:
+                found.add(s.name)
+        except Exception:  # an unknown source is reported when the scan runs
+            continue
+    return found
 
 
 def _placement_reason(scan: Scan, placement: str, cost: ScanCost) -> str:
