@@ -65,11 +65,14 @@ from meshfabric.connectors.base import (
 )
 from meshfabric.connectors.pool import ConnectionPool
 from meshfabric.connectors.pushdown import (
+    KeyRef,
+    KeyValues,
     ScanPlan,
     UnknownColumn,
     UnsupportedType,
     build_create_table,
     build_select,
+    key_filter,
     plan_scan,
     quote_ident,
     split_table_name,
@@ -474,8 +477,15 @@ class MySQLConnector(ServerConnector):
                 if len(ranges) < 2:
                     return [limited(p.sql)]
                 select = self._select(cols, safe_dates)
-                return [limited(build_select(request.port, p.columns, [*p.prepared, *bounds], None, self.dialect,
-                                             relation=relation, select=select)) for bounds in ranges]
+                out = []
+                for column, low, high in ranges:
+                    # a key set on the split column goes to each range as its own keys only
+                    own = replace(request, filters=[_keys_within(f.copy(), column, low, high) for f in request.filters])
+                    part = plan_scan(own, infos, self.dialect, relation=relation, select=select)
+                    where = [*part.prepared, *_bounds(column, low, high)]
+                    out.append(limited(build_select(request.port, part.columns, where, None, self.dialect,
+                                                    relation=relation, select=select)))
+                return out
 
             try:
                 return plan, self._read(statements(plan, False)), by_name
@@ -489,10 +499,12 @@ class MySQLConnector(ServerConnector):
         sql = plan.sql + (f" /* read in {split[0]} primary-key ranges, one connection each */" if split else "")
         return ScanResult(out, sql, plan.pushed, time.perf_counter() - started)
 
-    def _ranges(self, conn: Any, relation: TableInfo | None, by_name: dict[str, _Column]) -> list[list[exp.Expression]]:
-        """The conditions splitting a large table into key ranges for a parallel read (see the
-        module's notes): one per worker over the first column of an integer primary key; empty
-        when the table is small, has no such key, or the machine has one core."""
+    def _ranges(self, conn: Any, relation: TableInfo | None,
+                by_name: dict[str, _Column]) -> list[tuple[str, int | None, int | None]]:
+        """The key ranges of a large table for a parallel read (see the module's notes): per
+        worker, the first column of its integer primary key with the range's low (inclusive)
+        and high (exclusive) bounds, None at either end; empty when the table is small, has no
+        such key, or the machine has one core."""
         workers = min(os.cpu_count() or 1, 8)
         if relation is None or workers < 2:
             return []
@@ -515,17 +527,8 @@ class MySQLConnector(ServerConnector):
         if low is None or high is None or int(high) - int(low) < workers:
             return []
         step = -(-(int(high) - int(low) + 1) // workers)
-        bounds = [int(low) + i * step for i in range(1, workers)]
-        column = exp.column(col.info.name, quoted=True)
-        out: list[list[exp.Expression]] = []
-        for i in range(workers):
-            part: list[exp.Expression] = []
-            if i > 0:
-                part.append(exp.GTE(this=column.copy(), expression=exp.Literal.number(bounds[i - 1])))
-            if i < workers - 1:
-                part.append(exp.LT(this=column.copy(), expression=exp.Literal.number(bounds[i])))
-            out.append(part)
-        return out
+        cuts: list[int | None] = [None, *(int(low) + i * step for i in range(1, workers)), None]
+        return [(col.info.name, cuts[i], cuts[i + 1]) for i in range(workers)]
 
     @staticmethod
     def _select(cols: list[_Column], safe_dates: bool) -> dict[str, exp.Expression]:
@@ -967,6 +970,30 @@ def _kill_marked(addr: ServerAddress, marker: str, pool: ConnectionPool[Any], co
                     cur.execute(f"KILL QUERY {int(thread)}")
     finally:
         killer.close()
+
+
+def _bounds(column: str, low: int | None, high: int | None) -> list[exp.Expression]:
+    """``low <= column < high`` (either end open when None)."""
+    ref = exp.column(column, quoted=True)
+    out: list[exp.Expression] = []
+    if low is not None:
+        out.append(exp.GTE(this=ref.copy(), expression=exp.Literal.number(low)))
+    if high is not None:
+        out.append(exp.LT(this=ref.copy(), expression=exp.Literal.number(high)))
+    return out
+
+
+def _keys_within(predicate: exp.Expression, column: str, low: int | None, high: int | None) -> exp.Expression:
+    """``predicate`` with a dynamic filter's integer keys on ``column`` cut to ``[low, high)``:
+    a range read sends only the keys it can find (MariaDB parses and probes each listed key)."""
+    items = predicate.expressions if isinstance(predicate, exp.In) else []
+    if not (len(items) == 1 and isinstance(items[0], KeyRef) and isinstance(predicate.this, exp.Column)
+            and predicate.this.name.lower() == column.lower() and items[0].keys.kind == "integer"):
+        return predicate
+    keys = items[0].keys
+    kept = tuple(v for v in keys.values
+                 if (low is None or int(v) >= low) and (high is None or int(v) < high))  # type: ignore[call-overload]
+    return key_filter(predicate.this.name, KeyValues(keys.kind, kept, keys.origin))
 
 
 def _rollback(conn: Any) -> None:
