@@ -281,6 +281,16 @@ def _plan(expression: exp.Query, catalog: ProductCatalog, limit: int | None) -> 
         equalities = [e for e in equalities if e[0][0] not in inside and e[1][0] not in inside]
         semi = [t for t in semi if t[0] not in inside]
     if len(scans) > 1:
+        from meshfabric.query.partial import push_partial
+
+        rewritten, scans, partial = push_partial(
+            rewritten, scans, catalog, tag=_TAG, excluded={i for i, _, _ in semi},
+            columns_of=_scan_columns(catalog), relation_of=_scan_relation(catalog))
+        estimates.update(partial)
+        # a partial scan's rows are groups of its product: its keys still give and take keys
+        keyed = {i: {c.name for c in s.binding.columns} for s in scans if s.name in partial for i in s.instances}
+        equalities = [e for e in equalities if all(side[1] in keyed.get(side[0], {side[1]}) for side in e[:2])]
+    if len(scans) > 1:
         from meshfabric.query.joins import push_joins
 
         scans, joined = push_joins(
