@@ -163,15 +163,21 @@ def _same(mesh: Mesh, q: str, kw: dict[str, Any]) -> None:
         assert TOTAL_CAP <= fast.total <= full.total or fast.total <= full.total
 
 
-@pytest.mark.parametrize("few", [0, retrieval.FEW_POSTINGS], ids=["walk", "few"])
+@pytest.mark.parametrize("few", [0, retrieval.FEW_POSTINGS, -1], ids=["walk", "few", "common"])
 def test_top_k_equals_exhaustive_scoring(
     catalog: tuple[Mesh, list[str]], monkeypatch: pytest.MonkeyPatch, few: int
 ) -> None:
     """Both ways of retrieving — the walk over score levels, and scoring every document of a
-    rare word — give what scoring every matching document gives."""
+    rare word — give what scoring every matching document gives; and so does the walk when every
+    word and filter value counts as common (counts read in tie order, in windows of a few
+    ordinals, as for two common words of a large catalog)."""
     mesh, fqns = catalog
     _restrict(monkeypatch, fqns)
-    monkeypatch.setattr(retrieval, "FEW_POSTINGS", few)
+    monkeypatch.setattr(retrieval, "FEW_POSTINGS", max(few, 0))
+    if few < 0:
+        monkeypatch.setattr(retrieval, "SIZE_CAP", 1)
+        monkeypatch.setattr(retrieval, "FACET_CAP", 1)
+        monkeypatch.setattr(retrieval, "COUNT_WINDOW", 4)
     for q, kw in QUERIES:
         _same(mesh, q, kw)
 

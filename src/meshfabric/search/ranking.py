@@ -105,30 +105,60 @@ class Scored:
         return out
 
 
-def _best(found: Sequence[str], group: Group) -> tuple[float, set[str]]:
-    """The best quality any of ``found`` reaches for ``group``, and the accepted terms that reach it.
+class _Matcher:
+    """What each document word gives one group — the best quality any accepted term reaches on it
+    and the terms that reach something — remembered per word, so scoring a page of hits looks at
+    each word once per query rather than every term against every field (the pages of one query
+    share most of their words).
 
-    A term matches a word it is (its quality) or starts (0.8 of it): words hold no space, so a
-    word of ``found`` starts with the term exactly when the text of the words joined by spaces,
-    after a space, holds a space and the term — one search in C, not a loop over the words."""
-    best, hit = 0.0, set()
-    joined = ""
-    for term, quality in group.accepted.items():
-        if term.startswith(STEM_MARK):
-            if not _forms(term[1:]).isdisjoint(found):
-                hit.add(term)
-                best = max(best, quality * STEM)
-            continue
-        if term in found:
-            q = quality
-        else:
-            joined = joined or " " + " ".join(found)
-            if " " + term not in joined:
-                continue
-            q = quality * 0.8
-        hit.add(term)
-        best = max(best, q)
-    return best, hit
+    A term matches a word it is (its quality), a word of its stem (``~`` + stem:
+    :data:`~meshfabric.search.text.STEM` of it) or a word it starts (0.8 of it)."""
+
+    def __init__(self, accepted: Sequence[tuple[str, float]]) -> None:
+        self.exact = {t: q for t, q in accepted if not t.startswith(STEM_MARK)}
+        self.stems = [(t, q * STEM, _forms(t[1:])) for t, q in accepted if t.startswith(STEM_MARK)]
+        self.known: dict[str, tuple[float, frozenset[str]]] = {}
+        #: the words known to match (quality > 0), and every word looked at
+        self.matching: set[str] = set()
+        self.seen: set[str] = set()
+
+    def learn(self, found: set[str]) -> set[str]:
+        """Look at the words of ``found`` not seen yet; the words of ``found`` that match."""
+        for w in found - self.seen:
+            best, hit = 0.0, []
+            for t, q in self.exact.items():
+                if w == t:
+                    quality = q
+                elif w.startswith(t):
+                    quality = q * 0.8
+                else:
+                    continue
+                hit.append(t)
+                best = max(best, quality)
+            for t, q, forms in self.stems:
+                if w in forms:
+                    hit.append(t)
+                    best = max(best, q)
+            if best > 0:
+                self.known[w] = (best, frozenset(hit))
+                self.matching.add(w)
+            self.seen.add(w)
+        return found & self.matching
+
+
+#: (group's word, accepted terms) -> its matcher; a few queries' worth, the oldest dropped
+_MATCHERS: dict[tuple[str, tuple[tuple[str, float], ...]], _Matcher] = {}
+_MATCHER_WORDS = 200_000
+
+
+def _matcher(group: Group) -> _Matcher:
+    key = (group.word, tuple(group.accepted.items()))
+    found = _MATCHERS.get(key)
+    if found is None or len(found.seen) > _MATCHER_WORDS:
+        found = _MATCHERS[key] = _Matcher(key[1])
+        while len(_MATCHERS) > 64:
+            _MATCHERS.pop(next(iter(_MATCHERS)))
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -285,15 +315,24 @@ def exact_bonus(groups: list[Group], doc: Any) -> float:
 def score(doc: Any, groups: list[Group]) -> Scored:
     """Score a search_documents row (anything with its attributes) against the query's groups."""
     fields_ = fields(doc)
+    every: set[str] = set().union(*(found for entries in fields_.values() for _, _, found in entries))
     total = 0.0
     hit_groups = 0
     matched: dict[tuple[str, str | None, str], set[str]] = {}
     for group in groups:
+        matcher = _matcher(group)
+        here = matcher.learn(every)  # the document's words that match: most fields hold none
         best = 0.0
-        for name, entries in fields_.items():
-            for column, shown, found in entries:
-                quality, hit = _best(found, group)
-                if quality > 0:
+        if here:
+            for name, entries in fields_.items():
+                for column, shown, found in entries:
+                    if here.isdisjoint(found):
+                        continue
+                    quality, hit = 0.0, set()
+                    for w in here.intersection(found):
+                        q, terms = matcher.known[w]
+                        quality = max(quality, q)
+                        hit |= terms
                     best = max(best, WEIGHTS[name] * quality)
                     matched.setdefault((name, column, shown), set()).update(hit)
         total += best

@@ -57,8 +57,10 @@ SCAN_CAP = 400
 SIZE_CAP = 2000
 #: a filter value's documents are counted up to here (a value this common never drives a read)
 FACET_CAP = 5000
-#: a restricted principal's count reads the words' (term, tier) ranges in tie order up to this many
+#: a count of several words (or a word and filter values) reads their (term, tier) ranges in tie order up to this many
 COUNT_PAIRS = 48
+#: and the first window of such a count reads this many ordinals of each list (doubling after)
+COUNT_WINDOW = 1024
 #: exact-name lookups enumerate at most this many spellings of the query (corrections multiply)
 NAME_SPELLINGS = 256
 _TIERS = tuple(range(len(LEVELS)))
@@ -636,7 +638,7 @@ class Retrieval:
         With filters read in Python (tag, owner, classification, a restricted principal), at most
         SCAN_CAP matching documents are looked at; when more match, the count is a lower bound.
         """
-        if every and self.allowed is not None and not self.facet_terms and len(self.groups) > 1:
+        if every and len(self.groups) + len(self.facet_terms) > 1 and self._dense():
             merged = self._count_in_order()
             if merged is not None:
                 return merged
@@ -689,20 +691,36 @@ class Retrieval:
             return TOTAL_CAP, False
         return counted, exact
 
+    def _dense(self) -> bool:
+        """Whether every list a count intersects is common: a read in tie order then meets the
+        matches after a few thousand ordinals of each. A rarer list is better driven by and the
+        others probed per document (a restricted principal without filters: always in order, the
+        probes would find mostly hidden documents)."""
+        if self.allowed is not None and not self.facet_terms:
+            return True
+        levels = self.levels or [self._levels(m) for m in self.mults]
+        return all(any(lv.capped for lv in group) for group in levels) and all(
+            lv.size >= FACET_CAP for lv in self._facet_levels()
+        )
+
     def _count_in_order(self) -> tuple[int, bool] | None:
-        """:meth:`count` for a restricted principal without other filters, reading the matches in
-        tie order: each query word's first documents (ordinals) from the window's start, merged
-        over its (term, tier) ranges, read in one statement and intersected here, up to the last
-        ordinal every word was read to; then the next window. Checks the same SCAN_CAP matching
-        documents for visibility — the first in tie order — without the join that made the
-        server hash every posting of a common word to find a few hundred. None when a word has
-        too many (term, tier) ranges (a short prefix): :meth:`count` joins in SQL then (as it does
-        for one word, whose first postings are the matches)."""
+        """:meth:`count` of the documents holding every word (and every filter value: a facet is
+        one more posting list), reading the matches in tie order: each list's first documents
+        (ordinals) from the window's start, merged over its (term, tier) ranges, read in one
+        statement and intersected here, up to the last ordinal every list was read to; then the
+        next window. Counts up to TOTAL_CAP matches — for a restricted principal, checks the first
+        SCAN_CAP matching documents in tie order for visibility — without probing a word's
+        postings for each document of another (two common words: the 201st match lies past
+        ~1,000 documents of either, each one a primary-key probe; PostgreSQL, asked as a join,
+        hashes every posting of the second word). None when the lists have too many (term, tier)
+        ranges (short prefixes): :meth:`count` probes in SQL then (as it does for one word, whose
+        first postings are the matches)."""
         levels = self.levels or [self._levels(m) for m in self.mults]
         pairs = [[p for lv in group for p in lv.pairs] for group in levels]
+        pairs += [[(term, 0)] for term in self.facet_terms]
         if not all(pairs) or sum(map(len, pairs)) > COUNT_PAIRS:
             return None
-        assert self.allowed is not None
+        allowed = self.allowed
         params: dict[str, Any] = {}
         groups = []
         for g, found in enumerate(pairs):
@@ -720,23 +738,26 @@ class Retrieval:
         stmt = text(" UNION ALL ".join(groups))
         counted, exact = 0, True
         for lo, hi in self._segments():
-            after, k, checked = (lo - 1 if lo > -(1 << 63) else lo), 1024, 0
-            while exact:
+            after, k, checked = (lo - 1 if lo > -(1 << 63) else lo), COUNT_WINDOW, 0
+            while exact and counted <= TOTAL_CAP:
                 read: list[list[int]] = [[] for _ in pairs]
                 for g, o in self.session.execute(stmt, {**params, "after": after, "hi": hi, "k": k}).fetchall():
                     read[int(g)].append(int(o))
-                # read completely up to here: the last ordinal of each word that filled its LIMIT
+                # read completely up to here: the last ordinal of each list that filled its LIMIT
                 upto = min([max(found) for found in read if len(found) >= k], default=hi)
                 common = set(read[0]).intersection(*read[1:])
-                for o in sorted(o for o in common if o <= upto):
-                    if checked == SCAN_CAP:
-                        exact = False
-                        break
-                    checked += 1
-                    counted += o in self.allowed
+                if allowed is None:
+                    counted += sum(1 for o in common if o <= upto)
+                else:
+                    for o in sorted(o for o in common if o <= upto):
+                        if checked == SCAN_CAP:
+                            exact = False
+                            break
+                        checked += 1
+                        counted += o in allowed
                 if upto >= hi:
                     break
-                after, k = upto, min(k * 2, 8192)
+                after, k = upto, min(k * 2, 8 * COUNT_WINDOW)
             if not exact or counted > TOTAL_CAP:
                 break
         if counted > TOTAL_CAP:

@@ -209,7 +209,11 @@ def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
     '… four <mark>five</mark> six'
     """
     words = list(spans(text))
-    hits = [i for i, (_, _, w) in enumerate(words) if any(word_matches(w, t) for t in terms)]
+    # word_matches(w, t) for any t, in one or two C calls per word: a word matches a plain term it
+    # is or starts with, and a stem term when it is one of the stem's forms
+    starts = tuple(t for t in terms if not t.startswith(STEM_MARK))
+    forms = {f for t in terms if t.startswith(STEM_MARK) for f in stem_forms(t[1:])}
+    hits = [i for i, (_, _, w) in enumerate(words) if (starts and w.startswith(starts)) or w in forms]
     lo, hi = 0, len(text)
     if window is not None and words and len(words) > window:
         first = hits[0] if hits else 0
