@@ -1,8 +1,10 @@
 """Partial aggregation below a cross-source join: one product grouped in its SQL source by the
 columns the rest of the query reads of it, the engine joining and finishing the aggregation.
-Chosen only where it is correct and expected to move at most half the rows; always DuckDB's
-answer to the type — hypothesis generates the queries, with statistics exact, missing and wrong,
-and with the cost rule lifted so every allowed rewrite is exercised.
+Chosen only where it is correct, expected to move at most half the rows and to take clearly less
+time over the source's link; always DuckDB's answer to the type — hypothesis generates the
+queries, with statistics exact, missing and wrong, and with the row rule lifted so every allowed
+rewrite is exercised. The tables here are tiny, so on the default loopback link the statement's
+round trip is all a scan costs: the time rule is lifted in every test but the one about it.
 
 The SQL source is a real SQLite database file and the other product a Parquet file read by the
 engine (the fixtures of test_query_joins); tests/integration/test_partial_agg_servers.py does
@@ -32,8 +34,10 @@ from test_query_joins import (  # noqa: F401
 )
 
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
+from meshfabric.connectors.sqlite import SQLiteConnector
 from meshfabric.query import partial, run_query
 from meshfabric.query.secure import SecuredView
+from meshfabric.spec.models import NetworkSpec, SourceSpec
 
 #: orders grouped per customer (~330 customers for 2,000 orders) joined to lines by quantity
 CHOSEN = ("SELECT l.l_mode AS mode, count(*) AS n, count(o.o_customer) AS named, sum(o.o_id) AS s, "
@@ -50,6 +54,12 @@ def worth(value: float) -> Iterator[None]:
         yield
     finally:
         partial.PARTIAL_WORTH = before
+
+
+@pytest.fixture(autouse=True)
+def any_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time rule lifted: a few thousand rows cost one round trip on loopback either way."""
+    monkeypatch.setattr(partial, "PARTIAL_TIME_WORTH", 1e12)
 
 
 def partial_scans(sql: str, catalog) -> list:
@@ -135,6 +145,18 @@ def test_what_could_differ_or_save_nothing_is_not_decomposed(
     got = run_query(sql, catalog).arrow()
     want = reference.execute(sql).to_arrow_table()
     assert rows(got) == rows(want) and got.schema.types == want.schema.types
+
+
+def test_the_time_rule_follows_the_link(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partial, "PARTIAL_TIME_WORTH", 0.6)
+    sql = ("SELECT l.l_mode AS mode, count(*) AS n, max(o.o_id) AS hi FROM sales.orders o JOIN logistics.lines l "
+           "ON l.l_qty = o.o_customer WHERE o.o_total > 10 GROUP BY 1")
+    catalog = catalog_for(workspace, exact_stats())
+    assert not partial_scans(sql, catalog)  # loopback: the statement's round trip is all either costs
+    slow = SourceSpec(kind="sqlite", path="shop.db", network=NetworkSpec(bandwidth_mbps=1, latency_ms=5))
+    catalog.connectors["shop"] = SQLiteConnector("shop", slow, workspace)
+    (scan,) = partial_scans(sql, catalog)  # 1 Mbit/s: ~330 groups of 40 bytes against ~1,800 rows of 24
+    assert any(" s against ~" in w for w in scan.why)
 
 
 def test_without_statistics_groups_are_not_expected_fewer(workspace: Path) -> None:

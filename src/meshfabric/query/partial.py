@@ -73,7 +73,7 @@ null-supplied side of a LEFT JOIN keeps the SELECT whole:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -88,12 +88,20 @@ if TYPE_CHECKING:
     from meshfabric.query.planner import Scan
     from meshfabric.types import LogicalType
 
-#: a partial aggregation is chosen when the groups it is expected to move are at most this share
-#: of the rows its product would move without it. The engine's final aggregation, the wider
-#: partial rows and the source's own grouping are not in the model; measured on TPC-H SF1
-#: orders (PostgreSQL) joined to customers in Parquet, grouping at 1/15 of the rows ran 2.3x
-#: faster and at 2/3 of them was no faster (see docs/OPTIMIZER.md)
+#: a partial aggregation is considered only when the groups it is expected to move are at most
+#: this share of the rows its product would move without it (statistics are estimates: a rewrite
+#: that saves less than half the rows is not worth the risk of a wrong distinct count) …
 PARTIAL_WORTH = 0.5
+#: … and chosen when its expected seconds — the source grouping every row, then the groups over
+#: the link — are at most this share of reading the rows (the same margin as a pushed join's,
+#: ``joins.JOIN_WORTH``: the model ignores the parallel ranged reads a plain scan gets)
+PARTIAL_TIME_WORTH = 0.6
+#: seconds the source spends grouping one row (hashing, spilling to disk past ``work_mem``):
+#: PostgreSQL 15 on this 2-core machine grouped TPC-H SF1's 1.5M orders by customer in 1.3-1.8 s
+GROUP_SECONDS = 1.0e-6
+#: and more for each string key, compared under the column's collation (1.5M orders by customer
+#: and priority: 6.7-7.0 s)
+STRING_KEY_SECONDS = 2.5e-6
 
 #: prefix of the partial aggregates' columns in the source's result (the engine query may not
 #: name ``__mf_`` columns; a SELECT whose products have a column of this prefix is left alone)
@@ -158,12 +166,12 @@ def decompose(
         found = [a for a, cols in names.items() if cols is not None and name in cols]
         return found[0] if len(found) == 1 else ("" if not found else None)
 
-    for column in engine.find_all(exp.Column):
+    for column in _own(engine, exp.Column):
         if isinstance(column.this, exp.Star) or owner(column) is None:
             return None
     if any(n.startswith(PARTIAL_PREFIX) for cols in names.values() for n in cols or ()):
         return None
-    aggregates = list(engine.find_all(exp.AggFunc))
+    aggregates = list(_own(engine, exp.AggFunc))
     if any(inner is not a and isinstance(inner, exp.AggFunc) for a in aggregates for inner in a.find_all(exp.AggFunc)):
         return None
     inside = {id(c) for a in aggregates for c in a.find_all(exp.Column)}
@@ -176,7 +184,7 @@ def decompose(
             pushed.append(conjunct)
     dropped = {id(c) for conjunct in pushed for c in conjunct.find_all(exp.Column)}
     keys: dict[str, None] = {}
-    for column in engine.find_all(exp.Column):
+    for column in _own(engine, exp.Column):
         if id(column) in inside or id(column) in dropped or owner(column) != me:
             continue
         keys.setdefault(column.name.lower(), None)
@@ -262,6 +270,28 @@ def partial_statement(
     return statement.group_by(*keys, copy=False).sql(dialect=dialect)
 
 
+def partial_seconds(rows: float, groups: float, string_keys: int, width: float, partial_width: float,
+                    bytes_per_second: float, latency: float) -> tuple[float, float]:
+    """Seconds expected for the product read with the partial aggregation and without it: the
+    source groups ``rows`` rows, then ``groups`` rows of ``partial_width`` bytes cross the link,
+    against ``rows`` rows of ``width`` bytes.
+
+    On loopback (200 MB/s) grouping 1.5M orders by customer costs about what moving them does;
+    behind 16 Mbit/s the 100,000 groups win by far:
+
+    >>> [round(x, 2) for x in partial_seconds(1.5e6, 1e5, 0, 24, 40, 200e6, 0.002)]
+    [1.67, 2.43]
+    >>> [round(x, 2) for x in partial_seconds(1.5e6, 1e5, 0, 24, 40, 2e6, 0.005)]
+    [3.65, 20.25]
+    """
+    from meshfabric.query.optimizer import ROW_SECONDS
+
+    together = latency + rows * (GROUP_SECONDS + string_keys * STRING_KEY_SECONDS) + groups * (
+        ROW_SECONDS + partial_width / bytes_per_second)
+    apart = latency + rows * (ROW_SECONDS + width / bytes_per_second)
+    return together, apart
+
+
 def _counted(value: exp.Expression) -> Callable[[exp.Expression], exp.Expression]:
     """``count`` finished: the sum of the partial counts (0 over no rows), BIGINT."""
     def make(_: exp.Expression) -> exp.Expression:
@@ -280,19 +310,33 @@ def _finished(kind: type[exp.Func], value: exp.Expression,
 
 def _shape(select: exp.Select) -> bool:
     """Nothing in the SELECT that the rewrite does not account for."""
-    if not select.args.get("group") and not select.find(exp.AggFunc):
+    if not select.args.get("group") and next(_own(select, exp.AggFunc), None) is None:
         return False
     if any(select.args.get(k) for k in ("distinct", "qualify", "windows", "laterals", "pivots", "with_")):
         return False
     group = select.args.get("group")
     if group is not None and any(group.args.get(k) for k in group.args if k != "expressions"):
         return False  # ROLLUP, CUBE, GROUPING SETS, GROUP BY ALL
-    if any(n is not select for n in select.find_all(exp.Select)):
-        return False
-    if select.find(exp.Window, exp.Subquery, exp.Filter, exp.Exists, exp.Lambda):
-        return False
+    if next(_own(select, exp.Select, exp.Window, exp.Subquery, exp.Filter, exp.Exists, exp.Lambda), None):
+        return False  # a subquery (other than a FROM item), window, FILTER …
     return not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
                    for e in select.expressions)
+
+
+def _own(select: exp.Select, *kinds: type[exp.Expression]) -> Iterator[exp.Expression]:
+    """The nodes of ``kinds`` of ``select`` itself, in tree order: not ``select``, and nothing
+    inside its FROM items' subqueries (a derived table, a secured product's policy subquery)."""
+    from_ = select.args.get("from_")
+    items = [from_.this, *(j.this for j in select.args.get("joins") or [])] if from_ is not None else []
+    derived = {id(i) for i in items if isinstance(i, exp.Subquery)}
+    stack: list[exp.Expression] = [select]
+    while stack:
+        node = stack.pop()
+        if id(node) in derived:
+            continue
+        if node is not select and isinstance(node, kinds):
+            yield node
+        stack.extend(reversed(list(node.iter_expressions())))
 
 
 def _items(select: exp.Select) -> dict[str, int] | None:
@@ -375,7 +419,8 @@ def push_partial(
 ) -> tuple[exp.Query, list[Scan], dict[str, float]]:
     """Give each grouped SELECT of ``query`` (edited in place) that joins products of several
     sources a partial aggregation of one of them in its source, where it is allowed (see the
-    module) and expected to move at most :data:`PARTIAL_WORTH` of that product's rows; return
+    module), expected to move at most :data:`PARTIAL_WORTH` of that product's rows and to take
+    at most :data:`PARTIAL_TIME_WORTH` of its time (:func:`partial_seconds`); return
     the engine query (a new root when the root SELECT was rewritten), the scans (the product's
     scan replaced by one of its partial groups) and the new scans' estimated rows. ``excluded``
     are references that must stay as they are (an IN subquery's keys)."""
@@ -392,7 +437,7 @@ def push_partial(
             continue
         items = _from_tables(select)
         names = _names(select, tag, by_instance)
-        best: tuple[float, Scan, float, float, str] | None = None
+        best: tuple[float, Scan, float, float, str, float, float] | None = None
         for alias, table in items.items():
             if tag not in table.meta or table.meta[tag] in excluded:
                 continue
@@ -422,11 +467,23 @@ def push_partial(
             groups = max(1.0, min(groups, rows))
             if groups > PARTIAL_WORTH * rows:
                 continue
-            if best is None or rows - groups > best[0]:
-                best = (rows - groups, partial_scan, groups, rows, alias)
+            try:
+                link = optimizer.link_of(catalog.connector(scan.source))
+            except Exception:  # an unknown source is reported when the scan runs
+                link = optimizer.DEFAULT_LINK
+            strings = sum(1 for k in decomposed.keys if _type_of(scan, k) == "string")
+            key_width = optimizer.row_width(replace(scan, columns=tuple(
+                c.name for c in scan.binding.columns if c.name.lower() in decomposed.keys)), stats)
+            together, apart = partial_seconds(rows, groups, strings, optimizer.row_width(scan, stats),
+                                              key_width + 16.0 * len(decomposed.partials), link.bytes_per_second,
+                                              link.latency)
+            if together > PARTIAL_TIME_WORTH * apart:
+                continue
+            if best is None or apart - together > best[0]:
+                best = (apart - together, partial_scan, groups, rows, alias, together, apart)
         if best is None:
             continue
-        _, partial_scan, groups, rows, alias = best
+        _, partial_scan, groups, rows, alias, together, apart = best
         # decomposed again on the chosen item, now applied to the engine query in place
         chosen = items[alias]
         scan = by_instance[chosen.meta[tag]]
@@ -437,8 +494,8 @@ def push_partial(
         keys = ", ".join(decomposed.keys)
         partial_scan = replace(partial_scan, why=(
             f"partial aggregation in the source below a cross-source join: grouped by {keys}, ~{groups:,.0f} "
-            f"groups move instead of ~{rows:,.0f} rows (at most {PARTIAL_WORTH:g} of them); the engine joins "
-            "and finishes the aggregation over the partials",))
+            f"groups move instead of ~{rows:,.0f} rows, ~{together:.3f} s against ~{apart:.3f} s; the engine "
+            "joins and finishes the aggregation over the partials",))
         if select is root:
             root = decomposed.engine
         else:
@@ -449,6 +506,10 @@ def push_partial(
         out = take_references(out, by_instance, partial_scan)
         estimates[partial_scan.name] = groups
     return root, out, estimates
+
+
+def _type_of(scan: Scan, column: str) -> str:
+    return next((c.type.name for c in scan.binding.columns if c.name.lower() == column), "")
 
 
 def _from_tables(select: exp.Select) -> dict[str, exp.Table]:
