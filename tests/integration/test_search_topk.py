@@ -176,6 +176,7 @@ def test_top_k_equals_exhaustive_scoring(
     monkeypatch.setattr(retrieval, "FEW_POSTINGS", max(few, 0))
     if few < 0:
         monkeypatch.setattr(retrieval, "SIZE_CAP", 1)
+        monkeypatch.setattr(retrieval, "COUNT_CAP", 1)
         monkeypatch.setattr(retrieval, "FACET_CAP", 1)
         monkeypatch.setattr(retrieval, "COUNT_WINDOW", 4)
     for q, kw in QUERIES:
