@@ -201,27 +201,36 @@ class Retrieval:
                 f" LIMIT :{cap}) c{tier})"
             )
 
-        words = ", ".join(counted(r, "cap") for r in _TIERS)
-        zeros = ", ".join("0" for _ in _TIERS[1:])
+        def spread(tier: int) -> str:  # how far in tie order the first COUNT_CAP postings reach
+            return (
+                f"(SELECT max(o) - min(o) FROM (SELECT q.ordinal AS o FROM search_postings q WHERE q.term = d.term"
+                f" AND q.tier = {tier} ORDER BY q.ordinal LIMIT :cap) s{tier})"
+            )
+
+        words = ", ".join([*(counted(r, "cap") for r in _TIERS), *(spread(r) for r in _TIERS)])
+        zeros = ", ".join(["0" for _ in _TIERS[1:]] + ["NULL" for _ in _TIERS])
         ctes.append(f"x(k, term) AS ({' UNION ALL '.join(parts)})")
         ctes.append("w(term) AS (SELECT DISTINCT term FROM x WHERE k >= 0)")
         # facet terms start with a space, words never do: a term is counted once, as one or the other
         stmt = (
             f"WITH RECURSIVE {', '.join(ctes)} "
             f"SELECT x.k, x.term, c.* FROM x JOIN ("
-            f"SELECT d.term AS counted, (SELECT v.doc_count FROM search_terms v WHERE v.term = d.term), {words}"
+            f"SELECT d.term AS counted, (SELECT v.doc_count FROM search_terms v WHERE v.term = d.term),"
+            # two subqueries: SQLite reads a lone min() or max() off the index, both together by a scan
+            f" (SELECT max(ordinal) FROM search_documents) - (SELECT min(ordinal) FROM search_documents), {words}"
             f" FROM w d"
-            f" UNION ALL SELECT d.term, NULL, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
+            f" UNION ALL SELECT d.term, NULL, NULL, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
             f" ON c.counted = x.term"
         )
         found: dict[int, list[str]] = {}
         facet_sizes: dict[str, int] = {}
+        n = len(_TIERS)
         for row in self.session.execute(text(stmt), params).fetchall():
-            k, term, sizes = int(row[0]), str(row[1]), [int(v) for v in row[4:]]
+            k, term, sizes = int(row[0]), str(row[1]), [int(v) for v in row[5 : 5 + n]]
             if k < 0:
                 facet_sizes[term] = sizes[0]
             elif any(sizes):  # a stem's forms are mostly no word: only terms with postings count
-                self.sizes[term] = _sized(sizes, row[3])
+                self.sizes[term] = _sized(sizes, list(row[5 + n :]), row[3], row[4])
                 found.setdefault(k, []).append(term)
         # a common value (as many documents as counted, or more) never drives a read
         self.facet_levels = [
@@ -734,30 +743,34 @@ class Retrieval:
             return None
         allowed = self.allowed
         params: dict[str, Any] = {}
-        groups = []
+        ranges, shares = [], []
         for g, found in enumerate(pairs):
-            ranges = []
+            sizes = [max(abs(self.sizes.get(term, [1] * len(_TIERS))[tier]), 1) for term, tier in found]
             for j, (term, tier) in enumerate(found):
                 params[f"t{g}_{j}"], params[f"r{g}_{j}"] = term, tier
+                # each range reads its share of the word's window: they reach about as far in tie order
+                shares.append((f"k{g}_{j}", sizes[j] / sum(sizes)))
                 ranges.append(
-                    f"SELECT * FROM (SELECT ordinal AS o FROM search_postings WHERE term = :t{g}_{j} "
-                    f"AND tier = :r{g}_{j} AND ordinal > :after AND ordinal <= :hi "
-                    f"ORDER BY ordinal LIMIT :k) a{g}_{j}"
+                    f"SELECT {g} AS g, {j} AS j, o FROM (SELECT ordinal AS o FROM search_postings"
+                    f" WHERE term = :t{g}_{j} AND tier = :r{g}_{j} AND ordinal > :after AND ordinal <= :hi"
+                    f" ORDER BY ordinal LIMIT :k{g}_{j}) a{g}_{j}"
                 )
-            groups.append(
-                f"SELECT {g} AS g, o FROM (SELECT o FROM ({' UNION ALL '.join(ranges)}) u{g} ORDER BY o LIMIT :k) v{g}"
-            )
-        stmt = text(" UNION ALL ".join(groups))
+        stmt = text(" UNION ALL ".join(ranges))
         counted, exact = 0, True
         for lo, hi in self._segments():
             after, k, checked = (lo - 1 if lo > -(1 << 63) else lo), COUNT_WINDOW, 0
             while exact and counted <= TOTAL_CAP:
-                read: list[list[int]] = [[] for _ in pairs]
-                for g, o in self.session.execute(stmt, {**params, "after": after, "hi": hi, "k": k}).fetchall():
-                    read[int(g)].append(int(o))
-                # read completely up to here: the last ordinal of each list that filled its LIMIT
-                upto = min([max(found) for found in read if len(found) >= k], default=hi)
-                common = set(read[0]).intersection(*read[1:])
+                limits = {name: int(k * 1.25 * share) + 8 for name, share in shares}
+                read: dict[tuple[int, int], list[int]] = {}
+                for g, j, o in self.session.execute(stmt, {**params, **limits, "after": after, "hi": hi}).fetchall():
+                    read.setdefault((int(g), int(j)), []).append(int(o))
+                # read completely up to here: the last ordinal of each range that filled its LIMIT
+                filled = [max(found) for (g, j), found in read.items() if len(found) >= limits[f"k{g}_{j}"]]
+                upto = min(filled, default=hi)
+                words: list[set[int]] = [set() for _ in pairs]
+                for (g, _), found in read.items():
+                    words[g].update(found)
+                common = words[0].intersection(*words[1:])
                 if allowed is None:
                     counted += sum(1 for o in common if o <= upto)
                 else:
@@ -777,25 +790,34 @@ class Retrieval:
         return counted, exact
 
 
-def _sized(counts: list[int], documents: int | None) -> list[int]:
-    """A term's postings per tier from its counts up to COUNT_CAP: a tier that reached the cap is
-    given its share of the postings the other tiers do not account for, when the vocabulary
-    knows the word's documents (one posting each); else it stays a lower bound, marked negative.
-    Sizes only choose how to read (which list drives, whether a word is rare): never an answer.
+def _sized(counts: list[int], spreads: list[Any], documents: int | None, everything: int | None) -> list[int]:
+    """A term's postings per tier from its counts up to COUNT_CAP. A tier that reached the cap is
+    estimated from how far in tie order its first COUNT_CAP postings reach (``spreads``) against
+    the span of every document's ordinal (``everything``): documents holding a word are spread
+    over the catalog's order. When the vocabulary knows the word's documents (one posting each),
+    the capped tiers share exactly the postings the counted tiers do not account for, in those
+    proportions; else each estimate is marked negative (not known). Sizes only choose how to read
+    (which list drives, whether a word is rare): never an answer.
 
-    >>> _sized([3, 200, 0, 200], 1003)
-    [3, 500, 0, 500]
-    >>> _sized([3, 200, 0, 200], None)
-    [3, -200, 0, -200]
+    >>> _sized([3, 200, 0, 200], [None, 100, None, 300], 1003, 1000)
+    [3, 750, 0, 250]
+    >>> _sized([3, 200, 0, 200], [None, 100, None, 300], None, 1000)
+    [3, -2000, 0, -666]
     """
     capped = [t for t, c in enumerate(counts) if c >= COUNT_CAP]
     if not capped:
         return counts
+    weight = {t: COUNT_CAP * (everything or 1) / max(int(spreads[t] or 0), 1) for t in capped}
+    out = list(counts)
     if documents is None:
-        return [-c if t in capped else c for t, c in enumerate(counts)]
+        for t in capped:
+            out[t] = -max(COUNT_CAP, int(weight[t]))
+        return out
     rest = int(documents) - sum(c for c in counts if c < COUNT_CAP)
-    share = max(COUNT_CAP, rest // len(capped))
-    return [share if t in capped else c for t, c in enumerate(counts)]
+    total = sum(weight.values())
+    for t in capped:
+        out[t] = max(COUNT_CAP, int(rest * weight[t] / total))
+    return out
 
 
 def _probe(cond: str, *, facet: bool = False) -> str:
