@@ -201,24 +201,33 @@ class Retrieval:
                 f" LIMIT :{cap}) c{tier})"
             )
 
-        def spread(tier: int) -> str:  # how far in tie order the first COUNT_CAP postings reach
+        def spread(tier: int) -> str:  # how far in tie order the first COUNT_CAP postings reach, if capped
             return (
-                f"(SELECT max(o) - min(o) FROM (SELECT q.ordinal AS o FROM search_postings q WHERE q.term = d.term"
-                f" AND q.tier = {tier} ORDER BY q.ordinal LIMIT :cap) s{tier})"
+                f"CASE WHEN z.c{tier} >= :cap THEN (SELECT max(o) - min(o) FROM (SELECT q.ordinal AS o"
+                f" FROM search_postings q WHERE q.term = z.term AND q.tier = {tier} ORDER BY q.ordinal LIMIT :cap)"
+                f" s{tier}) END"
             )
 
-        words = ", ".join([*(counted(r, "cap") for r in _TIERS), *(spread(r) for r in _TIERS)])
+        tiers = ", ".join(f"c{r}" for r in _TIERS)
+        counts = ", ".join(f"{counted(r, 'cap')} AS c{r}" for r in _TIERS)
+        spreads = ", ".join(spread(r) for r in _TIERS)
         zeros = ", ".join(["0" for _ in _TIERS[1:]] + ["NULL" for _ in _TIERS])
         ctes.append(f"x(k, term) AS ({' UNION ALL '.join(parts)})")
-        ctes.append("w(term) AS (SELECT DISTINCT term FROM x WHERE k >= 0)")
+        # a stem's forms are mostly no word: one seek each tells, before a dozen count them
+        ctes.append(
+            "w(term) AS (SELECT DISTINCT term FROM x WHERE k >= 0"
+            " AND EXISTS (SELECT 1 FROM search_postings e WHERE e.term = x.term))"
+        )
+        # the counts in a subquery neither store flattens (its LIMIT), so each is computed once
+        ctes.append(f"z AS (SELECT d.term, {counts} FROM w d LIMIT 1000000000)")
         # facet terms start with a space, words never do: a term is counted once, as one or the other
         stmt = (
             f"WITH RECURSIVE {', '.join(ctes)} "
             f"SELECT x.k, x.term, c.* FROM x JOIN ("
-            f"SELECT d.term AS counted, (SELECT v.doc_count FROM search_terms v WHERE v.term = d.term),"
+            f"SELECT z.term AS counted, (SELECT v.doc_count FROM search_terms v WHERE v.term = z.term),"
             # two subqueries: SQLite reads a lone min() or max() off the index, both together by a scan
-            f" (SELECT max(ordinal) FROM search_documents) - (SELECT min(ordinal) FROM search_documents), {words}"
-            f" FROM w d"
+            f" (SELECT max(ordinal) FROM search_documents) - (SELECT min(ordinal) FROM search_documents),"
+            f" {tiers}, {spreads} FROM z"
             f" UNION ALL SELECT d.term, NULL, NULL, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
             f" ON c.counted = x.term"
         )
