@@ -35,7 +35,7 @@ from test_query_joins import (  # noqa: F401
 
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.connectors.sqlite import SQLiteConnector
-from meshfabric.query import partial, run_query
+from meshfabric.query import optimizer, partial, run_query
 from meshfabric.query.secure import SecuredView
 from meshfabric.spec.models import NetworkSpec, SourceSpec
 
@@ -98,13 +98,36 @@ def test_the_big_side_is_grouped_in_its_source_and_only_its_groups_move(
         "SELECT DISTINCT o_customer FROM sales.orders WHERE o_status = 'F'").fetchall())  # not 1,333 orders
 
 
-def test_the_partial_groups_still_take_keys_and_a_derived_table_keeps_its_place(
-    workspace: Path, reference: duckdb.DuckDBPyConnection
-) -> None:
-    sql = (f"SELECT mode, n, s FROM ({CHOSEN}) AS per WHERE n > 2 ORDER BY mode")
+def test_a_derived_table_keeps_its_place(workspace: Path, reference: duckdb.DuckDBPyConnection) -> None:
+    sql = f"SELECT mode, n, s FROM ({CHOSEN}) AS per WHERE n > 2 ORDER BY mode"
     catalog = catalog_for(workspace, exact_stats())
     assert partial_scans(sql, catalog)
     same_typed(sql, catalog, reference)
+
+
+def test_a_grouped_select_over_a_rewritten_derived_table_is_rewritten_too(
+    workspace: Path, reference: duckdb.DuckDBPyConnection
+) -> None:
+    inner = ("SELECT l.l_mode AS m, l.l_qty AS q, count(*) AS n FROM sales.orders o JOIN logistics.lines l "
+             "ON l.l_qty = o.o_customer GROUP BY 1, 2")
+    sql = (f"SELECT x.m AS m, max(x.n) AS top, count(*) AS k, sum(c.c_id) AS s FROM ({inner}) AS x "
+           "JOIN crm.customer c ON c.c_nation = x.q GROUP BY 1 ORDER BY 1")
+    catalog = catalog_for(workspace, exact_stats())
+    assert sorted(s.product for s in partial_scans(sql, catalog)) == ["crm.customer", "sales.orders"]
+    same_typed(sql, catalog, reference)
+
+
+def test_the_partial_groups_still_take_keys(
+    workspace: Path, reference: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(optimizer, "MIN_CONSUMER_ROWS", 10.0)
+    sql = ("SELECT l.l_mode AS m, count(*) AS n, sum(o.o_id) AS s FROM sales.orders o JOIN logistics.lines l "
+           "ON l.l_qty = o.o_customer WHERE l.l_qty = 3 AND l.l_mode = 'AIR' GROUP BY 1")
+    catalog = catalog_for(workspace, exact_stats())
+    (scan,) = partial_scans(sql, catalog)
+    assert [(d.column, d.producer_column) for d in scan.dynamic] == [("o_customer", "l_qty")]
+    same_typed(sql, catalog, reference)
+    assert next(s.rows for s in run_query(sql, catalog).stats.scans if s.source == "shop") == 1
 
 
 @pytest.mark.parametrize("sql", [

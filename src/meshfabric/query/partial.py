@@ -432,7 +432,8 @@ def push_partial(
     estimates: dict[str, float] = {}
     fresh = len(scans) + 200  # distinct from the names aggregates and joins take
     root = query
-    for select in list(query.find_all(exp.Select)):
+    # innermost first: a rewritten SELECT is a copy, so its derived tables must be final before
+    for select in reversed(list(query.find_all(exp.Select))):
         if not _shape(select):
             continue
         items = _from_tables(select)
@@ -487,7 +488,11 @@ def push_partial(
         # decomposed again on the chosen item, now applied to the engine query in place
         chosen = items[alias]
         scan = by_instance[chosen.meta[tag]]
-        built = _build(select, alias, chosen, scan, names, catalog, columns_of, relation_of, partial_scan.name, tag)
+        try:
+            built = _build(select, alias, chosen, scan, names, catalog, columns_of, relation_of, partial_scan.name,
+                           tag)
+        except Exception:  # pragma: no cover - it was built a moment ago
+            built = None
         if built is None:  # pragma: no cover - the same decision as above
             continue
         decomposed = built[1]
