@@ -182,6 +182,18 @@ def test_the_time_rule_follows_the_link(workspace: Path, monkeypatch: pytest.Mon
     assert any(" s against ~" in w for w in scan.why)
 
 
+def test_a_volatile_condition_stays_in_the_engine(workspace: Path, reference: duckdb.DuckDBPyConnection) -> None:
+    sql = ("SELECT l.l_mode AS m, count(*) AS n FROM sales.orders o JOIN logistics.lines l ON l.l_qty = o.o_customer "
+           "WHERE o.o_id < year(current_date) GROUP BY 1")
+    catalog = catalog_for(workspace, exact_stats())
+    with worth(1e12):
+        (scan,) = partial_scans(sql, catalog)
+    statement = scan.binding.port.sql or ""
+    assert "CURRENT" not in statement.upper() and '"t0"."o_id"' in statement  # grouped by it instead
+    with worth(1e12):
+        same_typed(sql, catalog, reference)
+
+
 def test_without_statistics_groups_are_not_expected_fewer(workspace: Path) -> None:
     assert not partial_scans(CHOSEN, catalog_for(workspace, None))
 

@@ -542,7 +542,7 @@ def _names(select: exp.Select, tag: str, by_instance: Mapping[int, Scan]) -> dic
             columns = {c.name.lower() for c in scan.binding.columns}
         elif isinstance(item, exp.Subquery) and isinstance(item.this, exp.Query):
             named = item.this.named_selects
-            columns = {n.lower() for n in named} if all(named) else None
+            columns = {n.lower() for n in named} if all(named) and "*" not in named else None
         found[alias] = columns
     return found
 
@@ -555,6 +555,7 @@ def _build(
     """The partial scan of ``table``'s product and the decomposed SELECT, or None."""
     from meshfabric.connectors.pushdown import prepare_predicate
     from meshfabric.query.catalog import ProductBinding, ProductColumn
+    from meshfabric.query.planner import _is_row_atom
 
     connector = catalog.connector(scan.source)
     dialect, rules = connector.dialect, connector.pushdown_rules  # type: ignore[attr-defined]
@@ -574,6 +575,8 @@ def _build(
         return True
 
     def pushable(conjunct: exp.Expression) -> bool:
+        if not _is_row_atom(conjunct):  # volatile (now(), random()) or not a row's own predicate
+            return False
         try:
             translator.predicate(conjunct)
         except _Untranslatable:
