@@ -184,15 +184,25 @@ def test_tier_words_group_impacts_by_tier(product: dict[str, Any], kind: str) ->
     assert {w: tier for tier, found in enumerate(by_tier) for w in found} == impacts(d)
 
 
-@pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    with pg_database() as url:
-        s = open_store(url)
-        yield s
-        s.close()
+@contextmanager
+def in_workers(workers: int = 2) -> Iterator[list[int]]:
+    """Rebuilds of any size use ``workers`` processes while the machine's load is ignored; yields
+    the number of processes each rebuild that used them started."""
+    started: list[int] = []
+    finish = search_index._Workers.finish
+
+    def spy(self: Any, *args: Any) -> int:
+        started.append(len(self.jobs))
+        return finish(self, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(search_index, "PARALLEL_MIN", 1)
+        mp.setattr(search_index, "WORKERS", workers)
+        mp.setattr(search_index, "_cores_to_spare", lambda: True)
+        mp.setattr(search_index._Workers, "finish", spy)
+        yield started
 
 
-@pytest.mark.postgres
 @settings(
     max_examples=6,
     deadline=None,
@@ -200,34 +210,27 @@ def pg_store(pg_url: str) -> Iterator[Store]:
 )
 @given(catalog=CATALOG)
 def test_rebuild_in_worker_processes_writes_the_same_index(
-    pg_store: Store, catalog: tuple[list[dict[str, Any]], list[list[str]], int]
+    store: Store, catalog: tuple[list[dict[str, Any]], list[list[str]], int]
 ) -> None:
-    """On PostgreSQL a large catalog is indexed by worker processes, a part of whole domains
-    each: the index is the one its definition gives, as from one process."""
+    """A large catalog is indexed by worker processes, a part of whole domains each (on SQLite
+    reading the file while the rebuild holds the write transaction and has deleted the old index):
+    the index is the one its definition gives, row for row the one a single process writes."""
     products, owners, max_terms = catalog
-    _write(pg_store, products, owners)
-    finished = []
-    finish = search_index._Workers.finish
-
-    def spy(self: Any, *args: Any) -> int:
-        finished.append(len(self.jobs))
-        return finish(self, *args)
-
+    _write(store, products, owners)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(search_index, "MAX_TERMS", max_terms)
-        mp.setattr(search_index, "PARALLEL_MIN", 1)
-        mp.setattr(search_index, "WORKERS", 2)
-        mp.setattr(search_index, "_cores_to_spare", lambda: True)
-        mp.setattr(search_index._Workers, "finish", spy)
-        assert rebuild_search(pg_store) == len(products) + len(DOMAINS)
-    assert _stored(pg_store) == _expected(pg_store, max_terms)
+        mp.setattr(search_index, "WORKERS", 1)
+        rebuild_search(store)
+        alone = _stored(store)
+        with in_workers() as started:
+            assert rebuild_search(store) == len(products) + len(DOMAINS)
+    assert _stored(store) == alone == _expected(store, max_terms)
     if len({p["domain"] for p in products}) > 1:  # two parts of whole domains
-        assert finished == [2]
+        assert started == [2]
 
 
-@pytest.mark.postgres
-def test_a_failed_worker_fails_the_rebuild_and_leaves_the_index(pg_store: Store) -> None:
-    products = [
+def _products(per_domain: int) -> list[dict[str, Any]]:
+    return [
         {
             "domain": d,
             "name": f"{d.lower()}_orders_{i}",
@@ -238,28 +241,61 @@ def test_a_failed_worker_fails_the_rebuild_and_leaves_the_index(pg_store: Store)
             "columns": [{"name": "order_id", "type": "bigint"}],
         }
         for d in DOMAINS
-        for i in range(3)
+        for i in range(per_domain)
     ]
-    _write(pg_store, products, [[] for _ in DOMAINS])
-    rebuild_search(pg_store)
-    before = _stored(pg_store)
-    with store_changed(pg_store):
-        make = search_index._workers
 
-        def broken(*args: Any) -> Any:
-            workers = make(*args)
-            assert workers is not None
-            workers.jobs[-1] = (*workers.jobs[-1][:1], "not-a-snapshot", *workers.jobs[-1][2:])
-            return workers
 
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(search_index, "PARALLEL_MIN", 1)
-            mp.setattr(search_index, "WORKERS", 2)
-            mp.setattr(search_index, "_cores_to_spare", lambda: True)
-            mp.setattr(search_index, "_workers", broken)
-            with pytest.raises(RuntimeError, match="worker failed"):
-                rebuild_search(pg_store)
-    assert _stored(pg_store) == before  # nothing of the failed rebuild was written
+def _broken(how: str) -> Any:
+    """``_workers`` with the last worker's job broken: a snapshot that is none (PostgreSQL), a
+    product key missing from its numbers (the worker fails after the other one sent its
+    documents), or a product less to index than the rebuild counts on."""
+    make = search_index._workers
+
+    def broken(*args: Any) -> Any:
+        workers = make(*args)
+        assert workers is not None
+        url, snapshot, domains, numbers, now = workers.jobs[-1]
+        if how == "snapshot":
+            snapshot = "not-a-snapshot"
+        elif how == "key":
+            numbers = dict(list(numbers.items())[1:])
+        else:  # a domain of the part not read: its products never indexed
+            domains = domains[1:]
+        workers.jobs[-1] = (url, snapshot, domains, numbers, now)
+        return workers
+
+    return broken
+
+
+@pytest.mark.parametrize("how", ["snapshot", "key", "fewer"])
+def test_a_failed_worker_fails_the_rebuild_and_leaves_the_index(store: Store, how: str) -> None:
+    if how == "snapshot" and store.is_sqlite:
+        pytest.skip("SQLite workers read no snapshot")
+    _write(store, _products(3), [[] for _ in DOMAINS])
+    rebuild_search(store)
+    before = _stored(store)
+    with store_changed(store), in_workers(3), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(search_index, "_workers", _broken(how))
+        with pytest.raises(RuntimeError, match="worker failed" if how != "fewer" else "indexed 6 products of 9"):
+            rebuild_search(store)
+    assert _stored(store) == before  # nothing of the failed rebuild was written
+    with in_workers(3) as started:  # the store is not left locked or busy
+        rebuild_search(store)
+    assert started == [3]
+    assert _stored(store) != before
+
+
+def test_without_wal_sqlite_rebuilds_in_one_process() -> None:
+    """An in-memory SQLite store (no WAL: no other process can read it) is indexed in one process."""
+    store = open_store("sqlite://")
+    try:
+        _write(store, _products(2), [[] for _ in DOMAINS])
+        with in_workers() as started:
+            assert rebuild_search(store) == 2 * len(DOMAINS) + len(DOMAINS)
+        assert started == []
+        assert _stored(store) == _expected(store, search_index.MAX_TERMS)
+    finally:
+        store.close()
 
 
 @contextmanager

@@ -34,12 +34,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 from itertools import chain, islice, repeat
 from pathlib import Path
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 from threading import Thread
 from typing import Any
 
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import and_, bindparam, create_engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import URL, and_, bindparam, create_engine, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -419,16 +419,16 @@ def _rebuild_all(session: Session) -> int:
     count = 0
     with _catalog_reader(session, pg) as reader, (_PgLoad if pg else _SqliteLoad)(session) as out:
         numbers, domains = _tie_order(reader)
-        workers = _workers(reader, numbers, domains, now) if pg else None
+        workers = _workers(reader, numbers, domains, now)
         try:
             if workers is not None:  # the products are indexed by other processes, the domains here
-                workers.start(out)  # type: ignore[arg-type]  # (workers only on PostgreSQL)
+                workers.start(out)
             catalog = _catalog(reader, products=workers is None)
             while chunk := list(islice(catalog, CHUNK)):
                 out.documents(_index_chunk(chunk, numbers, out, vocabulary, now))
                 count += len(chunk)
             if workers is not None:
-                count += workers.finish(out, counts)  # type: ignore[arg-type]
+                count += workers.finish(out, counts)
         finally:
             if workers is not None:
                 workers.close()
@@ -541,61 +541,131 @@ class _Load:
     """The rebuild's writes, shared part: postings gathered for the whole catalog (a chunk's
     lists appended to the catalog's), written at the end in primary-key order (term, tier,
     ordinal) — appends at the end of SQLite's B-tree; on PostgreSQL, input already in the order
-    of the key it builds."""
+    of the key it builds. A worker process (:func:`_worker`) gathers its part in the same class
+    as the store's load, without writing: its documents' rows go back encoded as the load writes
+    them (:meth:`encode`), its postings as one piece per (term, tier) (:meth:`piece`)."""
+
+    #: chunks of document rows waiting to be written, per process producing them
+    AHEAD = 4
+    #: how ordinals are sorted when the catalog was not read in tie order (None: as they are)
+    order_key: Callable[[Any], int] | None = None
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.lists: list[defaultdict[str, list[Any]]] = [defaultdict(list) for _ in LEVELS]
         self.last, self.in_order = 0, True
+        #: encoded document rows of the catalog's parts other processes index (:class:`_Workers`)
+        self.queue: Queue[Any] = Queue(maxsize=self.AHEAD)
+        #: the postings of those parts, in tie order: (term, tier) -> their piece
+        self.parts: list[dict[tuple[str, int], Any]] = []
 
     def token(self, ordinal: int) -> Any:
         raise NotImplementedError
 
-    def _sorted(self, key: Callable[[Any], int] | None) -> None:
+    def encode(self, rows: list[tuple[Any, ...]]) -> Any:
+        """A chunk's document rows as this store's load writes them (and a worker sends them)."""
+        raise NotImplementedError
+
+    def piece(self, term: str, tier: int, ordinals: list[Any]) -> Any:
+        """The rows of one (term, tier) as this store's load writes them."""
+        raise NotImplementedError
+
+    def drain(self, running: Callable[[], bool]) -> None:
+        """Write the workers' document rows from :attr:`queue` while ``running()`` (and what is
+        queued then); nothing to do where a thread of the load writes them as they come."""
+
+    def _sorted(self) -> None:
         if not self.in_order:  # the store's key order was not the tie order
             for by_term in self.lists:
                 for ordinals in by_term.values():
-                    ordinals.sort(key=key)
+                    ordinals.sort(key=self.order_key)
+
+    def _posting_rows(self) -> Iterator[tuple[str, int, list[Any]]]:
+        """Each (term, tier)'s pieces in key order: the other processes' parts (they indexed the
+        products, in tie order), then this process's lists."""
+        self._sorted()
+        if not self.parts:
+            for term, tier, ordinals in _by_key(self.lists):
+                yield term, tier, [self.piece(term, tier, ordinals)]
+            return
+        keys = set(chain.from_iterable(self.parts))
+        keys.update((term, tier) for tier, by_term in enumerate(self.lists) for term in by_term)
+        for term, tier in sorted(keys):
+            pieces = [rows for part in self.parts if (rows := part.get((term, tier))) is not None]
+            ordinals = self.lists[tier].get(term)
+            if ordinals:
+                pieces.append(self.piece(term, tier, ordinals))
+            yield term, tier, pieces
 
 
-class _SqliteLoad(_Load):
+class _SqliteGather(_Load):
+    """Postings gathered for SQLite: an ordinal is sent as the decimal text of its document's
+    number (the ordinal over :data:`GAP`: 6 digits at 100,000 documents, not 18), a (term, tier)'s
+    rows as those numbers joined by commas — a JSON array's inside, which the insert multiplies
+    back; document rows as the driver's parameters (the dialect's bind processors applied)."""
+
+    order_key = int
+
+    def token(self, ordinal: int) -> str:
+        self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
+        return str(ordinal // GAP)
+
+    def piece(self, term: str, tier: int, ordinals: list[str]) -> str:
+        return ",".join(ordinals)
+
+    def encode(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        dialect = self.session.get_bind().dialect
+        table = SearchDocumentRow.__table__
+        procs = [None if n in _DOC_JSON else table.c[n].type._cached_bind_processor(dialect) for n in _DOC_FIELDS]
+        return [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in rows]
+
+
+class _SqliteLoad(_SqliteGather):
     """On SQLite: documents in batches of ``executemany``; every posting at the end, one
-    statement per (term, tier), its ordinals a JSON array expanded in C."""
+    statement per (term, tier), its documents' numbers a JSON array expanded in C."""
 
     def __enter__(self) -> _SqliteLoad:
         for table in (SearchPostingRow, SearchDocumentRow, SearchTermRow):
             self.session.execute(delete(table))
         return self
 
-    def token(self, ordinal: int) -> str:
-        self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
-        return str(ordinal)
-
     def documents(self, rows: list[tuple[Any, ...]]) -> None:
-        conn = self.session.connection()
-        table = SearchDocumentRow.__table__
-        procs = [None if n in _DOC_JSON else table.c[n].type._cached_bind_processor(conn.dialect) for n in _DOC_FIELDS]
-        cur: Any = conn.connection.driver_connection.cursor()
+        self._insert(self.encode(rows))
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        cur: Any = self.session.connection().connection.driver_connection.cursor()
         try:
             cur.executemany(
                 f"INSERT INTO search_documents ({', '.join(_DOC_FIELDS)}) VALUES ({', '.join('?' * len(_DOC_FIELDS))})",
-                [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True)) for row in rows],
+                rows,
             )
         finally:
             cur.close()
+
+    def drain(self, running: Callable[[], bool]) -> None:
+        # the one connection is this thread's: the workers' rows are inserted here as they come
+        while True:
+            try:
+                payload = self.queue.get(timeout=0.05)
+            except Empty:
+                if not running():  # raises when a worker failed
+                    return
+            else:
+                self._insert(payload)
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is not None:
             return
-        self._sorted(int)
         cur: Any = self.session.connection().connection.driver_connection.cursor()
         try:
             cur.executemany(
-                "INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value FROM json_each(?)",
-                ((term, tier, f"[{','.join(ordinals)}]") for term, tier, ordinals in _by_key(self.lists)),
+                f"INSERT INTO search_postings (term, tier, ordinal) SELECT ?, ?, value * {GAP} FROM json_each(?)",
+                ((term, tier, f"[{','.join(pieces)}]") for term, tier, pieces in self._posting_rows()),
             )
         finally:
             cur.close()
+        self.lists.clear()
+        self.parts.clear()
 
 
 #: an ordinal as a field of PostgreSQL's binary COPY format: its length, then the bigint
@@ -610,11 +680,19 @@ _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), (_
 
 
 class _Gather(_Load):
-    """Postings gathered for PostgreSQL: an ordinal is sent as its binary ``COPY`` field."""
+    """Postings gathered for PostgreSQL: an ordinal is sent as its binary ``COPY`` field (the
+    fields of positive bigints sort as bytes in numeric order), a (term, tier)'s rows as binary
+    ``COPY`` rows (:func:`_pg_rows`), document rows in ``COPY``'s text format."""
 
     def token(self, ordinal: int) -> bytes:
         self.in_order, self.last = self.in_order and ordinal > self.last, ordinal
         return _PG_ORDINAL.pack(8, ordinal)
+
+    def piece(self, term: str, tier: int, ordinals: list[bytes]) -> bytes:
+        return _pg_rows(term, tier, ordinals)
+
+    def encode(self, rows: list[tuple[Any, ...]]) -> bytes:
+        return _copy_text(rows)
 
 
 class _PgLoad(_Gather):
@@ -625,15 +703,9 @@ class _PgLoad(_Gather):
     primary key dropped (a (term, tier)'s rows are one ``join`` over its ordinals' fields), and
     the key built once (a sort of presorted input, not 10 M insertions)."""
 
-    AHEAD = 4
-
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self.queue: Queue[bytes | None] = Queue(maxsize=self.AHEAD)
         self.error: BaseException | None = None
-        #: the postings of the catalog's parts other processes indexed (:class:`_Workers`), in tie
-        #: order: (term, tier) -> their rows in COPY's binary format
-        self.parts: list[dict[tuple[str, int], bytes]] = []
         self.thread = Thread(target=self._send, name="meshfabric-search-copy", daemon=True)
 
     def __enter__(self) -> _PgLoad:
@@ -670,7 +742,7 @@ class _PgLoad(_Gather):
     def documents(self, rows: list[tuple[Any, ...]]) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(_copy_text(rows))
+        self.queue.put(self.encode(rows))
 
     def __exit__(self, *exc: object) -> None:
         self.queue.put(None)
@@ -682,7 +754,6 @@ class _PgLoad(_Gather):
         session = self.session
         for _, definition in self.indexes:
             session.execute(text(definition))
-        self._sorted(None)  # the fields of positive bigints sort as bytes in numeric order
         raw = self.raw
         pkey = session.scalar(
             text("SELECT conname FROM pg_constraint WHERE conrelid = 'search_postings'::regclass AND contype = 'p'")
@@ -696,9 +767,9 @@ class _PgLoad(_Gather):
         ):
             buf: list[bytes] = [_PG_BINARY_START]
             size = 0
-            for rows in self._posting_rows():
-                buf.append(rows)
-                size += len(rows)
+            for _, _, pieces in self._posting_rows():
+                buf.extend(pieces)
+                size += sum(map(len, pieces))
                 if size >= 1 << 20:
                     copy.write(b"".join(buf))
                     buf.clear()
@@ -708,24 +779,6 @@ class _PgLoad(_Gather):
         self.lists.clear()
         self.parts.clear()
         session.execute(text(f'ALTER TABLE search_postings ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, tier, ordinal)'))
-
-    def _posting_rows(self) -> Iterator[bytes]:
-        """Each (term, tier)'s rows in key order: the other processes' parts (they indexed the
-        products, in tie order), then this process's lists."""
-        if not self.parts:
-            for term, tier, ordinals in _by_key(self.lists):
-                yield _pg_rows(term, tier, ordinals)
-            return
-        keys = set(chain.from_iterable(self.parts))
-        keys.update((term, tier) for tier, by_term in enumerate(self.lists) for term in by_term)
-        for term, tier in sorted(keys):
-            for part in self.parts:
-                rows = part.get((term, tier))
-                if rows is not None:
-                    yield rows
-            ordinals = self.lists[tier].get(term)
-            if ordinals:
-                yield _pg_rows(term, tier, ordinals)
 
 
 def _pg_rows(term: str, tier: int, ordinals: list[bytes]) -> bytes:
@@ -751,12 +804,13 @@ def _copy_text(rows: list[tuple[Any, ...]]) -> bytes:
     return "\n".join(lines).encode()
 
 
-#: a rebuild on PostgreSQL indexes the products in up to this many other processes …
+#: a rebuild indexes the products in up to this many other processes …
 WORKERS = min(4, os.cpu_count() or 1)
 #: … when the catalog holds at least this many (fewer are indexed in the rebuilding process) and
 #: at most this many: the rebuilding process holds every part's postings before writing them
-#: (~250 bytes per product), on top of the workers' lists — a larger catalog is indexed in one
-#: process, which holds only its lists (the streamed rebuild's memory)
+#: (~1.2 KB per product on PostgreSQL, ~0.7 KB on SQLite), on top of the workers' lists — a
+#: larger catalog is indexed in one process, which holds only its lists (the streamed rebuild's
+#: memory)
 PARALLEL_MIN, PARALLEL_MAX = 20_000, 400_000
 
 
@@ -765,8 +819,9 @@ def _workers(
 ) -> _Workers | None:
     """Split the products into parts of whole domains, each part's documents numbered before the
     next part's (so a (term, tier)'s rows are the parts' rows one after the other), to be indexed
-    by :func:`_worker` processes; None when the catalog is small, one core is all there is, or no
-    such split exists."""
+    by :func:`_worker` processes; None when the catalog is small, one core is all there is, the
+    store cannot be read by other processes in the rebuild's view of it (:func:`_part_source`),
+    or no such split exists."""
     products = sum(map(len, domains.values()))
     if WORKERS < 2 or not max(PARALLEL_MIN, 1) <= products <= PARALLEL_MAX or not _cores_to_spare():
         return None
@@ -792,14 +847,14 @@ def _workers(
             chosen.append(best[0])
     if not chosen:
         return None
+    source = _part_source(reader)
+    if source is None:
+        return None
     groups = [[d for _, _, d in spans[a:b]] for a, b in zip([0, *chosen], [*chosen, len(spans)], strict=True)]
-    snapshot = str(reader.execute(text("SELECT pg_export_snapshot()")).scalar())
-    url = reader.get_bind().engine.url.render_as_string(hide_password=False)
     return _Workers(
         [
             (
-                url,
-                snapshot,
+                *source,
                 group,
                 {("product", k): numbers.pop(("product", k)) for d in group for k in domains[d]},
                 now,
@@ -807,6 +862,36 @@ def _workers(
             for group in groups
         ]
     )
+
+
+def _part_source(reader: Session) -> tuple[str, str | None] | None:
+    """Where a worker reads the catalog the rebuild sees: (the store's URL, the snapshot to read
+    in — None on SQLite), or None when no other process can.
+
+    On PostgreSQL the reading connection exports its snapshot (``pg_export_snapshot()``); each
+    worker reads in it (``SET TRANSACTION SNAPSHOT``), so every process sees the same catalog.
+
+    SQLite has no snapshot to hand over; it needs none. The rebuild runs in the store's write
+    transaction (``BEGIN IMMEDIATE``: it holds the write lock from its start), so no other
+    connection can commit until it ends, and the catalog last committed is the one it read.
+    In WAL mode (the store's) a reader is never blocked by that writer and sees the last commit:
+    not the writer's own uncommitted pages, even those it spilled into the WAL file — so each
+    worker, reading the file in its own transaction, sees exactly that catalog, while this
+    process deletes the old index and writes the new one. What the rebuild's transaction wrote
+    itself is not seen by the workers; it has written index tables only (the callers here change
+    no catalog row before rebuilding), and a product row added or removed in it would fail the
+    rebuild (a worker finds a key it was not given, or fewer products). Without WAL (a rollback
+    journal, an in-memory database) readers would wait for the writer or see another database,
+    so the rebuild runs in one process; workers are given the file's absolute path, not the URL
+    (which may be relative to another directory)."""
+    if reader.get_bind().dialect.name == "postgresql":
+        url = reader.get_bind().engine.url.render_as_string(hide_password=False)
+        return url, str(reader.execute(text("SELECT pg_export_snapshot()")).scalar())
+    mode = str(reader.execute(text("PRAGMA journal_mode")).scalar()).lower()
+    path = next((str(f) for _, name, f in reader.execute(text("PRAGMA database_list")) if name == "main"), "")
+    if mode != "wal" or not path:
+        return None
+    return URL.create("sqlite", database=path).render_as_string(), None
 
 
 def _cores_to_spare() -> bool:
@@ -821,13 +906,14 @@ def _cores_to_spare() -> bool:
 
 
 class _Workers:
-    """The processes indexing parts of the catalog for a rebuild on PostgreSQL (Python's indexing
-    is the build's longest part and runs on one core). Each reads its products in the rebuild's
-    snapshot (exported by the reading connection, so every process sees the same catalog), indexes
-    them as the rebuild does, and streams back each chunk's document rows in COPY's text format —
-    sent by the rebuild's connection, in its transaction, as they come — and at the end its
-    postings as binary COPY rows per (term, tier). A failed process fails the rebuild (which then
-    writes nothing)."""
+    """The processes indexing parts of the catalog for a rebuild (Python's indexing is the
+    build's longest part and runs on one core). Each reads its products in the rebuild's view of
+    the catalog (:func:`_part_source`), indexes them as the rebuild does, and streams back each
+    chunk's document rows as the store's load writes them (:meth:`_Load.encode`) — written by the
+    rebuild's connection, in its transaction, as they come: on PostgreSQL by the load's sending
+    thread, on SQLite by the rebuilding thread once it has indexed the domains (:meth:`_Load.drain`)
+    — and at the end its postings, one piece per (term, tier) (:meth:`_Load.piece`). A failed
+    process fails the rebuild (which then writes nothing)."""
 
     def __init__(self, jobs: list[tuple[Any, ...]]) -> None:
         self.jobs = jobs
@@ -836,9 +922,9 @@ class _Workers:
         self.results: list[Any] = [None] * len(jobs)
         self.closed = False
 
-    def start(self, out: _PgLoad) -> None:
-        # room for more chunks on their way to the server: a worker waiting on a busy machine for
-        # the sending thread would idle (on 2 cores at load 5 the build took longer than in one process)
+    def start(self, out: _Load) -> None:
+        # room for more chunks on their way to the store: a worker waiting on a busy machine for
+        # the writing thread would idle (on 2 cores at load 5 the build took longer than in one process)
         out.queue.maxsize = out.AHEAD * 4 * len(self.jobs)
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # where this meshfabric is imported from
@@ -857,7 +943,7 @@ class _Workers:
             thread.start()
             self.threads.append(thread)
 
-    def _receive(self, i: int, proc: subprocess.Popen[bytes], job: tuple[Any, ...], out: _PgLoad) -> None:
+    def _receive(self, i: int, proc: subprocess.Popen[bytes], job: tuple[Any, ...], out: _Load) -> None:
         try:
             assert proc.stdin is not None and proc.stdout is not None
             with proc.stdin:
@@ -873,21 +959,31 @@ class _Workers:
                         break
                     except Full:
                         pass
-        except BaseException as exc:  # raised by finish()
+        except BaseException as exc:  # raised by running() or finish()
             self.results[i] = exc
 
-    def finish(self, out: _PgLoad, counts: dict[str, int]) -> int:
-        """Wait for every process; their postings to ``out``, vocabulary counts to ``counts``;
-        returns the documents they indexed."""
+    def running(self) -> bool:
+        """Whether a process is still sending; raises when one failed."""
+        for i, proc in enumerate(self.procs):
+            if isinstance(self.results[i], BaseException) or proc.poll() not in (None, 0):
+                self._failed(i)
+        return any(thread.is_alive() for thread in self.threads)
+
+    def _failed(self, i: int) -> None:
+        found = self.results[i]
+        raise RuntimeError(
+            f"a search index worker failed (exit code {self.procs[i].wait()}; its error is above)"
+        ) from (found if isinstance(found, BaseException) else None)
+
+    def finish(self, out: _Load, counts: dict[str, int]) -> int:
+        """Wait for every process (their document rows written meanwhile); their postings to
+        ``out``, vocabulary counts to ``counts``; returns the documents they indexed."""
+        out.drain(self.running)
         for thread in self.threads:
             thread.join()
         for i, proc in enumerate(self.procs):
-            code = proc.wait()
-            found = self.results[i]
-            if isinstance(found, BaseException) or found is None or code != 0:
-                raise RuntimeError(f"a search index worker failed (exit code {code}; its error is above)") from (
-                    found if isinstance(found, BaseException) else None
-                )
+            if isinstance(self.results[i], BaseException) or self.results[i] is None or proc.wait() != 0:
+                self._failed(i)
         count = 0
         for n, found_counts, part in self.results:
             count += n
@@ -912,35 +1008,58 @@ class _Workers:
 
 def _worker() -> None:
     """A rebuild's worker process (:class:`_Workers`): its job from stdin; to stdout, each chunk's
-    document rows in COPY's text format, then its document count, vocabulary counts and postings."""
+    document rows as the store's load writes them, then its document count, vocabulary counts and
+    postings."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to stderr, not into the stream
     url, snapshot, domains, numbers, now = pickle.load(sys.stdin.buffer)
-    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
-        raise ValueError(f"not a snapshot: {snapshot!r}")
     gc.disable()  # as in _rebuild
     vocabulary = _Vocabulary()
-    engine = create_engine(url, poolclass=NullPool)
     count = 0
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, Session(bind=conn) as session:
-        session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
-        gather = _Gather(session)
+    with _part_reader(url, snapshot) as session:
+        gather: _Load = _Gather(session) if snapshot is not None else _SqliteGather(session)
         catalog = (("product", product_document(r)) for batch in _row_batches(session, domains) for r in batch)
         while chunk := list(islice(catalog, CHUNK)):
-            rows = _copy_text(_index_chunk(chunk, numbers, gather, vocabulary, now))
+            rows = gather.encode(_index_chunk(chunk, numbers, gather, vocabulary, now))
             pickle.dump(("docs", rows), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
             count += len(chunk)
-    engine.dispose()
-    gather._sorted(None)
+    gather._sorted()
     counts: dict[str, int] = {}
     for by_term in gather.lists:
         for term, ordinals in by_term.items():
             if vocabulary.get(term):
                 counts[term] = counts.get(term, 0) + len(ordinals)
-    parts = {(term, tier): _pg_rows(term, tier, ordinals) for term, tier, ordinals in _by_key(gather.lists)}
+    parts = {(term, tier): gather.piece(term, tier, ordinals) for term, tier, ordinals in _by_key(gather.lists)}
     pickle.dump(("end", count, counts, parts), out, protocol=pickle.HIGHEST_PROTOCOL)
     out.close()
+
+
+@contextmanager
+def _part_reader(url: str, snapshot: str | None) -> Iterator[Session]:
+    """A worker's session on the catalog the rebuild sees (:func:`_part_source`): on PostgreSQL
+    in the exported snapshot; on SQLite one read-only transaction on the store's file."""
+    if snapshot is None:
+        store = Store(url)  # the store's connection settings: WAL, busy timeout, BEGIN on begin
+        try:
+            with store.read() as session:
+                session.execute(text("PRAGMA query_only = ON"))
+                yield session
+        finally:
+            store.close()
+        return
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+        raise ValueError(f"not a snapshot: {snapshot!r}")
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with (
+            engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+            Session(bind=conn) as session,
+        ):
+            session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _drop_terms(session: Session, dropped: set[str]) -> None:
