@@ -209,3 +209,63 @@ def test_tiers_hold_for_any_words(words: list[str], noise: list[str]) -> None:
     ]
     scores = [score(d, query(*words)).score for d in tiers]
     assert all(a > b > 0 for a, b in pairwise(scores)), scores
+
+
+def _points_by_definition(d: Any, groups: list[Group]) -> float:
+    """A document's points from the definition: per group, the best field weight times the best
+    quality any accepted term reaches on any of the field's words (plus the exact-name bonus)."""
+    from meshfabric.search.ranking import exact_bonus, fields
+    from meshfabric.search.text import word_matches
+
+    total = 0.0
+    for g in groups:
+        total += max(
+            (
+                WEIGHTS[name] * q * word_matches(w, t)
+                for name, entries in fields(d).items()
+                for _, _, found in entries
+                for w in found
+                for t, q in g.accepted.items()
+            ),
+            default=0.0,
+        )
+    return round(total + exact_bonus(groups, d), 3)
+
+
+SHORT = st.from_regex(r"[a-d]{1,5}", fullmatch=True)
+
+
+@given(
+    st.lists(SHORT, min_size=1, max_size=4),
+    st.lists(st.lists(SHORT, min_size=1, max_size=4), max_size=4),
+    st.lists(SHORT, max_size=6),
+    st.lists(st.dictionaries(SHORT, st.sampled_from([1.0, 0.7, 0.5]), min_size=1, max_size=3), min_size=1, max_size=3),
+    st.lists(st.booleans(), max_size=3),
+)
+def test_scores_equal_the_per_term_definition(
+    name: list[str],
+    columns: list[list[str]],
+    description: list[str],
+    accepted: list[dict[str, float]],
+    stems: list[bool],
+) -> None:
+    """The page's scores (a memo of what each word gives each group, shared by every hit of a
+    query) equal the definition: every accepted term against every word of every field — words,
+    prefixes and stems (``~`` terms) alike, and a second scoring with the memo filled gives the same."""
+    from meshfabric.search.text import STEM_MARK, stem
+
+    groups = []
+    for i, terms in enumerate(accepted):
+        terms = dict(terms)
+        if i < len(stems) and stems[i]:
+            first = next(iter(terms))
+            terms[STEM_MARK + stem(first + "s")] = 1.0
+        groups.append(Group(next(iter(terms)), terms))
+    d = doc(
+        "_".join(name),
+        columns=[{"name": "_".join(c), "description": " ".join(reversed(c))} for c in columns],
+        description=" ".join(description),
+    )
+    want = _points_by_definition(d, groups)
+    assert score(d, groups).score == want
+    assert score(d, groups).score == want

@@ -148,7 +148,7 @@ class _Matcher:
 
 #: (group's word, accepted terms) -> its matcher; a few queries' worth, the oldest dropped
 _MATCHERS: dict[tuple[str, tuple[tuple[str, float], ...]], _Matcher] = {}
-_MATCHER_WORDS = 200_000
+_MATCHER_WORDS = 50_000
 
 
 def _matcher(group: Group) -> _Matcher:
