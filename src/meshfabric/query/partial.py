@@ -427,6 +427,8 @@ def push_partial(
     from meshfabric.query import optimizer
     from meshfabric.query.planner import SCAN_PREFIX
 
+    if len({s.source for s in scans}) < 2:
+        return query, scans, {}  # one source: the whole SELECT is pushed or joined there, if anywhere
     by_instance = {i: s for s in scans for i in s.instances}
     out = list(scans)
     estimates: dict[str, float] = {}
