@@ -321,3 +321,18 @@ def test_the_generator_reaches_the_rewrite(workspace: Path) -> None:
                     "SELECT count(*) AS a0, max(l.l_qty) AS a1 FROM crm.customer c LEFT JOIN logistics.lines l "
                     "ON l.l_order = c.c_nation WHERE c.c_id < 7"]:
             assert partial_scans(sql, catalog), sql
+
+
+@pytest.mark.parametrize("where", ["(o.status = 'F' AND o.id > 5)", "((o.status = 'F') AND (o.id > 5)) AND c.n < 3",
+                                   "c.n < 3 AND ((o.id > 5))"])
+def test_conditions_of_the_product_leave_the_engine_whatever_their_parentheses(where: str) -> None:
+    from meshfabric.types import LogicalType
+
+    types = {"custkey": LogicalType("bigint"), "status": LogicalType("string"), "id": LogicalType("bigint")}
+    q = sqlglot.parse_one("SELECT c.segment, count(*) AS n FROM s0 AS o JOIN s1 AS c ON o.custkey = c.custkey "
+                          f"AND (o.id < 9) WHERE {where} GROUP BY 1", read="duckdb")
+    found = partial.decompose(q, "o", {"o": set(types), "c": {"custkey", "segment", "n"}}, types,
+                              exact=lambda c, o: True, pushable=lambda c: True)
+    assert found is not None and found.keys == ("custkey",)
+    engine = found.engine.sql(dialect="duckdb")
+    assert "o.id" not in engine and "o.status" not in engine and engine.count("c.n < 3") == ("c.n" in where)

@@ -386,8 +386,7 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
 def _drop_conjunct(conjunct: exp.Expression) -> None:
     """Remove one conjunct of a WHERE or ON (an emptied ON becomes TRUE, an emptied WHERE goes)."""
     parent = conjunct.parent
-    while isinstance(parent, exp.Paren) and parent.parent is not None and not isinstance(parent.parent,
-                                                                                         (exp.Where, exp.Join)):
+    while isinstance(parent, exp.Paren):  # an emptied group goes with its last conjunct
         conjunct, parent = parent, parent.parent
     if isinstance(parent, exp.And):
         other = parent.expression if parent.this is conjunct else parent.this
