@@ -46,9 +46,9 @@ an unsecured plain read — a masked or row-filtered product is never aggregated
 >>> d.keys, [p.sql() for p in d.partials], [c.sql() for c in d.pushed]
 (('custkey',), ['SUM(o.total)', 'COUNT(*)'], ["o.status = 'F'"])
 >>> print(d.engine.sql(dialect="duckdb"))
-SELECT c.segment, CAST(SUM(o.mf_partial_0) AS DECIMAL(38, 2)) AS revenue, \
-CAST(COALESCE(SUM(o.mf_partial_1), 0) AS BIGINT) AS n FROM s0 AS o JOIN s1 AS c ON o.custkey = c.custkey \
-WHERE c.nation < 5 GROUP BY c.segment
+SELECT c.segment, CAST(SUM(CAST(o.mf_partial_0 AS DECIMAL(38, 2))) AS DECIMAL(38, 2)) AS revenue, \
+CAST(COALESCE(SUM(CAST(o.mf_partial_1 AS BIGINT)), 0) AS BIGINT) AS n FROM s0 AS o JOIN s1 AS c \
+ON o.custkey = c.custkey WHERE c.nation < 5 GROUP BY c.segment
 >>> def to_source(node):  # what the source's translator does, here: columns of t0, quoted
 ...     node = node.copy()
 ...     for c in node.find_all(exp.Column):
@@ -292,18 +292,25 @@ def partial_seconds(rows: float, groups: float, string_keys: int, width: float, 
     return together, apart
 
 
+def _typed(value: exp.Expression, cast: str | None) -> exp.Expression:
+    """A partial column as ``cast``: a source may type a computed column loosely (SQLite's sum
+    over no rows has no type at all, and arrives as text)."""
+    return value.copy() if cast is None else exp.Cast(this=value.copy(), to=exp.DataType.build(cast, dialect="duckdb"))
+
+
 def _counted(value: exp.Expression) -> Callable[[exp.Expression], exp.Expression]:
     """``count`` finished: the sum of the partial counts (0 over no rows), BIGINT."""
     def make(_: exp.Expression) -> exp.Expression:
-        total = exp.Coalesce(this=exp.Sum(this=value.copy()), expressions=[exp.Literal.number(0)])
+        total = exp.Coalesce(this=exp.Sum(this=_typed(value, "BIGINT")), expressions=[exp.Literal.number(0)])
         return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
     return make
 
 
 def _finished(kind: type[exp.Func], value: exp.Expression,
               cast: str | None) -> Callable[[exp.Expression], exp.Expression]:
+    """``kind`` (sum, min, max) of the partials, each read as ``cast`` and the result cast to it."""
     def make(_: exp.Expression) -> exp.Expression:
-        done: exp.Expression = kind(this=value.copy())
+        done: exp.Expression = kind(this=_typed(value, cast))
         return done if cast is None else exp.Cast(this=done, to=exp.DataType.build(cast, dialect="duckdb"))
     return make
 
