@@ -446,7 +446,7 @@ def push_partial(
             continue
         items = _from_tables(select)
         names = _names(select, tag, by_instance)
-        best: tuple[float, Scan, float, float, str, float, float] | None = None
+        best: tuple[float, Scan, Decomposed, float, float, str, float, float] | None = None
         for alias, table in items.items():
             if tag not in table.meta or table.meta[tag] in excluded:
                 continue
@@ -489,21 +489,10 @@ def push_partial(
             if together > PARTIAL_TIME_WORTH * apart:
                 continue
             if best is None or apart - together > best[0]:
-                best = (apart - together, partial_scan, groups, rows, alias, together, apart)
+                best = (apart - together, partial_scan, decomposed, groups, rows, alias, together, apart)
         if best is None:
             continue
-        _, partial_scan, groups, rows, alias, together, apart = best
-        # decomposed again on the chosen item, now applied to the engine query in place
-        chosen = items[alias]
-        scan = by_instance[chosen.meta[tag]]
-        try:
-            built = _build(select, alias, chosen, scan, names, catalog, columns_of, relation_of, partial_scan.name,
-                           tag)
-        except Exception:  # pragma: no cover - it was built a moment ago
-            built = None
-        if built is None:  # pragma: no cover - the same decision as above
-            continue
-        decomposed = built[1]
+        _, partial_scan, decomposed, groups, rows, alias, together, apart = best
         keys = ", ".join(decomposed.keys)
         partial_scan = replace(partial_scan, why=(
             f"partial aggregation in the source below a cross-source join: grouped by {keys}, ~{groups:,.0f} "
