@@ -5,12 +5,14 @@ lineitem, which lies in Parquet and is read by the engine in place, or expressio
 joins to customer stay in PostgreSQL), so this runs the shape the optimizer targets: PostgreSQL's
 1.5M orders joined to the customers read from Parquet (``lake.customer``, the same data as
 ``sales.customer``) and grouped by the customer's segment — with more of the orders' columns
-grouped as well, to see where the rewrite stops paying (groups / rows from 0.07 to ~1).
+grouped as well, to see where the rewrite stops paying (groups / rows from 0.07 to ~1); and
+MariaDB's 800,000 partsupp rows joined to the parts read from Parquet, grouped by brand.
 
 Each query runs three ways, alternated in one process after a warm-up of each: ``off`` (the
 rewrite disabled), ``auto`` (the optimizer decides) and ``forced`` (both of its rules lifted);
-the median of ``--runs`` is reported with the rows PostgreSQL sent. ``--mbps`` puts PostgreSQL
-behind slow_link.py's throttling proxy and declares the link in the source's ``network``.
+the median of ``--runs`` is reported with the rows the database sent. ``--mbps`` puts PostgreSQL
+(or ``--slow mariadb``) behind slow_link.py's throttling proxy and declares the link in the
+source's ``network``.
 ``PYTHONPATH=<other checkout>/src`` runs the same queries on other code (without the module,
 only ``off`` is measured).
 
@@ -53,27 +55,32 @@ QUERIES = {
     "segment_clerk": ("SELECT c.c_mktsegment AS segment, count(DISTINCT o.o_clerk) AS clerks, "
                       "sum(o.o_totalprice) AS revenue FROM sales.orders o JOIN lake.customer c "
                       "ON o.o_custkey = c.c_custkey GROUP BY 1, o.o_clerk ORDER BY 1, 2, 3"),
+    "brand": ("SELECT p.p_brand AS brand, count(*) AS offers, sum(ps.ps_availqty) AS available, "
+              "min(ps.ps_supplycost) AS cheapest FROM supply.partsupp ps JOIN lake.part p "
+              "ON ps.ps_partkey = p.p_partkey GROUP BY 1 ORDER BY 1"),
     "segment_date": ("SELECT c.c_mktsegment AS segment, o.o_orderdate AS day, count(*) AS orders "
                      "FROM sales.orders o JOIN lake.customer c ON o.o_custkey = c.c_custkey GROUP BY 1, 2 "
                      "ORDER BY 1, 2"),
 }
 
 
-def catalog(files: dict[str, Path], database: str, pg_url: str, network: dict[str, float] | None) -> Any:
-    """The federated TPC-H catalog plus ``lake.customer`` (customer.parquet), with statistics."""
+def catalog(files: dict[str, Path], database: str, urls: dict[str, str], network: dict[str, dict[str, float]]) -> Any:
+    """The federated TPC-H catalog plus ``lake.customer`` and ``lake.part`` (their Parquet files),
+    with statistics."""
     from meshfabric.query.catalog import ProductBinding, ProductColumn
     from meshfabric.spec.models import OutputPort
 
     parquet_dir = files["lineitem"].parent
-    layout = tpch.federated_layout(pg_url, setup.mysql_url(database), parquet_dir)
-    if network is not None:
-        layout.sources["sales_pg"]["network"] = network
+    layout = tpch.federated_layout(urls["sales_pg"], urls["supply_maria"], parquet_dir)
+    for source, link in network.items():
+        layout.sources[source]["network"] = link
     found = tpch.federated_catalog(layout, files, parquet_dir)
-    port = OutputPort(source="lake", path="customer.parquet", format="parquet")
     lake = found.connectors["lake"]
-    columns = tuple(ProductColumn(c.name, c.type, c.nullable) for c in lake.columns(port))
-    found.bindings["lake.customer"] = ProductBinding("lake", "customer", "lake", port, columns)
-    found._statistics["lake.customer"] = lake.statistics(port)
+    for table in ("customer", "part"):
+        port = OutputPort(source="lake", path=f"{table}.parquet", format="parquet")
+        columns = tuple(ProductColumn(c.name, c.type, c.nullable) for c in lake.columns(port))
+        found.bindings[f"lake.{table}"] = ProductBinding("lake", table, "lake", port, columns)
+        found._statistics[f"lake.{table}"] = lake.statistics(port)
     return found
 
 
@@ -84,7 +91,7 @@ def run(sql: str, the_catalog: Any) -> tuple[float, int, Any]:
     result = run_query(sql, the_catalog)
     table = result.arrow()
     seconds = time.perf_counter() - started
-    moved = sum(s.rows for s in result.stats.scans if s.source == "sales_pg")
+    moved = sum(s.rows for s in result.stats.scans if s.source != "lake")
     return seconds, moved, table
 
 
@@ -92,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queries", default=",".join(QUERIES))
-    parser.add_argument("--mbps", type=float, default=None, help="PostgreSQL behind a link of this many Mbit/s")
+    parser.add_argument("--mbps", type=float, default=None, help="the --slow server behind a link of this many Mbit/s")
+    parser.add_argument("--slow", choices=("postgres", "mariadb"), default="postgres")
     parser.add_argument("--latency-ms", type=float, default=5.0)
     args = parser.parse_args()
     files = {p.stem: p for p in (setup.DATA_ROOT / "sf1").resolve().glob("*.parquet")}
@@ -100,15 +108,19 @@ def main() -> None:
         sys.exit("no SF1 data: run benchmarks/federated.py --queries 1 --runs 1 first")
     database = setup.database_name(1.0)
     with contextlib.ExitStack() as stack:
-        pg_url, network = setup.pg_url(database), None
+        urls = {"sales_pg": setup.pg_url(database), "supply_maria": setup.mysql_url(database)}
+        network: dict[str, dict[str, float]] = {}
         if args.mbps is not None:
             from slow_link import ThrottlingProxy
 
-            proxy = stack.enter_context(ThrottlingProxy((setup.PG_HOST, setup.PG_PORT), args.mbps * 1e6 / 8,
-                                                        args.latency_ms / 2000))
-            pg_url = f"postgresql://{setup.PG_USER}@127.0.0.1:{proxy.port}/{database}"
-            network = {"bandwidth_mbps": args.mbps, "latency_ms": args.latency_ms}
-        measure(catalog(files, database, pg_url, network), args)
+            pg = args.slow == "postgres"
+            target = (setup.PG_HOST, setup.PG_PORT) if pg else (setup.MY_HOST, setup.MY_PORT)
+            proxy = stack.enter_context(ThrottlingProxy(target, args.mbps * 1e6 / 8, args.latency_ms / 2000))
+            source = "sales_pg" if pg else "supply_maria"
+            urls[source] = (f"postgresql://{setup.PG_USER}@127.0.0.1:{proxy.port}/{database}" if pg
+                            else f"mysql://{setup.MY_USER}@127.0.0.1:{proxy.port}/{database}")
+            network[source] = {"bandwidth_mbps": args.mbps, "latency_ms": args.latency_ms}
+        measure(catalog(files, database, urls, network), args)
 
 
 def measure(the_catalog: Any, args: argparse.Namespace) -> None:
@@ -121,7 +133,7 @@ def measure(the_catalog: Any, args: argparse.Namespace) -> None:
     if partial is not None:
         modes = {"off": (0.0, 0.0), "auto": (partial.PARTIAL_WORTH, partial.PARTIAL_TIME_WORTH),
                  "forced": (1e12, 1e12)}
-    print(f"{'query':20} {'mode':6} {'median s':>9} {'runs':>24} {'pg rows':>10}  same answer")
+    print(f"{'query':20} {'mode':6} {'median s':>9} {'runs':>24} {'rows':>10}  same answer")
     for name in args.queries.split(","):
         sql = QUERIES[name]
         times: dict[str, list[float]] = {m: [] for m in modes}
