@@ -39,7 +39,7 @@ from threading import Thread
 from typing import Any
 
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import URL, and_, bindparam, create_engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import URL, and_, bindparam, create_engine, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -163,11 +163,11 @@ def _insert_postings(session: Session, rows: list[tuple[str, int, int]]) -> None
 
 
 def _delete_postings(session: Session, rows: list[tuple[str, int, int]]) -> None:
-    if rows:
-        session.execute(
-            text("DELETE FROM search_postings WHERE term = :t AND tier = :r AND ordinal = :o"),
-            [{"t": t, "r": r, "o": o} for t, r, o in rows],
-        )
+    """Delete postings by primary key, a few hundred per statement (row values: one round trip
+    where a statement per row cost ~0.8 ms each on PostgreSQL)."""
+    key = tuple_(SearchPostingRow.term, SearchPostingRow.tier, SearchPostingRow.ordinal)
+    for i in range(0, len(rows), 300):
+        session.execute(delete(SearchPostingRow).where(key.in_(rows[i : i + 300])))
 
 
 def _neighbour(session: Session, kinds: tuple[str, ...], key: str | None, before: bool) -> int | None:
@@ -207,8 +207,8 @@ def _forget_terms(session: Session, terms: list[str]) -> None:
         session.execute(
             update(SearchTermRow).where(SearchTermRow.term.in_(chunk)).values(doc_count=SearchTermRow.doc_count - 1)
         )
-    if terms:
-        session.execute(delete(SearchTermRow).where(SearchTermRow.doc_count <= 0))
+        # only these terms can have reached zero (the whole vocabulary is 50,000 rows)
+        session.execute(delete(SearchTermRow).where(SearchTermRow.term.in_(chunk), SearchTermRow.doc_count <= 0))
 
 
 def _learn_terms(session: Session, terms: list[str]) -> list[str]:
@@ -234,26 +234,34 @@ class OutOfOrdinals(Exception):
 def put_document(session: Session, kind: str, key: str, doc: Document | None) -> None:
     """Make the index hold ``doc`` under (kind, key), or nothing when ``doc`` is None."""
     row = session.scalar(select(SearchDocumentRow).where(SearchDocumentRow.kind == kind, SearchDocumentRow.key == key))
-    if row is not None:
-        _forget_terms(session, list(row.terms or []))
-        _delete_postings(session, postings(row, row.ordinal))
-        if doc is None:
-            session.delete(row)
-            session.flush()
-            return
-    if doc is None:
-        return
-    terms = _learn_terms(session, doc.terms())
     if row is None:
+        if doc is None:
+            return
         ordinal = _new_ordinal(session, kind, key)
         if ordinal is None:
             raise OutOfOrdinals(key)
-        row = _fill(SearchDocumentRow(ordinal=ordinal), doc, terms)
+        row = _fill(SearchDocumentRow(ordinal=ordinal), doc, _learn_terms(session, doc.terms()))
         session.add(row)
-    else:
-        _fill(row, doc, terms)
+        session.flush()
+        _insert_postings(session, postings(doc, ordinal))
+        return
+    counted = list(row.terms or [])
+    if doc is None:
+        _forget_terms(session, counted)
+        _delete_postings(session, postings(row, row.ordinal))
+        session.delete(row)
+        session.flush()
+        return
+    # a changed document: only what changed (a new description moves a few of its ~100 postings)
+    wanted = doc.terms()
+    before, after = set(postings(row, row.ordinal)), set(postings(doc, row.ordinal))
+    _forget_terms(session, sorted(set(counted) - set(wanted)))
+    kept = set(counted) & set(wanted)
+    learned = _learn_terms(session, [t for t in wanted if t not in kept])
+    _delete_postings(session, sorted(before - after))
+    _fill(row, doc, sorted(kept | set(learned)))
     session.flush()
-    _insert_postings(session, postings(doc, row.ordinal))
+    _insert_postings(session, sorted(after - before))
 
 
 def _fill(row: SearchDocumentRow, doc: Document, terms: list[str]) -> SearchDocumentRow:
