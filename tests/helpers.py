@@ -455,3 +455,18 @@ def start_serve(ws: Path, *args: str, env: dict[str, str] | None = None) -> tupl
         except httpx.TransportError:
             time.sleep(0.1)
     return proc, base
+
+
+def duckdb_reference(tables: dict[str, Any]) -> Any:
+    """An in-memory DuckDB holding each Arrow table as ``schema.name`` (keys are fqns): the
+    co-located answer federated queries are held to."""
+    import duckdb
+
+    conn = duckdb.connect()
+    for fqn, table in tables.items():
+        schema, name = fqn.split(".")
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.register("incoming", table)
+        conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
+        conn.unregister("incoming")
+    return conn

@@ -23,7 +23,7 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import my_exec, pg_database, pg_exec
+from helpers import duckdb_reference, my_exec, pg_database, pg_exec
 from meshfabric.connectors import get_connector
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.query import partial, run_query
@@ -135,14 +135,7 @@ class Catalog(StaticCatalog):
 
 @pytest.fixture(scope="module")
 def reference() -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
-    for fqn, table in TABLES.items():
-        schema, name = fqn.split(".")
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        conn.register("incoming", table)
-        conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
-        conn.unregister("incoming")
-    return conn
+    return duckdb_reference(TABLES)
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 from test_query_planner import CUSTOMERS, ORDERS, MemoryConnector, memory_catalog
 
+from helpers import duckdb_reference
 from meshfabric.connectors.base import ScanRequest, ScanResult
 from meshfabric.errors import QueryError, SourceError
 from meshfabric.query import engine, explain, run_query
@@ -31,13 +32,7 @@ from tpch import assert_same_result
 
 @pytest.fixture(scope="module")
 def reference() -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
-    for schema, name, table in (("sales", "orders", ORDERS), ("crm", "customer", CUSTOMERS)):
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.register("incoming", table)
-        conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
-        conn.unregister("incoming")
-    return conn
+    return duckdb_reference({"sales.orders": ORDERS, "crm.customer": CUSTOMERS})
 
 
 SAME_AS_DUCKDB = [

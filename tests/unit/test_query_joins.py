@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_query_optimizer import StatsCatalog
 
+from helpers import duckdb_reference
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.connectors.files import FilesConnector
 from meshfabric.connectors.sqlite import SQLiteConnector
@@ -113,14 +114,7 @@ def catalog_for(root: Path, stats: dict | None) -> StatsCatalog:
 
 @pytest.fixture(scope="module")
 def reference() -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
-    for fqn, table in TABLES.items():
-        schema, name = fqn.split(".")
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        conn.register("incoming", table)
-        conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
-        conn.unregister("incoming")
-    return conn
+    return duckdb_reference(TABLES)
 
 
 @pytest.fixture

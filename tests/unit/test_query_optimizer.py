@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_query_planner import MemoryConnector, binding
 
+from helpers import duckdb_reference
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.connectors.files import FilesConnector
 from meshfabric.connectors.pushdown import KeyRef
@@ -108,14 +109,7 @@ def catalog_for(lake: Path, stats: dict | None, *, case_blind: tuple[str, ...] =
 
 @pytest.fixture(scope="module")
 def reference() -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
-    for schema, name, table in (("crm", "customer", CUSTOMERS), ("sales", "orders", ORDERS),
-                                ("logistics", "lines", LINES)):
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.register("incoming", table)
-        conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
-        conn.unregister("incoming")
-    return conn
+    return duckdb_reference({"crm.customer": CUSTOMERS, "sales.orders": ORDERS, "logistics.lines": LINES})
 
 
 @pytest.fixture
