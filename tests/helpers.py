@@ -470,3 +470,19 @@ def duckdb_reference(tables: dict[str, Any]) -> Any:
         conn.execute(f"CREATE TABLE {schema}.{name} AS SELECT * FROM incoming")
         conn.unregister("incoming")
     return conn
+
+
+def grouped_select(
+    groups: list[str], aggregates: list[str], source: str, conditions: list[str], having: str | None = None
+) -> str:
+    """``SELECT g0.., a0.. FROM source WHERE .. GROUP BY .. [HAVING ..]``: the grouped queries the
+    aggregation pushdown tests generate (outputs named g<i> and a<i>)."""
+    select = [*(f"{g} AS g{i}" for i, g in enumerate(groups)), *(f"{a} AS a{i}" for i, a in enumerate(aggregates))]
+    sql = f"SELECT {', '.join(select)} FROM {source}"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    if groups:
+        sql += " GROUP BY " + ", ".join(groups)
+        if having:
+            sql += f" HAVING {having}"
+    return sql

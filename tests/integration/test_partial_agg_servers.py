@@ -23,7 +23,7 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import duckdb_reference, my_exec, pg_database, pg_exec
+from helpers import duckdb_reference, grouped_select, my_exec, pg_database, pg_exec
 from meshfabric.connectors import get_connector
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.query import partial, run_query
@@ -271,15 +271,7 @@ def grouped_joins(draw: st.DrawFn) -> str:
                            max_size=2, unique=True))
     aggs = [a.format(key=key) for a in draw(st.lists(st.sampled_from(side["aggs"]), min_size=1, max_size=3,
                                                      unique=True))]
-    select = [*(f"{g} AS g{i}" for i, g in enumerate(groups)), *(f"{a} AS a{i}" for i, a in enumerate(aggs))]
-    sql = f"SELECT {', '.join(select)} FROM {source}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if groups:
-        sql += " GROUP BY " + ", ".join(groups)
-        if draw(st.booleans()):
-            sql += " HAVING count(*) > 2"
-    return sql
+    return grouped_select(groups, aggs, source, where, "count(*) > 2" if draw(st.booleans()) else None)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

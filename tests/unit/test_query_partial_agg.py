@@ -33,6 +33,7 @@ from test_query_joins import (  # noqa: F401
     wrong_stats,
 )
 
+from helpers import grouped_select
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.connectors.sqlite import SQLiteConnector
 from meshfabric.query import optimizer, partial, run_query
@@ -295,14 +296,7 @@ def grouped_joins(draw: st.DrawFn) -> str:
     fills = {"m": m, **{k: v for k, v in p.items() if isinstance(v, str)}, "key": key}
     aggregates = [a.format(**fills) for a in draw(st.lists(st.sampled_from(M_AGGREGATES), min_size=1, max_size=3,
                                                            unique=True))]
-    select = [*(f"{g} AS g{i}" for i, g in enumerate(groups)), *(f"{a} AS a{i}" for i, a in enumerate(aggregates))]
-    sql = f"SELECT {', '.join(select)} FROM {source}"
-    if conditions:
-        sql += " WHERE " + " AND ".join(conditions)
-    if groups:
-        sql += " GROUP BY " + ", ".join(groups)
-        if draw(st.booleans()):
-            sql += " HAVING count(*) > 1"
+    sql = grouped_select(groups, aggregates, source, conditions, "count(*) > 1" if draw(st.booleans()) else None)
     if draw(st.booleans()):
         sql = f"SELECT count(*) AS groups, max(a0) AS top FROM ({sql}) AS inner_query"
     return sql
