@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from meshfabric.observe.service import ObserveService
     from meshfabric.quality.alerts import AlertService
     from meshfabric.quality.run import QualityService
-    from meshfabric.query.result import QueryResult
+    from meshfabric.query.result import QueryResult, QueryStream
     from meshfabric.search.service import SearchResults
     from meshfabric.spec.observe_models import EventsSpec
     from meshfabric.stats.service import StatsService
@@ -363,7 +363,8 @@ class Mesh:
     # -- query ------------------------------------------------------------------------------
     def query(self, sql: str, *, limit: int | None = None, user: str | None = None,
               timeout: float | None = None, engine: str | None = None,
-              cancel: CancelToken | None = None, output: Path | None = None) -> QueryResult:
+              cancel: CancelToken | None = None, output: Path | None = None,
+              stream: bool = False) -> QueryResult | QueryStream:
         """Run one SELECT over products (``domain.product``) across all their sources.
 
         Acts as ``user`` (only when the local principal is a workspace admin) or the local
@@ -377,9 +378,12 @@ class Mesh:
         the query: QueryCancelled, its statements stopped in the sources and the engine. With
         ``output`` (a ``.parquet`` file) Spark's executors write the result there when they share
         this machine's disk (``result.rows_written`` is then set and the result holds no rows).
+        With ``stream`` the rows come as a :class:`~meshfabric.query.result.QueryStream`: Arrow
+        record batches read from the engine as they are consumed (close it, or use ``with``, to
+        release the query early).
         """
         return self.queries.run(sql, user=user, limit=limit, timeout=timeout,  # type: ignore[no-any-return]
-                                engine=engine, cancel=cancel, output=output)
+                                engine=engine, cancel=cancel, output=output, stream=stream)
 
     def explain(self, sql: str, *, user: str | None = None) -> Any:
         return self.queries.run(sql, user=user, explain=True)

@@ -142,7 +142,7 @@ class QueryService:
 
     def run(self, sql: str, *, user: str | None = None, limit: int | None = None, explain: bool = False,
             timeout: float | None = None, at: datetime | None = None, engine: str | None = None,
-            cancel: CancelToken | None = None, output: Path | None = None) -> Any:
+            cancel: CancelToken | None = None, output: Path | None = None, stream: bool = False) -> Any:
         """Run (or with ``explain``, plan) ``sql`` as ``user``; ``timeout`` may only lower the
         principal's own limit. ``at`` dates the audit row and the movement points (default now):
         a replay of past activity (the demo's history) runs the query for real and records it at
@@ -154,6 +154,9 @@ class QueryService:
         error): the REST API cancels the query of a client that went away. ``output`` (a
         ``.parquet`` path) lets Spark's executors write the result there themselves
         (``rows_written`` on the result); the DuckDB engine ignores it (the caller writes).
+        ``stream`` returns a :class:`~meshfabric.query.result.QueryStream` of the same secured
+        query (the Spark engine's result is materialised and streamed from memory); it is
+        audited when it starts, without a row count (the rows are not known yet).
 
         Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
@@ -162,16 +165,16 @@ class QueryService:
         spark = None if explain else self.engine_spec(engine)
         spans = tracer()
         if spans is None:
-            return self._run(sql, user, limit, explain, timeout, None, at, spark, cancel, output)
+            return self._run(sql, user, limit, explain, timeout, None, at, spark, cancel, output, stream)
 
         attributes = {"db.system": "duckdb" if spark is None else "spark", "db.operation.name": "SELECT",
                       "db.query.text": sanitized_sql(sql)[:4096]}
         with spans.start_as_current_span("explain" if explain else "query", attributes=attributes) as span:
-            return self._run(sql, user, limit, explain, timeout, span, at, spark, cancel, output)
+            return self._run(sql, user, limit, explain, timeout, span, at, spark, cancel, output, stream)
 
     def _run(self, sql: str, user: str | None, limit: int | None, explain: bool, timeout: float | None,
              span: Any, at: datetime | None = None, spark: SparkEngineSpec | None = None,
-             cancel: CancelToken | None = None, output: Path | None = None) -> Any:
+             cancel: CancelToken | None = None, output: Path | None = None, stream: bool = False) -> Any:
         from meshfabric import query as q
 
         start = time.perf_counter()
@@ -187,12 +190,17 @@ class QueryService:
                 if explain:
                     out: Any = q.explain(sql, catalog, views=views)
                 elif spark is None:
-                    out = q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds, cancel=cancel)
+                    out = q.run_query(sql, catalog, limit=limit, views=views, timeout=seconds, cancel=cancel,
+                                      stream=stream)
                 else:
                     from meshfabric.spark import run_query_spark
 
                     out = run_query_spark(sql, catalog, spec=spark, limit=limit, views=views, timeout=seconds,
                                           output=output, cancel=cancel)
+                    if stream:
+                        from meshfabric.query.result import QueryStream
+
+                        out = QueryStream.of(out)
             except QueryCancelled:
                 raise
             except (QueryError, SourceError) as exc:
@@ -221,11 +229,13 @@ class QueryService:
         rows = None
         if not explain:
             rows = getattr(out, "rows_written", None)
-            rows = out.arrow().num_rows if rows is None else rows
+            if rows is None and not stream:  # a stream's rows are not known when it starts
+                rows = out.arrow().num_rows
             self.movement.add(_movement(out, at))
             _withhold_filtered_counts(out, catalog)
             if span is not None:
-                span.set_attribute("meshfabric.rows", rows)
+                if rows is not None:
+                    span.set_attribute("meshfabric.rows", rows)
                 span.set_attribute("meshfabric.rows_moved", out.stats.rows_moved)
         if span is not None:
             span.set_attribute("meshfabric.decision", "allowed")

@@ -45,6 +45,10 @@ from meshfabric.mesh import Mesh
 
 PROBLEM = "application/problem+json"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: how an Arrow stream that failed after its first bytes ends: a continuation marker and the
+#: length of a message (2 GiB - 1) that never follows, which every Arrow reader reports as a
+#: truncated stream; a stream that ends well ends with Arrow's end-of-stream marker instead
+ARROW_ABORTED = b"\xff\xff\xff\xff\xff\xff\xff\x7f"
 PROBLEM_BASE = "https://meshfabric.dev/problems/"
 
 
@@ -198,21 +202,56 @@ async def _cancel_when_gone(request: Request, token: Any, work: Any) -> Any:
     return outcome["value"]
 
 
-def _arrow_batches(table: Any) -> Any:
-    """The table as an Arrow IPC stream, written batch by batch as the client reads."""
+async def _arrow_stream(stream: Any) -> Any:
+    """A :class:`~meshfabric.query.result.QueryStream` as an Arrow IPC stream: each batch is read
+    from the engine and written out in a worker thread as the client takes the previous one,
+    so the server holds one batch at a time, never the result.
+
+    The stream is closed (the engine's session released, the statement interrupted if it still
+    runs) whichever way this ends: the last batch sent, the client gone (the generator is
+    cancelled or closed), or a failure. A failure after the first bytes cannot change the
+    status any more. Arrow's end-of-stream marker is then never sent; instead the body ends
+    with :data:`ARROW_ABORTED`, the start of a message that never comes, so an Arrow reader
+    fails ("expected to read ... bytes") rather than taking the rows so far for the result, and
+    the error is raised, so the server cuts the connection before the chunked body's end
+    (HTTP clients report an incomplete body).
+    """
+    import anyio
     import pyarrow as pa
 
     sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        yield sink.getvalue()
+    batches = iter(stream)
+    writer = pa.ipc.new_stream(sink, stream.schema)
+
+    def taken() -> bytes:
+        data = sink.getvalue()
         sink.seek(0)
         sink.truncate()
-        for batch in table.to_batches(max_chunksize=65_536):
-            writer.write_batch(batch)
-            yield sink.getvalue()
-            sink.seek(0)
-            sink.truncate()
-    yield sink.getvalue()
+        return data
+
+    def next_chunk() -> bytes | None:
+        batch = next(batches, None)
+        if batch is None:
+            if not stream.exhausted:  # closed under us (the client went away)
+                return None
+            writer.close()  # the end-of-stream marker: only after the last batch
+            return taken()
+        writer.write_batch(batch)
+        return taken()
+
+    try:
+        yield taken()  # the schema: the client knows the columns at once
+        while not stream.exhausted:
+            try:
+                chunk = await anyio.to_thread.run_sync(next_chunk)
+            except Exception:
+                yield ARROW_ABORTED
+                raise
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stream.close()
 
 
 class ColumnIn(BaseModel):
@@ -520,13 +559,17 @@ def _catalog_router() -> APIRouter:
         if cap is not None and (limit is None or limit > cap):
             limit = cap + 1  # one more than the cap tells whether rows were cut
         token = CancelToken()
+        if arrow:  # streamed from the engine: errors up to the first batch still get their status
+            from fastapi.responses import StreamingResponse
+            from starlette.background import BackgroundTask
+
+            stream = await _cancel_when_gone(request, token, lambda: mesh.query(
+                body.sql, limit=limit, user=user, engine=body.engine, cancel=token, stream=True))
+            return StreamingResponse(_arrow_stream(stream), media_type=ARROW_STREAM,
+                                     background=BackgroundTask(stream.close))
         result = await _cancel_when_gone(request, token, lambda: mesh.query(
             body.sql, limit=limit, user=user, engine=body.engine, cancel=token))
         table = result.arrow()
-        if arrow:
-            from fastapi.responses import StreamingResponse
-
-            return StreamingResponse(_arrow_batches(table), media_type=ARROW_STREAM)
         from meshfabric.query.result import QueryResult as Rows
         from meshfabric.query.result import json_dumps
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from rich.text import Text
 
-from meshfabric.cli._common import console, err_console, open_mesh, prepare_output, print_json, table, write_output
+from meshfabric.cli._common import console, err_console, open_mesh, prepare_output, print_json, table
+from meshfabric.errors import ConfigError
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -38,8 +39,6 @@ def query(
     engine: str = typer.Option(None, "--engine", help="duckdb or spark (default: engine: in mesh.yaml, else duckdb)."),
 ) -> None:
     """Run one SELECT over products (domain.product) across every source they live in."""
-    from meshfabric.errors import ConfigError
-
     fmt = (fmt or (output.suffix.lstrip(".") if output else "table")).lower()
     if fmt not in FORMATS:
         raise ConfigError(f"unknown output format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}")
@@ -47,21 +46,29 @@ def query(
         raise ConfigError("parquet output needs --output FILE")
     # Parquet written by Spark's executors when the query runs there (the DuckDB engine ignores it)
     direct = prepare_output(output) if fmt == "parquet" and output is not None else None
-    with open_mesh(applied=True) as mesh:
-        result = mesh.query(_read_sql(sql), limit=limit, user=as_user, engine=engine, output=direct)
-    data = result.arrow()
-    written = getattr(result, "rows_written", None)
-    if written is not None:
-        err_console.print(Text(f"wrote {written} rows to {output} (by Spark's executors)", style="dim"))
-    elif fmt == "table":
-        shown = data.slice(0, max_rows).to_pylist()
-        console.print(table(None, data.column_names, [list(r.values()) for r in shown]))
-        more = f" (showing {max_rows})" if data.num_rows > max_rows else ""
-        console.print(Text(f"{data.num_rows} rows{more} in {result.seconds:.3f} s", style="dim"))
-    else:
-        _write(data, fmt, output)
-        if output:
-            err_console.print(Text(f"wrote {data.num_rows} rows to {output}", style="dim"))
+    with open_mesh(applied=True) as mesh, mesh.query(
+            _read_sql(sql), limit=limit, user=as_user, engine=engine, output=direct, stream=True) as result:
+        # read from the engine batch by batch: the result is written out as it comes, never held
+        written = getattr(result, "rows_written", None)
+        if written is not None:
+            err_console.print(Text(f"wrote {written} rows to {output} (by Spark's executors)", style="dim"))
+        elif fmt == "table":
+            shown: list[dict[str, Any]] = []
+            for batch in result:
+                if len(shown) < max_rows:
+                    shown += batch.slice(0, max_rows - len(shown)).to_pylist()
+            console.print(table(None, result.columns, [list(r.values()) for r in shown]))
+            more = f" (showing {max_rows})" if result.rows_read > max_rows else ""
+            console.print(Text(f"{result.rows_read} rows{more} in {_seconds(result):.3f} s", style="dim"))
+        else:
+            try:
+                _write(result, fmt, output)
+            except BaseException:
+                if output is not None:  # a failure mid-stream leaves no partial file behind
+                    output.unlink(missing_ok=True)
+                raise
+            if output:
+                err_console.print(Text(f"wrote {result.rows_read} rows to {output}", style="dim"))
     if stats:
         for s in result.scan_stats():
             err_console.print(Text(
@@ -70,30 +77,66 @@ def query(
             ))
 
 
-def _write(data: object, fmt: str, output: Path | None) -> None:
-    import pyarrow as pa
+def _seconds(result: Any) -> float:
+    """The query's seconds: planning, scans and the engine up to the last batch."""
+    return float(result.stats.total_seconds)
 
-    assert isinstance(data, pa.Table)
+
+def _write(stream: Any, fmt: str, output: Path | None) -> None:
+    """Write a :class:`~meshfabric.query.result.QueryStream` batch by batch as Parquet, CSV or
+    JSON (the same text ``json_dumps`` writes for the whole result) to ``output`` or stdout."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         assert output is not None
-        pq.write_table(data, prepare_output(output))
+        path = prepare_output(output)
+        try:
+            with pq.ParquetWriter(path, stream.schema) as writer:
+                for batch in stream:
+                    writer.write_batch(batch)
+        except OSError as exc:
+            raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}",
+                              hint="choose a path in a folder you can write to") from None
         return
-    if fmt == "csv":
-        import pyarrow.csv as pcsv
-
-        sink = pa.BufferOutputStream()
-        pcsv.write_csv(data, sink)
-        text = sink.getvalue().to_pybytes().decode()
+    sink: TextIO
+    if output is None:
+        sink = sys.stdout
     else:
-        from meshfabric.query.result import json_dumps
+        prepare_output(output)
+        try:
+            sink = output.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}",
+                              hint="choose a path in a folder you can write to") from None
+    try:
+        if fmt == "csv":
+            import io
 
-        text = json_dumps(data.to_pylist(), indent=2) + "\n"
-    if output:
-        write_output(output, text)
-    else:
-        sys.stdout.write(text)
+            import pyarrow.csv as pcsv
+
+            buffer = io.BytesIO()
+
+            def drain() -> str:
+                text = buffer.getvalue().decode()
+                buffer.seek(0)
+                buffer.truncate()
+                return text
+
+            with pcsv.CSVWriter(buffer, stream.schema) as writer:
+                for batch in stream:
+                    writer.write_batch(batch)
+                    sink.write(drain())  # a batch ends on a row: no character is split
+            sink.write(drain())
+        else:
+            from meshfabric.query.result import json_array_chunks
+
+            rows = (row for batch in stream for row in batch.to_pylist())
+            for piece in json_array_chunks(rows, indent=2):
+                sink.write(piece)
+            sink.write("\n")
+    finally:
+        if sink is not sys.stdout:
+            sink.close()
 
 
 def explain(

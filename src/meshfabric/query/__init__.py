@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     #: the access layer's secured views of the products a query references (lower-case fqn)
     Views = Callable[[tuple[ProductBinding, ...]], Mapping[str, SecuredView]]
-    from meshfabric.query.result import QueryResult
+    from meshfabric.query.result import QueryResult, QueryStream
 
 __all__ = [
     "ProductBinding",
@@ -51,7 +51,8 @@ def run_query(
     views: Views | None = None,
     timeout: float | None = None,
     cancel: CancelToken | None = None,
-) -> QueryResult:
+    stream: bool = False,
+) -> QueryResult | QueryStream:
     """Run one SELECT over products of ``catalog`` and return its rows as Arrow, with stats.
 
     ``limit`` caps the rows returned (on top of any LIMIT in the query). ``views`` (the access
@@ -66,11 +67,16 @@ def run_query(
     the same way (QueryCancelled); Ctrl-C (KeyboardInterrupt) in the calling thread does too.
     Either needs a ``timeout``: its deadline is what stops the work.
 
+    With ``stream`` the rows come as a :class:`~meshfabric.query.result.QueryStream` of Arrow
+    record batches read from the engine as they are consumed (the same query up to its last
+    step); the time limit and ``cancel`` hold until the stream ends, and closing it releases
+    the query.
+
     >>> result = run_query("SELECT region, sum(amount) FROM sales.orders GROUP BY 1", catalog)  # doctest: +SKIP
     >>> result.arrow(), result.stats.rows_moved  # doctest: +SKIP
     """
     from meshfabric.connectors.base import Deadline
-    from meshfabric.query.engine import execute
+    from meshfabric.query.engine import execute, execute_stream
     from meshfabric.query.guard import guard
     from meshfabric.query.planner import plan
 
@@ -80,10 +86,11 @@ def run_query(
     start = time.perf_counter()
     guarded = guard(sql, catalog, limit=limit)
     the_plan = plan(_secured(guarded, views), catalog, limit=limit)
+    run = execute_stream if stream else execute
     if deadline is None:
-        return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start)
+        return run(the_plan, catalog, planning_seconds=time.perf_counter() - start)
     try:
-        return execute(the_plan, catalog, planning_seconds=time.perf_counter() - start, deadline=deadline)
+        return run(the_plan, catalog, planning_seconds=time.perf_counter() - start, deadline=deadline)
     except KeyboardInterrupt:
         # stop what runs in the sources and the engine, as a passed time limit would
         deadline.cancel("interrupted")

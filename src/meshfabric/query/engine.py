@@ -30,14 +30,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from meshfabric.connectors.base import Cancelled, Deadline
 from meshfabric.errors import QueryCancelled, QueryError, QueryTimeout, SourceError
 from meshfabric.query.guard import check_sql, product_tables
-from meshfabric.query.result import QueryResult, QueryStats, ScanStats
+from meshfabric.query.result import QueryResult, QueryStats, QueryStream, ScanStats
 
 if TYPE_CHECKING:
     import duckdb
@@ -79,6 +79,34 @@ def execute(
     ``engine_seconds`` the hardening and the query itself. With a ``deadline`` (started here if
     it is not yet), everything stops when it passes and QueryTimeout says what was running.
     """
+    out = _execute(plan, catalog, planning_seconds, deadline, None)
+    assert isinstance(out, QueryResult)
+    return out
+
+
+def execute_stream(
+    plan: Plan, catalog: ProductCatalog, *, planning_seconds: float = 0.0, deadline: Deadline | None = None,
+    batch_rows: int | None = None,
+) -> QueryStream:
+    """:func:`execute`, with the engine's statement read as Arrow record batches of up to
+    ``batch_rows`` rows (:data:`BATCH_ROWS`) as the consumer asks for them.
+
+    Everything up to the first batch happens here, so a query that fails at once (a scan, the
+    statement) raises here as :func:`execute` would. The session, the memory limit and the
+    ``deadline`` stay with the returned stream until it is exhausted, fails or is closed; the
+    deadline keeps interrupting the statement between and during batch reads."""
+    out = _execute(plan, catalog, planning_seconds, deadline, batch_rows or BATCH_ROWS)
+    assert isinstance(out, QueryStream)
+    return out
+
+
+#: rows per Arrow record batch of a streamed result (DuckDB's reader rounds to its vectors)
+BATCH_ROWS = 65_536
+
+
+def _execute(
+    plan: Plan, catalog: ProductCatalog, planning_seconds: float, deadline: Deadline | None, batch_rows: int | None
+) -> QueryResult | QueryStream:
     _recheck(plan.sql, {s.name for s in plan.scans})
     started = time.perf_counter()
     session = _Session(
@@ -92,6 +120,9 @@ def execute(
         if deadline.expired:
             raise _timeout(deadline, "the query was being planned")
         deadline.start()
+    handed_over = False  # the session and the deadline belong to the stream once it is returned
+    table: pa.Table | None = None
+    opened: _OpenStream | None = None
     try:
         if in_engine:
             session.place(in_engine, catalog)
@@ -104,19 +135,27 @@ def execute(
             spans = tracer()
             if spans is None:
                 session.harden()
-                table = _run(conn, plan, deadline, session.answered)
+                if batch_rows is None:
+                    table = _run(conn, plan, deadline, session.answered)
+                else:
+                    opened = _open_stream(conn, plan, deadline, session.answered, batch_rows)
             else:
                 with spans.start_as_current_span(
                         "engine", attributes={"db.system": "duckdb", "db.system.name": "duckdb",
                                               "meshfabric.scans": len(plan.scans)}) as span:
                     session.harden()
-                    table = _run(conn, plan, deadline, session.answered)
-                    span.set_attribute("meshfabric.rows", table.num_rows)
+                    if batch_rows is None:
+                        table = _run(conn, plan, deadline, session.answered)
+                        span.set_attribute("meshfabric.rows", table.num_rows)
+                    else:  # the span covers the statement up to its first batch
+                        opened = _open_stream(conn, plan, deadline, session.answered, batch_rows)
+            handed_over = opened is not None
         finally:
-            if deadline is not None:
+            if deadline is not None and not handed_over:
                 deadline.stop()
     finally:
-        session.close()
+        if not handed_over:
+            session.close()
     finished = time.perf_counter()
     stats = QueryStats(
         scans=tuple(
@@ -128,10 +167,15 @@ def execute(
         scan_seconds=scanned - started,
         engine_seconds=finished - scanned,
     )
-    out = QueryResult(table, stats)
+    out: QueryResult | QueryStream
+    if opened is not None:
+        out = opened.stream(stats, session, deadline, scanned)
+    else:
+        assert table is not None
+        out = QueryResult(table, stats)
     # Arrow bytes each scan brought in (the query metrics record them per product and source;
     # ScanStats has no field for it yet)
-    out.scan_bytes = {name: int(r.table.nbytes) for name, r in results.items()}  # type: ignore[attr-defined]
+    out.scan_bytes = {name: int(r.table.nbytes) for name, r in results.items()}  # type: ignore[union-attr]
     return out
 
 
@@ -352,6 +396,8 @@ class _Session:
     def open(self) -> duckdb.DuckDBPyConnection:
         if self._conn is None:
             self._conn = _SPARE.take()
+            with _OPEN_LOCK:
+                _OPEN[0] += 1
             limit = memory_limit()
             if limit is not None:
                 # the query's memory; beyond it joins, aggregates and loaded scans spill to a
@@ -466,7 +512,11 @@ class _Session:
             conn, spill = self._conn, self._spill
 
             def close() -> None:
-                conn.close()
+                try:
+                    conn.close()
+                finally:
+                    with _OPEN_LOCK:
+                        _OPEN[0] -= 1
                 if spill is not None:
                     import shutil
 
@@ -555,7 +605,6 @@ def _run(conn: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None 
          answered: Mapping[int, list[Any]] | None = None) -> pa.Table:
     import duckdb
 
-    names = {s.name: s.product for s in plan.scans}
     sql = _with_answers(conn, plan, answered) if answered else plan.sql
     try:
         with _interruptible(conn, deadline):
@@ -563,10 +612,118 @@ def _run(conn: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None 
                 deadline.check()
             return conn.execute(sql).to_arrow_table()
     except (duckdb.Error, Cancelled) as exc:
-        if deadline is not None and deadline.expired:
-            raise _timeout(deadline, "the engine was running the query") from None
-        message = _SCAN_NAME.sub(lambda m: names.get(m.group(0), m.group(0)), str(exc))
-        raise QueryError(f"the query failed: {_first_line(message)}") from None
+        raise _engine_error(exc, plan, deadline) from None
+
+
+def _engine_error(exc: BaseException, plan: Plan, deadline: Deadline | None) -> QueryError:
+    """What a failure of the engine's statement is reported as: the time limit or cancellation
+    when it passed, else the engine's first line with scans named as the products they read."""
+    if deadline is not None and deadline.expired:
+        return _timeout(deadline, "the engine was running the query")
+    names = {s.name: s.product for s in plan.scans}
+    message = _SCAN_NAME.sub(lambda m: names.get(m.group(0), m.group(0)), str(exc))
+    return QueryError(f"the query failed: {_first_line(message)}")
+
+
+#: sessions of queries not yet closed (their DuckDB connections are open): :func:`open_sessions`
+_OPEN = [0]
+_OPEN_LOCK = threading.Lock()
+
+
+def open_sessions() -> int:
+    """Engine sessions (DuckDB connections of queries) open in this process right now: those
+    of queries running, of streams not yet ended, and of sessions still being closed."""
+    with _OPEN_LOCK:
+        return _OPEN[0]
+
+
+class _OpenStream:
+    """The engine's statement of a streamed query, its first batch already read: what
+    :func:`execute_stream` turns into a :class:`QueryStream` once the stats are known."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader,
+                 first: pa.RecordBatch | None, exits: ExitStack, plan: Plan, deadline: Deadline | None) -> None:
+        self.conn, self.reader, self.first, self.exits = conn, reader, first, exits
+        self.plan, self.deadline = plan, deadline
+
+    def stream(self, stats: QueryStats, session: _Session, deadline: Deadline | None, scanned: float) -> QueryStream:
+        # nothing here refers to the stream itself: one its consumer drops is collected (and
+        # closed) at once, not at the next garbage collection
+        def batches() -> Iterator[pa.RecordBatch]:
+            if self.first is None:
+                return
+            yield self.first
+            self.first = None
+            while True:
+                batch = _next_batch(self.reader, self.plan, deadline)
+                if batch is None:
+                    return
+                yield batch
+
+        def close(stream: QueryStream) -> None:
+            # the statement first (a read still running in another thread ends), then the session
+            try:
+                if not stream.exhausted:
+                    self.conn.interrupt()
+                self.reader.close()
+            except Exception:  # closing must release the session whatever the reader says
+                pass
+            finally:
+                self.exits.close()
+                if deadline is not None:
+                    deadline.stop()
+                session.close()
+                stream.finished(time.perf_counter() - scanned)
+
+        cancel = self.conn.interrupt if deadline is None else (lambda: deadline.cancel("the stream was cancelled"))
+        return QueryStream(self.reader.schema, batches(), stats, close=close, cancel=cancel)
+
+
+def _open_stream(conn: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None,
+                 answered: Mapping[int, list[Any]] | None, batch_rows: int) -> _OpenStream:
+    """Start the engine's statement as a record batch reader and read its first batch: an
+    error at once is raised here, before anything is returned to stream."""
+    import duckdb
+
+    sql = _with_answers(conn, plan, answered) if answered else plan.sql
+    exits = ExitStack()
+    try:
+        if deadline is not None:
+            exits.enter_context(deadline.cancels(conn.interrupt))  # until the stream is closed
+        try:
+            if deadline is not None:
+                deadline.check()
+            result = conn.execute(sql)
+            reader = (result.to_arrow_reader(batch_rows) if hasattr(result, "to_arrow_reader")
+                      else result.fetch_record_batch(batch_rows))
+        except (duckdb.Error, Cancelled) as exc:
+            raise _engine_error(exc, plan, deadline) from None
+        try:
+            first = _next_batch(reader, plan, deadline)
+        except BaseException:
+            reader.close()
+            raise
+    except BaseException:
+        exits.close()
+        raise
+    return _OpenStream(conn, reader, first, exits, plan, deadline)
+
+
+def _next_batch(reader: pa.RecordBatchReader, plan: Plan, deadline: Deadline | None) -> pa.RecordBatch | None:
+    """The next batch of the engine's statement, None at its end; a failure while reading
+    (the statement interrupted by the time limit or a cancellation, an error in a row) is
+    reported as :func:`_run` reports it."""
+    import duckdb
+    import pyarrow as pa
+
+    try:
+        if deadline is not None:
+            deadline.check()
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+    except (duckdb.Error, Cancelled, pa.ArrowException) as exc:
+        raise _engine_error(exc, plan, deadline) from None
 
 
 def _with_answers(conn: duckdb.DuckDBPyConnection, plan: Plan, answered: Mapping[int, list[Any]]) -> str:

@@ -11,8 +11,11 @@ import base64
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -159,6 +162,128 @@ class QueryResult:
         )
 
 
+class QueryStream:
+    """The result of a query read as it is produced: Arrow record batches, in result order.
+
+    ``mesh.query(..., stream=True)`` returns one. The query is the same secured, planned query
+    :class:`QueryResult` holds the rows of; only its last step differs: the engine's statement
+    is read batch by batch (DuckDB's record batch reader) instead of into one table, so a
+    consumer that writes each batch out (the REST API's Arrow stream, the CLI's CSV, JSON and
+    Parquet output) holds one batch at a time, not the whole result.
+
+    The engine's session stays open, and the query's time limit keeps running, until the
+    stream ends: when the last batch has been read, when reading fails (the error is the same
+    QueryError, QueryTimeout or QueryCancelled a materialised query raises), or when
+    :meth:`close` is called — by ``with``, by a consumer that stops early, or, as a last
+    resort, when the stream is garbage-collected. :meth:`cancel` stops a read in progress from
+    another thread. ``stats`` holds the scans at once (they are over when the first batch is
+    there); its ``engine_seconds`` is the time to the first batch until the stream ends.
+    """
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        stats: QueryStats,
+        *,
+        close: Callable[[QueryStream], None] | None = None,
+        cancel: Callable[[], None] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.stats = stats
+        #: rows read so far (all of them once the stream is exhausted)
+        self.rows_read = 0
+        #: True once every batch has been read
+        self.exhausted = False
+        self._batches = iter(batches)
+        self._close = close
+        self._cancel = cancel
+        self._lock = threading.Lock()
+        self._closed = False
+        self._iterating = False
+
+    @classmethod
+    def of(cls, result: QueryResult) -> QueryStream:
+        """A stream over a result already materialised (the Spark engine's): the same interface."""
+        table = result.arrow()
+        out = cls(table.schema, table.to_batches(), result.stats)
+        for extra in ("rows_written", "scan_bytes"):
+            if hasattr(result, extra):
+                setattr(out, extra, getattr(result, extra))
+        return out
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        with self._lock:
+            if self._iterating:
+                raise RuntimeError("a query stream can be read only once")
+            self._iterating = True
+        try:
+            for batch in self._batches:
+                self.rows_read += batch.num_rows
+                yield batch
+            self.exhausted = True
+        finally:
+            self.close()
+
+    def scan_stats(self) -> list[dict[str, Any]]:
+        """Per scan: product, source, source_sql, rows, seconds, columns and filters."""
+        return [s.as_dict() for s in self.stats.scans]
+
+    def cancel(self) -> None:
+        """Stop the engine's statement now (from any thread); reading then raises QueryCancelled."""
+        if self._cancel is not None and not self._closed:
+            self._cancel()
+
+    def close(self) -> None:
+        """Release the query: its engine session, its time limit. Idempotent; a read still
+        pending afterwards ends (a partial result is never mistaken for a whole one: only an
+        exhausted stream sets :attr:`exhausted`)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            close, self._close = self._close, None
+        if close is not None:
+            close(self)  # given the stream, not holding it: a dropped stream is collected at once
+
+    def read_all(self) -> QueryResult:
+        """Every remaining batch as one materialised :class:`QueryResult`."""
+        import pyarrow as pa
+
+        table = pa.Table.from_batches(list(self), schema=self.schema)
+        out = QueryResult(table, self.stats)
+        if hasattr(self, "scan_bytes"):
+            out.scan_bytes = self.scan_bytes  # type: ignore[attr-defined]
+        return out
+
+    def finished(self, engine_seconds: float) -> None:
+        """Called by the engine when the stream ends: the engine's time in the stats."""
+        self.stats = replace(self.stats, engine_seconds=engine_seconds)
+
+    def __enter__(self) -> QueryStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "exhausted" if self.exhausted else "closed" if self._closed else "open"
+        return f"<QueryStream {len(self.schema)} columns, {self.rows_read} rows read, {state}>"
+
+
 # -- JSON ------------------------------------------------------------------------------------------
 
 #: decimals whose exponent lies within this range are written in positional notation
@@ -260,3 +385,25 @@ def _encode(value: Any, out: list[str], indent: int | None, level: int) -> None:
             out.append(json.dumps(str(key)) + ": ")
         _encode(item, out, indent, level + 1)
     out.append(outer + closer)
+
+
+def json_array_chunks(rows: Iterable[Any], *, indent: int | None = None) -> Iterator[str]:
+    """The text :func:`json_dumps` writes for ``list(rows)``, piece by piece, without holding
+    the list: a streamed result is written as JSON one batch of rows at a time.
+
+    >>> "".join(json_array_chunks(iter([{"a": 1}, {"a": 2}]), indent=2)) == json_dumps([{"a": 1}, {"a": 2}], indent=2)
+    True
+    >>> "".join(json_array_chunks(iter([])))
+    '[]'
+    """
+    if indent is None:
+        inner, outer, comma = "", "", ", "
+    else:
+        inner, outer, comma = "\n" + " " * indent, "\n", ","
+    first = True
+    for item in rows:
+        parts: list[str] = ["[" if first else comma, inner]
+        _encode(item, parts, indent, 1)
+        first = False
+        yield "".join(parts)
+    yield "[]" if first else outer + "]"
