@@ -752,46 +752,63 @@ class Retrieval:
             return None
         allowed = self.allowed
         params: dict[str, Any] = {}
-        ranges, shares = [], []
+        #: (g, j) -> the range's SELECT, and its share of its word's postings
+        ranges: dict[tuple[int, int], str] = {}
+        shares: dict[tuple[int, int], float] = {}
+        # a range's ordinals come as one text (thousands of rows cost the driver more than the read)
+        joined = "string_agg(CAST(o AS TEXT), ',')" if self.session.get_bind().dialect.name == "postgresql" else (
+            "group_concat(o, ',')"
+        )
         for g, found in enumerate(pairs):
             sizes = [max(abs(self.sizes.get(term, [1] * len(_TIERS))[tier]), 1) for term, tier in found]
             for j, (term, tier) in enumerate(found):
                 params[f"t{g}_{j}"], params[f"r{g}_{j}"] = term, tier
                 # each range reads its share of the word's window: they reach about as far in tie order
-                shares.append((f"k{g}_{j}", sizes[j] / sum(sizes)))
-                ranges.append(
-                    f"SELECT {g} AS g, {j} AS j, o FROM (SELECT ordinal AS o FROM search_postings"
-                    f" WHERE term = :t{g}_{j} AND tier = :r{g}_{j} AND ordinal > :after AND ordinal <= :hi"
+                shares[(g, j)] = sizes[j] / sum(sizes)
+                ranges[(g, j)] = (
+                    f"SELECT {g} AS g, {j} AS j, count(*) AS n, max(o) AS last, {joined} AS os FROM"
+                    f" (SELECT ordinal AS o FROM search_postings"
+                    f" WHERE term = :t{g}_{j} AND tier = :r{g}_{j} AND ordinal > :a{g}_{j} AND ordinal <= :hi"
                     f" ORDER BY ordinal LIMIT :k{g}_{j}) a{g}_{j}"
                 )
-        stmt = text(" UNION ALL ".join(ranges))
         counted, exact = 0, True
         for lo, hi in self._segments():
-            after, k, checked = (lo - 1 if lo > -(1 << 63) else lo), COUNT_WINDOW, 0
+            start, k, checked = (lo - 1 if lo > -(1 << 63) else lo), COUNT_WINDOW, 0
+            # each range is read on from where it stopped (no ordinal read twice); what it read past
+            # the point every range has reached waits in its word's pending set for the next round
+            cursor = dict.fromkeys(ranges, start)
+            active = set(ranges)
+            pending: list[set[int]] = [set() for _ in pairs]
             while exact and counted <= TOTAL_CAP:
-                limits = {name: int(k * 1.25 * share) + 8 for name, share in shares}
-                read: dict[tuple[int, int], list[int]] = {}
-                for g, j, o in self.session.execute(stmt, {**params, **limits, "after": after, "hi": hi}).fetchall():
-                    read.setdefault((int(g), int(j)), []).append(int(o))
-                # read completely up to here: the last ordinal of each range that filled its LIMIT
-                filled = [max(found) for (g, j), found in read.items() if len(found) >= limits[f"k{g}_{j}"]]
-                upto = min(filled, default=hi)
-                words: list[set[int]] = [set() for _ in pairs]
-                for (g, _), found in read.items():
-                    words[g].update(found)
-                common = words[0].intersection(*words[1:])
+                limits = {f"k{g}_{j}": int(k * 1.25 * shares[(g, j)]) + 16 for g, j in active}
+                after = {f"a{g}_{j}": cursor[(g, j)] for g, j in active}
+                stmt = text(" UNION ALL ".join(ranges[r] for r in sorted(active)))
+                for g, j, n, last, found in self.session.execute(
+                    stmt, {**params, **limits, **after, "hi": hi}
+                ).fetchall():
+                    if n:
+                        pending[g].update(map(int, found.split(",")))
+                    if n < limits[f"k{g}_{j}"]:
+                        active.discard((g, j))  # read to the end of the segment
+                    else:
+                        cursor[(g, j)] = int(last)
+                # every range is read completely up to here
+                upto = min((cursor[r] for r in active), default=hi)
+                common = pending[0].intersection(*pending[1:])
+                done = sorted(o for o in common if o <= upto)
                 if allowed is None:
-                    counted += sum(1 for o in common if o <= upto)
+                    counted += len(done)
                 else:
-                    for o in sorted(o for o in common if o <= upto):
+                    for o in done:
                         if checked == SCAN_CAP:
                             exact = False
                             break
                         checked += 1
                         counted += o in allowed
-                if upto >= hi:
+                if not active:
                     break
-                after, k = upto, min(k * 2, 8 * COUNT_WINDOW)
+                pending = [{o for o in found if o > upto} for found in pending]
+                k = min(k * 2, 8 * COUNT_WINDOW)
             if not exact or counted > TOTAL_CAP:
                 break
         if counted > TOTAL_CAP:
