@@ -226,6 +226,8 @@ def test_an_error_mid_stream_is_a_query_error_and_releases_the_query(mesh: Any, 
     assert got == 3 * BATCH  # the first one, read before the stream was returned, and two more
     assert "__mf_scan" not in str(caught.value) and "sales.items" in str(caught.value)
     assert stream.closed and not stream.exhausted and _released(before)
+    entry = mesh.access.audit_log(limit=1)[0]  # audited as the error that ended the stream
+    assert entry.decision == "denied" and "Could not convert" in entry.reason and entry.rows is None
 
 
 def test_an_error_before_the_first_batch_is_raised_by_the_query(mesh: Any) -> None:
@@ -359,8 +361,11 @@ def test_a_masked_filtered_principal_streams_what_it_gets_materialised(mesh: Any
     assert len(batches) > 1
     assert pa.Table.from_batches(batches, schema=stream.schema).equals(expected)
     assert _released(before)
-    entry = mesh.access.audit_log(user="alice", limit=1)[0]
-    assert entry.action == "query" and entry.decision == "allowed"
+    entry = mesh.access.audit_log(user="alice", limit=1)[0]  # written when the stream ended
+    assert entry.action == "query" and entry.decision == "allowed" and entry.rows == expected.num_rows
+    with mesh.query(ORDERED, user="alice", stream=True) as stream:
+        next(iter(stream))
+    assert mesh.access.audit_log(user="alice", limit=1)[0].rows == BATCH  # the rows it delivered
 
 
 def test_the_memory_limit_holds_for_a_stream(mesh: Any, monkeypatch: pytest.MonkeyPatch) -> None:

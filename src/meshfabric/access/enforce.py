@@ -242,10 +242,41 @@ class QueryService:
             span.set_attribute("meshfabric.products", list(catalog.referenced))
         masked = sorted(f"{p}:{len([m for m in e.masks.values() if m.mask != 'clear'])} masks"
                         + (" +filter" if e.row_filter is not None else "") for p, e in catalog.policies.items())
+        if stream and rows is None:
+            # audited when the stream ends, with the rows it delivered, or as the error that ended it
+            out.on_close(lambda ended: self._audit_stream(ended, who.name, action, catalog, "; ".join(masked),
+                                                          snap.policy_version, sql, start, at))
+            return out
         self.access.audit(who.name, action, ",".join(catalog.referenced) or "-", "allowed", "; ".join(masked),
                           policy_version=snap.policy_version, sql=sql, rows=rows,
                           latency_ms=(time.perf_counter() - start) * 1000, at=at)
         return out
+
+    def _audit_stream(self, ended: Any, who: str, action: str, catalog: SecuredCatalog, masked: str,
+                      policy_version: Any, sql: str, start: float, at: datetime | None) -> None:
+        """The audit row of a streamed query, written when its stream ends: "allowed" with the
+        rows delivered (all of them, or those read before the consumer stopped), or the error
+        that ended it, decided as for a query that fails before its first row. Never raises:
+        the stream's consumer has its rows (or its error) already."""
+        error = ended.error
+        resource = ",".join(catalog.referenced) or "-"
+        latency = (time.perf_counter() - start) * 1000
+        try:
+            if error is None:
+                self.access.audit(who, action, resource, "allowed", masked, policy_version=policy_version, sql=sql,
+                                  rows=ended.rows_read, latency_ms=latency, at=at)
+                return
+            if isinstance(error, MeshfabricError):
+                reason = error.message if isinstance(error, QueryError | AccessDenied) \
+                    else f"{type(error).__name__}: {error.message}"
+                decision = ("denied" if isinstance(error, QueryError | AccessDenied)
+                            and not isinstance(error, QueryCancelled) else "error")
+            else:
+                reason, decision = type(error).__name__, "error"
+            self.access.audit(who, action, resource, decision, reason[:2000], policy_version=policy_version,
+                              sql=sql, latency_ms=latency, at=at)
+        except Exception:
+            log.exception("the audit row of a streamed query could not be written")
 
     def _policy_error(self, catalog: SecuredCatalog, exc: MeshfabricError) -> QueryError | None:
         """When a query of a masked or filtered principal fails, find whether one of its policy

@@ -63,6 +63,9 @@ HARDENING = (
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
     "SET python_enable_replacements = false",
+    # a statement read as a stream for longer than 2 s would draw DuckDB's progress bar on the
+    # server's or the command's terminal
+    "SET enable_progress_bar = false",
     "SET lock_configuration = true",
 )
 

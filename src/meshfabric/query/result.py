@@ -201,6 +201,9 @@ class QueryStream:
         self._lock = threading.Lock()
         self._closed = False
         self._iterating = False
+        self._on_close: list[Callable[[QueryStream], None]] = []
+        #: what ended the stream when reading it failed (None: exhausted, closed, or still open)
+        self.error: BaseException | None = None
 
     @classmethod
     def of(cls, result: QueryResult) -> QueryStream:
@@ -230,8 +233,18 @@ class QueryStream:
                 self.rows_read += batch.num_rows
                 yield batch
             self.exhausted = True
+        except GeneratorExit:  # the consumer stopped reading: not a failure
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
         finally:
             self.close()
+
+    def on_close(self, callback: Callable[[QueryStream], None]) -> None:
+        """Call ``callback(stream)`` once the stream has ended and its query is released (the
+        access layer audits a streamed query then, with the rows it delivered)."""
+        self._on_close.append(callback)
 
     def scan_stats(self) -> list[dict[str, Any]]:
         """Per scan: product, source, source_sql, rows, seconds, columns and filters."""
@@ -251,8 +264,12 @@ class QueryStream:
                 return
             self._closed = True
             close, self._close = self._close, None
-        if close is not None:
-            close(self)  # given the stream, not holding it: a dropped stream is collected at once
+        try:
+            if close is not None:
+                close(self)  # given the stream, not holding it: a dropped stream is collected at once
+        finally:
+            for callback in self._on_close:
+                callback(self)
 
     def read_all(self) -> QueryResult:
         """Every remaining batch as one materialised :class:`QueryResult`."""
