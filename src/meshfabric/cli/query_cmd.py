@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -61,12 +63,7 @@ def query(
             more = f" (showing {max_rows})" if result.rows_read > max_rows else ""
             console.print(Text(f"{result.rows_read} rows{more} in {_seconds(result):.3f} s", style="dim"))
         else:
-            try:
-                _write(result, fmt, output)
-            except BaseException:
-                if output is not None:  # a failure mid-stream leaves no partial file behind
-                    output.unlink(missing_ok=True)
-                raise
+            _write(result, fmt, output)
             if output:
                 err_console.print(Text(f"wrote {result.rows_read} rows to {output}", style="dim"))
     if stats:
@@ -84,59 +81,75 @@ def _seconds(result: Any) -> float:
 
 def _write(stream: Any, fmt: str, output: Path | None) -> None:
     """Write a :class:`~meshfabric.query.result.QueryStream` batch by batch as Parquet, CSV or
-    JSON (the same text ``json_dumps`` writes for the whole result) to ``output`` or stdout."""
+    JSON (the same text ``json_dumps`` writes for the whole result) to ``output`` or stdout.
+    A failure once the file is created (the query failing mid-stream) removes it: no partial
+    result is left looking like a whole one."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         assert output is not None
         path = prepare_output(output)
         try:
-            with pq.ParquetWriter(path, stream.schema) as writer:
-                for batch in stream:
-                    writer.write_batch(batch)
+            writer = pq.ParquetWriter(path, stream.schema)
         except OSError as exc:
-            raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}",
-                              hint="choose a path in a folder you can write to") from None
+            raise _unwritable(output, exc) from None
+        with _removed_on_failure(path), writer:
+            for batch in stream:
+                writer.write_batch(batch)
         return
-    sink: TextIO
     if output is None:
-        sink = sys.stdout
-    else:
-        prepare_output(output)
-        try:
-            sink = output.open("w", encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}",
-                              hint="choose a path in a folder you can write to") from None
+        _write_text(stream, fmt, sys.stdout)
+        return
+    prepare_output(output)
     try:
-        if fmt == "csv":
-            import io
+        sink = output.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
+    with _removed_on_failure(output), sink:
+        _write_text(stream, fmt, sink)
 
-            import pyarrow.csv as pcsv
 
-            buffer = io.BytesIO()
+def _write_text(stream: Any, fmt: str, sink: TextIO) -> None:
+    if fmt == "csv":
+        import io
 
-            def drain() -> str:
-                text = buffer.getvalue().decode()
-                buffer.seek(0)
-                buffer.truncate()
-                return text
+        import pyarrow.csv as pcsv
 
-            with pcsv.CSVWriter(buffer, stream.schema) as writer:
-                for batch in stream:
-                    writer.write_batch(batch)
-                    sink.write(drain())  # a batch ends on a row: no character is split
-            sink.write(drain())
-        else:
-            from meshfabric.query.result import json_array_chunks
+        buffer = io.BytesIO()
 
-            rows = (row for batch in stream for row in batch.to_pylist())
-            for piece in json_array_chunks(rows, indent=2):
-                sink.write(piece)
-            sink.write("\n")
-    finally:
-        if sink is not sys.stdout:
-            sink.close()
+        def drain() -> str:
+            text = buffer.getvalue().decode()
+            buffer.seek(0)
+            buffer.truncate()
+            return text
+
+        with pcsv.CSVWriter(buffer, stream.schema) as writer:
+            for batch in stream:
+                writer.write_batch(batch)
+                sink.write(drain())  # a batch ends on a row: no character is split
+        sink.write(drain())
+        return
+    from meshfabric.query.result import json_array_chunks
+
+    rows = (row for batch in stream for row in batch.to_pylist())
+    for piece in json_array_chunks(rows, indent=2):
+        sink.write(piece)
+    sink.write("\n")
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        with suppress(OSError):
+            path.unlink()
+        raise
+
+
+def _unwritable(output: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write --output {output}: {exc.strerror or exc}",
+                       hint="choose a path in a folder you can write to")
 
 
 def explain(
