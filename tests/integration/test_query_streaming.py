@@ -306,7 +306,8 @@ def test_a_rest_error_mid_stream_ends_the_body_as_no_reader_takes_for_a_result(m
     assert _released(before)
 
 
-def test_a_real_server_cuts_the_connection_on_an_error_mid_stream(mesh: Any, failing: None) -> None:
+def test_a_real_server_cuts_the_connection_on_an_error_mid_stream(mesh: Any, failing: None,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
     import httpx
@@ -333,6 +334,22 @@ def test_a_real_server_cuts_the_connection_on_an_error_mid_stream(mesh: Any, fai
             for _ in r.iter_raw():
                 pass
         assert _released(before)
+        # a client that reads one chunk of a result far larger than the socket buffers and hangs
+        # up: the server learns it on its next write, and the query is released (the time limit
+        # stops it should that not work: the test then fails instead of streaming on)
+        from meshfabric.query import engine
+        from meshfabric.spec.access_models import QueryTimeoutSpec
+
+        monkeypatch.undo()  # the real reader again
+        monkeypatch.setattr(engine, "BATCH_ROWS", BATCH)
+        mesh.settings.spec.access.query_timeout = QueryTimeoutSpec(default=20)
+        huge = "SELECT a.id, a.label, b.id AS other FROM sales.items a, sales.items b"  # 400M rows
+        started = time.monotonic()
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/api/v1/query", json={"sql": huge},
+                          headers={"accept": ARROW_STREAM}, timeout=30) as r:
+            next(r.iter_raw())
+        assert _released(before, timeout=15.0)
+        assert time.monotonic() - started < 15.0  # not the time limit: the disconnect
     finally:
         server.should_exit = True
         thread.join(10)
