@@ -69,6 +69,10 @@ def _settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def mesh(tmp_path: Path) -> Iterator[Any]:
+    yield from _workspace(tmp_path, ITEMS_POLICY)
+
+
+def _workspace(tmp_path: Path, policy: str) -> Iterator[Any]:
     import datetime as dt
     from decimal import Decimal
 
@@ -77,7 +81,7 @@ def mesh(tmp_path: Path) -> Iterator[Any]:
 
     from meshfabric import Mesh
 
-    root = build(tmp_path / "ws", mesh=LAKE_MESH, policy=ITEMS_POLICY)
+    root = build(tmp_path / "ws", mesh=LAKE_MESH, policy=policy)
     (root / "data" / "lake").mkdir(parents=True)
     (root / "specs" / "items.yaml").write_text(ITEMS)
     ids = list(range(ROWS))
@@ -427,3 +431,29 @@ def test_a_cli_failure_mid_stream_leaves_no_partial_file(mesh: Any, tmp_path: Pa
     for name in ("bad.csv", "bad.parquet", "bad.json"):
         assert run(["-w", str(mesh.root), "query", ORDERED, "-o", str(tmp_path / name)]) != 0
         assert not (tmp_path / name).exists()
+
+
+def test_a_policy_failing_mid_stream_is_named_without_its_value(tmp_path: Path, failing: None) -> None:
+    """A masked principal's stream that fails after its first batches is explained as a query
+    failing at once would be: a policy expression that cannot be evaluated is named, and the
+    engine's message (which may quote an unmasked value) is not shown."""
+    policy = POLICY + """\
+  - to: {role: analyst}
+    product: sales.items
+    columns:
+      label: {sql: "CAST(CAST(label AS INTEGER) AS VARCHAR)"}
+"""
+    workspace = _workspace(tmp_path, policy)
+    mesh = next(workspace)
+    try:
+        before = _sessions()
+        stream = mesh.query("SELECT id FROM sales.items ORDER BY id DESC", user="alice", stream=True)
+        with pytest.raises(QueryError, match="mask of policy 'shop-policy' on column 'label'") as caught:
+            for _ in stream:
+                pass
+        assert "x19" not in str(caught.value) and "Could not convert" not in str(caught.value)
+        assert _released(before)
+        entry = mesh.access.audit_log(user="alice", limit=1)[0]
+        assert entry.decision == "denied" and "mask of policy" in entry.reason
+    finally:
+        workspace.close()

@@ -243,6 +243,10 @@ class QueryService:
         masked = sorted(f"{p}:{len([m for m in e.masks.values() if m.mask != 'clear'])} masks"
                         + (" +filter" if e.row_filter is not None else "") for p, e in catalog.policies.items())
         if stream and rows is None:
+            if views is not None:  # a failure mid-stream is explained as one before it would be
+                out.explain_error = lambda exc: (self._policy_error(catalog, exc)
+                                                 if isinstance(exc, QueryError | SourceError)
+                                                 and not isinstance(exc, QueryCancelled) else None)
             # audited when the stream ends, with the rows it delivered, or as the error that ended it
             out.on_close(lambda ended: self._audit_stream(ended, who.name, action, catalog, "; ".join(masked),
                                                           snap.policy_version, sql, start, at))

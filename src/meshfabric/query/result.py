@@ -204,6 +204,9 @@ class QueryStream:
         self._on_close: list[Callable[[QueryStream], None]] = []
         #: what ended the stream when reading it failed (None: exhausted, closed, or still open)
         self.error: BaseException | None = None
+        #: set by the access layer: the error to raise instead of one a read raised (a policy
+        #: expression that failed, named without the value the engine's message may quote)
+        self.explain_error: Callable[[BaseException], BaseException | None] | None = None
 
     @classmethod
     def of(cls, result: QueryResult) -> QueryStream:
@@ -236,7 +239,10 @@ class QueryStream:
         except GeneratorExit:  # the consumer stopped reading: not a failure
             raise
         except BaseException as exc:
-            self.error = exc
+            explained = self.explain_error(exc) if self.explain_error is not None else None
+            self.error = explained or exc
+            if explained is not None:
+                raise explained from None
             raise
         finally:
             self.close()
