@@ -397,7 +397,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def _keyword(statement: exp.Expression) -> str:
     if isinstance(statement, exp.Command):
         return str(statement.this).upper()
-    text = statement.sql(dialect=DIALECT).strip()
+    try:
+        text = statement.sql(dialect=DIALECT).strip()
+    except Exception:  # sqlglot cannot always write back what it parsed (DATETIME(0) in 30.x)
+        text = ""
     return (text.split(None, 1)[0] if text else type(statement).__name__).upper()
 
 
