@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from helpers import pg_database
 from meshfabric.search import index as search_index
 from meshfabric.search import rebuild_search
 from meshfabric.search.index import GAP, Document, domain_document, postings, product_document
@@ -76,18 +74,10 @@ CATALOG = st.tuples(
 )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-        yield s
-        s.close()
-    else:
-        request.getfixturevalue("pg_url")
-        with pg_database() as url:
-            s = open_store(url)
-            yield s
-            s.close()
+@pytest.fixture
+def store(both_stores: Store) -> Store:
+    """A fresh store, on SQLite and on PostgreSQL (conftest's ``both_stores``)."""
+    return both_stores
 
 
 def _write(store: Store, products: list[dict[str, Any]], owners: list[list[str]]) -> None:

@@ -5,8 +5,6 @@ a fresh rebuild. Catalogs and changes are drawn by hypothesis, on SQLite and on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from helpers import pg_database
 from meshfabric.events import DomainEvent, append
 from meshfabric.search import rebuild_search, sync_search
-from meshfabric.store import Store, open_store
+from meshfabric.store import Store
 from meshfabric.store.models import DomainRow, ProductRow
 from meshfabric.store.models_search import SearchDocumentRow, SearchPostingRow, SearchTermRow
 
@@ -44,18 +41,10 @@ NAMES = [f"{d}.{n}" for d in DOMAINS for n in ("orders", "emails", "parcel_log",
 CHANGES = st.lists(st.tuples(st.sampled_from(NAMES), st.one_of(st.none(), PRODUCT)), min_size=1, max_size=6)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-        yield s
-        s.close()
-    else:
-        request.getfixturevalue("pg_url")
-        with pg_database() as url:
-            s = open_store(url)
-            yield s
-            s.close()
+@pytest.fixture
+def store(both_stores: Store) -> Store:
+    """A fresh store, on SQLite and on PostgreSQL (conftest's ``both_stores``)."""
+    return both_stores
 
 
 def _put(store: Store, fqn: str, fields: dict[str, Any] | None) -> None:
