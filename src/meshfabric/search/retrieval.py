@@ -196,50 +196,43 @@ class Retrieval:
             parts.append(f"SELECT -1 AS k, :facet{j} AS term")
 
         def counted(tier: int, cap: str) -> str:
+            # one subquery per tier (each costs the planner): the postings counted up to the cap and
+            # how far in tie order they reach, as "count:spread"
             return (
-                f"(SELECT count(*) FROM (SELECT 1 FROM search_postings q WHERE q.term = d.term AND q.tier = {tier}"
+                f"(SELECT count(*) || ':' || coalesce(max(o) - min(o), 0) FROM (SELECT q.ordinal AS o"
+                f" FROM search_postings q WHERE q.term = d.term AND q.tier = {tier} ORDER BY q.ordinal"
                 f" LIMIT :{cap}) c{tier})"
             )
 
-        def spread(tier: int) -> str:  # how far in tie order the first COUNT_CAP postings reach, if capped
-            return (
-                f"CASE WHEN z.c{tier} >= :cap THEN (SELECT max(o) - min(o) FROM (SELECT q.ordinal AS o"
-                f" FROM search_postings q WHERE q.term = z.term AND q.tier = {tier} ORDER BY q.ordinal LIMIT :cap)"
-                f" s{tier}) END"
-            )
-
-        tiers = ", ".join(f"c{r}" for r in _TIERS)
-        counts = ", ".join(f"{counted(r, 'cap')} AS c{r}" for r in _TIERS)
-        spreads = ", ".join(spread(r) for r in _TIERS)
-        zeros = ", ".join(["0" for _ in _TIERS[1:]] + ["NULL" for _ in _TIERS])
+        words = ", ".join(counted(r, "cap") for r in _TIERS)
+        zeros = ", ".join("'0:0'" for _ in _TIERS[1:])
         ctes.append(f"x(k, term) AS ({' UNION ALL '.join(parts)})")
-        # a stem's forms are mostly no word: one seek each tells, before a dozen count them
+        # a stem's forms are mostly no word: one seek each tells, before six count them
         ctes.append(
             "w(term) AS (SELECT DISTINCT term FROM x WHERE k >= 0"
             " AND EXISTS (SELECT 1 FROM search_postings e WHERE e.term = x.term))"
         )
-        # the counts in a subquery neither store flattens (its LIMIT), so each is computed once
-        ctes.append(f"z AS (SELECT d.term, {counts} FROM w d LIMIT 1000000000)")
         # facet terms start with a space, words never do: a term is counted once, as one or the other
         stmt = (
             f"WITH RECURSIVE {', '.join(ctes)} "
             f"SELECT x.k, x.term, c.* FROM x JOIN ("
-            f"SELECT z.term AS counted, (SELECT v.doc_count FROM search_terms v WHERE v.term = z.term),"
+            f"SELECT d.term AS counted, (SELECT v.doc_count FROM search_terms v WHERE v.term = d.term),"
             # two subqueries: SQLite reads a lone min() or max() off the index, both together by a scan
             f" (SELECT max(ordinal) FROM search_documents) - (SELECT min(ordinal) FROM search_documents),"
-            f" {tiers}, {spreads} FROM z"
+            f" {words} FROM w d"
             f" UNION ALL SELECT d.term, NULL, NULL, {counted(0, 'fcap')}, {zeros} FROM x d WHERE d.k < 0) c"
             f" ON c.counted = x.term"
         )
         found: dict[int, list[str]] = {}
         facet_sizes: dict[str, int] = {}
-        n = len(_TIERS)
         for row in self.session.execute(text(stmt), params).fetchall():
-            k, term, sizes = int(row[0]), str(row[1]), [int(v) for v in row[5 : 5 + n]]
+            k, term = int(row[0]), str(row[1])
+            counts, spreads = zip(*((int(n), int(sp)) for n, sp in (str(v).split(":") for v in row[5:])), strict=True)
+            sizes = list(counts)
             if k < 0:
                 facet_sizes[term] = sizes[0]
             elif any(sizes):  # a stem's forms are mostly no word: only terms with postings count
-                self.sizes[term] = _sized(sizes, list(row[5 + n :]), row[3], row[4])
+                self.sizes[term] = _sized(sizes, list(spreads), row[3], row[4])
                 found.setdefault(k, []).append(term)
         # a common value (as many documents as counted, or more) never drives a read
         self.facet_levels = [
