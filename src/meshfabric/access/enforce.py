@@ -156,7 +156,7 @@ class QueryService:
         (``rows_written`` on the result); the DuckDB engine ignores it (the caller writes).
         ``stream`` returns a :class:`~meshfabric.query.result.QueryStream` of the same secured
         query (the Spark engine's result is materialised and streamed from memory); it is
-        audited when it starts, without a row count (the rows are not known yet).
+        audited when the stream ends, with the rows it delivered or the error that ended it.
 
         Traced as a ``query`` (or ``explain``) span when the process exports spans: its
         children are the planner's ``plan``, one ``scan`` per source read and the ``engine``."""
