@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import duckdb
 import pyarrow as pa
@@ -138,14 +138,9 @@ def reference() -> duckdb.DuckDBPyConnection:
     return duckdb_reference(TABLES)
 
 
-@contextmanager
-def worth(value: float) -> Iterator[None]:
-    before = partial.PARTIAL_WORTH
-    partial.PARTIAL_WORTH = value
-    try:
-        yield
-    finally:
-        partial.PARTIAL_WORTH = before
+def worth(value: float) -> Any:
+    """PARTIAL_WORTH set to ``value`` for the duration (hypothesis runs many examples per test)."""
+    return mock.patch.object(partial, "PARTIAL_WORTH", value)
 
 
 def rows(table: pa.Table) -> list[tuple]:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_query_joins import catalog_for, exact_stats, planned, reference, rows, workspace  # noqa: F401
 
+from helpers import grouped_select
 from meshfabric.query import run_query
 from meshfabric.query.secure import SecuredView
 
@@ -120,12 +121,7 @@ def grouped(draw: st.DrawFn) -> str:
         where.append("o.o_customer = c.c_id")
     groups = draw(st.lists(st.sampled_from(GROUPS), min_size=0, max_size=2, unique=True))
     aggregates = draw(st.lists(st.sampled_from(AGGREGATES), min_size=1, max_size=3, unique=True))
-    select = [*(f"{g} AS g{i}" for i, g in enumerate(groups)), *(f"{a} AS a{i}" for i, a in enumerate(aggregates))]
-    sql = f"SELECT {', '.join(select)} FROM {join}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if groups:
-        sql += " GROUP BY " + ", ".join(groups)
+    sql = grouped_select(groups, aggregates, join, where)
     if draw(st.booleans()):
         sql = f"SELECT count(*) AS groups, max(a0) AS top FROM ({sql}) AS inner_query"
     return sql

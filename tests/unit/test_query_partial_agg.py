@@ -14,9 +14,9 @@ the same over PostgreSQL and MariaDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import duckdb
 import pytest
@@ -46,15 +46,9 @@ CHOSEN = ("SELECT l.l_mode AS mode, count(*) AS n, count(o.o_customer) AS named,
           "ON l.l_qty = o.o_customer WHERE o.o_status = 'F' GROUP BY l.l_mode")
 
 
-@contextmanager
-def worth(value: float) -> Iterator[None]:
+def worth(value: float) -> Any:
     """PARTIAL_WORTH set to ``value`` for the duration (hypothesis runs many examples per test)."""
-    before = partial.PARTIAL_WORTH
-    partial.PARTIAL_WORTH = value
-    try:
-        yield
-    finally:
-        partial.PARTIAL_WORTH = before
+    return mock.patch.object(partial, "PARTIAL_WORTH", value)
 
 
 @pytest.fixture(autouse=True)
