@@ -486,3 +486,20 @@ def grouped_select(
         if having:
             sql += f" HAVING {having}"
     return sql
+
+
+def same_typed(sql: str, catalog: Any, reference: Any, **kw: Any) -> None:
+    """The federated answer of ``sql`` equals DuckDB's over the co-located ``reference``: the same
+    column names and types, and the same rows (in order when the query orders them)."""
+    from meshfabric.query import run_query
+
+    got = run_query(sql, catalog, **kw).arrow()
+    want = reference.execute(sql).to_arrow_table()
+    assert got.schema.names == want.schema.names, sql
+    assert got.schema.types == want.schema.types, sql
+
+    def rows(table: Any) -> list[tuple[Any, ...]]:
+        found = [tuple(r.values()) for r in table.to_pylist()]
+        return found if " ORDER BY " in sql else sorted(found, key=repr)
+
+    assert rows(got) == rows(want), sql

@@ -23,7 +23,7 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import duckdb_reference, grouped_select, my_exec, pg_database, pg_exec
+from helpers import duckdb_reference, grouped_select, my_exec, pg_database, pg_exec, same_typed
 from meshfabric.connectors import get_connector
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.query import partial, run_query
@@ -145,14 +145,6 @@ def worth(value: float) -> Any:
 
 def rows(table: pa.Table) -> list[tuple]:
     return sorted((tuple(r.values()) for r in table.to_pylist()), key=repr)
-
-
-def same_typed(sql: str, catalog: StaticCatalog, reference: duckdb.DuckDBPyConnection, **kw: Any) -> None:
-    got = run_query(sql, catalog, **kw).arrow()
-    want = reference.execute(sql).to_arrow_table()
-    assert got.schema.names == want.schema.names, sql
-    assert got.schema.types == want.schema.types, sql
-    assert rows(got) == rows(want), sql
 
 
 def partial_scans(sql: str, catalog: StaticCatalog) -> list[Any]:

@@ -14,18 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_query_joins import catalog_for, exact_stats, planned, reference, rows, workspace  # noqa: F401
 
-from helpers import grouped_select
+from helpers import grouped_select, same_typed
 from meshfabric.query import run_query
 from meshfabric.query.secure import SecuredView
-
-
-def same_typed(sql: str, catalog, reference: duckdb.DuckDBPyConnection) -> None:
-    got = run_query(sql, catalog).arrow()
-    want = reference.execute(sql).to_arrow_table()
-    assert got.schema.names == want.schema.names, sql
-    assert got.schema.types == want.schema.types, sql
-    ordered = " ORDER BY " in sql
-    assert (got.to_pylist() if ordered else rows(got)) == (want.to_pylist() if ordered else rows(want)), sql
 
 
 def test_a_grouped_query_over_one_product_moves_only_its_groups(

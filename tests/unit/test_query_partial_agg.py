@@ -33,7 +33,7 @@ from test_query_joins import (  # noqa: F401
     wrong_stats,
 )
 
-from helpers import grouped_select
+from helpers import grouped_select, same_typed
 from meshfabric.connectors.base import ColumnStatistics, TableStatistics
 from meshfabric.connectors.sqlite import SQLiteConnector
 from meshfabric.query import optimizer, partial, run_query
@@ -59,15 +59,6 @@ def any_link(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def partial_scans(sql: str, catalog) -> list:
     return [s for s in planned(sql, catalog).scans if s.aggregated and any("partial" in w for w in s.why)]
-
-
-def same_typed(sql: str, catalog, reference: duckdb.DuckDBPyConnection, **kw: object) -> None:
-    got = run_query(sql, catalog, **kw).arrow()  # type: ignore[arg-type]
-    want = reference.execute(sql).to_arrow_table()
-    assert got.schema.names == want.schema.names, sql
-    assert got.schema.types == want.schema.types, sql
-    ordered = " ORDER BY " in sql
-    assert (got.to_pylist() if ordered else rows(got)) == (want.to_pylist() if ordered else rows(want)), sql
 
 
 def test_the_big_side_is_grouped_in_its_source_and_only_its_groups_move(
